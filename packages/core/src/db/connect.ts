@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Database } from './schema.ts';
+import { migrateToLatest } from './migrations.ts';
+
+export type Listener = (payload: string) => void;
+
+/** A connected store: kysely plus the one thing kysely lacks, LISTEN/NOTIFY across processes. */
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly driver: 'postgres' | 'pglite';
+  listen(channel: string, onPayload: Listener): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres://... ; absent means embedded PGlite in `dataDir`. */
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** PGlite only: keep the database in memory (tests). */
+  inMemory?: boolean;
+  poolSize?: number;
+  migrate?: boolean;
+}
+
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  const store = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : await openPglite(opts);
+  if (opts.migrate !== false) {
+    try {
+      await migrateToLatest(store.db);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+  return store;
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Store> {
+  const pg = (await import('pg')).default;
+  // bigint ids (audit) come back as strings; int8 parsing would lose precision past 2^53.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
+  // An idle client that loses its server must not crash the process: the pool discards it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Set<import('pg').Client>();
+  return {
+    db,
+    driver: 'postgres',
+    async listen(channel, onPayload) {
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', () => {});
+      await client.connect();
+      listeners.add(client);
+      client.on('notification', (n) => {
+        if (n.channel === channel) onPayload(n.payload ?? '');
+      });
+      await client.query(`LISTEN ${quoteIdent(channel)}`);
+      return async () => {
+        listeners.delete(client);
+        await client.end().catch(() => {});
+      };
+    },
+    async close() {
+      await Promise.all([...listeners].map((c) => c.end().catch(() => {})));
+      await db.destroy();
+    },
+  };
+}
+
+async function openPglite(opts: StoreOptions): Promise<Store> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGliteDialect } = await import('kysely-pglite-dialect');
+  let pglite: InstanceType<typeof PGlite>;
+  if (opts.inMemory) {
+    pglite = new PGlite();
+  } else {
+    const dir = resolve(opts.dataDir ?? './data', 'pglite');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    pglite = new PGlite(join(dir));
+  }
+  await pglite.waitReady;
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    driver: 'pglite',
+    async listen(channel, onPayload) {
+      const unsub = await pglite.listen(channel, onPayload);
+      return async () => unsub();
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;

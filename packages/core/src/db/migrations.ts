@@ -1,0 +1,102 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { KmsError } from '../errors.ts';
+
+/** Migrations live in code (not files on disk) so the same list runs from tsx, tests and a bundle. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('tenants')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable('tenant_bindings')
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull().references('tenants.id'))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('tenant_bindings_pk', ['dialect', 'external_id'])
+        .execute();
+      await db.schema
+        .createTable('root_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('check_value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema
+        .createTable('keys')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('alias', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('size', 'integer')
+        .addColumn('curve', 'text')
+        .addColumn('ops', sql`text[]`, (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('current_version', 'integer', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('activated_at', 'timestamptz')
+        .addColumn('deactivated_at', 'timestamptz')
+        .addColumn('deactivation_reason', 'text')
+        .addColumn('compromised_at', 'timestamptz')
+        .addColumn('deletion_due_at', 'timestamptz')
+        .addColumn('destroyed_at', 'timestamptz')
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .execute();
+      // Keyset pagination walks (tenant, created_at, id); the state filter rides on the same order.
+      await db.schema.createIndex('keys_tenant_page').on('keys').columns(['tenant_id', 'created_at', 'id']).execute();
+      await db.schema.createIndex('keys_tenant_state_page').on('keys').columns(['tenant_id', 'state', 'created_at', 'id']).execute();
+      await sql`create unique index keys_tenant_alias on keys (tenant_id, alias) where alias is not null`.execute(db);
+      await sql`create index keys_deletion_due on keys (deletion_due_at) where state = 'pending_deletion'`.execute(db);
+      await db.schema
+        .createTable('key_versions')
+        .addColumn('key_id', 'uuid', (c) => c.notNull().references('keys.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('root_key_id', 'text')
+        .addColumn('material', 'bytea')
+        .addColumn('public_spki', 'bytea')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addPrimaryKeyConstraint('key_versions_pk', ['key_id', 'version'])
+        .execute();
+      await db.schema.createIndex('key_versions_root_key').on('key_versions').column('root_key_id').execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'bigserial', (c) => c.primaryKey())
+        .addColumn('at', 'timestamptz', (c) => c.notNull())
+        .addColumn('tenant_id', 'uuid')
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'uuid')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('error_kind', 'text')
+        .addColumn('request_id', 'text')
+        .addColumn('details', 'jsonb')
+        .execute();
+      await db.schema.createIndex('audit_events_tenant_at').on('audit_events').columns(['tenant_id', 'at']).execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new KmsError('internal', `database migration failed: ${(error as Error).message ?? String(error)}`);
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** True when every migration this code knows is applied (readiness). */
+export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const list = await migrator.getMigrations();
+  return list.every((m) => m.executedAt !== undefined);
+}

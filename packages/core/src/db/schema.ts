@@ -1,0 +1,84 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** How a dialect's namespace (OVH okmsId, Huawei project_id, CSE instance) names a tenant. */
+export interface TenantBindingsTable {
+  dialect: string;
+  external_id: string;
+  tenant_id: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface KeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  alias: string | null;
+  kind: string;
+  size: number | null;
+  curve: string | null;
+  ops: string[];
+  origin: string;
+  state: string;
+  current_version: number;
+  /** Bumped on every change; callers use it for optimistic checks and caches for staleness. */
+  revision: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  activated_at: Timestamp | null;
+  deactivated_at: Timestamp | null;
+  deactivation_reason: string | null;
+  compromised_at: Timestamp | null;
+  deletion_due_at: Timestamp | null;
+  destroyed_at: Timestamp | null;
+  /** Dialect-specific attributes core does not interpret (tags, rotation switches ...). */
+  attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+}
+
+export interface KeyVersionsTable {
+  key_id: string;
+  version: number;
+  /** Id of the root key that wrapped `material`; null once the material is destroyed. */
+  root_key_id: string | null;
+  material: Uint8Array | null;
+  public_spki: Uint8Array | null;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface RootKeysTable {
+  id: string;
+  /** HMAC check value, so a process started with the wrong root key fails at once, not on first use. */
+  check_value: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  at: Timestamp;
+  tenant_id: string | null;
+  dialect: string;
+  principal: string;
+  action: string;
+  key_id: string | null;
+  outcome: string;
+  error_kind: string | null;
+  request_id: string | null;
+  details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  tenant_bindings: TenantBindingsTable;
+  keys: KeysTable;
+  key_versions: KeyVersionsTable;
+  root_keys: RootKeysTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,14 @@
+export * from './errors.ts';
+export * from './keyspec.ts';
+export * from './states.ts';
+export * from './crypto.ts';
+export * from './ciphertext.ts';
+export * from './material.ts';
+export * from './rootkey.ts';
+export * from './rotation.ts';
+export * from './audit.ts';
+export * from './cache.ts';
+export * from './kms.ts';
+export { openStore, type Store, type StoreOptions } from './db/connect.ts';
+export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
+export type { Database } from './db/schema.ts';
