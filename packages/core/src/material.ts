@@ -173,7 +173,7 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
     if (jwk.oth !== undefined) throw invalid('multi-prime RSA keys (JWK "oth") are not supported', 'import_jwk');
     const priv = jwkPrivate(jwk);
     const m = fromPrivateKeyObject(priv);
-    assertPairConsistent(priv, 'RSA');
+    assertPairConsistent(priv, publicFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }), 'RSA');
     return m;
   }
   if (kty === 'EC') {
@@ -188,8 +188,7 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
     }
     const priv = jwkPrivate(jwk);
     // The public point must be the one d gives, or the key would sign with one key and publish another.
-    const derived = createPublicKey(priv).export({ format: 'jwk' });
-    if (derived.x !== jwk.x || derived.y !== jwk.y) throw invalid("JWK 'x'/'y' do not match the private key 'd'", 'import_jwk');
+    assertPairConsistent(priv, publicFromJwk({ kty: 'EC', crv, x: jwk.x, y: jwk.y }), 'EC');
     return fromPrivateKeyObject(priv);
   }
   throw invalid(`unsupported JWK kty '${String(kty)}'; expected oct, RSA or EC`, 'import_jwk');
@@ -203,12 +202,24 @@ function jwkPrivate(jwk: Record<string, unknown>): KeyObject {
   }
 }
 
-/** A JWK whose CRT members do not belong to its n/d signs garbage; a test signature catches it. */
-function assertPairConsistent(priv: KeyObject, what: string) {
+function publicFromJwk(jwk: Record<string, unknown>): KeyObject {
+  try {
+    return createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  } catch {
+    throw invalid('the JWK public members do not describe a valid public key', 'import_jwk');
+  }
+}
+
+/**
+ * OpenSSL signs with the private members only (d, or the CRT values), so a JWK whose private and
+ * public halves come from different keys imports silently; a probe signature checked against the
+ * JWK's own public members catches it.
+ */
+function assertPairConsistent(priv: KeyObject, pub: KeyObject, what: string) {
   const probe = Buffer.from('polykms import check');
   let ok = false;
   try {
-    ok = verify('sha256', probe, createPublicKey(priv), sign('sha256', probe, priv));
+    ok = verify('sha256', probe, pub, sign('sha256', probe, priv));
   } catch {
     ok = false;
   }
