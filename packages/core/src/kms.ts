@@ -3,6 +3,7 @@ import { sql, type Selectable, type Transaction, type Updateable } from 'kysely'
 import { pino, type Logger } from 'pino';
 import { AuditTrail, type AuditEvent } from './audit.ts';
 import { KeyCache } from './cache.ts';
+import { KeyLoader } from './loader.ts';
 import { ciphertextAad, encodeCiphertext, encodeHeader, isUuid, parseCiphertext } from './ciphertext.ts';
 import {
   gcmDecrypt,
@@ -160,6 +161,7 @@ export class Kms {
   readonly log: Logger;
   readonly audit: AuditTrail;
   readonly cache: KeyCache<LoadedKey>;
+  private readonly loader: KeyLoader;
   private readonly now: () => Date;
   private unlisten: (() => Promise<void>) | undefined;
 
@@ -172,6 +174,7 @@ export class Kms {
     this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     this.audit = new AuditTrail(this.db, this.log);
     this.cache = new KeyCache(opts.cacheSize ?? 10_000);
+    this.loader = new KeyLoader(this.db);
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -603,39 +606,33 @@ export class Kms {
 
   // ---- Crypto ------------------------------------------------------------------------------
 
-  /** One round trip: the key row and the wanted version's material; parsed keys come from the cache. */
+  /**
+   * The warm path is one batched round trip (the key row and its version, no material); a cache miss
+   * adds one read of the sealed material.
+   */
   private async useKey(c: Caller, action: Action, keyId: string, op: KeyOp | KeyOp[], version?: number, activeOnly = false): Promise<{ key: KeyRecord; version: number; loaded: LoadedKey }> {
     this.checkTenant(c);
     if (!isUuid(keyId)) throw notFound();
-    const row = await this.db
-      .selectFrom('keys as k')
-      .innerJoin('key_versions as v', (j) => j.onRef('v.key_id', '=', 'k.id').on('v.version', '=', version ?? sql<number>`k.current_version`))
-      .selectAll('k')
-      .select(['v.version as v_version', 'v.material as v_material', 'v.root_key_id as v_root'])
-      .where('k.tenant_id', '=', c.tenantId)
-      .where('k.id', '=', keyId)
-      .executeTakeFirst();
-    if (!row) {
-      if (version !== undefined) {
-        // The key exists but not this version: the ciphertext is not ours, not a missing key.
-        const exists = await this.db.selectFrom('keys').select('id').where('tenant_id', '=', c.tenantId).where('id', '=', keyId).executeTakeFirst();
-        if (exists) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
-      }
-      throw notFound();
-    }
+    const row = await this.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
+    if (!row) throw notFound();
+    // The key exists but not this version: the ciphertext is not ours, not a missing key.
+    if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
     const key = toRecord(row);
     await this.authorize(c, action, key);
     const ops = Array.isArray(op) ? op : [op];
     if (!ops.some((o) => key.ops.includes(o))) throw new KmsError('unsupported', `this key is not allowed to ${ops.join(' or ')}; its operations are ${key.ops.join(', ')}`, 'key_usage');
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly);
     const v = row.v_version;
-    let loaded = this.cache.get(keyId, v);
+    let loaded = this.cache.get(key.id, v);
     if (!loaded) {
-      if (!row.v_material || !row.v_root) throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
-      const secret = openMaterial(this.keyring, row.v_root, row.v_material, materialAad(key.tenantId, keyId, v));
+      const m = row.v_has_material
+        ? await this.db.selectFrom('key_versions').select(['material', 'root_key_id']).where('key_id', '=', key.id).where('version', '=', v).executeTakeFirst()
+        : undefined;
+      if (!m?.material || !m.root_key_id) throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
+      const secret = openMaterial(this.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
       loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
       secret.fill(0);
-      this.cache.set(keyId, v, loaded);
+      this.cache.set(key.id, v, loaded);
     }
     return { key, version: v, loaded };
   }

@@ -1,0 +1,51 @@
+import { createCipheriv, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { Kms, type Caller, type KeySpec, type SignParams } from '@polykms/core';
+import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { compare, type Row } from './harness.ts';
+
+const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'ieee-p1363') =>
+  new Promise<Buffer>((res, rej) => sign(alg, data, dsaEncoding ? { key, dsaEncoding } : key, (e, s) => (e ? rej(e) : res(s))));
+
+/** Core operations in-process next to raw node:crypto on the very same key, in one run. */
+export async function benchCore(opts: { ms: number; concurrency: number }): Promise<Row[]> {
+  // A throwaway database on DATABASE_URL's server when set, in-memory PGlite otherwise.
+  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
+  console.error(`core: storage ${kms.store.driver}${kms.store.driver === 'postgres' ? ' (DATABASE_URL)' : ' (in memory)'}`);
+  const t = await kms.createTenant('bench');
+  const c: Caller = { tenantId: t.id, dialect: 'bench', principal: 'bench' };
+  const make = async (spec: KeySpec) => {
+    const k = await kms.createKey(c, { name: 'bench', spec });
+    return k.id;
+  };
+  const loaded = (id: string, v = 1) => kms.cache.get(id, v)!;
+  const rows: Row[] = [];
+  const msg = randomBytes(256);
+
+  const rsa = await make({ kind: 'RSA', size: 2048 });
+  const rs256: SignParams = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  await kms.sign(c, rsa, rs256, msg);
+  const rsaKey = loaded(rsa).key;
+  rows.push(await compare('core.sign.RS256', 'node:crypto sign (async)', () => signAsync('sha256', msg, rsaKey), () => kms.sign(c, rsa, rs256, msg), opts));
+
+  const ec = await make({ kind: 'EC', curve: 'P-256' });
+  const es256: SignParams = { scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' };
+  await kms.sign(c, ec, es256, msg);
+  const ecKey = loaded(ec).key;
+  rows.push(await compare('core.sign.ES256', 'node:crypto sign (async)', () => signAsync('sha256', msg, ecKey, 'ieee-p1363'), () => kms.sign(c, ec, es256, msg), opts));
+
+  const aes = await make({ kind: 'oct', size: 256 });
+  const kib = randomBytes(1024);
+  await kms.encrypt(c, aes, kib);
+  const aesKey = loaded(aes).key;
+  const gcm = (pt: Buffer) => {
+    const cph = createCipheriv('aes-256-gcm', aesKey, randomBytes(12));
+    return Promise.resolve(Buffer.concat([cph.update(pt), cph.final(), cph.getAuthTag()]));
+  };
+  rows.push(await compare('core.encrypt.1KiB', 'node:crypto aes-256-gcm', () => gcm(kib), () => kms.encrypt(c, aes, kib), opts));
+  rows.push(await compare('core.datakey', 'node:crypto random+gcm', () => gcm(randomBytes(32)), () => kms.generateDataKey(c, aes, 32), opts));
+
+  await kms.close();
+  await db.drop();
+  return rows;
+}

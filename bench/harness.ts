@@ -1,0 +1,78 @@
+import { writeFileSync } from 'node:fs';
+
+/** One measured row, as `pnpm bench --json` writes it. */
+export interface Row {
+  scenario: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  baseline: string;
+  baselineReqPerSec: number;
+  ratio: number;
+}
+
+export interface Measure {
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  ops: number;
+}
+
+/** A closed loop: `concurrency` callers each run `op` back to back for `ms`. */
+export async function closedLoop(op: () => Promise<unknown>, concurrency: number, ms: number): Promise<Measure> {
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  const start = performance.now();
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      await op();
+      lat.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = performance.now() - start;
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return { opsPerSec: (lat.length / elapsed) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops: lat.length };
+}
+
+/**
+ * Baseline and subject alternate in `rounds` slices, so drift on a shared machine hits both alike;
+ * the figures are the totals over all slices.
+ */
+export async function compare(
+  scenario: string,
+  baselineName: string,
+  baseline: () => Promise<unknown>,
+  subject: () => Promise<unknown>,
+  opts: { concurrency: number; ms: number; rounds?: number },
+): Promise<Row> {
+  const rounds = opts.rounds ?? 2;
+  const slice = opts.ms / rounds;
+  await closedLoop(baseline, opts.concurrency, Math.min(300, slice / 2));
+  await closedLoop(subject, opts.concurrency, Math.min(300, slice / 2));
+  const b: Measure[] = [];
+  const s: Measure[] = [];
+  for (let i = 0; i < rounds; i++) {
+    b.push(await closedLoop(baseline, opts.concurrency, slice));
+    s.push(await closedLoop(subject, opts.concurrency, slice));
+  }
+  const rate = (m: Measure[]) => m.reduce((a, x) => a + x.opsPerSec, 0) / m.length;
+  const worst = (m: Measure[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
+  const reqPerSec = rate(s);
+  const baselineReqPerSec = rate(b);
+  return { scenario, reqPerSec, p50Ms: worst(s, 'p50Ms'), p99Ms: worst(s, 'p99Ms'), baseline: baselineName, baselineReqPerSec, ratio: reqPerSec / baselineReqPerSec };
+}
+
+export function printTable(rows: Row[]) {
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline', 'baseline req/s', 'ratio'];
+  const body = rows.map((r) => [r.scenario, r.reqPerSec.toFixed(0), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.baseline, r.baselineReqPerSec.toFixed(0), r.ratio.toFixed(2)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  console.log(line(head));
+  console.log(w.map((n) => '-'.repeat(n)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+export const writeJson = (file: string, rows: Row[]) => writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');

@@ -1,0 +1,83 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, KeysTable } from './db/schema.ts';
+import type { Selectable } from 'kysely';
+
+export type KeyUseRow = Selectable<KeysTable> & { v_version: number | null; v_root: string | null; v_has_material: boolean | null };
+
+interface Pending {
+  tenantId: string;
+  keyId: string;
+  version: number | null;
+  resolve: (r: KeyUseRow | undefined) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Reads key rows for crypto operations in batches: every request that arrives while the event loop
+ * turns joins one query. Each request's read still starts after the request arrived, so a state
+ * change acknowledged before a request is always seen by it (no stale answers, unlike a TTL cache).
+ */
+export class KeyLoader {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private inFlight = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly maxInFlight = 4,
+    private readonly maxBatch = 256,
+  ) {}
+
+  load(tenantId: string, keyId: string, version: number | null): Promise<KeyUseRow | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ tenantId, keyId, version, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule() {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.queue.splice(0, this.maxBatch);
+      if (batch.length) void this.run(batch);
+      this.schedule();
+    });
+  }
+
+  private async run(batch: Pending[]) {
+    this.inFlight++;
+    try {
+      const ids = [...new Set(batch.map((p) => p.keyId))];
+      // One row per key with its current version, plus any older versions asked for.
+      const seen = new Set<string>();
+      const versions = batch.filter((p) => p.version !== null && !seen.has(`${p.keyId}/${p.version}`) && seen.add(`${p.keyId}/${p.version}`));
+      const rows = await this.db
+        .selectFrom('keys as k')
+        .leftJoin('key_versions as v', (j) =>
+          j.onRef('v.key_id', '=', 'k.id').on((w) =>
+            versions.length
+              ? w.or([w('v.version', '=', w.ref('k.current_version')), w(w.refTuple('v.key_id', 'v.version'), 'in', versions.map((p) => w.tuple(p.keyId, p.version!)))])
+              : w('v.version', '=', w.ref('k.current_version')),
+          ),
+        )
+        .selectAll('k')
+        .select(['v.version as v_version', 'v.root_key_id as v_root', sql<boolean>`v.material is not null`.as('v_has_material')])
+        .where('k.id', 'in', ids)
+        .execute();
+      for (const p of batch) {
+        const want = p.version;
+        const row = rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId && (want === null ? r.v_version === r.current_version : r.v_version === want));
+        // A key of another tenant is simply not there.
+        const keyExists = rows.some((r) => r.id === p.keyId && r.tenant_id === p.tenantId);
+        p.resolve(row ?? (keyExists ? ({ ...rows.find((r) => r.id === p.keyId)!, v_version: null, v_root: null, v_has_material: null } as KeyUseRow) : undefined));
+      }
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.inFlight--;
+      this.schedule();
+    }
+  }
+}
