@@ -77,6 +77,7 @@ describe('certificate authority', () => {
       await expectKmsError(createCa({ commonName: 'x', validityDays }), 'invalid_argument', /1 to 7300/);
     }
     await expectKmsError(createCa({ commonName: '', validityDays: 1 }), 'invalid_argument', /common name/);
+    await expectKmsError(createCa({ commonName: 'x', validityDays: 1, keyType: 'constructor' as never }), 'invalid_argument', /EC or RSA/);
     await expectKmsError(issueServerCertificate(ca, { validityDays: 1 }), 'invalid_argument', /at least one DNS name or IP/);
     await expectKmsError(issueServerCertificate(ca, { dnsNames: ['bad name'], validityDays: 1 }), 'invalid_argument', /not a valid DNS name/);
     await expectKmsError(issueServerCertificate(ca, { ipAddresses: ['300.1.1.1'], validityDays: 1 }), 'invalid_argument', /not an IPv4 or IPv6/);

@@ -156,6 +156,7 @@ describe('client access certificates', () => {
     await expectKmsError(issueClientCertificate(ca, { commonName: 'x'.repeat(65), upn, validityDays: 1 }), 'invalid_argument', /1 to 64/);
     await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn: '', validityDays: 1 }), 'invalid_argument', /UPN/);
     await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'DSA' as never }), 'invalid_argument', /EC or RSA/);
+    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'toString' as never }), 'invalid_argument', /EC or RSA/);
     const csrPem = opensslCsr('mismatch', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem, keyType: 'RSA' }), 'invalid_argument', /keyType RSA does not match the CSR, which has an EC P-256 key/);
   });

@@ -39,7 +39,7 @@ export async function issueClientCertificate(ca: Ca, options: ClientCertificateO
   const upn = checkUpn(options.upn);
   const validityDays = checkValidityDays(options.validityDays, CLIENT_MAX_VALIDITY_DAYS, 'a client certificate');
   const asked = options.keyType;
-  if (asked !== undefined && !(asked in GENERATED_KEYS)) {
+  if (asked !== undefined && !Object.hasOwn(GENERATED_KEYS, asked)) {
     throw new KmsError('invalid_argument', `keyType must be EC or RSA; got ${String(asked)}`, 'key_type');
   }
 

@@ -9,7 +9,7 @@ export type EcCurve = 'P-256' | 'P-384' | 'P-521';
 
 export type KeyPairSpec = { type: 'EC'; curve: EcCurve } | { type: 'RSA'; bits: 2048 | 3072 | 4096 };
 
-export const NODE_CURVE: Record<EcCurve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
+const NODE_CURVE: Record<EcCurve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
 const CURVE_OF_NODE_NAME = new Map(Object.entries(NODE_CURVE).map(([curve, node]) => [node, curve as EcCurve]));
 /** Hash matched to the key's strength, as RFC 5480 and most CAs pair them. */
 const EC_HASH: Record<EcCurve, string> = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' };

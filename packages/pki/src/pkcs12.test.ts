@@ -23,7 +23,8 @@ describe('PKCS#12 export', () => {
     const p12 = await exportPkcs12({ certPem: client.certPem, keyPem: client.privateKeyPem!, caCertPem: ca.certPem, password: 'pw' });
     const file = dir.write('client.p12', p12);
 
-    const info = openssl(['pkcs12', '-in', file, '-passin', 'pass:pw', '-info', '-nokeys']);
+    const { ok, output: info } = opensslStatus(['pkcs12', '-in', file, '-passin', 'pass:pw', '-info', '-nokeys']);
+    expect(ok).toBe(true);
     expect(info).toMatch(/MAC: sha256, Iteration 100000/);
     expect(info).toMatch(/PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 100000, PRF hmacWithSHA256/);
     expect(info).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 100000, PRF hmacWithSHA256/);

@@ -1,5 +1,5 @@
 /** Shared by the pki tests: OpenSSL as the independent judge, and error assertions. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,14 +32,10 @@ export function openssl(args: string[], input?: string | Uint8Array): string {
   return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-/** openssl's exit status and combined output, for the cases that must fail. */
+/** openssl's exit status with stdout and stderr together: for the cases that must fail, and for `-info`, which writes to stderr. */
 export function opensslStatus(args: string[]): { ok: boolean; output: string } {
-  try {
-    return { ok: true, output: openssl(args) };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return { ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  const run = spawnSync('openssl', args, { encoding: 'utf8' });
+  return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 
 /** A public key in OpenSSL's canonical PEM, read from a certificate, CSR or private key file. */
