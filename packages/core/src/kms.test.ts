@@ -281,6 +281,24 @@ describe.each(backends())('key store on %s', (backend) => {
     await kms.encrypt(alice, attacker.id, Buffer.from('x')).catch((e: KmsError) => expect(e.message).toBe('stored key material does not authenticate'));
   });
 
+  it('takes a caller-chosen key id once', async () => {
+    const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
+    const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
+    expect(k.id).toBe(id);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /id already exists/);
+    await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
+  });
+
+  it('seals the gateway secrets under the root key', async () => {
+    await kms.putSecret('s/1', Buffer.from('one'));
+    expect((await kms.getSecret('s/1'))!.toString()).toBe('one');
+    const row = await kms.db.selectFrom('sealed_secrets').selectAll().where('id', '=', 's/1').executeTakeFirstOrThrow();
+    expect(Buffer.from(row.sealed).includes(Buffer.from('one'))).toBe(false);
+    await kms.db.updateTable('sealed_secrets').set({ id: 's/2' }).where('id', '=', 's/1').execute();
+    await expectKind(kms.getSecret('s/2'), 'internal', /does not authenticate/);
+    expect(await kms.getSecret('s/1')).toBeUndefined();
+  });
+
   it('gives random bytes within bounds', async () => {
     expect((await kms.random(alice, 32)).length).toBe(32);
     await expectKind(kms.random(alice, 0), 'invalid_argument');

@@ -22,7 +22,7 @@ import { openStore, type Store, type StoreOptions } from './db/connect.ts';
 import { invalid, KmsError, notFound, toKmsError } from './errors.ts';
 import { normalizeOps, normalizeSpec, type KeyOp, type KeySpec, type KeyKind, type Curve } from './keyspec.ts';
 import { generateMaterial, importMaterial, materialKeyObject, type ImportInput, type Material } from './material.ts';
-import { materialAad, openMaterial, sealMaterial, loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
+import { materialAad, openMaterial, sealMaterial, secretAad, loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
 import { assertUsable, DEACTIVATION_REASONS, nextState, OP_USE, type DeactivationReason, type KeyState, type Transition } from './states.ts';
 
 /** Who is calling, on behalf of which tenant, through which dialect. */
@@ -81,6 +81,8 @@ export interface KeyRecord {
 }
 
 export interface CreateKeyInput {
+  /** A caller-chosen key id (uuid); a fresh one otherwise. */
+  id?: string | undefined;
   name: string;
   description?: string | undefined;
   alias?: string | null | undefined;
@@ -218,8 +220,14 @@ export class Kms {
       if (existing && existing.check_value !== rk.checkValue) throw new KmsError('internal', `root key ${rk.id} does not match the one recorded in the store`);
       if (!existing) await this.db.insertInto('root_keys').values({ id: rk.id, check_value: rk.checkValue }).onConflict((c) => c.column('id').doNothing()).execute();
     }
-    const used = await this.db.selectFrom('key_versions').select('root_key_id').distinct().where('root_key_id', 'is not', null).execute();
-    const missing = used.map((u) => u.root_key_id!).filter((id) => !this.keyring.byId.has(id));
+    const used = await this.db
+      .selectFrom('key_versions')
+      .select('root_key_id')
+      .distinct()
+      .where('root_key_id', 'is not', null)
+      .union(this.db.selectFrom('sealed_secrets').select('root_key_id').distinct())
+      .execute();
+    const missing = [...new Set(used.map((u) => u.root_key_id!))].filter((id) => !this.keyring.byId.has(id));
     if (missing.length)
       throw new KmsError('internal', `the store holds key material under root key(s) ${missing.join(', ')}, which are not configured; set POLYKMS_ROOT_KEY (and POLYKMS_ROOT_KEYS_PREVIOUS during a rotation)`);
   }
@@ -263,12 +271,41 @@ export class Kms {
   }
 
   /** Binds a dialect's namespace (OVH okmsId, Huawei project id ...) to a tenant; several may share one. */
-  async bindTenant(dialect: string, externalId: string, tenantId: string) {
+  async bindTenant(dialect: string, externalId: string, tenantId: string, attributes: Record<string, unknown> = {}) {
     await this.db
       .insertInto('tenant_bindings')
-      .values({ dialect, external_id: externalId, tenant_id: tenantId })
-      .onConflict((c) => c.columns(['dialect', 'external_id']).doUpdateSet({ tenant_id: tenantId }))
+      .values({ dialect, external_id: externalId, tenant_id: tenantId, attributes: JSON.stringify(attributes) })
+      .onConflict((c) => c.columns(['dialect', 'external_id']).doUpdateSet({ tenant_id: tenantId, attributes: JSON.stringify(attributes) }))
       .execute();
+  }
+
+  async getBinding(dialect: string, externalId: string) {
+    return this.db.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).where('external_id', '=', externalId).executeTakeFirst();
+  }
+
+  async listBindings(dialect: string) {
+    return this.db.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).orderBy('created_at').execute();
+  }
+
+  // ---- Sealed secrets (the gateway's own: CA key, access-key secrets) ------------------------
+
+  async putSecret(id: string, secret: Uint8Array) {
+    const root = this.keyring.current;
+    const sealed = sealMaterial(root, secret, secretAad(id));
+    await this.db
+      .insertInto('sealed_secrets')
+      .values({ id, root_key_id: root.id, sealed })
+      .onConflict((c) => c.column('id').doUpdateSet({ root_key_id: root.id, sealed }))
+      .execute();
+  }
+
+  async getSecret(id: string): Promise<Buffer | undefined> {
+    const row = await this.db.selectFrom('sealed_secrets').select(['root_key_id', 'sealed']).where('id', '=', id).executeTakeFirst();
+    return row ? openMaterial(this.keyring, row.root_key_id, row.sealed, secretAad(id)) : undefined;
+  }
+
+  async deleteSecret(id: string) {
+    await this.db.deleteFrom('sealed_secrets').where('id', '=', id).execute();
   }
 
   /** The tenant behind a dialect's namespace; with `create`, a namespace seen for the first time gets its own. */
@@ -361,7 +398,8 @@ export class Kms {
     const now = this.now();
     const state = input.initialState ?? 'active';
     if (state !== 'active' && state !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
-    const id = randomUUID();
+    if (input.id !== undefined && !isUuid(input.id)) throw invalid('a key id is a UUID', 'key_id');
+    const id = input.id?.toLowerCase() ?? randomUUID();
     try {
       return await this.db.transaction().execute(async (trx) => {
         const row = await trx
@@ -398,7 +436,12 @@ export class Kms {
 
   private mapWriteError(e: unknown): unknown {
     const code = (e as { code?: string }).code;
-    if (code === '23505') return new KmsError('conflict', 'a key with this alias already exists', 'alias_exists');
+    if (code === '23505') {
+      const constraint = (e as { constraint?: string }).constraint ?? '';
+      return constraint.includes('alias')
+        ? new KmsError('conflict', 'a key with this alias already exists', 'alias_exists')
+        : new KmsError('conflict', 'a key with this id already exists', 'key_exists');
+    }
     if (code === '23503') return notFound('tenant');
     return e;
   }

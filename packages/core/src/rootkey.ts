@@ -95,6 +95,8 @@ export function loadKeyring(cfg: RootKeyConfig): Keyring {
 export const materialAad = (tenantId: string, keyId: string, version: number) =>
   Buffer.from(`polykms/material/v1\0${tenantId}\0${keyId}\0${version}`, 'utf8');
 
+export const secretAad = (id: string) => Buffer.from(`polykms/secret/v1\0${id}`, 'utf8');
+
 export function sealMaterial(root: RootKey, plaintext: Uint8Array, aad: Buffer): Buffer {
   const iv = randomBytes(IV_BYTES);
   const c = createCipheriv('aes-256-gcm', root.secret, iv);

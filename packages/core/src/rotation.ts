@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Kms } from './kms.ts';
-import { materialAad, openMaterial, sealMaterial } from './rootkey.ts';
+import { materialAad, openMaterial, sealMaterial, secretAad } from './rootkey.ts';
 
 export interface RotationProgress {
   done: number;
@@ -63,6 +63,19 @@ export async function rotateRootKey(
     batches++;
     opts.onProgress?.({ done, total });
     opts.afterBatch?.(batches);
+  }
+  // The gateway's own sealed secrets are few: one pass, each row under its own guard.
+  const secrets = await kms.db.selectFrom('sealed_secrets').selectAll().where('root_key_id', '<>', current.id).execute();
+  for (const s of secrets) {
+    const secret = openMaterial(keyring, s.root_key_id, s.sealed, secretAad(s.id));
+    await kms.db
+      .updateTable('sealed_secrets')
+      .set({ sealed: sealMaterial(current, secret, secretAad(s.id)), root_key_id: current.id })
+      .where('id', '=', s.id)
+      .where('root_key_id', '=', s.root_key_id)
+      .execute();
+    secret.fill(0);
+    done++;
   }
   const left = Number((await pending()).n);
   return { done, total: Math.max(total, done + left) };

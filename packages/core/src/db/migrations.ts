@@ -83,6 +83,52 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_events_tenant_at').on('audit_events').columns(['tenant_id', 'at']).execute();
     },
   },
+  '0002_access': {
+    async up(db: Kysely<any>) {
+      // Dialect metadata on a binding (an OVH domain's region, ...).
+      await db.schema.alterTable('tenant_bindings').addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`)).execute();
+      // Small secrets the gateway must read back (its CA key, AK/SK secrets), sealed like key material.
+      await db.schema
+        .createTable('sealed_secrets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('root_key_id', 'text', (c) => c.notNull())
+        .addColumn('sealed', 'bytea', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      // Access credentials (client certificates, access keys): who may call, as which identities.
+      await db.schema
+        .createTable('credentials')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull().references('tenants.id'))
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('identities', sql`text[]`, (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('certificate_pem', 'text')
+        .addColumn('serial', 'text')
+        .addColumn('fingerprint', 'text')
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+      await sql`create unique index credentials_fingerprint on credentials (fingerprint) where fingerprint is not null`.execute(db);
+      await db.schema.createIndex('credentials_tenant').on('credentials').columns(['tenant_id', 'dialect', 'created_at']).execute();
+      // Access policies, as documents each dialect evaluates its own way (OVH IAM ...).
+      await db.schema
+        .createTable('policies')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull().references('tenants.id'))
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('document', 'jsonb', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('policies_name', ['tenant_id', 'dialect', 'name'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

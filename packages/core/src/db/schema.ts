@@ -14,6 +14,41 @@ export interface TenantBindingsTable {
   external_id: string;
   tenant_id: string;
   created_at: ColumnType<Date, Date | string | undefined, never>;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface SealedSecretsTable {
+  id: string;
+  root_key_id: string;
+  sealed: Uint8Array;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+export interface CredentialsTable {
+  id: string;
+  tenant_id: string;
+  dialect: string;
+  name: string;
+  description: string;
+  identities: string[];
+  status: string;
+  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
+  certificate_pem: string | null;
+  serial: string | null;
+  fingerprint: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface PoliciesTable {
+  id: string;
+  tenant_id: string;
+  dialect: string;
+  name: string;
+  document: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface KeysTable {
@@ -81,4 +116,7 @@ export interface Database {
   key_versions: KeyVersionsTable;
   root_keys: RootKeysTable;
   audit_events: AuditEventsTable;
+  sealed_secrets: SealedSecretsTable;
+  credentials: CredentialsTable;
+  policies: PoliciesTable;
 }
