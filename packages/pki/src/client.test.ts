@@ -103,6 +103,14 @@ describe('client access certificates', () => {
     expect(text).toMatch(new RegExp(`critical\\s+othername: UPN::${upn}`));
   });
 
+  it('accepts a SHA-1 self-signature, as on the OVH guide\'s sample CSR: it only proves possession of the key', async () => {
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', dir.path('sha1.key')]);
+    openssl(['req', '-new', '-sha1', '-key', dir.path('sha1.key'), '-subj', '/CN=x', '-out', dir.path('sha1.csr')]);
+    expect(openssl(['req', '-in', dir.path('sha1.csr'), '-noout', '-text'])).toMatch(/Signature Algorithm: ecdsa-with-SHA1/);
+    const issued = await issueClientCertificate(ca, { commonName: 'sha1', upn, validityDays: 1, csrPem: dir.read('sha1.csr') });
+    expect(openssl(['x509', '-in', dir.write('sha1.pem', issued.certPem), '-noout', '-text'])).toMatch(/Signature Algorithm: ecdsa-with-SHA384/);
+  });
+
   it('refuses a CSR whose signature was tampered with', async () => {
     const csrPem = opensslCsr('tamper', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
