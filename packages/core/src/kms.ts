@@ -299,6 +299,17 @@ export class Kms {
       .execute();
   }
 
+  /** Stores a secret unless one exists (two processes racing keep the first); returns the stored one. */
+  async putSecretIfAbsent(id: string, secret: Uint8Array): Promise<Buffer> {
+    const root = this.keyring.current;
+    await this.db
+      .insertInto('sealed_secrets')
+      .values({ id, root_key_id: root.id, sealed: sealMaterial(root, secret, secretAad(id)) })
+      .onConflict((c) => c.column('id').doNothing())
+      .execute();
+    return (await this.getSecret(id))!;
+  }
+
   async getSecret(id: string): Promise<Buffer | undefined> {
     const row = await this.db.selectFrom('sealed_secrets').select(['root_key_id', 'sealed']).where('id', '=', id).executeTakeFirst();
     return row ? openMaterial(this.keyring, row.root_key_id, row.sealed, secretAad(id)) : undefined;

@@ -4,3 +4,4 @@ export { issueClientCertificate, CLIENT_MAX_VALIDITY_DAYS, type ClientCertificat
 export { parseClientCertificate, UPN_OID, type CertificateFacts, type ClientIdentity } from './inspect.ts';
 export { exportPkcs12, PKCS12_DEFAULT_ITERATIONS, type Pkcs12Options } from './pkcs12.ts';
 export type { KeyType } from './keys.ts';
+export { gatewayCa } from './store.ts';

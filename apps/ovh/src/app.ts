@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
+import type { z } from 'zod';
+import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
+import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
+import { identify, type OvhIdentity } from './identity.ts';
+import { describeIssues } from './schemas.ts';
+
+export type OvhEnv = { Bindings: HttpBindings; Variables: { requestId: string; identity: OvhIdentity } };
+export type OvhContext = Context<OvhEnv>;
+
+export const MAX_BODY = 64 * 1024;
+
+/** The caller core sees: the domain's tenant, this credential, and OVH IAM as the policy hook. */
+export function caller(c: OvhContext, override?: Partial<Record<Action, string>>): Caller {
+  const id = c.get('identity');
+  return {
+    tenantId: id.tenantId,
+    dialect: 'ovh',
+    principal: `credential:${id.credentialId}`,
+    requestId: c.get('requestId'),
+    authorize: (action, key) => allowed(id.policies, id.identities, override?.[action] ?? OVH_ACTIONS[action], key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId)),
+  };
+}
+
+const JSON_TYPES = /^(application\/json|text\/json|application\/[a-z0-9.+-]+\+json)\s*(;.*)?$/i;
+
+/** Step one of every handler: the body against its schema, with OVH's 400 and a message per field. */
+export async function body<S extends z.ZodType>(c: OvhContext, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header('content-type') ?? '';
+  const text = await c.req.text();
+  if (!JSON_TYPES.test(type)) throw invalid(`the body must be JSON (Content-Type: application/json); got '${type || 'none'}'`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw invalid('the body is not valid JSON');
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw invalid(describeIssues(r.error).join('; '));
+  return r.data;
+}
+
+/**
+ * The data plane: every route at `/api/{okmsId}/...` and at the legacy `/...`, where the domain is the
+ * client certificate's. Authentication runs first, so a stranger learns nothing from validation errors.
+ */
+export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void) => void) {
+  const app = new Hono<OvhEnv>();
+  app.onError((e, c) => {
+    const { status, body: b } = renderError(e, c.get('requestId') ?? randomUUID());
+    if (status >= 500) kms.log.error({ err: e, reqId: c.get('requestId') }, 'ovh request failed');
+    return c.json(b, status);
+  });
+  app.notFound((c) => c.json(errorBody({ status: 404, code: DOMAIN_NOT_FOUND.code }, `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? randomUUID()), 404));
+  app.use('*', async (c, next) => {
+    c.set('requestId', randomUUID());
+    c.header('X-Request-Id', c.get('requestId'));
+    const socket = c.env?.incoming?.socket as TLSSocket | undefined;
+    c.set('identity', await identify(kms, socket));
+    await next();
+  });
+  app.use('*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); } }));
+  const domainCheck = (c: OvhContext) => {
+    const okmsId = c.req.param('okmsId' as never) as string | undefined;
+    if (okmsId !== undefined && (!isUuid(okmsId) || okmsId.toLowerCase() !== c.get('identity').okmsId.toLowerCase()))
+      throw new OvhError(DOMAIN_NOT_FOUND, `domain ${okmsId} not found`);
+  };
+  register((method, path, h) => {
+    const wrapped = async (c: OvhContext) => {
+      domainCheck(c);
+      return h(c);
+    };
+    app[method](`/api/:okmsId${path}`, wrapped);
+    app[method](path, wrapped);
+  });
+  return app;
+}

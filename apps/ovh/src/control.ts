@@ -1,0 +1,151 @@
+/**
+ * OVH API v2 control plane, served on the gateway's admin port behind the admin token:
+ * POST/GET /v2/okms/resource[/{okmsId}] (a domain: polykms's stand-in for ordering one) and
+ * POST/GET/DELETE /v2/okms/resource/{okmsId}/credential[/{credentialId}] (access certificates,
+ * ../shared/reference/ovh-okms.md §7).
+ */
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { invalid, isUuid, notFound, type Kms } from '@polykms/core';
+import { issueClientCertificate, type Ca } from '@polykms/pki';
+import { renderError } from './errors.ts';
+import { describeIssues } from './schemas.ts';
+
+const CreateResource = z.strictObject({ region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }) });
+const CreateCredential = z.strictObject({
+  name: z.string().min(1).max(50),
+  identityURNs: z.array(z.string().regex(/^urn:v1:[a-z]+:identity:/, { message: 'must be an identity URN (urn:v1:<region>:identity:...)' })).min(1).max(25),
+  description: z.string().max(200).optional(),
+  validity: z.number().int().min(1).max(365).optional(),
+  csr: z.string().min(1).optional(),
+  certificateType: z.enum(['ECDSA', 'RSA']).optional(),
+});
+
+export interface ControlOptions {
+  /** Where the data plane answers, for `restEndpoint`. */
+  restEndpoint: string;
+  swaggerEndpoint: string;
+}
+
+export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOptions) {
+  const app = new Hono();
+  app.onError((e, c) => {
+    const { status, body } = renderError(e, randomUUID());
+    if (status >= 500) kms.log.error({ err: e }, 'ovh control plane request failed');
+    // OVH API v2 errors are {class, message}.
+    const cls = status === 404 ? 'Client::NotFound' : status === 401 ? 'Client::Unauthorized' : status === 403 ? 'Client::Forbidden' : status >= 500 ? 'Server::InternalServerError' : 'Client::BadRequest';
+    return c.json({ class: cls, message: body.errors[0] }, status);
+  });
+  const json = async <S extends z.ZodType>(req: Request, schema: S): Promise<z.infer<S>> => {
+    let data: unknown;
+    try {
+      data = JSON.parse(await req.text());
+    } catch {
+      throw invalid('the body is not valid JSON');
+    }
+    const r = schema.safeParse(data);
+    if (!r.success) throw invalid(describeIssues(r.error).join('; '));
+    return r.data;
+  };
+  const resource = (okmsId: string, b: { created_at: Date; attributes: Record<string, unknown> }) => {
+    const region = String(b.attributes.region ?? 'eu-west-rbx');
+    return {
+      id: okmsId,
+      region,
+      restEndpoint: opts.restEndpoint,
+      swaggerEndpoint: opts.swaggerEndpoint,
+      kmipEndpoint: null,
+      iam: { id: okmsId, urn: `urn:v1:eu:resource:okms:${okmsId}`, displayName: okmsId },
+      createdAt: b.created_at.toISOString(),
+    };
+  };
+  const domain = async (okmsId: string) => {
+    const b = isUuid(okmsId) ? await kms.getBinding('ovh', okmsId.toLowerCase()) : undefined;
+    if (!b) throw notFound('OKMS domain');
+    return b;
+  };
+
+  app.post('/v2/okms/resource', async (c) => {
+    const req = await json(c.req.raw, CreateResource);
+    const okmsId = randomUUID();
+    const tenant = await kms.createTenant(`ovh:${okmsId}`);
+    await kms.bindTenant('ovh', okmsId, tenant.id, { region: req.region });
+    return c.json(resource(okmsId, (await kms.getBinding('ovh', okmsId))!), 201);
+  });
+  app.get('/v2/okms/resource', async (c) => c.json((await kms.listBindings('ovh')).map((b) => resource(b.external_id, b))));
+  app.get('/v2/okms/resource/:okmsId', async (c) => c.json(resource(c.req.param('okmsId'), await domain(c.req.param('okmsId')))));
+
+  const credential = (r: { id: string; name: string; description: string; identities: string[]; status: string; attributes: Record<string, unknown>; certificate_pem: string | null; created_at: Date; expires_at: Date; revoked_at: Date | null }, status = r.status) => ({
+    id: r.id,
+    name: r.name,
+    description: r.description || null,
+    identityURNs: r.identities,
+    status: r.revoked_at ? 'DELETING' : r.expires_at.getTime() < Date.now() ? 'EXPIRED' : status,
+    fromCSR: r.attributes.fromCSR === true,
+    certificateType: r.attributes.certificateType ?? 'ECDSA',
+    createdAt: r.created_at.toISOString(),
+    expiredAt: r.expires_at.toISOString(),
+    ...(status === 'READY' && r.certificate_pem ? { certificatePEM: r.certificate_pem } : {}),
+  });
+
+  app.post('/v2/okms/resource/:okmsId/credential', async (c) => {
+    const okmsId = c.req.param('okmsId');
+    const b = await domain(okmsId);
+    const req = await json(c.req.raw, CreateCredential);
+    const id = randomUUID();
+    const type = req.certificateType ?? 'ECDSA';
+    const validity = req.validity ?? 365;
+    const cert = await issueClientCertificate(await ca(), { commonName: id, upn: `okms.domain:${b.external_id}`, validityDays: validity, csrPem: req.csr, keyType: type === 'RSA' ? 'RSA' : 'EC' });
+    const row = await kms.db
+      .insertInto('credentials')
+      .values({
+        id,
+        tenant_id: b.tenant_id,
+        dialect: 'ovh',
+        name: req.name,
+        description: req.description ?? '',
+        identities: req.identityURNs,
+        status: 'READY',
+        attributes: JSON.stringify({ fromCSR: !!req.csr, certificateType: type }),
+        certificate_pem: cert.certPem,
+        serial: cert.serialNumber,
+        fingerprint: cert.fingerprintSha256,
+        created_at: new Date(),
+        expires_at: cert.notAfter,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.create', keyId: null, outcome: 'allowed', details: { credentialId: id, identities: req.identityURNs } });
+    // OVH answers CREATING and gives the certificate on GET; the private key is shown only here, once,
+    // in the form OVH uses (SEC1 for ECDSA).
+    const privateKeyPEM = cert.privateKeyPem
+      ? (createPrivateKey(cert.privateKeyPem).export({ format: 'pem', type: type === 'RSA' ? 'pkcs1' : 'sec1' }) as string)
+      : undefined;
+    return c.json({ ...credential(row, 'CREATING'), ...(privateKeyPEM ? { privateKeyPEM } : {}) }, 201);
+  });
+
+  const credentials = (tenantId: string) => kms.db.selectFrom('credentials').selectAll().where('tenant_id', '=', tenantId).where('dialect', '=', 'ovh');
+  app.get('/v2/okms/resource/:okmsId/credential', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    return c.json((await credentials(b.tenant_id).orderBy('created_at').execute()).map((r) => credential(r)));
+  });
+  app.get('/v2/okms/resource/:okmsId/credential/:credentialId', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const id = c.req.param('credentialId');
+    const row = isUuid(id) ? await credentials(b.tenant_id).where('id', '=', id).executeTakeFirst() : undefined;
+    if (!row) throw notFound('credential');
+    return c.json(credential(row));
+  });
+  app.delete('/v2/okms/resource/:okmsId/credential/:credentialId', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const id = c.req.param('credentialId');
+    const row = isUuid(id)
+      ? await kms.db.updateTable('credentials').set({ revoked_at: new Date(), status: 'DELETING' }).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').where('id', '=', id).returning('id').executeTakeFirst()
+      : undefined;
+    if (!row) throw notFound('credential');
+    kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
+    return c.body(null, 204);
+  });
+  return app;
+}

@@ -1,0 +1,3 @@
+export { startOvhServer, type OvhServer } from './server.ts';
+export { ovhControlApp } from './control.ts';
+export { parsePolicy, type IamPolicy } from './iam.ts';

@@ -1,0 +1,207 @@
+/**
+ * OVHcloud KMS service keys: https://eu-west-rbx.okms.ovh.net (OpenAPI 2.14.0, operations
+ * CreateImportServiceKey, ListServiceKeys, GetServiceKey, PatchServiceKey, DeleteServiceKey,
+ * ActivateServiceKey, DeactivateServiceKey, Encrypt, Decrypt, GenerateDataKey, DecryptDataKey, Sign,
+ * Verify; see ../shared/specs/ovh-okms-openapi.yaml and ../shared/reference/ovh-okms.md §2-§5).
+ */
+import { createHash } from 'node:crypto';
+import { invalid, joseSignParams, KmsError, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
+import { body, caller, type OvhContext } from '../app.ts';
+import { fromJwe, toJwe } from '../jwe.ts';
+import { ovhState, serviceKey } from '../mapper.ts';
+import * as S from '../schemas.ts';
+
+type Route = (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void;
+
+const DATAKEY_CONTEXT = Buffer.from('polykms/ovh/datakey');
+const ctxBytes = (context: string | null | undefined) => (context ? Buffer.from(context, 'utf8') : undefined);
+const b64 = (s: string) => Buffer.from(s, 'base64');
+
+const STATE_FILTER: Record<string, KeyState[] | undefined> = {
+  all: undefined,
+  pre_active: ['pre_active'],
+  active: ['active'],
+  deactivated: ['deactivated', 'pending_deletion'],
+  compromised: ['compromised', 'pending_deletion'],
+  destroyed: ['destroyed'],
+  destroyed_compromised: ['destroyed'],
+};
+
+export function serviceKeyRoutes(kms: Kms, route: Route) {
+  const format = (c: OvhContext) => {
+    const f = c.req.query('format');
+    if (f !== undefined && f !== 'jwk') throw invalid(`format must be 'jwk'; got '${f}'`);
+    return f === 'jwk';
+  };
+  const withJwk = async (c: OvhContext, k: KeyRecord, jwk: boolean) => {
+    if (!jwk) return serviceKey(k);
+    if (k.kind === 'RSA' || k.kind === 'EC') {
+      const pub = await kms.getPublicKey(caller(c), k.id);
+      return serviceKey(k, { ...pub.jwk, kid: k.id, key_ops: k.ops.filter((o) => o === 'verify' || o === 'encrypt' || o === 'wrapKey') });
+    }
+    // A secret key is never exported: the JWK names it only.
+    return serviceKey(k, { kty: 'oct', kid: k.id, key_ops: k.ops });
+  };
+
+  route('post', '/v1/servicekey', async (c) => {
+    const jwk = format(c);
+    const req = await body(c, S.CreateImportServiceKeyRequest);
+    if (req.protectionLevel && req.protectionLevel !== 'SOFTWARE') throw invalid(`protectionLevel ${req.protectionLevel} is not available: keys here are software-protected (SOFTWARE)`);
+    const common = { id: req.id ?? undefined, name: req.name, attributes: req.context !== undefined ? { context: req.context } : {} };
+    let k: KeyRecord;
+    if (req.keys && req.keys.length) {
+      if (req.keys.length > 1) throw invalid('keys: import one key per request');
+      if (req.type || req.size || req.curve) throw invalid('an import takes the key from keys[0]; do not also send type, size or curve');
+      const { kid: _kid, key_ops, use: _use, ...material } = req.keys[0]!;
+      k = await kms.importKey(caller(c), { ...common, ops: key_ops ?? req.operations ?? undefined, material: { format: 'jwk', jwk: material } });
+    } else {
+      if (!req.type) throw invalid('type is required to create a key (oct, RSA or EC), or keys to import one');
+      if (req.type === 'EC' && req.size !== undefined) throw invalid('an EC key takes a curve, not a size');
+      if (req.type !== 'EC' && req.curve !== undefined) throw invalid(`a ${req.type} key takes a size, not a curve`);
+      k = await kms.createKey(caller(c), { ...common, spec: { kind: req.type, size: req.size, curve: req.curve }, ops: req.operations ?? undefined });
+    }
+    return c.json(await withJwk(c, k, jwk), 201);
+  });
+
+  route('get', '/v1/servicekey', async (c) => {
+    const state = c.req.query('state') ?? 'all';
+    if (!(state in STATE_FILTER)) throw invalid(`state must be one of ${Object.keys(STATE_FILTER).join(', ')}`);
+    const maxText = c.req.query('max');
+    const max = maxText === undefined ? 100 : Number(maxText);
+    if (!Number.isInteger(max) || max < 10 || max > 100) throw invalid('max must be an integer from 10 to 100');
+    const token = c.req.query('continuation-token');
+    if (token !== undefined && (token.length === 0 || token.length > 500)) throw invalid('continuation-token must be 1 to 500 characters');
+    const page = await kms.listKeys(caller(c), { limit: max, cursor: token, states: STATE_FILTER[state] });
+    const keys = page.keys.filter((k) => state === 'all' || ovhState(k) === state);
+    // The document wants a non-empty token even on the last page: the position after the last key.
+    const last = page.keys[page.keys.length - 1];
+    const position = page.nextCursor ?? (last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : (token ?? Buffer.from('1970-01-01T00:00:00.000Z|00000000-0000-0000-0000-000000000000').toString('base64url')));
+    return c.json({ objects_list: keys.map((k) => serviceKey(k)), continuation_token: position, is_truncated: page.nextCursor !== null });
+  });
+
+  route('get', '/v1/servicekey/:keyId', async (c) => {
+    const jwk = format(c);
+    return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
+  });
+
+  route('patch', '/v1/servicekey/:keyId', async (c) => {
+    const req = await body(c, S.PatchServiceKeyRequest);
+    return c.json(serviceKey(await kms.updateKey(caller(c), keyIdOf(c), { name: req.name })));
+  });
+
+  route('delete', '/v1/servicekey/:keyId', async (c) => {
+    const keyId = keyIdOf(c);
+    const k = await kms.getKey(caller(c), keyId);
+    // OVH deletes only a deactivated (or compromised) key; core would also destroy a pre-active one.
+    if (k.state !== 'deactivated' && k.state !== 'compromised') throw new KmsError('failed_precondition', `the key is ${ovhState(k)}: deactivate it before deleting it`, 'key_state');
+    await kms.destroy(caller(c), keyId);
+    return c.body(null, 204);
+  });
+
+  route('post', '/v1/servicekey/:keyId/activate', async (c) => {
+    const text = await c.req.text();
+    if (text.trim() !== '' && text.trim() !== '{}') throw invalid('activate takes no body');
+    await kms.activate(caller(c), keyIdOf(c));
+    return c.body(null, 204);
+  });
+
+  route('post', '/v1/servicekey/:keyId/deactivate', async (c) => {
+    const req = await body(c, S.DeactivateServicekeyRequest);
+    await kms.deactivate(caller(c), keyIdOf(c), req.reason);
+    return c.body(null, 204);
+  });
+
+  route('post', '/v1/servicekey/:keyId/encrypt', async (c) => {
+    const req = await body(c, S.EncryptRequest);
+    const pt = b64(req.plaintext);
+    if (pt.length > 4096) throw invalid('plaintext: at most 4096 bytes');
+    const keyId = keyIdOf(c);
+    const r = await kms.encrypt(caller(c), keyId, pt, ctxBytes(req.context));
+    return c.json({ ciphertext: toJwe(r.ciphertext, r.keyId, r.version, await bits(c, kms, r.keyId), 'ciphertext') });
+  });
+
+  route('post', '/v1/servicekey/:keyId/decrypt', async (c) => {
+    const req = await body(c, S.DecryptRequest);
+    const { blob } = fromJwe(req.ciphertext, 'ciphertext');
+    const r = await kms.decrypt(caller(c), blob, ctxBytes(req.context), { expectKeyId: keyIdOf(c) });
+    return c.json({ plaintext: r.plaintext.toString('base64') });
+  });
+
+  route('post', '/v1/servicekey/:keyId/datakey', async (c) => {
+    const req = await body(c, S.GenerateDataKeyRequest);
+    if (req.size % 8 !== 0) throw invalid('size: a data key is a whole number of bytes (a multiple of 8 bits)');
+    const r = await kms.generateDataKey(caller(c), keyIdOf(c), req.size / 8, { context: DATAKEY_CONTEXT });
+    return c.json({ key: toJwe(r.ciphertext, r.keyId, r.version, await bits(c, kms, r.keyId), 'datakey'), plaintext: r.plaintext!.toString('base64') }, 201);
+  });
+
+  route('post', '/v1/servicekey/:keyId/datakey/decrypt', async (c) => {
+    const req = await body(c, S.DecryptDataKeyRequest);
+    const { blob } = fromJwe(req.key, 'datakey');
+    const r = await kms.decrypt(caller(c, { 'key.decrypt': 'okms:apikms:serviceKey/dataKey/decrypt' }), blob, DATAKEY_CONTEXT, { expectKeyId: keyIdOf(c), dataKey: true });
+    return c.json({ plaintext: r.plaintext.toString('base64') });
+  });
+
+  route('post', '/v1/servicekey/:keyId/sign', async (c) => {
+    const fmt = c.req.query('format') ?? 'raw';
+    if (!['raw', 'jws', 'jwt'].includes(fmt)) throw invalid(`format must be raw, jws or jwt; got '${fmt}'`);
+    const req = await body(c, S.SignRequest);
+    const keyId = keyIdOf(c);
+    const k = await kms.getKey(caller(c), keyId);
+    const params = joseSignParams(req.alg, { kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
+    const message = b64(req.message);
+    if (fmt === 'raw') {
+      const r = await kms.sign(caller(c), keyId, { ...params, prehashed: !!req.isdigest }, message);
+      return c.json({ signature: r.signature.toString('base64') });
+    }
+    if (req.isdigest) throw invalid(`format ${fmt} signs the message itself; isdigest must be false`);
+    if (fmt === 'jwt') {
+      let claims: unknown;
+      try {
+        claims = JSON.parse(message.toString('utf8'));
+      } catch {
+        claims = undefined;
+      }
+      if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw invalid('format jwt: message must be base64 of a JSON object (the claims)');
+    }
+    const header = Buffer.from(JSON.stringify({ alg: req.alg, kid: keyId, ...(fmt === 'jwt' ? { typ: 'JWT' } : {}) })).toString('base64url');
+    const signingInput = `${header}.${message.toString('base64url')}`;
+    const r = await kms.sign(caller(c), keyId, params, Buffer.from(signingInput));
+    return c.json({ signature: `${signingInput}.${r.signature.toString('base64url')}` });
+  });
+
+  route('post', '/v1/servicekey/:keyId/verify', async (c) => {
+    const req = await body(c, S.VerifyRequest);
+    const keyId = keyIdOf(c);
+    const k = await kms.getKey(caller(c), keyId);
+    const spec = { kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined };
+    const jws = req.signature.split('.');
+    if (jws.length === 3) {
+      let header: { alg?: string };
+      try {
+        header = JSON.parse(Buffer.from(jws[0]!, 'base64url').toString('utf8'));
+      } catch {
+        throw invalid('signature: not a compact JWS');
+      }
+      const alg = header.alg ?? '';
+      if (req.alg && req.alg !== alg) throw invalid(`alg ${req.alg} does not match the JWS header (${alg})`);
+      if (req.message != null && Buffer.from(jws[1]!, 'base64url').toString('base64') !== req.message) return c.json({ result: false });
+      const r = await kms.verify(caller(c), keyId, joseSignParams(alg, spec), Buffer.from(`${jws[0]}.${jws[1]}`), Buffer.from(jws[2]!, 'base64url'));
+      return c.json({ result: r.valid });
+    }
+    if (!req.alg) throw invalid('alg is required to verify a raw signature');
+    if (req.message == null) throw invalid('message is required to verify a raw signature');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(req.signature)) throw invalid('signature: must be standard base64, or a compact JWS');
+    const r = await kms.verify(caller(c), keyId, { ...joseSignParams(req.alg, spec), prehashed: !!req.isdigest }, b64(req.message), b64(req.signature));
+    return c.json({ result: r.valid });
+  });
+}
+
+/** AES size for the JWE `enc`, from the key row (already fetched once by core; one indexed read). */
+async function bits(c: OvhContext, kms: Kms, keyId: string): Promise<number> {
+  const row = await kms.db.selectFrom('keys').select('size').where('id', '=', keyId).where('tenant_id', '=', c.get('identity').tenantId).executeTakeFirst();
+  return row?.size ?? 256;
+}
+
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
+
+const keyIdOf = (c: OvhContext) => c.req.param('keyId' as never) as string;

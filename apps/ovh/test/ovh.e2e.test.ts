@@ -1,0 +1,224 @@
+import { createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as jose from 'jose';
+import { backends, openTestKms } from '@polykms/core/testing';
+import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
+import type { Kms } from '@polykms/core';
+import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
+import { call, type Creds, type Reply } from './client.ts';
+import { validateResponse } from './openapi.ts';
+
+describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let server: OvhServer;
+  let control: ReturnType<typeof ovhControlApp>;
+  let okmsId: string;
+  let root: Creds;
+  let caPem: string;
+  const checked: string[] = [];
+
+  /** Every data-plane answer is checked against the official OpenAPI document. */
+  const api = async (creds: Creds, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply> => {
+    const r = await call(server.url, creds, method, path, body, headers);
+    const v = validateResponse(method, path.split('?')[0]!, r.status, r.text === '' ? undefined : r.json);
+    expect(v.errors, `${method} ${path} -> ${r.status} ${r.text}`).toEqual([]);
+    checked.push(`${v.operationId}:${r.status}`);
+    return r;
+  };
+  const ctl = async (method: string, path: string, body?: unknown) => {
+    const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, json: (r.status === 204 ? undefined : await r.json()) as any };
+  };
+  const newCredential = async (identityURNs: string[], extra: Record<string, unknown> = {}): Promise<Creds & { id: string }> => {
+    const created = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'test', identityURNs, ...extra });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${created.json.id}`);
+    expect(got.json.status).toBe('READY');
+    return { id: created.json.id, cert: got.json.certificatePEM, key: created.json.privateKeyPEM, ca: caPem };
+  };
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    const ca = await gatewayCa(kms);
+    caPem = ca.certPem;
+    server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
+    control = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: server.url, swaggerEndpoint: server.url });
+    const d = await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
+    expect(d.status).toBe(201);
+    okmsId = d.json.id;
+    root = await newCredential(['urn:v1:eu:identity:account:xx1111-ovh']);
+    expect(root.key).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await kms?.close();
+    await drop?.();
+  });
+
+  it('runs the guide: create AES/RSA/EC, get, list, rename, encrypt with context, datakey, sign and verify', async () => {
+    for (const prefix of ['', `/api/${okmsId}`]) {
+      const aes = await api(root, 'POST', `${prefix}/v1/servicekey`, { name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+      expect(aes.status).toBe(201);
+      expect(aes.json.attributes.state).toBe('active');
+      const rsa = await api(root, 'POST', `${prefix}/v1/servicekey?format=jwk`, { name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
+      expect(rsa.json.keys[0].kid).toBe(rsa.json.id);
+      const ec = await api(root, 'POST', `${prefix}/v1/servicekey`, { name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
+      expect(ec.json.curve).toBe('P-256');
+
+      const got = await api(root, 'GET', `${prefix}/v1/servicekey/${aes.json.id}`);
+      expect(got.json.name).toBe('aes');
+      const list = await api(root, 'GET', `${prefix}/v1/servicekey?max=10`);
+      expect(list.json.objects_list.map((k: { id: string }) => k.id)).toContain(aes.json.id);
+      expect((await api(root, 'PATCH', `${prefix}/v1/servicekey/${aes.json.id}`, { name: 'renamed' })).json.name).toBe('renamed');
+
+      const plaintext = Buffer.from('Hello OKMS').toString('base64');
+      const enc = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/encrypt`, { plaintext, context: 'my-context' });
+      expect(enc.json.ciphertext.split('.')).toHaveLength(5);
+      const dec = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: enc.json.ciphertext, context: 'my-context' });
+      expect(dec.json.plaintext).toBe(plaintext);
+      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: enc.json.ciphertext, context: 'other' })).status).toBe(400);
+
+      const dk = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/datakey`, { name: 'dk', size: 256 });
+      expect(dk.status).toBe(201);
+      expect(Buffer.from(dk.json.plaintext, 'base64').length).toBe(32);
+      const dkd = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/datakey/decrypt`, { key: dk.json.key });
+      expect(dkd.json.plaintext).toBe(dk.json.plaintext);
+      // A data key is not a ciphertext, and the other way round.
+      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: dk.json.key })).status).toBe(400);
+
+      const message = Buffer.from('message to sign');
+      const sig = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, { alg: 'RS256', message: message.toString('base64') });
+      const pubPem = createPublicKey({ key: rsa.json.keys[0], format: 'jwk' }).export({ format: 'pem', type: 'spki' }) as string;
+      expect(openssl({ 'pub.pem': pubPem, 'm.bin': message, 's.bin': Buffer.from(sig.json.signature, 'base64') }, () => ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 's.bin', 'm.bin']).ok).toBe(true);
+      const ok = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature: sig.json.signature });
+      expect(ok.json).toEqual({ result: true });
+      const bad = Buffer.from(sig.json.signature, 'base64');
+      bad[5]! ^= 1;
+      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature: bad.toString('base64') })).json).toEqual({ result: false });
+
+      // ES256 over a digest (isdigest, as the SDK's crypto.Signer sends it): raw r||s checked by WebCrypto.
+      const ecKey = await api(root, 'GET', `${prefix}/v1/servicekey/${ec.json.id}?format=jwk`);
+      const digest = Buffer.from(await webcrypto.subtle.digest('SHA-256', message));
+      const es = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign`, { alg: 'ES256', message: digest.toString('base64'), isdigest: true });
+      expect(Buffer.from(es.json.signature, 'base64').length).toBe(64);
+      const wk = await webcrypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: ecKey.json.keys[0].x, y: ecKey.json.keys[0].y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, Buffer.from(es.json.signature, 'base64'), message)).toBe(true);
+
+      // JWS output verifies with jose and goes back to /verify.
+      const jws = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign?format=jws`, { alg: 'ES256', message: message.toString('base64') });
+      const verified = await jose.compactVerify(jws.json.signature, await jose.importJWK(ecKey.json.keys[0], 'ES256'));
+      expect(Buffer.from(verified.payload).toString()).toBe('message to sign');
+      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/verify`, { signature: jws.json.signature })).json).toEqual({ result: true });
+      for (const alg of ['PS256', 'RS512']) {
+        const s = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, { alg, message: message.toString('base64') });
+        expect((await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg, message: message.toString('base64'), signature: s.json.signature })).json.result).toBe(true);
+      }
+
+      const rnd = await api(root, 'GET', `${prefix}/v1/random?length=64`);
+      expect(Buffer.from(rnd.json.bytes, 'base64').length).toBe(64);
+    }
+  });
+
+  it('walks the states: deactivate, compromise, reactivate, delete only when deactivated', async () => {
+    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'life', type: 'oct', size: 128, operations: ['encrypt', 'decrypt'] })).json;
+    expect((await api(root, 'DELETE', `/v1/servicekey/${k.id}`)).status).toBe(400);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'unspecified' })).status).toBe(204);
+    expect((await api(root, 'GET', `/v1/servicekey/${k.id}`)).json.attributes.state).toBe('deactivated');
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(400);
+    await api(root, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'key_compromise' });
+    const comp = (await api(root, 'GET', `/v1/servicekey/${k.id}`)).json;
+    expect(comp.attributes.state).toBe('compromised');
+    expect(comp.attributes.compromise_date).toBeDefined();
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/activate`)).status).toBe(204);
+    expect((await api(root, 'GET', `/v1/servicekey/${k.id}`)).json.attributes.state).toBe('active');
+    await api(root, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'superseded' });
+    expect((await api(root, 'DELETE', `/v1/servicekey/${k.id}`)).status).toBe(204);
+    expect((await api(root, 'GET', `/v1/servicekey/${k.id}`)).json.attributes.state).toBe('destroyed');
+    expect((await api(root, 'GET', '/v1/servicekey?state=destroyed')).json.objects_list.map((x: { id: string }) => x.id)).toContain(k.id);
+  });
+
+  it('imports a JWK as the SDK sends it', async () => {
+    const { privateKey } = await jose.generateKeyPair('ES384', { extractable: true });
+    const jwk = await jose.exportJWK(privateKey);
+    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'imported', keys: [{ ...jwk, kid: 'imported', key_ops: ['sign', 'verify'] }] });
+    expect(r.status).toBe(201);
+    expect(r.json.curve).toBe('P-384');
+    expect(r.json.keys[0].d).toBeUndefined();
+    const aes = await api(root, 'POST', '/v1/servicekey', { name: 'aes-imp', keys: [{ kty: 'oct', k: randomBytes(32).toString('base64url'), key_ops: ['encrypt', 'decrypt'] }] });
+    expect(aes.json.size).toBe(256);
+    const short = await api(root, 'POST', '/v1/servicekey', { name: 'short', keys: [{ kty: 'oct', k: randomBytes(31).toString('base64url') }] });
+    expect(short.status).toBe(400);
+    expect(short.json.errors[0]).toMatch(/16, 24 or 32 bytes/);
+  });
+
+  it('refuses bad input with OVH error bodies', async () => {
+    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'in', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json;
+    const unknown = await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA', extra: 1 });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.errors[0]).toMatch(/unknown field 'extra'/);
+    expect(unknown.json.error_code).toBe(50405377);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'not base64!' })).json.errors[0]).toMatch(/plaintext: must be standard base64/);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: randomBytes(4097).toString('base64') })).status).toBe(400);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, '{"plaintext":')).json.errors[0]).toMatch(/not valid JSON/);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/sign`, { alg: 'RS256', message: 'AAAA' })).status).toBe(400);
+    expect((await api(root, 'POST', '/v1/servicekey', { name: 'x'.repeat(33), type: 'oct', size: 256 })).status).toBe(400);
+    expect((await api(root, 'POST', '/v1/servicekey', { name: 'hsm', type: 'oct', size: 256, protectionLevel: 'HSM' })).json.errors[0]).toMatch(/SOFTWARE/);
+    const missing = await api(root, 'GET', '/v1/servicekey/2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error_code).toBe(((3 << 24) | (3 << 16) | (5 << 12) | 1) >>> 0);
+    expect((await api(root, 'GET', '/v1/servicekey?max=5')).status).toBe(400);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: 'a.b.c.d.e' })).status).toBe(400);
+    const big = await call(server.url, root, 'POST', `/v1/servicekey/${k.id}/encrypt`, JSON.stringify({ plaintext: 'A'.repeat(70_000) }));
+    expect(big.status).toBe(400);
+  });
+
+  it('refuses callers: no certificate, foreign CA, revoked, wrong domain, IAM denial', async () => {
+    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'sec', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json;
+    const none = await api({ ca: caPem }, 'GET', '/v1/servicekey');
+    expect(none.status).toBe(401);
+    expect(none.json.errors[0]).toMatch(/client certificate is required/);
+
+    const otherCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
+    const forged = await issueClientCertificate(otherCa, { commonName: 'x', upn: `okms.domain:${okmsId}`, validityDays: 30 });
+    const foreign = await api({ ca: caPem, cert: forged.certPem, key: forged.privateKeyPem }, 'GET', '/v1/servicekey');
+    expect(foreign.status).toBe(401);
+
+    const doomed = await newCredential(['urn:v1:eu:identity:account:xx1111-ovh']);
+    expect((await api(doomed, 'GET', `/v1/servicekey/${k.id}`)).status).toBe(200);
+    expect((await ctl('DELETE', `/v2/okms/resource/${okmsId}/credential/${doomed.id}`)).status).toBe(204);
+    const revoked = await api(doomed, 'GET', `/v1/servicekey/${k.id}`);
+    expect(revoked.status).toBe(401);
+    expect(revoked.json.errors[0]).toMatch(/revoked/);
+
+    // Another domain's path: not found, whatever the key.
+    const other = await ctl('POST', '/v2/okms/resource', { region: 'eu-west-sbg' });
+    const wrong = await api(root, 'GET', `/api/${other.json.id}/v1/servicekey/${k.id}`);
+    expect(wrong.status).toBe(404);
+    expect(wrong.json.error_code).toBe(16994305);
+    // A credential of the other domain cannot see this domain's key.
+    const okmsSave = okmsId;
+    okmsId = other.json.id;
+    const stranger = await newCredential(['urn:v1:eu:identity:account:yy2222-ovh']);
+    okmsId = okmsSave;
+    expect((await api(stranger, 'GET', `/v1/servicekey/${k.id}`)).status).toBe(404);
+
+    // IAM: a user allowed to encrypt this key only.
+    const user = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/alice']);
+    expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(403);
+    const t = (await kms.resolveTenant('ovh', okmsId))!;
+    await kms.db
+      .insertInto('policies')
+      .values({ id: crypto.randomUUID(), tenant_id: t, dialect: 'ovh', name: 'alice', created_at: new Date(), updated_at: new Date(), document: JSON.stringify({ identities: ['urn:v1:eu:identity:user:xx1111-ovh/alice'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/encrypt' }] } }) })
+      .execute();
+    expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(200);
+    const denied = await api(user, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'unspecified' });
+    expect(denied.status).toBe(403);
+    expect(denied.json.error_code).toBe(16924673);
+    expect((await api(user, 'POST', '/v1/servicekey', { name: 'n', type: 'oct', size: 256 })).status).toBe(403);
+    await kms.audit.flush();
+    const audit = await kms.db.selectFrom('audit_events').selectAll().where('principal', '=', `credential:${user.id}`).where('outcome', '=', 'denied').execute();
+    expect(audit.length).toBeGreaterThanOrEqual(3);
+  });
+});
