@@ -1,8 +1,11 @@
 import { Hono } from 'hono';
 import { migrationsApplied, type Kms } from '@polykms/core';
+import { gatewayCa } from '@polykms/pki';
+import { ovhControlApp } from '@polykms/ovh';
+import { requireAdmin } from './admintoken.ts';
 
-/** The admin port: health and readiness now; the admin API and console mount here as they land. */
-export function adminApp(kms: Kms) {
+/** The admin port: health and readiness (open), the OVH control plane (admin token). */
+export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string }) {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -13,5 +16,7 @@ export function adminApp(kms: Kms) {
       return c.json({ status: 'database unreachable' }, 503);
     }
   });
+  app.use('/v2/*', requireAdmin(opts.adminToken));
+  app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: opts.ovhUrl }));
   return app;
 }

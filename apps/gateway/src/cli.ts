@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { Kms, KmsError, rotateRootKey } from '@polykms/core';
 import { pino } from 'pino';
+import { gatewayCa } from '@polykms/pki';
 import { configFromEnv } from './config.ts';
+import { ovhCommand } from './cli-ovh.ts';
+import { UsageError } from './usage.ts';
 
 const HELP: Record<string, string> = {
   '': `usage: polykms <command> [options]
@@ -12,6 +15,15 @@ commands:
   tenant create NAME    create a tenant
   tenant list           list tenants
   root-key rotate       re-wrap every key version under POLYKMS_ROOT_KEY (old keys in POLYKMS_ROOT_KEYS_PREVIOUS)
+  ca export             print the gateway CA certificate (PEM)
+  ovh domain create     --region eu-west-rbx: create an OVH KMS domain (okmsId)
+  ovh domain list
+  ovh credential create --domain ID --identity URN [--identity URN ...] [--name N] [--validity DAYS] [--csr FILE] [--out PREFIX]
+  ovh credential list   --domain ID
+  ovh credential revoke --domain ID --id CREDENTIAL_ID
+  ovh credential p12    --cert FILE --key FILE --password PW --out FILE   (PKCS#12 for a browser)
+  ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
+  ovh policy list       --domain ID
 
 options: --json (machine-readable output), --help
 environment: POLYKMS_DATA_DIR, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
@@ -22,16 +34,32 @@ opening rows with the previous keys listed in POLYKMS_ROOT_KEYS_PREVIOUS (comma-
 Safe to interrupt: run it again and it continues where it stopped.`,
 };
 
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, batch: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      batch: { type: 'string' },
+      region: { type: 'string' },
+      domain: { type: 'string' },
+      identity: { type: 'string', multiple: true },
+      name: { type: 'string' },
+      validity: { type: 'string' },
+      csr: { type: 'string' },
+      out: { type: 'string' },
+      id: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      password: { type: 'string' },
+      file: { type: 'string' },
+    },
   });
-  const [cmd, sub, ...rest] = positionals;
-  const key = [cmd, sub].filter(Boolean).join(' ');
+  const [cmd, sub, third, ...more] = positionals;
+  const rest = cmd === 'ovh' ? more : [third, ...more].filter((x): x is string => x !== undefined);
+  const key = (cmd === 'ovh' ? [cmd, sub, third] : [cmd, sub]).filter(Boolean).join(' ');
   if (values.help || !cmd) {
     console.log(HELP[key] ?? HELP[cmd ?? ''] ?? HELP['']);
     return cmd || values.help ? 0 : 2;
@@ -91,7 +119,18 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'ca export': {
+      const kms = await open();
+      try {
+        const ca = await gatewayCa(kms);
+        out(ca.certPem.trimEnd(), { certificatePEM: ca.certPem });
+      } finally {
+        await kms.close();
+      }
+      return 0;
+    }
     default:
+      if (cmd === 'ovh') return ovhCommand(key, values, open, out);
       throw new UsageError(`unknown command '${key || cmd}'`);
   }
 }

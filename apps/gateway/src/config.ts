@@ -6,6 +6,11 @@ export interface GatewayConfig {
   databaseUrl: string | undefined;
   host: string;
   adminPort: number;
+  ovhPort: number;
+  /** Bearer token for the admin port; generated into the data directory when not set. */
+  adminToken: string | undefined;
+  /** Names the server certificates are issued for. */
+  hostnames: string[];
   logLevel: string;
   /** How often keys whose deletion date passed are destroyed. */
   deletionSweepMs: number;
@@ -25,6 +30,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     databaseUrl: env.DATABASE_URL || undefined,
     host: env.POLYKMS_HOST ?? '127.0.0.1',
     adminPort: port(env, 'POLYKMS_ADMIN_PORT', 8440),
+    ovhPort: port(env, 'POLYKMS_OVH_PORT', 8443),
+    adminToken: env.POLYKMS_ADMIN_TOKEN || undefined,
+    hostnames: (env.POLYKMS_HOSTNAMES ?? 'localhost').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: env.POLYKMS_LOG_LEVEL ?? 'info',
     deletionSweepMs: 60_000,
   };

@@ -5,13 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startGateway } from './gateway.ts';
 import { configFromEnv } from './config.ts';
+import { gatewayCa } from '@polykms/pki';
+import { call } from '../../ovh/test/client.ts';
 
 describe('gateway process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-gw-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts on embedded PGlite in the data directory, answers health and readiness, and stops cleanly', async () => {
-    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0' }), databaseUrl: undefined };
+    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0' }), databaseUrl: undefined };
     const gw = await startGateway(cfg, pino({ level: 'silent' }));
     try {
       expect(await (await fetch(`${gw.urls.admin}/healthz`)).json()).toEqual({ status: 'ok' });
@@ -19,6 +21,19 @@ describe('gateway process', () => {
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ status: 'ready', storage: 'pglite' });
       expect(statSync(join(dir, 'root.key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'admin.token')).mode & 0o777).toBe(0o600);
+      // The control plane wants the admin token; with it, a domain and a credential, then one OVH call over mTLS.
+      expect((await fetch(`${gw.urls.admin}/v2/okms/resource`)).status).toBe(401);
+      expect((await fetch(`${gw.urls.admin}/v2/okms/resource`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      const auth = { authorization: `Bearer ${gw.adminToken.token}` };
+      const domain: any = await (await fetch(`${gw.urls.admin}/v2/okms/resource`, { method: 'POST', headers: auth, body: JSON.stringify({ region: 'eu-west-rbx' }) })).json();
+      const cred: any = await (
+        await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'c', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] }) })
+      ).json();
+      const got: any = await (await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential/${cred.id}`, { headers: auth })).json();
+      const ca = (await gatewayCa(gw.kms)).certPem;
+      const created = await call(gw.urls.ovh!, { cert: got.certificatePEM, key: cred.privateKeyPEM, ca }, 'POST', '/v1/servicekey', { name: 'k', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+      expect(created.status).toBe(201);
     } finally {
       await gw.close();
     }

@@ -6,7 +6,11 @@ const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
   const gw = await startGateway(cfg, log);
-  log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: admin ${gw.urls.admin} (healthz, readyz)`);
+  log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: OVH KMS ${gw.urls.ovh} (mTLS), admin ${gw.urls.admin}`);
+  log.info(
+    { adminTokenFile: gw.adminToken.file },
+    `first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out ./client (writes client.cert, client.key, ca.pem)`,
+  );
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
