@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { Kms, KmsError, rotateRootKey } from '@polykms/core';
 import { pino } from 'pino';
-import { gatewayCa } from '@polykms/pki';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { configFromEnv } from './config.ts';
-import { ovhCommand } from './cli-ovh.ts';
+import { adminClient, ovhCommand } from './cli-ovh.ts';
 import { UsageError } from './usage.ts';
 
 const HELP: Record<string, string> = {
@@ -119,19 +120,21 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case 'ca export': {
-      const kms = await open();
+    default: {
+      if (key !== 'ca export' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
+      const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
+      const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open);
       try {
-        const ca = await gatewayCa(kms);
-        out(ca.certPem.trimEnd(), { certificatePEM: ca.certPem });
+        if (key === 'ca export') {
+          const pem = (await admin.call('GET', '/admin/ca')).certificatePEM as string;
+          out(pem.trimEnd(), { certificatePEM: pem });
+          return 0;
+        }
+        return await ovhCommand(key, values, admin.call, out);
       } finally {
-        await kms.close();
+        await admin.close();
       }
-      return 0;
     }
-    default:
-      if (cmd === 'ovh') return ovhCommand(key, values, open, out);
-      throw new UsageError(`unknown command '${key || cmd}'`);
   }
 }
 

@@ -11,6 +11,7 @@ import { invalid, isUuid, notFound, type Kms } from '@polykms/core';
 import { issueClientCertificate, type Ca } from '@polykms/pki';
 import { renderError } from './errors.ts';
 import { describeIssues } from './schemas.ts';
+import { parsePolicy, type IamPolicy } from './iam.ts';
 
 const CreateResource = z.strictObject({ region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }) });
 const CreateCredential = z.strictObject({
@@ -147,5 +148,31 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
     return c.body(null, 204);
   });
+  // Not OVH's: the gateway's own admin routes for IAM policies and the CA certificate.
+  app.put('/admin/ovh/domains/:okmsId/policies/:name', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const name = c.req.param('name');
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw invalid('a policy name is 1-64 letters, digits, dots, dashes or underscores');
+    let doc: IamPolicy;
+    try {
+      doc = parsePolicy(JSON.parse(await c.req.text()));
+    } catch (e) {
+      throw invalid(e instanceof SyntaxError ? 'the body is not valid JSON' : (e as Error).message);
+    }
+    const now = new Date();
+    await kms.db
+      .insertInto('policies')
+      .values({ id: randomUUID(), tenant_id: b.tenant_id, dialect: 'ovh', name, document: JSON.stringify(doc), created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['tenant_id', 'dialect', 'name']).doUpdateSet({ document: JSON.stringify(doc), updated_at: now }))
+      .execute();
+    kms.audit.record({ at: now, tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'policy.set', keyId: null, outcome: 'allowed', details: { name } });
+    return c.json({ name, policy: doc });
+  });
+  app.get('/admin/ovh/domains/:okmsId/policies', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const rows = await kms.db.selectFrom('policies').select(['name', 'document']).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').orderBy('name').execute();
+    return c.json(rows.map((r) => ({ name: r.name, policy: r.document })));
+  });
+  app.get('/admin/ca', async (c) => c.json({ certificatePEM: (await ca()).certPem }));
   return app;
 }

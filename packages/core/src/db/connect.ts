@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { KmsError } from '../errors.ts';
 import { join, resolve } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
@@ -73,11 +74,13 @@ async function openPglite(opts: StoreOptions): Promise<Store> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGliteDialect } = await import('kysely-pglite-dialect');
   let pglite: InstanceType<typeof PGlite>;
+  let releaseLock = () => {};
   if (opts.inMemory) {
     pglite = new PGlite();
   } else {
     const dir = resolve(opts.dataDir ?? './data', 'pglite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    releaseLock = lockDirectory(dir);
     pglite = new PGlite(join(dir));
   }
   await pglite.waitReady;
@@ -91,8 +94,35 @@ async function openPglite(opts: StoreOptions): Promise<Store> {
     },
     async close() {
       await db.destroy();
+      releaseLock();
     },
   };
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would see another
+ * state and corrupt the files. A lock file with the owner's pid refuses that with a clear message.
+ */
+function lockDirectory(dir: string): () => void {
+  const file = join(dir, '..', 'pglite.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => rmSync(file, { force: true });
+    } catch {
+      const pid = Number(readFileSync(file, 'utf8'));
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive)
+        throw new KmsError('unavailable', `the embedded database in ${dir} is in use by process ${pid} (a running gateway?); stop it, talk to its admin API, or use DATABASE_URL`, 'database_locked');
+      rmSync(file, { force: true });
+    }
+  }
+  throw new KmsError('unavailable', `cannot lock the embedded database in ${dir}`, 'database_locked');
 }
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
