@@ -1,10 +1,11 @@
-import { encodeHeader, invalid, isUuid } from '@polykms/core';
+import { encodeHeader, invalid, isUuid, MAX_VERSION } from '@polykms/core';
 
 /**
  * OVH's ciphertexts are compact JWE strings clients treat as opaque. Ours is a 5-part compact JWE with
  * `alg: dir`: the protected header names the key (`kid`) and its version, and the three last parts are
  * core's IV, ciphertext and tag. The GCM AAD is core's authenticated header plus the caller's context,
- * so neither the key, the version nor the context can be changed; the header must be exactly the one
+ * so neither the key, the version nor the context can be changed (and core's format byte keeps data
+ * keys and ciphertexts apart); the header must be exactly the one
  * we would write, so nothing else in it can be changed either.
  */
 export type JweKind = 'ciphertext' | 'datakey';
@@ -35,11 +36,11 @@ export function fromJwe(jwe: string, kind: JweKind): { keyId: string; blob: Buff
   }
   const version = h['okms.kv'];
   const bits = Number(String(h.enc ?? '').replace(/^A(\d+)GCM$/, '$1'));
-  if (!isUuid(h.kid) || typeof version !== 'number' || !Number.isInteger(version) || version < 1 || ![128, 192, 256].includes(bits)) throw bad(what);
+  if (!h || typeof h !== 'object' || !isUuid(h.kid) || typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_VERSION || ![128, 192, 256].includes(bits)) throw bad(what);
   if (header(h.kid, version, bits, kind) !== parts[0]) throw bad(what);
   const iv = Buffer.from(parts[2]!, 'base64url');
   const ct = Buffer.from(parts[3]!, 'base64url');
   const tag = Buffer.from(parts[4]!, 'base64url');
   if (iv.length !== 12 || tag.length !== 16) throw bad(what);
-  return { keyId: h.kid, blob: Buffer.concat([encodeHeader(h.kid, version), iv, tag, ct]) };
+  return { keyId: h.kid, blob: Buffer.concat([encodeHeader(h.kid, version, kind === 'datakey' ? 'dataKey' : 'data'), iv, tag, ct]) };
 }

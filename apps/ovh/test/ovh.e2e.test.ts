@@ -172,6 +172,23 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: 'a.b.c.d.e' })).status).toBe(400);
     const big = await call(server.url, root, 'POST', `/v1/servicekey/${k.id}/encrypt`, JSON.stringify({ plaintext: 'A'.repeat(70_000) }));
     expect(big.status).toBe(400);
+    // Crafted JWE and JWS headers are 400s, never 500s.
+    const enc = (await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).json.ciphertext as string;
+    const parts = enc.split('.');
+    for (const kv of [3_000_000_000, 5_000_000_000, -1, 1.5]) {
+      const h = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString());
+      const forged = [Buffer.from(JSON.stringify({ ...h, 'okms.kv': kv })).toString('base64url'), ...parts.slice(1)].join('.');
+      expect((await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: forged })).status).toBe(400);
+    }
+    const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecv', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
+    expect((await api(root, 'POST', `/v1/servicekey/${ec.id}/verify`, { signature: 'bnVsbA.e30.AAAA' })).status).toBe(400);
+    // A data key stripped of its type and sent to /decrypt does not open.
+    const dk = (await api(root, 'POST', `/v1/servicekey/${k.id}/datakey`, { size: 128 })).json.key as string;
+    const dkParts = dk.split('.');
+    const dkh = JSON.parse(Buffer.from(dkParts[0]!, 'base64url').toString());
+    delete dkh.cty;
+    const stripped = [Buffer.from(JSON.stringify(dkh)).toString('base64url'), ...dkParts.slice(1)].join('.');
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: stripped })).status).toBe(400);
   });
 
   it('refuses callers: no certificate, foreign CA, revoked, wrong domain, IAM denial', async () => {
@@ -217,6 +234,17 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect(denied.status).toBe(403);
     expect(denied.json.error_code).toBe(16924673);
     expect((await api(user, 'POST', '/v1/servicekey', { name: 'n', type: 'oct', size: 256 })).status).toBe(403);
+    // Signing needs the sign right only (not get).
+    const signer = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/signer']);
+    const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecs', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
+    await kms.db
+      .insertInto('policies')
+      .values({ id: crypto.randomUUID(), tenant_id: t, dialect: 'ovh', name: 'signer', created_at: new Date(), updated_at: new Date(), document: JSON.stringify({ identities: ['urn:v1:eu:identity:user:xx1111-ovh/signer'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/sign' }, { action: 'okms:apikms:serviceKey/verify' }] } }) })
+      .execute();
+    const s1 = await api(signer, 'POST', `/v1/servicekey/${ec.id}/sign`, { alg: 'ES256', message: 'AAAA' });
+    expect(s1.status).toBe(200);
+    expect((await api(signer, 'POST', `/v1/servicekey/${ec.id}/verify`, { alg: 'ES256', message: 'AAAA', signature: s1.json.signature })).json.result).toBe(true);
+    expect((await api(signer, 'GET', `/v1/servicekey/${ec.id}`)).status).toBe(403);
     await kms.audit.flush();
     const audit = await kms.db.selectFrom('audit_events').selectAll().where('principal', '=', `credential:${user.id}`).where('outcome', '=', 'denied').execute();
     expect(audit.length).toBeGreaterThanOrEqual(3);

@@ -37,6 +37,8 @@ export class AuditTrail {
   private buffer: AuditEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private failures = 0;
+  private closed = false;
   dropped = 0;
 
   constructor(
@@ -58,36 +60,73 @@ export class AuditTrail {
       return;
     }
     this.buffer.push(e);
-    if (this.buffer.length >= this.opts.maxBatch) void this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.flushMs);
+    if (this.buffer.length >= this.opts.maxBatch) this.kick(0);
+    else this.kick(this.opts.flushMs);
   }
 
-  async flush(): Promise<void> {
+  /** One writer loop at a time; a failed insert keeps its events and waits before the next try. */
+  private kick(delayMs: number) {
+    if (this.closed || this.flushing) return;
+    if (delayMs > 0) {
+      if (!this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.kick(0);
+        }, delayMs);
+        this.timer.unref();
+      }
+      return;
+    }
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.flushing) await this.flushing;
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer.splice(0, this.opts.maxBatch);
-    this.flushing = this.db
-      .insertInto('audit_events')
-      .values(batch.map(toRow))
-      .execute()
-      .then(
-        () => undefined,
-        (err) => {
-          // Keep the events and retry later rather than lose them.
-          this.buffer.unshift(...batch);
-          this.log.warn({ err: (err as Error).message }, 'audit flush failed; will retry');
-          if (!this.timer) this.timer = setTimeout(() => void this.flush(), 1000);
-        },
-      )
+    this.flushing = this.drain()
+      .catch(() => undefined)
       .finally(() => {
         this.flushing = undefined;
       });
-    await this.flushing;
-    if (this.buffer.length >= this.opts.maxBatch) await this.flush();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length) {
+      const batch = this.buffer.splice(0, this.opts.maxBatch);
+      try {
+        await this.db.insertInto('audit_events').values(batch.map(toRow)).execute();
+        this.failures = 0;
+      } catch (err) {
+        this.buffer.unshift(...batch);
+        this.failures++;
+        this.log.warn({ err: (err as Error).message, pending: this.buffer.length }, 'audit flush failed; will retry');
+        if (!this.closed) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.kick(0);
+          }, Math.min(5000, 200 * 2 ** Math.min(this.failures, 5)));
+          this.timer.unref();
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Writes everything buffered; resolves when nothing is pending or in flight (rejects if the store refuses). */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (this.flushing) {
+        await this.flushing.catch(() => undefined);
+        continue;
+      }
+      if (!this.buffer.length) return;
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      this.flushing = this.drain().finally(() => {
+        this.flushing = undefined;
+      });
+      await this.flushing;
+    }
   }
 
   private logEvent(e: AuditEvent) {
@@ -98,6 +137,7 @@ export class AuditTrail {
   }
 
   close() {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

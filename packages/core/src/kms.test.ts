@@ -285,7 +285,7 @@ describe.each(backends())('key store on %s', (backend) => {
     const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
     const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
     expect(k.id).toBe(id);
-    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /id already exists/);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /cannot be used/);
     await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
   });
 
@@ -297,6 +297,30 @@ describe.each(backends())('key store on %s', (backend) => {
     await kms.db.updateTable('sealed_secrets').set({ id: 's/2' }).where('id', '=', 's/1').execute();
     await expectKind(kms.getSecret('s/2'), 'internal', /does not authenticate/);
     expect(await kms.getSecret('s/1')).toBeUndefined();
+  });
+
+  it('keeps data keys and ciphertexts apart, and refuses impossible versions without hurting batched neighbours', async () => {
+    const k = await kms.createKey(alice, { name: 'sep', spec: { kind: 'oct', size: 256 } });
+    const dk = await kms.generateDataKey(alice, k.id, 32);
+    await expectKind(kms.decrypt(alice, dk.ciphertext), 'invalid_argument', /data key/);
+    const ct = await kms.encrypt(alice, k.id, Buffer.from('x'));
+    await expectKind(kms.decrypt(alice, ct.ciphertext, undefined, { dataKey: true }), 'invalid_argument', /not a data key/);
+    // Relabelling a data key as data breaks the authenticated header.
+    const relabelled = Buffer.from(dk.ciphertext);
+    relabelled[0] = 0x01;
+    await expectKind(kms.decrypt(alice, relabelled), 'invalid_argument');
+    const huge = Buffer.from(ct.ciphertext);
+    huge.writeUInt32BE(3_000_000_000, 17);
+    const [bad, good] = await Promise.allSettled([kms.decrypt(bob, huge), kms.decrypt(alice, ct.ciphertext)]);
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason.kind).toBe('invalid_argument');
+    expect(good.status).toBe('fulfilled');
+  });
+
+  it('does not delete a key that was never deactivated, even pre-active', async () => {
+    const k = await kms.createKey(alice, { name: 'pre', spec: { kind: 'oct', size: 256 }, initialState: 'pre_active' });
+    await expectKind(kms.destroy(alice, k.id), 'failed_precondition');
+    await expectKind(kms.scheduleDeletion(alice, k.id, 7), 'failed_precondition');
   });
 
   it('gives random bytes within bounds', async () => {

@@ -451,7 +451,7 @@ export class Kms {
       const constraint = (e as { constraint?: string }).constraint ?? '';
       return constraint.includes('alias')
         ? new KmsError('conflict', 'a key with this alias already exists', 'alias_exists')
-        : new KmsError('conflict', 'a key with this id already exists', 'key_exists');
+        : new KmsError('conflict', 'this key id cannot be used; choose another', 'key_exists');
     }
     if (code === '23503') return notFound('tenant');
     return e;
@@ -523,6 +523,7 @@ export class Kms {
     mutate: (row: KeyRow, trx: Transaction<Database>) => Promise<KeyPatch | undefined>,
     details?: Record<string, unknown>,
   ): Promise<KeyRecord> {
+    keyId = typeof keyId === 'string' ? keyId.toLowerCase() : keyId;
     return this.run(c, action, keyId, async () => {
       try {
         const rec = await this.db.transaction().execute(async (trx) => {
@@ -642,7 +643,7 @@ export class Kms {
   /** A new version becomes current; old versions keep decrypting and verifying. */
   async rotate(c: Caller, keyId: string, material?: ImportInput) {
     return this.change(c, 'key.rotate', keyId, async (row, trx) => {
-      if (row.state !== 'active' && row.state !== 'pre_active') throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: only an active key can be rotated`, 'key_state');
+      if (row.state !== 'active' && row.state !== 'pre_active') throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: only an active or pre-active key can be rotated`, 'key_state');
       const spec = specOf(toRecord(row));
       let m: Material;
       if (material) {
@@ -669,10 +670,10 @@ export class Kms {
     if (!isUuid(keyId)) throw notFound();
     const row = await this.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
     if (!row) throw notFound();
-    // The key exists but not this version: the ciphertext is not ours, not a missing key.
-    if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
     const key = toRecord(row);
     await this.authorize(c, action, key);
+    // The key exists but not this version: the ciphertext is not ours, not a missing key.
+    if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
     const ops = Array.isArray(op) ? op : [op];
     if (!ops.some((o) => key.ops.includes(o))) throw new KmsError('unsupported', `this key is not allowed to ${ops.join(' or ')}; its operations are ${key.ops.join(', ')}`, 'key_usage');
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly);
@@ -701,10 +702,10 @@ export class Kms {
       if (plaintext.length > MAX_PLAINTEXT) throw invalid(`plaintext is at most ${MAX_PLAINTEXT} bytes`, 'plaintext_size');
       const { key, version, loaded } = await this.useKey(c, 'key.encrypt', keyId, 'encrypt', undefined, opts.activeOnly);
       if (key.kind !== 'oct') throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
-      const header = encodeHeader(keyId, version);
+      const header = encodeHeader(key.id, version);
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
       this.allowed(c, 'key.encrypt', keyId, { version });
-      return { keyId, version, ciphertext };
+      return { keyId: key.id, version, ciphertext };
     });
   }
 
@@ -715,6 +716,8 @@ export class Kms {
     return this.run(c, action, keyId, async () => {
       const parsed = parseCiphertext(ciphertext);
       keyId = parsed.keyId;
+      // A data key opens only as a data key, and data only as data: the format byte is authenticated.
+      if ((parsed.kind === 'dataKey') !== !!opts.dataKey) throw invalid(opts.dataKey ? 'this is not a data key' : 'this is a data key: decrypt it as a data key', 'ciphertext');
       if (opts.expectKeyId !== undefined && opts.expectKeyId.toLowerCase() !== parsed.keyId) throw invalid('the ciphertext was made with another key', 'ciphertext');
       const ops: KeyOp[] = opts.dataKey ? ['decrypt', 'unwrapKey'] : ['decrypt'];
       const { loaded } = await this.useKey(c, action, parsed.keyId, ops, parsed.version, opts.activeOnly);
@@ -731,31 +734,33 @@ export class Kms {
       const { key, version, loaded } = await this.useKey(c, 'key.generate_data_key', keyId, ['encrypt', 'wrapKey'], undefined, opts.activeOnly);
       if (key.kind !== 'oct') throw new KmsError('unsupported', `data keys are sealed with an AES key; this key is ${key.kind}`, 'key_usage');
       const plaintext = randomBytes(bytes);
-      const header = encodeHeader(keyId, version);
+      const header = encodeHeader(key.id, version, 'dataKey');
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, opts.context)));
       this.allowed(c, 'key.generate_data_key', keyId, { version, bytes });
       const withPlaintext = opts.withPlaintext ?? true;
       if (!withPlaintext) plaintext.fill(0);
-      return { keyId, version, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
+      return { keyId: key.id, version, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
     });
   }
 
-  async sign(c: Caller, keyId: string, params: SignParams, input: Uint8Array, opts: { activeOnly?: boolean } = {}) {
+  /** `params` may depend on the key (JOSE names bind the curve): pass a function of the key record. */
+  async sign(c: Caller, keyId: string, params: SignParams | ((k: KeyRecord) => SignParams), input: Uint8Array, opts: { activeOnly?: boolean } = {}) {
     return this.run(c, 'key.sign', keyId, async () => {
       if (input.length > MAX_PLAINTEXT) throw invalid(`the message is at most ${MAX_PLAINTEXT} bytes`, 'message_size');
-      const { version, loaded } = await this.useKey(c, 'key.sign', keyId, 'sign', undefined, opts.activeOnly);
-      const signature = await signWith(loaded, params, input);
-      this.allowed(c, 'key.sign', keyId, { version, scheme: params.scheme, hash: params.hash, prehashed: !!params.prehashed });
+      const { key, version, loaded } = await this.useKey(c, 'key.sign', keyId, 'sign', undefined, opts.activeOnly);
+      const p = typeof params === 'function' ? params(key) : params;
+      const signature = await signWith(loaded, p, input);
+      this.allowed(c, 'key.sign', keyId, { version, scheme: p.scheme, hash: p.hash, prehashed: !!p.prehashed });
       return { keyId, version, signature };
     });
   }
 
   /** `version` defaults to current; a signature that does not verify is `false`, not an error. */
-  async verify(c: Caller, keyId: string, params: SignParams, input: Uint8Array, signature: Uint8Array, opts: { version?: number; activeOnly?: boolean } = {}) {
+  async verify(c: Caller, keyId: string, params: SignParams | ((k: KeyRecord) => SignParams), input: Uint8Array, signature: Uint8Array, opts: { version?: number; activeOnly?: boolean } = {}) {
     return this.run(c, 'key.verify', keyId, async () => {
       if (input.length > MAX_PLAINTEXT) throw invalid(`the message is at most ${MAX_PLAINTEXT} bytes`, 'message_size');
-      const { version, loaded } = await this.useKey(c, 'key.verify', keyId, 'verify', opts.version, opts.activeOnly);
-      const valid = await verifyWith(loaded, params, input, signature);
+      const { key, version, loaded } = await this.useKey(c, 'key.verify', keyId, 'verify', opts.version, opts.activeOnly);
+      const valid = await verifyWith(loaded, typeof params === 'function' ? params(key) : params, input, signature);
       this.allowed(c, 'key.verify', keyId, { version, valid });
       return { keyId, version, valid };
     });

@@ -49,6 +49,19 @@ export class KeyLoader {
   private async run(batch: Pending[]) {
     this.inFlight++;
     try {
+      await this.query(batch);
+    } catch (e) {
+      // One request must not fail the others it was batched with: retry each alone.
+      if (batch.length === 1) batch[0]!.reject(e);
+      else for (const p of batch) await this.query([p]).catch((err) => p.reject(err));
+    } finally {
+      this.inFlight--;
+      this.schedule();
+    }
+  }
+
+  private async query(batch: Pending[]) {
+    {
       const ids = [...new Set(batch.map((p) => p.keyId))];
       // One row per key with its current version, plus any older versions asked for.
       const seen = new Set<string>();
@@ -73,11 +86,6 @@ export class KeyLoader {
         const keyExists = rows.some((r) => r.id === p.keyId && r.tenant_id === p.tenantId);
         p.resolve(row ?? (keyExists ? ({ ...rows.find((r) => r.id === p.keyId)!, v_version: null, v_root: null, v_has_material: null } as KeyUseRow) : undefined));
       }
-    } catch (e) {
-      for (const p of batch) p.reject(e);
-    } finally {
-      this.inFlight--;
-      this.schedule();
     }
   }
 }

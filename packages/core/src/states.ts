@@ -19,16 +19,16 @@ export type Transition = 'activate' | 'deactivate' | 'compromise' | 'schedule_de
 
 /**
  * The one table of state rules. Each dialect only renames states. `activate` from compromised is
- * allowed because OVH allows it (and clears the compromise date); deletion needs a non-active key.
+ * allowed because OVH allows it (and clears the compromise date); deletion needs a deactivated (or compromised) key.
  */
 const TRANSITIONS: Record<Transition, Partial<Record<KeyState, KeyState>>> = {
   activate: { pre_active: 'active', active: 'active', deactivated: 'active', compromised: 'active' },
   deactivate: { pre_active: 'deactivated', active: 'deactivated', deactivated: 'deactivated', compromised: 'compromised' },
   compromise: { pre_active: 'compromised', active: 'compromised', deactivated: 'compromised', compromised: 'compromised' },
-  schedule_deletion: { pre_active: 'pending_deletion', deactivated: 'pending_deletion', compromised: 'pending_deletion' },
+  schedule_deletion: { deactivated: 'pending_deletion', compromised: 'pending_deletion' },
   // Back to deactivated (or compromised, restored from compromised_at by the caller).
   cancel_deletion: { pending_deletion: 'deactivated' },
-  destroy: { pre_active: 'destroyed', deactivated: 'destroyed', compromised: 'destroyed', pending_deletion: 'destroyed' },
+  destroy: { deactivated: 'destroyed', compromised: 'destroyed', pending_deletion: 'destroyed' },
 };
 
 const WHY: Record<Transition, string> = {

@@ -5,7 +5,7 @@
  * Verify; see ../shared/specs/ovh-okms-openapi.yaml and ../shared/reference/ovh-okms.md §2-§5).
  */
 import { createHash } from 'node:crypto';
-import { invalid, joseSignParams, KmsError, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
+import { invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
 import { body, caller, type OvhContext } from '../app.ts';
 import { fromJwe, toJwe } from '../jwe.ts';
 import { ovhState, serviceKey } from '../mapper.ts';
@@ -13,7 +13,6 @@ import * as S from '../schemas.ts';
 
 type Route = (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void;
 
-const DATAKEY_CONTEXT = Buffer.from('polykms/ovh/datakey');
 const ctxBytes = (context: string | null | undefined) => (context ? Buffer.from(context, 'utf8') : undefined);
 const b64 = (s: string) => Buffer.from(s, 'base64');
 
@@ -33,10 +32,11 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (f !== undefined && f !== 'jwk') throw invalid(`format must be 'jwk'; got '${f}'`);
     return f === 'jwk';
   };
-  const withJwk = async (c: OvhContext, k: KeyRecord, jwk: boolean) => {
+  const withJwk = async (c: OvhContext, k: KeyRecord, jwk: boolean, asAction?: string) => {
     if (!jwk) return serviceKey(k);
     if (k.kind === 'RSA' || k.kind === 'EC') {
-      const pub = await kms.getPublicKey(caller(c), k.id);
+      // On create, the public half is part of what was just allowed: no separate `get` right needed.
+      const pub = await kms.getPublicKey(caller(c, asAction ? { 'key.get_public_key': asAction } : undefined), k.id);
       return serviceKey(k, { ...pub.jwk, kid: k.id, key_ops: k.ops.filter((o) => o === 'verify' || o === 'encrypt' || o === 'wrapKey') });
     }
     // A secret key is never exported: the JWK names it only.
@@ -60,7 +60,7 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
       if (req.type !== 'EC' && req.curve !== undefined) throw invalid(`a ${req.type} key takes a size, not a curve`);
       k = await kms.createKey(caller(c), { ...common, spec: { kind: req.type, size: req.size, curve: req.curve }, ops: req.operations ?? undefined });
     }
-    return c.json(await withJwk(c, k, jwk), 201);
+    return c.json(await withJwk(c, k, jwk, k.origin === 'imported' ? 'okms:apikms:serviceKey/import' : 'okms:apikms:serviceKey/create'), 201);
   });
 
   route('get', '/v1/servicekey', async (c) => {
@@ -90,11 +90,8 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   });
 
   route('delete', '/v1/servicekey/:keyId', async (c) => {
-    const keyId = keyIdOf(c);
-    const k = await kms.getKey(caller(c), keyId);
-    // OVH deletes only a deactivated (or compromised) key; core would also destroy a pre-active one.
-    if (k.state !== 'deactivated' && k.state !== 'compromised') throw new KmsError('failed_precondition', `the key is ${ovhState(k)}: deactivate it before deleting it`, 'key_state');
-    await kms.destroy(caller(c), keyId);
+    // Core's state table refuses a key that is not deactivated (or compromised), under the row lock.
+    await kms.destroy(caller(c), keyIdOf(c));
     return c.body(null, 204);
   });
 
@@ -130,14 +127,14 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   route('post', '/v1/servicekey/:keyId/datakey', async (c) => {
     const req = await body(c, S.GenerateDataKeyRequest);
     if (req.size % 8 !== 0) throw invalid('size: a data key is a whole number of bytes (a multiple of 8 bits)');
-    const r = await kms.generateDataKey(caller(c), keyIdOf(c), req.size / 8, { context: DATAKEY_CONTEXT });
+    const r = await kms.generateDataKey(caller(c), keyIdOf(c), req.size / 8);
     return c.json({ key: toJwe(r.ciphertext, r.keyId, r.version, await bits(c, kms, r.keyId), 'datakey'), plaintext: r.plaintext!.toString('base64') }, 201);
   });
 
   route('post', '/v1/servicekey/:keyId/datakey/decrypt', async (c) => {
     const req = await body(c, S.DecryptDataKeyRequest);
     const { blob } = fromJwe(req.key, 'datakey');
-    const r = await kms.decrypt(caller(c, { 'key.decrypt': 'okms:apikms:serviceKey/dataKey/decrypt' }), blob, DATAKEY_CONTEXT, { expectKeyId: keyIdOf(c), dataKey: true });
+    const r = await kms.decrypt(caller(c, { 'key.decrypt': 'okms:apikms:serviceKey/dataKey/decrypt' }), blob, undefined, { expectKeyId: keyIdOf(c), dataKey: true });
     return c.json({ plaintext: r.plaintext.toString('base64') });
   });
 
@@ -146,11 +143,10 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (!['raw', 'jws', 'jwt'].includes(fmt)) throw invalid(`format must be raw, jws or jwt; got '${fmt}'`);
     const req = await body(c, S.SignRequest);
     const keyId = keyIdOf(c);
-    const k = await kms.getKey(caller(c), keyId);
-    const params = joseSignParams(req.alg, { kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
+    const params = (alg: string) => (k: KeyRecord) => joseSignParams(alg, specOf(k));
     const message = b64(req.message);
     if (fmt === 'raw') {
-      const r = await kms.sign(caller(c), keyId, { ...params, prehashed: !!req.isdigest }, message);
+      const r = await kms.sign(caller(c), keyId, (k) => ({ ...params(req.alg)(k), prehashed: !!req.isdigest }), message);
       return c.json({ signature: r.signature.toString('base64') });
     }
     if (req.isdigest) throw invalid(`format ${fmt} signs the message itself; isdigest must be false`);
@@ -165,33 +161,33 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     }
     const header = Buffer.from(JSON.stringify({ alg: req.alg, kid: keyId, ...(fmt === 'jwt' ? { typ: 'JWT' } : {}) })).toString('base64url');
     const signingInput = `${header}.${message.toString('base64url')}`;
-    const r = await kms.sign(caller(c), keyId, params, Buffer.from(signingInput));
+    const r = await kms.sign(caller(c), keyId, params(req.alg), Buffer.from(signingInput));
     return c.json({ signature: `${signingInput}.${r.signature.toString('base64url')}` });
   });
 
   route('post', '/v1/servicekey/:keyId/verify', async (c) => {
     const req = await body(c, S.VerifyRequest);
     const keyId = keyIdOf(c);
-    const k = await kms.getKey(caller(c), keyId);
-    const spec = { kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined };
+    const params = (alg: string) => (k: KeyRecord) => joseSignParams(alg, specOf(k));
     const jws = req.signature.split('.');
     if (jws.length === 3) {
-      let header: { alg?: string };
+      let header: unknown;
       try {
         header = JSON.parse(Buffer.from(jws[0]!, 'base64url').toString('utf8'));
       } catch {
-        throw invalid('signature: not a compact JWS');
+        header = undefined;
       }
-      const alg = header.alg ?? '';
+      if (!header || typeof header !== 'object' || Array.isArray(header) || typeof (header as { alg?: unknown }).alg !== 'string') throw invalid('signature: not a compact JWS (its header has no alg)');
+      const alg = (header as { alg: string }).alg;
       if (req.alg && req.alg !== alg) throw invalid(`alg ${req.alg} does not match the JWS header (${alg})`);
       if (req.message != null && Buffer.from(jws[1]!, 'base64url').toString('base64') !== req.message) return c.json({ result: false });
-      const r = await kms.verify(caller(c), keyId, joseSignParams(alg, spec), Buffer.from(`${jws[0]}.${jws[1]}`), Buffer.from(jws[2]!, 'base64url'));
+      const r = await kms.verify(caller(c), keyId, params(alg), Buffer.from(`${jws[0]}.${jws[1]}`), Buffer.from(jws[2]!, 'base64url'));
       return c.json({ result: r.valid });
     }
     if (!req.alg) throw invalid('alg is required to verify a raw signature');
     if (req.message == null) throw invalid('message is required to verify a raw signature');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(req.signature)) throw invalid('signature: must be standard base64, or a compact JWS');
-    const r = await kms.verify(caller(c), keyId, { ...joseSignParams(req.alg, spec), prehashed: !!req.isdigest }, b64(req.message), b64(req.signature));
+    const r = await kms.verify(caller(c), keyId, (k) => ({ ...params(req.alg!)(k), prehashed: !!req.isdigest }), b64(req.message), b64(req.signature));
     return c.json({ result: r.valid });
   });
 }
@@ -204,4 +200,5 @@ async function bits(c: OvhContext, kms: Kms, keyId: string): Promise<number> {
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
 
+const specOf = (k: KeyRecord) => ({ kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
 const keyIdOf = (c: OvhContext) => c.req.param('keyId' as never) as string;
