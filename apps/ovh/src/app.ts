@@ -7,7 +7,7 @@ import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/co
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
 import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
-import { identify, type OvhIdentity } from './identity.ts';
+import { IdentityCache, identify, type OvhIdentity } from './identity.ts';
 import { describeIssues } from './schemas.ts';
 
 export type OvhEnv = { Bindings: HttpBindings; Variables: { requestId: string; identity: OvhIdentity } };
@@ -51,6 +51,7 @@ export async function body<S extends z.ZodType>(c: OvhContext, schema: S): Promi
  */
 export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void) => void) {
   const app = new Hono<OvhEnv>();
+  const identities = new IdentityCache(kms);
   app.onError((e, c) => {
     const { status, body: b } = renderError(e, c.get('requestId') ?? randomUUID());
     if (status >= 500) kms.log.error({ err: e, reqId: c.get('requestId') }, 'ovh request failed');
@@ -61,7 +62,7 @@ export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'pa
     c.set('requestId', randomUUID());
     c.header('X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
-    c.set('identity', await identify(kms, socket));
+    c.set('identity', await identify(kms, socket, identities));
     await next();
   });
   app.use('*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); } }));

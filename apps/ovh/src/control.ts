@@ -12,6 +12,7 @@ import { issueClientCertificate, type Ca } from '@polykms/pki';
 import { renderError } from './errors.ts';
 import { describeIssues } from './schemas.ts';
 import { parsePolicy, type IamPolicy } from './iam.ts';
+import { ACCESS_TOPIC } from './identity.ts';
 
 const CreateResource = z.strictObject({ region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }) });
 const CreateCredential = z.strictObject({
@@ -145,6 +146,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       ? await kms.db.updateTable('credentials').set({ revoked_at: new Date(), status: 'DELETING' }).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').where('id', '=', id).returning('id').executeTakeFirst()
       : undefined;
     if (!row) throw notFound('credential');
+    await kms.publish(ACCESS_TOPIC, id);
     kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
     return c.body(null, 204);
   });
@@ -165,6 +167,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       .values({ id: randomUUID(), tenant_id: b.tenant_id, dialect: 'ovh', name, document: JSON.stringify(doc), created_at: now, updated_at: now })
       .onConflict((oc) => oc.columns(['tenant_id', 'dialect', 'name']).doUpdateSet({ document: JSON.stringify(doc), updated_at: now }))
       .execute();
+    await kms.publish(ACCESS_TOPIC, name);
     kms.audit.record({ at: now, tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'policy.set', keyId: null, outcome: 'allowed', details: { name } });
     return c.json({ name, policy: doc });
   });

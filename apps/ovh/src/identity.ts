@@ -9,6 +9,7 @@ export interface OvhIdentity {
   credentialId: string;
   identities: string[];
   policies: IamPolicy[];
+  expiresAt: number;
 }
 
 const unauth = (msg: string) => new KmsError('unauthenticated', msg, 'certificate');
@@ -18,13 +19,44 @@ const unauth = (msg: string) => new KmsError('unauthenticated', msg, 'certificat
  * and the dates), known as an access credential of an OVH domain, not revoked or expired. The domain is
  * the certificate's `okms.domain:<okmsId>` UPN; the identities and policies come from the store.
  */
-export async function identify(kms: Kms, socket: TLSSocket | undefined): Promise<OvhIdentity> {
+export const ACCESS_TOPIC = 'ovh.access';
+const TTL_MS = 30_000;
+
+/**
+ * Identities by certificate fingerprint, so a warm request costs no lookup. Revocations and policy
+ * changes publish ACCESS_TOPIC (this process at once, others through NOTIFY), which empties the cache;
+ * the TTL bounds staleness should a notification be lost with a dropped connection.
+ */
+export class IdentityCache {
+  private readonly map = new Map<string, { id: OvhIdentity; until: number }>();
+  constructor(kms: Kms) {
+    kms.subscribe(ACCESS_TOPIC, () => this.map.clear());
+  }
+  get(fp: string) {
+    const e = this.map.get(fp);
+    if (!e) return undefined;
+    if (e.until < Date.now() || e.id.expiresAt < Date.now()) {
+      this.map.delete(fp);
+      return undefined;
+    }
+    return e.id;
+  }
+  set(fp: string, id: OvhIdentity) {
+    if (this.map.size > 10_000) this.map.clear();
+    this.map.set(fp, { id, until: Date.now() + TTL_MS });
+  }
+}
+
+export async function identify(kms: Kms, socket: TLSSocket | undefined, cache?: IdentityCache): Promise<OvhIdentity> {
   const peer = socket?.getPeerCertificate?.();
   if (!socket || !peer || !peer.raw) throw unauth('a client certificate is required (mTLS)');
   if (!socket.authorized) {
     const why = String(socket.authorizationError ?? 'not trusted');
     throw unauth(why === 'CERT_HAS_EXPIRED' ? 'the client certificate has expired' : `the client certificate is not trusted (${why})`);
   }
+  const fp = peer.fingerprint256.replace(/:/g, '').toLowerCase();
+  const hit = cache?.get(fp);
+  if (hit) return hit;
   const cert = parseClientCertificate(peer.raw);
   const upn = cert.upns.find((u) => u.startsWith('okms.domain:'));
   if (!upn) throw unauth('the client certificate names no OKMS domain (SAN UPN okms.domain:<id>)');
@@ -40,5 +72,7 @@ export async function identify(kms: Kms, socket: TLSSocket | undefined): Promise
   if (cred.revoked_at) throw unauth('the client certificate has been revoked');
   if (cred.expires_at.getTime() < Date.now()) throw unauth('the client certificate has expired');
   const rows = await kms.db.selectFrom('policies').select('document').where('tenant_id', '=', cred.tenant_id).where('dialect', '=', 'ovh').execute();
-  return { okmsId, tenantId: cred.tenant_id, credentialId: cred.id, identities: cred.identities, policies: rows.map((r) => parsePolicy(r.document)) };
+  const id = { okmsId, tenantId: cred.tenant_id, credentialId: cred.id, identities: cred.identities, policies: rows.map((r) => parsePolicy(r.document)), expiresAt: cred.expires_at.getTime() };
+  cache?.set(fp, id);
+  return id;
 }

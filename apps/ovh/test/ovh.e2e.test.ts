@@ -224,11 +224,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     // IAM: a user allowed to encrypt this key only.
     const user = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/alice']);
     expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(403);
-    const t = (await kms.resolveTenant('ovh', okmsId))!;
-    await kms.db
-      .insertInto('policies')
-      .values({ id: crypto.randomUUID(), tenant_id: t, dialect: 'ovh', name: 'alice', created_at: new Date(), updated_at: new Date(), document: JSON.stringify({ identities: ['urn:v1:eu:identity:user:xx1111-ovh/alice'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/encrypt' }] } }) })
-      .execute();
+    expect((await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/alice`, { identities: ['urn:v1:eu:identity:user:xx1111-ovh/alice'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/encrypt' }] } })).status).toBe(200);
     expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(200);
     const denied = await api(user, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'unspecified' });
     expect(denied.status).toBe(403);
@@ -237,10 +233,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     // Signing needs the sign right only (not get).
     const signer = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/signer']);
     const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecs', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
-    await kms.db
-      .insertInto('policies')
-      .values({ id: crypto.randomUUID(), tenant_id: t, dialect: 'ovh', name: 'signer', created_at: new Date(), updated_at: new Date(), document: JSON.stringify({ identities: ['urn:v1:eu:identity:user:xx1111-ovh/signer'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/sign' }, { action: 'okms:apikms:serviceKey/verify' }] } }) })
-      .execute();
+    expect((await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/signer`, { identities: ['urn:v1:eu:identity:user:xx1111-ovh/signer'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/sign' }, { action: 'okms:apikms:serviceKey/verify' }] } })).status).toBe(200);
     const s1 = await api(signer, 'POST', `/v1/servicekey/${ec.id}/sign`, { alg: 'ES256', message: 'AAAA' });
     expect(s1.status).toBe(200);
     expect((await api(signer, 'POST', `/v1/servicekey/${ec.id}/verify`, { alg: 'ES256', message: 'AAAA', signature: s1.json.signature })).json.result).toBe(true);

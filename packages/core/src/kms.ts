@@ -122,6 +122,7 @@ export const MAX_PLAINTEXT = 64 * 1024;
 export const MAX_RANDOM = 8192;
 export const MAX_DATA_KEY_BYTES = 512;
 const KEY_CHANNEL = 'polykms_keys';
+const EVENT_CHANNEL = 'polykms_events';
 
 type KeyRow = Selectable<KeysTable>;
 type KeyPatch = Updateable<KeysTable>;
@@ -166,6 +167,9 @@ export class Kms {
   private readonly loader: KeyLoader;
   private readonly now: () => Date;
   private unlisten: (() => Promise<void>) | undefined;
+  private unlistenEvents: (() => Promise<void>) | undefined;
+  private readonly instance = randomUUID();
+  private readonly subscribers = new Map<string, Set<(payload: string) => void>>();
 
   constructor(
     readonly store: Store,
@@ -201,6 +205,7 @@ export class Kms {
     await this.audit.flush().catch(() => {});
     this.audit.close();
     await this.unlisten?.().catch(() => {});
+    await this.unlistenEvents?.().catch(() => {});
     await this.store.close();
   }
 
@@ -243,6 +248,34 @@ export class Kms {
 
   private async listenForChanges() {
     this.unlisten = await this.store.listen(KEY_CHANNEL, (keyId) => this.cache.evictKey(keyId));
+    this.unlistenEvents = await this.store.listen(EVENT_CHANNEL, (raw) => {
+      try {
+        const { from, topic, payload } = JSON.parse(raw) as { from: string; topic: string; payload: string };
+        if (from !== this.instance) this.deliver(topic, payload);
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+
+  private deliver(topic: string, payload: string) {
+    for (const cb of this.subscribers.get(topic) ?? []) cb(payload);
+  }
+
+  /**
+   * Tells this process at once, and every other process on the store through NOTIFY, that something
+   * a cache may hold has changed (a credential revoked, a policy replaced ...).
+   */
+  async publish(topic: string, payload = '') {
+    this.deliver(topic, payload);
+    await sql`select pg_notify(${EVENT_CHANNEL}, ${JSON.stringify({ from: this.instance, topic, payload })})`.execute(this.db);
+  }
+
+  subscribe(topic: string, cb: (payload: string) => void): () => void {
+    let set = this.subscribers.get(topic);
+    if (!set) this.subscribers.set(topic, (set = new Set()));
+    set.add(cb);
+    return () => set.delete(cb);
   }
 
   // ---- Tenants -----------------------------------------------------------------------------
@@ -705,7 +738,7 @@ export class Kms {
       const header = encodeHeader(key.id, version);
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
       this.allowed(c, 'key.encrypt', keyId, { version });
-      return { keyId: key.id, version, ciphertext };
+      return { keyId: key.id, version, keySize: key.size, ciphertext };
     });
   }
 
@@ -739,7 +772,7 @@ export class Kms {
       this.allowed(c, 'key.generate_data_key', keyId, { version, bytes });
       const withPlaintext = opts.withPlaintext ?? true;
       if (!withPlaintext) plaintext.fill(0);
-      return { keyId: key.id, version, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
+      return { keyId: key.id, version, keySize: key.size, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
     });
   }
 

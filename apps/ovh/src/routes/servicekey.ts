@@ -114,7 +114,7 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (pt.length > 4096) throw invalid('plaintext: at most 4096 bytes');
     const keyId = keyIdOf(c);
     const r = await kms.encrypt(caller(c), keyId, pt, ctxBytes(req.context));
-    return c.json({ ciphertext: toJwe(r.ciphertext, r.keyId, r.version, await bits(c, kms, r.keyId), 'ciphertext') });
+    return c.json({ ciphertext: toJwe(r.ciphertext, r.keyId, r.version, r.keySize ?? 256, 'ciphertext') });
   });
 
   route('post', '/v1/servicekey/:keyId/decrypt', async (c) => {
@@ -128,7 +128,7 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const req = await body(c, S.GenerateDataKeyRequest);
     if (req.size % 8 !== 0) throw invalid('size: a data key is a whole number of bytes (a multiple of 8 bits)');
     const r = await kms.generateDataKey(caller(c), keyIdOf(c), req.size / 8);
-    return c.json({ key: toJwe(r.ciphertext, r.keyId, r.version, await bits(c, kms, r.keyId), 'datakey'), plaintext: r.plaintext!.toString('base64') }, 201);
+    return c.json({ key: toJwe(r.ciphertext, r.keyId, r.version, r.keySize ?? 256, 'datakey'), plaintext: r.plaintext!.toString('base64') }, 201);
   });
 
   route('post', '/v1/servicekey/:keyId/datakey/decrypt', async (c) => {
@@ -190,12 +190,6 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const r = await kms.verify(caller(c), keyId, (k) => ({ ...params(req.alg!)(k), prehashed: !!req.isdigest }), b64(req.message), b64(req.signature));
     return c.json({ result: r.valid });
   });
-}
-
-/** AES size for the JWE `enc`, from the key row (already fetched once by core; one indexed read). */
-async function bits(c: OvhContext, kms: Kms, keyId: string): Promise<number> {
-  const row = await kms.db.selectFrom('keys').select('size').where('id', '=', keyId).where('tenant_id', '=', c.get('identity').tenantId).executeTakeFirst();
-  return row?.size ?? 256;
 }
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
