@@ -1,6 +1,7 @@
 /**
  * Test utility: checks requests and responses of the OVH dialect against the official OVHcloud KMS
- * OpenAPI 3.0.1 document (`/work/shared/specs/ovh-okms-openapi.yaml`, info.version 2.14.0).
+ * OpenAPI 3.0.1 document (`apps/ovh/spec/ovh-okms-openapi.yaml`, a verbatim copy of okms-sdk-go's
+ * swagger.yaml, info.version 2.14.0, sha256 90c112e2...).
  *
  * - `operationFor(method, path)` finds the spec operation for a concrete path, in its current form
  *   (`/api/{okmsId}/v1/servicekey/...`) or its legacy form (`/v1/servicekey/...`, same operations
@@ -25,8 +26,8 @@ const addFormats = addFormatsModule.default;
 
 /** The repository root (`apps/ovh/test/` is three levels down). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The shared folder sits next to the repository: `<repo>/../shared/specs/`. */
-export const SPEC_PATH = resolve(REPO_ROOT, '..', 'shared', 'specs', 'ovh-okms-openapi.yaml');
+/** Kept in the repository so a clean clone (CI) validates against the same document. */
+export const SPEC_PATH = resolve(REPO_ROOT, 'apps', 'ovh', 'spec', 'ovh-okms-openapi.yaml');
 
 // ---------------------------------------------------------------------------------------------------
 // OpenAPI document types (only what this utility reads)
