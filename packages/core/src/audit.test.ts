@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { AuditTrail, type AuditEvent } from './audit.ts';
+import { silentLogger } from './testing.ts';
+
+const event = (i: number): AuditEvent => ({ at: new Date(), tenantId: null, dialect: 't', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' });
+
+/** A database stand-in whose inserts fail `failures` times, then store. */
+function fakeDb(failures: number) {
+  const stored: unknown[] = [];
+  let attempts = 0;
+  const db = {
+    insertInto: () => ({
+      values: (rows: unknown[]) => ({
+        execute: async () => {
+          attempts++;
+          await new Promise((r) => setTimeout(r, 1));
+          if (attempts <= failures) throw new Error('database down');
+          stored.push(...rows);
+        },
+      }),
+    }),
+  };
+  return { db: db as never, stored, attempts: () => attempts };
+}
+
+describe('audit buffer', () => {
+  it('keeps events through failures, backs off instead of spinning, and flush() waits for everything', async () => {
+    const f = fakeDb(3);
+    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 5, maxBatch: 4, maxBuffered: 1000 });
+    for (let i = 0; i < 16; i++) trail.record(event(i));
+    await new Promise((r) => setTimeout(r, 150));
+    // Back-off: a handful of attempts, not thousands.
+    expect(f.attempts()).toBeLessThan(10);
+    for (let i = 0; i < 50 && f.stored.length < 16; i++) await trail.flush().catch(() => undefined);
+    expect(f.stored.length).toBe(16);
+    trail.close();
+  });
+
+  it('flush() resolves only once concurrent writers are done', async () => {
+    const f = fakeDb(0);
+    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 2, maxBuffered: 1000 });
+    for (let i = 0; i < 9; i++) trail.record(event(i));
+    await Promise.all([trail.flush(), trail.flush()]);
+    expect(f.stored.length).toBe(9);
+    trail.close();
+  });
+});
