@@ -9,6 +9,7 @@ import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts'
 import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
 import { IdentityCache, identify, type OvhIdentity } from './identity.ts';
 import { describeIssues } from './schemas.ts';
+import { swaggerApp } from './swagger.ts';
 
 export type OvhEnv = { Bindings: HttpBindings; Variables: { requestId: string; identity: OvhIdentity } };
 export type OvhContext = Context<OvhEnv>;
@@ -58,7 +59,9 @@ export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'pa
     return c.json(b, status);
   });
   app.notFound((c) => c.json(errorBody({ status: 404, code: DOMAIN_NOT_FOUND.code }, `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? randomUUID()), 404));
+  app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {
+    if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();
     c.set('requestId', randomUUID());
     c.header('X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;

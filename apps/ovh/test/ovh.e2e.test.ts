@@ -121,6 +121,18 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     }
   });
 
+  it('serves the Swagger UI with OVH\'s document pointed at this gateway', async () => {
+    const page = await call(server.url, { ca: caPem }, 'GET', '/swagger/');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/swagger-ui-bundle\.js/);
+    const doc = await call(server.url, { ca: caPem }, 'GET', '/swagger/openapi.yaml');
+    expect(doc.text).toMatch(/info:\s+title: OVHcloud KMS REST API/);
+    expect(doc.text).toContain(`url: ${server.url}`);
+    expect((await call(server.url, { ca: caPem }, 'GET', '/swagger/swagger-ui-bundle.js')).status).toBe(200);
+    // Everything else still needs the certificate.
+    expect((await call(server.url, { ca: caPem }, 'GET', '/swagger/../v1/servicekey')).status).toBe(401);
+  });
+
   it('walks the states: deactivate, compromise, reactivate, delete only when deactivated', async () => {
     const k = (await api(root, 'POST', '/v1/servicekey', { name: 'life', type: 'oct', size: 128, operations: ['encrypt', 'decrypt'] })).json;
     expect((await api(root, 'DELETE', `/v1/servicekey/${k.id}`)).status).toBe(400);

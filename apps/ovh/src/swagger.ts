@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import { parse, stringify } from 'yaml';
+
+/**
+ * The Swagger UI of OVH's guide: OVH's OpenAPI document (with this gateway as its server) and the
+ * swagger-ui-dist assets. The page itself needs no certificate; the calls it makes present the one the
+ * browser holds (a PKCS#12 from `polykms ovh credential p12`), like every other API call.
+ */
+const SPEC = fileURLToPath(new URL('../spec/ovh-okms-openapi.yaml', import.meta.url));
+const ASSETS = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
+};
+
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>polykms: OVHcloud KMS API</title><link rel="stylesheet" href="./swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="./swagger-ui-bundle.js"></script><script src="./swagger-ui-standalone-preset.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: './openapi.yaml', dom_id: '#swagger-ui', presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });</script>
+</body></html>`;
+
+export function swaggerApp() {
+  const app = new Hono();
+  const spec = parse(readFileSync(SPEC, 'utf8')) as Record<string, unknown>;
+  const assets = new Map(Object.entries(FILES).map(([f, type]) => [f, { body: readFileSync(join(ASSETS, f)), type }]));
+  app.get('/swagger', (c) => c.redirect('/swagger/'));
+  app.get('/swagger/', (c) => c.html(PAGE));
+  app.get('/swagger/openapi.yaml', (c) => {
+    const origin = new URL(c.req.url).origin;
+    return c.body(stringify({ ...spec, servers: [{ url: origin }] }), 200, { 'content-type': 'application/yaml; charset=utf-8' });
+  });
+  app.get('/swagger/:file', (c) => {
+    const a = assets.get(c.req.param('file'));
+    if (!a) return c.notFound();
+    return c.body(a.body, 200, { 'content-type': a.type, 'cache-control': 'public, max-age=86400' });
+  });
+  return app;
+}
