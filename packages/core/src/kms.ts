@@ -846,7 +846,8 @@ export class Kms {
   }
 }
 
-function encodeCursor(at: Date, id: string) {
+/** A keyset position: after (created_at, id). Dialects that need a position of their own use this too. */
+export function encodeCursor(at: Date, id: string) {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
 

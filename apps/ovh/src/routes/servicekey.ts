@@ -4,8 +4,7 @@
  * ActivateServiceKey, DeactivateServiceKey, Encrypt, Decrypt, GenerateDataKey, DecryptDataKey, Sign,
  * Verify; see ../shared/specs/ovh-okms-openapi.yaml and ../shared/reference/ovh-okms.md §2-§5).
  */
-import { createHash } from 'node:crypto';
-import { invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
+import { encodeCursor, invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
 import { body, caller, type OvhContext } from '../app.ts';
 import { fromJwe, toJwe } from '../jwe.ts';
 import { ovhState, serviceKey } from '../mapper.ts';
@@ -75,7 +74,7 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const keys = page.keys.filter((k) => state === 'all' || ovhState(k) === state);
     // The document wants a non-empty token even on the last page: the position after the last key.
     const last = page.keys[page.keys.length - 1];
-    const position = page.nextCursor ?? (last ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`).toString('base64url') : (token ?? Buffer.from('1970-01-01T00:00:00.000Z|00000000-0000-0000-0000-000000000000').toString('base64url')));
+    const position = page.nextCursor ?? (last ? encodeCursor(last.createdAt, last.id) : (token ?? encodeCursor(new Date(0), '00000000-0000-0000-0000-000000000000')));
     return c.json({ objects_list: keys.map((k) => serviceKey(k)), continuation_token: position, is_truncated: page.nextCursor !== null });
   });
 
@@ -192,7 +191,6 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   });
 }
 
-export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
 
 const specOf = (k: KeyRecord) => ({ kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
 const keyIdOf = (c: OvhContext) => c.req.param('keyId' as never) as string;
