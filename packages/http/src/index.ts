@@ -1,0 +1,1 @@
+export { serveHttps, type HttpsServer, type ServeHttpsOptions } from './https.ts';
