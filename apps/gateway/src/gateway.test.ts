@@ -13,7 +13,7 @@ describe('gateway process', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts on embedded PGlite in the data directory, answers health and readiness, and stops cleanly', async () => {
-    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0' }), databaseUrl: undefined };
+    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_DIALECTS: 'ovh' }), databaseUrl: undefined };
     const gw = await startGateway(cfg, pino({ level: 'silent' }));
     try {
       expect(await (await fetch(`${gw.urls.admin}/healthz`)).json()).toEqual({ status: 'ok' });
@@ -34,6 +34,10 @@ describe('gateway process', () => {
       const ca = (await gatewayCa(gw.kms)).certPem;
       const created = await call(gw.urls.ovh!, { cert: got.certificatePEM, key: cred.privateKeyPEM, ca }, 'POST', '/v1/servicekey', { name: 'k', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
       expect(created.status).toBe(201);
+      const metrics = await (await fetch(`${gw.urls.admin}/metrics`)).text();
+      expect(metrics).toContain('polykms_requests_total{dialect="ovh",operation="POST /v1/servicekey",status="201"} 1');
+      expect(metrics).toMatch(/polykms_request_duration_seconds_bucket\{le="0.005",dialect="ovh",operation="POST \/v1\/servicekey"\} \d/);
+      expect(metrics).toMatch(/polykms_key_cache_(hits|misses)_total \d+/);
     } finally {
       await gw.close();
     }

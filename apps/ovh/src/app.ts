@@ -3,6 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import { observe, type Metrics } from '@polykms/http';
 import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -50,8 +52,13 @@ export async function body<S extends z.ZodType>(c: OvhContext, schema: S): Promi
  * The data plane: every route at `/api/{okmsId}/...` and at the legacy `/...`, where the domain is the
  * client certificate's. Authentication runs first, so a stranger learns nothing from validation errors.
  */
-export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void) => void) {
+export function ovhApp(
+  kms: Kms,
+  register: (route: (method: 'get' | 'post' | 'patch' | 'delete', path: string, h: (c: OvhContext) => Promise<Response>) => void) => void,
+  obs: { log?: Logger | undefined; metrics?: Metrics | undefined } = {},
+) {
   const app = new Hono<OvhEnv>();
+  app.use('*', observe('ovh', obs));
   const identities = new IdentityCache(kms);
   app.onError((e, c) => {
     const { status, body: b } = renderError(e, c.get('requestId') ?? randomUUID());
@@ -62,7 +69,6 @@ export function ovhApp(kms: Kms, register: (route: (method: 'get' | 'post' | 'pa
   app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {
     if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();
-    c.set('requestId', randomUUID());
     c.header('X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
     c.set('identity', await identify(kms, socket, identities));

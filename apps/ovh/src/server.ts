@@ -1,5 +1,6 @@
 import type { Kms } from '@polykms/core';
-import { serveHttps, type HttpsServer } from '@polykms/http';
+import { serveHttps, type HttpsServer, type Metrics } from '@polykms/http';
+import type { Logger } from 'pino';
 import type { Ca } from '@polykms/pki';
 import { ovhApp } from './app.ts';
 import { randomRoutes } from './routes/random.ts';
@@ -12,10 +13,10 @@ export type OvhServer = HttpsServer;
  * untrusted certificate does not end the handshake: the request is answered with OVH's Authentication
  * error body, which a client can read.
  */
-export async function startOvhServer(kms: Kms, ca: Ca, opts: { host: string; port: number; hostnames?: string[] | undefined }): Promise<OvhServer> {
+export async function startOvhServer(kms: Kms, ca: Ca, opts: { host: string; port: number; hostnames?: string[] | undefined; log?: Logger | undefined; metrics?: Metrics | undefined }): Promise<OvhServer> {
   const app = ovhApp(kms, (route) => {
     serviceKeyRoutes(kms, route);
     randomRoutes(kms, route);
-  });
-  return serveHttps(app.fetch, ca, { ...opts, requestClientCertificate: true });
+  }, opts);
+  return serveHttps(app.fetch, ca, { host: opts.host, port: opts.port, hostnames: opts.hostnames, requestClientCertificate: true });
 }

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import type { Logger } from 'pino';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one gateway process: requests, latency and errors per dialect and operation,
+ * and the key cache's hits and misses (read when scraped).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'dialect' | 'operation' | 'status'>;
+  readonly errors: Counter<'dialect' | 'operation' | 'status'>;
+  readonly latency: Histogram<'dialect' | 'operation'>;
+
+  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number } } = {}) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'polykms_process_' });
+    this.requests = new Counter({ name: 'polykms_requests_total', help: 'Requests answered, by dialect, operation and status code', labelNames: ['dialect', 'operation', 'status'], registers });
+    this.errors = new Counter({ name: 'polykms_request_errors_total', help: 'Requests answered with a 4xx or 5xx status', labelNames: ['dialect', 'operation', 'status'], registers });
+    this.latency = new Histogram({
+      name: 'polykms_request_duration_seconds',
+      help: 'Time from request to response headers, by dialect and operation',
+      labelNames: ['dialect', 'operation'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    const cache = opts.keyCache;
+    if (cache) {
+      new Counter({ name: 'polykms_key_cache_hits_total', help: 'Parsed key versions found in the cache', registers, collect() { this.reset(); this.inc(cache().hits); } });
+      new Counter({ name: 'polykms_key_cache_misses_total', help: 'Parsed key versions loaded from the store', registers, collect() { this.reset(); this.inc(cache().misses); } });
+    }
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** The route pattern that answered (bounded label values), or `unmatched`. */
+function operationOf(c: Parameters<MiddlewareHandler>[0]): string {
+  const routes = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return routes.at(-1)?.path ?? 'unmatched';
+}
+
+/**
+ * First middleware of every dialect: a request id (kept in `requestId` and sent back as `X-Request-Id`),
+ * one JSON log line per request (method, route pattern, status, duration; never bodies, headers or
+ * query strings, which can carry key material and tokens), and the metrics above.
+ */
+export function observe(dialect: string, opts: { log?: Logger | undefined; metrics?: Metrics | undefined }): MiddlewareHandler {
+  return async (c, next) => {
+    const start = process.hrtime.bigint();
+    if (!c.get('requestId' as never)) c.set('requestId' as never, randomUUID() as never);
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const operation = `${c.req.method} ${operationOf(c)}`;
+      const status = String(c.res.status);
+      if (opts.metrics) {
+        opts.metrics.requests.inc({ dialect, operation, status });
+        if (c.res.status >= 400) opts.metrics.errors.inc({ dialect, operation, status });
+        opts.metrics.latency.observe({ dialect, operation }, seconds);
+      }
+      opts.log?.info({ reqId: c.get('requestId' as never), dialect, operation, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    }
+  };
+}
