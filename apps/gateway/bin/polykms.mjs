@@ -1,11 +1,7 @@
 #!/usr/bin/env node
-// Installed entry point: runs the TypeScript CLI through tsx (no build step).
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Installed entry point: loads the TypeScript CLI through tsx's loader in this same process (no build
+// step, and signals such as SIGTERM reach the gateway directly).
+import { register } from 'tsx/esm/api';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const tsx = createRequire(import.meta.url).resolve('tsx/cli');
-const r = spawnSync(process.execPath, [tsx, join(here, '..', 'src', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+register();
+await import('../src/cli.ts');

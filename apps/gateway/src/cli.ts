@@ -3,7 +3,7 @@ import { Kms, KmsError, rotateRootKey } from '@polykms/core';
 import { pino } from 'pino';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFromEnv } from './config.ts';
+import { configFromEnv, parseDialects } from './config.ts';
 import { adminClient, ovhCommand } from './cli-ovh.ts';
 import { UsageError } from './usage.ts';
 
@@ -11,7 +11,7 @@ const HELP: Record<string, string> = {
   '': `usage: polykms <command> [options]
 
 commands:
-  serve                 start the gateway (same as pnpm start)
+  serve                 start the gateway (same as pnpm start); --dialect ovh|huawei|cse (repeatable) serves only those
   migrate               apply database migrations and exit
   tenant create NAME    create a tenant
   tenant list           list tenants
@@ -26,8 +26,8 @@ commands:
   ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
   ovh policy list       --domain ID
 
-options: --json (machine-readable output), --help
-environment: POLYKMS_DATA_DIR, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
+options: --json (machine-readable output), --config FILE (gateway configuration, as POLYKMS_CONFIG), --help
+environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
   'root-key rotate': `usage: polykms root-key rotate [--batch N] [--json]
 
 Re-wraps every stored key version under the current root key (POLYKMS_ROOT_KEY or POLYKMS_ROOT_KEY_FILE),
@@ -56,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       key: { type: 'string' },
       password: { type: 'string' },
       file: { type: 'string' },
+      dialect: { type: 'string', multiple: true },
+      config: { type: 'string' },
     },
   });
   const [cmd, sub, third, ...more] = positionals;
@@ -66,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
     return cmd || values.help ? 0 : 2;
   }
   const out = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data) : human);
+  if (values.config) process.env.POLYKMS_CONFIG = values.config;
+  if (values.dialect) process.env.POLYKMS_DIALECTS = parseDialects(values.dialect.join(','), '--dialect').join(',');
   const cfg = configFromEnv();
   const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
   if (cmd === 'serve') {

@@ -78,7 +78,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
   const base = env.POLYKMS_CONFIG ? resolve(env.POLYKMS_CONFIG, '..') : process.cwd();
   const ttl = env.POLYKMS_HUAWEI_TOKEN_TTL ? Number(env.POLYKMS_HUAWEI_TOKEN_TTL) : (f.huawei?.tokenTtlSeconds ?? 86400);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86400) throw new Error(`POLYKMS_HUAWEI_TOKEN_TTL must be whole seconds between 60 and 604800; got '${env.POLYKMS_HUAWEI_TOKEN_TTL}'`);
-  const adminTokenFromFile = f.adminTokenFile ? readFileSync(resolve(base, f.adminTokenFile), 'utf8').trim() : undefined;
+  const tokenFile = env.POLYKMS_ADMIN_TOKEN_FILE || (f.adminTokenFile ? resolve(base, f.adminTokenFile) : undefined);
+  let adminTokenFromFile: string | undefined;
+  if (!env.POLYKMS_ADMIN_TOKEN && tokenFile) {
+    try {
+      adminTokenFromFile = readFileSync(tokenFile, 'utf8').trim();
+    } catch (e) {
+      throw new Error(`cannot read the admin token file ${tokenFile}: ${(e as Error).message}`);
+    }
+    if (adminTokenFromFile.length < 16) throw new Error(`the admin token in ${tokenFile} is too short (at least 16 characters)`);
+  }
   const cseFile = env.POLYKMS_CSE_CONFIG || (f.cse?.configFile ? resolve(base, f.cse.configFile) : undefined);
   return {
     dataDir: resolve(env.POLYKMS_DATA_DIR ?? (f.dataDir ? resolve(base, f.dataDir) : './data')),

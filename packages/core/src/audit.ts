@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
+import { invalid } from './errors.ts';
+import { isUuid } from './ciphertext.ts';
 
 export interface AuditEvent {
   at: Date;
@@ -13,6 +15,23 @@ export interface AuditEvent {
   errorKind?: string | null | undefined;
   requestId?: string | null | undefined;
   details?: Record<string, unknown> | null | undefined;
+}
+
+/** An event as stored, with its position in the trail. */
+export interface StoredAuditEvent extends AuditEvent {
+  id: string;
+  errorKind: string | null;
+  requestId: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  /** Only this tenant's events (a uuid); all tenants when absent. */
+  tenantId?: string | undefined;
+  keyId?: string | undefined;
+  limit?: number | undefined;
+  /** Events older than this position (`nextBefore` of the previous page). */
+  before?: string | undefined;
 }
 
 const toRow = (e: AuditEvent) => ({
@@ -129,6 +148,39 @@ export class AuditTrail {
     }
   }
 
+  /**
+   * Recent events, newest first by event time (buffered events are inserted after later changes, so
+   * the id alone is not time order); keyset on (at, id), so a page costs the same at any depth.
+   * Buffered events are written first, so a read sees everything this process has recorded.
+   */
+  async list(q: AuditQuery = {}): Promise<{ events: StoredAuditEvent[]; nextBefore: string | null }> {
+    const limit = q.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('a page holds 1 to 1000 audit events', 'limit');
+    for (const [field, v] of [['tenant', q.tenantId], ['key', q.keyId]] as const) if (v !== undefined && !isUuid(v)) throw invalid(`a ${field} id is a UUID`, field);
+    const before = q.before === undefined ? undefined : decodeAuditPosition(q.before);
+    await this.flush().catch(() => undefined);
+    let sel = this.db.selectFrom('audit_events').selectAll();
+    if (q.tenantId !== undefined) sel = sel.where('tenant_id', '=', q.tenantId);
+    if (q.keyId !== undefined) sel = sel.where('key_id', '=', q.keyId);
+    if (before) sel = sel.where((w) => w.or([w('at', '<', before.at), w.and([w('at', '=', before.at), w('id', '<', before.id)])]));
+    const rows = await sel.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const events = rows.slice(0, limit).map((r) => ({
+      id: String(r.id),
+      at: r.at,
+      tenantId: r.tenant_id,
+      dialect: r.dialect,
+      principal: r.principal,
+      action: r.action,
+      keyId: r.key_id,
+      outcome: r.outcome as AuditEvent['outcome'],
+      errorKind: r.error_kind,
+      requestId: r.request_id,
+      details: r.details,
+    }));
+    const last = events[events.length - 1];
+    return { events, nextBefore: rows.length > limit && last ? Buffer.from(`${last.at.toISOString()}|${last.id}`).toString('base64url') : null };
+  }
+
   private logEvent(e: AuditEvent) {
     this.log.info(
       { audit: true, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId },
@@ -141,4 +193,13 @@ export class AuditTrail {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+function decodeAuditPosition(pos: string): { at: Date; id: string } {
+  const bad = () => invalid('the audit position is not valid', 'before');
+  if (typeof pos !== 'string' || pos.length > 100 || !/^[A-Za-z0-9_-]+$/.test(pos)) throw bad();
+  const [iso, id] = Buffer.from(pos, 'base64url').toString('utf8').split('|');
+  const at = new Date(iso ?? '');
+  if (Number.isNaN(at.getTime()) || !/^[1-9][0-9]{0,17}$/.test(id ?? '')) throw bad();
+  return { at, id: id! };
 }

@@ -282,3 +282,89 @@ function emsaPssVerify(mHash: Uint8Array, raw: Buffer, modBits: number, hash: Ha
   const H2 = createHash(NODE_HASH[hash]).update(Buffer.alloc(8)).update(mHash).update(salt).digest();
   return timingSafeEqual(H, H2);
 }
+
+// ---- RSAES-PKCS1-v1_5 decryption with implicit rejection ------------------------------------
+
+/** 1 when a === b, else 0, without a data-dependent branch (0 <= a, b < 2^31). */
+const ctEq = (a: number, b: number) => (((a ^ b) - 1) >>> 31) & 1;
+/** 1 when a < b, else 0 (0 <= a, b < 2^30). */
+const ctLt = (a: number, b: number) => ((a - b) >>> 31) & 1;
+/** a when bit is 1, b when bit is 0. */
+const ctSelect = (bit: number, a: number, b: number) => b ^ ((a ^ b) & -bit);
+
+/** The PRF of the implicit-rejection method: HMAC-SHA256(kdk, counter16 || label || bits16), concatenated. */
+function implicitRejectionPrf(kdk: Buffer, label: string, bytes: number): Buffer {
+  const out: Buffer[] = [];
+  const bits = Buffer.alloc(2);
+  bits.writeUInt16BE(bytes * 8);
+  for (let i = 0, have = 0; have < bytes; i++) {
+    const counter = Buffer.alloc(2);
+    counter.writeUInt16BE(i);
+    const block = createHmac('sha256', kdk).update(counter).update(label, 'latin1').update(bits).digest();
+    out.push(block);
+    have += block.length;
+  }
+  return Buffer.concat(out).subarray(0, bytes);
+}
+
+/**
+ * RSAES-PKCS1-v1_5 decryption (RFC 8017 §7.2.2) for callers that must accept the legacy padding
+ * (Gmail S/MIME: `RSA/ECB/PKCS1Padding`), which Node 20 refuses in `privateDecrypt` since
+ * CVE-2023-46809 (the Marvin attack). The RSA operation itself is OpenSSL's raw, blinded one
+ * (RSA_NO_PADDING); the EME-PKCS1-v1_5 check runs over every byte with masks, no early exit, and a bad
+ * padding is never reported: it yields a synthetic message derived from the private key and the
+ * ciphertext (the "implicit rejection" of draft-irtf-cfrg-rsa-guidance, as OpenSSL 3.2+ does by
+ * default). So there is no error oracle, and both outcomes cost the same work. The caller sees a
+ * wrong key where a padding error would have been.
+ */
+export function rsaPkcs1v15Decrypt(k: LoadedKey, ciphertext: Uint8Array): Buffer {
+  if (k.spec.kind !== 'RSA') throw new KmsError('unsupported', `RSA decryption needs an RSA key; this key is ${k.spec.kind}`, 'key_usage');
+  const jwk = k.key.export({ format: 'jwk' });
+  const n = Buffer.from(jwk.n!, 'base64url');
+  const size = n[0] === 0 ? n.length - 1 : n.length;
+  if (ciphertext.length !== size) throw invalid(`an RSA ciphertext for this key is ${size} bytes; got ${ciphertext.length}`, 'ciphertext');
+  let em: Buffer;
+  try {
+    em = privateDecrypt({ key: k.key, padding: constants.RSA_NO_PADDING }, ciphertext);
+  } catch {
+    // Only a ciphertext not below the modulus gets here: a public property, not a padding oracle.
+    throw invalid('the ciphertext is not a valid RSA ciphertext for this key', 'ciphertext');
+  }
+  if (em.length < size) em = Buffer.concat([Buffer.alloc(size - em.length), em]);
+  const d = Buffer.from(jwk.d!, 'base64url');
+  const dPadded = d.length < size ? Buffer.concat([Buffer.alloc(size - d.length), d]) : d;
+  const kdk = createHmac('sha256', createHash('sha256').update(dPadded).digest()).update(ciphertext).digest();
+  dPadded.fill(0);
+  d.fill(0);
+  const candidates = implicitRejectionPrf(kdk, 'length', 256);
+  const synthetic = implicitRejectionPrf(kdk, 'message', size);
+  const maxSepOffset = size - 2 - 8;
+  let lenMask = maxSepOffset;
+  lenMask |= lenMask >> 1;
+  lenMask |= lenMask >> 2;
+  lenMask |= lenMask >> 4;
+  lenMask |= lenMask >> 8;
+  let syntheticLength = 0;
+  for (let i = 0; i < candidates.length; i += 2) {
+    const candidate = ((candidates[i]! << 8) | candidates[i + 1]!) & lenMask;
+    syntheticLength = ctSelect(ctLt(candidate, maxSepOffset), candidate, syntheticLength);
+  }
+  let good = ctEq(em[0]!, 0) & ctEq(em[1]!, 2);
+  let found = 0;
+  let zeroIndex = 0;
+  for (let i = 2; i < size; i++) {
+    const isZero = ctEq(em[i]!, 0);
+    zeroIndex = ctSelect(isZero & (found ^ 1), i, zeroIndex);
+    found |= isZero;
+  }
+  good &= found;
+  // At least eight bytes of non-zero padding: the separator sits at index 10 or later.
+  good &= ctLt(zeroIndex, 10) ^ 1;
+  const length = ctSelect(good, size - zeroIndex - 1, syntheticLength);
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) out[i] = ctSelect(good, em[i]!, synthetic[i]!);
+  em.fill(0);
+  const message = Buffer.from(out.subarray(size - length));
+  out.fill(0);
+  return message;
+}

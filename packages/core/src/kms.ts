@@ -625,14 +625,23 @@ export class Kms {
     );
   }
 
-  async scheduleDeletion(c: Caller, keyId: string, pendingDays: number) {
+  /**
+   * `deactivate`: an active or pre-active key is deactivated in the same transaction first, for
+   * dialects whose vendor schedules deletion of an enabled key directly (Huawei).
+   */
+  async scheduleDeletion(c: Caller, keyId: string, pendingDays: number, opts: { deactivate?: boolean } = {}) {
     return this.change(
       c,
       'key.schedule_deletion',
       keyId,
       async (row) => {
         if (!Number.isInteger(pendingDays) || pendingDays < 0 || pendingDays > 3650) throw invalid('the pending period is 0 to 3650 days', 'pending_days');
-        return { state: this.transition(row, 'schedule_deletion'), deletion_due_at: new Date(this.now().getTime() + pendingDays * 86_400_000) };
+        const now = this.now();
+        if (opts.deactivate && (row.state === 'active' || row.state === 'pre_active')) {
+          const to = nextState(nextState(row.state as KeyState, 'deactivate'), 'schedule_deletion');
+          return { state: to, deactivated_at: row.deactivated_at ?? now, deactivation_reason: row.deactivation_reason ?? 'unspecified', deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000) };
+        }
+        return { state: this.transition(row, 'schedule_deletion'), deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000) };
       },
       { pendingDays },
     );

@@ -129,6 +129,34 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_huawei': {
+    async up(db: Kysely<any>) {
+      // Huawei IAM users: account-level (a domain), with roles per project; a project is a tenant binding.
+      await db.schema
+        .createTable('huawei_users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('domain_id', 'text', (c) => c.notNull())
+        .addColumn('domain_name', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('projects', 'jsonb', (c) => c.notNull().defaultTo(sql`'[]'::jsonb`))
+        .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('huawei_users_domain_name', ['domain_name', 'name'])
+        .execute();
+      // Access keys (AK); the secret (SK) is a sealed secret, since verifying an HMAC needs it back.
+      await db.schema
+        .createTable('huawei_access_keys')
+        .addColumn('access', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('huawei_users.id').onDelete('cascade'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('huawei_access_keys_user').on('huawei_access_keys').column('user_id').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

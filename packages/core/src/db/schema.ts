@@ -109,6 +109,27 @@ export interface AuditEventsTable {
   details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
 }
 
+/** Huawei IAM users (dialect `huawei`): `projects` is [{id, name, roles}]. */
+export interface HuaweiUsersTable {
+  id: string;
+  domain_id: string;
+  domain_name: string;
+  name: string;
+  password_hash: string;
+  projects: ColumnType<unknown, string, string>;
+  enabled: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface HuaweiAccessKeysTable {
+  access: string;
+  user_id: string;
+  status: string;
+  description: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   tenant_bindings: TenantBindingsTable;
@@ -119,4 +140,6 @@ export interface Database {
   sealed_secrets: SealedSecretsTable;
   credentials: CredentialsTable;
   policies: PoliciesTable;
+  huawei_users: HuaweiUsersTable;
+  huawei_access_keys: HuaweiAccessKeysTable;
 }

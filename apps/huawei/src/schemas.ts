@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { HuaweiError, type KmsCode } from './errors.ts';
+
+/**
+ * Request bodies of the KMS API (huawei-kms.md §2), one schema per body. Unknown fields are ignored,
+ * not refused: OTC clients send `realm`, `sequence` and `"rotation_interval":0` where the model has
+ * none (§2.5, §9.8). Numbers the models type as strings are accepted as either (§1).
+ */
+const KEY_ID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const ALIAS_RE = /^[a-zA-Z0-9:/_-]{1,255}$/;
+
+const keyId = z.string().regex(KEY_ID_RE, { message: 'must be a 36-character key id (uuid)' });
+/** A number the SDK models type as string: "512" and 512 are the same. */
+const numStr = z.union([z.string().max(20), z.number()]);
+const sequence = z.string().max(36).optional();
+const context = z.record(z.string(), z.unknown()).optional();
+const aad = z.string().max(128).optional();
+
+export const KEY_SPECS = ['AES_256', 'SM4', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'EC_P256', 'EC_P384', 'SECP256K1', 'SM2', 'ED25519', 'HMAC_256', 'HMAC_384', 'HMAC_512', 'HMAC_SM3'] as const;
+export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC'] as const;
+export const SIGNING_ALGORITHMS = [
+  'RSASSA_PSS_SHA_256',
+  'RSASSA_PSS_SHA_384',
+  'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256',
+  'RSASSA_PKCS1_V1_5_SHA_384',
+  'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256',
+  'ECDSA_SHA_384',
+  'ECDSA_SHA_512',
+  'SM2DSA_SM3',
+  'ED25519_SHA_512',
+  'ED25519_PH_SHA_512',
+] as const;
+export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1', 'SM2_ENCRYPT'] as const;
+export const MAC_ALGORITHMS = ['HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512', 'HMAC_SM3'] as const;
+export const DATAKEY_SPECS = ['AES_256', 'AES_128', 'SM4', 'HMAC_256', 'HMAC_384', 'HMAC_512', 'HMAC_SM3'] as const;
+
+export const CreateKey = z.object({
+  key_alias: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }),
+  key_spec: z.enum(KEY_SPECS).optional(),
+  key_usage: z.enum(KEY_USAGES).optional(),
+  key_description: z.string().max(255).optional(),
+  origin: z.enum(['kms', 'external']).optional(),
+  enterprise_project_id: z.string().max(36).optional(),
+  keystore_id: z.string().max(36).optional(),
+  realm: z.string().max(255).optional(),
+  sequence,
+});
+
+export const ListKeys = z.object({
+  limit: numStr.optional(),
+  marker: numStr.optional(),
+  key_state: z.union([z.string().regex(/^[1-5]$/, { message: 'must be 1 to 5' }), z.number().int().min(1).max(5)]).optional(),
+  key_spec: z.enum([...KEY_SPECS, 'ALL']).optional(),
+  enterprise_project_id: z.string().max(36).optional(),
+  sequence,
+});
+
+export const KeyOnly = z.object({ key_id: keyId, sequence });
+export const ScheduleKeyDeletion = z.object({ key_id: keyId, pending_days: numStr, sequence });
+export const UpdateKeyAlias = z.object({ key_id: keyId, key_alias: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }), sequence });
+export const UpdateKeyDescription = z.object({ key_id: keyId, key_description: z.string().max(255), sequence });
+
+export const EncryptData = z.object({
+  key_id: keyId,
+  plain_text: z.string().min(1).max(4096),
+  encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
+  encryption_context: context,
+  additional_authenticated_data: aad,
+  sequence,
+});
+export const DecryptData = z.object({
+  cipher_text: z.string().min(1).max(8192),
+  key_id: keyId.optional(),
+  encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
+  encryption_context: context,
+  additional_authenticated_data: aad,
+  sequence,
+});
+export const CreateDatakey = z.object({
+  key_id: keyId,
+  key_spec: z.enum(DATAKEY_SPECS).optional(),
+  datakey_length: numStr.optional(),
+  encryption_context: context,
+  additional_authenticated_data: aad,
+  sequence,
+});
+export const EncryptDatakey = z.object({
+  key_id: keyId,
+  plain_text: z.string().min(1).max(2 * (1024 + 32)),
+  datakey_plain_length: numStr,
+  encryption_context: context,
+  additional_authenticated_data: aad,
+  sequence,
+});
+export const DecryptDatakey = z.object({
+  key_id: keyId,
+  cipher_text: z.string().min(1).max(4 * 1024),
+  datakey_cipher_length: numStr,
+  encryption_context: context,
+  additional_authenticated_data: aad,
+  sequence,
+});
+export const GenRandom = z.object({ random_data_length: numStr, sequence });
+
+export const Sign = z.object({
+  key_id: keyId,
+  message: z.string().max(8192),
+  signing_algorithm: z.enum(SIGNING_ALGORITHMS),
+  message_type: z.enum(['DIGEST', 'RAW']).optional(),
+  sequence,
+});
+export const Verify = Sign.extend({ signature: z.string().min(1).max(2048) });
+export const GenerateMac = z.object({ key_id: keyId, mac_algorithm: z.enum(MAC_ALGORITHMS), message: z.string().min(1).max(8192), sequence });
+export const VerifyMac = GenerateMac.extend({ mac: z.string().min(1).max(256) });
+
+export const RotationInterval = z.object({ key_id: keyId, rotation_interval: numStr, sequence });
+
+const tagKey = z.string().min(1).max(36);
+const tagValue = z.string().max(43);
+export const AddTag = z.object({ tag: z.object({ key: tagKey, value: tagValue }), sequence });
+export const TagsAction = z.object({
+  tags: z.array(z.object({ key: tagKey, value: tagValue.optional() })).max(50),
+  action: z.enum(['create', 'delete']),
+  sequence,
+});
+
+/** Which KMS code a bad value of a field gets (huawei-kms.md §5.2); others are KMS.0308. */
+const FIELD_CODES: Record<string, KmsCode> = {
+  key_id: '0205',
+  key_alias: '1101',
+  key_description: '1103',
+  key_spec: '0308',
+  sequence: '0206',
+  pending_days: '1401',
+  limit: '1601',
+  marker: '1602',
+  cipher_text: '2201',
+  plain_text: '2101',
+  encryption_context: '0208',
+  datakey_length: '1901',
+  random_data_length: '1801',
+  rotation_interval: '3001',
+  signing_algorithm: '0308',
+  tags: '0412',
+  tag: '0406',
+};
+
+/** The first problem of a body, as Huawei's code and a message naming the field. */
+export function issueError(error: z.ZodError, raw: unknown): HuaweiError {
+  const issue = error.issues[0]!;
+  const field = String(issue.path[0] ?? '');
+  const path = issue.path.join('.');
+  const present = raw !== null && typeof raw === 'object' && field in (raw as Record<string, unknown>) && (raw as Record<string, unknown>)[field] !== null;
+  if (field && !present) return new HuaweiError('0204', `${field} is required.`);
+  let msg = issue.message;
+  if (issue.code === 'invalid_value' && 'values' in issue) msg = `must be one of ${(issue.values as unknown[]).join(', ')}`;
+  if (issue.code === 'too_big' || issue.code === 'too_small') msg = issue.message.replace(/^Too (big|small): expected string to have /, 'must have ');
+  return new HuaweiError(FIELD_CODES[field] ?? '0308', path ? `${path}: ${msg}` : msg);
+}
+
+/** A decimal integer from a string or number field, or Huawei's code for that field. */
+export function intOf(v: string | number, code: KmsCode, field: string): number {
+  const n = typeof v === 'number' ? v : /^\s*-?\d{1,15}\s*$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new HuaweiError(code, `${field} must be an integer; got ${JSON.stringify(v)}.`);
+  return n;
+}
+
+const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Standard base64 with padding. Trailing bits that are not zero are accepted ("…FYK=" in Huawei's
+ * own sign example is not canonical), as Java and Go decoders do.
+ */
+export function fromBase64(s: string, code: KmsCode, field: string): Buffer {
+  if (s.length % 4 !== 0 || !B64_RE.test(s)) throw new HuaweiError(code, `${field} must be standard base64 with padding.`);
+  return Buffer.from(s, 'base64');
+}
+
+export function fromHex(s: string, code: KmsCode, field: string): Buffer {
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new HuaweiError(code, `${field} must be hexadecimal.`);
+  return Buffer.from(s, 'hex');
+}
+
+export const hexUpper = (b: Uint8Array) => Buffer.from(b).toString('hex').toUpperCase();
