@@ -1,9 +1,12 @@
 import { Hono } from 'hono';
-import { migrationsApplied, type Kms } from '@polykms/core';
+import { migrationsApplied, toKmsError, type Kms } from '@polykms/core';
+import { z } from 'zod';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
 import { requireAdmin } from './admintoken.ts';
 import type { Metrics } from '@polykms/http';
+
+const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
 
 /** The admin port: health, readiness and metrics (open), the control planes (admin token). */
 export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined }) {
@@ -25,6 +28,24 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.use('/v2/*', requireAdmin(opts.adminToken));
   app.use('/admin/*', requireAdmin(opts.adminToken));
+  // Linked tenants: one tenant reachable through several vendors' namespaces.
+  app.post('/admin/tenants/:tenant/links', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ message: 'the body must be JSON: {"dialect": "ovh|huawei|cse", "id": "..."}' }, 400);
+    }
+    const r = LinkSchema.safeParse(body);
+    if (!r.success) return c.json({ message: r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') }, 400);
+    try {
+      const link = await kms.linkTenant(r.data.dialect, r.data.id, c.req.param('tenant'));
+      return c.json(link, 200);
+    } catch (e) {
+      const k = toKmsError(e);
+      return c.json({ message: k.message }, k.kind === 'not_found' ? 404 : k.kind === 'conflict' ? 409 : k.kind === 'invalid_argument' ? 400 : 500);
+    }
+  });
   app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }));
   return app;
 }

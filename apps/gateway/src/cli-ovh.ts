@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Kms } from '@polykms/core';
-import { exportPkcs12, gatewayCa } from '@polykms/pki';
-import { ovhControlApp } from '@polykms/ovh';
+import { randomBytes } from 'node:crypto';
+import { exportPkcs12 } from '@polykms/pki';
+import { adminApp } from './admin.ts';
 import { UsageError } from './usage.ts';
 
 type Values = Record<string, string | string[] | boolean | undefined>;
@@ -11,7 +12,7 @@ export type AdminCall = (method: string, path: string, body?: unknown) => Promis
  * The admin API, reached over HTTP when a gateway is running (an embedded PGlite database belongs to
  * that process), or in-process on the store otherwise. Either way it is the same control-plane code.
  */
-export async function adminClient(adminUrl: string, token: string | undefined, open: () => Promise<Kms>): Promise<{ call: AdminCall; close: () => Promise<void> }> {
+export async function adminClient(adminUrl: string, token: string | undefined, open: () => Promise<Kms>, ovhUrl = ''): Promise<{ call: AdminCall; close: () => Promise<void> }> {
   const running = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
     (r) => r.ok,
     () => false,
@@ -30,9 +31,11 @@ export async function adminClient(adminUrl: string, token: string | undefined, o
     };
   }
   const kms = await open();
-  const app = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: '', swaggerEndpoint: '' });
+  const local = randomBytes(32).toString('hex');
+  const app = adminApp(kms, { adminToken: local, ovhUrl });
   return {
-    call: async (method, path, body) => unwrap(await app.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) })),
+    call: async (method, path, body) =>
+      unwrap(await app.request(path, { method, headers: { authorization: `Bearer ${local}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })),
     close: () => kms.close(),
   };
 }

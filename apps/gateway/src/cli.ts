@@ -15,6 +15,8 @@ commands:
   migrate               apply database migrations and exit
   tenant create NAME    create a tenant
   tenant list           list tenants
+  tenant link           --tenant ID|NAME [--ovh-domain ID] [--huawei-project ID] [--cse-instance ID]
+                        make one tenant's keys usable through several vendors' APIs
   root-key rotate       re-wrap every key version under POLYKMS_ROOT_KEY (old keys in POLYKMS_ROOT_KEYS_PREVIOUS)
   ca export             print the gateway CA certificate (PEM)
   ovh domain create     --region eu-west-rbx: create an OVH KMS domain (okmsId)
@@ -58,6 +60,10 @@ async function main(argv: string[]): Promise<number> {
       file: { type: 'string' },
       dialect: { type: 'string', multiple: true },
       config: { type: 'string' },
+      tenant: { type: 'string' },
+      'ovh-domain': { type: 'string' },
+      'huawei-project': { type: 'string' },
+      'cse-instance': { type: 'string' },
     },
   });
   const [cmd, sub, third, ...more] = positionals;
@@ -125,10 +131,19 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
-      if (key !== 'ca export' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
+      if (key !== 'ca export' && key !== 'tenant link' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
-      const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open);
+      const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
+        if (key === 'tenant link') {
+          if (!values.tenant) throw new UsageError('tenant link needs --tenant ID|NAME');
+          const wanted = { ovh: values['ovh-domain'], huawei: values['huawei-project'], cse: values['cse-instance'] };
+          const links = [];
+          for (const [dialect, id] of Object.entries(wanted)) if (id) links.push(await admin.call('POST', `/admin/tenants/${encodeURIComponent(values.tenant)}/links`, { dialect, id }));
+          if (!links.length) throw new UsageError('tenant link needs at least one of --ovh-domain, --huawei-project, --cse-instance');
+          out(links.map((l) => `${l.dialect} ${l.externalId} -> tenant ${l.tenantId}${l.moved ? ' (moved from its own empty tenant)' : ''}`).join('\n'), links);
+          return 0;
+        }
         if (key === 'ca export') {
           const pem = (await admin.call('GET', '/admin/ca')).certificatePEM as string;
           out(pem.trimEnd(), { certificatePEM: pem });

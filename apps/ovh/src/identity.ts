@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { KmsError, type Kms } from '@polykms/core';
+import { BINDINGS_TOPIC, KmsError, type Kms } from '@polykms/core';
 import { parseClientCertificate } from '@polykms/pki';
 import { parsePolicy, type IamPolicy } from './iam.ts';
 
@@ -31,6 +31,7 @@ export class IdentityCache {
   private readonly map = new Map<string, { id: OvhIdentity; until: number }>();
   constructor(kms: Kms) {
     kms.subscribe(ACCESS_TOPIC, () => this.map.clear());
+    kms.subscribe(BINDINGS_TOPIC, () => this.map.clear());
   }
   get(fp: string) {
     const e = this.map.get(fp);

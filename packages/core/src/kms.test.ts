@@ -358,6 +358,30 @@ describe.each(backends())('key store on %s', (backend) => {
     expect(await kms.resolveTenant('ovh', 'okms-1')).toBe(t);
   });
 
+  it('links namespaces of several dialects to one tenant; a namespace whose tenant holds keys never moves', async () => {
+    const shared = await kms.createTenant('linked');
+    const seen: string[] = [];
+    const off = kms.subscribe('tenant.bindings', (p) => seen.push(p));
+    expect(await kms.linkTenant('ovh', 'okms-linked', shared.id)).toMatchObject({ tenantId: shared.id, moved: false });
+    // A project that was used alone (own empty tenant) can still join.
+    const alone = await kms.resolveTenant('huawei', 'proj-linked', { create: true });
+    expect(alone).not.toBe(shared.id);
+    expect(await kms.linkTenant('huawei', 'proj-linked', 'linked')).toMatchObject({ tenantId: shared.id, moved: true });
+    expect(await kms.resolveTenant('huawei', 'proj-linked')).toBe(shared.id);
+    expect((await kms.tenantBindings(shared.id)).map((b) => `${b.dialect}:${b.external_id}`).sort()).toEqual(['huawei:proj-linked', 'ovh:okms-linked']);
+    expect(seen).toEqual(['ovh:okms-linked', 'huawei:proj-linked']);
+    off();
+    // A key made through one dialect's namespace is the tenant's: the other namespace reaches it.
+    const viaHuawei = { tenantId: (await kms.resolveTenant('huawei', 'proj-linked'))!, dialect: 'huawei', principal: 'p' };
+    const k = await kms.createKey(viaHuawei, { name: 'shared', spec: { kind: 'oct', size: 256 } });
+    const viaOvh = { tenantId: (await kms.resolveTenant('ovh', 'okms-linked'))!, dialect: 'ovh', principal: 'o' };
+    expect((await kms.getKey(viaOvh, k.id)).id).toBe(k.id);
+    // Now the tenant holds a key: its namespaces stay.
+    await expectKind(kms.linkTenant('ovh', 'okms-linked', alice.tenantId), 'conflict', /holds keys/);
+    await expectKind(kms.linkTenant('ovh', 'x', '00000000-0000-4000-8000-000000000000'), 'not_found');
+    await expectKind(kms.linkTenant('ovh', '', shared.id), 'invalid_argument');
+  });
+
   it('keeps a plaintext sealed AES key out of every stored column', async () => {
     const raw = randomBytes(32);
     const k = await kms.importKey(alice, { name: 'leak', material: { format: 'raw', bytes: raw } });

@@ -122,6 +122,8 @@ export const MAX_PLAINTEXT = 64 * 1024;
 export const MAX_RANDOM = 8192;
 export const MAX_DATA_KEY_BYTES = 512;
 const KEY_CHANNEL = 'polykms_keys';
+/** Published when a namespace is linked to another tenant: caches of namespace -> tenant must drop it. */
+export const BINDINGS_TOPIC = 'tenant.bindings';
 const EVENT_CHANNEL = 'polykms_events';
 
 type KeyRow = Selectable<KeysTable>;
@@ -310,6 +312,35 @@ export class Kms {
       .values({ dialect, external_id: externalId, tenant_id: tenantId, attributes: JSON.stringify(attributes) })
       .onConflict((c) => c.columns(['dialect', 'external_id']).doUpdateSet({ tenant_id: tenantId, attributes: JSON.stringify(attributes) }))
       .execute();
+  }
+
+  /**
+   * Links a dialect's namespace to an existing tenant, so its keys are usable from that vendor's API too.
+   * A namespace already bound elsewhere moves only if its tenant holds no keys: keys never change tenant.
+   */
+  async linkTenant(dialect: string, externalId: string, tenantId: string): Promise<{ dialect: string; externalId: string; tenantId: string; moved: boolean }> {
+    if (!externalId || externalId.length > NAME_MAX) throw invalid(`the ${dialect} id must be 1 to ${NAME_MAX} characters`);
+    const tenant = await this.getTenant(tenantId);
+    if (!tenant) throw notFound(`tenant ${tenantId}`);
+    const result = await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).where('external_id', '=', externalId).forUpdate().executeTakeFirst();
+      if (row?.tenant_id === tenant.id) return { moved: false };
+      if (row) {
+        const keys = await trx.selectFrom('keys').select('id').where('tenant_id', '=', row.tenant_id).limit(1).executeTakeFirst();
+        if (keys) throw new KmsError('conflict', `${dialect} ${externalId} already belongs to tenant ${row.tenant_id}, which holds keys; keys never move between tenants`, 'binding_in_use');
+        await trx.updateTable('tenant_bindings').set({ tenant_id: tenant.id }).where('dialect', '=', dialect).where('external_id', '=', externalId).execute();
+        return { moved: true };
+      }
+      await trx.insertInto('tenant_bindings').values({ dialect, external_id: externalId, tenant_id: tenant.id }).execute();
+      return { moved: false };
+    });
+    await this.publish(BINDINGS_TOPIC, `${dialect}:${externalId}`);
+    return { dialect, externalId, tenantId: tenant.id, ...result };
+  }
+
+  /** Every namespace bound to a tenant, across dialects. */
+  async tenantBindings(tenantId: string) {
+    return this.db.selectFrom('tenant_bindings').select(['dialect', 'external_id', 'attributes', 'created_at']).where('tenant_id', '=', tenantId).orderBy('created_at').execute();
   }
 
   async getBinding(dialect: string, externalId: string) {
