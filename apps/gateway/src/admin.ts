@@ -28,6 +28,7 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.use('/v2/*', requireAdmin(opts.adminToken));
   app.use('/admin/*', requireAdmin(opts.adminToken));
+  app.post('/admin/audit/verify', async (c) => c.json(await kms.verifyAudit()));
   // Linked tenants: one tenant reachable through several vendors' namespaces.
   app.post('/admin/tenants/:tenant/links', async (c) => {
     let body: unknown;

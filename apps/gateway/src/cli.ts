@@ -18,6 +18,7 @@ commands:
   tenant link           --tenant ID|NAME [--ovh-domain ID] [--huawei-project ID] [--cse-instance ID]
                         make one tenant's keys usable through several vendors' APIs
   root-key rotate       re-wrap every key version under POLYKMS_ROOT_KEY (old keys in POLYKMS_ROOT_KEYS_PREVIOUS)
+  audit verify          check every audit event's MAC and the chain (edited, deleted or forged events); exit 1 if any
   ca export             print the gateway CA certificate (PEM)
   ovh domain create     --region eu-west-rbx: create an OVH KMS domain (okmsId)
   ovh domain list
@@ -131,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
-      if (key !== 'ca export' && key !== 'tenant link' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
+      if (key !== 'ca export' && key !== 'tenant link' && key !== 'audit verify' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
       const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
@@ -143,6 +144,16 @@ async function main(argv: string[]): Promise<number> {
           if (!links.length) throw new UsageError('tenant link needs at least one of --ovh-domain, --huawei-project, --cse-instance');
           out(links.map((l) => `${l.dialect} ${l.externalId} -> tenant ${l.tenantId}${l.moved ? ' (moved from its own empty tenant)' : ''}`).join('\n'), links);
           return 0;
+        }
+        if (key === 'audit verify') {
+          const v = await admin.call('POST', '/admin/audit/verify');
+          out(
+            v.ok
+              ? `audit trail intact: ${v.checked} events checked, ${v.pending} not yet sealed, ${v.legacy} from before the chain`
+              : `AUDIT TRAIL TAMPERED: ${v.problems.length} problem(s)\n${v.problems.map((p: { id: string | null; seq: string | null; problem: string }) => `  event ${p.id ?? '-'} (seq ${p.seq ?? '-'}): ${p.problem}`).join('\n')}`,
+            v,
+          );
+          return v.ok ? 0 : 1;
         }
         if (key === 'ca export') {
           const pem = (await admin.call('GET', '/admin/ca')).certificatePEM as string;

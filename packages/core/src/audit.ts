@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
 import { invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
+import { macOfEvent } from './auditchain.ts';
 
 export interface AuditEvent {
   at: Date;
@@ -34,7 +35,8 @@ export interface AuditQuery {
   before?: string | undefined;
 }
 
-const toRow = (e: AuditEvent) => ({
+const toRow = (e: AuditEvent, macKey: Buffer | undefined) => ({
+  mac: macKey ? macOfEvent(macKey, e) : null,
   at: e.at,
   tenant_id: e.tenantId,
   dialect: e.dialect,
@@ -59,6 +61,8 @@ export class AuditTrail {
   private failures = 0;
   private closed = false;
   dropped = 0;
+  /** The MAC key of the tamper-evident chain (set once the store is open). */
+  macKey: Buffer | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -68,7 +72,7 @@ export class AuditTrail {
 
   async inTransaction(trx: Transaction<Database>, e: AuditEvent) {
     this.logEvent(e);
-    await trx.insertInto('audit_events').values(toRow(e)).execute();
+    await trx.insertInto('audit_events').values(toRow(e, this.macKey)).execute();
   }
 
   record(e: AuditEvent) {
@@ -111,7 +115,7 @@ export class AuditTrail {
     while (this.buffer.length) {
       const batch = this.buffer.splice(0, this.opts.maxBatch);
       try {
-        await this.db.insertInto('audit_events').values(batch.map(toRow)).execute();
+        await this.db.insertInto('audit_events').values(batch.map((e) => toRow(e, this.macKey))).execute();
         this.failures = 0;
       } catch (err) {
         this.buffer.unshift(...batch);

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
 import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail, type AuditEvent } from './audit.ts';
+import { AUDIT_KEY_SECRET, sealAuditChain, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import { KeyLoader } from './loader.ts';
 import { ciphertextAad, encodeCiphertext, encodeHeader, isUuid, parseCiphertext } from './ciphertext.ts';
@@ -169,6 +170,7 @@ export class Kms {
   private readonly loader: KeyLoader;
   private readonly now: () => Date;
   private unlisten: (() => Promise<void>) | undefined;
+  private sealer: NodeJS.Timeout | undefined;
   private unlistenEvents: (() => Promise<void>) | undefined;
   private readonly instance = randomUUID();
   private readonly subscribers = new Map<string, Set<(payload: string) => void>>();
@@ -195,7 +197,9 @@ export class Kms {
     const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
     try {
       await kms.registerRootKeys();
+      kms.audit.macKey = await kms.putSecretIfAbsent(AUDIT_KEY_SECRET, randomBytes(32));
       await kms.listenForChanges();
+      kms.startAuditSealer();
     } catch (e) {
       await store.close();
       throw e;
@@ -203,7 +207,37 @@ export class Kms {
     return kms;
   }
 
+  /** Seals new audit events into the chain every second (one process at a time does the work). */
+  private startAuditSealer() {
+    let running = false;
+    this.sealer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sealAudit()
+        .catch((e) => this.log.warn({ err: (e as Error).message }, 'audit chain sealing failed; will retry'))
+        .finally(() => (running = false));
+    }, 1000);
+    this.sealer.unref();
+  }
+
+  /** Writes buffered events and chains everything not yet sealed; returns how many were sealed. */
+  async sealAudit(): Promise<number> {
+    if (!this.audit.macKey) return 0;
+    await this.audit.flush();
+    let total = 0;
+    for (let n = -1; n !== 0; total += n) n = await sealAuditChain(this.db, this.audit.macKey);
+    return total;
+  }
+
+  /** Checks the whole audit trail against its MACs and chain (`polykms audit verify`). */
+  async verifyAudit(): Promise<AuditVerification> {
+    await this.sealAudit();
+    return verifyAuditChain(this.db, this.audit.macKey!);
+  }
+
   async close() {
+    if (this.sealer) clearInterval(this.sealer);
+    await this.sealAudit().catch(() => {});
     await this.audit.flush().catch(() => {});
     this.audit.close();
     await this.unlisten?.().catch(() => {});

@@ -157,6 +157,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('huawei_access_keys_user').on('huawei_access_keys').column('user_id').execute();
     },
   },
+  '0004_audit_chain': {
+    async up(db: Kysely<any>) {
+      // Tamper evidence: each event's MAC (written with the event), then its place in a MAC chain
+      // (seq, chain) given by the sealer; the chain's head is kept apart so a cut tail shows.
+      await db.schema.alterTable('audit_events').addColumn('mac', 'bytea').addColumn('seq', 'bigint').addColumn('chain', 'bytea').execute();
+      await sql`create unique index audit_events_seq on audit_events (seq) where seq is not null`.execute(db);
+      await sql`create index audit_events_unsealed on audit_events (id) where seq is null`.execute(db);
+      await db.schema
+        .createTable('audit_chain_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('chain', 'bytea', (c) => c.notNull())
+        .addColumn('legacy_max_id', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

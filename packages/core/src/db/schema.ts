@@ -107,6 +107,16 @@ export interface AuditEventsTable {
   error_kind: string | null;
   request_id: string | null;
   details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  mac: Buffer | null;
+  seq: ColumnType<string | null, never, string>;
+  chain: ColumnType<Buffer | null, never, Buffer>;
+}
+
+export interface AuditChainHeadTable {
+  id: number;
+  seq: string;
+  chain: Buffer;
+  legacy_max_id: string;
 }
 
 /** Huawei IAM users (dialect `huawei`): `projects` is [{id, name, roles}]. */
@@ -137,6 +147,7 @@ export interface Database {
   key_versions: KeyVersionsTable;
   root_keys: RootKeysTable;
   audit_events: AuditEventsTable;
+  audit_chain_head: AuditChainHeadTable;
   sealed_secrets: SealedSecretsTable;
   credentials: CredentialsTable;
   policies: PoliciesTable;

@@ -1,0 +1,140 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Caller, Kms } from './kms.ts';
+import { backends, openTestKms } from './testing.ts';
+
+/**
+ * Each tampering is done on the stored trail, must be reported by the verifier, and is then undone, after
+ * which the trail verifies again (so every check is shown to fail and to pass).
+ */
+describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let c: Caller;
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    const t = await kms.createTenant('audited');
+    c = { tenantId: t.id, dialect: 'test', principal: 'alice', requestId: 'r1' };
+    const k = await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } });
+    for (let i = 0; i < 20; i++) await kms.encrypt(c, k.id, Buffer.from(`m${i}`));
+    await kms.deactivate(c, k.id);
+    await kms.encrypt(c, k.id, Buffer.from('refused')).catch(() => undefined);
+    await kms.getKey({ ...c, authorize: () => false }, k.id).catch(() => undefined);
+  });
+  afterAll(async () => {
+    await kms?.close();
+    await drop?.();
+  });
+
+  const rows = async () => (await sql<{ id: string; seq: string }>`select id, seq from audit_events order by seq`.execute(kms.db)).rows;
+
+  it('verifies an untouched trail, every event sealed in order', async () => {
+    const v = await kms.verifyAudit();
+    expect(v.problems).toEqual([]);
+    expect(v.ok).toBe(true);
+    expect(v.checked).toBeGreaterThanOrEqual(24);
+    expect(v.pending).toBe(0);
+  });
+
+  const tamperings: [string, (db: Kms['db']) => Promise<() => Promise<void>>, RegExp][] = [
+    [
+      'an edited principal',
+      async (db) => {
+        const r = (await rows())[5]!;
+        await sql`update audit_events set principal = 'mallory' where id = ${r.id}`.execute(db);
+        return async () => void (await sql`update audit_events set principal = 'alice' where id = ${r.id}`.execute(db));
+      },
+      /edited/,
+    ],
+    [
+      'an edited outcome (a denial turned into an allow)',
+      async (db) => {
+        const r = (await sql<{ id: string }>`select id from audit_events where outcome = 'denied' limit 1`.execute(db)).rows[0]!;
+        await sql`update audit_events set outcome = 'allowed' where id = ${r.id}`.execute(db);
+        return async () => void (await sql`update audit_events set outcome = 'denied' where id = ${r.id}`.execute(db));
+      },
+      /edited/,
+    ],
+    [
+      'edited details',
+      async (db) => {
+        const r = (await sql<{ id: string; details: unknown }>`select id, details from audit_events where details is not null limit 1`.execute(db)).rows[0]!;
+        await sql`update audit_events set details = '{"forged": true}'::jsonb where id = ${r.id}`.execute(db);
+        return async () => void (await sql`update audit_events set details = ${JSON.stringify(r.details)}::jsonb where id = ${r.id}`.execute(db));
+      },
+      /edited/,
+    ],
+    [
+      'a deleted event in the middle',
+      async (db) => {
+        const r = (await rows())[7]!;
+        const saved = (await sql<Record<string, unknown>>`select * from audit_events where id = ${r.id}`.execute(db)).rows[0]!;
+        await sql`delete from audit_events where id = ${r.id}`.execute(db);
+        return async () => {
+          const cols = Object.keys(saved);
+          await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && saved[k] !== null ? JSON.stringify(saved[k]) : saved[k])))})`.execute(db);
+        };
+      },
+      /missing: deleted/,
+    ],
+    [
+      'deleted events at the end',
+      async (db) => {
+        const all = await rows();
+        const last = all.slice(-2);
+        const saved = (await sql<Record<string, unknown>>`select * from audit_events where id in (${sql.join(last.map((r) => r.id))})`.execute(db)).rows;
+        await sql`delete from audit_events where id in (${sql.join(last.map((r) => r.id))})`.execute(db);
+        return async () => {
+          for (const s of saved) {
+            const cols = Object.keys(s);
+            await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && s[k] !== null ? JSON.stringify(s[k]) : s[k])))})`.execute(db);
+          }
+        };
+      },
+      /events at the end were deleted/,
+    ],
+    [
+      'a forged event inserted without a MAC',
+      async (db) => {
+        const r = (await sql<{ id: string }>`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`.execute(db)).rows[0]!;
+        await kms.sealAudit();
+        return async () => {
+          // Undoing a sealed forgery means rebuilding the chain from before it: reseal from a clean head.
+          await sql`delete from audit_events where id = ${r.id}`.execute(db);
+          await sql`update audit_events set seq = null, chain = null`.execute(db);
+          await sql`update audit_chain_head set seq = 0, chain = decode(repeat('00', 32), 'hex')`.execute(db);
+          await kms.sealAudit();
+        };
+      },
+      /not written by polykms/,
+    ],
+    [
+      'two events swapped in the sequence',
+      async (db) => {
+        const [a, b] = (await rows()).slice(3, 5);
+        await sql`update audit_events set seq = -1 where id = ${a!.id}`.execute(db);
+        await sql`update audit_events set seq = ${a!.seq} where id = ${b!.id}`.execute(db);
+        await sql`update audit_events set seq = ${b!.seq} where id = ${a!.id}`.execute(db);
+        return async () => {
+          await sql`update audit_events set seq = -1 where id = ${a!.id}`.execute(db);
+          await sql`update audit_events set seq = ${b!.seq} where id = ${b!.id}`.execute(db);
+          await sql`update audit_events set seq = ${a!.seq} where id = ${a!.id}`.execute(db);
+        };
+      },
+      /chain link does not match/,
+    ],
+  ];
+
+  it.each(tamperings)('detects %s, and verifies again once it is undone', async (_name, tamper, expected) => {
+    await kms.sealAudit();
+    const undo = await tamper(kms.db);
+    const v = await kms.verifyAudit();
+    expect(v.ok).toBe(false);
+    expect(v.problems.map((p) => p.problem).join('\n')).toMatch(expected);
+    await undo();
+    const again = await kms.verifyAudit();
+    expect(again.problems).toEqual([]);
+    expect(again.ok).toBe(true);
+  });
+});

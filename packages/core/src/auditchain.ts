@@ -1,0 +1,178 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { AuditEvent } from './audit.ts';
+import type { Database } from './db/schema.ts';
+
+/**
+ * Tamper evidence for the audit trail, in two steps so the hot path takes no lock:
+ * 1. every event carries a MAC over its content, computed by the process that writes it, under a key
+ *    sealed with the root key (someone with database access alone cannot forge or edit an event);
+ * 2. a sealer (one process at a time, by advisory lock) gives each MAC'd event the next sequence number
+ *    and chains it: chain_n = HMAC(k, chain_{n-1} || n || mac_n). The head (n, chain_n) is kept in its
+ *    own row, so removing events anywhere, including at the end, breaks the chain.
+ * What it cannot show: an event deleted in the second or so before it is sealed, or a whole database
+ * rolled back to an older copy (head and all); keep the pino audit log lines elsewhere for that.
+ */
+export const AUDIT_KEY_SECRET = 'audit/mac-key';
+const GENESIS = Buffer.alloc(32);
+
+const canonical = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(canonical)
+    : v && typeof v === 'object' && !(v instanceof Date)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+
+interface MacInput {
+  at: Date;
+  tenant_id: string | null;
+  dialect: string;
+  principal: string;
+  action: string;
+  key_id: string | null;
+  outcome: string;
+  error_kind: string | null;
+  request_id: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export function eventMac(key: Buffer, e: MacInput): Buffer {
+  const content = JSON.stringify([
+    'polykms-audit-v1',
+    e.at.toISOString(),
+    e.tenant_id,
+    e.dialect,
+    e.principal,
+    e.action,
+    e.key_id,
+    e.outcome,
+    e.error_kind,
+    e.request_id,
+    canonical(e.details),
+  ]);
+  return createHmac('sha256', key).update(content).digest();
+}
+
+export const macOfEvent = (key: Buffer, e: AuditEvent) =>
+  eventMac(key, {
+    at: e.at,
+    tenant_id: e.tenantId,
+    dialect: e.dialect,
+    principal: e.principal,
+    action: e.action,
+    key_id: e.keyId,
+    outcome: e.outcome,
+    error_kind: e.errorKind ?? null,
+    request_id: e.requestId ?? null,
+    details: e.details ?? null,
+  });
+
+const link = (key: Buffer, prev: Buffer, seq: bigint, mac: Buffer) => {
+  const n = Buffer.alloc(8);
+  n.writeBigUInt64BE(seq);
+  return createHmac('sha256', key).update(prev).update(n).update(mac).digest();
+};
+
+/** Chains events not yet sealed, oldest first; returns how many. Another process holding the lock means 0. */
+export async function sealAuditChain(db: Kysely<Database>, key: Buffer, batch = 1000): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(7046105, 1) as ok`.execute(trx);
+    if (!locked.rows[0]?.ok) return 0;
+    const head = await trx.selectFrom('audit_chain_head').selectAll().where('id', '=', 1).forUpdate().executeTakeFirst();
+    if (!head) return 0;
+    const rows = await trx.selectFrom('audit_events').select(['id', 'mac']).where('seq', 'is', null).orderBy('id').limit(batch).execute();
+    if (!rows.length) return 0;
+    let seq = BigInt(head.seq);
+    let chain = Buffer.from(head.chain);
+    const values: { id: string; seq: string; chain: Buffer }[] = [];
+    for (const r of rows) {
+      seq += 1n;
+      chain = link(key, chain, seq, r.mac ?? GENESIS);
+      values.push({ id: String(r.id), seq: String(seq), chain });
+    }
+    const tuples = sql.join(values.map((v) => sql`(${v.id}::bigint, ${v.seq}::bigint, ${v.chain}::bytea)`));
+    await sql`update audit_events as e set seq = v.seq, chain = v.chain from (values ${tuples}) as v(id, seq, chain) where e.id = v.id`.execute(trx);
+    await trx.updateTable('audit_chain_head').set({ seq: String(seq), chain }).where('id', '=', 1).execute();
+    return rows.length;
+  });
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Sealed events whose MAC and chain were checked. */
+  checked: number;
+  /** Events written but not yet sealed (their MAC was checked). */
+  pending: number;
+  /** Events from before the chain existed (no MAC; chained as they were). */
+  legacy: number;
+  problems: { id: string | null; seq: string | null; problem: string }[];
+}
+
+/** Walks the whole trail: every MAC, every link, no gap in the sequence, and the head at the end. */
+export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: { pageSize?: number; maxProblems?: number } = {}): Promise<AuditVerification> {
+  const pageSize = opts.pageSize ?? 2000;
+  const maxProblems = opts.maxProblems ?? 100;
+  const out: AuditVerification = { ok: true, checked: 0, pending: 0, legacy: 0, problems: [] };
+  const problem = (id: string | null, seq: string | null, p: string) => {
+    if (out.problems.length < maxProblems) out.problems.push({ id, seq, problem: p });
+    out.ok = false;
+  };
+  const head = await db.selectFrom('audit_chain_head').selectAll().where('id', '=', 1).executeTakeFirst();
+  if (!head) {
+    problem(null, null, 'the chain head row is missing');
+    return out;
+  }
+  const legacyMax = BigInt(head.legacy_max_id);
+  const checkMac = (r: MacInput & { id: string | number; mac: Buffer | null; seq: string | null }) => {
+    if (!r.mac) {
+      if (BigInt(r.id) <= legacyMax) out.legacy++;
+      else problem(String(r.id), r.seq, 'no MAC: this event was not written by polykms');
+      return;
+    }
+    const want = eventMac(key, r);
+    if (want.length !== r.mac.length || !timingSafeEqual(want, r.mac)) problem(String(r.id), r.seq, 'content does not match its MAC: the event was edited');
+  };
+  let prevSeq = 0n;
+  let chain: Buffer = GENESIS;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', 'is not', null)
+      .where('seq', '>', String(prevSeq))
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute();
+    for (const r of rows) {
+      const seq = BigInt(r.seq!);
+      if (seq !== prevSeq + 1n) {
+        problem(String(r.id), r.seq, `events ${prevSeq + 1n} to ${seq - 1n} of the chain are missing: deleted`);
+        // Resynchronize on this row's stored link so one cut is reported once.
+        chain = link(key, chain, seq, r.mac ?? GENESIS);
+        if (!r.chain || !timingSafeEqual(chain, r.chain)) chain = r.chain ? Buffer.from(r.chain) : chain;
+      } else {
+        chain = link(key, chain, seq, r.mac ?? GENESIS);
+        if (!r.chain || r.chain.length !== 32 || !timingSafeEqual(chain, r.chain)) {
+          problem(String(r.id), r.seq, 'the chain link does not match: an event before it was changed or the link was rewritten');
+          if (r.chain) chain = Buffer.from(r.chain);
+        }
+      }
+      checkMac(r as never);
+      out.checked++;
+      prevSeq = seq;
+    }
+    if (rows.length < pageSize) break;
+  }
+  if (prevSeq !== BigInt(head.seq)) problem(null, String(prevSeq), `the chain head says ${head.seq} events were sealed but the trail ends at ${prevSeq}: events at the end were deleted`);
+  else if (prevSeq > 0n && !timingSafeEqual(chain, head.chain)) problem(null, String(prevSeq), 'the chain head does not match the last event');
+  const unsealed = await db.selectFrom('audit_events').selectAll().where('seq', 'is', null).execute();
+  for (const r of unsealed) {
+    checkMac({ ...(r as object), seq: null } as never);
+    out.pending++;
+  }
+  return out;
+}
