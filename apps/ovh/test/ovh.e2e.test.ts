@@ -165,6 +165,27 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect(short.json.errors[0]).toMatch(/16, 24 or 32 bytes/);
   });
 
+  it('imports a public RSA key (as `okms keys import` of a .pub.pem sends it): verify works, sign is refused', async () => {
+    const { publicKey, privateKey } = await jose.generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+    const pub = await jose.exportJWK(publicKey);
+    const refused = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'pub-sign', keys: [{ ...pub, kid: 'pub-sign', key_ops: ['sign'] }] });
+    expect(refused.status).toBe(400);
+    expect(refused.json.errors[0]).toMatch(/public key/);
+    validateResponse('post', '/v1/servicekey', 400, refused.json);
+    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'pub', keys: [{ ...pub, kid: 'pub', key_ops: ['wrapKey', 'verify'] }] });
+    expect(r.status).toBe(201);
+    validateResponse('post', '/v1/servicekey', 201, r.json);
+    expect(r.json.keys[0]).toMatchObject({ kty: 'RSA', n: pub.n, e: pub.e, kid: r.json.id });
+    expect(r.json.keys[0].d).toBeUndefined();
+    const message = Buffer.from('signed by the key owner');
+    const signature = Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey as webcrypto.CryptoKey, message)).toString('base64');
+    const ok = await api(root, 'POST', `/v1/servicekey/${r.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature });
+    expect(ok.json).toEqual({ result: true });
+    const sign = await api(root, 'POST', `/v1/servicekey/${r.json.id}/sign`, { alg: 'RS256', message: message.toString('base64') });
+    expect(sign.status).toBe(400);
+    validateResponse('post', '/v1/servicekey/{keyId}/sign', 400, sign.json);
+  });
+
   it('refuses bad input with OVH error bodies', async () => {
     const k = (await api(root, 'POST', '/v1/servicekey', { name: 'in', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json;
     const unknown = await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA', extra: 1 });

@@ -29,6 +29,11 @@ export interface LoadedKey {
   ec?: { d: Uint8Array; point: Uint8Array } | undefined;
 }
 
+/** A public-only key: verify, encrypt and wrap; any private operation fails in OpenSSL, and usage checks refuse it first. */
+export function loadPublicKey(spec: KeySpec, publicKey: KeyObject): LoadedKey {
+  return { spec, key: publicKey, publicKey };
+}
+
 export function loadKey(spec: KeySpec, key: KeyObject): LoadedKey {
   if (spec.kind === 'oct' || spec.kind === 'HMAC') return { spec, key };
   const publicKey = createPublicKey(key);

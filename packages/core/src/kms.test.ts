@@ -1,4 +1,4 @@
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, generateKeyPairSync, privateDecrypt, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from './errors.ts';
 import type { Caller, Kms } from './kms.ts';
@@ -342,6 +342,27 @@ describe.each(backends())('key store on %s', (backend) => {
     expect(tag.signature.length).toBe(48);
     expect((await kms.verify(alice, mac.id, { scheme: 'HMAC', hash: 'SHA-384' }, msg, tag.signature)).valid).toBe(true);
     await expectKind(kms.getPublicKey(bob, rsa.id), 'not_found');
+  });
+
+  it('imports a public key: verifies and encrypts (checked with the private half outside), never signs or decrypts', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await expectKind(
+      kms.importKey(alice, { name: 'pub-sign', ops: ['sign', 'verify'], material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } }),
+      'invalid_argument',
+      /public key .* not sign/,
+    );
+    const k = await kms.importKey(alice, { name: 'pub', material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    expect(k.ops.sort()).toEqual(['encrypt', 'verify', 'wrapKey']);
+    const msg = Buffer.from('signed elsewhere');
+    const sig = cryptoSign('sha256', msg, pair.privateKey);
+    const params = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+    expect((await kms.verify(alice, k.id, params, msg, sig)).valid).toBe(true);
+    expect((await kms.verify(alice, k.id, params, Buffer.from("other"), sig)).valid).toBe(false);
+    const wrapped = await kms.rsaEncrypt(alice, k.id, Buffer.from('dek'), { hash: 'SHA-256' });
+    expect(privateDecrypt({ key: pair.privateKey, oaepHash: "sha256" }, wrapped.ciphertext).toString()).toBe('dek');
+    await expectKind(kms.sign(alice, k.id, params, msg), 'unsupported');
+    await expectKind(kms.rsaDecrypt(alice, k.id, Buffer.alloc(256), { hash: 'SHA-256' }), 'unsupported');
+    expect((await kms.getPublicKey(alice, k.id)).spki.equals(pair.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
   });
 
   it('gives random bytes within bounds', async () => {

@@ -10,6 +10,7 @@ import {
   gcmDecrypt,
   gcmEncrypt,
   loadKey,
+  loadPublicKey,
   oaepDecrypt,
   oaepEncrypt,
   signWith,
@@ -22,7 +23,7 @@ import type { Database, KeysTable } from './db/schema.ts';
 import { openStore, type Store, type StoreOptions } from './db/connect.ts';
 import { invalid, KmsError, notFound, toKmsError } from './errors.ts';
 import { normalizeOps, normalizeSpec, type KeyOp, type KeySpec, type KeyKind, type Curve } from './keyspec.ts';
-import { generateMaterial, importMaterial, materialKeyObject, type ImportInput, type Material } from './material.ts';
+import { generateMaterial, importMaterial, materialKeyObject, PUBLIC_OPS, type ImportInput, type Material } from './material.ts';
 import { materialAad, openMaterial, sealMaterial, secretAad, loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
 import { assertUsable, DEACTIVATION_REASONS, nextState, OP_USE, type DeactivationReason, type KeyState, type Transition } from './states.ts';
 
@@ -154,6 +155,16 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   destroyedAt: r.destroyed_at,
   attributes: r.attributes ?? {},
 });
+
+/** A public key's operations: the public ones its kind allows, by default; a private one is refused. */
+function publicOps(kind: KeyKind, ops: readonly string[] | undefined): KeyOp[] {
+  const possible = normalizeOps(kind, undefined).filter((o) => (PUBLIC_OPS as readonly string[]).includes(o));
+  if (ops === undefined) return possible;
+  const wanted = normalizeOps(kind, ops);
+  const bad = wanted.filter((o) => !possible.includes(o));
+  if (bad.length) throw invalid(`this is a public key (no private part): it can ${possible.join(', ')}, not ${bad.join(', ')}`, 'key_ops');
+  return wanted;
+}
 
 const specOf = (k: { kind: KeyKind; size: number | null; curve: Curve | null }): KeySpec =>
   k.kind === 'EC' ? { kind: 'EC', curve: k.curve! } : { kind: k.kind, size: k.size! };
@@ -498,12 +509,16 @@ export class Kms {
     const root = this.keyring.current;
     await trx
       .insertInto('key_versions')
-      .values({ key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null })
+      .values(
+        m.publicOnly
+          ? { key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
+          : { key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
+      )
       .execute();
   }
 
   private async insertKey(c: Caller, action: 'key.create' | 'key.import', input: Omit<CreateKeyInput, 'spec'>, m: Material, origin: 'generated' | 'imported'): Promise<KeyRecord> {
-    const ops = normalizeOps(m.spec.kind, input.ops);
+    const ops = m.publicOnly ? publicOps(m.spec.kind, input.ops) : normalizeOps(m.spec.kind, input.ops);
     const now = this.now();
     const state = input.initialState ?? 'active';
     if (state !== 'active' && state !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
@@ -787,13 +802,17 @@ export class Kms {
     const v = row.v_version;
     let loaded = this.cache.get(key.id, v);
     if (!loaded) {
-      const m = row.v_has_material
-        ? await this.db.selectFrom('key_versions').select(['material', 'root_key_id']).where('key_id', '=', key.id).where('version', '=', v).executeTakeFirst()
-        : undefined;
-      if (!m?.material || !m.root_key_id) throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
-      const secret = openMaterial(this.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
-      loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
-      secret.fill(0);
+      const m = await this.db.selectFrom('key_versions').select(['material', 'root_key_id', 'public_spki']).where('key_id', '=', key.id).where('version', '=', v).executeTakeFirst();
+      if (m?.material && m.root_key_id) {
+        const secret = openMaterial(this.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
+        loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
+        secret.fill(0);
+      } else if (m?.public_spki && key.state !== 'destroyed' && key.origin === 'imported') {
+        // An imported public key: usage checks above already kept it to public operations.
+        loaded = loadPublicKey(specOf(key), createPublicKey({ key: Buffer.from(m.public_spki), format: 'der', type: 'spki' }));
+      } else {
+        throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
+      }
       this.cache.set(key.id, v, loaded);
     }
     return { key, version: v, loaded };

@@ -89,6 +89,16 @@ describe('importing JWK (RFC 7518)', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ format: 'jwk' });
     expect(importMaterial({ format: 'jwk', jwk: ec as Record<string, unknown> }).spec).toEqual({ kind: 'EC', curve: 'P-521' });
   });
+  it('imports public-only RSA and EC JWKs as public keys (no secret, SPKI kept)', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pub = rsa.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    const m = importMaterial({ format: 'jwk', jwk: pub });
+    expect(m).toMatchObject({ spec: { kind: 'RSA', size: 2048 }, publicOnly: true });
+    expect(m.secret.length).toBe(0);
+    expect(m.spki!.equals(rsa.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    expect(importMaterial({ format: 'jwk', jwk: ec })).toMatchObject({ spec: { kind: 'EC', curve: 'P-384' }, publicOnly: true });
+  });
   it('refuses malformed members with the member name', () => {
     refuse({ format: 'jwk', jwk: { kty: 'oct', k: 'a+b/c==' } }, /'k' is not base64url/);
     refuse({ format: 'jwk', jwk: { kty: 'oct' } }, /missing 'k'/);
@@ -96,13 +106,14 @@ describe('importing JWK (RFC 7518)', () => {
     refuse({ format: 'jwk', jwk: { kty: 'oct', k: randomBytes(16).toString('base64url'), alg: 'A256GCM' } }, /does not match a 128-bit AES key/);
     refuse({ format: 'jwk', jwk: { kty: 'OKP', crv: 'Ed25519' } }, /unsupported JWK kty 'OKP'/);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
-    refuse({ format: 'jwk', jwk: { ...ec, d: undefined } }, /no private key 'd'/);
+    refuse({ format: 'jwk', jwk: { ...ec, d: undefined, x: ec.y } }, /public members do not describe a valid public key/);
     refuse({ format: 'jwk', jwk: { ...ec, crv: 'P-192' } }, /'crv' must be one of/);
     refuse({ format: 'jwk', jwk: { ...ec, x: ec.x!.slice(4) } }, /'x' must be 32 bytes for P-256; got 29/);
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse({ format: 'jwk', jwk: { ...ec, d: other.d } }, /EC private and public members do not form one key/);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
-    refuse({ format: 'jwk', jwk: { ...rsa, d: undefined } }, /no private exponent 'd'/);
+    refuse({ format: 'jwk', jwk: { ...rsa, d: undefined } }, /has 'p' but no private exponent 'd'/);
+    refuse({ format: 'jwk', jwk: { kty: 'RSA', n: rsa.n, e: 'Aw' } }, /public exponent must be 65537 or more/);
     refuse({ format: 'jwk', jwk: { ...rsa, qi: undefined } }, /missing 'qi'/);
     const rsa2 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse({ format: 'jwk', jwk: { ...rsa, d: rsa2.d, p: rsa2.p, q: rsa2.q, dp: rsa2.dp, dq: rsa2.dq, qi: rsa2.qi } }, /do not form one key|not describe a valid/);

@@ -13,6 +13,25 @@ export interface Material {
   spec: KeySpec;
   secret: Buffer;
   spki?: Buffer | undefined;
+  /** An imported public key (no private half): it can only verify, encrypt and wrap. */
+  publicOnly?: boolean | undefined;
+}
+
+/** What a public-only key can do. */
+export const PUBLIC_OPS = ['verify', 'encrypt', 'wrapKey'] as const;
+
+function fromPublicKeyObject(pub: KeyObject): Material {
+  const d = pub.asymmetricKeyDetails ?? {};
+  const spki = pub.export({ format: 'der', type: 'spki' });
+  if (pub.asymmetricKeyType === 'rsa') {
+    const bits = d.modulusLength ?? 0;
+    if (!SIZES.RSA.includes(bits)) throw invalid(`RSA keys must be ${SIZES.RSA.join(', ')} bits; this one is ${bits}`, 'import_length');
+    if ((d.publicExponent ?? 0n) < 65537n) throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
+    return { spec: { kind: 'RSA', size: bits }, secret: Buffer.alloc(0), spki, publicOnly: true };
+  }
+  const curve = (Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0]) as Curve | undefined;
+  if (pub.asymmetricKeyType !== 'ec' || !curve) throw invalid(`unsupported public key type; expected RSA or EC on ${CURVES.join(', ')}`, 'import_key');
+  return { spec: { kind: 'EC', curve }, secret: Buffer.alloc(0), spki, publicOnly: true };
 }
 
 export async function generateMaterial(spec: KeySpec): Promise<Material> {
@@ -167,7 +186,10 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
   }
   if (kty === 'RSA') {
     for (const m of ['n', 'e']) b64urlMember(jwk, m);
-    if (jwk.d === undefined) throw invalid("the JWK has no private exponent 'd': import needs the private key", 'import_jwk');
+    if (jwk.d === undefined) {
+      for (const m of ['p', 'q', 'dp', 'dq', 'qi']) if (jwk[m] !== undefined) throw invalid(`the JWK has '${m}' but no private exponent 'd'`, 'import_jwk');
+      return fromPublicKeyObject(publicFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }));
+    }
     // RFC 7518 §6.3.2: if 'p' is present, the other CRT members must be too; OpenSSL needs all of them.
     for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi']) b64urlMember(jwk, m);
     if (jwk.oth !== undefined) throw invalid('multi-prime RSA keys (JWK "oth") are not supported', 'import_jwk');
@@ -181,11 +203,12 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
     if (typeof crv !== 'string' || !CURVES.includes(crv as Curve)) throw invalid(`JWK 'crv' must be one of ${CURVES.join(', ')}`, 'import_jwk');
     const size = CURVE_BYTES[crv as Curve];
     for (const mname of ['x', 'y', 'd']) {
-      if (mname === 'd' && jwk.d === undefined) throw invalid("the JWK has no private key 'd': import needs the private key", 'import_jwk');
+      if (mname === 'd' && jwk.d === undefined) continue;
       const b = b64urlMember(jwk, mname)!;
       // RFC 7518 §6.2.1.2/§6.2.2.1: coordinates and d are full-length, leading zeros kept.
       if (b.length !== size) throw invalid(`JWK '${mname}' must be ${size} bytes for ${crv}; got ${b.length}`, 'import_jwk');
     }
+    if (jwk.d === undefined) return fromPublicKeyObject(publicFromJwk({ kty: 'EC', crv, x: jwk.x, y: jwk.y }));
     const priv = jwkPrivate(jwk);
     // The public point must be the one d gives, or the key would sign with one key and publish another.
     assertPairConsistent(priv, publicFromJwk({ kty: 'EC', crv, x: jwk.x, y: jwk.y }), 'EC');
