@@ -50,6 +50,15 @@ describe('every OVH route refuses who it should', () => {
     await kms.db.updateTable('credentials').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.id).execute();
     await kms.publish(ACCESS_TOPIC);
     who.expired = expired;
+    // A certificate whose own validity has ended, though its credential row says otherwise: the TLS
+    // layer's verdict stands.
+    const old = await issueClientCertificate(ca, { commonName: '00000000-0000-4000-8000-00000000e0e0', upn: `okms.domain:${okmsId}`, validityDays: 1, issuedAt: new Date(Date.now() - 10 * 86400_000) });
+    const rootRow = await kms.db.selectFrom('credentials').selectAll().where('id', '=', who.root.id!).executeTakeFirstOrThrow();
+    await kms.db
+      .insertInto('credentials')
+      .values({ ...rootRow, id: '00000000-0000-4000-8000-00000000e0e0', certificate_pem: old.certPem, serial: old.serialNumber, fingerprint: old.fingerprintSha256, attributes: JSON.stringify(rootRow.attributes) })
+      .execute();
+    who.tlsExpired = { cert: old.certPem, key: old.privateKeyPem!, ca: caPem };
     const foreignCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
     const f = await issueClientCertificate(foreignCa, { commonName: 'forged', upn: `okms.domain:${okmsId}`, validityDays: 30 });
     who.foreign = { cert: f.certPem, key: f.privateKeyPem!, ca: caPem };
@@ -88,6 +97,7 @@ describe('every OVH route refuses who it should', () => {
     ['foreign', 401],
     ['revoked', 401],
     ['expired', 401],
+    ['tlsExpired', 401],
     ['nobody', 403],
   ];
 
@@ -98,6 +108,7 @@ describe('every OVH route refuses who it should', () => {
         const r = await call(server.url, who[name]!, method, p, body);
         expect(r.status, `${name} ${method} ${p}: ${r.text}`).toBe(status);
         expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
+        if (name === 'tlsExpired') expect(r.json.errors[0]).toBe('the client certificate has expired');
         // The document lists no 401 on create; everything else must match it.
         if (!(status === 401 && method === 'POST' && path === '/v1/servicekey')) expect(validateResponse(method, p.split('?')[0]!, r.status, r.json).errors).toEqual([]);
         n++;

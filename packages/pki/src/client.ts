@@ -24,6 +24,8 @@ export interface ClientCertificateOptions {
   csrPem?: string | undefined;
   /** Key generated when there is no CSR: EC P-256 (default) or RSA 2048. With a CSR it must match the CSR's key. */
   keyType?: KeyType | undefined;
+  /** When the validity starts counting (now by default). */
+  issuedAt?: Date | undefined;
 }
 
 export interface ClientCertificate extends CertificateFacts {
@@ -67,6 +69,7 @@ export async function issueClientCertificate(ca: Ca, options: ClientCertificateO
     commonName,
     spkiDer,
     validityDays,
+    issuedAt: options.issuedAt,
     extensions: [
       // Critical as in OVH's certificates, so a verifier that cannot read the UPN refuses the certificate.
       new x509.SubjectAlternativeNameExtension([{ type: 'upn', value: upn }], true),

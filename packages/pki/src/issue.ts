@@ -10,11 +10,13 @@ export interface IssueRequest {
   validityDays: number;
   /** Everything but the key identifiers, which are added here. */
   extensions: x509.Extension[];
+  /** When the validity starts counting (now by default; tests issue already-expired certificates). */
+  issuedAt?: Date | undefined;
 }
 
 /** The part every certificate the CA signs has in common: serial, names, dates, key identifiers. */
 export async function issueCertificate(ca: Ca, request: IssueRequest): Promise<x509.X509Certificate> {
-  const now = new Date();
+  const now = request.issuedAt ?? new Date();
   if (now.getTime() >= ca.notAfter.getTime()) {
     throw new KmsError('failed_precondition', `the CA certificate expired on ${ca.notAfter.toISOString()}; renew the CA`, 'ca_expired');
   }
