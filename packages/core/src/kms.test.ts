@@ -365,6 +365,19 @@ describe.each(backends())('key store on %s', (backend) => {
     expect((await kms.getPublicKey(alice, k.id)).spki.equals(pair.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
   });
 
+  it('never serves a key state older than the last acknowledged change, even with reads in flight', async () => {
+    const k = await kms.createKey(alice, { name: 'racy', spec: { kind: 'oct', size: 256 } });
+    for (let i = 0; i < 15; i++) {
+      const inFlight = Array.from({ length: 8 }, () => kms.encrypt(alice, k.id, Buffer.from('x')).catch(() => 'refused'));
+      await kms.deactivate(alice, k.id);
+      await expectKind(kms.encrypt(alice, k.id, Buffer.from('after')), 'failed_precondition');
+      await Promise.all(inFlight);
+      await expectKind(kms.encrypt(alice, k.id, Buffer.from('after')), 'failed_precondition');
+      await kms.activate(alice, k.id);
+      expect((await kms.encrypt(alice, k.id, Buffer.from('again'))).keyId).toBe(k.id);
+    }
+  });
+
   it('gives random bytes within bounds', async () => {
     expect((await kms.random(alice, 32)).length).toBe(32);
     await expectKind(kms.random(alice, 0), 'invalid_argument');

@@ -35,6 +35,8 @@ export interface Caller {
   requestId?: string | undefined;
   /** The dialect's policy (OVH IAM, Huawei roles ...): false means permission_denied, audited. */
   authorize?: ((action: Action, key?: KeyRecord) => boolean | Promise<boolean>) | undefined;
+  /** Extra audit details the dialect attaches to every event of this call (e.g. CSE's reason and resource). */
+  details?: Record<string, unknown> | undefined;
 }
 
 export type Action =
@@ -195,7 +197,7 @@ export class Kms {
     this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     this.audit = new AuditTrail(this.db, this.log);
     this.cache = new KeyCache(opts.cacheSize ?? 10_000);
-    this.loader = new KeyLoader(this.db);
+    this.loader = new KeyLoader(this.db, { cacheRows: store.driver === 'pglite' });
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -456,7 +458,7 @@ export class Kms {
       outcome,
       errorKind: err?.kind,
       requestId: c.requestId,
-      details,
+      details: c.details ? { ...c.details, ...details } : details,
     };
   }
 
@@ -653,6 +655,7 @@ export class Kms {
           await this.notify(trx, keyId);
           return toRecord(updated);
         });
+        this.loader.invalidate(keyId);
         this.cache.evictKey(keyId);
         return rec;
       } catch (e) {

@@ -16,23 +16,62 @@ interface Pending {
  * Reads key rows for crypto operations in batches: every request that arrives while the event loop
  * turns joins one query. Each request's read still starts after the request arrived, so a state
  * change acknowledged before a request is always seen by it (no stale answers, unlike a TTL cache).
+ *
+ * With `cacheRows` (only for a store no other process can write: embedded PGlite, which holds a lock on
+ * its directory) rows are also kept in memory. Every change to a key goes through this process and
+ * calls `invalidate` after its commit and before it is acknowledged; a read that started before an
+ * invalidation is not cached (epoch check), so a stale row can never be stored.
  */
 export class KeyLoader {
   private queue: Pending[] = [];
   private scheduled = false;
   private inFlight = 0;
+  private epoch = 0;
+  private readonly rows = new Map<string, Map<string, KeyUseRow>>();
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly maxInFlight = 4,
-    private readonly maxBatch = 256,
+    private readonly opts: { cacheRows?: boolean; maxCachedKeys?: number; maxInFlight?: number; maxBatch?: number } = {},
   ) {}
 
+  private get maxInFlight() {
+    return this.opts.maxInFlight ?? 4;
+  }
+  private get maxBatch() {
+    return this.opts.maxBatch ?? 256;
+  }
+
   load(tenantId: string, keyId: string, version: number | null): Promise<KeyUseRow | undefined> {
+    if (this.opts.cacheRows) {
+      const hit = this.rows.get(keyId)?.get(`${tenantId}/${version ?? ''}`);
+      if (hit) return Promise.resolve(hit);
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ tenantId, keyId, version, resolve, reject });
+      const epoch = this.epoch;
+      const done = !this.opts.cacheRows
+        ? resolve
+        : (r: KeyUseRow | undefined) => {
+            if (r && epoch === this.epoch) this.remember(tenantId, keyId, version, r);
+            resolve(r);
+          };
+      this.queue.push({ tenantId, keyId, version, resolve: done, reject });
       this.schedule();
     });
+  }
+
+  /** A key changed: drop its rows, and refuse to cache reads that started before now. */
+  invalidate(keyId: string) {
+    this.epoch++;
+    this.rows.delete(keyId);
+  }
+
+  private remember(tenantId: string, keyId: string, version: number | null, r: KeyUseRow) {
+    let m = this.rows.get(keyId);
+    if (!m) {
+      if (this.rows.size >= (this.opts.maxCachedKeys ?? 50_000)) this.rows.delete(this.rows.keys().next().value!);
+      this.rows.set(keyId, (m = new Map()));
+    }
+    m.set(`${tenantId}/${version ?? ''}`, r);
   }
 
   private schedule() {
