@@ -9,6 +9,8 @@ export interface Row {
   baseline: string;
   baselineReqPerSec: number;
   ratio: number;
+  /** Other references measured in the same slices (core in-process ...), with the ratio to each. */
+  also?: { name: string; reqPerSec: number; ratio: number }[];
 }
 
 export interface Measure {
@@ -65,11 +67,56 @@ export async function compare(
   return { scenario, reqPerSec, p50Ms: worst(s, 'p50Ms'), p99Ms: worst(s, 'p99Ms'), baseline: baselineName, baselineReqPerSec, ratio: reqPerSec / baselineReqPerSec };
 }
 
+/**
+ * The subject and every reference alternate in `rounds` slices; the first reference is the row's
+ * baseline (its ratio is the one the targets speak of), the others are reported beside it.
+ */
+export async function compareMany(
+  scenario: string,
+  references: { name: string; run: () => Promise<unknown> }[],
+  subject: () => Promise<unknown>,
+  opts: { concurrency: number; ms: number; rounds?: number },
+): Promise<Row> {
+  const rounds = opts.rounds ?? 2;
+  const slice = opts.ms / rounds;
+  for (const r of references) await closedLoop(r.run, opts.concurrency, Math.min(300, slice / 2));
+  await closedLoop(subject, opts.concurrency, Math.min(300, slice / 2));
+  const refs: Measure[][] = references.map(() => []);
+  const s: Measure[] = [];
+  for (let i = 0; i < rounds; i++) {
+    for (const [j, r] of references.entries()) refs[j]!.push(await closedLoop(r.run, opts.concurrency, slice));
+    s.push(await closedLoop(subject, opts.concurrency, slice));
+  }
+  const rate = (m: Measure[]) => m.reduce((a, x) => a + x.opsPerSec, 0) / m.length;
+  const worst = (m: Measure[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
+  const reqPerSec = rate(s);
+  const [base, ...others] = references.map((r, j) => ({ name: r.name, reqPerSec: rate(refs[j]!), ratio: reqPerSec / rate(refs[j]!) }));
+  return {
+    scenario,
+    reqPerSec,
+    p50Ms: worst(s, 'p50Ms'),
+    p99Ms: worst(s, 'p99Ms'),
+    baseline: base!.name,
+    baselineReqPerSec: base!.reqPerSec,
+    ratio: base!.ratio,
+    ...(others.length ? { also: others } : {}),
+  };
+}
+
 export function printTable(rows: Row[]) {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline', 'baseline req/s', 'ratio'];
-  const body = rows.map((r) => [r.scenario, r.reqPerSec.toFixed(0), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2), r.baseline, r.baselineReqPerSec.toFixed(0), r.ratio.toFixed(2)]);
+  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline', 'baseline req/s', 'ratio', 'also'];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.reqPerSec.toFixed(0),
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.baseline,
+    r.baselineReqPerSec.toFixed(0),
+    r.ratio.toFixed(2),
+    (r.also ?? []).map((a) => `${a.ratio.toFixed(2)} of ${a.name} (${a.reqPerSec.toFixed(0)}/s)`).join('; '),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 || i === 7 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   console.log(line(head));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const b of body) console.log(line(b));

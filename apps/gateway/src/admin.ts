@@ -3,6 +3,7 @@ import { migrationsApplied, toKmsError, type Kms } from '@polykms/core';
 import { z } from 'zod';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
+import { huaweiAdminApp } from '@polykms/huawei';
 import { requireAdmin } from './admintoken.ts';
 import type { Metrics } from '@polykms/http';
 
@@ -47,6 +48,7 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
       return c.json({ message: k.message }, k.kind === 'not_found' ? 404 : k.kind === 'conflict' ? 409 : k.kind === 'invalid_argument' ? 400 : 500);
     }
   });
+  app.route('/', huaweiAdminApp(kms));
   app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }));
   return app;
 }

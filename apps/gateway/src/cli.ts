@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromEnv, parseDialects } from './config.ts';
 import { adminClient, ovhCommand } from './cli-ovh.ts';
+import { HUAWEI_HELP, HUAWEI_OPTIONS, huaweiCommand } from './cli-huawei.ts';
 import { UsageError } from './usage.ts';
 
 const HELP: Record<string, string> = {
@@ -28,6 +29,7 @@ commands:
   ovh credential p12    --cert FILE --key FILE --password PW --out FILE   (PKCS#12 for a browser)
   ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
   ovh policy list       --domain ID
+${HUAWEI_HELP}
 
 options: --json (machine-readable output), --config FILE (gateway configuration, as POLYKMS_CONFIG), --help
 environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
@@ -44,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
+      ...HUAWEI_OPTIONS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       batch: { type: 'string' },
@@ -68,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [cmd, sub, third, ...more] = positionals;
-  const rest = cmd === 'ovh' ? more : [third, ...more].filter((x): x is string => x !== undefined);
-  const key = (cmd === 'ovh' ? [cmd, sub, third] : [cmd, sub]).filter(Boolean).join(' ');
+  const vendor = cmd === 'ovh' || cmd === 'huawei';
+  const rest = vendor ? more : [third, ...more].filter((x): x is string => x !== undefined);
+  const key = (vendor ? [cmd, sub, third] : [cmd, sub]).filter(Boolean).join(' ');
   if (values.help || !cmd) {
     console.log(HELP[key] ?? HELP[cmd ?? ''] ?? HELP['']);
     return cmd || values.help ? 0 : 2;
@@ -132,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
-      if (key !== 'ca export' && key !== 'tenant link' && key !== 'audit verify' && cmd !== 'ovh') throw new UsageError(`unknown command '${key || cmd}'`);
+      if (key !== 'ca export' && key !== 'tenant link' && key !== 'audit verify' && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
       const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
@@ -160,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
           out(pem.trimEnd(), { certificatePEM: pem });
           return 0;
         }
-        return await ovhCommand(key, values, admin.call, out);
+        return cmd === 'huawei' ? await huaweiCommand(key, values, admin.call, out) : await ovhCommand(key, values, admin.call, out);
       } finally {
         await admin.close();
       }

@@ -4,6 +4,7 @@ import { Metrics, type HttpsServer } from '@polykms/http';
 import { pino, type Logger } from 'pino';
 import { gatewayCa, type Ca } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
+import { startHuaweiServer } from '@polykms/huawei';
 import { adminApp } from './admin.ts';
 import { loadAdminToken } from './admintoken.ts';
 import type { Dialect, GatewayConfig } from './config.ts';
@@ -28,7 +29,7 @@ type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metric
 /** How each dialect starts; a dialect not in `cfg.dialects` is not started at all. */
 const STARTERS: Record<Dialect, Starter | undefined> = {
   ovh: (kms, ca, cfg, obs) => startOvhServer(kms, ca, { host: cfg.host, port: cfg.ovhPort, hostnames: cfg.hostnames, ...obs }),
-  huawei: undefined,
+  huawei: (kms, ca, cfg, obs) => startHuaweiServer(kms, ca, { host: cfg.host, port: cfg.huaweiPort, hostnames: cfg.hostnames, tokenTtlSeconds: cfg.huaweiTokenTtlSeconds, ...obs }),
   cse: undefined,
 };
 

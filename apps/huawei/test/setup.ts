@@ -1,0 +1,64 @@
+import { expect } from 'vitest';
+import type { Kms } from '@polykms/core';
+import { gatewayCa } from '@polykms/pki';
+import { createHuaweiApp, huaweiAdminApp, startHuaweiServer, type HuaweiServer } from '../src/index.ts';
+import { call, type Reply } from './client.ts';
+
+export const P1 = '0123456789abcdef0123456789abcdef';
+export const P2 = 'fedcba9876543210fedcba9876543210';
+
+export interface World {
+  server: HuaweiServer;
+  ca: string;
+  admin: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>;
+  /** A token for (domain, user, password, project) through POST /v3/auth/tokens. */
+  token: (name: string, password: string, project: string, domain?: string) => Promise<string>;
+  /** POST /v1.0/{project}/kms/{verb} with X-Auth-Token. */
+  kms: (token: string, verb: string, body?: unknown, project?: string, method?: string) => Promise<Reply>;
+  /** A token that expires one second after it is issued (another replica with a short TTL, same store). */
+  shortToken: (name: string, password: string, project: string) => Promise<string>;
+}
+
+export async function world(kms: Kms): Promise<World> {
+  const ca = await gatewayCa(kms);
+  const server = await startHuaweiServer(kms, ca, { host: '127.0.0.1', port: 0 });
+  const adminApp = huaweiAdminApp(kms);
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const r = await adminApp.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, json: r.status === 204 ? undefined : await r.json() };
+  };
+  const authBody = (name: string, password: string, project: string, domain = 'acme') => ({
+    auth: { identity: { methods: ['password'], password: { user: { name, password, domain: { name: domain } } } }, scope: { project: { id: project } } },
+  });
+  const token = async (name: string, password: string, project: string, domain = 'acme') => {
+    const r = await call(server.url, ca.certPem, 'POST', '/v3/auth/tokens?nocatalog=true', authBody(name, password, project, domain));
+    expect(r.status, r.text).toBe(201);
+    return r.headers['x-subject-token'] as string;
+  };
+  const short = createHuaweiApp(kms, { tokenTtlSeconds: 1 });
+  const shortToken = async (name: string, password: string, project: string) => {
+    const r = await short.request('/v3/auth/tokens', { method: 'POST', body: JSON.stringify(authBody(name, password, project)) });
+    expect(r.status).toBe(201);
+    return r.headers.get('x-subject-token')!;
+  };
+  const kmsCall = (t: string, verb: string, body: unknown = {}, project = P1, method = 'POST') =>
+    call(server.url, ca.certPem, method, `/v1.0/${project}/kms/${verb}`, method === 'GET' || method === 'DELETE' ? undefined : body, { 'X-Auth-Token': t });
+  return { server, ca: ca.certPem, admin, token, kms: kmsCall, shortToken };
+}
+
+/** Huawei's nested KMS error body, exactly. */
+export function expectKmsError(r: Reply, status: number, code: string) {
+  expect(r.status, r.text).toBe(status);
+  expect(Object.keys(r.json)).toEqual(['error']);
+  expect(Object.keys(r.json.error).sort()).toEqual(['error_code', 'error_msg']);
+  expect(r.json.error.error_code, r.text).toBe(code);
+  expect(typeof r.json.error.error_msg).toBe('string');
+}
+
+/** The API gateway's flat body, with the request id that the X-Request-Id header also carries. */
+export function expectApigwError(r: Reply, status: number, code: string) {
+  expect(r.status, r.text).toBe(status);
+  expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_msg', 'request_id']);
+  expect(r.json.error_code, r.text).toBe(code);
+  expect(r.json.request_id).toBe(r.headers['x-request-id']);
+}

@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request } from 'undici';
+import { Kms, type Caller } from '@polykms/core';
+import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { gatewayCa } from '@polykms/pki';
+import { canonicalRequest, formatSdkDate, huaweiAdminApp, signString, startHuaweiServer, stringToSign } from '@polykms/huawei';
+import { compare, type Row } from './harness.ts';
+
+/**
+ * Huawei KMS operations over real HTTPS with keep-alive, with an IAM token and with AK/SK signing,
+ * next to the same operation through core in-process (same store, same key), in one run.
+ */
+export async function benchHuawei(opts: { ms: number; concurrency: number }): Promise<Row[]> {
+  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
+  console.error(`huawei: storage ${kms.store.driver}`);
+  const ca = await gatewayCa(kms);
+  const server = await startHuaweiServer(kms, ca, { host: '127.0.0.1', port: 0 });
+  const admin = huaweiAdminApp(kms);
+  const project = '0123456789abcdef0123456789abcdef';
+  const adm = async (path: string, body: unknown) => (await admin.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
+  const user = await adm('/admin/huawei/users', { domain: 'bench', name: 'bench', password: 'bench-password', projects: [{ id: project, roles: ['KMS Administrator'] }] });
+  const ak = await adm(`/admin/huawei/users/${user.id}/access-keys`, {});
+  const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 });
+  const base = `https://127.0.0.1:${server.port}`;
+  const send = async (path: string, headers: Record<string, string>, body: string) => {
+    const r = await request(`${base}${path}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', ...headers }, body });
+    const text = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${text}`);
+    return text;
+  };
+  const auth = await request(`${base}/v3/auth/tokens?nocatalog=true`, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', password: 'bench-password', domain: { name: 'bench' } } } }, scope: { project: { id: project } } } }),
+  });
+  await auth.body.text();
+  const token = auth.headers['x-subject-token'] as string;
+  const post = (verb: string, body: unknown) => send(`/v1.0/${project}/kms/${verb}`, { 'x-auth-token': token }, JSON.stringify(body));
+  /** Signed per request, as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
+  const postSigned = (verb: string, body: unknown) => {
+    const path = `/v1.0/${project}/kms/${verb}`;
+    const payload = JSON.stringify(body);
+    const h: Record<string, string> = { 'content-type': 'application/json', host: `127.0.0.1:${server.port}`, 'x-project-id': project, 'x-sdk-date': formatSdkDate(new Date()) };
+    const cr = canonicalRequest({ method: 'POST', canonicalUri: `${path}/`, canonicalQuery: '', signedHeaders: Object.keys(h), header: (n) => h[n], payloadHash: createHash('sha256').update(payload).digest('hex') });
+    const authorization = `SDK-HMAC-SHA256 Access=${ak.access}, SignedHeaders=${Object.keys(h).join(';')}, Signature=${signString(ak.secret, stringToSign(h['x-sdk-date']!, cr))}`;
+    return send(path, { ...h, authorization }, payload);
+  };
+  const tenantId = (await kms.resolveTenant('huawei', project))!;
+  const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
+  const create = async (body: unknown) => JSON.parse(await post('create-key', body)).key_info.key_id as string;
+  const rows: Row[] = [];
+
+  const aes = await create({ key_alias: 'aes' });
+  const text = randomBytes(512).toString('hex');
+  const pt = Buffer.from(text, 'utf8');
+  rows.push(await compare('huawei.encrypt-data', 'core in-process', () => kms.encrypt(c, aes, pt), () => post('encrypt-data', { key_id: aes, plain_text: text }), opts));
+
+  const digest = createHash('sha256').update(randomBytes(256)).digest();
+  const rsa = await create({ key_alias: 'rsa', key_spec: 'RSA_2048', key_usage: 'SIGN_VERIFY' });
+  const rsaBody = { key_id: rsa, signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') };
+  const rs256 = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true } as const;
+  rows.push(await compare('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256', 'core in-process', () => kms.sign(c, rsa, rs256, digest), () => post('sign', rsaBody), opts));
+  const ec = await create({ key_alias: 'ec', key_spec: 'EC_P256', key_usage: 'SIGN_VERIFY' });
+  rows.push(
+    await compare(
+      'huawei.sign.ECDSA_SHA_256',
+      'core in-process',
+      () => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'der' }, digest),
+      () => post('sign', { key_id: ec, signing_algorithm: 'ECDSA_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') }),
+      opts,
+    ),
+  );
+  rows.push(await compare('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', 'core in-process', () => kms.sign(c, rsa, rs256, digest), () => postSigned('sign', rsaBody), opts));
+
+  await dispatcher.close();
+  await server.close();
+  await kms.close();
+  await db.drop();
+  return rows;
+}
