@@ -4,7 +4,8 @@ import { Kms, type Caller } from '@polykms/core';
 import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
 import { canonicalRequest, formatSdkDate, huaweiAdminApp, signString, startHuaweiServer, stringToSign } from '@polykms/huawei';
-import { compare, type Row } from './harness.ts';
+import { compareMany, type Row } from './harness.ts';
+import { echoBaseline, rawSign } from './baselines.ts';
 
 /**
  * Huawei KMS operations over real HTTPS with keep-alive, with an IAM token and with AK/SK signing,
@@ -52,28 +53,38 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   const create = async (body: unknown) => JSON.parse(await post('create-key', body)).key_info.key_id as string;
   const rows: Row[] = [];
 
+  // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same TLS for the rest;
+  // core in-process is reported beside them.
+  const echo = await echoBaseline(ca, { mtls: false, connect: { connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
+  const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
+
   const aes = await create({ key_alias: 'aes' });
   const text = randomBytes(512).toString('hex');
   const pt = Buffer.from(text, 'utf8');
-  rows.push(await compare('huawei.encrypt-data', 'core in-process', () => kms.encrypt(c, aes, pt), () => post('encrypt-data', { key_id: aes, plain_text: text }), opts));
+  const encBody = { key_id: aes, plain_text: text };
+  rows.push(await compareMany('huawei.encrypt-data', [{ name: 'echo over TLS', run: () => echo.post(encBody) }, core(() => kms.encrypt(c, aes, pt))], () => post('encrypt-data', encBody), opts));
 
   const digest = createHash('sha256').update(randomBytes(256)).digest();
   const rsa = await create({ key_alias: 'rsa', key_spec: 'RSA_2048', key_usage: 'SIGN_VERIFY' });
   const rsaBody = { key_id: rsa, signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') };
   const rs256 = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true } as const;
-  rows.push(await compare('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256', 'core in-process', () => kms.sign(c, rsa, rs256, digest), () => post('sign', rsaBody), opts));
+  await kms.sign(c, rsa, rs256, digest);
+  const rsaKey = kms.cache.get(rsa, 1)!.key;
+  const raw = { name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, rsaKey) };
+  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256', [raw, core(() => kms.sign(c, rsa, rs256, digest))], () => post('sign', rsaBody), opts));
   const ec = await create({ key_alias: 'ec', key_spec: 'EC_P256', key_usage: 'SIGN_VERIFY' });
+  const ecBody = { key_id: ec, signing_algorithm: 'ECDSA_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') };
   rows.push(
-    await compare(
+    await compareMany(
       'huawei.sign.ECDSA_SHA_256',
-      'core in-process',
-      () => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'der' }, digest),
-      () => post('sign', { key_id: ec, signing_algorithm: 'ECDSA_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') }),
+      [{ name: 'echo over TLS', run: () => echo.post(ecBody) }, core(() => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'der' }, digest))],
+      () => post('sign', ecBody),
       opts,
     ),
   );
-  rows.push(await compare('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', 'core in-process', () => kms.sign(c, rsa, rs256, digest), () => postSigned('sign', rsaBody), opts));
+  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', [raw, core(() => kms.sign(c, rsa, rs256, digest))], () => postSigned('sign', rsaBody), opts));
 
+  await echo.close();
   await dispatcher.close();
   await server.close();
   await kms.close();

@@ -4,7 +4,8 @@ import { Kms, type Caller } from '@polykms/core';
 import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer } from '@polykms/ovh';
-import { compare, type Row } from './harness.ts';
+import { compareMany, type Row } from './harness.ts';
+import { echoBaseline, rawSign } from './baselines.ts';
 
 /**
  * OVH operations over real HTTPS with a client certificate and keep-alive, next to the same operation
@@ -33,22 +34,37 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
   const rows: Row[] = [];
 
+  // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same mTLS for the rest;
+  // core in-process is reported beside them.
+  const echo = await echoBaseline(ca, { mtls: true, connect: { connect: { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
+  const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
+
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   const kib = randomBytes(1024);
   const encBody = { plaintext: kib.toString('base64') };
-  rows.push(await compare('ovh.encrypt.1KiB', 'core in-process', () => kms.encrypt(c, aes, kib), () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody), opts));
+  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }, core(() => kms.encrypt(c, aes, kib))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody), opts));
 
   const msg = randomBytes(256);
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
-  rows.push(
-    await compare('ovh.sign.RS256', 'core in-process', () => kms.sign(c, rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, msg), () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, { alg: 'RS256', message: msg.toString('base64') }), opts),
-  );
-  const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
-  rows.push(
-    await compare('ovh.sign.ES256', 'core in-process', () => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' }, msg), () => post(`/api/${domain.id}/v1/servicekey/${ec}/sign`, { alg: 'ES256', message: msg.toString('base64') }), opts),
-  );
-  rows.push(await compare('ovh.datakey', 'core in-process', () => kms.generateDataKey(c, aes, 32), () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), opts));
+  const rs256 = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+  await kms.sign(c, rsa, rs256, msg);
+  const rsaKey = kms.cache.get(rsa, 1)!.key;
+  const rsBody = { alg: 'RS256', message: msg.toString('base64') };
+  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }, core(() => kms.sign(c, rsa, rs256, msg))], () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, rsBody), opts));
 
+  const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
+  const esBody = { alg: 'ES256', message: msg.toString('base64') };
+  rows.push(
+    await compareMany(
+      'ovh.sign.ES256',
+      [{ name: 'echo over mTLS', run: () => echo.post(esBody) }, core(() => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' }, msg))],
+      () => post(`/api/${domain.id}/v1/servicekey/${ec}/sign`, esBody),
+      opts,
+    ),
+  );
+  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }, core(() => kms.generateDataKey(c, aes, 32))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), opts));
+
+  await echo.close();
   await dispatcher.close();
   await server.close();
   await kms.close();

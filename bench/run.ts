@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { benchCore } from './core.ts';
 import { benchOvh } from './ovh.ts';
+import { benchHuawei } from './huawei.ts';
 import { printTable, writeJson, type Row } from './harness.ts';
 
-const USAGE = `usage: pnpm bench [core|ovh ...] [--duration SECONDS] [--concurrency N] [--json FILE]
+const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
 
 Runs each scenario next to its baseline in the same process and prints req/s, p50/p99 and the ratio.
 With DATABASE_URL set, core runs on that Postgres; otherwise on in-memory PGlite.`;
@@ -21,7 +22,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh };
+const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh, huawei: benchHuawei };
 const wanted = positionals.length ? positionals : Object.keys(suites);
 for (const w of wanted) {
   if (!suites[w]) {

@@ -40,14 +40,14 @@ export function sameText(a: string, b: string): boolean {
 const sameEmail = (a: string, b: string) => sameText(a.toLowerCase(), b.toLowerCase());
 
 export class Access {
-  private readonly privileged: Set<string>;
+  private readonly admins: Set<string>;
   private readonly selfUrl: string;
 
   constructor(
     readonly config: CseConfig,
     readonly tokens: TokenVerifier,
   ) {
-    this.privileged = new Set(config.privilegedUsers.map((e) => e.toLowerCase()));
+    this.admins = new Set(config.privilegedUsers.map((e) => e.toLowerCase()));
     this.selfUrl = normalizeUrl(config.kaclsUrl);
   }
 
@@ -95,7 +95,7 @@ export class Access {
     }
     const identity = await this.tokens.authenticate(authentication);
     if (identity.kind !== 'idp') throw forbidden('privileged methods need an identity provider token', 'privileged');
-    if (!this.privileged.has(identity.email.toLowerCase())) throw forbidden(`${identity.email} is not a privileged user of this KACLS (privilegedUsers)`, 'privileged');
+    if (!this.admins.has(identity.email.toLowerCase())) throw forbidden(`${identity.email} is not a privileged user of this KACLS (privilegedUsers)`, 'privileged');
     return identity;
   }
 

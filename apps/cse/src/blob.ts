@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { KmsError } from '@polykms/core';
 import { badRequest } from './errors.ts';
 import type { CseInstance } from './instance.ts';
+import type { AuditScope } from './app.ts';
 
 /**
  * Wrapped keys. A blob is core's AES-256-GCM ciphertext under the tenant KEK (0x01 | KEK uuid | KEK
@@ -69,18 +70,20 @@ export function decodePrivateKeyPayload(b: Buffer): { pkcs8: Buffer; perimeterId
 }
 
 /** Seals a payload under the tenant KEK (current version). */
-export async function seal(inst: CseInstance, principal: string, requestId: string, payload: Buffer, context: Buffer): Promise<Buffer> {
+export async function seal(inst: CseInstance, scope: AuditScope, requestId: string, payload: Buffer, context: Buffer): Promise<Buffer> {
   const { kekId } = await inst.state();
-  const r = await inst.kms.encrypt(await inst.caller(principal, requestId), kekId, payload, context);
+  scope.inCore = true;
+  const r = await inst.kms.encrypt(await inst.caller(scope.principal, requestId, scope.details), kekId, payload, context);
   payload.fill(0);
   return r.ciphertext;
 }
 
 /** Opens a blob of this tenant's KEK (any version); anything else is a 400 naming the field. */
-export async function open(inst: CseInstance, principal: string, requestId: string, blob: Buffer, context: Buffer, field: string): Promise<Buffer> {
+export async function open(inst: CseInstance, scope: AuditScope, requestId: string, blob: Buffer, context: Buffer, field: string): Promise<Buffer> {
   const { kekId } = await inst.state();
+  scope.inCore = true;
   try {
-    return (await inst.kms.decrypt(await inst.caller(principal, requestId), blob, context, { expectKeyId: kekId })).plaintext;
+    return (await inst.kms.decrypt(await inst.caller(scope.principal, requestId, scope.details), blob, context, { expectKeyId: kekId })).plaintext;
   } catch (e) {
     if (e instanceof KmsError && (e.kind === 'invalid_argument' || e.kind === 'not_found'))
       throw badRequest(`${field}: not ${field === 'wrapped_key' ? 'a key' : 'a private key'} wrapped by this KACLS, or it was altered`, field);

@@ -54,8 +54,9 @@ export class CseInstance {
     return { tenantId, kekId, signing: await signingKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })) };
   }
 
-  async caller(principal: string, requestId?: string): Promise<Caller> {
-    return { tenantId: (await this.state()).tenantId, dialect: 'cse', principal, requestId };
+  /** `details` (method, reason, resource ...) go into core's audit event of the operation. */
+  async caller(principal: string, requestId?: string, details?: Record<string, unknown>): Promise<Caller> {
+    return { tenantId: (await this.state()).tenantId, dialect: 'cse', principal, requestId, details };
   }
 
   /** The JWKS served at /certs. */

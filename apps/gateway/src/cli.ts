@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { configFromEnv, parseDialects } from './config.ts';
 import { adminClient, ovhCommand } from './cli-ovh.ts';
 import { HUAWEI_HELP, HUAWEI_OPTIONS, huaweiCommand } from './cli-huawei.ts';
+import { CSE_HELP, CSE_OPTIONS, cseCommand } from './cli-cse.ts';
 import { UsageError } from './usage.ts';
 
 const HELP: Record<string, string> = {
@@ -30,6 +31,7 @@ commands:
   ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
   ovh policy list       --domain ID
 ${HUAWEI_HELP}
+${CSE_HELP.join("\n")}
 
 options: --json (machine-readable output), --config FILE (gateway configuration, as POLYKMS_CONFIG), --help
 environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
@@ -47,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...HUAWEI_OPTIONS,
+      ...CSE_OPTIONS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       batch: { type: 'string' },
@@ -71,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [cmd, sub, third, ...more] = positionals;
-  const vendor = cmd === 'ovh' || cmd === 'huawei';
+  const vendor = cmd === 'ovh' || cmd === 'huawei' || cmd === 'cse';
   const rest = vendor ? more : [third, ...more].filter((x): x is string => x !== undefined);
   const key = (vendor ? [cmd, sub, third] : [cmd, sub]).filter(Boolean).join(' ');
   if (values.help || !cmd) {
@@ -79,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
     return cmd || values.help ? 0 : 2;
   }
   const out = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data) : human);
-  if (values.config) process.env.POLYKMS_CONFIG = values.config;
+  // `cse config ...` edits the CSE file named by --config; everywhere else --config is the gateway's.
+  if (values.config && cmd !== 'cse') process.env.POLYKMS_CONFIG = values.config;
   if (values.dialect) process.env.POLYKMS_DIALECTS = parseDialects(values.dialect.join(','), '--dialect').join(',');
   const cfg = configFromEnv();
   const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -87,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     await import('./main.ts');
     return -1;
   }
+  if (cmd === 'cse') return cseCommand(key, values, out);
   const open = () => Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
   switch (key) {
     case 'migrate': {

@@ -13,7 +13,7 @@ describe('gateway process', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts on embedded PGlite in the data directory, answers health and readiness, and stops cleanly', async () => {
-    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_DIALECTS: 'ovh,huawei' }), databaseUrl: undefined };
+    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_HUAWEI_PORT: '0', POLYKMS_CSE_PORT: '0' }), databaseUrl: undefined };
     const gw = await startGateway(cfg, pino({ level: 'silent' }));
     try {
       expect(await (await fetch(`${gw.urls.admin}/healthz`)).json()).toEqual({ status: 'ok' });

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { gatewayCa, type Ca } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
 import { startHuaweiServer } from '@polykms/huawei';
+import { loadCseConfig, startCseServer } from '@polykms/cse';
 import { adminApp } from './admin.ts';
 import { loadAdminToken } from './admintoken.ts';
 import type { Dialect, GatewayConfig } from './config.ts';
@@ -30,7 +31,7 @@ type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metric
 const STARTERS: Record<Dialect, Starter | undefined> = {
   ovh: (kms, ca, cfg, obs) => startOvhServer(kms, ca, { host: cfg.host, port: cfg.ovhPort, hostnames: cfg.hostnames, ...obs }),
   huawei: (kms, ca, cfg, obs) => startHuaweiServer(kms, ca, { host: cfg.host, port: cfg.huaweiPort, hostnames: cfg.hostnames, tokenTtlSeconds: cfg.huaweiTokenTtlSeconds, ...obs }),
-  cse: undefined,
+  cse: async (kms, ca, cfg, obs) => startCseServer(kms, ca, { host: cfg.host, port: cfg.csePort, hostnames: cfg.hostnames, config: await loadCseConfig(cfg.cseConfigFile), ...obs }),
 };
 
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */

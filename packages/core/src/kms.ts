@@ -226,19 +226,24 @@ export class Kms {
     this.sealer = setInterval(() => {
       if (running) return;
       running = true;
-      this.sealAudit()
+      this.sealAudit({ budgetMs: 100 })
         .catch((e) => this.log.warn({ err: (e as Error).message }, 'audit chain sealing failed; will retry'))
         .finally(() => (running = false));
     }, 1000);
     this.sealer.unref();
   }
 
-  /** Writes buffered events and chains everything not yet sealed; returns how many were sealed. */
-  async sealAudit(): Promise<number> {
+  /**
+   * Writes buffered events and chains what is not yet sealed; returns how many were sealed. The
+   * periodic sealer has a time budget per tick so that, under a flood of events, it never holds the
+   * store (a single connection on PGlite) for long; verification seals everything first.
+   */
+  async sealAudit(opts: { budgetMs?: number } = {}): Promise<number> {
     if (!this.audit.macKey) return 0;
     await this.audit.flush();
+    const until = opts.budgetMs === undefined ? Infinity : performance.now() + opts.budgetMs;
     let total = 0;
-    for (let n = -1; n !== 0; total += n) n = await sealAuditChain(this.db, this.audit.macKey);
+    for (let n = -1; n !== 0 && performance.now() < until; total += n) n = await sealAuditChain(this.db, this.audit.macKey, 500);
     return total;
   }
 

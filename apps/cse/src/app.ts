@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { observe, type Metrics } from '@polykms/http';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { Kms } from '@polykms/core';
+import type { z } from 'zod';
+import { Access } from './access.ts';
+import type { CseConfig } from './config.ts';
+import { CseError, badRequest, renderError } from './errors.ts';
+import { CseInstance } from './instance.ts';
+import { KeySets } from './keysets.ts';
+import { describeIssues } from './schemas.ts';
+import { TokenVerifier } from './tokens.ts';
+
+export type CseEnv = { Variables: { requestId: string; audit: AuditScope } };
+export type CseContext = Context<CseEnv>;
+
+/** What one call leaves in the audit trail besides core's own key events. */
+export interface AuditScope {
+  principal: string;
+  details: Record<string, unknown>;
+  /**
+   * Set once core has run the key operation: core's own event (key.encrypt / key.decrypt, allowed or
+   * failed) then carries these details, so a call costs one audit row, not two.
+   */
+  inCore?: boolean;
+}
+
+export const MAX_BODY = 64 * 1024;
+
+/** Everything a route module needs. */
+export interface CseDeps {
+  kms: Kms;
+  config: CseConfig;
+  instance: CseInstance;
+  access: Access;
+}
+
+export type Register = (method: 'get' | 'post', name: string, h: (c: CseContext, deps: CseDeps) => Promise<Response>) => void;
+
+const JSON_TYPES = /^(application\/json|text\/plain|application\/[a-z0-9.+-]+\+json)\s*(;.*)?$/i;
+
+/** Step one of every handler: the body against its schema, as a 400 that names each bad field. */
+export async function body<S extends z.ZodType>(c: CseContext, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header('content-type');
+  // text/plain too: a browser may send a "simple" CORS request; the body is JSON either way.
+  if (type !== undefined && !JSON_TYPES.test(type)) throw new CseError(415, `the body must be JSON (Content-Type: application/json); got '${type.slice(0, 100)}'`);
+  const text = await c.req.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest('the body is not valid JSON', 'body');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('the body must be a JSON object', 'body');
+  const reason = (json as { reason?: unknown }).reason;
+  if (typeof reason === 'string') c.get('audit').details.reason = sanitizeReason(reason);
+  const r = schema.safeParse(json);
+  if (!r.success) throw badRequest(describeIssues(r.error).join('; '), 'body');
+  return r.data;
+}
+
+/**
+ * `reason` is an opaque passthrough string (not strict JSON: Google sends `{client:'drive' op:'read'}`).
+ * It is kept for the audit trail with control, bidi and line-separator characters replaced, cut to 1 KB.
+ */
+export function sanitizeReason(reason: string): string {
+  const clean = reason.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, '?');
+  const bytes = Buffer.from(clean, 'utf8');
+  return bytes.length <= 1024 ? clean : bytes.subarray(0, 1024).toString('utf8').replace(/\ufffd$/, '');
+}
+
+/**
+ * The KACLS: every method at `<kaclsUrl path>/<method>` (and at `/<method>`, for a proxy that strips
+ * the prefix), CORS for Workspace's browser client, one error renderer, one audit event per call.
+ */
+export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) => void, obs: { log?: Logger | undefined; metrics?: Metrics | undefined } = {}) {
+  const instance = new CseInstance(kms, config);
+  const tokens = new TokenVerifier(config, new KeySets(), () => instance.selfKeySet());
+  const deps: CseDeps = { kms, config, instance, access: new Access(config, tokens) };
+  const app = new Hono<CseEnv>();
+  app.use('*', observe('cse', obs));
+  app.onError((e, c) => {
+    const { status, body: b } = renderError(e);
+    if (status >= 500) kms.log.error({ err: e, reqId: c.get('requestId') }, 'cse request failed');
+    return c.json(b, status);
+  });
+  app.notFound((c) => c.json({ code: 404, message: `no KACLS method at ${c.req.method} ${c.req.path.slice(0, 200)}`, details: 'not_found' }, 404));
+  app.use(
+    '*',
+    cors({
+      origin: (origin) => (config.corsOrigins.includes(origin) ? origin : null),
+      allowMethods: ['GET', 'POST', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization'],
+      exposeHeaders: ['X-Request-Id'],
+      maxAge: 3600,
+    }),
+  );
+  app.use('*', async (c, next) => {
+    if (!c.get('requestId')) c.set('requestId', randomUUID());
+    c.set('audit', { principal: 'anonymous', details: { method: c.req.path.split('/').pop()?.slice(0, 64) } });
+    c.header('X-Request-Id', c.get('requestId'));
+    await next();
+  });
+  app.use('*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); } }));
+
+  const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '';
+  const prefixes = prefix ? ['', prefix] : [''];
+  register((method, name, h) => {
+    const run = async (c: CseContext) => {
+      const scope = c.get('audit');
+      try {
+        const res = await h(c, deps);
+        if (config.enabled && name !== 'status' && name !== 'certs' && !scope.inCore) void audit(deps, c, name, 'allowed');
+        return res;
+      } catch (e) {
+        if (config.enabled && name !== 'status' && name !== 'certs') {
+          const { status } = renderError(e);
+          // A refusal after core ran (resource name, perimeter, spki_hash) is still this method's denial.
+          void audit(deps, c, name, status === 401 || status === 403 ? 'denied' : 'failed', status, e instanceof CseError ? e.details : undefined);
+        }
+        throw e;
+      }
+    };
+    for (const p of prefixes) {
+      app[method](`${p}/${name}`, run);
+      app.all(`${p}/${name}`, (c) => {
+        c.header('Allow', method === 'get' ? 'GET' : 'POST');
+        return c.json({ code: 405, message: `${name} takes ${method.toUpperCase()}`, details: 'method_not_allowed' }, 405);
+      });
+    }
+  });
+  return { app, instance };
+}
+
+async function audit(deps: CseDeps, c: CseContext, name: string, outcome: 'allowed' | 'denied' | 'failed', status?: number, reason?: string) {
+  try {
+    const st = await deps.instance.state();
+    const scope = c.get('audit');
+    deps.kms.audit.record({
+      at: new Date(),
+      tenantId: st.tenantId,
+      dialect: 'cse',
+      principal: scope.principal,
+      action: `cse.${name}`,
+      keyId: st.kekId,
+      outcome,
+      errorKind: status ? `${status}${reason ? ` ${reason}` : ''}` : undefined,
+      requestId: c.get('requestId'),
+      details: scope.details,
+    });
+  } catch {
+    /* the store is down: core logs that; the answer has been decided already */
+  }
+}

@@ -1,0 +1,80 @@
+import { request } from 'node:https';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestIssuer } from '../src/testing.ts';
+
+export { TestIssuer };
+
+export interface Reply {
+  status: number;
+  text: string;
+  json: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** An HTTPS call as Workspace's clients make it: JSON body, the gateway CA trusted. */
+export function call(base: string, ca: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const url = new URL(path, base);
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, ca, agent: false, headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, text, json, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+export const tempDir = () => mkdtempSync(join(tmpdir(), 'polykms-cse-'));
+export const write = (dir: string, name: string, data: string | Uint8Array) => {
+  const f = join(dir, name);
+  writeFileSync(f, data);
+  return f;
+};
+
+export const DRIVE_ISS = 'gsuitecse-tokenissuer-drive@system.gserviceaccount.com';
+export const GMAIL_ISS = 'gsuitecse-tokenissuer-gmail@system.gserviceaccount.com';
+export const MIGRATION_ISS = 'apps-security-cse-kaclscommunication@system.gserviceaccount.com';
+export const IDP_ISS = 'https://idp.example.test';
+
+/** The usual cast: an IdP, Google's Drive, Gmail and migration issuers, all offline. */
+export async function testIssuers(dir: string) {
+  return {
+    idp: await TestIssuer.create(dir, IDP_ISS),
+    drive: await TestIssuer.create(dir, DRIVE_ISS),
+    gmail: await TestIssuer.create(dir, GMAIL_ISS),
+    migration: await TestIssuer.create(dir, MIGRATION_ISS),
+    stranger: await TestIssuer.create(dir, 'https://evil.example.test'),
+  };
+}
+export type Issuers = Awaited<ReturnType<typeof testIssuers>>;
+
+export function baseConfig(kaclsUrl: string, is: Issuers, extra: Record<string, unknown> = {}) {
+  return {
+    kaclsUrl,
+    name: 'test KACLS',
+    identityProviders: [{ issuer: is.idp.iss, jwksUri: is.idp.jwksUri, audiences: ['client-web', 'client-desktop'] }],
+    authorizationIssuers: [
+      { issuer: is.drive.iss, jwksUri: is.drive.jwksUri, application: 'drive' },
+      { issuer: is.gmail.iss, jwksUri: is.gmail.jwksUri, application: 'gmail' },
+      { issuer: is.migration.iss, jwksUri: is.migration.jwksUri, application: 'migration' },
+    ],
+    privilegedUsers: ['Admin@Example.com'],
+    allowGuests: false,
+    perimeters: { finance: { claim: 'email', endsWith: '@finance.example.com' } },
+    ...extra,
+  };
+}

@@ -1,0 +1,87 @@
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { Kms, type Caller } from '@polykms/core';
+import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { gatewayCa } from '@polykms/pki';
+import { parseCseConfig, startCseServer } from '@polykms/cse';
+import { TestIssuer } from '@polykms/cse/testing';
+import { compare, type Row } from './harness.ts';
+
+/**
+ * Google CSE KACLS methods over real HTTPS with keep-alive, every request verifying both RS256 tokens
+ * (IdP and Google-style authorization, JWKS from files), next to the same core operation in-process.
+ */
+export async function benchCse(opts: { ms: number; concurrency: number }): Promise<Row[]> {
+  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
+  console.error(`cse: storage ${kms.store.driver}`);
+  const ca = await gatewayCa(kms);
+  const dir = mkdtempSync(join(tmpdir(), 'polykms-bench-cse-'));
+  const issuer = async (iss: string) => {
+    const t = await TestIssuer.create(dir, iss);
+    return { iss, jwksUri: t.jwksUri, mint: (claims: Record<string, unknown>, aud: string) => t.mint(claims, { aud, expIn: 7200 }) };
+  };
+  const idp = await issuer('https://idp.bench.test');
+  const drive = await issuer('gsuitecse-tokenissuer-drive@system.gserviceaccount.com');
+  const gmail = await issuer('gsuitecse-tokenissuer-gmail@system.gserviceaccount.com');
+  const kaclsUrl = 'https://kacls.bench.test/v1';
+  const config = parseCseConfig({
+    kaclsUrl,
+    identityProviders: [{ issuer: idp.iss, jwksUri: idp.jwksUri, audiences: ['bench'] }],
+    authorizationIssuers: [
+      { issuer: drive.iss, jwksUri: drive.jwksUri, application: 'drive' },
+      { issuer: gmail.iss, jwksUri: gmail.jwksUri, application: 'gmail' },
+    ],
+    privilegedUsers: ['admin@bench.test'],
+  });
+  const server = await startCseServer(kms, ca, { host: '127.0.0.1', port: 0, config });
+  const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 });
+  const post = async (path: string, body: unknown) => {
+    const r = await request(`https://127.0.0.1:${server.port}/v1/${path}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${text}`);
+    return JSON.parse(text);
+  };
+  const tenantId = (await kms.resolveTenant('cse', kaclsUrl))!;
+  const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
+  const rows: Row[] = [];
+
+  const rn = '//googleapis.com/drive/files/bench';
+  const authentication = await idp.mint({ email: 'user@bench.test' }, 'bench');
+  const writer = await drive.mint({ email: 'user@bench.test', role: 'writer', resource_name: rn, kacls_url: kaclsUrl }, 'cse-authorization');
+  const reader = await drive.mint({ email: 'user@bench.test', role: 'reader', resource_name: rn, kacls_url: kaclsUrl }, 'cse-authorization');
+  const dek = randomBytes(32);
+  const wrapBody = { authentication, authorization: writer, key: dek.toString('base64'), reason: "{client:'drive' op:'write'}" };
+  const { wrapped_key } = await post('wrap', wrapBody);
+  // The same KEK, the same context: core in-process does exactly the AEAD work of a wrap / unwrap.
+  const kekId = (await kms.listKeys(c)).keys.find((k) => k.name === 'google-cse-kek')!.id;
+  const context = Buffer.from('google-cse/wrapped-key/v1');
+  const payload = Buffer.concat([Buffer.from([1, 32]), dek, Buffer.from([0, rn.length]), Buffer.from(rn), Buffer.from([0, 0])]);
+  const sealed = (await kms.encrypt(c, kekId, payload, context)).ciphertext;
+  rows.push(await compare('cse.wrap', 'core in-process', () => kms.encrypt(c, kekId, payload, context), () => post('wrap', wrapBody), opts));
+  const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
+  rows.push(await compare('cse.unwrap', 'core in-process', () => kms.decrypt(c, sealed, context, { expectKeyId: kekId }), () => post('unwrap', unwrapBody), opts));
+
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
+  const admin = await idp.mint({ email: 'admin@bench.test' }, 'bench');
+  const { wrapped_private_key } = await post('wrapprivatekey', { authentication: admin, private_key: pem });
+  const spki = createHash('sha256').update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).digest('base64');
+  const signer = await gmail.mint({ email: 'user@bench.test', role: 'signer', resource_name: '//gmail.googleapis.com/bench', kacls_url: kaclsUrl, spki_hash: spki, spki_hash_algorithm: 'SHA-256' }, 'cse-authorization');
+  const digest = createHash('sha256').update(randomBytes(256)).digest();
+  const signBody = { authentication, authorization: signer, algorithm: 'SHA256withRSA', digest: digest.toString('base64'), reason: 'sign', wrapped_private_key };
+  const rsa = await kms.createKey(c, { name: 'bench-rsa', spec: { kind: 'RSA', size: 2048 }, ops: ['sign', 'verify'] });
+  rows.push(
+    await compare('cse.privatekeysign.RSA-2048', 'core in-process', () => kms.sign(c, rsa.id, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, digest), () => post('privatekeysign', signBody), opts),
+  );
+
+  await dispatcher.close();
+  await server.close();
+  await kms.close();
+  await db.drop();
+  return rows;
+}
+
