@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { benchCore } from './core.ts';
 import { benchOvh } from './ovh.ts';
 import { benchHuawei } from './huawei.ts';
+import { benchCse } from './cse.ts';
 import { printTable, writeJson, type Row } from './harness.ts';
 
 const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
@@ -22,7 +23,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh, huawei: benchHuawei };
+const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh, huawei: benchHuawei, cse: benchCse };
 const wanted = positionals.length ? positionals : Object.keys(suites);
 for (const w of wanted) {
   if (!suites[w]) {

@@ -29,7 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { CURVES, DEACTIVATION_REASONS, DESCRIPTION_MAX, KEY_OPS, KEY_STATES, KmsError, NAME_MAX, invalid, isUuid, notFound, toKmsError, type Caller, type KeyRecord, type Kms } from '@polykms/core';
+import { CURVES, DEACTIVATION_REASONS, DESCRIPTION_MAX, KEY_OPS, KEY_STATES, KmsError, NAME_MAX, SIZES, invalid, isUuid, notFound, toKmsError, type Caller, type KeyRecord, type Kms } from '@polykms/core';
 
 const STATUS: Record<KmsError['kind'], 400 | 401 | 403 | 404 | 409 | 429 | 500 | 503> = {
   not_found: 404,
@@ -48,16 +48,24 @@ const MAX_BODY = 64 * 1024;
 
 const Name = z.string().min(1).max(NAME_MAX);
 const Description = z.string().max(DESCRIPTION_MAX);
-const Op = z.enum(KEY_OPS);
+const Op = z.enum(KEY_OPS, { error: `must be one of ${KEY_OPS.join(', ')}` });
+const PAGE = { error: 'must be a whole number from 1 to 1000' };
+const PageSize = z.coerce.number(PAGE).int(PAGE).min(1, PAGE).max(1000, PAGE);
 
 const CreateTenant = z.strictObject({ name: Name });
 
 // One schema per key type, so "an EC key takes a curve" is said by the schema, not found later.
-const CreateKey = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('oct'), name: Name, description: Description.optional(), size: z.union([z.literal(128), z.literal(192), z.literal(256)]), operations: z.array(Op).min(1).max(6).optional() }),
-  z.strictObject({ type: z.literal('RSA'), name: Name, description: Description.optional(), size: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]), operations: z.array(Op).min(1).max(6).optional() }),
-  z.strictObject({ type: z.literal('EC'), name: Name, description: Description.optional(), curve: z.enum(CURVES), operations: z.array(Op).min(1).max(6).optional() }),
-]);
+const Size = (kind: 'oct' | 'RSA') => z.number({ error: `must be one of ${SIZES[kind].join(', ')} (bits)` }).refine((n) => SIZES[kind].includes(n), { error: `must be one of ${SIZES[kind].join(', ')} (bits)` });
+const Operations = z.array(Op).min(1, { error: 'choose at least one operation' }).max(KEY_OPS.length);
+const CreateKey = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('oct'), name: Name, description: Description.optional(), size: Size('oct'), operations: Operations.optional() }),
+    z.strictObject({ type: z.literal('RSA'), name: Name, description: Description.optional(), size: Size('RSA'), operations: Operations.optional() }),
+    z.strictObject({ type: z.literal('EC'), name: Name, description: Description.optional(), curve: z.enum(CURVES, { error: `must be one of ${CURVES.join(', ')}` }), operations: Operations.optional() }),
+  ],
+  { error: 'must be one of oct, RSA, EC' },
+);
 
 const UpdateKey = z.strictObject({ name: Name.optional(), description: Description.optional() }).refine((b) => b.name !== undefined || b.description !== undefined, { message: 'give a name or a description to change' });
 const Deactivate = z.strictObject({ reason: z.enum(DEACTIVATION_REASONS).optional() });
@@ -65,14 +73,14 @@ const ScheduleDeletion = z.strictObject({ pendingDays: z.number().int().min(0).m
 const Empty = z.strictObject({});
 
 const ListKeys = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: PageSize.optional(),
   cursor: z.string().max(200).optional(),
   state: z.enum(KEY_STATES).optional(),
 });
 const ListAudit = z.strictObject({
   tenant: z.string().min(1).max(NAME_MAX).optional(),
   key: z.string().optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: PageSize.optional(),
   before: z.string().max(100).optional(),
 });
 
@@ -81,8 +89,7 @@ function describe(error: z.ZodError): string {
   return error.issues
     .map((i) => {
       const where = i.path.length ? i.path.join('.') : 'body';
-      if (i.code === 'unrecognized_keys') return `${where}: unknown field(s) ${i.keys.join(', ')}`;
-      if (i.code === 'invalid_union' && i.path.length === 0) return `type: must be one of oct, RSA, EC`;
+      if (i.code === 'unrecognized_keys') return `unknown field(s) ${i.keys.map((k) => [...i.path, k].join('.')).join(', ')}`;
       return `${where}: ${i.message}`;
     })
     .join('; ');
@@ -104,6 +111,7 @@ async function body<S extends z.ZodType>(c: Context, schema: S, optional = false
   } catch {
     throw invalid('the body is not valid JSON');
   }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw invalid('the body must be a JSON object');
   return parse(schema, data);
 }
 

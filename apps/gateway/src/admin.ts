@@ -5,6 +5,8 @@ import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
 import { huaweiAdminApp } from '@polykms/huawei';
 import { requireAdmin } from './admintoken.ts';
+import { adminKeysApp, noStore } from './admin-keys.ts';
+import { consoleApp } from './console/index.ts';
 import type { Metrics } from '@polykms/http';
 
 const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
@@ -29,6 +31,7 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.use('/v2/*', requireAdmin(opts.adminToken));
   app.use('/admin/*', requireAdmin(opts.adminToken));
+  app.use('/v2/*', noStore);
   app.post('/admin/audit/verify', async (c) => c.json(await kms.verifyAudit()));
   // Linked tenants: one tenant reachable through several vendors' namespaces.
   app.post('/admin/tenants/:tenant/links', async (c) => {
@@ -50,5 +53,8 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.route('/', huaweiAdminApp(kms));
   app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }));
+  app.route('/', adminKeysApp(kms));
+  // The console page holds no data; every call it makes carries the admin token.
+  app.route('/', consoleApp());
   return app;
 }

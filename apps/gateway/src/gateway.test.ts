@@ -34,6 +34,11 @@ describe('gateway process', () => {
       const ca = (await gatewayCa(gw.kms)).certPem;
       const created = await call(gw.urls.ovh!, { cert: got.certificatePEM, key: cred.privateKeyPEM, ca }, 'POST', '/v1/servicekey', { name: 'k', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
       expect(created.status).toBe(201);
+      const page = await fetch(`${gw.urls.admin}/console/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect((await fetch(`${gw.urls.admin}/admin/tenants`)).status).toBe(401);
+      expect((await fetch(`${gw.urls.admin}/admin/tenants`, { headers: auth })).status).toBe(200);
       const metrics = await (await fetch(`${gw.urls.admin}/metrics`)).text();
       expect(metrics).toContain('polykms_requests_total{dialect="ovh",operation="POST /v1/servicekey",status="201"} 1');
       expect(metrics).toMatch(/polykms_request_duration_seconds_bucket\{le="0.005",dialect="ovh",operation="POST \/v1\/servicekey"\} \d/);

@@ -1,5 +1,5 @@
 // polykms operator console. Vanilla JS, no build step. Everything the server sends is rendered with
-// textContent / text nodes (the CSP enforces Trusted Types, so innerHTML would throw anyway).
+// textContent / text nodes; markup is never parsed from data (the CSP enforces Trusted Types, so an HTML sink would throw anyway).
 'use strict';
 
 (() => {
@@ -480,7 +480,7 @@
     return h(
       'table',
       { class: 'audit' },
-      h('thead', {}, h('tr', {}, ['Time', withTenant ? 'Tenant' : null, 'Dialect', 'Principal', 'Action', 'Key', 'Outcome', 'Request'].filter(Boolean).map((c) => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Time', withTenant ? 'Tenant' : null, 'Dialect', 'Principal', 'Action', 'Key', 'Outcome', 'Details', 'Request'].filter(Boolean).map((c) => h('th', {}, c)))),
       h('tbody', {}, events.map((e) => auditRow(e, withTenant))),
     );
   }
@@ -494,8 +494,9 @@
       h('td', {}, e.dialect),
       h('td', {}, e.principal),
       h('td', {}, e.action),
-      h('td', { class: 'mono' }, e.keyId || '—'),
+      h('td', { class: 'mono' }, e.keyId && e.tenantId ? h('a', { href: keyHref(e.tenantId, e.keyId) }, e.keyId) : e.keyId || '—'),
       h('td', { class: e.outcome === 'allowed' ? '' : 'error' }, e.errorKind ? `${e.outcome} (${e.errorKind})` : e.outcome),
+      h('td', { class: 'mono' }, e.details ? Object.entries(e.details).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : ''),
       h('td', { class: 'mono' }, e.requestId || ''),
     );
   }
