@@ -100,28 +100,6 @@ async function main(argv: string[]): Promise<number> {
       out('migrations applied', { ok: true });
       return 0;
     }
-    case 'tenant create': {
-      const name = rest[0] ?? '';
-      if (!sub || !name) throw new UsageError('tenant create needs a NAME');
-      const kms = await open();
-      try {
-        const t = await kms.createTenant(name);
-        out(`tenant ${t.name} created: ${t.id}`, t);
-      } finally {
-        await kms.close();
-      }
-      return 0;
-    }
-    case 'tenant list': {
-      const kms = await open();
-      try {
-        const ts = await kms.listTenants();
-        out(ts.map((t) => `${t.id}  ${t.name}`).join('\n') || '(no tenants)', ts);
-      } finally {
-        await kms.close();
-      }
-      return 0;
-    }
     case 'root-key rotate': {
       const batch = values.batch === undefined ? 200 : Number(values.batch);
       if (!Number.isInteger(batch) || batch < 1) throw new UsageError('--batch must be a positive integer');
@@ -141,10 +119,25 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
-      if (key !== 'ca export' && key !== 'tenant link' && key !== 'audit verify' && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
+      if (!['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify'].includes(key) && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
       const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
+        if (key === 'tenant create') {
+          const name = rest[0] ?? '';
+          if (!name) throw new UsageError('tenant create needs a NAME');
+          const t = await admin.call('POST', '/admin/tenants', { name });
+          out(`tenant ${t.name} created: ${t.id}`, t);
+          return 0;
+        }
+        if (key === 'tenant list') {
+          const { tenants } = await admin.call('GET', '/admin/tenants');
+          out(
+            tenants.map((t: { id: string; name: string; bindings: { dialect: string; externalId?: string; external_id?: string }[] }) => `${t.id}  ${t.name}  ${t.bindings.map((b) => `${b.dialect}:${b.externalId ?? b.external_id}`).join(' ')}`).join('\n') || '(no tenants)',
+            tenants,
+          );
+          return 0;
+        }
         if (key === 'tenant link') {
           if (!values.tenant) throw new UsageError('tenant link needs --tenant ID|NAME');
           const wanted = { ovh: values['ovh-domain'], huawei: values['huawei-project'], cse: values['cse-instance'] };

@@ -6,11 +6,23 @@ const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
   const gw = await startGateway(cfg, log);
-  log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: OVH KMS ${gw.urls.ovh} (mTLS), admin ${gw.urls.admin}`);
-  log.info(
-    { adminTokenFile: gw.adminToken.file },
-    `first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out ./client (writes client.cert, client.key, ca.pem)`,
-  );
+  const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
+  log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
+  if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);
+  if (gw.urls.ovh)
+    log.info(
+      'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out ./client (writes client.cert, client.key, client.ca.pem)',
+    );
+  if (gw.urls.huawei)
+    log.info(
+      `first Huawei user: pnpm polykms huawei user create --domain <account> --name <user> --password <pw> --project <32-hex project id>:"KMS Administrator", then POST ${gw.urls.huawei}/v3/auth/tokens (IAM endpoint = KMS endpoint) or pnpm polykms huawei access-key create --user <id>`,
+    );
+  if (gw.urls.cse)
+    log.info(
+      cfg.cseConfigFile
+        ? `Google CSE KACLS at ${gw.urls.cse}/v1 with ${cfg.cseConfigFile}; put a publicly trusted TLS front in front of it for Workspace`
+        : `Google CSE KACLS at ${gw.urls.cse}/v1 answers /status only: create a configuration with pnpm polykms cse config init --config cse.json --kacls-url https://<public name>/v1 (then add-idp, add-issuer) and start with POLYKMS_CSE_CONFIG=cse.json`,
+    );
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
