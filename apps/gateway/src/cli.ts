@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Kms, KmsError, rotateRootKey } from '@polykms/core';
 import { pino } from 'pino';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromEnv, parseDialects } from './config.ts';
 import { adminClient, ovhCommand } from './cli-ovh.ts';
@@ -17,9 +17,12 @@ commands:
   migrate               apply database migrations and exit
   tenant create NAME    create a tenant
   tenant list           list tenants
+  key create            --tenant ID|NAME --name N --type oct|RSA|EC [--size BITS | --curve P-256|P-384|P-521] [--operation OP ...]
+  key list              --tenant ID|NAME
   tenant link           --tenant ID|NAME [--ovh-domain ID] [--huawei-project ID] [--cse-instance ID]
                         make one tenant's keys usable through several vendors' APIs
   root-key rotate       re-wrap every key version under POLYKMS_ROOT_KEY (old keys in POLYKMS_ROOT_KEYS_PREVIOUS)
+  audit export          [--tenant ID|NAME] [--key KEY_ID] [--out FILE]  every audit event, newest first, as JSON lines
   audit verify          check every audit event's MAC and the chain (edited, deleted or forged events); exit 1 if any
   ca export             print the gateway CA certificate (PEM)
   ovh domain create     --region eu-west-rbx: create an OVH KMS domain (okmsId)
@@ -68,6 +71,10 @@ async function main(argv: string[]): Promise<number> {
       dialect: { type: 'string', multiple: true },
       config: { type: 'string' },
       tenant: { type: 'string' },
+      type: { type: 'string' },
+      size: { type: 'string' },
+      curve: { type: 'string' },
+      operation: { type: 'string', multiple: true },
       'ovh-domain': { type: 'string' },
       'huawei-project': { type: 'string' },
       'cse-instance': { type: 'string' },
@@ -84,7 +91,13 @@ async function main(argv: string[]): Promise<number> {
   const out = (human: string, data: unknown) => console.log(values.json ? JSON.stringify(data) : human);
   // `cse config ...` edits the CSE file named by --config; everywhere else --config is the gateway's.
   if (values.config && cmd !== 'cse') process.env.POLYKMS_CONFIG = values.config;
-  if (values.dialect) process.env.POLYKMS_DIALECTS = parseDialects(values.dialect.join(','), '--dialect').join(',');
+  if (values.dialect) {
+    try {
+      process.env.POLYKMS_DIALECTS = parseDialects(values.dialect.join(','), '--dialect').join(',');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const cfg = configFromEnv();
   const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
   if (cmd === 'serve') {
@@ -111,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
             if (!values.json) process.stderr.write(`\rre-wrapped ${p.done}/${p.total}`);
           },
         });
-        if (!values.json && r.done) process.stderr.write('\n');
+        if (!values.json) process.stderr.write(r.done ? '\n' : `re-wrapped 0/${r.total}: nothing to do\n`);
         out(`all key versions are under root key ${kms.currentRootKeyId} (${r.done} re-wrapped)`, { rootKeyId: kms.currentRootKeyId, ...r });
       } finally {
         await kms.close();
@@ -119,14 +132,39 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
-      if (!['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify'].includes(key) && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
+      if (!['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify', 'audit export', 'key create', 'key list'].includes(key) && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
+      // Usage errors before anything is opened.
+      if (key === 'tenant create' && !rest[0]) throw new UsageError('tenant create needs a NAME');
+      if ((key === 'key create' || key === 'key list' || key === 'tenant link') && !values.tenant) throw new UsageError(`${key} needs --tenant ID|NAME`);
+      if (key === 'key create' && (!values.name || !values.type)) throw new UsageError('key create needs --name and --type oct|RSA|EC');
       const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
+        if (key === 'key create') {
+          const t = encodeURIComponent(values.tenant!);
+          const k = await admin.call('POST', `/admin/tenants/${t}/keys`, {
+            type: values.type,
+            name: values.name,
+            ...(values.size !== undefined ? { size: Number(values.size) } : {}),
+            ...(values.curve !== undefined ? { curve: values.curve } : {}),
+            ...(values.operation ? { operations: values.operation } : {}),
+          });
+          out(`key ${k.id} (${k.type ?? values.type}) created`, k);
+          return 0;
+        }
+        if (key === 'key list') {
+          const keys: unknown[] = [];
+          for (let cursor: string | null = null; ; ) {
+            const page: { keys: unknown[]; nextCursor?: string | null; next?: string | null } = await admin.call('GET', `/admin/tenants/${encodeURIComponent(values.tenant!)}/keys?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+            keys.push(...page.keys);
+            cursor = page.nextCursor ?? page.next ?? null;
+            if (!cursor) break;
+          }
+          out(keys.map((k) => { const x = k as { id: string; name: string; state: string; type?: string }; return `${x.id}  ${x.state}  ${x.type ?? ''}  ${x.name}`; }).join('\n') || '(no keys)', keys);
+          return 0;
+        }
         if (key === 'tenant create') {
-          const name = rest[0] ?? '';
-          if (!name) throw new UsageError('tenant create needs a NAME');
-          const t = await admin.call('POST', '/admin/tenants', { name });
+          const t = await admin.call('POST', '/admin/tenants', { name: rest[0] });
           out(`tenant ${t.name} created: ${t.id}`, t);
           return 0;
         }
@@ -145,6 +183,31 @@ async function main(argv: string[]): Promise<number> {
           for (const [dialect, id] of Object.entries(wanted)) if (id) links.push(await admin.call('POST', `/admin/tenants/${encodeURIComponent(values.tenant)}/links`, { dialect, id }));
           if (!links.length) throw new UsageError('tenant link needs at least one of --ovh-domain, --huawei-project, --cse-instance');
           out(links.map((l) => `${l.dialect} ${l.externalId} -> tenant ${l.tenantId}${l.moved ? ' (moved from its own empty tenant)' : ''}`).join('\n'), links);
+          return 0;
+        }
+        if (key === 'audit export') {
+          const qs = (before: string | null) =>
+            new URLSearchParams({ limit: '1000', ...(values.tenant ? { tenant: values.tenant } : {}), ...(values.key ? { key: values.key as string } : {}), ...(before ? { before } : {}) }).toString();
+          const file = values.out ? openSync(values.out as string, 'w', 0o600) : undefined;
+          let n = 0;
+          try {
+            for (let before: string | null = null; ; ) {
+              const page: { events: unknown[]; nextBefore: string | null } = await admin.call('GET', `/admin/audit?${qs(before)}`);
+              const text = page.events.map((e) => JSON.stringify(e) + '\n').join('');
+              if (file !== undefined) writeSync(file, text);
+              else process.stdout.write(text);
+              n += page.events.length;
+              if (file !== undefined && !values.json) process.stderr.write(`\rexported ${n} events`);
+              if (!page.nextBefore) break;
+              before = page.nextBefore;
+            }
+          } finally {
+            if (file !== undefined) closeSync(file);
+          }
+          if (file !== undefined) {
+            if (!values.json) process.stderr.write('\n');
+            out(`wrote ${n} audit events to ${values.out}`, { file: values.out, events: n });
+          }
           return 0;
         }
         if (key === 'audit verify') {
