@@ -49,6 +49,7 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const tenantId = (await kms.resolveTenant('cse', kaclsUrl))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
+  const o = { ...opts, settle: () => kms.sealAudit() };
 
   const rn = '//googleapis.com/drive/files/bench';
   const authentication = await idp.mint({ email: 'user@bench.test' }, 'bench');
@@ -66,9 +67,9 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   // core in-process is reported beside them.
   const echo = await echoBaseline(ca, { mtls: false, connect: { connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
   const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
-  rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: () => echo.post(wrapBody) }, core(() => kms.encrypt(c, kekId, payload, context))], () => post('wrap', wrapBody), opts));
+  rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: () => echo.post(wrapBody) }, core(() => kms.encrypt(c, kekId, payload, context))], () => post('wrap', wrapBody), o));
   const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
-  rows.push(await compareMany('cse.unwrap', [{ name: 'echo over TLS', run: () => echo.post(unwrapBody) }, core(() => kms.decrypt(c, sealed, context, { expectKeyId: kekId }))], () => post('unwrap', unwrapBody), opts));
+  rows.push(await compareMany('cse.unwrap', [{ name: 'echo over TLS', run: () => echo.post(unwrapBody) }, core(() => kms.decrypt(c, sealed, context, { expectKeyId: kekId }))], () => post('unwrap', unwrapBody), o));
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
@@ -84,7 +85,7 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
       'cse.privatekeysign.RSA-2048',
       [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, privateKey) }, core(() => kms.sign(c, rsa.id, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, digest))],
       () => post('privatekeysign', signBody),
-      opts,
+      o,
     ),
   );
 

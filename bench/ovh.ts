@@ -33,6 +33,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
   const rows: Row[] = [];
+  const o = { ...opts, settle: () => kms.sealAudit() };
 
   // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same mTLS for the rest;
   // core in-process is reported beside them.
@@ -42,7 +43,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   const kib = randomBytes(1024);
   const encBody = { plaintext: kib.toString('base64') };
-  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }, core(() => kms.encrypt(c, aes, kib))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody), opts));
+  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }, core(() => kms.encrypt(c, aes, kib))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody), o));
 
   const msg = randomBytes(256);
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
@@ -50,7 +51,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   await kms.sign(c, rsa, rs256, msg);
   const rsaKey = kms.cache.get(rsa, 1)!.key;
   const rsBody = { alg: 'RS256', message: msg.toString('base64') };
-  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }, core(() => kms.sign(c, rsa, rs256, msg))], () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, rsBody), opts));
+  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }, core(() => kms.sign(c, rsa, rs256, msg))], () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, rsBody), o));
 
   const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
   const esBody = { alg: 'ES256', message: msg.toString('base64') };
@@ -59,10 +60,10 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
       'ovh.sign.ES256',
       [{ name: 'echo over mTLS', run: () => echo.post(esBody) }, core(() => kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' }, msg))],
       () => post(`/api/${domain.id}/v1/servicekey/${ec}/sign`, esBody),
-      opts,
+      o,
     ),
   );
-  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }, core(() => kms.generateDataKey(c, aes, 32))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), opts));
+  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }, core(() => kms.generateDataKey(c, aes, 32))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
 
   await echo.close();
   await dispatcher.close();

@@ -86,7 +86,7 @@ const OAEP: Record<Exclude<DecryptAlgorithm, 'RSA/ECB/PKCS1Padding'>, HashName> 
 };
 
 /** `RSA/ECB/PKCS1Padding` goes through core's implicit-rejection decryption (see README: Marvin). */
-export function decryptDek(k: LoadedKey, algorithm: DecryptAlgorithm, ciphertext: Buffer, label: Buffer | undefined): Buffer {
+export async function decryptDek(k: LoadedKey, algorithm: DecryptAlgorithm, ciphertext: Buffer, label: Buffer | undefined): Promise<Buffer> {
   if (algorithm === 'RSA/ECB/PKCS1Padding') {
     if (label?.length) throw badRequest('rsa_oaep_label: only for the OAEP algorithms', 'rsa_oaep_label');
     return rsaPkcs1v15Decrypt(k, ciphertext);

@@ -21,7 +21,13 @@ describe("Huawei's ciphertext envelope", () => {
 
   it('refuses a damaged or foreign blob as KMS.2201', () => {
     const w = wrapCiphertext(Buffer.alloc(60, 1), randomUUID());
-    for (const bad of [Buffer.alloc(0), w.subarray(1), Buffer.concat([w, Buffer.from([0])]), Buffer.from(w).fill(7, 10, 11), Buffer.from(w).fill(9, w.length - 1)]) {
+    // Damage flips bits, so it is never a no-op whatever the random bytes were.
+    const flip = (at: number) => {
+      const b = Buffer.from(w);
+      b[at]! ^= 0xff;
+      return b;
+    };
+    for (const bad of [Buffer.alloc(0), w.subarray(1), Buffer.concat([w, Buffer.from([0])]), flip(10), flip(w.length - 1)]) {
       expect(() => unwrapCiphertext(bad)).toThrow(HuaweiError);
       try {
         unwrapCiphertext(bad);

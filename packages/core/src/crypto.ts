@@ -15,7 +15,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { offload } from './offload.ts';
 import { invalid, KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, hmacHash, type Curve, type HashName, type KeySpec } from './keyspec.ts';
 
@@ -87,10 +87,10 @@ export function oaepEncrypt(k: LoadedKey, plaintext: Uint8Array, p: OaepParams):
   return publicEncrypt({ key: k.publicKey!, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label }, plaintext);
 }
 
-export function oaepDecrypt(k: LoadedKey, ciphertext: Uint8Array, p: OaepParams): Buffer {
+export async function oaepDecrypt(k: LoadedKey, ciphertext: Uint8Array, p: OaepParams): Promise<Buffer> {
   if (ciphertext.length !== k.spec.size! / 8) throw invalid(`an RSA ciphertext for this key is ${k.spec.size! / 8} bytes; got ${ciphertext.length}`, 'ciphertext');
   try {
-    return privateDecrypt({ key: k.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label }, ciphertext);
+    return await offload<Buffer>({ op: 'privateDecrypt', key: k.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label, data: ciphertext });
   } catch {
     throw invalid('the ciphertext cannot be decrypted with this key', 'ciphertext');
   }
@@ -160,7 +160,6 @@ const nodeSignAsync = (alg: string | null, data: Uint8Array, key: Parameters<typ
 const nodeVerifyAsync = (alg: string | null, data: Uint8Array, key: Parameters<typeof nodeVerify>[2], sig: Uint8Array) =>
   new Promise<boolean>((res, rej) => nodeVerify(alg, data, key, sig, (err, ok) => (err ? rej(err) : res(ok))));
 
-const NOBLE = { 'P-256': p256, 'P-384': p384, 'P-521': p521 } as const;
 
 export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): Promise<Buffer> {
   checkScheme(k, p);
@@ -170,18 +169,17 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
     case 'HMAC':
       return createHmac(h, k.key).update(input).digest();
     case 'RSASSA-PKCS1-v1_5':
-      if (p.prehashed) return privateEncrypt({ key: k.key, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([DIGEST_INFO[p.hash], input]));
+      if (p.prehashed) return offload<Buffer>({ op: 'privateEncrypt', key: k.key, padding: constants.RSA_PKCS1_PADDING, data: Buffer.concat([DIGEST_INFO[p.hash], input]) });
       return nodeSignAsync(h, input, { key: k.key, padding: constants.RSA_PKCS1_PADDING });
     case 'RSA-PSS': {
       const salt = saltOf(k, p);
-      if (p.prehashed) return privateEncrypt({ key: k.key, padding: constants.RSA_NO_PADDING }, emsaPssEncode(input, k.spec.size!, p.hash, salt));
+      if (p.prehashed) return offload<Buffer>({ op: 'privateEncrypt', key: k.key, padding: constants.RSA_NO_PADDING, data: emsaPssEncode(input, k.spec.size!, p.hash, salt) });
       return nodeSignAsync(h, input, { key: k.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: salt });
     }
     case 'ECDSA': {
       const format = p.ecdsaFormat ?? 'der';
       if (p.prehashed) {
-        const sig = NOBLE[k.spec.curve!].sign(input, k.ec!.d, { prehash: false, lowS: false, format: format === 'der' ? 'der' : 'compact', extraEntropy: true });
-        return Buffer.from(sig);
+        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, d: k.ec!.d, digest: input, format: format === 'der' ? 'der' : 'compact' });
       }
       return nodeSignAsync(h, input, { key: k.key, dsaEncoding: format === 'der' ? 'der' : 'ieee-p1363' });
     }
@@ -214,7 +212,7 @@ export async function verifyWith(k: LoadedKey, p: SignParams, input: Uint8Array,
       }
       case 'ECDSA': {
         const format = p.ecdsaFormat ?? 'der';
-        if (p.prehashed) return NOBLE[k.spec.curve!].verify(signature, input, k.ec!.point, { prehash: false, lowS: false, format: format === 'der' ? 'der' : 'compact' });
+        if (p.prehashed) return await offload<boolean>({ op: 'ecdsaVerify', curve: k.spec.curve!, point: k.ec!.point, digest: input, signature, format: format === 'der' ? 'der' : 'compact' });
         return await nodeVerifyAsync(h, input, { key: k.publicKey!, dsaEncoding: format === 'der' ? 'der' : 'ieee-p1363' }, signature);
       }
     }

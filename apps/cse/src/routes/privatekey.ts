@@ -59,7 +59,7 @@ export function privateKeyRoutes(route: Register) {
     const { key, perimeterId } = await unwrapPrivateKey(c, d, identity.email, req.wrapped_private_key);
     checkSpkiHash(key, authz.spki_hash, authz.spki_hash_algorithm, 'authorization token');
     d.access.perimeter(perimeterId, { email: identity.email, authentication: identity.claims, authorization: authz.claims });
-    return c.json({ data_encryption_key: decryptDek(key, req.algorithm, ct, label).toString('base64') });
+    return c.json({ data_encryption_key: (await decryptDek(key, req.algorithm, ct, label)).toString('base64') });
   });
 
   route('post', 'privilegedprivatekeydecrypt', async (c, d) => {
@@ -75,6 +75,6 @@ export function privateKeyRoutes(route: Register) {
     const { key, perimeterId } = await unwrapPrivateKey(c, d, identity.email, req.wrapped_private_key);
     checkSpkiHash(key, req.spki_hash, req.spki_hash_algorithm, 'spki_hash', (m, r) => badRequest(m, r));
     d.access.perimeter(perimeterId, { email: identity.email, authentication: identity.claims });
-    return c.json({ data_encryption_key: decryptDek(key, req.algorithm, ct, label).toString('base64') });
+    return c.json({ data_encryption_key: (await decryptDek(key, req.algorithm, ct, label)).toString('base64') });
   });
 }

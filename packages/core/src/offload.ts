@@ -1,0 +1,79 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * A small pool of worker threads for the private-key operations Node has no asynchronous form of
+ * (`privateEncrypt`/`privateDecrypt`, and ECDSA over a given digest). Without it, one RSA-2048 private
+ * operation (about a millisecond) blocks the event loop, so pre-hashed signing ran on one core while
+ * every other request waited. KeyObjects are passed by structured clone; idle workers do not keep the
+ * process alive.
+ */
+type Request =
+  | { op: 'privateEncrypt'; key: unknown; padding: number; data: Uint8Array }
+  | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
+  | { op: 'ecdsaSign'; curve: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
+  | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' };
+
+interface Slot {
+  worker: Worker;
+  pending: number;
+}
+
+export class OffloadError extends Error {}
+
+class Pool {
+  private slots: Slot[] = [];
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; slot: Slot }>();
+  private seq = 0;
+
+  constructor(private readonly size: number) {}
+
+  private start(): Slot {
+    const worker = new Worker(new URL('./offload-worker.mjs', import.meta.url));
+    const slot: Slot = { worker, pending: 0 };
+    worker.unref();
+    worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (--w.slot.pending === 0) w.slot.worker.unref();
+      if (m.error !== undefined) w.reject(new OffloadError(m.error));
+      else w.resolve(m.result instanceof Uint8Array && !Buffer.isBuffer(m.result) ? Buffer.from(m.result.buffer, m.result.byteOffset, m.result.byteLength) : m.result);
+    });
+    const fail = (e: unknown) => {
+      // A dead worker fails what it held; the next call starts a fresh one.
+      this.slots = this.slots.filter((s) => s !== slot);
+      for (const [id, w] of this.waiting) {
+        if (w.slot !== slot) continue;
+        this.waiting.delete(id);
+        w.reject(e);
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new OffloadError(`crypto worker exited (${code})`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  run<T>(req: Request): Promise<T> {
+    let slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.pending < best.pending ? s : best), undefined);
+    if (!slot || (slot.pending > 0 && this.slots.length < this.size)) slot = this.start();
+    const id = ++this.seq;
+    if (slot.pending++ === 0) slot.worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, slot: slot! });
+      slot!.worker.postMessage({ ...req, id });
+    });
+  }
+
+  async close() {
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
+
+let pool: Pool | undefined;
+const shared = () => (pool ??= new Pool(Math.max(1, Math.min(4, availableParallelism()))));
+
+export const offload = <T>(req: Request): Promise<T> => shared().run<T>(req);
