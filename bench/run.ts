@@ -3,6 +3,7 @@ import { benchCore } from './core.ts';
 import { benchOvh } from './ovh.ts';
 import { benchHuawei } from './huawei.ts';
 import { benchCse } from './cse.ts';
+import { benchScale } from './scale.ts';
 import { printTable, writeJson, type Row } from './harness.ts';
 
 const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
@@ -23,7 +24,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh, huawei: benchHuawei, cse: benchCse };
+const suites: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, ovh: benchOvh, huawei: benchHuawei, cse: benchCse, scale: benchScale };
 const wanted = positionals.length ? positionals : Object.keys(suites);
 for (const w of wanted) {
   if (!suites[w]) {
