@@ -45,6 +45,8 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
   };
   const smallT = await tenant('scale-1k', small);
   const bigT = await tenant('scale-big', big);
+  // What autovacuum (Postgres) or the gateway's periodic ANALYZE (PGlite) does after a bulk load.
+  await kms.analyze();
   const rows: Row[] = [];
 
   // List pages: the first page and a page deep inside, in each tenant, alternating.

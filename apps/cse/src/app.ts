@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { observe, type Metrics } from '@polykms/http';
+import { limitBody, observe, type Metrics } from '@polykms/http';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -104,7 +103,7 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
     c.header('X-Request-Id', c.get('requestId'));
     await next();
   });
-  app.use('*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); } }));
+  app.use('*', limitBody(MAX_BODY, () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); }));
 
   const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '';
   const prefixes = prefix ? ['', prefix] : [''];

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { observe, type Metrics } from '@polykms/http';
+import { limitBody, observe, type Metrics } from '@polykms/http';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type ErrorContext } from './errors.ts';
@@ -104,13 +103,7 @@ export function huaweiApp(
     c.header('X-Request-Id', c.get('requestId'));
     await next();
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY,
-      onError: (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413),
-    }),
-  );
+  app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));
   app.use('/v1.0/:project_id/kms/*', async (c, next) => {
     const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await c.req.arrayBuffer());
     if (raw.length > MAX_BODY) throw new ApigwError('0201');

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
-import { observe, type Metrics } from '@polykms/http';
+import { limitBody, observe, type Metrics } from '@polykms/http';
 import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -74,7 +73,7 @@ export function ovhApp(
     c.set('identity', await identify(kms, socket, identities));
     await next();
   });
-  app.use('*', bodyLimit({ maxSize: MAX_BODY, onError: () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); } }));
+  app.use('*', limitBody(MAX_BODY, () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); }));
   const domainCheck = (c: OvhContext) => {
     const okmsId = c.req.param('okmsId' as never) as string | undefined;
     if (okmsId !== undefined && (!isUuid(okmsId) || okmsId.toLowerCase() !== c.get('identity').okmsId.toLowerCase()))

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
 import { invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
-import { macOfEvent } from './auditchain.ts';
+import { appendToChain, macOfEvent } from './auditchain.ts';
 
 export interface AuditEvent {
   at: Date;
@@ -35,8 +35,8 @@ export interface AuditQuery {
   before?: string | undefined;
 }
 
-const toRow = (e: AuditEvent, macKey: Buffer | undefined) => ({
-  mac: macKey ? macOfEvent(macKey, e) : null,
+const toRow = (e: AuditEvent, mac: Buffer | null) => ({
+  mac,
   at: e.at,
   tenant_id: e.tenantId,
   dialect: e.dialect,
@@ -61,6 +61,11 @@ export class AuditTrail {
   private failures = 0;
   private closed = false;
   dropped = 0;
+  /** Events recorded and not yet written. */
+  get pending() {
+    return this.buffer.length;
+  }
+
   /** The MAC key of the tamper-evident chain (set once the store is open). */
   macKey: Buffer | undefined;
 
@@ -72,7 +77,22 @@ export class AuditTrail {
 
   async inTransaction(trx: Transaction<Database>, e: AuditEvent) {
     this.logEvent(e);
-    await trx.insertInto('audit_events').values(toRow(e, this.macKey)).execute();
+    await this.append(trx, [e]);
+  }
+
+  /** Inserts events with their MAC, numbered and chained (see auditchain.ts), in the caller's transaction. */
+  private async append(trx: Transaction<Database>, events: AuditEvent[]) {
+    const key = this.macKey;
+    if (!key) {
+      await trx.insertInto('audit_events').values(events.map((e) => toRow(e, null))).execute();
+      return;
+    }
+    const macs = events.map((e) => macOfEvent(key, e));
+    const links = await appendToChain(trx, key, macs);
+    await trx
+      .insertInto('audit_events')
+      .values(events.map((e, i) => ({ ...toRow(e, macs[i]!), seq: links[i]!.seq, chain: links[i]!.chain })))
+      .execute();
   }
 
   record(e: AuditEvent) {
@@ -115,7 +135,8 @@ export class AuditTrail {
     while (this.buffer.length) {
       const batch = this.buffer.splice(0, this.opts.maxBatch);
       try {
-        await this.db.insertInto('audit_events').values(batch.map((e) => toRow(e, this.macKey))).execute();
+        if (this.macKey) await this.db.transaction().execute((trx) => this.append(trx, batch));
+        else await this.db.insertInto('audit_events').values(batch.map((e) => toRow(e, null))).execute();
         this.failures = 0;
       } catch (err) {
         this.buffer.unshift(...batch);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
 import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail, type AuditEvent } from './audit.ts';
-import { AUDIT_KEY_SECRET, sealAuditChain, verifyAuditChain, type AuditVerification } from './auditchain.ts';
+import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import { KeyLoader } from './loader.ts';
 import { ciphertextAad, encodeCiphertext, encodeHeader, isUuid, parseCiphertext } from './ciphertext.ts';
@@ -183,7 +183,7 @@ export class Kms {
   private readonly loader: KeyLoader;
   private readonly now: () => Date;
   private unlisten: (() => Promise<void>) | undefined;
-  private sealer: NodeJS.Timeout | undefined;
+  private maintenance: NodeJS.Timeout | undefined;
   private unlistenEvents: (() => Promise<void>) | undefined;
   private readonly instance = randomUUID();
   private readonly subscribers = new Map<string, Set<(payload: string) => void>>();
@@ -211,8 +211,14 @@ export class Kms {
     try {
       await kms.registerRootKeys();
       kms.audit.macKey = await kms.putSecretIfAbsent(AUDIT_KEY_SECRET, randomBytes(32));
+      if (store.driver === 'pglite') {
+        // Embedded Postgres has no autovacuum: without statistics the planner sorts a whole tenant for
+        // a list page instead of walking its index. Refresh them at start and every ten minutes.
+        await kms.analyze();
+        kms.maintenance = setInterval(() => void kms.analyze().catch(() => {}), 10 * 60_000);
+        kms.maintenance.unref();
+      }
       await kms.listenForChanges();
-      kms.startAuditSealer();
     } catch (e) {
       await store.close();
       throw e;
@@ -220,31 +226,16 @@ export class Kms {
     return kms;
   }
 
-  /** Seals new audit events into the chain four times a second, in short slices (one process at a time does the work). */
-  private startAuditSealer() {
-    let running = false;
-    this.sealer = setInterval(() => {
-      if (running) return;
-      running = true;
-      this.sealAudit({ budgetMs: 20 })
-        .catch((e) => this.log.warn({ err: (e as Error).message }, 'audit chain sealing failed; will retry'))
-        .finally(() => (running = false));
-    }, 250);
-    this.sealer.unref();
+  /** Refreshes the planner's statistics on the big tables (what autovacuum does on a server). */
+  async analyze() {
+    await sql`analyze keys, key_versions, audit_events`.execute(this.db);
   }
 
-  /**
-   * Writes buffered events and chains what is not yet sealed; returns how many were sealed. The
-   * periodic sealer has a time budget per tick so that, under a flood of events, it never holds the
-   * store (a single connection on PGlite) for long; verification seals everything first.
-   */
-  async sealAudit(opts: { budgetMs?: number } = {}): Promise<number> {
-    if (!this.audit.macKey) return 0;
+  /** Writes the buffered audit events (each is chained as it is written); returns how many were pending. */
+  async sealAudit(): Promise<number> {
+    const n = this.audit.pending;
     await this.audit.flush();
-    const until = opts.budgetMs === undefined ? Infinity : performance.now() + opts.budgetMs;
-    let total = 0;
-    for (let n = -1; n !== 0 && performance.now() < until; total += n) n = await sealAuditChain(this.db, this.audit.macKey, opts.budgetMs === undefined ? 1000 : 200);
-    return total;
+    return n;
   }
 
   /** Checks the whole audit trail against its MACs and chain (`polykms audit verify`). */
@@ -254,7 +245,7 @@ export class Kms {
   }
 
   async close() {
-    if (this.sealer) clearInterval(this.sealer);
+    if (this.maintenance) clearInterval(this.maintenance);
     await this.sealAudit().catch(() => {});
     await this.audit.flush().catch(() => {});
     this.audit.close();
@@ -625,7 +616,8 @@ export class Kms {
       if (input.kinds?.length) q = q.where('kind', 'in', [...input.kinds]);
       if (input.cursor) {
         const [at, id] = decodeCursor(input.cursor);
-        q = q.where((w) => w.or([w('created_at', '>', at), w.and([w('created_at', '=', at), w('id', '>', id)])]));
+        // A row-value comparison, so the planner walks the (tenant_id, created_at, id) index from the cursor.
+        q = q.where(sql<boolean>`(created_at, id) > (${at}, ${id}::uuid)`);
       }
       const rows = await q.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
       const page = rows.slice(0, limit).map(toRecord);

@@ -1,2 +1,2 @@
 export { serveHttps, type HttpsServer, type ServeHttpsOptions } from './https.ts';
-export { Metrics, observe } from './observe.ts';
+export { Metrics, limitBody, observe } from './observe.ts';

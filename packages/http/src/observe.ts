@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -67,4 +68,19 @@ export function observe(dialect: string, opts: { log?: Logger | undefined; metri
       opts.log?.info({ reqId: c.get('requestId' as never), dialect, operation, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
     }
   };
+}
+
+/**
+ * A request body over `maxSize` is refused with the dialect's error, and the connection is closed
+ * (`Connection: close`): the client may still be sending the rest of that body, so the connection
+ * cannot carry another request, and a keep-alive client must know before it tries.
+ */
+export function limitBody(maxSize: number, refuse: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: (c) => {
+      c.header('Connection', 'close');
+      return refuse(c);
+    },
+  });
 }

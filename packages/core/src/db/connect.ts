@@ -42,8 +42,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   const pg = (await import('pg')).default;
   // bigint ids (audit) come back as strings; int8 parsing would lose precision past 2^53.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
-  // An idle client that loses its server must not crash the process: the pool discards it.
+  // A client that loses its server must not crash the process: an idle one is discarded by the pool,
+  // and a checked-out one (mid-transaction) fails its query, which the caller sees as an error. Without
+  // a listener on each client, node-postgres re-emits the socket error as an unhandled 'error' event.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<import('pg').Client>();
   return {

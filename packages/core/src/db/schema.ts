@@ -108,8 +108,8 @@ export interface AuditEventsTable {
   request_id: string | null;
   details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   mac: Buffer | null;
-  seq: ColumnType<string | null, never, string>;
-  chain: ColumnType<Buffer | null, never, Buffer>;
+  seq: ColumnType<string | null, string | undefined, string>;
+  chain: ColumnType<Buffer | null, Buffer | undefined, Buffer>;
 }
 
 export interface AuditChainHeadTable {
