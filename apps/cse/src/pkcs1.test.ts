@@ -52,7 +52,8 @@ describe('rsaPkcs1v15Decrypt', () => {
       const a = rsaPkcs1v15Decrypt(k, ct);
       expect(a.length).toBeLessThanOrEqual(256 - 11);
       expect(rsaPkcs1v15Decrypt(k, ct)).toEqual(a);
-      expect(a.equals(em.subarray(em.length - a.length))).toBe(false);
+      // An empty synthetic message is a legitimate outcome (about 1 in 246); any other must not be the tail.
+      if (a.length > 0) expect(a.equals(em.subarray(em.length - a.length))).toBe(false);
     }
     // Another key gives another synthetic answer: it depends on the private key.
     const other = loadKey({ kind: 'RSA', size: 2048 }, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
