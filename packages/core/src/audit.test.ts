@@ -1,25 +1,32 @@
+import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Driver } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from './audit.ts';
 import { silentLogger } from './testing.ts';
 
 const event = (i: number): AuditEvent => ({ at: new Date(), tenantId: null, dialect: 't', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' });
 
-/** A database stand-in whose inserts fail `failures` times, then store. */
+/** A database (kysely over a stand-in driver) whose inserts fail `failures` times, then store. */
 function fakeDb(failures: number) {
   const stored: unknown[] = [];
   let attempts = 0;
-  const db = {
-    insertInto: () => ({
-      values: (rows: unknown[]) => ({
-        execute: async () => {
-          attempts++;
-          await new Promise((r) => setTimeout(r, 1));
-          if (attempts <= failures) throw new Error('database down');
-          stored.push(...rows);
-        },
-      }),
-    }),
+  const connection: DatabaseConnection = {
+    async executeQuery(q) {
+      attempts++;
+      await new Promise((r) => setTimeout(r, 1));
+      if (attempts <= failures) throw new Error('database down');
+      // The batched insert sends one array per column; the first is the events' times.
+      stored.push(...(q.parameters[0] as unknown[]));
+      return { rows: [] };
+    },
+    streamQuery: () => {
+      throw new Error('not used');
+    },
   };
+  const nothing = async () => undefined;
+  const driver: Driver = { init: nothing, acquireConnection: async () => connection, beginTransaction: nothing, commitTransaction: nothing, rollbackTransaction: nothing, releaseConnection: nothing, destroy: nothing };
+  const db = new Kysely<any>({
+    dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => driver, createIntrospector: (k) => new PostgresIntrospector(k), createQueryCompiler: () => new PostgresQueryCompiler() },
+  });
   return { db: db as never, stored, attempts: () => attempts };
 }
 

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
 import { invalid } from './errors.ts';
@@ -35,19 +35,20 @@ export interface AuditQuery {
   before?: string | undefined;
 }
 
-const toRow = (e: AuditEvent, mac: Buffer | null) => ({
-  mac,
-  at: e.at,
-  tenant_id: e.tenantId,
-  dialect: e.dialect,
-  principal: e.principal,
-  action: e.action,
-  key_id: e.keyId,
-  outcome: e.outcome,
-  error_kind: e.errorKind ?? null,
-  request_id: e.requestId ?? null,
-  details: e.details ? JSON.stringify(e.details) : null,
-});
+/**
+ * One statement per batch, whatever its size: one array per column, spread by `unnest`. A multi-row
+ * VALUES list costs a bind parameter per cell and a parse and plan that grow with the batch (measured
+ * here: 53 us/event on PostgreSQL and 70 on PGlite, against 18 and 36 this way).
+ */
+function insertEvents(db: Kysely<Database> | Transaction<Database>, events: AuditEvent[], macs: Buffer[] | null, links: { seq: string; chain: Buffer }[] | null) {
+  const col = <T>(f: (e: AuditEvent, i: number) => T) => events.map(f);
+  return sql`insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
+    select * from unnest(
+      ${col((e) => e.at)}::timestamptz[], ${col((e) => e.tenantId)}::uuid[], ${col((e) => e.dialect)}::text[], ${col((e) => e.principal)}::text[],
+      ${col((e) => e.action)}::text[], ${col((e) => e.keyId)}::uuid[], ${col((e) => e.outcome)}::text[], ${col((e) => e.errorKind ?? null)}::text[],
+      ${col((e) => e.requestId ?? null)}::text[], ${col((e) => (e.details ? JSON.stringify(e.details) : null))}::jsonb[],
+      ${col((_, i) => macs?.[i] ?? null)}::bytea[], ${col((_, i) => links?.[i]?.seq ?? null)}::bigint[], ${col((_, i) => links?.[i]?.chain ?? null)}::bytea[])`.execute(db);
+}
 
 /**
  * Changes write their audit event in their own transaction (`inTransaction`). Reads and crypto
@@ -83,16 +84,9 @@ export class AuditTrail {
   /** Inserts events with their MAC, numbered and chained (see auditchain.ts), in the caller's transaction. */
   private async append(trx: Transaction<Database>, events: AuditEvent[]) {
     const key = this.macKey;
-    if (!key) {
-      await trx.insertInto('audit_events').values(events.map((e) => toRow(e, null))).execute();
-      return;
-    }
-    const macs = events.map((e) => macOfEvent(key, e));
-    const links = await appendToChain(trx, key, macs);
-    await trx
-      .insertInto('audit_events')
-      .values(events.map((e, i) => ({ ...toRow(e, macs[i]!), seq: links[i]!.seq, chain: links[i]!.chain })))
-      .execute();
+    const macs = key ? events.map((e) => macOfEvent(key, e)) : null;
+    const links = key && macs ? await appendToChain(trx, key, macs) : null;
+    await insertEvents(trx, events, macs, links);
   }
 
   record(e: AuditEvent) {
@@ -136,7 +130,7 @@ export class AuditTrail {
       const batch = this.buffer.splice(0, this.opts.maxBatch);
       try {
         if (this.macKey) await this.db.transaction().execute((trx) => this.append(trx, batch));
-        else await this.db.insertInto('audit_events').values(batch.map((e) => toRow(e, null))).execute();
+        else await insertEvents(this.db, batch, null, null);
         this.failures = 0;
       } catch (err) {
         this.buffer.unshift(...batch);

@@ -38,6 +38,20 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     expect(await kms.sealAudit()).toBe(0);
   });
 
+  it('stores awkward values byte for byte through the batched insert (quotes, backslashes, braces, "NULL", unicode)', async () => {
+    const awkward = ['NULL', '', 'a,b', '{x}', 'say "hi"', 'back\\slash', "it's", 'tab\tnl\n', 'é✓🔑'];
+    for (const [i, p] of awkward.entries())
+      kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: p, action: `awkward${i}`, keyId: null, outcome: 'failed', errorKind: i % 2 ? null : p, requestId: p, details: i % 3 ? null : { p, n: [1, null, { q: p }] } });
+    await kms.audit.flush();
+    const got = (await sql<{ action: string; principal: string; error_kind: string | null; request_id: string | null; details: unknown }>`select action, principal, error_kind, request_id, details from audit_events where action like 'awkward%'`.execute(kms.db)).rows;
+    expect(got).toHaveLength(awkward.length);
+    for (const [i, p] of awkward.entries()) {
+      const r = got.find((x) => x.action === `awkward${i}`)!;
+      expect([r.principal, r.error_kind, r.request_id, r.details]).toEqual([p, i % 2 ? null : p, p, i % 3 ? null : { p, n: [1, null, { q: p }] }]);
+    }
+    expect((await kms.verifyAudit()).ok).toBe(true);
+  });
+
   const tamperings: [string, (db: Kms['db']) => Promise<() => Promise<void>>, RegExp][] = [
     [
       'an edited principal',

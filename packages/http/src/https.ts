@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { issueServerCertificate, type Ca } from '@polykms/pki';
 
@@ -61,5 +62,8 @@ export async function serveHttps(
       },
     );
     server.once('error', reject);
+    // A connection's peer certificate is fixed at the handshake (dialects read it once per connection);
+    // TLS 1.2 renegotiation, which could present another one, is refused.
+    server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   });
 }
