@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { limitBody, observe, type Metrics } from '@polykms/http';
+import { limitBody, observe, readText, type Metrics } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { Kms } from '@polykms/core';
@@ -46,7 +46,7 @@ export async function body<S extends z.ZodType>(c: CseContext, schema: S): Promi
   const type = c.req.header('content-type');
   // text/plain too: a browser may send a "simple" CORS request; the body is JSON either way.
   if (type !== undefined && !JSON_TYPES.test(type)) throw new CseError(415, `the body must be JSON (Content-Type: application/json); got '${type.slice(0, 100)}'`);
-  const text = await c.req.text();
+  const text = await readText(c);
   let json: unknown;
   try {
     json = JSON.parse(text);

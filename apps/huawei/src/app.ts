@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { limitBody, observe, type Metrics } from '@polykms/http';
+import { limitBody, observe, readBody, type Metrics } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -105,7 +105,7 @@ export function huaweiApp(
   });
   app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));
   app.use('/v1.0/:project_id/kms/*', async (c, next) => {
-    const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await c.req.arrayBuffer());
+    const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(c);
     if (raw.length > MAX_BODY) throw new ApigwError('0201');
     c.set('rawBody', raw);
     c.set('identity', await authenticate(deps, c, c.req.param('project_id'), raw));

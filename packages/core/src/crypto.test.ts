@@ -1,6 +1,6 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadKey, signWith, verifyWith, joseSignParams, oaepDecrypt, oaepEncrypt, type LoadedKey, type SignParams } from './crypto.ts';
+import { loadKey, signWith, verifyWith, joseSignParams, oaepDecrypt, oaepEncrypt, randomIv, type LoadedKey, type SignParams } from './crypto.ts';
 import { KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, type HashName } from './keyspec.ts';
 import { generateMaterial, materialKeyObject } from './material.ts';
@@ -164,3 +164,15 @@ describe('RSA-OAEP', () => {
   });
 });
 
+
+describe('randomIv', () => {
+  it('gives 12-byte nonces that never repeat across pool refills, each its own copy', () => {
+    const ivs = Array.from({ length: 2000 }, randomIv);
+    expect(ivs.every((iv) => iv.length === 12)).toBe(true);
+    expect(new Set(ivs.map((iv) => iv.toString('hex'))).size).toBe(ivs.length);
+    const a = randomIv();
+    const copy = Buffer.from(a);
+    for (let i = 0; i < 300; i++) randomIv();
+    expect(a).toEqual(copy);
+  });
+});

@@ -1,8 +1,12 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:tls';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, issueClientCertificate, loadCa, type Ca } from '@polykms/pki';
+import { request as httpsRequest } from 'node:https';
+import { readBody } from './body.ts';
 import { serveHttps, type HttpsServer } from './https.ts';
+import { limitBody } from './observe.ts';
 
 describe('serveHttps', () => {
   let ca: Ca;
@@ -11,6 +15,12 @@ describe('serveHttps', () => {
     ca = await loadCa(await createCa({ commonName: 'polykms test CA', validityDays: 3650 }));
     const app = new Hono();
     app.get('/', (c) => c.text('ok'));
+    app.use('/body', limitBody(1000, (c) => c.json({ refused: true }, 413)));
+    app.post('/body', async (c) => {
+      const b = await readBody(c);
+      const again = await readBody(c);
+      return c.json({ length: b.length, sha: createHash('sha256').update(b).digest('hex'), same: again.equals(b) });
+    });
     server = await serveHttps(app.fetch as never, ca, { host: '127.0.0.1', port: 0, requestClientCertificate: true });
   });
   afterAll(async () => server?.close());
@@ -38,5 +48,35 @@ describe('serveHttps', () => {
     });
     expect(outcome).not.toBe('renegotiated');
     socket.destroy();
+  });
+
+  /** Sends `body` with a Content-Length, or in chunks (no length) when `chunked`. */
+  const post = (body: Buffer, chunked: boolean) =>
+    new Promise<{ status: number; connection: string | undefined; json: any }>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: server.port, path: '/body', method: 'POST', ca: ca.certPem, servername: 'localhost', headers: chunked ? {} : { 'content-length': body.length } },
+        (res) => {
+          let t = '';
+          res.on('data', (d) => (t += d));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, json: JSON.parse(t) }));
+        },
+      );
+      req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(e)));
+      if (chunked) for (let i = 0; i < body.length; i += 300) req.write(body.subarray(i, i + 300));
+      else req.write(body);
+      req.end();
+    });
+
+  it.each([false, true])('reads a body whole, once, up to the limit, and refuses one over it (chunked: %s)', async (chunked) => {
+    for (const n of [0, 1, 999, 1000]) {
+      const b = randomBytes(n);
+      const r = await post(b, chunked);
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ length: n, sha: createHash('sha256').update(b).digest('hex'), same: true });
+    }
+    const over = await post(randomBytes(1001), chunked);
+    expect(over.status).toBe(413);
+    expect(over.json).toEqual({ refused: true });
+    expect(over.connection).toBe('close');
   });
 });

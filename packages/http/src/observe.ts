@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { matchedRoutes } from 'hono/route';
@@ -73,14 +74,21 @@ export function observe(dialect: string, opts: { log?: Logger | undefined; metri
 /**
  * A request body over `maxSize` is refused with the dialect's error, and the connection is closed
  * (`Connection: close`): the client may still be sending the rest of that body, so the connection
- * cannot carry another request, and a keep-alive client must know before it tries.
+ * cannot carry another request, and a keep-alive client must know before it tries. A declared
+ * Content-Length is judged from the header alone (Node's parser holds the client to it; `readBody`
+ * then reads it directly); a chunked body is counted as it streams (hono's bodyLimit).
  */
 export function limitBody(maxSize: number, refuse: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
-  return bodyLimit({
-    maxSize,
-    onError: (c) => {
-      c.header('Connection', 'close');
-      return refuse(c);
-    },
-  });
+  const tooLarge = (c: Context) => {
+    c.header('Connection', 'close');
+    return refuse(c);
+  };
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return async (c, next) => {
+    const headers = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.headers;
+    const declared = headers?.['content-length'];
+    if (declared === undefined || headers?.['transfer-encoding'] !== undefined) return streamed(c, next);
+    if (Number(declared) > maxSize) return tooLarge(c);
+    await next();
+  };
 }

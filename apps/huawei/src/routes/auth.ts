@@ -6,6 +6,7 @@
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import { readText } from '@polykms/http';
 import type { HuaweiDeps, HuaweiEnv } from '../app.ts';
 import { checkPassword, findUserById, findUserByName, type HuaweiUser, type ProjectRoles } from '../iam.ts';
 import { keystoneTime, type TokenClaims } from '../tokens.ts';
@@ -53,7 +54,7 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
   app.post('/v3/auth/tokens', async (c) => {
     let json: unknown;
     try {
-      json = JSON.parse(await c.req.text());
+      json = JSON.parse(await readText(c));
     } catch {
       return c.json(keystoneError(400, 'The request body is not valid JSON.'), 400);
     }

@@ -5,6 +5,7 @@
  * Verify; see ../shared/specs/ovh-okms-openapi.yaml and ../shared/reference/ovh-okms.md §2-§5).
  */
 import { encodeCursor, invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
+import { readText } from '@polykms/http';
 import { body, caller, type OvhContext } from '../app.ts';
 import { fromJwe, toJwe } from '../jwe.ts';
 import { ovhState, serviceKey } from '../mapper.ts';
@@ -95,7 +96,7 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   });
 
   route('post', '/v1/servicekey/:keyId/activate', async (c) => {
-    const text = await c.req.text();
+    const text = await readText(c);
     if (text.trim() !== '' && text.trim() !== '{}') throw invalid('activate takes no body');
     await kms.activate(caller(c), keyIdOf(c));
     return c.body(null, 204);
