@@ -1,8 +1,9 @@
 import { sign, type KeyObject } from 'node:crypto';
 import { Hono } from 'hono';
-import { Agent, request } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
 import { serveHttps, type HttpsServer } from '@polykms/http';
 import type { Ca } from '@polykms/pki';
+import { LoadClient } from './client.ts';
 
 /** Raw node:crypto, asynchronous form (the thread pool, both cores), on an already parsed KeyObject. */
 export const rawSign = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'ieee-p1363') =>
@@ -13,21 +14,15 @@ export const rawSign = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?:
  * and, for OVH, client-certificate request), called with the same client: what the plumbing costs
  * when the gateway does nothing.
  */
-export async function echoBaseline(ca: Ca, opts: { mtls: boolean; connect: ConstructorParameters<typeof Agent>[0]; headers?: Record<string, string> }) {
+export async function echoBaseline(ca: Ca, opts: { mtls: boolean; tls: ConnectionOptions; concurrency: number; headers?: Record<string, string> }) {
   const app = new Hono();
   app.post('*', async (c) => c.json(await c.req.json()));
   const server: HttpsServer = await serveHttps(app.fetch, ca, { host: '127.0.0.1', port: 0, requestClientCertificate: opts.mtls });
-  const dispatcher = new Agent(opts.connect);
-  const post = async (body: unknown) => {
-    const r = await request(`https://127.0.0.1:${server.port}/echo`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', ...opts.headers }, body: JSON.stringify(body) });
-    const text = await r.body.text();
-    if (r.statusCode !== 200) throw new Error(`echo: ${r.statusCode} ${text}`);
-    return text;
-  };
+  const client = new LoadClient(server.port, opts.tls, opts.concurrency);
   return {
-    post,
+    post: (body: unknown) => client.post('/echo', body, opts.headers),
     async close() {
-      await dispatcher.close();
+      await client.close();
       await server.close();
     },
   };

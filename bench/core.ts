@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { Kms, type Caller, type KeySpec, type SignParams } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { type Caller, type KeySpec, type SignParams } from '@polykms/core';
+import { openBenchKms } from './store.ts';
 import { compare, type Row } from './harness.ts';
 
 const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'ieee-p1363') =>
@@ -9,8 +9,7 @@ const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'iee
 /** Core operations in-process next to raw node:crypto on the very same key, in one run. */
 export async function benchCore(opts: { ms: number; concurrency: number }): Promise<Row[]> {
   // A throwaway database on DATABASE_URL's server when set, in-memory PGlite otherwise.
-  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
-  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
+  const { kms, close } = await openBenchKms('core');
   console.error(`core: storage ${kms.store.driver}${kms.store.driver === 'postgres' ? ' (DATABASE_URL)' : ' (in memory)'}`);
   const t = await kms.createTenant('bench');
   const c: Caller = { tenantId: t.id, dialect: 'bench', principal: 'bench' };
@@ -45,7 +44,6 @@ export async function benchCore(opts: { ms: number; concurrency: number }): Prom
   rows.push(await compare('core.encrypt.1KiB', 'node:crypto aes-256-gcm', () => gcm(kib), () => kms.encrypt(c, aes, kib), opts));
   rows.push(await compare('core.datakey', 'node:crypto random+gcm', () => gcm(randomBytes(32)), () => kms.generateDataKey(c, aes, 32), opts));
 
-  await kms.close();
-  await db.drop();
+  await close();
   return rows;
 }

@@ -2,23 +2,21 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'n
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
-import { Kms, type Caller } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { type Caller } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer } from '@polykms/cse';
 import { TestIssuer } from '@polykms/cse/testing';
+import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
 import { echoBaseline, rawSign } from './baselines.ts';
+import { LoadClient } from './client.ts';
 
 /**
  * Google CSE KACLS methods over real HTTPS with keep-alive, every request verifying both RS256 tokens
  * (IdP and Google-style authorization, JWKS from files), next to the same core operation in-process.
  */
 export async function benchCse(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
-  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
-  console.error(`cse: storage ${kms.store.driver}`);
+  const { kms, close } = await openBenchKms('cse');
   const ca = await gatewayCa(kms);
   const dir = mkdtempSync(join(tmpdir(), 'polykms-bench-cse-'));
   const issuer = async (iss: string) => {
@@ -39,13 +37,9 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
     privilegedUsers: ['admin@bench.test'],
   });
   const server = await startCseServer(kms, ca, { host: '127.0.0.1', port: 0, config });
-  const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 });
-  const post = async (path: string, body: unknown) => {
-    const r = await request(`https://127.0.0.1:${server.port}/v1/${path}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${text}`);
-    return JSON.parse(text);
-  };
+  const tls = { ca: ca.certPem, servername: 'localhost' };
+  const client = new LoadClient(server.port, tls, opts.concurrency);
+  const post = async (path: string, body: unknown) => JSON.parse(await client.post(`/v1/${path}`, body));
   const tenantId = (await kms.resolveTenant('cse', kaclsUrl))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
@@ -65,7 +59,7 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const sealed = (await kms.encrypt(c, kekId, payload, context)).ciphertext;
   // Issue 7's baselines: the bare echo behind the same TLS for wrap/unwrap, raw async RSA for signing;
   // core in-process is reported beside them.
-  const echo = await echoBaseline(ca, { mtls: false, connect: { connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
+  const echo = await echoBaseline(ca, { mtls: false, tls, concurrency: opts.concurrency });
   const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
   rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: () => echo.post(wrapBody) }, core(() => kms.encrypt(c, kekId, payload, context))], () => post('wrap', wrapBody), o));
   const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
@@ -90,10 +84,9 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   );
 
   await echo.close();
-  await dispatcher.close();
+  await client.close();
   await server.close();
-  await kms.close();
-  await db.drop();
+  await close();
   return rows;
 }
 

@@ -1,20 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
-import { Kms, type Caller } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { type Caller } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { canonicalRequest, formatSdkDate, huaweiAdminApp, signString, startHuaweiServer, stringToSign } from '@polykms/huawei';
+import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
 import { echoBaseline, rawSign } from './baselines.ts';
+import { LoadClient, header } from './client.ts';
 
 /**
  * Huawei KMS operations over real HTTPS with keep-alive, with an IAM token and with AK/SK signing,
  * next to the same operation through core in-process (same store, same key), in one run.
  */
 export async function benchHuawei(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
-  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
-  console.error(`huawei: storage ${kms.store.driver}`);
+  const { kms, close } = await openBenchKms('huawei');
   const ca = await gatewayCa(kms);
   const server = await startHuaweiServer(kms, ca, { host: '127.0.0.1', port: 0 });
   const admin = huaweiAdminApp(kms);
@@ -22,22 +20,16 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   const adm = async (path: string, body: unknown) => (await admin.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
   const user = await adm('/admin/huawei/users', { domain: 'bench', name: 'bench', password: 'bench-password', projects: [{ id: project, roles: ['KMS Administrator'] }] });
   const ak = await adm(`/admin/huawei/users/${user.id}/access-keys`, {});
-  const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 });
-  const base = `https://127.0.0.1:${server.port}`;
-  const send = async (path: string, headers: Record<string, string>, body: string) => {
-    const r = await request(`${base}${path}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', ...headers }, body });
-    const text = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${text}`);
-    return text;
-  };
-  const auth = await request(`${base}/v3/auth/tokens?nocatalog=true`, {
-    method: 'POST',
-    dispatcher,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', password: 'bench-password', domain: { name: 'bench' } } } }, scope: { project: { id: project } } } }),
-  });
-  await auth.body.text();
-  const token = auth.headers['x-subject-token'] as string;
+  const tls = { ca: ca.certPem, servername: 'localhost' };
+  const client = new LoadClient(server.port, tls, opts.concurrency);
+  const send = (path: string, headers: Record<string, string>, body: string) => client.post(path, body, headers);
+  const auth = await client.request(
+    'POST',
+    '/v3/auth/tokens?nocatalog=true',
+    JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', password: 'bench-password', domain: { name: 'bench' } } } }, scope: { project: { id: project } } } }),
+    { 'content-type': 'application/json' },
+  );
+  const token = header(auth, 'x-subject-token')!;
   const post = (verb: string, body: unknown) => send(`/v1.0/${project}/kms/${verb}`, { 'x-auth-token': token }, JSON.stringify(body));
   /** Signed per request, as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
   const postSigned = (verb: string, body: unknown) => {
@@ -56,7 +48,7 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
 
   // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same TLS for the rest;
   // core in-process is reported beside them.
-  const echo = await echoBaseline(ca, { mtls: false, connect: { connect: { ca: ca.certPem, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
+  const echo = await echoBaseline(ca, { mtls: false, tls, concurrency: opts.concurrency });
   const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
 
   const aes = await create({ key_alias: 'aes' });
@@ -86,9 +78,8 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', [raw, core(() => kms.sign(c, rsa, rs256, digest))], () => postSigned('sign', rsaBody), o));
 
   await echo.close();
-  await dispatcher.close();
+  await client.close();
   await server.close();
-  await kms.close();
-  await db.drop();
+  await close();
   return rows;
 }

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
-import { Kms, type Caller } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { type Caller } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer } from '@polykms/ovh';
+import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
 import { echoBaseline, rawSign } from './baselines.ts';
+import { LoadClient } from './client.ts';
 
 /**
  * OVH operations over real HTTPS with a client certificate and keep-alive, next to the same operation
  * through core in-process (same store, same key), in one run.
  */
 export async function benchOvh(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
-  const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
-  console.error(`ovh: storage ${kms.store.driver}`);
+  const { kms, close } = await openBenchKms('ovh');
   const ca = await gatewayCa(kms);
   const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
   const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
@@ -22,13 +20,9 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const domain = await ctl('/v2/okms/resource', { region: 'eu-west-rbx' });
   const cred = await ctl(`/v2/okms/resource/${domain.id}/credential`, { name: 'bench', identityURNs: ['urn:v1:eu:identity:account:bench'] });
   const got = await (await control.request(`/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json() as any;
-  const dispatcher = new Agent({ connect: { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 });
-  const post = async (path: string, body: unknown) => {
-    const r = await request(`https://127.0.0.1:${server.port}${path}`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const text = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${path}: ${r.statusCode} ${text}`);
-    return text;
-  };
+  const tls = { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' };
+  const client = new LoadClient(server.port, tls, opts.concurrency);
+  const post = (path: string, body: unknown) => client.post(path, body);
   const tenantId = (await kms.resolveTenant('ovh', domain.id))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
@@ -37,7 +31,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
 
   // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same mTLS for the rest;
   // core in-process is reported beside them.
-  const echo = await echoBaseline(ca, { mtls: true, connect: { connect: { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' }, connections: opts.concurrency, pipelining: 1 } });
+  const echo = await echoBaseline(ca, { mtls: true, tls, concurrency: opts.concurrency });
   const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
 
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
@@ -66,9 +60,8 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }, core(() => kms.generateDataKey(c, aes, 32))], () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
 
   await echo.close();
-  await dispatcher.close();
+  await client.close();
   await server.close();
-  await kms.close();
-  await db.drop();
+  await close();
   return rows;
 }

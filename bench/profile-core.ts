@@ -1,10 +1,9 @@
 // Profiling entry: one core scenario alone, e.g. `node --cpu-prof --import tsx bench/profile-core.ts rsa|ec|aes`.
 import { randomBytes } from 'node:crypto';
-import { Kms, type Caller, type SignParams } from '@polykms/core';
-import { silentLogger, testKeyring, createTestDatabase } from '@polykms/core/testing';
+import { type Caller, type SignParams } from '@polykms/core';
+import { openBenchKms } from './store.ts';
 import { closedLoop } from './harness.ts';
-const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
-const kms = await Kms.open({ databaseUrl: db.url, inMemory: true, keyring: testKeyring(), logger: silentLogger() });
+const { kms, close } = await openBenchKms('profile');
 const t = await kms.createTenant('b');
 const c: Caller = { tenantId: t.id, dialect: 'b', principal: 'b' };
 const scen = process.argv[2] ?? 'rsa';
@@ -15,4 +14,4 @@ const op = scen === 'aes' ? () => kms.encrypt(c, k.id, randomBytes(1024)) : () =
 await closedLoop(op, 32, 500);
 const m = await closedLoop(op, 32, 3000);
 console.log(scen, m.opsPerSec.toFixed(0));
-await kms.close(); await db.drop();
+await close();

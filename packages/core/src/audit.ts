@@ -73,7 +73,7 @@ export class AuditTrail {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
-    private readonly opts: { flushMs: number; maxBatch: number; maxBuffered: number } = { flushMs: 100, maxBatch: 500, maxBuffered: 100_000 },
+    private readonly opts: { flushMs: number; maxBatch: number; maxBuffered: number } = { flushMs: 100, maxBatch: 64, maxBuffered: 100_000 },
   ) {}
 
   async inTransaction(trx: Transaction<Database>, e: AuditEvent) {

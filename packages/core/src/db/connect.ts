@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
+import { PgliteThread } from './pglite-thread.ts';
 
 export type Listener = (payload: string) => void;
 
@@ -74,27 +75,28 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
 }
 
 async function openPglite(opts: StoreOptions): Promise<Store> {
-  const { PGlite } = await import('@electric-sql/pglite');
   const { PGliteDialect } = await import('kysely-pglite-dialect');
-  let pglite: InstanceType<typeof PGlite>;
+  let dir: string | undefined;
   let releaseLock = () => {};
-  if (opts.inMemory) {
-    pglite = new PGlite();
-  } else {
-    const dir = resolve(opts.dataDir ?? './data', 'pglite');
+  if (!opts.inMemory) {
+    dir = resolve(opts.dataDir ?? './data', 'pglite');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     releaseLock = lockDirectory(dir);
-    pglite = new PGlite(join(dir));
   }
-  await pglite.waitReady;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const pglite = new PgliteThread(dir);
+  try {
+    await pglite.waitReady;
+  } catch (e) {
+    await pglite.close();
+    releaseLock();
+    throw e;
+  }
+  // The dialect calls only `query` and `close`, which the thread offers.
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite as never) });
   return {
     db,
     driver: 'pglite',
-    async listen(channel, onPayload) {
-      const unsub = await pglite.listen(channel, onPayload);
-      return async () => unsub();
-    },
+    listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     async close() {
       await db.destroy();
       releaseLock();

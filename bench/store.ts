@@ -1,0 +1,25 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kms } from '@polykms/core';
+import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+
+/**
+ * The store a suite runs on, as the gateway runs it: a throwaway database on DATABASE_URL's server, or
+ * embedded PGlite in a fresh data directory (as `pnpm start` does). Not PGlite in memory: its file
+ * system copies a whole table file each time the file grows, which stalls long runs (p99 > 100 ms).
+ */
+export async function openBenchKms(suite: string) {
+  const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
+  const dir = db.url ? undefined : mkdtempSync(join(tmpdir(), `polykms-bench-${suite}-`));
+  const kms = await Kms.open({ databaseUrl: db.url, dataDir: dir, keyring: testKeyring(), logger: silentLogger() });
+  console.error(`${suite}: storage ${kms.store.driver}${dir ? ` in ${dir}` : ''}`);
+  return {
+    kms,
+    async close() {
+      await kms.close();
+      await db.drop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
