@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { loadKey, oaepDecrypt, rsaPkcs1v15Decrypt, signWith, type HashName, type LoadedKey, type SignParams } from '@polykms/core';
+import { ExpiringCache, loadKey, oaepDecrypt, rsaPkcs1v15Decrypt, signWith, type HashName, type LoadedKey, type SignParams } from '@polykms/core';
 import { badRequest, forbidden } from './errors.ts';
 import type { DecryptAlgorithm, SignAlgorithm } from './schemas.ts';
 
@@ -42,14 +42,31 @@ export function parsePrivateKey(text: string): { pkcs8: Buffer; key: KeyObject }
   return { pkcs8: key.export({ format: 'der', type: 'pkcs8' }), key };
 }
 
+/**
+ * Parsed private keys by the SHA-256 of their PKCS#8: parsing an RSA key costs about as much as a
+ * signature. Each request still opens its wrapped key under the KEK (state, perimeter and audit as
+ * before); only the parse is skipped. Bounded like core's cache of key versions.
+ */
+const parsed = new ExpiringCache<LoadedKey>(1000);
+const spkiHashes = new WeakMap<LoadedKey, Buffer>();
+
 export function loadRsa(pkcs8: Buffer): LoadedKey {
+  const id = createHash('sha256').update(pkcs8).digest('base64');
+  const hit = parsed.get(id);
+  if (hit) return hit;
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   if (key.asymmetricKeyType !== 'rsa') throw badRequest('wrapped_private_key: not an RSA key', 'wrapped_private_key');
-  return loadKey({ kind: 'RSA', size: key.asymmetricKeyDetails!.modulusLength! }, key);
+  const k = loadKey({ kind: 'RSA', size: key.asymmetricKeyDetails!.modulusLength! }, key);
+  parsed.set(id, k, Infinity);
+  return k;
 }
 
 /** base64(SHA-256(SubjectPublicKeyInfo DER)), as Gmail's `spki_hash`. */
-export const spkiHash = (k: LoadedKey) => createHash('sha256').update((k.publicKey ?? createPublicKey(k.key)).export({ format: 'der', type: 'spki' })).digest();
+export function spkiHash(k: LoadedKey): Buffer {
+  let h = spkiHashes.get(k);
+  if (!h) spkiHashes.set(k, (h = createHash('sha256').update((k.publicKey ?? createPublicKey(k.key)).export({ format: 'der', type: 'spki' })).digest()));
+  return h;
+}
 
 /** The key's SPKI hash must be the one Gmail names (token claim or request field), compared in constant time. */
 export function checkSpkiHash(k: LoadedKey, claimed: string | undefined, algorithm: string | undefined, where: string, fail = forbidden) {

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ExpiringCache } from '@polykms/core';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ALGORITHMS, MIGRATION_AUDIENCE, normalizeUrl, type CseConfig } from './config.ts';
 import { CseError, forbidden, unauthenticated } from './errors.ts';
@@ -10,8 +12,9 @@ import type { KeySets } from './keysets.ts';
  * authorization (https://developers.google.com/workspace/cse/reference/authorization-tokens).
  * The unverified `iss` only chooses which configured issuer's keys to try; jose then checks the
  * signature, `iss`, `aud`, `exp` and `nbf` (with the configured clock skew), and `iat` is refused when
- * it lies in the future. No verified token is cached: a signature check costs well under a millisecond,
- * and a cache would be one more thing that could outlive `exp`.
+ * it lies in the future. A verified token is remembered (by its SHA-256 and what it was checked
+ * against) until its `exp`, and at most 5 minutes, the time jose already keeps a fetched JWKS: the two
+ * RS256 checks were most of a wrap or unwrap.
  */
 
 export interface Identity {
@@ -40,6 +43,7 @@ export interface Authorization {
 }
 
 const ALLOWED = [...ALGORITHMS];
+const VERIFIED_TTL_MS = 5 * 60_000;
 
 type Fail = (message: string, details?: string) => CseError;
 
@@ -66,7 +70,12 @@ export class TokenVerifier {
     }
   }
 
+  private readonly verified = new ExpiringCache<JWTPayload & Record<string, unknown>>(10_000);
+
   private async verify(token: string, keys: JWTVerifyGetKey, o: { issuer: string; audience: string | string[]; algorithms?: string[] | undefined }, what: string, fail: Fail) {
+    const id = `${createHash('sha256').update(token).digest('base64')}\0${what}\0${o.issuer}\0${JSON.stringify(o.audience)}\0${o.algorithms ?? ''}`;
+    const hit = this.verified.get(id);
+    if (hit) return hit;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -80,7 +89,9 @@ export class TokenVerifier {
       throw joseFailure(e, what, fail);
     }
     if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.config.clockSkewSeconds) throw fail(`${what} token: "iat" lies in the future`, `${what}_iat`);
-    return payload as JWTPayload & Record<string, unknown>;
+    const claims = Object.freeze(payload) as JWTPayload & Record<string, unknown>;
+    this.verified.set(id, claims, Math.min(payload.exp! * 1000, Date.now() + VERIFIED_TTL_MS));
+    return claims;
   }
 
   /** The IdP's token, or a delegated token this KACLS issued itself (see /delegate). */

@@ -1,7 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { KeyCache } from './cache.ts';
+import { ExpiringCache, KeyCache } from './cache.ts';
 import type { Caller } from './kms.ts';
 import { createTestDatabase, openTestKms, testKeyring } from './testing.ts';
+
+describe('ExpiringCache', () => {
+  it('never returns an entry at or past its expiry, refuses one already expired, and stays bounded', () => {
+    let now = 1000;
+    const c = new ExpiringCache<string>(2, () => now);
+    c.set('a', 'A', 1010);
+    c.set('old', 'X', 1000);
+    expect(c.get('old')).toBeUndefined();
+    expect(c.get('a')).toBe('A');
+    now = 1010;
+    expect(c.get('a')).toBeUndefined();
+    expect(c.size).toBe(0);
+    c.set('x', 'x', Infinity);
+    c.set('y', 'y', Infinity);
+    expect(c.get('x')).toBe('x');
+    c.set('z', 'z', Infinity);
+    expect([c.get('x'), c.get('y'), c.get('z')]).toEqual(['x', undefined, 'z']);
+  });
+});
 
 describe('KeyCache', () => {
   it('is bounded, least-recently-used first, and evicts every version of a key', () => {

@@ -59,3 +59,40 @@ export class KeyCache<V> {
     return this.map.size;
   }
 }
+
+/**
+ * A bounded LRU whose entries also expire: a verified token until its `exp`, a parsed key for as long
+ * as it is used. Expired entries are never returned and are dropped when met.
+ */
+export class ExpiringCache<V> {
+  private readonly map = new Map<string, { v: V; until: number }>();
+  constructor(
+    private readonly capacity: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(k: string): V | undefined {
+    const e = this.map.get(k);
+    if (e === undefined) return undefined;
+    this.map.delete(k);
+    if (e.until <= this.now()) return undefined;
+    this.map.set(k, e);
+    return e.v;
+  }
+
+  /** Keeps `v` until `until` (ms since the epoch; Infinity for no expiry), evicting the least recently used. */
+  set(k: string, v: V, until: number) {
+    if (this.capacity <= 0 || !(until > this.now())) return;
+    this.map.delete(k);
+    this.map.set(k, { v, until });
+    while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+  }
+
+  clear() {
+    this.map.clear();
+  }
+
+  get size() {
+    return this.map.size;
+  }
+}
