@@ -2,7 +2,6 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'n
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Caller } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer } from '@polykms/cse';
 import { TestIssuer } from '@polykms/cse/testing';
@@ -13,7 +12,7 @@ import { LoadClient } from './client.ts';
 
 /**
  * Google CSE KACLS methods over real HTTPS with keep-alive, every request verifying both RS256 tokens
- * (IdP and Google-style authorization, JWKS from files), next to the same core operation in-process.
+ * (IdP and Google-style authorization, JWKS from files), next to their baselines in one run.
  */
 export async function benchCse(opts: { ms: number; concurrency: number }): Promise<Row[]> {
   const { kms, close } = await openBenchKms('cse');
@@ -40,8 +39,6 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const tls = { ca: ca.certPem, servername: 'localhost' };
   const client = new LoadClient(server.port, tls, opts.concurrency);
   const post = async (path: string, body: unknown) => JSON.parse(await client.post(`/v1/${path}`, body));
-  const tenantId = (await kms.resolveTenant('cse', kaclsUrl))!;
-  const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
   const o = { ...opts, settle: () => kms.sealAudit() };
 
@@ -52,18 +49,11 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const dek = randomBytes(32);
   const wrapBody = { authentication, authorization: writer, key: dek.toString('base64'), reason: "{client:'drive' op:'write'}" };
   const { wrapped_key } = await post('wrap', wrapBody);
-  // The same KEK, the same context: core in-process does exactly the AEAD work of a wrap / unwrap.
-  const kekId = (await kms.listKeys(c)).keys.find((k) => k.name === 'google-cse-kek')!.id;
-  const context = Buffer.from('google-cse/wrapped-key/v1');
-  const payload = Buffer.concat([Buffer.from([1, 32]), dek, Buffer.from([0, rn.length]), Buffer.from(rn), Buffer.from([0, 0])]);
-  const sealed = (await kms.encrypt(c, kekId, payload, context)).ciphertext;
-  // Issue 7's baselines: the bare echo behind the same TLS for wrap/unwrap, raw async RSA for signing;
-  // core in-process is reported beside them.
+  // Issue 7's baselines: the bare echo behind the same TLS for wrap/unwrap, raw async RSA for signing.
   const echo = await echoBaseline(ca, { mtls: false, tls, concurrency: opts.concurrency });
-  const core = (run: () => Promise<unknown>) => ({ name: 'core in-process', run });
-  rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: () => echo.post(wrapBody) }, core(() => kms.encrypt(c, kekId, payload, context))], () => post('wrap', wrapBody), o));
+  rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: () => echo.post(wrapBody) }], () => post('wrap', wrapBody), o));
   const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
-  rows.push(await compareMany('cse.unwrap', [{ name: 'echo over TLS', run: () => echo.post(unwrapBody) }, core(() => kms.decrypt(c, sealed, context, { expectKeyId: kekId }))], () => post('unwrap', unwrapBody), o));
+  rows.push(await compareMany('cse.unwrap', [{ name: 'echo over TLS', run: () => echo.post(unwrapBody) }], () => post('unwrap', unwrapBody), o));
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
@@ -73,11 +63,10 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const signer = await gmail.mint({ email: 'user@bench.test', role: 'signer', resource_name: '//gmail.googleapis.com/bench', kacls_url: kaclsUrl, spki_hash: spki, spki_hash_algorithm: 'SHA-256' }, 'cse-authorization');
   const digest = createHash('sha256').update(randomBytes(256)).digest();
   const signBody = { authentication, authorization: signer, algorithm: 'SHA256withRSA', digest: digest.toString('base64'), reason: 'sign', wrapped_private_key };
-  const rsa = await kms.createKey(c, { name: 'bench-rsa', spec: { kind: 'RSA', size: 2048 }, ops: ['sign', 'verify'] });
   rows.push(
     await compareMany(
       'cse.privatekeysign.RSA-2048',
-      [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, privateKey) }, core(() => kms.sign(c, rsa.id, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, digest))],
+      [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, privateKey) }],
       () => post('privatekeysign', signBody),
       o,
     ),

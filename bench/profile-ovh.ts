@@ -10,7 +10,7 @@ import { ovhControlApp, startOvhServer } from '@polykms/ovh';
 import { closedLoop } from './harness.ts';
 import { echoBaseline } from './baselines.ts';
 
-const { kms, close } = await openBenchKms('profile');
+const { kms } = await openBenchKms('profile');
 const ca = await gatewayCa(kms);
 const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
 const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
