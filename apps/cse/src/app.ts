@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { limitBody, observe, readText, type Metrics } from '@polykms/http';
-import { Hono, type Context } from 'hono';
-import { cors } from 'hono/cors';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { Access } from './access.ts';
@@ -72,6 +71,26 @@ export function sanitizeReason(reason: string): string {
 }
 
 /**
+ * CORS for Workspace's browser client, with the headers hono's cors middleware sent, set before the
+ * handler runs: hono's appends `Vary` to the finished response, which turned every answer from a cheap
+ * string response into a web Response with a stream body (profiled at ~8% of a wrap).
+ */
+function kaclsCors(origins: string[]): MiddlewareHandler {
+  return async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origin && origins.includes(origin)) c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Expose-Headers', 'X-Request-Id');
+    c.header('Vary', 'Origin');
+    if (c.req.method !== 'OPTIONS') return next();
+    c.header('Access-Control-Max-Age', '3600');
+    c.header('Access-Control-Allow-Methods', 'GET,POST,OPTIONS');
+    c.header('Access-Control-Allow-Headers', 'Content-Type,Authorization');
+    c.header('Vary', 'Access-Control-Request-Headers', { append: true });
+    return c.body(null, 204);
+  };
+}
+
+/**
  * The KACLS: every method at `<kaclsUrl path>/<method>` (and at `/<method>`, for a proxy that strips
  * the prefix), CORS for Workspace's browser client, one error renderer, one audit event per call.
  */
@@ -87,16 +106,7 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
     return c.json(b, status);
   });
   app.notFound((c) => c.json({ code: 404, message: `no KACLS method at ${c.req.method} ${c.req.path.slice(0, 200)}`, details: 'not_found' }, 404));
-  app.use(
-    '*',
-    cors({
-      origin: (origin) => (config.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization'],
-      exposeHeaders: ['X-Request-Id'],
-      maxAge: 3600,
-    }),
-  );
+  app.use('*', kaclsCors(config.corsOrigins));
   app.use('*', async (c, next) => {
     if (!c.get('requestId')) c.set('requestId', randomUUID());
     c.set('audit', { principal: 'anonymous', details: { method: c.req.path.split('/').pop()?.slice(0, 64) } });

@@ -73,8 +73,19 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe('https://client-side-encryption.google.com');
     expect(String(pre.headers['access-control-allow-methods'])).toContain('POST');
+    expect(pre.headers['access-control-allow-headers']).toBe('Content-Type,Authorization');
+    expect(pre.headers['access-control-max-age']).toBe('3600');
+    expect(pre.headers.vary).toBe('Origin, Access-Control-Request-Headers');
+    expect(pre.headers['content-length']).toBeUndefined();
     const other = await api('/v1/wrap', undefined, 'OPTIONS', { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    // The answers themselves, and the refusals, are readable by Workspace's browser client.
+    for (const [path, status] of [['/v1/status', 200], ['/v1/wrap', 400]] as const) {
+      const r = await api(path, path.endsWith('wrap') ? {} : undefined, undefined, { origin: 'https://client-side-encryption.google.com' });
+      expect(r.status).toBe(status);
+      expect([r.headers['access-control-allow-origin'], r.headers['access-control-expose-headers'], r.headers.vary]).toEqual(['https://client-side-encryption.google.com', 'X-Request-Id', 'Origin']);
+      expect((await api(path, path.endsWith('wrap') ? {} : undefined, undefined, { origin: 'https://evil.example' })).headers['access-control-allow-origin']).toBeUndefined();
+    }
     const missing = await api('/v1/nope');
     expect(missing.status).toBe(404);
     expect(Object.keys(missing.json).sort()).toEqual(['code', 'details', 'message']);
