@@ -41,6 +41,7 @@ describe('TokenVerifier cache', async () => {
     const token = await idp.mint({ email: 'a@example.com' }, { aud: 'app' });
     const first = await verifier.authenticate(token);
     expect(() => ((first.claims as Record<string, unknown>).email = 'mallory@example.com')).toThrow();
+    expect(() => ((first as { email: string }).email = 'mallory@example.com')).toThrow();
     expect((await verifier.authenticate(token)).email).toBe('a@example.com');
   });
 });

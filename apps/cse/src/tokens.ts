@@ -12,9 +12,9 @@ import type { KeySets } from './keysets.ts';
  * authorization (https://developers.google.com/workspace/cse/reference/authorization-tokens).
  * The unverified `iss` only chooses which configured issuer's keys to try; jose then checks the
  * signature, `iss`, `aud`, `exp` and `nbf` (with the configured clock skew), and `iat` is refused when
- * it lies in the future. A verified token is remembered (by its SHA-256 and what it was checked
- * against) until its `exp`, and at most 5 minutes, the time jose already keeps a fetched JWKS: the two
- * RS256 checks were most of a wrap or unwrap.
+ * it lies in the future. What a token was found to be is remembered (by its SHA-256 and its use)
+ * until its `exp`, and at most 5 minutes, the time jose already keeps a fetched JWKS: the two RS256
+ * checks were most of a wrap or unwrap.
  */
 
 export interface Identity {
@@ -70,12 +70,7 @@ export class TokenVerifier {
     }
   }
 
-  private readonly verified = new ExpiringCache<JWTPayload & Record<string, unknown>>(10_000);
-
   private async verify(token: string, keys: JWTVerifyGetKey, o: { issuer: string; audience: string | string[]; algorithms?: string[] | undefined }, what: string, fail: Fail) {
-    const id = `${createHash('sha256').update(token).digest('base64')}\0${what}\0${o.issuer}\0${JSON.stringify(o.audience)}\0${o.algorithms ?? ''}`;
-    const hit = this.verified.get(id);
-    if (hit) return hit;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -89,14 +84,33 @@ export class TokenVerifier {
       throw joseFailure(e, what, fail);
     }
     if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.config.clockSkewSeconds) throw fail(`${what} token: "iat" lies in the future`, `${what}_iat`);
-    const claims = Object.freeze(payload) as JWTPayload & Record<string, unknown>;
-    this.verified.set(id, claims, Math.min(payload.exp! * 1000, Date.now() + VERIFIED_TTL_MS));
-    return claims;
+    return payload as JWTPayload & Record<string, unknown>;
+  }
+
+  private readonly verified = new ExpiringCache<{ claims: JWTPayload }>(10_000);
+
+  /**
+   * What `check` made of a token, remembered for that use until the token's `exp` (at most 5 min):
+   * the answer depends only on the token, the configuration and the issuer's keys. Frozen, since the
+   * next request gets the same object.
+   */
+  private async remembered<T extends { claims: JWTPayload }>(use: string, token: string, check: () => Promise<T>): Promise<T> {
+    const id = `${use}\0${createHash('sha256').update(token).digest('base64')}`;
+    const hit = this.verified.get(id);
+    if (hit) return hit as T;
+    const r = Object.freeze(await check());
+    Object.freeze(r.claims);
+    this.verified.set(id, r, Math.min(r.claims.exp! * 1000, Date.now() + VERIFIED_TTL_MS));
+    return r;
   }
 
   /** The IdP's token, or a delegated token this KACLS issued itself (see /delegate). */
   async authenticate(token: string): Promise<Identity> {
     if (!this.config.enabled) throw unauthenticated('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
+    return this.remembered('authentication', token, () => this.authenticateOnce(token));
+  }
+
+  private async authenticateOnce(token: string): Promise<Identity> {
     const iss = this.peekIssuer(token, 'authentication', unauthenticated);
     if (normalizeIssuer(iss) === this.selfIssuer) {
       const claims = await this.verify(token, await this.selfKeys(), { issuer: iss, audience: this.selfIssuer, algorithms: ['RS256'] }, 'authentication', unauthenticated);
@@ -138,6 +152,10 @@ export class TokenVerifier {
   /** Google's authorization token, from one of the configured issuers, with the claims every method needs. */
   async authorize(token: string): Promise<Authorization> {
     if (!this.config.enabled) throw forbidden('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
+    return this.remembered('authorization', token, () => this.authorizeOnce(token));
+  }
+
+  private async authorizeOnce(token: string): Promise<Authorization> {
     const iss = this.peekIssuer(token, 'authorization', forbidden);
     const issuer = this.config.authorizationIssuers.find((i) => i.issuer === iss);
     if (!issuer) throw forbidden(`authorization token: issuer '${clip(iss)}' is not a configured authorization issuer`, 'authorization_issuer');
