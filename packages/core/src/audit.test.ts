@@ -14,8 +14,8 @@ function fakeDb(failures: number) {
       attempts++;
       await new Promise((r) => setTimeout(r, 1));
       if (attempts <= failures) throw new Error('database down');
-      // The batched insert sends one array per column; the first is the events' times.
-      stored.push(...(q.parameters[0] as unknown[]));
+      // The batched insert sends the rows as one JSON document.
+      stored.push(...(JSON.parse(q.parameters[0] as string) as unknown[]));
       return { rows: [] };
     },
     streamQuery: () => {
