@@ -10,7 +10,6 @@ const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'iee
 export async function benchCore(opts: { ms: number; concurrency: number }): Promise<Row[]> {
   // A throwaway database on DATABASE_URL's server when set, in-memory PGlite otherwise.
   const { kms, close } = await openBenchKms('core');
-  console.error(`core: storage ${kms.store.driver}${kms.store.driver === 'postgres' ? ' (DATABASE_URL)' : ' (in memory)'}`);
   const t = await kms.createTenant('bench');
   const c: Caller = { tenantId: t.id, dialect: 'bench', principal: 'bench' };
   const make = async (spec: KeySpec) => {
