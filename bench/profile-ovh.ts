@@ -52,5 +52,5 @@ const m = await closedLoop(op, 32, Number(process.argv[3] ?? 4000));
 eld.disable();
 console.log('event loop delay ms p50/p99/max', (eld.percentile(50) / 1e6).toFixed(1), (eld.percentile(99) / 1e6).toFixed(1), (eld.max / 1e6).toFixed(1), 'gc count', gcs.length, 'gc total ms', gcs.reduce((a, b) => a + b, 0).toFixed(0), 'gc max', Math.max(...gcs).toFixed(1));
 if (process.env.PROFILE) writeFileSync(process.env.PROFILE, JSON.stringify((await post_('Profiler.stop')).profile));
-console.log(scen, m.opsPerSec.toFixed(0), 'p99', m.p99Ms.toFixed(1));
+console.log(scen, m.opsPerSec.toFixed(0), 'p99', m.p99Ms.toFixed(1), 'audit events still buffered', kms.audit.pending);
 process.exit(0);

@@ -51,4 +51,30 @@ describe('audit buffer', () => {
     expect(f.stored.length).toBe(9);
     trail.close();
   });
+
+  it('holds callers back while the writer is behind, lets them go once it has caught up, and never while the database fails', async () => {
+    const f = fakeDb(0);
+    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 2, maxBuffered: 1000, highWater: 4 });
+    for (let i = 0; i < 3; i++) trail.record(event(i));
+    expect(trail.room()).toBeUndefined();
+    for (let i = 3; i < 12; i++) trail.record(event(i));
+    const wait = trail.room();
+    expect(wait).toBeInstanceOf(Promise);
+    await wait;
+    expect(trail.pending).toBeLessThanOrEqual(4);
+    await trail.flush();
+    expect(f.stored.length).toBe(12);
+    trail.close();
+
+    const down = fakeDb(1_000_000);
+    const t2 = new AuditTrail(down.db, silentLogger(), { flushMs: 1, maxBatch: 2, maxBuffered: 1000, highWater: 4 });
+    for (let i = 0; i < 12; i++) t2.record(event(i));
+    const queued = t2.room();
+    expect(queued).toBeInstanceOf(Promise);
+    // The first failed insert lets the waiting caller go, and later callers are not held.
+    await queued;
+    expect(t2.room()).toBeUndefined();
+    expect(t2.pending).toBe(12);
+    t2.close();
+  });
 });

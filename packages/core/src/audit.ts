@@ -115,8 +115,28 @@ export class AuditTrail {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
-    private readonly opts: { flushMs: number; maxBatch: number; maxBuffered: number } = { flushMs: 100, maxBatch: 500, maxBuffered: 100_000 },
+    private readonly opts: { flushMs: number; maxBatch: number; maxBuffered: number; highWater?: number } = { flushMs: 100, maxBatch: 500, maxBuffered: 100_000, highWater: 5_000 },
   ) {}
+
+  private waiters: (() => void)[] = [];
+
+  /**
+   * Back-pressure: nothing to wait for while the writer keeps up; once more than `highWater` events
+   * wait (a slow or busy database under a flood), a promise that resolves when it has caught up, so
+   * requests slow down instead of events piling up to `maxBuffered` and being dropped. Never waits
+   * while the database is failing: then requests go on and the buffer is the only protection.
+   */
+  room(): Promise<void> | undefined {
+    if (this.closed || this.failures > 0 || this.buffer.length <= (this.opts.highWater ?? Infinity)) return undefined;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release() {
+    if (!this.waiters.length || (this.failures === 0 && !this.closed && this.buffer.length > (this.opts.highWater ?? Infinity))) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
 
   async inTransaction(trx: Transaction<Database>, event: AuditEvent) {
     const e = storable(event);
@@ -176,9 +196,11 @@ export class AuditTrail {
         if (this.macKey) await this.db.transaction().execute((trx) => this.append(trx, batch));
         else await insertEvents(this.db, batch, null, null);
         this.failures = 0;
+        this.release();
       } catch (err) {
         this.buffer.unshift(...batch);
         this.failures++;
+        this.release();
         this.log.warn({ err: (err as Error).message, pending: this.buffer.length }, 'audit flush failed; will retry');
         if (!this.closed) {
           this.timer = setTimeout(() => {
@@ -253,6 +275,7 @@ export class AuditTrail {
 
   close() {
     this.closed = true;
+    this.release();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

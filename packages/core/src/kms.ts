@@ -461,7 +461,10 @@ export class Kms {
   /** Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`. */
   private async run<T>(c: Caller, action: Action, keyId: string | null, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const r = await fn();
+      const behind = this.audit.room();
+      if (behind) await behind;
+      return r;
     } catch (e) {
       const err = toKmsError(e);
       if (err.kind === 'internal' || err.kind === 'unavailable') this.log.error({ err: e, action, reqId: c.requestId }, 'operation failed');
