@@ -14,6 +14,15 @@ import { P1, openWorld, type World } from '../lib/world.ts';
 import { countAnswer, fail } from '../lib/tally.ts';
 import { pool, preview, type Ctx, type Scenario } from '../lib/scenario.ts';
 
+/** Any string as a path segment; encodeURIComponent throws on a lone surrogate, so then every UTF-8 byte is escaped. */
+function pathSegment(v: string): string {
+  try {
+    return encodeURIComponent(v);
+  } catch {
+    return [...Buffer.from(v, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
+  }
+}
+
 const NAME = 'fuzz';
 
 /** One endpoint and a well-formed request for it, which the mutators start from. */
@@ -166,7 +175,7 @@ function caseArb(t: Target): fc.Arbitrary<Case> {
       mk(
         'path',
         fc.tuple(path, fc.oneof(weirdStrings, mutateString(param), fc.uuid(), fc.constant(param.toUpperCase()))).map(([p, v]) =>
-          send(p.replace(param, encodeURIComponent(v) || '%20'), body ? json(body) : {}),
+          send(p.replace(param, pathSegment(v) || '%20'), body ? json(body) : {}),
         ),
       ),
     );
