@@ -6,7 +6,7 @@ import { silentLogger } from './testing.ts';
 const event = (i: number): AuditEvent => ({ at: new Date(), tenantId: null, dialect: 't', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' });
 
 /** A database (kysely over a stand-in driver) whose inserts fail `failures` times, then store. */
-function fakeDb(failures: number) {
+function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boolean) {
   const stored: unknown[] = [];
   let attempts = 0;
   const connection: DatabaseConnection = {
@@ -15,7 +15,9 @@ function fakeDb(failures: number) {
       await new Promise((r) => setTimeout(r, 1));
       if (attempts <= failures) throw new Error('database down');
       // The batched insert sends the rows as one JSON document.
-      stored.push(...(JSON.parse(q.parameters[0] as string) as unknown[]));
+      const rows = JSON.parse(q.parameters[0] as string) as { action: string }[];
+      if (refuse?.(rows)) throw Object.assign(new Error('invalid input syntax'), { code: '22P02' });
+      stored.push(...rows);
       return { rows: [] };
     },
     streamQuery: () => {
@@ -76,5 +78,26 @@ describe('audit buffer', () => {
     expect(t2.room()).toBeUndefined();
     expect(t2.pending).toBe(12);
     t2.close();
+  });
+
+  it('sets aside an event the database refuses for its content, and writes the rest of its batch and the ones after', async () => {
+    const f = fakeDb(0, (rows) => rows.some((r) => r.action === 'a3'));
+    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 4, maxBuffered: 1000 });
+    for (let i = 0; i < 10; i++) trail.record(event(i));
+    await trail.flush();
+    expect((f.stored as { action: string }[]).map((r) => r.action).sort()).toEqual(['a0', 'a1', 'a2', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
+    expect(trail.dropped).toBe(1);
+    expect(trail.pending).toBe(0);
+    trail.close();
+  });
+
+  it('never holds a caller more than a second when the writer is stuck', async () => {
+    const stuck = new AuditTrail({ insertInto: () => undefined, getExecutor: () => ({ transformQuery: (q: unknown) => q, compileQuery: () => ({ sql: '', parameters: [] }), executeQuery: () => new Promise(() => {}) }) } as never, silentLogger(), { flushMs: 1, maxBatch: 2, maxBuffered: 1000, highWater: 2 });
+    for (let i = 0; i < 6; i++) stuck.record(event(i));
+    const t = Date.now();
+    await stuck.room();
+    expect(Date.now() - t).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - t).toBeLessThan(3000);
+    stuck.close();
   });
 });

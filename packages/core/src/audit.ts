@@ -64,18 +64,32 @@ function insertEvents(db: Kysely<Database> | Transaction<Database>, events: Audi
       outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)`.execute(db);
 }
 
-const NUL = /\u0000/g;
+/** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
+const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+
+/** NUL, and UTF-16 halves without their pair (which no UTF-8 text can hold). */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const MAYBE = /\u0000|[\uD800-\uDFFF]/;
+/** The same in JSON text: JSON.stringify escapes both (`\u0000`, `\ud800`). */
+const MAYBE_JSON = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
 /**
- * PostgreSQL stores no NUL character in text or jsonb: one in a token's claim or a header would fail
- * its whole batch, again at every retry. It becomes U+FFFD before the event is MACed and buffered.
+ * PostgreSQL stores no NUL character and no unpaired surrogate in text or jsonb: one in a token's
+ * claim, a header or a request's `reason` would fail its whole batch, again at every retry. Each
+ * becomes U+FFFD before the event is MACed and buffered.
  */
 function storable(e: AuditEvent): AuditEvent {
   const strings = [e.dialect, e.principal, e.action, e.errorKind, e.requestId];
-  const details = e.details ? JSON.stringify(e.details) : '';
-  if (!strings.some((v) => v?.includes('\0')) && !details.includes('\\u0000')) return e;
+  let details = '';
+  try {
+    details = e.details ? JSON.stringify(e.details) : '';
+  } catch {
+    // BigInt or a cycle: keep what can be said about it rather than fail the caller or the batch.
+    return storable({ ...e, details: { unserializable: true } });
+  }
+  if (!strings.some((v) => v !== undefined && v !== null && MAYBE.test(v)) && !MAYBE_JSON.test(details)) return e;
   const clean = <T,>(v: T): T =>
     (typeof v === 'string'
-      ? v.replace(NUL, '\ufffd')
+      ? v.replace(UNSTORABLE, '\ufffd')
       : Array.isArray(v)
         ? v.map(clean)
         : v && typeof v === 'object' && !(v instanceof Date)
@@ -124,11 +138,17 @@ export class AuditTrail {
    * Back-pressure: nothing to wait for while the writer keeps up; once more than `highWater` events
    * wait (a slow or busy database under a flood), a promise that resolves when it has caught up, so
    * requests slow down instead of events piling up to `maxBuffered` and being dropped. Never waits
-   * while the database is failing: then requests go on and the buffer is the only protection.
+   * while the database is failing, nor more than a second: then requests go on and the buffer is the
+   * only protection.
    */
   room(): Promise<void> | undefined {
     if (this.closed || this.failures > 0 || this.buffer.length <= (this.opts.highWater ?? Infinity)) return undefined;
-    return new Promise((resolve) => this.waiters.push(resolve));
+    // At most a second: a writer stuck (not failing) on a lock or a dead connection must not stop
+    // every request in the process.
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      setTimeout(resolve, 1000).unref();
+    });
   }
 
   private release() {
@@ -193,8 +213,12 @@ export class AuditTrail {
     while (this.buffer.length) {
       const batch = this.buffer.splice(0, this.opts.maxBatch);
       try {
-        if (this.macKey) await this.db.transaction().execute((trx) => this.append(trx, batch));
-        else await insertEvents(this.db, batch, null, null);
+        try {
+          await this.write(batch);
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await this.writeOneByOne(batch);
+        }
         this.failures = 0;
         this.release();
       } catch (err) {
@@ -210,6 +234,29 @@ export class AuditTrail {
           this.timer.unref();
         }
         throw err;
+      }
+    }
+  }
+
+  private write(batch: AuditEvent[]) {
+    return this.macKey ? this.db.transaction().execute((trx) => this.append(trx, batch)) : insertEvents(this.db, batch, null, null);
+  }
+
+  /**
+   * A batch the database refused for its content (a value `storable` did not foresee): each event
+   * alone, so one bad event is set aside, loudly, instead of blocking every later one at every retry.
+   */
+  private async writeOneByOne(batch: AuditEvent[]) {
+    for (const [i, e] of batch.entries()) {
+      try {
+        await this.write([e]);
+      } catch (err) {
+        if (!isDataError(err)) {
+          batch.splice(0, i);
+          throw err;
+        }
+        this.dropped++;
+        this.log.error({ err: (err as Error).message, action: e.action, reqId: e.requestId, dropped: this.dropped }, 'audit event refused by the database; set aside');
       }
     }
   }

@@ -52,14 +52,16 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     expect((await kms.verifyAudit()).ok).toBe(true);
   });
 
-  it('stores an event carrying NUL characters (PostgreSQL refuses them) with U+FFFD instead, and the batch is not lost', async () => {
+  it('stores an event carrying NUL characters or unpaired surrogates (PostgreSQL refuses them) with U+FFFD instead, and the batch is not lost', async () => {
     kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: 'a\u0000b', action: 'nul', keyId: null, outcome: 'failed', requestId: '\u0000', details: { 'k\u0000': ['x\u0000y', 1] } });
+    kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: 'p\ud800', action: 'nul-surrogate', keyId: null, outcome: 'denied', requestId: 'ok 🔑', details: { reason: '\udc00x', fine: '🔑' } });
     kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: 'after', action: 'nul-next', keyId: null, outcome: 'allowed' });
     await kms.audit.flush();
     const got = (await sql<{ action: string; principal: string; request_id: string | null; details: unknown }>`select action, principal, request_id, details from audit_events where action like 'nul%' order by action`.execute(kms.db)).rows;
     expect(got).toEqual([
       { action: 'nul', principal: 'a\ufffdb', request_id: '\ufffd', details: { 'k\ufffd': ['x\ufffdy', 1] } },
       { action: 'nul-next', principal: 'after', request_id: null, details: null },
+      { action: 'nul-surrogate', principal: 'p\ufffd', request_id: 'ok 🔑', details: { reason: '\ufffdx', fine: '🔑' } },
     ]);
     expect((await kms.verifyAudit()).ok).toBe(true);
   });
