@@ -17,12 +17,14 @@ export function readBody(c: Context): Promise<Buffer> {
   let p = read.get(incoming);
   if (!p) {
     p = new Promise<Buffer>((resolve, reject) => {
+      // Already gone (the client closed before the handler got here): its listeners would never fire.
+      if (incoming.destroyed || incoming.readableEnded) return reject(new Error('the request body is no longer readable (the connection closed)'));
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
       incoming.once('error', reject);
       incoming.once('close', () => {
-        if (!incoming.complete) reject(new Error('the client closed the connection before sending the whole body'));
+        if (!incoming.readableEnded) reject(new Error('the client closed the connection before the body was read'));
       });
     });
     read.set(incoming, p);

@@ -11,11 +11,20 @@ import { limitBody } from './observe.ts';
 describe('serveHttps', () => {
   let ca: Ca;
   let server: HttpsServer;
+  let lateRead: Promise<string> | undefined;
   beforeAll(async () => {
     ca = await loadCa(await createCa({ commonName: 'polykms test CA', validityDays: 3650 }));
     const app = new Hono();
     app.get('/', (c) => c.text('ok'));
     app.use('/body', limitBody(1000, (c) => c.json({ refused: true }, 413)));
+    app.post('/late', async (c) => {
+      await new Promise((r) => setTimeout(r, 200));
+      lateRead = readBody(c).then(
+        () => 'read',
+        (e: Error) => `refused: ${e.message}`,
+      );
+      return c.json({ outcome: await lateRead });
+    });
     app.post('/body', async (c) => {
       const b = await readBody(c);
       const again = await readBody(c);
@@ -78,5 +87,17 @@ describe('serveHttps', () => {
     expect(over.status).toBe(413);
     expect(over.json).toEqual({ refused: true });
     expect(over.connection).toBe('close');
+  });
+
+  it('a body whose client left before the handler read it is refused, not awaited for ever', async () => {
+    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, servername: 'localhost' });
+    await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
+    socket.on('error', () => undefined);
+    socket.write('POST /late HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    for (let i = 0; i < 50 && !lateRead; i++) await new Promise((r) => setTimeout(r, 20));
+    const outcome = await Promise.race([lateRead!, new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
+    expect(outcome).toMatch(/^refused/);
   });
 });
