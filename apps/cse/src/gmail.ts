@@ -45,8 +45,10 @@ export function parsePrivateKey(text: string): { pkcs8: Buffer; key: KeyObject }
 /**
  * Parsed private keys by the SHA-256 of their PKCS#8: parsing an RSA key costs about as much as a
  * signature. Each request still opens its wrapped key under the KEK (state, perimeter and audit as
- * before); only the parse is skipped. Bounded like core's cache of key versions.
+ * before); only the parse is skipped. At most 1,000 keys, each for 5 minutes after it was parsed, so
+ * decrypted private keys do not stay in memory for long once unused.
  */
+const PARSED_TTL_MS = 5 * 60_000;
 const parsed = new ExpiringCache<LoadedKey>(1000);
 const spkiHashes = new WeakMap<LoadedKey, Buffer>();
 
@@ -57,7 +59,7 @@ export function loadRsa(pkcs8: Buffer): LoadedKey {
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   if (key.asymmetricKeyType !== 'rsa') throw badRequest('wrapped_private_key: not an RSA key', 'wrapped_private_key');
   const k = loadKey({ kind: 'RSA', size: key.asymmetricKeyDetails!.modulusLength! }, key);
-  parsed.set(id, k, Infinity);
+  parsed.set(id, k, Date.now() + PARSED_TTL_MS);
   return k;
 }
 

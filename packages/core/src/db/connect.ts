@@ -83,7 +83,12 @@ async function openPglite(opts: StoreOptions): Promise<Store> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     releaseLock = lockDirectory(dir);
   }
-  const pglite = new PgliteThread(dir);
+  // The embedded database died under the process: every write from now on would fail. Stop the process
+  // the graceful way (SIGTERM: in-flight requests finish or fail), so a supervisor starts it afresh.
+  const pglite = new PgliteThread(dir, (e) => {
+    console.error(JSON.stringify({ level: 60, time: Date.now(), msg: `${e.message}; stopping the process` }));
+    process.kill(process.pid, 'SIGTERM');
+  });
   try {
     await pglite.waitReady;
   } catch (e) {

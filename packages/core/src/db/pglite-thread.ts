@@ -29,11 +29,15 @@ export class PgliteThread {
   readonly waitReady: Promise<void>;
   private dead: Error | undefined;
 
-  constructor(dataDir: string | undefined) {
+  private closing = false;
+
+  /** `onDeath`: the thread stopped without `close()` (a crash of PGlite): nothing can be stored any more. */
+  constructor(dataDir: string | undefined, private readonly onDeath: (e: Error) => void = () => {}) {
     this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } });
     this.waitReady = new Promise((resolve, reject) => {
       this.worker.once('message', (m: { type: 'ready'; error?: never }) => (m.error ? reject(rebuild(m.error)) : resolve()));
       this.worker.once('error', reject);
+      this.worker.once('exit', (code) => reject(new Error(`the embedded database thread stopped while starting (exit code ${code})`)));
     });
     this.worker.on('message', (m: { id?: number; type?: string; sub?: number; payload?: string; result?: unknown; error?: never }) => {
       if (m.type === 'notify') return void this.subs.get(m.sub!)?.(m.payload ?? '');
@@ -50,7 +54,11 @@ export class PgliteThread {
       this.waiting.clear();
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(Object.assign(new Error(`the embedded database thread stopped (exit code ${code})`), { code: 'ECONNREFUSED' })));
+    this.worker.on('exit', (code) => {
+      const e = Object.assign(new Error(`the embedded database thread stopped (exit code ${code})`), { code: 'ECONNREFUSED' });
+      fail(e);
+      if (!this.closing) this.onDeath(e);
+    });
   }
 
   private call<T>(m: Record<string, unknown>): Promise<T> {
@@ -59,12 +67,22 @@ export class PgliteThread {
     if (this.waiting.size === 0) this.worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ ...m, id });
+      try {
+        this.worker.postMessage({ ...m, id });
+      } catch (e) {
+        // A value that cannot cross to the thread: nothing was sent, nothing must stay waiting.
+        this.waiting.delete(id);
+        if (this.waiting.size === 0) this.worker.unref();
+        reject(e);
+      }
     });
   }
 
   async query(sql: string, params: unknown[] = []): Promise<{ rows: Record<string, unknown>[]; affectedRows?: number }> {
-    const r = await this.call<{ rows: Record<string, unknown>[]; affectedRows?: number }>({ type: 'query', sql, params });
+    // A Buffer is often a view into Node's shared 8 KiB pool: copying the view alone keeps the rest of
+    // that pool (other requests' bytes) out of the database thread.
+    const own = params.map((p) => (p instanceof Uint8Array && p.byteLength !== p.buffer.byteLength ? new Uint8Array(p) : p));
+    const r = await this.call<{ rows: Record<string, unknown>[]; affectedRows?: number }>({ type: 'query', sql, params: own });
     buffers(r.rows);
     return r;
   }
@@ -72,7 +90,12 @@ export class PgliteThread {
   async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
     const id = this.seq + 1;
     this.subs.set(id, onPayload);
-    await this.call({ type: 'listen', channel });
+    try {
+      await this.call({ type: 'listen', channel });
+    } catch (e) {
+      this.subs.delete(id);
+      throw e;
+    }
     return async () => {
       this.subs.delete(id);
       if (!this.dead) await this.call({ type: 'unlisten', sub: id });
@@ -80,6 +103,7 @@ export class PgliteThread {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (!this.dead) await this.call({ type: 'close' }).catch(() => undefined);
     await this.worker.terminate();
   }
