@@ -12,21 +12,27 @@ import { LoadClient } from './client.ts';
  * one run. (The same operations through core in-process are the core suite's rows: run here, their
  * ~100k audit events a second weighed on the slices after them.)
  */
-export async function benchOvh(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const { kms, close } = await openBenchKms('ovh');
+/** The OVH data plane on a bench store, one domain and one access credential, and a client speaking with it. */
+export async function ovhBenchSetup(suite: string, concurrency: number) {
+  const { kms, close } = await openBenchKms(suite);
   const ca = await gatewayCa(kms);
   const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
   const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
   const ctl = async (path: string, body: unknown) => (await control.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
   const domain = await ctl('/v2/okms/resource', { region: 'eu-west-rbx' });
   const cred = await ctl(`/v2/okms/resource/${domain.id}/credential`, { name: 'bench', identityURNs: ['urn:v1:eu:identity:account:bench'] });
-  const got = await (await control.request(`/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json() as any;
+  const got = (await (await control.request(`/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json()) as any;
   const tls = { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' };
-  const client = new LoadClient(server.port, tls, opts.concurrency);
+  const client = new LoadClient(server.port, tls, concurrency);
   const post = (path: string, body: unknown) => client.post(path, body);
-  const tenantId = (await kms.resolveTenant('ovh', domain.id))!;
-  const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
+  return { kms, ca, server, okmsId: domain.id as string, tls, client, post, create, close };
+}
+
+export async function benchOvh(opts: { ms: number; concurrency: number }): Promise<Row[]> {
+  const { kms, ca, server, okmsId, tls, client, post, create, close } = await ovhBenchSetup('ovh', opts.concurrency);
+  const tenantId = (await kms.resolveTenant('ovh', okmsId))!;
+  const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
   const o = { ...opts, settle: () => kms.sealAudit() };
 
@@ -36,7 +42,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   const kib = randomBytes(1024);
   const encBody = { plaintext: kib.toString('base64') };
-  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }], () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody), o));
+  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }], () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody), o));
 
   const msg = randomBytes(256);
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
@@ -44,7 +50,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   await kms.sign(c, rsa, rs256, msg);
   const rsaKey = kms.cache.get(rsa, 1)!.key;
   const rsBody = { alg: 'RS256', message: msg.toString('base64') };
-  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }], () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, rsBody), o));
+  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }], () => post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, rsBody), o));
 
   const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
   const esBody = { alg: 'ES256', message: msg.toString('base64') };
@@ -52,11 +58,11 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
     await compareMany(
       'ovh.sign.ES256',
       [{ name: 'echo over mTLS', run: () => echo.post(esBody) }],
-      () => post(`/api/${domain.id}/v1/servicekey/${ec}/sign`, esBody),
+      () => post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, esBody),
       o,
     ),
   );
-  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }], () => post(`/api/${domain.id}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
+  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }], () => post(`/api/${okmsId}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
 
   await echo.close();
   await client.close();

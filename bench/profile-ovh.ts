@@ -3,25 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { LoadClient } from './client.ts';
-import { openBenchKms } from './store.ts';
-import { gatewayCa } from '@polykms/pki';
-import { ovhControlApp, startOvhServer } from '@polykms/ovh';
+import { ovhBenchSetup } from './ovh.ts';
 import { closedLoop } from './harness.ts';
 import { echoBaseline } from './baselines.ts';
 
-const { kms } = await openBenchKms('profile');
-const ca = await gatewayCa(kms);
-const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
-const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
-const ctl = async (path: string, body: unknown) => (await control.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
-const domain = await ctl('/v2/okms/resource', { region: 'eu-west-rbx' });
-const cred = await ctl(`/v2/okms/resource/${domain.id}/credential`, { name: 'bench', identityURNs: ['urn:v1:eu:identity:account:bench'] });
-const got = (await (await control.request(`/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json()) as any;
-const tls = { ca: ca.certPem, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' };
-const client = new LoadClient(server.port, tls, 32);
-const post = (path: string, body: unknown) => client.post(path, body);
-const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
+const { kms, ca, okmsId, tls, post, create } = await ovhBenchSetup('profile', 32);
 const scen = process.argv[2] ?? 'encrypt';
 const encBody = { plaintext: randomBytes(1024).toString('base64') };
 let op: () => Promise<unknown>;
@@ -31,10 +17,10 @@ if (scen === 'echo') {
 } else if (scen === 'sign') {
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
   const b = { alg: 'RS256', message: randomBytes(256).toString('base64') };
-  op = () => post(`/api/${domain.id}/v1/servicekey/${rsa}/sign`, b);
+  op = () => post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, b);
 } else {
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
-  op = () => post(`/api/${domain.id}/v1/servicekey/${aes}/encrypt`, encBody);
+  op = () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody);
 }
 await closedLoop(op, 32, 500);
 // The profile covers the measured loop only (start-up and warm-up left out).

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
 import { invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
-import { appendToChain, macOfEvent } from './auditchain.ts';
+import { appendToChain, eventColumns, macOfEvent } from './auditchain.ts';
 
 export interface AuditEvent {
   at: Date;
@@ -44,16 +44,7 @@ export interface AuditQuery {
  */
 function insertEvents(db: Kysely<Database> | Transaction<Database>, events: AuditEvent[], macs: Buffer[] | null, links: { seq: string; chain: Buffer }[] | null) {
   const rows = events.map((e, i) => ({
-    at: e.at,
-    tenant_id: e.tenantId,
-    dialect: e.dialect,
-    principal: e.principal,
-    action: e.action,
-    key_id: e.keyId,
-    outcome: e.outcome,
-    error_kind: e.errorKind ?? null,
-    request_id: e.requestId ?? null,
-    details: e.details ?? null,
+    ...eventColumns(e),
     mac: macs?.[i]?.toString('hex') ?? null,
     seq: links?.[i]?.seq ?? null,
     chain: links?.[i]?.chain.toString('hex') ?? null,

@@ -59,19 +59,21 @@ export function eventMac(key: Buffer, e: MacInput): Buffer {
   return createHmac('sha256', key).update(content).digest();
 }
 
-export const macOfEvent = (key: Buffer, e: AuditEvent) =>
-  eventMac(key, {
-    at: e.at,
-    tenant_id: e.tenantId,
-    dialect: e.dialect,
-    principal: e.principal,
-    action: e.action,
-    key_id: e.keyId,
-    outcome: e.outcome,
-    error_kind: e.errorKind ?? null,
-    request_id: e.requestId ?? null,
-    details: e.details ?? null,
-  });
+/** An event as its stored columns: what the MAC covers and what the insert writes. */
+export const eventColumns = (e: AuditEvent): MacInput => ({
+  at: e.at,
+  tenant_id: e.tenantId,
+  dialect: e.dialect,
+  principal: e.principal,
+  action: e.action,
+  key_id: e.keyId,
+  outcome: e.outcome,
+  error_kind: e.errorKind ?? null,
+  request_id: e.requestId ?? null,
+  details: e.details ?? null,
+});
+
+export const macOfEvent = (key: Buffer, e: AuditEvent) => eventMac(key, eventColumns(e));
 
 export const link = (key: Buffer, prev: Buffer, seq: bigint, mac: Buffer) => {
   const n = Buffer.alloc(8);
