@@ -6,6 +6,7 @@ import { Session } from 'node:inspector';
 import { ovhBenchSetup } from './ovh.ts';
 import { closedLoop } from './harness.ts';
 import { echoBaseline } from './baselines.ts';
+import { favourEventLoop } from '@polykms/core';
 
 const { kms, ca, okmsId, tls, post, create } = await ovhBenchSetup('profile', 32);
 const scen = process.argv[2] ?? 'encrypt';
@@ -22,6 +23,7 @@ if (scen === 'echo') {
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   op = () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody);
 }
+if (!process.env.NORENICE) await favourEventLoop();
 await closedLoop(op, 32, 500);
 // The profile covers the measured loop only (start-up and warm-up left out).
 const session = new Session();

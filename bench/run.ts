@@ -5,6 +5,7 @@ import { benchHuawei } from './huawei.ts';
 import { benchCse } from './cse.ts';
 import { benchScale } from './scale.ts';
 import { printTable, writeJson, type Row } from './harness.ts';
+import { favourEventLoop } from '@polykms/core';
 
 const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
 
@@ -38,6 +39,8 @@ if (!(ms > 0) || !(concurrency > 0)) {
   console.error(`--duration and --concurrency must be positive numbers\n${USAGE}`);
   process.exit(2);
 }
+// As the gateway's main does: the event loop first, the other threads below it.
+await favourEventLoop();
 const rows: Row[] = [];
 for (const w of wanted) rows.push(...(await suites[w]!({ ms, concurrency })));
 printTable(rows);

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { favourEventLoop } from '@polykms/core';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
@@ -6,6 +7,10 @@ const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
   const gw = await startGateway(cfg, log);
+  // Request handling first: libuv's pool (asynchronous RSA/ECDSA), the crypto workers, the embedded
+  // database and V8's helpers yield to the event loop (nice 10; Linux).
+  const lowered = await favourEventLoop();
+  log.debug({ threads: lowered }, 'background threads below the event loop');
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
   log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
   if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);

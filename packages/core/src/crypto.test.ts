@@ -115,6 +115,41 @@ describe('signatures, checked by OpenSSL', () => {
     }
   });
 
+  it('ECDSA over a digest: any curve with any hash, awkward digests, a fresh nonce each time; OpenSSL and WebCrypto agree', async () => {
+    const n256 = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
+    for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
+      const k = await key({ kind: 'EC', curve });
+      const spki = k.publicKey!.export({ format: 'der', type: 'spki' });
+      for (const hash of ['SHA-256', 'SHA-384', 'SHA-512'] as const) {
+        const wc = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve }, false, ['verify']);
+        // A real message's digest, which WebCrypto checks from the message itself (its own truncation rule).
+        const m = randomBytes(50);
+        const raw = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, digestOf(hash, m));
+        expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash }, wc, raw, m), `${curve} ${hash}`).toBe(true);
+        // Digests no hash would give: zero (z = 0, the one this path hands to @noble/curves), all ones,
+        // the group order itself (z ≡ 0 mod n on P-256), and the order plus one.
+        const len = HASH_BYTES[hash];
+        const odd = [Buffer.alloc(len), Buffer.alloc(len, 0xff), randomBytes(len)];
+        if (curve === 'P-256' && hash === 'SHA-256') {
+          const plus1 = Buffer.from(n256);
+          plus1[31]! += 1;
+          odd.push(n256, plus1);
+        }
+        for (const d of odd) {
+          const der = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'der' }, d);
+          expect(opensslVerify(k, { scheme: 'ECDSA', hash, prehashed: true }, d, der), `${curve} ${hash} ${d.toString('hex')}`).toBe(true);
+          expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'der' }, d, der)).toBe(true);
+        }
+      }
+      // OpenSSL's nonce is fresh: the same digest never gives the same signature twice.
+      const d = digestOf('SHA-256', msg);
+      const a = await signWith(k, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'p1363' }, d);
+      const b = await signWith(k, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'p1363' }, d);
+      expect(a.equals(b)).toBe(false);
+      expect(a.subarray(0, a.length / 2).equals(b.subarray(0, b.length / 2))).toBe(false);
+    }
+  });
+
   it('JOSE algorithm names bind the curve and give raw r||s', async () => {
     const p256k = await key({ kind: 'EC', curve: 'P-256' });
     expect(joseSignParams('ES256', p256k.spec)).toEqual({ scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' });

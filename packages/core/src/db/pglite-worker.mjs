@@ -1,19 +1,14 @@
 // The embedded database on its own thread (see pglite-thread.ts): PGlite runs PostgreSQL compiled to
 // WebAssembly synchronously, so on the main thread every statement stopped every request.
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { lowerThisThread } from '../threads.mjs';
 
 const reply = (m) => parentPort.postMessage(m);
 
 // Below the event loop in the scheduler's eyes: on a busy machine the statements (mostly audit
-// batches, which nobody waits for) yield to request handling. Linux only (a thread's own id).
-try {
-  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10);
-} catch {
-  /* not Linux, or not allowed: same priority as the rest */
-}
+// batches, which nobody waits for) yield to request handling.
+lowerThisThread();
 const errorOf = (e) => {
   const out = { message: e instanceof Error ? e.message : String(e), name: e?.name ?? 'Error' };
   for (const k of ['code', 'detail', 'hint', 'constraint', 'table', 'column', 'schema', 'severity', 'position', 'where']) if (e?.[k] !== undefined) out[k] = e[k];
