@@ -34,11 +34,13 @@ const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_h
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
 const gcs: number[] = [];
-const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push(e.duration); });
+const kinds = new Map<number, number[]>();
+const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { gcs.push(e.duration); const k = (e as any).detail?.kind ?? 0; kinds.set(k, [...(kinds.get(k) ?? []), e.duration]); } });
 obs.observe({ entryTypes: ['gc'] });
 const m = await closedLoop(op, 32, Number(process.argv[3] ?? 4000));
 eld.disable();
 console.log('event loop delay ms p50/p99/max', (eld.percentile(50) / 1e6).toFixed(1), (eld.percentile(99) / 1e6).toFixed(1), (eld.max / 1e6).toFixed(1), 'gc count', gcs.length, 'gc total ms', gcs.reduce((a, b) => a + b, 0).toFixed(0), 'gc max', Math.max(...gcs).toFixed(1));
+console.log('gc by kind', [...kinds].map(([k, v]) => `${k}: n=${v.length} max=${Math.max(...v).toFixed(1)} sum=${v.reduce((a, b) => a + b, 0).toFixed(0)}`).join('; '));
 if (process.env.PROFILE) writeFileSync(process.env.PROFILE, JSON.stringify((await post_('Profiler.stop')).profile));
 console.log(scen, m.opsPerSec.toFixed(0), 'p99', m.p99Ms.toFixed(1), 'audit events still buffered', kms.audit.pending);
 process.exit(0);

@@ -7,8 +7,8 @@ const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
   const gw = await startGateway(cfg, log);
-  // Request handling first: libuv's pool (asynchronous RSA/ECDSA), the crypto workers, the embedded
-  // database and V8's helpers yield to the event loop (nice 10; Linux).
+  // Request handling first: libuv's pool (asynchronous RSA/ECDSA) yields to the event loop (nice 10;
+  // Linux), as the crypto workers and the embedded database's thread already do.
   const lowered = await favourEventLoop();
   log.debug({ threads: lowered }, 'background threads below the event loop');
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');

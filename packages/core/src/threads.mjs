@@ -1,12 +1,12 @@
 // Thread priorities (Linux). The event loop is the one thread every request passes through: HTTP,
-// TLS records, JSON, routing, audit. The other threads of the process (libuv's pool running the
-// asynchronous RSA and ECDSA, our crypto workers, the embedded database, V8's helpers) do work that
-// can wait a moment. With equal priorities the scheduler gave the event loop a fifth of the machine
-// while four RSA threads ran, and every request queued behind it: RSA-2048 signing through a dialect
-// reached 0.4 of raw signing. One nice level for all of them fixes that; they still take every cycle
-// the event loop leaves. Plain JavaScript: worker threads load it without the TypeScript loader.
-import { readdirSync, readlinkSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+// TLS records, JSON, routing, audit. The threads doing crypto or storage for it (libuv's pool running
+// the asynchronous RSA and ECDSA, our crypto workers, the embedded database) do work that can wait a
+// moment. With equal priorities the scheduler gave the event loop about a fifth of the machine while
+// four RSA threads ran, and every request queued behind it. One nice level below the event loop fixes
+// that; they still take every cycle it leaves. Plain JavaScript: worker threads load it without the
+// TypeScript loader.
+import { readlinkSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 
 export const BACKGROUND_NICE = 10;
@@ -31,17 +31,23 @@ export function lowerThisThread() {
 }
 
 /**
- * For the process, once started: every thread but the main one. libuv starts its whole pool on first
- * use, so a file-system call makes sure it exists first; threads started later by the main thread
- * inherit its priority, which is why the workers lower themselves. Returns how many were lowered.
+ * For the process, once started: libuv's thread pool, which runs the asynchronous RSA and ECDSA
+ * signatures. A pool thread is found by asking it: `readlink('/proc/thread-self')` runs on the pool
+ * and names the thread that ran it; a few rounds of concurrent calls meet every thread. V8's own
+ * helper threads are left alone on purpose: garbage collection waits for them (lowered, a scavenge
+ * took twice as long). Our workers lower themselves. Returns how many pool threads were lowered.
  */
 export async function favourEventLoop() {
-  await stat('/');
-  let tids;
+  const size = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+  const found = new Set();
   try {
-    tids = readdirSync('/proc/self/task').map(Number);
+    for (let round = 0; round < 50 && found.size < size; round++) {
+      const links = await Promise.all(Array.from({ length: 4 * size }, () => readlink('/proc/thread-self')));
+      for (const l of links) found.add(Number(l.split('/').pop()));
+    }
   } catch {
-    return 0;
+    return 0; // not Linux
   }
-  return tids.filter((t) => t !== process.pid && lowerPriority(t)).length;
+  found.delete(process.pid);
+  return [...found].filter((t) => lowerPriority(t)).length;
 }
