@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { backgroundNice } from '@polykms/core';
 
 export const DIALECTS = ['ovh', 'huawei', 'cse'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -88,6 +89,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     }
     if (adminTokenFromFile.length < 16) throw new Error(`the admin token in ${tokenFile} is too short (at least 16 characters)`);
   }
+  // Read by the threads themselves (threads.mjs); a bad value is refused here, at start-up.
+  backgroundNice(env);
   const cseFile = env.POLYKMS_CSE_CONFIG || (f.cse?.configFile ? resolve(base, f.cse.configFile) : undefined);
   return {
     dataDir: resolve(env.POLYKMS_DATA_DIR ?? (f.dataDir ? resolve(base, f.dataDir) : './data')),

@@ -50,5 +50,6 @@ describe('gateway process', () => {
 
   it('refuses a bad port setting with a message naming the variable', () => {
     expect(() => configFromEnv({ POLYKMS_ADMIN_PORT: 'eighty' })).toThrow(/POLYKMS_ADMIN_PORT must be a port number/);
+    expect(() => configFromEnv({ POLYKMS_BACKGROUND_NICE: '25' })).toThrow(/POLYKMS_BACKGROUND_NICE must be a whole number from 0 \(off\) to 19/);
   });
 });

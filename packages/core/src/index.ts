@@ -13,4 +13,4 @@ export * from './kms.ts';
 export { openStore, type Store, type StoreOptions } from './db/connect.ts';
 export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
 export type { Database } from './db/schema.ts';
-export { favourEventLoop } from './threads.mjs';
+export { backgroundNice, favourEventLoop } from './threads.mjs';

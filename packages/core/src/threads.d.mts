@@ -1,4 +1,4 @@
-export declare const BACKGROUND_NICE: number;
+export declare function backgroundNice(env?: Record<string, string | undefined>): number;
 export declare function lowerPriority(tid: number): boolean;
 export declare function lowerThisThread(): boolean;
 export declare function favourEventLoop(): Promise<number>;

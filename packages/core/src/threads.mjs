@@ -9,15 +9,27 @@ import { readlinkSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
 
-export const BACKGROUND_NICE = 10;
+/**
+ * The nice level of those threads: `POLYKMS_BACKGROUND_NICE`, 0 (leave every thread at the event
+ * loop's priority) to 19; 10 when unset.
+ */
+export function backgroundNice(env = process.env) {
+  const v = env.POLYKMS_BACKGROUND_NICE;
+  if (v === undefined || v === '') return 10;
+  const n = /^\d{1,2}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 0 && n <= 19)) throw new Error(`POLYKMS_BACKGROUND_NICE must be a whole number from 0 (off) to 19; got '${v}'`);
+  return n;
+}
 
-/** Raises a thread's nice value to BACKGROUND_NICE (never lowers it). False where that cannot be done. */
+/** Raises a thread's nice value to backgroundNice() (never lowers it). False where that is not done. */
 export function lowerPriority(tid) {
   try {
-    if (getPriority(tid) < BACKGROUND_NICE) setPriority(tid, BACKGROUND_NICE);
+    const nice = backgroundNice();
+    if (nice === 0) return false;
+    if (getPriority(tid) < nice) setPriority(tid, nice);
     return true;
   } catch {
-    return false; // not Linux, a thread already gone, or not allowed: it keeps its priority
+    return false; // not Linux, a thread already gone, not allowed, or a bad setting (refused at start-up)
   }
 }
 
@@ -38,6 +50,7 @@ export function lowerThisThread() {
  * took twice as long). Our workers lower themselves. Returns how many pool threads were lowered.
  */
 export async function favourEventLoop() {
+  if (backgroundNice() === 0) return 0;
   const size = Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
   const found = new Set();
   try {
