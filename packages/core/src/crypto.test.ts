@@ -120,7 +120,7 @@ describe('signatures, checked by OpenSSL', () => {
     for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
       const k = await key({ kind: 'EC', curve });
       const spki = k.publicKey!.export({ format: 'der', type: 'spki' });
-      for (const hash of ['SHA-256', 'SHA-384', 'SHA-512'] as const) {
+      for (const hash of ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as const) {
         const wc = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve }, false, ['verify']);
         // A real message's digest, which WebCrypto checks from the message itself (its own truncation rule).
         const m = randomBytes(50);
