@@ -6,11 +6,11 @@ import { startGateway } from './gateway.ts';
 const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
-  const gw = await startGateway(cfg, log);
-  // Request handling first: libuv's pool (asynchronous RSA/ECDSA) yields to the event loop (nice 10;
-  // Linux), as the crypto workers and the embedded database's thread already do.
+  // Request handling first: libuv's pool (asynchronous RSA/ECDSA) yields to the event loop (Linux),
+  // as the crypto workers and the embedded database's thread do; before any listener opens.
   const lowered = await favourEventLoop();
   log.debug({ threads: lowered }, 'background threads below the event loop');
+  const gw = await startGateway(cfg, log);
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
   log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
   if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);

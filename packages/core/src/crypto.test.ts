@@ -139,6 +139,9 @@ describe('signatures, checked by OpenSSL', () => {
           const der = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'der' }, d);
           expect(opensslVerify(k, { scheme: 'ECDSA', hash, prehashed: true }, d, der), `${curve} ${hash} ${d.toString('hex')}`).toBe(true);
           expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'der' }, d, der)).toBe(true);
+          const raw = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, d);
+          expect(raw.length).toBe(2 * { 'P-256': 32, 'P-384': 48, 'P-521': 66 }[curve]);
+          expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, d, raw)).toBe(true);
         }
       }
       // OpenSSL's nonce is fresh: the same digest never gives the same signature twice.

@@ -194,7 +194,7 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
     case 'ECDSA': {
       const format = p.ecdsaFormat ?? 'der';
       if (p.prehashed) {
-        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, hash: h, d: k.ec!.d, digest: input, format: format === 'der' ? 'der' : 'compact' });
+        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, d: k.ec!.d, digest: input, format: format === 'der' ? 'der' : 'compact' });
       }
       return nodeSignAsync(h, input, { key: k.key, dsaEncoding: format === 'der' ? 'der' : 'ieee-p1363' });
     }

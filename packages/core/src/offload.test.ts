@@ -14,7 +14,7 @@ describe('crypto worker pool', () => {
       i % 3 === 0
         ? offload<Buffer>({ op: 'privateEncrypt', key: rsa.privateKey, padding: constants.RSA_PKCS1_PADDING, data: m })
         : i % 3 === 1
-          ? offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', hash: 'sha256', d, digest: createHash('sha256').update(m).digest(), format: 'der' })
+          ? offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update(m).digest(), format: 'der' })
           : offload<Buffer>({ op: 'privateEncrypt', key: rsa.privateKey, padding: constants.RSA_PKCS1_PADDING, data: Buffer.alloc(200, i) }), // too long for the key: fails
     );
     const out = await Promise.allSettled(jobs);
@@ -30,7 +30,7 @@ describe('crypto worker pool', () => {
 
   it('refuses a parameter that cannot reach a worker, without stopping the others of its turn', async () => {
     // Enough requests that every worker's batch of this turn holds some next to `bad`.
-    const goods = Array.from({ length: 8 }, () => offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', hash: 'sha256', d, digest: createHash('sha256').update('y').digest(), format: 'der' }));
+    const goods = Array.from({ length: 8 }, () => offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update('y').digest(), format: 'der' }));
     const bad = offload({ op: 'privateEncrypt', key: () => 1, padding: 1, data: Buffer.alloc(1) } as never);
     await expect(bad).rejects.toThrow();
     // They travelled in the same turn as `bad`, and are still answered.
@@ -38,7 +38,7 @@ describe('crypto worker pool', () => {
     const r = await Promise.race([Promise.all(goods.map(answered)), new Promise((res) => setTimeout(() => res('hung'), 5000))]);
     expect(r).toEqual(goods.map(() => 'answered'));
     // The pool still works afterwards.
-    const sig = await offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', hash: 'sha256', d, digest: createHash('sha256').update('x').digest(), format: 'der' });
+    const sig = await offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update('x').digest(), format: 'der' });
     expect(verify('sha256', Buffer.from('x'), ec.publicKey, sig)).toBe(true);
   });
 });

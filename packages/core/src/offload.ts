@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 type Request =
   | { op: 'privateEncrypt'; key: unknown; padding: number; data: Uint8Array }
   | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
-  | { op: 'ecdsaSign'; curve: string; hash: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
+  | { op: 'ecdsaSign'; curve: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
   | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' };
 
 interface Slot {
