@@ -23,7 +23,7 @@ if (scen === 'echo') {
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   op = () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody);
 }
-if (!process.env.NORENICE) await favourEventLoop();
+await favourEventLoop(); // as the gateway does (POLYKMS_BACKGROUND_NICE=0 to compare without)
 await closedLoop(op, 32, 500);
 // The profile covers the measured loop only (start-up and warm-up left out).
 const session = new Session();
