@@ -60,6 +60,9 @@ const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown
 
 /** NUL, and UTF-16 halves without their pair (which no UTF-8 text can hold). */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const UNSTORABLE_ONE = new RegExp(UNSTORABLE.source);
+/** True when PostgreSQL could not store this text (see `storable`): names and descriptions with it are refused. */
+export const unstorableText = (s: string) => UNSTORABLE_ONE.test(s);
 const MAYBE = /\u0000|[\uD800-\uDFFF]/;
 /** The same in JSON text: JSON.stringify escapes both (`\u0000`, `\ud800`). */
 const MAYBE_JSON = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;

@@ -227,6 +227,15 @@ describe.each(backends())('key store on %s', (backend) => {
     // The same alias in another tenant is fine.
     await kms.createKey(bob, { name: 'n3', alias: 'alias/one', spec: { kind: 'oct', size: 256 } });
     await expectKind(kms.updateKey(alice, k.id, { name: 'x'.repeat(300) }), 'invalid_argument');
+    // Text PostgreSQL cannot store is refused with a 4xx kind and the field, not a database error;
+    // a surrogate pair (an emoji) is fine.
+    for (const [field, bad] of [['name', 'a\u0000b'], ['description', 'd\ud800'], ['alias', 'alias/\udc00x']] as const) {
+      await expectKind(kms.updateKey(alice, k.id, { [field]: bad }), 'invalid_argument', /NUL character or an unpaired UTF-16 surrogate/);
+      await expectKind(kms.createKey(alice, { name: 'n4', [field]: bad, spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /NUL/);
+    }
+    await expectKind(kms.createTenant('t\u0000'), 'invalid_argument', /NUL/);
+    expect((await kms.updateKey(alice, k.id, { name: 'key \u{1F511}' })).name).toBe('key \u{1F511}');
+    expect((await kms.getKey(alice, k.id)).name).toBe('key \u{1F511}');
   });
 
   it('rotates: new ciphertexts use the new version, old ones still decrypt', async () => {

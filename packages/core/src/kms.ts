@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
 import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
-import { AuditTrail, type AuditEvent } from './audit.ts';
+import { AuditTrail, unstorableText, type AuditEvent } from './audit.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import { KeyLoader } from './loader.ts';
@@ -327,6 +327,7 @@ export class Kms {
 
   async createTenant(name: string): Promise<{ id: string; name: string }> {
     if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX) throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
+    if (unstorableText(name)) throw invalid('a tenant name cannot hold a NUL character or an unpaired UTF-16 surrogate');
     const id = randomUUID();
     const row = await this.db
       .insertInto('tenants')
@@ -500,6 +501,10 @@ export class Kms {
       throw invalid(`a description is at most ${DESCRIPTION_MAX} characters`, 'description');
     if (input.alias !== undefined && input.alias !== null && (typeof input.alias !== 'string' || input.alias.length < 1 || input.alias.length > NAME_MAX))
       throw invalid(`an alias is 1 to ${NAME_MAX} characters`, 'alias');
+    for (const field of ['name', 'description', 'alias'] as const) {
+      const v = input[field];
+      if (typeof v === 'string' && unstorableText(v)) throw invalid(`${field === 'alias' ? 'an alias' : `a ${field === 'name' ? 'key name' : 'description'}`} cannot hold a NUL character or an unpaired UTF-16 surrogate`, field);
+    }
   }
 
   private notify(trx: Transaction<Database>, keyId: string) {
