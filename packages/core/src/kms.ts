@@ -175,6 +175,11 @@ const specOf = (k: { kind: KeyKind; size: number | null; curve: Curve | null }):
  * The key store and every key operation. Each public method authorizes, checks state and usage,
  * does the work, and leaves one audit event, whether it succeeded or not.
  */
+/** PostgreSQL stores no NUL and no unpaired surrogate: such a name is the caller's mistake, not a 500. */
+function refuseUnstorable(label: string, value: string, field?: string) {
+  if (unstorableText(value)) throw invalid(`${label} cannot hold a NUL character or an unpaired UTF-16 surrogate`, field);
+}
+
 export class Kms {
   readonly db: Store['db'];
   readonly log: Logger;
@@ -327,7 +332,7 @@ export class Kms {
 
   async createTenant(name: string): Promise<{ id: string; name: string }> {
     if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX) throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
-    if (unstorableText(name)) throw invalid('a tenant name cannot hold a NUL character or an unpaired UTF-16 surrogate');
+    refuseUnstorable('a tenant name', name);
     const id = randomUUID();
     const row = await this.db
       .insertInto('tenants')
@@ -501,9 +506,9 @@ export class Kms {
       throw invalid(`a description is at most ${DESCRIPTION_MAX} characters`, 'description');
     if (input.alias !== undefined && input.alias !== null && (typeof input.alias !== 'string' || input.alias.length < 1 || input.alias.length > NAME_MAX))
       throw invalid(`an alias is 1 to ${NAME_MAX} characters`, 'alias');
-    for (const field of ['name', 'description', 'alias'] as const) {
+    for (const [field, label] of [['name', 'a key name'], ['description', 'a description'], ['alias', 'an alias']] as const) {
       const v = input[field];
-      if (typeof v === 'string' && unstorableText(v)) throw invalid(`${field === 'alias' ? 'an alias' : `a ${field === 'name' ? 'key name' : 'description'}`} cannot hold a NUL character or an unpaired UTF-16 surrogate`, field);
+      if (typeof v === 'string') refuseUnstorable(label, v, field);
     }
   }
 

@@ -18,8 +18,6 @@ function bits2int(bytes, Fn) {
   return extra > 0 ? z >> BigInt(extra) : z;
 }
 
-const b64 = (x, len) => Buffer.from(x.toString(16).padStart(len * 2, '0'), 'hex').toString('base64url');
-
 /** A uniform nonzero scalar from the CSPRNG (64 extra bits make the reduction's bias negligible). */
 function randomScalar(Fn) {
   for (;;) {
@@ -49,11 +47,12 @@ function ecdsaSignDigest(m) {
     w = Fn.create(bits2int(createHash('sha512').update(aux).digest(), Fn));
   } while (w === 0n);
   const dp = Fn.div(Fn.mul(Fn.fromBytes(m.d), w), z); // z is the caller's: no secret in its inversion
+  const dpBytes = Buffer.from(Fn.toBytes(dp));
   const ecdh = createECDH(NODE_CURVE[m.curve]);
-  ecdh.setPrivateKey(Fn.toBytes(dp));
+  ecdh.setPrivateKey(dpBytes);
   const pub = ecdh.getPublicKey();
   const len = Fn.BYTES;
-  const key = createPrivateKey({ key: { kty: 'EC', crv: m.curve, d: b64(dp, len), x: pub.subarray(1, 1 + len).toString('base64url'), y: pub.subarray(1 + len).toString('base64url') }, format: 'jwk' });
+  const key = createPrivateKey({ key: { kty: 'EC', crv: m.curve, d: dpBytes.toString('base64url'), x: pub.subarray(1, 1 + len).toString('base64url'), y: pub.subarray(1 + len).toString('base64url') }, format: 'jwk' });
   const raw = sign('sha512', aux, { key, dsaEncoding: 'ieee-p1363' });
   const blind = randomScalar(Fn);
   const wInv = Fn.mul(Fn.inv(Fn.mul(w, blind)), blind);

@@ -1,4 +1,3 @@
 export declare function backgroundNice(env?: Record<string, string | undefined>): number;
-export declare function lowerPriority(tid: number): boolean;
 export declare function lowerThisThread(): boolean;
 export declare function favourEventLoop(): Promise<number>;

@@ -43,7 +43,7 @@ function ownProc() {
  * Sets one of this process's threads `backgroundNice()` levels below the main thread (at most 19;
  * never raises a priority). False where that is not done.
  */
-export function lowerPriority(tid) {
+function lowerPriority(tid) {
   try {
     const step = backgroundNice();
     if (step === 0 || !ownProc() || !existsSync(`/proc/self/task/${tid}`) || tid === process.pid) return false;
