@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import type { Load } from './load.ts';
 
 /** One measured row, as `pnpm bench --json` writes it. */
 export interface Row {
@@ -39,6 +40,10 @@ export async function closedLoop(op: () => Promise<unknown>, concurrency: number
   return { opsPerSec: (lat.length / elapsed) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops: lat.length };
 }
 
+/** What a row measures: an operation run in this process, or a load from a generator on its own thread. */
+export type Subject = (() => Promise<unknown>) | Load;
+export const measure = (s: Subject, concurrency: number, ms: number) => (typeof s === 'function' ? closedLoop(s, concurrency, ms) : s.measure(concurrency, ms));
+
 /**
  * Baseline and subject alternate in `rounds` slices, so drift on a shared machine hits both alike;
  * the figures are the totals over all slices.
@@ -73,8 +78,8 @@ export async function compare(
  */
 export async function compareMany(
   scenario: string,
-  references: { name: string; run: () => Promise<unknown> }[],
-  subject: () => Promise<unknown>,
+  references: { name: string; run: Subject }[],
+  subject: Subject,
   opts: { concurrency: number; ms: number; rounds?: number; settle?: (() => Promise<unknown>) | undefined },
 ): Promise<Row> {
   const rounds = opts.rounds ?? 2;
@@ -85,17 +90,17 @@ export async function compareMany(
     await opts.settle?.();
     globalThis.gc?.();
   };
-  for (const r of references) await closedLoop(r.run, opts.concurrency, Math.min(300, slice / 2));
-  await closedLoop(subject, opts.concurrency, Math.min(300, slice / 2));
+  for (const r of references) await measure(r.run, opts.concurrency, Math.min(300, slice / 2));
+  await measure(subject, opts.concurrency, Math.min(300, slice / 2));
   await settle();
   const refs: Measure[][] = references.map(() => []);
   const s: Measure[] = [];
   for (let i = 0; i < rounds; i++) {
     for (const [j, r] of references.entries()) {
-      refs[j]!.push(await closedLoop(r.run, opts.concurrency, slice));
+      refs[j]!.push(await measure(r.run, opts.concurrency, slice));
       await settle();
     }
-    s.push(await closedLoop(subject, opts.concurrency, slice));
+    s.push(await measure(subject, opts.concurrency, slice));
     await settle();
   }
   const rate = (m: Measure[]) => m.reduce((a, x) => a + x.opsPerSec, 0) / m.length;

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Caller } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
-import { canonicalRequest, formatSdkDate, huaweiAdminApp, signString, startHuaweiServer, stringToSign } from '@polykms/huawei';
+import { huaweiAdminApp, startHuaweiServer } from '@polykms/huawei';
 import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
 import { echoBaseline, rawSign } from './baselines.ts';
 import { LoadClient, header } from './client.ts';
+import { RemoteClient } from './load.ts';
 
 /**
  * Huawei KMS operations over real HTTPS with keep-alive, with an IAM token and with AK/SK signing,
@@ -31,15 +32,11 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   );
   const token = header(auth, 'x-subject-token')!;
   const post = (verb: string, body: unknown) => send(`/v1.0/${project}/kms/${verb}`, { 'x-auth-token': token }, JSON.stringify(body));
-  /** Signed per request, as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
-  const postSigned = (verb: string, body: unknown) => {
-    const path = `/v1.0/${project}/kms/${verb}`;
-    const payload = JSON.stringify(body);
-    const h: Record<string, string> = { 'content-type': 'application/json', host: `127.0.0.1:${server.port}`, 'x-project-id': project, 'x-sdk-date': formatSdkDate(new Date()) };
-    const cr = canonicalRequest({ method: 'POST', canonicalUri: `${path}/`, canonicalQuery: '', signedHeaders: Object.keys(h), header: (n) => h[n], payloadHash: createHash('sha256').update(payload).digest('hex') });
-    const authorization = `SDK-HMAC-SHA256 Access=${ak.access}, SignedHeaders=${Object.keys(h).join(';')}, Signature=${signString(ak.secret, stringToSign(h['x-sdk-date']!, cr))}`;
-    return send(path, { ...h, authorization }, payload);
-  };
+  /** The measured load comes from its own thread, with the token or signed with AK/SK per request. */
+  const load = new RemoteClient(server.port, tls, opts.concurrency);
+  const withToken = (verb: string, body: unknown) => load.post(`/v1.0/${project}/kms/${verb}`, body, { 'x-auth-token': token });
+  const signed = (verb: string, body: unknown) =>
+    load.load({ method: 'POST', path: `/v1.0/${project}/kms/${verb}`, body: JSON.stringify(body), aksk: { access: ak.access, secret: ak.secret, project } });
   const tenantId = (await kms.resolveTenant('huawei', project))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const create = async (body: unknown) => JSON.parse(await post('create-key', body)).key_info.key_id as string;
@@ -52,7 +49,7 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   const aes = await create({ key_alias: 'aes' });
   const text = randomBytes(512).toString('hex');
   const encBody = { key_id: aes, plain_text: text };
-  rows.push(await compareMany('huawei.encrypt-data', [{ name: 'echo over TLS', run: () => echo.post(encBody) }], () => post('encrypt-data', encBody), o));
+  rows.push(await compareMany('huawei.encrypt-data', [{ name: 'echo over TLS', run: echo.post(encBody) }], withToken('encrypt-data', encBody), o));
 
   const digest = createHash('sha256').update(randomBytes(256)).digest();
   const rsa = await create({ key_alias: 'rsa', key_spec: 'RSA_2048', key_usage: 'SIGN_VERIFY' });
@@ -61,20 +58,21 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   await kms.sign(c, rsa, rs256, digest);
   const rsaKey = kms.cache.get(rsa, 1)!.key;
   const raw = { name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, rsaKey) };
-  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256', [raw], () => post('sign', rsaBody), o));
+  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256', [raw], withToken('sign', rsaBody), o));
   const ec = await create({ key_alias: 'ec', key_spec: 'EC_P256', key_usage: 'SIGN_VERIFY' });
   const ecBody = { key_id: ec, signing_algorithm: 'ECDSA_SHA_256', message_type: 'DIGEST', message: digest.toString('base64') };
   rows.push(
     await compareMany(
       'huawei.sign.ECDSA_SHA_256',
-      [{ name: 'echo over TLS', run: () => echo.post(ecBody) }],
-      () => post('sign', ecBody),
+      [{ name: 'echo over TLS', run: echo.post(ecBody) }],
+      withToken('sign', ecBody),
       o,
     ),
   );
-  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', [raw], () => postSigned('sign', rsaBody), o));
+  rows.push(await compareMany('huawei.sign.RSASSA_PKCS1_V1_5_SHA_256.aksk', [raw], signed('sign', rsaBody), o));
 
   await echo.close();
+  await load.close();
   await client.close();
   await server.close();
   await close();

@@ -6,6 +6,7 @@ import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
 import { echoBaseline, rawSign } from './baselines.ts';
 import { LoadClient } from './client.ts';
+import { RemoteClient } from './load.ts';
 
 /**
  * OVH operations over real HTTPS with a client certificate and keep-alive, next to their baselines in
@@ -26,11 +27,13 @@ export async function ovhBenchSetup(suite: string, concurrency: number) {
   const client = new LoadClient(server.port, tls, concurrency);
   const post = (path: string, body: unknown) => client.post(path, body);
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
-  return { kms, ca, server, okmsId: domain.id as string, tls, client, post, create, close };
+  /** The measured load comes from its own thread. */
+  const load = new RemoteClient(server.port, tls, concurrency);
+  return { kms, ca, server, okmsId: domain.id as string, tls, client, load, post, create, close };
 }
 
 export async function benchOvh(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const { kms, ca, server, okmsId, tls, client, post, create, close } = await ovhBenchSetup('ovh', opts.concurrency);
+  const { kms, ca, server, okmsId, tls, client, load, create, close } = await ovhBenchSetup('ovh', opts.concurrency);
   const tenantId = (await kms.resolveTenant('ovh', okmsId))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
@@ -42,7 +45,7 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   const kib = randomBytes(1024);
   const encBody = { plaintext: kib.toString('base64') };
-  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: () => echo.post(encBody) }], () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody), o));
+  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: echo.post(encBody) }], load.post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody), o));
 
   const msg = randomBytes(256);
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
@@ -50,21 +53,22 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   await kms.sign(c, rsa, rs256, msg);
   const rsaKey = kms.cache.get(rsa, 1)!.key;
   const rsBody = { alg: 'RS256', message: msg.toString('base64') };
-  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }], () => post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, rsBody), o));
+  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }], load.post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, rsBody), o));
 
   const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
   const esBody = { alg: 'ES256', message: msg.toString('base64') };
   rows.push(
     await compareMany(
       'ovh.sign.ES256',
-      [{ name: 'echo over mTLS', run: () => echo.post(esBody) }],
-      () => post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, esBody),
+      [{ name: 'echo over mTLS', run: echo.post(esBody) }],
+      load.post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, esBody),
       o,
     ),
   );
-  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: () => echo.post({ size: 256 }) }], () => post(`/api/${okmsId}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
+  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: echo.post({ size: 256 }) }], load.post(`/api/${okmsId}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
 
   await echo.close();
+  await load.close();
   await client.close();
   await server.close();
   await close();

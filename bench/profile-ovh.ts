@@ -4,27 +4,27 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { ovhBenchSetup } from './ovh.ts';
-import { closedLoop } from './harness.ts';
+import { measure, type Subject } from './harness.ts';
 import { echoBaseline } from './baselines.ts';
 import { favourEventLoop } from '@polykms/core';
 
-const { kms, ca, okmsId, tls, post, create } = await ovhBenchSetup('profile', 32);
+const { kms, ca, okmsId, tls, load, create } = await ovhBenchSetup('profile', 32);
 const scen = process.argv[2] ?? 'encrypt';
 const encBody = { plaintext: randomBytes(1024).toString('base64') };
-let op: () => Promise<unknown>;
+let op: Subject;
 if (scen === 'echo') {
   const echo = await echoBaseline(ca, { mtls: true, tls, concurrency: 32 });
-  op = () => echo.post(encBody);
+  op = echo.post(encBody);
 } else if (scen === 'sign') {
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
   const b = { alg: 'RS256', message: randomBytes(256).toString('base64') };
-  op = () => post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, b);
+  op = load.post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, b);
 } else {
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
-  op = () => post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody);
+  op = load.post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody);
 }
 await favourEventLoop(); // as the gateway does (POLYKMS_BACKGROUND_NICE=0 to compare without)
-await closedLoop(op, 32, 500);
+await measure(op, 32, 500);
 // The profile covers the measured loop only (start-up and warm-up left out).
 const session = new Session();
 session.connect();
@@ -37,7 +37,7 @@ const gcs: number[] = [];
 const kinds = new Map<number, number[]>();
 const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { gcs.push(e.duration); const k = (e as any).detail?.kind ?? 0; kinds.set(k, [...(kinds.get(k) ?? []), e.duration]); } });
 obs.observe({ entryTypes: ['gc'] });
-const m = await closedLoop(op, 32, Number(process.argv[3] ?? 4000));
+const m = await measure(op, 32, Number(process.argv[3] ?? 4000));
 eld.disable();
 console.log('event loop delay ms p50/p99/max', (eld.percentile(50) / 1e6).toFixed(1), (eld.percentile(99) / 1e6).toFixed(1), (eld.max / 1e6).toFixed(1), 'gc count', gcs.length, 'gc total ms', gcs.reduce((a, b) => a + b, 0).toFixed(0), 'gc max', Math.max(...gcs).toFixed(1));
 console.log('gc by kind', [...kinds].map(([k, v]) => `${k}: n=${v.length} max=${Math.max(...v).toFixed(1)} sum=${v.reduce((a, b) => a + b, 0).toFixed(0)}`).join('; '));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { limitBody, observe, readText, type Metrics } from '@polykms/http';
+import { limitBody, type Metrics, observe, readText, requestHeader } from '@polykms/http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -42,7 +42,7 @@ const JSON_TYPES = /^(application\/json|text\/plain|application\/[a-z0-9.+-]+\+j
 
 /** Step one of every handler: the body against its schema, as a 400 that names each bad field. */
 export async function body<S extends z.ZodType>(c: CseContext, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type');
+  const type = requestHeader(c, 'content-type');
   // text/plain too: a browser may send a "simple" CORS request; the body is JSON either way.
   if (type !== undefined && !JSON_TYPES.test(type)) throw new CseError(415, `the body must be JSON (Content-Type: application/json); got '${type.slice(0, 100)}'`);
   const text = await readText(c);
@@ -77,7 +77,7 @@ export function sanitizeReason(reason: string): string {
  */
 function kaclsCors(origins: string[]): MiddlewareHandler {
   return async (c, next) => {
-    const origin = c.req.header('origin');
+    const origin = requestHeader(c, 'origin');
     if (origin && origins.includes(origin)) c.header('Access-Control-Allow-Origin', origin);
     c.header('Access-Control-Expose-Headers', 'X-Request-Id');
     c.header('Vary', 'Origin');

@@ -78,5 +78,5 @@ describe('polykms CLI', () => {
     const stale = run('tenant', 'list');
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/not configured/);
-  });
+  }, 240_000); // a dozen CLI processes, each starting tsx: ~80 s on a slow day of this 2-core machine
 });

@@ -4,6 +4,7 @@ import { HuaweiError } from './errors.ts';
 import { IAM_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
 import { canonicalQuery, canonicalRequest, canonicalUris, parseAuthorization, parseSdkDate, payloadHash, signString, signatureMatches, stringToSign } from './signer.ts';
 import type { TokenService } from './tokens.ts';
+import { requestHeader } from '@polykms/http';
 
 export interface HuaweiIdentity {
   user: HuaweiUser;
@@ -75,8 +76,8 @@ export interface AuthDeps {
  */
 export async function authenticate(deps: AuthDeps, c: Context, pathProject: string, rawBody: Buffer): Promise<HuaweiIdentity> {
   const now = deps.now?.() ?? new Date();
-  const token = c.req.header('x-auth-token');
-  const authorization = c.req.header('authorization');
+  const token = requestHeader(c, 'x-auth-token');
+  const authorization = requestHeader(c, 'authorization');
   if (token !== undefined) {
     const v = await deps.tokens.verify(token, now);
     if (!v.ok) throw unauth(v.why);
@@ -90,7 +91,7 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
   if (authorization !== undefined) {
     const auth = parseAuthorization(authorization);
     if (!auth) throw unauth('unsupported authorization scheme (expected SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...)');
-    const sdkDate = c.req.header('x-sdk-date');
+    const sdkDate = requestHeader(c, 'x-sdk-date');
     const date = sdkDate ? parseSdkDate(sdkDate) : undefined;
     if (!sdkDate || !date) throw unauth('x-sdk-date not found or not in the form YYYYMMDDTHHMMSSZ');
     if (!auth.signedHeaders.includes('x-sdk-date')) throw unauth('x-sdk-date must be a signed header');
@@ -102,11 +103,11 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     const q = rawTarget.indexOf('?');
     const rawPath = q < 0 ? rawTarget : rawTarget.slice(0, q);
     const query = canonicalQuery(q < 0 ? '' : rawTarget.slice(q + 1));
-    const hash = payloadHash(rawBody, c.req.header('x-sdk-content-sha256'));
+    const hash = payloadHash(rawBody, requestHeader(c, 'x-sdk-content-sha256'));
     let first = '';
     let ok = false;
     for (const uri of canonicalUris(rawPath)) {
-      const cr = canonicalRequest({ method: c.req.method, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => c.req.header(n), payloadHash: hash });
+      const cr = canonicalRequest({ method: c.req.method, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => requestHeader(c, n), payloadHash: hash });
       first ||= cr;
       // Every candidate is computed and compared, so timing does not tell which form was tried.
       ok = signatureMatches(signString(found.secret, stringToSign(sdkDate, cr)), auth.signature) || ok;
@@ -114,7 +115,7 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     if (!ok) throw unauth(`verify aksk signature fail, canonicalRequest:${first.replace(/\n/g, '|')}`);
     const user = found.user;
     if (!user.enabled) throw unauth('the user of this access key is disabled');
-    const headerProject = c.req.header('x-project-id');
+    const headerProject = requestHeader(c, 'x-project-id');
     if (headerProject !== undefined && headerProject !== pathProject) throw new HuaweiError('0321', `X-Project-Id is ${headerProject}.`);
     const project = user.projects.find((p) => p.id === pathProject);
     if (!project) throw new HuaweiError('0306', `The user has no role in project ${pathProject}.`);

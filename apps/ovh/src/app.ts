@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { limitBody, observe, readText, type Metrics } from '@polykms/http';
+import { limitBody, type Metrics, observe, readText, requestHeader } from '@polykms/http';
 import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -33,7 +33,7 @@ const JSON_TYPES = /^(application\/json|text\/json|application\/[a-z0-9.+-]+\+js
 
 /** Step one of every handler: the body against its schema, with OVH's 400 and a message per field. */
 export async function body<S extends z.ZodType>(c: OvhContext, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type') ?? '';
+  const type = requestHeader(c, 'content-type') ?? '';
   const text = await readText(c);
   if (!JSON_TYPES.test(type)) throw invalid(`the body must be JSON (Content-Type: application/json); got '${type || 'none'}'`);
   let json: unknown;

@@ -193,6 +193,11 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect(unknown.json.errors[0]).toMatch(/unknown field 'extra'/);
     expect(unknown.json.error_code).toBe(50405377);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'not base64!' })).json.errors[0]).toMatch(/plaintext: must be standard base64/);
+    // Whole 4-character groups with at most two '=' at the end, as Go's StdEncoding writes []byte.
+    for (const bad of ['AAA', 'AAAAA', 'A===', '====', 'A=AA', 'AA=A', 'AAAA_-AA', 'AAAA\nAAA'])
+      expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: bad })).json.errors?.[0], bad).toMatch(/plaintext: must be standard base64/);
+    for (const good of ['AA==', 'AAA=', 'AAAA', 'AAAAAA==', '+/+/'])
+      expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: good })).status, good).toBe(200);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: randomBytes(4097).toString('base64') })).status).toBe(400);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, '{"plaintext":')).json.errors[0]).toMatch(/not valid JSON/);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/sign`, { alg: 'RS256', message: 'AAAA' })).status).toBe(400);

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import { canonicalRequest, formatSdkDate, signString, stringToSign } from '@polykms/huawei';
+import { LoadClient } from './client.ts';
+import { closedLoop } from './harness.ts';
+import type { LoadRequest } from './load.ts';
+
+/** The load generator's thread: one keep-alive client for one server, closed loops on request. */
+const { port, tls, connections } = workerData as { port: number; tls: object; connections: number };
+const client = new LoadClient(port, tls, connections);
+
+/** Huawei's SDK signing, done per request as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
+function akskHeaders(r: LoadRequest, aksk: NonNullable<LoadRequest['aksk']>): Record<string, string> {
+  const h: Record<string, string> = { 'content-type': 'application/json', host: `127.0.0.1:${port}`, 'x-project-id': aksk.project, 'x-sdk-date': formatSdkDate(new Date()) };
+  const cr = canonicalRequest({ method: r.method, canonicalUri: `${r.path}/`, canonicalQuery: '', signedHeaders: Object.keys(h), header: (n) => h[n], payloadHash: createHash('sha256').update(r.body).digest('hex') });
+  return { ...h, authorization: `SDK-HMAC-SHA256 Access=${aksk.access}, SignedHeaders=${Object.keys(h).join(';')}, Signature=${signString(aksk.secret, stringToSign(h['x-sdk-date']!, cr))}` };
+}
+
+const operation = (r: LoadRequest) => async () => {
+  const headers = { 'content-type': 'application/json', ...r.headers, ...(r.aksk ? akskHeaders(r, r.aksk) : {}) };
+  const reply = await client.request(r.method, r.path, r.body, headers);
+  if (reply.status < 200 || reply.status >= 300) throw new Error(`${r.method} ${r.path}: ${reply.status} ${reply.body}`);
+};
+
+parentPort!.on('message', async (m: { id: number; request: LoadRequest; concurrency: number; ms: number } | { id: number; close: true }) => {
+  if ('close' in m) {
+    await client.close();
+    parentPort!.postMessage({ id: m.id });
+    return;
+  }
+  try {
+    parentPort!.postMessage({ id: m.id, measure: await closedLoop(operation(m.request), m.concurrency, m.ms) });
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+  }
+});
