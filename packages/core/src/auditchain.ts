@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditEvent } from './audit.ts';
 import type { Database } from './db/schema.ts';
+import { eventMac, link, type SealInput } from './auditseal.mjs';
 
 /**
  * Tamper evidence for the audit trail:
@@ -18,48 +19,9 @@ import type { Database } from './db/schema.ts';
 export const AUDIT_KEY_SECRET = 'audit/mac-key';
 const GENESIS = Buffer.alloc(32);
 
-const canonical = (v: unknown): unknown =>
-  Array.isArray(v)
-    ? v.map(canonical)
-    : v && typeof v === 'object' && !(v instanceof Date)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-        )
-      : v;
+type MacInput = SealInput;
+export { eventMac, link };
 
-interface MacInput {
-  at: Date;
-  tenant_id: string | null;
-  dialect: string;
-  principal: string;
-  action: string;
-  key_id: string | null;
-  outcome: string;
-  error_kind: string | null;
-  request_id: string | null;
-  details: Record<string, unknown> | null;
-}
-
-export function eventMac(key: Buffer, e: MacInput): Buffer {
-  const content = JSON.stringify([
-    'polykms-audit-v1',
-    e.at.toISOString(),
-    e.tenant_id,
-    e.dialect,
-    e.principal,
-    e.action,
-    e.key_id,
-    e.outcome,
-    e.error_kind,
-    e.request_id,
-    canonical(e.details),
-  ]);
-  return createHmac('sha256', key).update(content).digest();
-}
-
-/** An event as its stored columns: what the MAC covers and what the insert writes. */
 export const eventColumns = (e: AuditEvent): MacInput => ({
   at: e.at,
   tenant_id: e.tenantId,
@@ -74,26 +36,6 @@ export const eventColumns = (e: AuditEvent): MacInput => ({
 });
 
 export const macOfEvent = (key: Buffer, e: AuditEvent) => eventMac(key, eventColumns(e));
-
-export const link = (key: Buffer, prev: Buffer, seq: bigint, mac: Buffer) => {
-  const n = Buffer.alloc(8);
-  n.writeBigUInt64BE(seq);
-  return createHmac('sha256', key).update(prev).update(n).update(mac).digest();
-};
-
-/** Locks the head, numbers and chains `macs` in order, moves the head; returns each event's (seq, chain). */
-export async function appendToChain(trx: Transaction<Database>, key: Buffer, macs: Buffer[]): Promise<{ seq: string; chain: Buffer }[]> {
-  const head = await trx.selectFrom('audit_chain_head').select(['seq', 'chain']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
-  let seq = BigInt(head.seq);
-  let chain = Buffer.from(head.chain);
-  const out = macs.map((mac) => {
-    seq += 1n;
-    chain = link(key, chain, seq, mac);
-    return { seq: String(seq), chain };
-  });
-  await trx.updateTable('audit_chain_head').set({ seq: String(seq), chain }).where('id', '=', 1).execute();
-  return out;
-}
 
 export interface AuditVerification {
   ok: boolean;

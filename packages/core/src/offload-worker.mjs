@@ -1,10 +1,12 @@
 // The private-key operations Node offers only synchronously (raw RSA for pre-hashed signatures and
-// OAEP decryption, ECDSA over a given digest), run off the event loop on a small pool.
+// OAEP decryption, ECDSA over a given digest), run off the event loop on a small pool; and the audit
+// writer's sealing of a batch (auditseal.mjs), on a worker of its own.
 // Plain JavaScript on purpose: a worker must start without the TypeScript loader.
 import { parentPort } from 'node:worker_threads';
 import { createECDH, createHash, createPrivateKey, privateDecrypt, privateEncrypt, randomBytes, sign } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { lowerThisThread } from './threads.mjs';
+import { sealBatch } from './auditseal.mjs';
 
 lowerThisThread();
 
@@ -71,6 +73,8 @@ function run(m) {
       return ecdsaSignDigest(m);
     case 'ecdsaVerify':
       return CURVES[m.curve].verify(m.signature, m.digest, m.point, { prehash: false, lowS: false, format: m.format });
+    case 'auditSeal':
+      return sealBatch(m.key, m.head, m.events);
     default:
       throw new Error(`unknown operation ${m.op}`);
   }

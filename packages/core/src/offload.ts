@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { SealInput } from './auditseal.mjs';
 
 /**
  * A small pool of worker threads for the private-key operations Node has no asynchronous form of
@@ -13,7 +14,8 @@ type Request =
   | { op: 'privateEncrypt'; key: unknown; padding: number; data: Uint8Array }
   | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
   | { op: 'ecdsaSign'; curve: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
-  | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' };
+  | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' }
+  | { op: 'auditSeal'; key: Uint8Array; head: { seq: string; chain: Uint8Array }; events: SealInput[] };
 
 interface Slot {
   worker: Worker;
@@ -112,3 +114,10 @@ let pool: Pool | undefined;
 const shared = () => (pool ??= new Pool(Math.max(1, Math.min(4, availableParallelism()))));
 
 export const offload = <T>(req: Request): Promise<T> => shared().run<T>(req);
+
+/**
+ * The audit writer's own worker (the same script), so that sealing a batch of a few hundred events
+ * (milliseconds) never holds up a signature waiting in the crypto pool.
+ */
+let auditPool: Pool | undefined;
+export const offloadAudit = <T>(req: Request): Promise<T> => (auditPool ??= new Pool(1)).run<T>(req);

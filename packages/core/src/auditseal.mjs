@@ -1,0 +1,57 @@
+// The audit trail's seal (see auditchain.ts for what it proves): each event's MAC, its link in the
+// chain, and the batch as the one JSON document the insert spreads. Plain JavaScript so the audit
+// writer can run it on a worker thread: ~50 us an event on the event loop otherwise.
+import { createHmac } from 'node:crypto';
+
+const canonical = (v) =>
+  Array.isArray(v)
+    ? v.map(canonical)
+    : v && typeof v === 'object' && !(v instanceof Date)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canonical(v[k])]),
+        )
+      : v;
+
+/** HMAC-SHA256 over the event's columns in a fixed order, details with sorted keys. */
+export function eventMac(key, e) {
+  const content = JSON.stringify([
+    'polykms-audit-v1',
+    e.at.toISOString(),
+    e.tenant_id,
+    e.dialect,
+    e.principal,
+    e.action,
+    e.key_id,
+    e.outcome,
+    e.error_kind,
+    e.request_id,
+    canonical(e.details),
+  ]);
+  return createHmac('sha256', key).update(content).digest();
+}
+
+/** chain(n) = HMAC(key, chain(n-1) || n as 8 bytes big-endian || mac(n)). */
+export function link(key, prev, seq, mac) {
+  const n = Buffer.alloc(8);
+  n.writeBigUInt64BE(seq);
+  return createHmac('sha256', key).update(prev).update(n).update(mac).digest();
+}
+
+/**
+ * Seals `events` (rows as the table names its columns) after the chain head `head`: the rows with
+ * mac, seq and chain as one JSON text, and the new head. Without a key, the rows unsealed.
+ */
+export function sealBatch(key, head, events) {
+  if (!key) return { rows: JSON.stringify(events.map((e) => ({ ...e, mac: null, seq: null, chain: null }))), seq: head?.seq ?? '0', chain: head?.chain ?? null };
+  let seq = BigInt(head.seq);
+  let chain = Buffer.from(head.chain);
+  const rows = events.map((e) => {
+    const mac = eventMac(key, e);
+    seq += 1n;
+    chain = link(key, chain, seq, mac);
+    return { ...e, mac: mac.toString('hex'), seq: String(seq), chain: chain.toString('hex') };
+  });
+  return { rows: JSON.stringify(rows), seq: String(seq), chain };
+}
