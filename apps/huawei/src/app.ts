@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { limitBody, observe, readBody, type Metrics } from '@polykms/http';
+import { limitBody, type Metrics, observe, readBody, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -100,7 +100,7 @@ export function huaweiApp(
   app.notFound((c) => c.json(apigwBody('APIGW.0101', APIGW['0101'][1], c.get('requestId') ?? randomUUID()), 404));
   app.use('*', async (c, next) => {
     c.set('requestId', randomUUID().replace(/-/g, ''));
-    c.header('X-Request-Id', c.get('requestId'));
+    responseHeader(c, 'X-Request-Id', c.get('requestId'));
     await next();
   });
   app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));

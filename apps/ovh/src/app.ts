@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readText, requestHeader } from '@polykms/http';
+import { limitBody, type Metrics, observe, readText, requestHeader, responseHeader } from '@polykms/http';
 import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -68,7 +68,7 @@ export function ovhApp(
   app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {
     if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();
-    c.header('X-Request-Id', c.get('requestId'));
+    responseHeader(c, 'X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
     c.set('identity', await identify(kms, socket, identities));
     await next();

@@ -34,13 +34,3 @@ export function readBody(c: Context): Promise<Buffer> {
 
 export const readText = async (c: Context) => (await readBody(c)).toString('utf8');
 
-/**
- * A request header as `Headers.get` gives it (every value of that name, joined by ", "), read from
- * Node's request when there is one: hono's `c.req.header()` builds a web `Headers` of the whole request
- * first (profiled at ~25 us of an OVH encrypt on a slow day).
- */
-export function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming) return c.req.header(name);
-  return incoming.headersDistinct[name.toLowerCase()]?.join(', ');
-}

@@ -1,3 +1,4 @@
 export { serveHttps, type HttpsServer, type ServeHttpsOptions } from './https.ts';
 export { Metrics, limitBody, observe } from './observe.ts';
-export { readBody, readText, requestHeader } from './body.ts';
+export { readBody, readText } from './body.ts';
+export { requestHeader, responseHeader } from './headers.ts';
