@@ -89,6 +89,35 @@ describe('serveHttps', () => {
     expect(over.connection).toBe('close');
   });
 
+  it('reads a body that came with its headers and one that came later, and the connection carries the next request', async () => {
+    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, servername: 'localhost' });
+    await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
+    let got = '';
+    socket.on('data', (d) => (got += d));
+    const replies = async (n: number) => {
+      for (let i = 0; i < 200 && (got.match(/\r\n\r\n\{[^}]*\}/g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      return (got.match(/\r\n\r\n(\{[^}]*\})/g) ?? []).map((m) => JSON.parse(m.slice(4)));
+    };
+    const head = (n: number) => `POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${n}\r\n\r\n`;
+    const a = randomBytes(700);
+    const b = randomBytes(900);
+    const sha = (x: Buffer) => createHash('sha256').update(x).digest('hex');
+    // Headers and body in one write: the parser has the whole body before the handler asks for it.
+    socket.write(Buffer.concat([Buffer.from(head(a.length)), a]));
+    expect((await replies(1))[0]).toEqual({ length: 700, sha: sha(a), same: true });
+    // Headers first, the body in two pieces later, on the same connection.
+    socket.write(head(b.length));
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write(b.subarray(0, 400));
+    await new Promise((r) => setTimeout(r, 20));
+    socket.write(b.subarray(400));
+    expect((await replies(2))[1]).toEqual({ length: 900, sha: sha(b), same: true });
+    // And once more whole, then an empty body.
+    socket.write(Buffer.concat([Buffer.from(head(a.length)), a, Buffer.from(head(0))]));
+    expect((await replies(4)).slice(2)).toEqual([{ length: 700, sha: sha(a), same: true }, { length: 0, sha: sha(Buffer.alloc(0)), same: true }]);
+    socket.destroy();
+  });
+
   it('a body whose client left before the handler read it is refused, not awaited for ever', async () => {
     const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, servername: 'localhost' });
     await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
