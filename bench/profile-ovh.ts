@@ -1,5 +1,5 @@
-// Profiling entry: OVH encrypt (or RS256 sign) over mTLS, or the bare echo behind the same transport,
-// alone: `PROFILE=out.cpuprofile node --import tsx bench/profile-ovh.ts encrypt|sign|echo [ms]`.
+// Profiling entry: OVH encrypt (or RS256 or ES256 sign) over mTLS, or the bare echo behind the same
+// transport, alone: `PROFILE=out.cpuprofile node --import tsx bench/profile-ovh.ts encrypt|sign|es256|echo [ms]`.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -15,6 +15,9 @@ let op: Subject;
 if (scen === 'echo') {
   const echo = await echoBaseline(ca, { mtls: true, tls, concurrency: 32 });
   op = echo.post(encBody);
+} else if (scen === 'es256') {
+  const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
+  op = load.post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, { alg: 'ES256', message: randomBytes(256).toString('base64') });
 } else if (scen === 'sign') {
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
   const b = { alg: 'RS256', message: randomBytes(256).toString('base64') };

@@ -1,6 +1,6 @@
 // The private-key operations Node offers only synchronously (raw RSA for pre-hashed signatures and
-// OAEP decryption, ECDSA over a given digest), run off the event loop on a small pool; and the audit
-// writer's sealing of a batch (auditseal.mjs), on a worker of its own.
+// OAEP decryption, ECDSA over a given digest) and short signatures (P-256), run off the event loop on
+// a small pool; and the audit writer's sealing of a batch (auditseal.mjs), on a worker of its own.
 // Plain JavaScript on purpose: a worker must start without the TypeScript loader.
 import { parentPort } from 'node:worker_threads';
 import { createECDH, createHash, createPrivateKey, privateDecrypt, privateEncrypt, randomBytes, sign } from 'node:crypto';
@@ -73,6 +73,8 @@ function run(m) {
       return ecdsaSignDigest(m);
     case 'ecdsaVerify':
       return CURVES[m.curve].verify(m.signature, m.digest, m.point, { prehash: false, lowS: false, format: m.format });
+    case 'sign':
+      return sign(m.alg, m.data, m.dsaEncoding ? { key: m.key, dsaEncoding: m.dsaEncoding } : m.key);
     case 'auditSeal':
       return sealBatch(m.key, m.head, m.events);
     default:

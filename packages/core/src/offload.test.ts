@@ -44,6 +44,22 @@ describe('crypto worker pool', () => {
   });
 });
 
+describe('P-256 signatures on the crypto workers', () => {
+  it('signs a message in DER and in IEEE P1363 form, each verifying with node:crypto, fresh each time', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const msg = Buffer.from('a message, hashed by OpenSSL in the worker');
+    const der = await offload<Buffer>({ op: 'sign', alg: 'sha256', key: ec.privateKey, data: msg, dsaEncoding: 'der' });
+    const raw = await offload<Buffer>({ op: 'sign', alg: 'sha256', key: ec.privateKey, data: msg, dsaEncoding: 'ieee-p1363' });
+    expect(der[0]).toBe(0x30);
+    expect(raw).toHaveLength(64);
+    expect(verify('sha256', msg, ec.publicKey, der)).toBe(true);
+    expect(verify('sha256', msg, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
+    expect(verify('sha256', Buffer.from('another message'), { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(false);
+    const again = await offload<Buffer>({ op: 'sign', alg: 'sha256', key: ec.privateKey, data: msg, dsaEncoding: 'ieee-p1363' });
+    expect(again.equals(raw)).toBe(false);
+  });
+});
+
 describe('audit seal on the audit worker', () => {
   it('seals a batch exactly as the event loop would: same MACs, links, JSON and head', async () => {
     const key = randomBytes(32);

@@ -4,7 +4,8 @@ import type { SealInput } from './auditseal.mjs';
 
 /**
  * A small pool of worker threads for the private-key operations Node has no asynchronous form of
- * (`privateEncrypt`/`privateDecrypt`, and ECDSA over a given digest). Without it, one RSA-2048 private
+ * (`privateEncrypt`/`privateDecrypt`, and ECDSA over a given digest), and for P-256 signatures, too
+ * short to be worth a libuv thread's wake-up each. Without it, one RSA-2048 private
  * operation (about a millisecond) blocks the event loop, so pre-hashed signing ran on one core while
  * every other request waited. KeyObjects are passed by structured clone; idle workers do not keep the
  * process alive. Requests are posted once per event-loop turn per worker, as one batch: a message
@@ -15,6 +16,7 @@ type Request =
   | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
   | { op: 'ecdsaSign'; curve: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
   | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' }
+  | { op: 'sign'; alg: string; key: unknown; data: Uint8Array; dsaEncoding?: 'der' | 'ieee-p1363' | undefined }
   | { op: 'auditSeal'; key: Uint8Array; head: { seq: string; chain: Uint8Array }; events: SealInput[] };
 
 interface Slot {
