@@ -3,8 +3,9 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 /**
  * The load generator's HTTP/1.1 client: keep-alive TLS connections, one request in flight on each (no
  * pipelining), the request written as one buffer and the response parsed just enough (status, headers,
- * Content-Length or chunked body). It does what wrk does, in the same process, so that what the bench
- * bills to the server is the server's: undici spent ~100 us of the same two cores per request.
+ * Content-Length or chunked body). It does what wrk does, on the load generator's own thread
+ * (`load.ts`; the suites also use it in-process to set up), so that what the bench bills to the server
+ * is the server's: undici spent ~100 us of the same two cores per request.
  */
 export interface Reply {
   status: number;
