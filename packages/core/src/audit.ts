@@ -4,7 +4,7 @@ import type { Database } from './db/schema.ts';
 import { invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
 import { eventColumns } from './auditchain.ts';
-import { sealBatch } from './auditseal.mjs';
+import { sealBatch, unsealedRows } from './auditseal.mjs';
 import { offloadAudit } from './offload.ts';
 
 export interface AuditEvent {
@@ -156,18 +156,19 @@ export class AuditTrail {
 
   /**
    * Inserts events with their MAC, numbered and chained (see auditchain.ts), in the caller's
-   * transaction, the chain head locked. A buffered batch is sealed on the audit worker (`offThread`):
-   * its MACs, links and JSON cost the event loop ~50 us an event otherwise.
+   * transaction, the chain head locked; unsealed while the MAC key is not set yet. A buffered batch is
+   * sealed on the audit worker (`offThread`): its MACs, links and JSON cost the event loop ~50 us an
+   * event otherwise.
    */
-  private async append(trx: Transaction<Database>, events: AuditEvent[], offThread = false) {
+  private async append(db: Kysely<Database> | Transaction<Database>, events: AuditEvent[], offThread = false) {
     const key = this.macKey;
     const columns = events.map(eventColumns);
-    if (!key) return void (await insertEvents(trx, sealBatch(undefined, undefined, columns).rows));
-    const h = await trx.selectFrom('audit_chain_head').select(['seq', 'chain']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+    if (!key) return void (await insertEvents(db, unsealedRows(columns)));
+    const h = await db.selectFrom('audit_chain_head').select(['seq', 'chain']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
     const head = { seq: String(h.seq), chain: h.chain };
     const sealed = offThread ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns }) : sealBatch(key, head, columns);
-    await trx.updateTable('audit_chain_head').set({ seq: sealed.seq, chain: Buffer.from(sealed.chain!) }).where('id', '=', 1).execute();
-    await insertEvents(trx, sealed.rows);
+    await db.updateTable('audit_chain_head').set({ seq: sealed.seq, chain: Buffer.from(sealed.chain) }).where('id', '=', 1).execute();
+    await insertEvents(db, sealed.rows);
   }
 
   record(event: AuditEvent) {
@@ -237,7 +238,7 @@ export class AuditTrail {
   }
 
   private write(batch: AuditEvent[]) {
-    return this.macKey ? this.db.transaction().execute((trx) => this.append(trx, batch, batch.length > 1)) : insertEvents(this.db, sealBatch(undefined, undefined, batch.map(eventColumns)).rows);
+    return this.macKey ? this.db.transaction().execute((trx) => this.append(trx, batch, batch.length > 1)) : this.append(this.db, batch);
   }
 
   /**

@@ -39,12 +39,14 @@ export function link(key, prev, seq, mac) {
   return createHmac('sha256', key).update(prev).update(n).update(mac).digest();
 }
 
+/** `events` as the one JSON text the insert spreads, unsealed (a store whose MAC key is not set yet). */
+export const unsealedRows = (events) => JSON.stringify(events.map((e) => ({ ...e, mac: null, seq: null, chain: null })));
+
 /**
  * Seals `events` (rows as the table names its columns) after the chain head `head`: the rows with
- * mac, seq and chain as one JSON text, and the new head. Without a key, the rows unsealed.
+ * mac, seq and chain as one JSON text, and the new head.
  */
 export function sealBatch(key, head, events) {
-  if (!key) return { rows: JSON.stringify(events.map((e) => ({ ...e, mac: null, seq: null, chain: null }))), seq: head?.seq ?? '0', chain: head?.chain ?? null };
   let seq = BigInt(head.seq);
   let chain = Buffer.from(head.chain);
   const rows = events.map((e) => {
