@@ -7,7 +7,7 @@ import { parseCseConfig, startCseServer } from '@polykms/cse';
 import { TestIssuer } from '@polykms/cse/testing';
 import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
-import { echoBaseline, rawSign } from './baselines.ts';
+import { echoBaseline, gcmOpen, gcmSeal, rawSign, type Operation } from './baselines.ts';
 import { LoadClient } from './client.ts';
 import { RemoteClient } from './load.ts';
 
@@ -52,11 +52,32 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const dek = randomBytes(32);
   const wrapBody = { authentication, authorization: writer, key: dek.toString('base64'), reason: "{client:'drive' op:'write'}" };
   const { wrapped_key } = await post('wrap', wrapBody);
-  // Issue 7's baselines: the bare echo behind the same TLS for wrap/unwrap, raw async RSA for signing.
-  const echo = await echoBaseline(ca, { mtls: false, tls, concurrency: opts.concurrency });
-  rows.push(await compareMany('cse.wrap', [{ name: 'echo over TLS', run: echo.post(wrapBody) }], load.post('/v1/wrap', wrapBody), o));
+  // Issue 7's baselines: the bare echo behind the same TLS for wrap/unwrap, raw async RSA for signing;
+  // beside them, the same server doing the row's crypto alone (no token checked).
+  const ops: Record<string, Operation> = {};
+  const echo = await echoBaseline(ca, { mtls: false, tls, concurrency: opts.concurrency }, ops);
+  const kek = randomBytes(32);
+  const b64 = (s: string) => Buffer.from(s, 'base64');
+  ops.wrap = (b) => ({ wrapped_key: gcmSeal(kek, b64(b.key)).toString('base64') });
+  ops.unwrap = (b) => ({ key: gcmOpen(kek, b64(b.wrapped_key)).toString('base64') });
+  rows.push(
+    await compareMany(
+      'cse.wrap',
+      [{ name: 'echo over TLS', run: echo.post(wrapBody) }, { name: 'AES-GCM alone over TLS', run: echo.op('wrap', wrapBody) }],
+      load.post('/v1/wrap', wrapBody),
+      o,
+    ),
+  );
   const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
-  rows.push(await compareMany('cse.unwrap', [{ name: 'echo over TLS', run: echo.post(unwrapBody) }], load.post('/v1/unwrap', unwrapBody), o));
+  const aloneUnwrapBody = { ...unwrapBody, wrapped_key: gcmSeal(kek, dek).toString('base64') };
+  rows.push(
+    await compareMany(
+      'cse.unwrap',
+      [{ name: 'echo over TLS', run: echo.post(unwrapBody) }, { name: 'AES-GCM alone over TLS', run: echo.op('unwrap', aloneUnwrapBody) }],
+      load.post('/v1/unwrap', unwrapBody),
+      o,
+    ),
+  );
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
@@ -65,11 +86,12 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
   const spki = createHash('sha256').update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).digest('base64');
   const signer = await gmail.mint({ email: 'user@bench.test', role: 'signer', resource_name: '//gmail.googleapis.com/bench', kacls_url: kaclsUrl, spki_hash: spki, spki_hash_algorithm: 'SHA-256' }, 'cse-authorization');
   const digest = createHash('sha256').update(randomBytes(256)).digest();
+  ops.sign = async (b) => ({ signature: (await rawSign('sha256', b64(b.digest), privateKey)).toString('base64') });
   const signBody = { authentication, authorization: signer, algorithm: 'SHA256withRSA', digest: digest.toString('base64'), reason: 'sign', wrapped_private_key };
   rows.push(
     await compareMany(
       'cse.privatekeysign.RSA-2048',
-      [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, privateKey) }],
+      [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', digest, privateKey) }, { name: 'RSA sign alone over TLS', run: echo.op('sign', signBody) }],
       load.post('/v1/privatekeysign', signBody),
       o,
     ),

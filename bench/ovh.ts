@@ -4,7 +4,7 @@ import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer } from '@polykms/ovh';
 import { openBenchKms } from './store.ts';
 import { compareMany, type Row } from './harness.ts';
-import { echoBaseline, rawSign } from './baselines.ts';
+import { echoBaseline, gcmSeal, rawSign, type Operation } from './baselines.ts';
 import { LoadClient } from './client.ts';
 import { RemoteClient } from './load.ts';
 
@@ -39,13 +39,25 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   const rows: Row[] = [];
   const o = { ...opts, settle: () => kms.sealAudit() };
 
-  // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same mTLS for the rest.
-  const echo = await echoBaseline(ca, { mtls: true, tls, concurrency: opts.concurrency });
+  // Issue 7's baselines: raw async crypto for RSA, the bare echo behind the same mTLS for the rest;
+  // beside them, the same server doing the row's crypto alone.
+  const ops: Record<string, Operation> = {};
+  const echo = await echoBaseline(ca, { mtls: true, tls, concurrency: opts.concurrency }, ops);
+  const aesKey = randomBytes(32);
+  const b64 = (s: string) => Buffer.from(s, 'base64');
 
   const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
   const kib = randomBytes(1024);
   const encBody = { plaintext: kib.toString('base64') };
-  rows.push(await compareMany('ovh.encrypt.1KiB', [{ name: 'echo over mTLS', run: echo.post(encBody) }], load.post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody), o));
+  ops.encrypt = (b) => ({ ciphertext: gcmSeal(aesKey, b64(b.plaintext)).toString('base64url') });
+  rows.push(
+    await compareMany(
+      'ovh.encrypt.1KiB',
+      [{ name: 'echo over mTLS', run: echo.post(encBody) }, { name: 'AES-GCM alone over mTLS', run: echo.op('encrypt', encBody) }],
+      load.post(`/api/${okmsId}/v1/servicekey/${aes}/encrypt`, encBody),
+      o,
+    ),
+  );
 
   const msg = randomBytes(256);
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
@@ -53,19 +65,41 @@ export async function benchOvh(opts: { ms: number; concurrency: number }): Promi
   await kms.sign(c, rsa, rs256, msg);
   const rsaKey = kms.cache.get(rsa, 1)!.key;
   const rsBody = { alg: 'RS256', message: msg.toString('base64') };
-  rows.push(await compareMany('ovh.sign.RS256', [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }], load.post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, rsBody), o));
+  ops.rs256 = async (b) => ({ signature: (await rawSign('sha256', b64(b.message), rsaKey)).toString('base64') });
+  rows.push(
+    await compareMany(
+      'ovh.sign.RS256',
+      [{ name: 'node:crypto sign (async)', run: () => rawSign('sha256', msg, rsaKey) }, { name: 'RSA sign alone over mTLS', run: echo.op('rs256', rsBody) }],
+      load.post(`/api/${okmsId}/v1/servicekey/${rsa}/sign`, rsBody),
+      o,
+    ),
+  );
 
   const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
   const esBody = { alg: 'ES256', message: msg.toString('base64') };
+  await kms.sign(c, ec, { scheme: 'ECDSA', hash: 'SHA-256' }, msg);
+  const ecKey = kms.cache.get(ec, 1)!.key;
+  ops.es256 = async (b) => ({ signature: (await rawSign('sha256', b64(b.message), ecKey, 'ieee-p1363')).toString('base64') });
   rows.push(
     await compareMany(
       'ovh.sign.ES256',
-      [{ name: 'echo over mTLS', run: echo.post(esBody) }],
+      [{ name: 'echo over mTLS', run: echo.post(esBody) }, { name: 'ECDSA sign alone over mTLS', run: echo.op('es256', esBody) }],
       load.post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, esBody),
       o,
     ),
   );
-  rows.push(await compareMany('ovh.datakey', [{ name: 'echo over mTLS', run: echo.post({ size: 256 }) }], load.post(`/api/${okmsId}/v1/servicekey/${aes}/datakey`, { size: 256 }), o));
+  ops.datakey = (b) => {
+    const k = randomBytes(b.size / 8);
+    return { key: gcmSeal(aesKey, k).toString('base64url'), plaintext: k.toString('base64') };
+  };
+  rows.push(
+    await compareMany(
+      'ovh.datakey',
+      [{ name: 'echo over mTLS', run: echo.post({ size: 256 }) }, { name: 'random + AES-GCM alone over mTLS', run: echo.op('datakey', { size: 256 }) }],
+      load.post(`/api/${okmsId}/v1/servicekey/${aes}/datakey`, { size: 256 }),
+      o,
+    ),
+  );
 
   await echo.close();
   await load.close();

@@ -1,8 +1,17 @@
-import { createServer, type Server } from 'node:https';
+import { createServer, type Server, type ServerOptions } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { issueServerCertificate, type Ca } from '@polykms/pki';
+import { coalesceEnd } from './coalesce.ts';
+
+/** node:https's server, every response's end written at the end of its event-loop turn (coalesce.ts). */
+const createCoalescingServer = (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) =>
+  createServer(options, (req, res) => {
+    coalesceEnd(res);
+    listener(req, res);
+  });
 
 export interface HttpsServer {
   server: Server;
@@ -25,7 +34,8 @@ export interface ServeHttpsOptions {
 
 /**
  * One HTTPS listener for a dialect: TLS 1.2+, a server certificate issued by the gateway's CA for the
- * configured names and the loopback addresses, keep-alive on.
+ * configured names and the loopback addresses, keep-alive on, the responses of one event-loop turn
+ * written together.
  */
 export async function serveHttps(
   fetch: (req: Request, env: never) => Response | Promise<Response>,
@@ -40,7 +50,7 @@ export async function serveHttps(
         fetch: fetch as never,
         hostname: opts.host,
         port: opts.port,
-        createServer,
+        createServer: createCoalescingServer as never,
         serverOptions: {
           key: tls.keyPem,
           cert: tls.chainPem,
