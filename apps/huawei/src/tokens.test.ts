@@ -21,7 +21,12 @@ describe('IAM tokens and passwords', () => {
     const b = new TokenService(store, 60);
     const { token, claims } = await a.issue({ u: 'u1', p: 'p1', pn: 'p1', d: 'd1', m: ['password'] });
     expect(claims.exp - claims.iat).toBe(60);
-    expect(await b.verify(token)).toEqual({ ok: true, claims });
+    const first = await b.verify(token);
+    expect(first).toEqual({ ok: true, claims });
+    // Verified once: the same frozen claims come back without a second MAC, and expiry is still checked.
+    const again = await b.verify(token);
+    expect(again.ok && first.ok && again.claims).toBe(first.ok && first.claims);
+    expect(first.ok && Object.isFrozen(first.claims)).toBe(true);
     const expired = await b.verify(token, new Date((claims.exp + 1) * 1000));
     expect(expired.ok).toBe(false);
     expect(!expired.ok && expired.why).toMatch(/^token expires, expires_at: /);
