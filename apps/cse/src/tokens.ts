@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ExpiringCache } from '@polykms/core';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -95,7 +95,7 @@ export class TokenVerifier {
    * next request gets the same object.
    */
   private async remembered<T extends { claims: JWTPayload }>(use: string, token: string, check: () => Promise<T>): Promise<T> {
-    const id = `${use}\0${createHash('sha256').update(token).digest('base64')}`;
+    const id = `${use}\0${hash('sha256', token, 'base64')}`;
     const hit = this.verified.get(id);
     if (hit) return hit as T;
     const r = Object.freeze(await check());

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { HuaweiError } from './errors.ts';
 
 /**
@@ -20,7 +20,7 @@ export function wrapCiphertext(coreBlob: Uint8Array, keyId: string): Buffer {
   head.writeUInt16LE(total - 36, 2);
   head[4] = pad;
   const body = Buffer.concat([head, coreBlob, Buffer.alloc(pad), Buffer.from(keyId, 'ascii')]);
-  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+  return Buffer.concat([body, hash('sha256', body, 'buffer')]);
 }
 
 export function unwrapCiphertext(blob: Uint8Array): { keyId: string; coreBlob: Buffer } {
@@ -29,7 +29,7 @@ export function unwrapCiphertext(blob: Uint8Array): { keyId: string; coreBlob: B
   if (b.length < 4 + 1 + CORE_OVERHEAD + 36 + 32 || b[0] !== 0x02 || b[1] !== 0x00 || b.readUInt16LE(2) !== b.length - 36) throw bad();
   const digest = b.subarray(b.length - 32);
   const body = b.subarray(0, b.length - 32);
-  if (!timingSafeEqual(digest, createHash('sha256').update(body).digest())) throw bad();
+  if (!timingSafeEqual(digest, hash('sha256', body, 'buffer'))) throw bad();
   const pad = b[4]!;
   const keyId = body.subarray(body.length - 36).toString('ascii');
   const coreEnd = body.length - 36 - pad;

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { hash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Huawei's AK/SK request signature, `SDK-HMAC-SHA256` (huawei-kms.md §6.2, huawei-sdk-wire.md §4):
@@ -70,13 +70,13 @@ export function canonicalRequest(i: SigningInput): string {
 }
 
 export function stringToSign(sdkDate: string, canonical: string): string {
-  return [ALGORITHM, sdkDate, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  return [ALGORITHM, sdkDate, hash('sha256', canonical, 'hex')].join('\n');
 }
 
 export const signString = (sk: string | Uint8Array, s: string) => createHmac('sha256', sk).update(s).digest('hex');
 
 export const payloadHash = (body: Uint8Array | undefined, contentSha256?: string) =>
-  contentSha256 === 'UNSIGNED-PAYLOAD' ? contentSha256 : body && body.length ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
+  contentSha256 === 'UNSIGNED-PAYLOAD' ? contentSha256 : body && body.length ? hash('sha256', body, 'hex') : EMPTY_SHA256;
 
 export interface ParsedAuthorization {
   access: string;

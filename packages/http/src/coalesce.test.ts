@@ -1,9 +1,9 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coalesceEnd } from './coalesce.ts';
+import { CoalescedResponse } from './coalesce.ts';
 
-describe('coalesceEnd', () => {
+describe('CoalescedResponse', () => {
   let server: Server;
   let port: number;
   const seen: Record<string, unknown> = {};
@@ -33,10 +33,7 @@ describe('coalesceEnd', () => {
   };
   beforeAll(async () => {
     process.on('uncaughtException', onUncaught);
-    server = createServer((req, res) => {
-      coalesceEnd(res);
-      routes[req.url!]!(req, res);
-    });
+    server = createServer({ ServerResponse: CoalescedResponse }, (req, res) => routes[req.url!]!(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });

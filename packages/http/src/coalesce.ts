@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 
 /**
  * Responses finished during one turn of the event loop go out together at the end of the turn (the
@@ -12,30 +12,31 @@ import type { ServerResponse } from 'node:http';
  *
  * Every `end` of a response is deferred, in call order, so a second `end` can never overtake the first.
  */
-const due: (() => void)[] = [];
+const due: [CoalescedResponse, unknown[]][] = [];
 let scheduled = false;
+const end = ServerResponse.prototype.end as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
 
 function flush() {
   scheduled = false;
   const batch = due.splice(0);
-  for (const send of batch) send();
+  for (const [res, args] of batch) {
+    try {
+      end.apply(res, args);
+    } catch (err) {
+      // Never thrown out of the check phase (it would take the process down): the connection goes.
+      res.destroy(err as Error);
+    }
+  }
 }
 
-export function coalesceEnd(res: ServerResponse): void {
-  const end = res.end;
-  res.end = function deferredEnd(this: ServerResponse, ...args: unknown[]) {
-    due.push(() => {
-      try {
-        (end as (...a: unknown[]) => unknown).apply(res, args);
-      } catch (err) {
-        // Never thrown out of the check phase (it would take the process down): the connection goes.
-        res.destroy(err as Error);
-      }
-    });
+/** node:http's response, its `end` deferred to the end of the turn (the `ServerResponse` server option). */
+export class CoalescedResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  override end(...args: unknown[]): this {
+    due.push([this, args]);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
     return this;
-  } as ServerResponse['end'];
+  }
 }

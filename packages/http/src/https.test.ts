@@ -6,6 +6,7 @@ import { createCa, issueClientCertificate, loadCa, type Ca } from '@polykms/pki'
 import { request as httpsRequest } from 'node:https';
 import { readBody } from './body.ts';
 import { serveHttps, type HttpsServer } from './https.ts';
+import { CoalescedResponse } from './coalesce.ts';
 import { limitBody } from './observe.ts';
 
 describe('serveHttps', () => {
@@ -16,6 +17,7 @@ describe('serveHttps', () => {
     ca = await loadCa(await createCa({ commonName: 'polykms test CA', validityDays: 3650 }));
     const app = new Hono();
     app.get('/', (c) => c.text('ok'));
+    app.get('/coalesced', (c) => c.json({ coalesced: (c.env as { outgoing: unknown }).outgoing instanceof CoalescedResponse }));
     app.use('/body', limitBody(1000, (c) => c.json({ refused: true }, 413)));
     app.post('/late', async (c) => {
       await new Promise((r) => setTimeout(r, 200));
@@ -57,6 +59,19 @@ describe('serveHttps', () => {
     });
     expect(outcome).not.toBe('renegotiated');
     socket.destroy();
+  });
+
+  it('writes its responses at the end of the turn (coalesce.ts)', async () => {
+    const r = await new Promise<string>((resolve, reject) =>
+      httpsRequest({ host: '127.0.0.1', port: server.port, path: '/coalesced', ca: ca.certPem, servername: 'localhost' }, (res) => {
+        let t = '';
+        res.on('data', (d) => (t += d));
+        res.on('end', () => resolve(t));
+      })
+        .on('error', reject)
+        .end(),
+    );
+    expect(JSON.parse(r)).toEqual({ coalesced: true });
   });
 
   /** Sends `body` with a Content-Length, or in chunks (no length) when `chunked`. */

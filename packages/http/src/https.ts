@@ -1,17 +1,9 @@
-import { createServer, type Server, type ServerOptions } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { issueServerCertificate, type Ca } from '@polykms/pki';
-import { coalesceEnd } from './coalesce.ts';
-
-/** node:https's server, every response's end written at the end of its event-loop turn (coalesce.ts). */
-const createCoalescingServer = (options: ServerOptions, listener: (req: IncomingMessage, res: ServerResponse) => void) =>
-  createServer(options, (req, res) => {
-    coalesceEnd(res);
-    listener(req, res);
-  });
+import { CoalescedResponse } from './coalesce.ts';
 
 export interface HttpsServer {
   server: Server;
@@ -50,11 +42,12 @@ export async function serveHttps(
         fetch: fetch as never,
         hostname: opts.host,
         port: opts.port,
-        createServer: createCoalescingServer as never,
+        createServer,
         serverOptions: {
           key: tls.keyPem,
           cert: tls.chainPem,
           minVersion: 'TLSv1.2',
+          ServerResponse: CoalescedResponse,
           ...(opts.requestClientCertificate ? { ca: [ca.certPem], requestCert: true, rejectUnauthorized: false } : {}),
         },
       },

@@ -3,7 +3,7 @@
  * https://support.huaweicloud.com/api-dew/EncryptData.html): EncryptData, DecryptData, CreateDatakey,
  * CreateDatakeyWithoutPlaintext, EncryptDatakey, DecryptDatakey, CreateRandom (gen-random).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { MAX_DATA_KEY_BYTES, type Kms } from '@polykms/core';
 import { body, caller, type HuaweiContext, type Route } from '../app.ts';
 import { unwrapCiphertext, wrapCiphertext } from '../envelope.ts';
@@ -31,7 +31,7 @@ export function aadOf(req: { encryption_context?: Record<string, unknown> | unde
 const DEK_DOMAIN = 'huawei:datakey\0';
 
 const DATAKEY_SPEC_BYTES: Record<string, number> = { AES_256: 32, AES_128: 16, HMAC_256: 32, HMAC_384: 48, HMAC_512: 64 };
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
+const sha256 = (b: Uint8Array) => hash('sha256', b, 'buffer');
 
 export function cryptoRoutes(kms: Kms, route: Route) {
   route('post', '/encrypt-data', async (c) => {
