@@ -37,7 +37,9 @@ export function caller(c: HuaweiContext): Caller {
     dialect: 'huawei',
     principal: `user:${id.user.id}${id.access ? `/ak:${id.access}` : ''}`,
     requestId: c.get('requestId'),
-    authorize: (action) => roleAllows(id.roles, action),
+    authorize(action) {
+      return roleAllows(id.roles, action);
+    },
   };
 }
 

@@ -25,7 +25,10 @@ export function caller(c: OvhContext, override?: Partial<Record<Action, string>>
     dialect: 'ovh',
     principal: `credential:${id.credentialId}`,
     requestId: c.get('requestId'),
-    authorize: (action, key) => allowed(id.policies, id.identities, override?.[action] ?? OVH_ACTIONS[action], key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId)),
+    // A method, not an arrow: the TypeScript loader names every arrow assigned to a property at run time.
+    authorize(action, key) {
+      return allowed(id.policies, id.identities, override?.[action] ?? OVH_ACTIONS[action], key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId));
+    },
   };
 }
 
