@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CoalescedResponse } from './coalesce.ts';
 
 describe('CoalescedResponse', () => {
@@ -24,6 +24,10 @@ describe('CoalescedResponse', () => {
       // (A second end with data is an error in Node itself, deferred or not: ERR_STREAM_WRITE_AFTER_END.)
       res.end('first');
       res.end();
+    },
+    // What node:http's `end` throws at once (a bad argument) now throws at the end of the turn.
+    '/end-throws': (_req, res) => {
+      res.end(123 as never);
     },
     '/end-after-destroy': (_req, res) => {
       res.destroy();
@@ -70,6 +74,19 @@ describe('CoalescedResponse', () => {
     for (let i = 0; i < 50 && !seen.destroyedEnd; i++) await new Promise((r) => setTimeout(r, 10));
     expect(seen.destroyedEnd).toBe('survived');
     expect(uncaught).toEqual([]);
+  });
+
+  it('an end that throws is reported and drops its connection, not the process or the rest of the batch', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const [bad, good] = await Promise.allSettled([get('/end-throws'), get('/write-then-end')]);
+      expect(bad.status).toBe('rejected');
+      expect(good).toEqual({ status: 'fulfilled', value: 'ab' });
+      expect(logged).toHaveBeenCalledWith('polykms: a response could not be sent', expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(uncaught).toEqual([]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('many concurrent requests each get their own answer', async () => {

@@ -11,7 +11,10 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
  * for the rest of its turn; a lone request, not at all.
  *
  * Every `end` of a response is deferred, in call order, so a second `end` can never overtake the first.
+ * At most `MAX_DUE` wait: Node stops reading a pipelining client once its answers pile up unsent, and
+ * with nothing sent it would run thousands of one client's requests in one turn.
  */
+const MAX_DUE = 64;
 const due: [CoalescedResponse, unknown[]][] = [];
 let scheduled = false;
 const end = ServerResponse.prototype.end as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
@@ -23,8 +26,14 @@ function flush() {
     try {
       end.apply(res, args);
     } catch (err) {
-      // Never thrown out of the check phase (it would take the process down): the connection goes.
-      res.destroy(err as Error);
+      // Never thrown out of the check phase (it would take the process down), never silent, and never
+      // in the way of the rest of the batch: the connection goes.
+      console.error('polykms: a response could not be sent', err);
+      try {
+        res.destroy(err as Error);
+      } catch {
+        // already gone
+      }
     }
   }
 }
@@ -33,7 +42,8 @@ function flush() {
 export class CoalescedResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
   override end(...args: unknown[]): this {
     due.push([this, args]);
-    if (!scheduled) {
+    if (due.length >= MAX_DUE) flush();
+    else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }

@@ -48,6 +48,9 @@ export async function serveHttps(
           cert: tls.chainPem,
           minVersion: 'TLSv1.2',
           ServerResponse: CoalescedResponse,
+          // A client that half-closes after its request still gets the answer, which is written at
+          // the end of the turn (coalesce.ts), after its FIN was read.
+          allowHalfOpen: true,
           ...(opts.requestClientCertificate ? { ca: [ca.certPem], requestCert: true, rejectUnauthorized: false } : {}),
         },
       },
@@ -60,11 +63,15 @@ export async function serveHttps(
             new Promise<void>((r) => {
               server.close(() => r());
               (server as Server).closeIdleConnections?.();
+              // Again once this turn's answers are written: until then their connections are not idle.
+              setImmediate(() => (server as Server).closeIdleConnections?.());
             }),
         });
       },
     );
     server.once('error', reject);
+    // With allowHalfOpen, Node's HTTP layer ends a half-closed connection itself after its last answer.
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // A connection's peer certificate is fixed at the handshake (dialects read it once per connection);
     // TLS 1.2 renegotiation, which could present another one, is refused.
     server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
