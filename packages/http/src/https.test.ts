@@ -61,6 +61,22 @@ describe('serveHttps', () => {
     socket.destroy();
   });
 
+  it('answers HEAD as GET without the body', async () => {
+    const call = (method: string) =>
+      new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) =>
+        httpsRequest({ host: '127.0.0.1', port: server.port, path: '/', method, ca: ca.certPem, servername: 'localhost' }, (res) => {
+          let t = '';
+          res.on('data', (d) => (t += d));
+          res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], body: t }));
+        })
+          .on('error', reject)
+          .end(),
+      );
+    const get = await call('GET');
+    expect(get).toMatchObject({ status: 200, body: 'ok' });
+    expect(await call('HEAD')).toEqual({ ...get, body: '' });
+  });
+
   it('writes its responses at the end of the turn (coalesce.ts)', async () => {
     const r = await new Promise<string>((resolve, reject) =>
       httpsRequest({ host: '127.0.0.1', port: server.port, path: '/coalesced', ca: ca.certPem, servername: 'localhost' }, (res) => {

@@ -25,6 +25,15 @@ export interface ServeHttpsOptions {
 }
 
 /**
+ * HEAD as GET; Node's response to a HEAD request sends the headers and drops the body. (hono answers
+ * HEAD by wrapping the GET's response in a new one, which @hono/node-server 1.19's light-weight
+ * Response cannot take: a TypeError, so every HEAD was a 500.)
+ */
+function headAsGet(fetch: (req: Request, env: never) => Response | Promise<Response>) {
+  return (req: Request, env: never) => fetch(req.method === 'HEAD' ? new Request(req.url, { method: 'GET', headers: req.headers }) : req, env);
+}
+
+/**
  * One HTTPS listener for a dialect: TLS 1.2+, a server certificate issued by the gateway's CA for the
  * configured names and the loopback addresses, keep-alive on, the responses of one event-loop turn
  * written together.
@@ -39,7 +48,7 @@ export async function serveHttps(
   return new Promise((resolve, reject) => {
     const server = serve(
       {
-        fetch: fetch as never,
+        fetch: headAsGet(fetch) as never,
         hostname: opts.host,
         port: opts.port,
         createServer,
@@ -59,12 +68,17 @@ export async function serveHttps(
           server: server as Server,
           port: info.port,
           url: `https://${names[0]}:${info.port}`,
+          // A connection still answering when closing starts becomes idle only once its answer is out,
+          // at the end of a turn (coalesce.ts): swept until the server has closed, not left to the
+          // keep-alive timeout.
           close: () =>
             new Promise<void>((r) => {
-              server.close(() => r());
+              const sweep = setInterval(() => (server as Server).closeIdleConnections?.(), 20);
+              server.close(() => {
+                clearInterval(sweep);
+                r();
+              });
               (server as Server).closeIdleConnections?.();
-              // Again once this turn's answers are written: until then their connections are not idle.
-              setImmediate(() => (server as Server).closeIdleConnections?.());
             }),
         });
       },
