@@ -114,8 +114,16 @@ class Pool {
 
 let pool: Pool | undefined;
 const shared = () => (pool ??= new Pool(Math.max(1, Math.min(4, availableParallelism()))));
+/**
+ * RSA private operations (~1 ms each) get a pool of their own, of libuv's size: in smaller batches
+ * over four threads the cores stay busier (Huawei RSA over a digest: eight A/B pairs, each faster, by
+ * 5-30%).
+ * The short ECDSA signatures did worse spread over four (OVH ES256, three pairs), and keep theirs.
+ */
+let rsaPool: Pool | undefined;
+const RSA_OPS = new Set(['privateEncrypt', 'privateDecrypt']);
 
-export const offload = <T>(req: Request): Promise<T> => shared().run<T>(req);
+export const offload = <T>(req: Request): Promise<T> => (RSA_OPS.has(req.op) ? (rsaPool ??= new Pool(4)) : shared()).run<T>(req);
 
 /**
  * The audit writer's own worker (the same script), so that sealing a batch of a few hundred events
