@@ -236,7 +236,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect(none.json.errors[0]).toMatch(/client certificate is required/);
 
     const otherCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
-    const forged = await issueClientCertificate(otherCa, { commonName: 'x', upn: `okms.domain:${okmsId}`, validityDays: 30 });
+    const forged = await issueClientCertificate(otherCa, { commonName: 'x', upn: `okms.domain:${okmsId}`, validityDays: 29 });
     const foreign = await api({ ca: caPem, cert: forged.certPem, key: forged.privateKeyPem }, 'GET', '/v1/servicekey');
     expect(foreign.status).toBe(401);
 

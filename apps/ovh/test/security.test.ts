@@ -60,7 +60,7 @@ describe('every OVH route refuses who it should', () => {
       .execute();
     who.tlsExpired = { cert: old.certPem, key: old.privateKeyPem!, ca: caPem };
     const foreignCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
-    const f = await issueClientCertificate(foreignCa, { commonName: 'forged', upn: `okms.domain:${okmsId}`, validityDays: 30 });
+    const f = await issueClientCertificate(foreignCa, { commonName: 'forged', upn: `okms.domain:${okmsId}`, validityDays: 29 });
     who.foreign = { cert: f.certPem, key: f.privateKeyPem!, ca: caPem };
     who.none = { ca: caPem };
     const k = await call(server.url, who.root!, 'POST', '/v1/servicekey', { name: 'target', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
