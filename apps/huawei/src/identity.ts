@@ -104,10 +104,13 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     const rawPath = q < 0 ? rawTarget : rawTarget.slice(0, q);
     const query = canonicalQuery(q < 0 ? '' : rawTarget.slice(q + 1));
     const hash = payloadHash(rawBody, requestHeader(c, 'x-sdk-content-sha256'));
+    // The method as sent: the listener answers HEAD through the GET route (packages/http), and a
+    // signature made for GET must not pass for HEAD, nor the other way round.
+    const wireMethod = (c.env as { incoming?: { method?: string } } | undefined)?.incoming?.method ?? c.req.method;
     let first = '';
     let ok = false;
     for (const uri of canonicalUris(rawPath)) {
-      const cr = canonicalRequest({ method: c.req.method, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => requestHeader(c, n), payloadHash: hash });
+      const cr = canonicalRequest({ method: wireMethod, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => requestHeader(c, n), payloadHash: hash });
       first ||= cr;
       // Every candidate is computed and compared, so timing does not tell which form was tried.
       ok = signatureMatches(signString(found.secret, stringToSign(sdkDate, cr)), auth.signature) || ok;

@@ -7,13 +7,13 @@ import { call, type Reply } from './client.ts';
 import { P1, P2, expectApigwError, expectKmsError, world, type World } from './setup.ts';
 
 /** An AK/SK request signed the way the Node SDK signs it (content-type;host;x-project-id;x-sdk-date). */
-function signed(w: World, creds: { ak: string; sk: string }, path: string, body: unknown, opts: { date?: Date; projectHeader?: string; method?: string } = {}): Promise<Reply> {
+function signed(w: World, creds: { ak: string; sk: string }, path: string, body: unknown, opts: { date?: Date; projectHeader?: string; method?: string; signAs?: string } = {}): Promise<Reply> {
   const method = opts.method ?? 'POST';
-  const payload = method === 'GET' || method === 'DELETE' ? '' : JSON.stringify(body ?? {});
+  const payload = method === 'GET' || method === 'HEAD' || method === 'DELETE' ? '' : JSON.stringify(body ?? {});
   const host = `localhost:${w.server.port}`;
   const headers: Record<string, string> = { 'content-type': 'application/json', host, 'x-project-id': opts.projectHeader ?? P1, 'x-sdk-date': formatSdkDate(opts.date ?? new Date()) };
   const cr = canonicalRequest({
-    method,
+    method: opts.signAs ?? method,
     canonicalUri: `${path}/`,
     canonicalQuery: '',
     signedHeaders: Object.keys(headers),
@@ -131,6 +131,14 @@ describe('every Huawei route refuses who it should', () => {
     const path = `/v1.0/${P1}/kms/describe-key`;
     const good = await signed(w, ak, path, { key_id: keyId });
     expect(good.status).toBe(200);
+  });
+
+  it('AK/SK signs the method as sent: a HEAD signed as HEAD passes, a HEAD signed as GET does not', async () => {
+    const path = `/v1.0/${P1}/kms/user-instances`;
+    expect((await signed(w, ak, path, undefined, { method: 'GET' })).status).toBe(200);
+    expect((await signed(w, ak, path, undefined, { method: 'HEAD' })).status).toBe(200);
+    expect((await signed(w, ak, path, undefined, { method: 'HEAD', signAs: 'GET' })).status).toBe(401);
+    expect((await signed(w, ak, path, undefined, { method: 'GET', signAs: 'HEAD' })).status).toBe(401);
   });
 
   it('a token of another project -> 403 KMS.0321; AK/SK naming another project -> 403', async () => {

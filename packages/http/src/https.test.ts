@@ -75,6 +75,8 @@ describe('serveHttps', () => {
     const get = await call('GET');
     expect(get).toMatchObject({ status: 200, body: 'ok' });
     expect(await call('HEAD')).toEqual({ ...get, body: '' });
+    // A target Node accepts and a web Request would not (an absolute URL with credentials).
+    for (const method of ['GET', 'HEAD']) expect(await raw(`${method} https://u:p@localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, false)).toMatch(/^HTTP\/1\.1 200/);
   });
 
   it('writes its responses at the end of the turn (coalesce.ts)', async () => {

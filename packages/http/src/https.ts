@@ -30,7 +30,9 @@ export interface ServeHttpsOptions {
  * Response cannot take: a TypeError, so every HEAD was a 500.)
  */
 function headAsGet(fetch: (req: Request, env: never) => Response | Promise<Response>) {
-  return (req: Request, env: never) => fetch(req.method === 'HEAD' ? new Request(req.url, { method: 'GET', headers: req.headers }) : req, env);
+  // Only the method is overridden: URL, headers and Node's request stay those of the request as sent
+  // (a new Request would refuse some targets Node accepts, such as an absolute URL with credentials).
+  return (req: Request, env: never) => fetch(req.method === 'HEAD' ? (Object.create(req, { method: { value: 'GET' } }) as Request) : req, env);
 }
 
 /**
@@ -73,7 +75,7 @@ export async function serveHttps(
           // keep-alive timeout.
           close: () =>
             new Promise<void>((r) => {
-              const sweep = setInterval(() => (server as Server).closeIdleConnections?.(), 20);
+              const sweep = setInterval(() => (server as Server).closeIdleConnections?.(), 20).unref();
               server.close(() => {
                 clearInterval(sweep);
                 r();
