@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import { connect } from 'node:tls';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,15 +107,13 @@ describe('serveHttps', () => {
       setTimeout(() => socket.destroy(), 3000);
     });
 
-  it('answers a client that half-closes right after its requests (HTTP/1.1 pipelined, HTTP/1.0), then closes', async () => {
-    const get = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n';
-    expect((await raw(get, true)).match(/HTTP\/1\.1 200/g)).toHaveLength(1);
-    expect((await raw(get + get, true)).match(/HTTP\/1\.1 200/g)).toHaveLength(2);
-    expect(await raw('GET / HTTP/1.0\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 200[\s\S]*\r\n\r\nok$/);
-  });
-
   it('closes promptly with answers written in the same turn (their connections become idle, not kept alive)', async () => {
     const s2 = await serveHttps(((_: Request) => new Response('ok')) as never, ca, { host: '127.0.0.1', port: 0 });
+    // And a client that hung up before its TLS handshake does not hold the listener open (it would,
+    // half-open, with allowHalfOpen).
+    const early = tcpConnect(s2.port, '127.0.0.1');
+    await new Promise((r) => early.once('connect', r));
+    early.end();
     const socket = connect({ host: '127.0.0.1', port: s2.port, ca: ca.certPem, servername: 'localhost' });
     await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
     socket.on('error', () => undefined);
@@ -127,6 +126,7 @@ describe('serveHttps', () => {
     expect(performance.now() - t).toBeLessThan(2000);
     await answered;
     socket.destroy();
+    early.destroy();
   });
 
   it('a pipelining client cannot make one turn run thousands of its requests: answers go out by 64 at most', async () => {
@@ -204,12 +204,11 @@ describe('serveHttps', () => {
     socket.destroy();
   });
 
-  // (A client that half-closes after a whole request is still answered: see above.)
-  it('a body whose client left before sending all of it is refused, not awaited for ever', async () => {
+  it('a body whose client left before the handler read it is refused, not awaited for ever', async () => {
     const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, servername: 'localhost' });
     await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
     socket.on('error', () => undefined);
-    socket.write('POST /late HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{}');
+    socket.write('POST /late HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
     await new Promise((r) => setTimeout(r, 50));
     socket.destroy();
     for (let i = 0; i < 50 && !lateRead; i++) await new Promise((r) => setTimeout(r, 20));

@@ -59,9 +59,6 @@ export async function serveHttps(
           cert: tls.chainPem,
           minVersion: 'TLSv1.2',
           ServerResponse: CoalescedResponse,
-          // A client that half-closes after its request still gets the answer, which is written at
-          // the end of the turn (coalesce.ts), after its FIN was read.
-          allowHalfOpen: true,
           ...(opts.requestClientCertificate ? { ca: [ca.certPem], requestCert: true, rejectUnauthorized: false } : {}),
         },
       },
@@ -86,8 +83,6 @@ export async function serveHttps(
       },
     );
     server.once('error', reject);
-    // With allowHalfOpen, Node's HTTP layer ends a half-closed connection itself after its last answer.
-    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // A connection's peer certificate is fixed at the handshake (dialects read it once per connection);
     // TLS 1.2 renegotiation, which could present another one, is refused.
     server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
