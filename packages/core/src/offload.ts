@@ -115,10 +115,10 @@ class Pool {
 let pool: Pool | undefined;
 const shared = () => (pool ??= new Pool(Math.max(1, Math.min(4, availableParallelism()))));
 /**
- * RSA private operations (~1 ms each) get a pool of their own, of libuv's size: in smaller batches
- * over four threads the cores stay busier (Huawei RSA over a digest: eight A/B pairs, each faster, by
- * 5-30%).
- * The short ECDSA signatures did worse spread over four (OVH ES256, three pairs), and keep theirs.
+ * RSA private operations (~1 ms each) get a pool of their own, four threads as libuv's default pool
+ * has for the RSA that `sign` runs: in smaller batches over four threads the cores stay busier (Huawei
+ * RSA over a digest: eight A/B pairs, each faster, by 5-30%). The short ECDSA signatures did worse
+ * spread over four (OVH ES256, three pairs), and keep theirs.
  */
 let rsaPool: Pool | undefined;
 const RSA_OPS = new Set(['privateEncrypt', 'privateDecrypt']);
