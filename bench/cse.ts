@@ -16,7 +16,7 @@ import { RemoteClient } from './load.ts';
  * (IdP and Google-style authorization, JWKS from files), next to their baselines in one run.
  */
 export async function benchCse(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const { kms, close } = await openBenchKms('cse');
+  const { kms, obs, close } = await openBenchKms('cse');
   const ca = await gatewayCa(kms);
   const dir = mkdtempSync(join(tmpdir(), 'polykms-bench-cse-'));
   const issuer = async (iss: string) => {
@@ -36,7 +36,7 @@ export async function benchCse(opts: { ms: number; concurrency: number }): Promi
     ],
     privilegedUsers: ['admin@bench.test'],
   });
-  const server = await startCseServer(kms, ca, { host: '127.0.0.1', port: 0, config });
+  const server = await startCseServer(kms, ca, { host: '127.0.0.1', port: 0, config, ...obs });
   const tls = { ca: ca.certPem, servername: 'localhost' };
   const client = new LoadClient(server.port, tls, opts.concurrency);
   const post = async (path: string, body: unknown) => JSON.parse(await client.post(`/v1/${path}`, body));

@@ -13,9 +13,9 @@ import { RemoteClient } from './load.ts';
  * next to their baselines in one run.
  */
 export async function benchHuawei(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  const { kms, close } = await openBenchKms('huawei');
+  const { kms, obs, close } = await openBenchKms('huawei');
   const ca = await gatewayCa(kms);
-  const server = await startHuaweiServer(kms, ca, { host: '127.0.0.1', port: 0 });
+  const server = await startHuaweiServer(kms, ca, { host: '127.0.0.1', port: 0, ...obs });
   const admin = huaweiAdminApp(kms);
   const project = '0123456789abcdef0123456789abcdef';
   const adm = async (path: string, body: unknown) => (await admin.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;

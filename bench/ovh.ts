@@ -15,9 +15,9 @@ import { RemoteClient } from './load.ts';
  */
 /** The OVH data plane on a bench store, one domain and one access credential, and a client speaking with it. */
 export async function ovhBenchSetup(suite: string, concurrency: number) {
-  const { kms, close } = await openBenchKms(suite);
+  const { kms, obs, close } = await openBenchKms(suite);
   const ca = await gatewayCa(kms);
-  const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
+  const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0, ...obs });
   const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
   const ctl = async (path: string, body: unknown) => (await control.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
   const domain = await ctl('/v2/okms/resource', { region: 'eu-west-rbx' });

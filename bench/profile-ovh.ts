@@ -1,5 +1,6 @@
 // Profiling entry: OVH encrypt (or RS256 or ES256 sign) over mTLS, or the bare echo behind the same
-// transport, alone: `PROFILE=out.cpuprofile node --import tsx bench/profile-ovh.ts encrypt|sign|es256|echo [ms]`.
+// transport, alone: `PROFILE=out.cpuprofile [THREADS=1] node --import tsx bench/profile-ovh.ts encrypt|sign|es256|echo [ms]`.
+// It prints req/s, p99, and the CPU a request costs (event loop, each thread with THREADS=1, process).
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -40,7 +41,26 @@ const gcs: number[] = [];
 const kinds = new Map<number, number[]>();
 const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { gcs.push(e.duration); const k = (e as any).detail?.kind ?? 0; kinds.set(k, [...(kinds.get(k) ?? []), e.duration]); } });
 obs.observe({ entryTypes: ['gc'] });
+// CPU per request (Linux), less noisy than req/s on a shared machine: the event loop's thread, every
+// thread (THREADS=1: load generator, database, workers, V8's helpers) and the whole process.
+const { readFileSync, readdirSync } = await import('node:fs');
+const threadTicks = () => {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out.set(tid, Number(f[11]) + Number(f[12])); // utime + stime, in 1/100 s
+    } catch {} // the thread ended
+  }
+  return out;
+};
+const ticks0 = threadTicks();
+const c0 = process.cpuUsage();
 const m = await measure(op, 32, Number(process.argv[3] ?? 4000));
+const cu = process.cpuUsage(c0);
+const perReq = [...threadTicks()].map(([tid, t]) => [tid, ((t - (ticks0.get(tid) ?? 0)) * 1e4) / m.ops] as const);
+if (process.env.THREADS) console.log('CPU us a request by thread:', perReq.filter(([, us]) => us >= 1).sort((a, b) => b[1] - a[1]).map(([tid, us]) => `${tid === String(process.pid) ? 'loop' : tid}=${us.toFixed(0)}`).join(' '));
+console.log('CPU us a request: event loop', perReq.find(([tid]) => tid === String(process.pid))![1].toFixed(0), 'process', ((cu.user + cu.system) / m.ops).toFixed(0));
 eld.disable();
 console.log('event loop delay ms p50/p99/max', (eld.percentile(50) / 1e6).toFixed(1), (eld.percentile(99) / 1e6).toFixed(1), (eld.max / 1e6).toFixed(1), 'gc count', gcs.length, 'gc total ms', gcs.reduce((a, b) => a + b, 0).toFixed(0), 'gc max', Math.max(...gcs).toFixed(1));
 console.log('gc by kind', [...kinds].map(([k, v]) => `${k}: n=${v.length} max=${Math.max(...v).toFixed(1)} sum=${v.reduce((a, b) => a + b, 0).toFixed(0)}`).join('; '));

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kms } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { createTestDatabase, infoLoggerToNull, testKeyring } from '@polykms/core/testing';
+import { Metrics } from '@polykms/http';
 
 /**
  * The store a suite runs on, as the gateway runs it: a throwaway database on DATABASE_URL's server, or
@@ -12,10 +13,15 @@ import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/tes
 export async function openBenchKms(suite: string) {
   const db = await createTestDatabase(process.env.DATABASE_URL ? 'postgres' : 'pglite');
   const dir = db.url ? undefined : mkdtempSync(join(tmpdir(), `polykms-bench-${suite}-`));
-  const kms = await Kms.open({ databaseUrl: db.url, dataDir: dir, keyring: testKeyring(), logger: silentLogger() });
+  // Logged and counted as the gateway does by default (level info, Prometheus metrics), into /dev/null.
+  const log = infoLoggerToNull();
+  const kms = await Kms.open({ databaseUrl: db.url, dataDir: dir, keyring: testKeyring(), logger: log });
+  const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });
   console.error(`${suite}: storage ${kms.store.driver}${dir ? ` in ${dir}` : ''}`);
   return {
     kms,
+    /** What the gateway gives each dialect's listener. */
+    obs: { log, metrics },
     async close() {
       await kms.close();
       await db.drop();

@@ -15,6 +15,8 @@ export const backends = (): Backend[] => (process.env.DATABASE_URL ? ['pglite', 
 export const testKeyring = (): Keyring => makeKeyring(rootKeyFromBytes(randomBytes(32)));
 
 export const silentLogger = () => pino({ level: process.env.POLYKMS_TEST_LOG ?? 'silent' });
+/** The gateway's default logging (`info`: a line per request and per audit event, written synchronously), into /dev/null. */
+export const infoLoggerToNull = () => pino({ level: 'info' }, pino.destination('/dev/null'));
 
 export interface TestDb {
   url: string | undefined;
