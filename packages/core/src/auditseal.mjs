@@ -1,6 +1,6 @@
 // The audit trail's seal (see auditchain.ts for what it proves): each event's MAC, its link in the
 // chain, and the batch as the one JSON document the insert spreads. Plain JavaScript so the audit
-// writer can run it on a worker thread: ~50 us an event on the event loop otherwise.
+// writer can run it on a worker thread (~25 us an event here, two HMACs of it).
 import { createHmac } from 'node:crypto';
 
 const canonical = (v) =>
@@ -49,11 +49,12 @@ export const unsealedRows = (events) => JSON.stringify(events.map((e) => ({ ...e
 export function sealBatch(key, head, events) {
   let seq = BigInt(head.seq);
   let chain = Buffer.from(head.chain);
+  // Each row's JSON with its three seal columns appended (`{...}` is never empty: an event has columns).
   const rows = events.map((e) => {
     const mac = eventMac(key, e);
     seq += 1n;
     chain = link(key, chain, seq, mac);
-    return { ...e, mac: mac.toString('hex'), seq: String(seq), chain: chain.toString('hex') };
+    return `${JSON.stringify(e).slice(0, -1)},"mac":"${mac.toString('hex')}","seq":"${seq}","chain":"${chain.toString('hex')}"}`;
   });
-  return { rows: JSON.stringify(rows), seq: String(seq), chain };
+  return { rows: `[${rows.join(',')}]`, seq: String(seq), chain };
 }

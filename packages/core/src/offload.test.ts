@@ -83,8 +83,14 @@ describe('audit seal on the audit worker', () => {
     expect(Buffer.from(there.chain).equals(Buffer.from(here.chain))).toBe(true);
     // And the chain is the documented one: each link over the previous link, the number and the MAC.
     let chain: Buffer = head.chain;
-    for (const [i, e] of events.entries()) chain = link(key, chain, 42n + BigInt(i), eventMac(key, e));
+    const expected = events.map((e, i) => {
+      const mac = eventMac(key, e);
+      chain = link(key, chain, 42n + BigInt(i), mac);
+      return { ...e, mac: mac.toString('hex'), seq: String(42 + i), chain: chain.toString('hex') };
+    });
     expect(Buffer.from(there.chain).equals(chain)).toBe(true);
+    // The JSON text is each event's columns and its three seal columns, as JSON.stringify writes them.
+    expect(there.rows).toBe(JSON.stringify(expected));
     const rows = JSON.parse(there.rows) as { mac: string; seq: string; details: unknown }[];
     expect(rows.map((r) => r.seq)).toEqual(events.map((_, i) => String(42 + i)));
     expect(rows[1]!.mac).toBe(eventMac(key, events[1]!).toString('hex'));
