@@ -1,22 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { freePort } from '@polykms/core/testing';
 
-/** A port nobody listens on right now (the gateway's ports must be known before it starts). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const rootKey = () => randomBytes(32).toString('base64');
 export const adminToken = () => randomBytes(24).toString('base64url');

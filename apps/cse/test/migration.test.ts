@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestKms } from '@polykms/core/testing';
+import { freePort, openTestKms } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, write, type Issuers } from './helpers.ts';
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 
 /**
  * KACLS-to-KACLS migration (https://developers.google.com/workspace/cse/reference/rewrap): the new

@@ -7,14 +7,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@polykms/core/testing';
+import { createTestDatabase, freePort } from '@polykms/core/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
@@ -26,14 +25,6 @@ const ours = Object.entries(services).filter(([, s]) => s.build !== undefined ||
 
 /** `${VAR:-default}` as compose interpolates it, with nothing set. */
 const interpolate = (v: string) => v.replace(/\$\{(\w+):-([^}]*)\}/g, (_, _n, d) => d);
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
 
 describe('docker-compose.yml, statically', () => {
   it('is valid against the Compose Specification schema', () => {

@@ -7,23 +7,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestIssuer } from '@polykms/cse/testing';
+import { freePort } from '@polykms/core/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-
 describe('fresh start with the README command, then one call per dialect', () => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-fullrun-'));
   const env: Record<string, string> = {};

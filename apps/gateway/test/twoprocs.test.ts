@@ -4,23 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@polykms/core/testing';
+import { createTestDatabase, freePort } from '@polykms/core/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const freePort = () =>
-  new Promise<number>((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-
 describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one PostgreSQL', () => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-two-'));
   let db: Awaited<ReturnType<typeof createTestDatabase>>;

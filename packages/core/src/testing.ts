@@ -1,4 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Kms } from './kms.ts';
 import { makeKeyring, rootKeyFromBytes, type Keyring } from './rootkey.ts';
@@ -51,4 +53,31 @@ export async function openTestKms(backend: Backend, opts: { keyring?: Keyring; u
   const keyring = opts.keyring ?? testKeyring();
   const kms = await Kms.open({ databaseUrl: db.url, inMemory: backend === 'pglite', keyring, logger: silentLogger(), cacheSize: opts.cacheSize, now: opts.now });
   return { kms, keyring, url: db.url, drop: db.drop };
+}
+
+/**
+ * A port for a process the test starts on a port known in advance (a child gateway, a restart on
+ * the same port). Chosen below the kernel's ephemeral range, where no outgoing connection and no
+ * `listen(0)` can take it between this check and the child's own listen (under parallel test files
+ * that happened: EADDRINUSE); checked free by listening on it once.
+ */
+export async function freePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the usual lower bound
+  }
+  const from = 10_000;
+  const span = Math.max(1, low - from);
+  for (let i = 0; i < 100; i++) {
+    const port = from + randomInt(span);
+    const free = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port found between ${from} and ${from + span}`);
 }
