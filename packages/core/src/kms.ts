@@ -180,6 +180,17 @@ function refuseUnstorable(label: string, value: string, field?: string) {
   if (unstorableText(value)) throw invalid(`${label} cannot hold a NUL character or an unpaired UTF-16 surrogate`, field);
 }
 
+/** The same for every text of a value kept as jsonb (keys and strings at any depth); `field`: the top-level key. */
+function refuseUnstorableIn(label: string, v: unknown, field?: string): void {
+  if (typeof v === 'string') refuseUnstorable(label, v, field);
+  else if (Array.isArray(v)) for (const x of v) refuseUnstorableIn(label, x, field);
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      refuseUnstorable(label, k, field ?? k);
+      refuseUnstorableIn(label, x, field ?? k);
+    }
+}
+
 export class Kms {
   readonly db: Store['db'];
   readonly log: Logger;
@@ -356,6 +367,7 @@ export class Kms {
 
   /** Binds a dialect's namespace (OVH okmsId, Huawei project id ...) to a tenant; several may share one. */
   async bindTenant(dialect: string, externalId: string, tenantId: string, attributes: Record<string, unknown> = {}) {
+    refuseUnstorableIn("a tenant binding's attributes", attributes);
     await this.db
       .insertInto('tenant_bindings')
       .values({ dialect, external_id: externalId, tenant_id: tenantId, attributes: JSON.stringify(attributes) })
@@ -499,7 +511,7 @@ export class Kms {
     return row;
   }
 
-  private validateNames(input: { name?: string | undefined; description?: string | undefined; alias?: string | null | undefined }) {
+  private validateNames(input: { name?: string | undefined; description?: string | undefined; alias?: string | null | undefined; attributes?: Record<string, unknown> | undefined }) {
     if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length < 1 || input.name.length > NAME_MAX))
       throw invalid(`a key name is 1 to ${NAME_MAX} characters`, 'name');
     if (input.description !== undefined && (typeof input.description !== 'string' || input.description.length > DESCRIPTION_MAX))
@@ -510,6 +522,7 @@ export class Kms {
       const v = input[field];
       if (typeof v === 'string') refuseUnstorable(label, v, field);
     }
+    refuseUnstorableIn("a key's attributes", input.attributes);
   }
 
   private notify(trx: Transaction<Database>, keyId: string) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { invalid } from '@polykms/core';
 
 const read = new WeakMap<IncomingMessage, Promise<Buffer>>();
 
@@ -9,22 +10,44 @@ const read = new WeakMap<IncomingMessage, Promise<Buffer>>();
  * stream and no Request object (profiled at ~40 us per request). Otherwise (chunked bodies, which
  * `limitBody` wraps in a counting stream, or `app.request()` in tests) through the web Request.
  */
+/**
+ * A body the client stopped sending (it closed the connection, or reset it) is the client's doing: a
+ * 400 in the dialect's body (which nobody reads), not Node's `aborted` error, whose ECONNRESET code
+ * read as "the key store is unavailable" (a 503, logged at error level, counted as a 5xx).
+ */
+const gone = () => invalid('the client closed the connection before its request body was read', 'body');
+
+/**
+ * `e` as the client's abort when it is one: Node's `aborted` error while the request's body had not
+ * all arrived. Anything else (a database connection reset while the body was complete) is left as is.
+ */
+export function clientGone(c: Context, e: unknown): unknown {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const abort = (e as { code?: unknown } | null)?.code === 'ECONNRESET' || (e as Error | null)?.message === 'aborted';
+  return abort && incoming && !incoming.complete ? gone() : e;
+}
+
 export function readBody(c: Context): Promise<Buffer> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (!incoming || incoming.headers['content-length'] === undefined || incoming.headers['transfer-encoding'] !== undefined) {
-    return c.req.arrayBuffer().then((b) => Buffer.from(b));
+    return c.req.arrayBuffer().then(
+      (b) => Buffer.from(b),
+      (e) => {
+        throw clientGone(c, e);
+      },
+    );
   }
   let p = read.get(incoming);
   if (!p) {
     p = new Promise<Buffer>((resolve, reject) => {
       // Already gone (the client closed before the handler got here): its listeners would never fire.
-      if (incoming.destroyed || incoming.readableEnded) return reject(new Error('the request body is no longer readable (the connection closed)'));
+      if (incoming.destroyed || incoming.readableEnded) return reject(gone());
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-      incoming.once('error', reject);
+      incoming.once('error', () => reject(gone()));
       incoming.once('close', () => {
-        if (!incoming.readableEnded) reject(new Error('the client closed the connection before the body was read'));
+        if (!incoming.readableEnded) reject(gone());
       });
     });
     read.set(incoming, p);

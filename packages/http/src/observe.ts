@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { clientGone } from './body.ts';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -107,7 +108,12 @@ export function limitBody(maxSize: number, refuse: (c: Context) => Response | Pr
   return async (c, next) => {
     const headers = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.headers;
     const declared = headers?.['content-length'];
-    if (declared === undefined || headers?.['transfer-encoding'] !== undefined) return streamed(c, next);
+    // hono's limit reads a chunked body whole before `next`: a client gone in the middle of it is
+    // the client's error (see `clientGone`), not the store's.
+    if (declared === undefined || headers?.['transfer-encoding'] !== undefined)
+      return streamed(c, next).catch((e: unknown) => {
+        throw clientGone(c, e);
+      });
     if (Number(declared) > maxSize) return tooLarge(c);
     await next();
   };
