@@ -55,29 +55,57 @@ export async function openTestKms(backend: Backend, opts: { keyring?: Keyring; u
   return { kms, keyring, url: db.url, drop: db.drop };
 }
 
+/** Ports `freePort` has given in this process: never the same one twice. */
+const given = new Set<number>();
+
+/** The kernel's ephemeral range (outgoing connections, `listen(0)`); Linux's default elsewhere. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi) && lo! <= hi!) return [lo!, hi!];
+  } catch {
+    // not Linux
+  }
+  return [32768, 60999];
+}
+
+const tryListen = (port: number) =>
+  new Promise<number | undefined>((res) => {
+    const s = createServer();
+    s.once('error', () => res(undefined));
+    s.listen(port, '127.0.0.1', () => {
+      const got = (s.address() as { port: number }).port;
+      s.close(() => res(got));
+    });
+  });
+
 /**
  * A port for a process the test starts on a port known in advance (a child gateway, a restart on
- * the same port). Chosen below the kernel's ephemeral range, where no outgoing connection and no
- * `listen(0)` can take it between this check and the child's own listen (under parallel test files
- * that happened: EADDRINUSE); checked free by listening on it once.
+ * the same port). Chosen outside the kernel's ephemeral range where it has room (below it, from
+ * 10000, or above it), where no outgoing connection and no `listen(0)` can take it between this check
+ * and the child's own listen (under parallel test files that happened: EADDRINUSE); checked free by
+ * listening on it once; never the same port twice in a process. With no room outside the range, an
+ * ephemeral port as before.
  */
 export async function freePort(): Promise<number> {
-  let low = 32768;
-  try {
-    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
-  } catch {
-    // not Linux: the usual lower bound
+  const [lo, hi] = ephemeralRange();
+  const sides = [
+    [10_000, lo - 1],
+    [hi + 1, 65_535],
+  ].filter(([from, to]) => to! - from! >= 1000);
+  for (let i = 0; sides.length && i < 100; i++) {
+    const [from, to] = sides[randomInt(sides.length)]!;
+    const port = from! + randomInt(to! - from! + 1);
+    if (given.has(port)) continue;
+    given.add(port); // before the check: a concurrent call must not pick it meanwhile
+    if ((await tryListen(port)) !== undefined) return port;
+    given.delete(port);
   }
-  const from = 10_000;
-  const span = Math.max(1, low - from);
-  for (let i = 0; i < 100; i++) {
-    const port = from + randomInt(span);
-    const free = await new Promise<boolean>((res) => {
-      const s = createServer();
-      s.once('error', () => res(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-    });
-    if (free) return port;
+  for (;;) {
+    const port = await tryListen(0);
+    if (port !== undefined && !given.has(port)) {
+      given.add(port);
+      return port;
+    }
   }
-  throw new Error(`no free port found between ${from} and ${from + span}`);
 }

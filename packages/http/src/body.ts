@@ -15,7 +15,7 @@ const read = new WeakMap<IncomingMessage, Promise<Buffer>>();
  * 400 in the dialect's body (which nobody reads), not Node's `aborted` error, whose ECONNRESET code
  * read as "the key store is unavailable" (a 503, logged at error level, counted as a 5xx).
  */
-const gone = () => invalid('the client closed the connection before its request body was read', 'body');
+const gone = () => invalid('the client closed the connection before its request body was read in full', 'body');
 
 /**
  * `e` as the client's abort when it is one: Node's `aborted` error while the request's body had not

@@ -36,31 +36,6 @@ export class Metrics {
     }
   }
 
-  /**
-   * The series of one (dialect, operation, status), found once: prom-client otherwise hashes the label
-   * object on every call (three times a request). Bounded as the labels are: route patterns, the
-   * methods Node's parser accepts, status codes.
-   */
-  private readonly series = new Map<string, { requests: { inc(): void }; errors: { inc(): void } | undefined; latency: { observe(v: number): void } }>();
-
-  /** One answered request. */
-  answered(dialect: string, operation: string, status: number, seconds: number) {
-    const id = `${dialect} ${operation} ${status}`;
-    let s = this.series.get(id);
-    if (!s) {
-      const code = String(status);
-      s = {
-        requests: this.requests.labels({ dialect, operation, status: code }),
-        errors: status >= 400 ? this.errors.labels({ dialect, operation, status: code }) : undefined,
-        latency: this.latency.labels({ dialect, operation }),
-      };
-      this.series.set(id, s);
-    }
-    s.requests.inc();
-    s.errors?.inc();
-    s.latency.observe(seconds);
-  }
-
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
@@ -86,7 +61,12 @@ export function observe(dialect: string, opts: { log?: Logger | undefined; metri
     } finally {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const operation = `${c.req.method} ${operationOf(c)}`;
-      opts.metrics?.answered(dialect, operation, c.res.status, seconds);
+      const status = String(c.res.status);
+      if (opts.metrics) {
+        opts.metrics.requests.inc({ dialect, operation, status });
+        if (c.res.status >= 400) opts.metrics.errors.inc({ dialect, operation, status });
+        opts.metrics.latency.observe({ dialect, operation }, seconds);
+      }
       opts.log?.info({ reqId: c.get('requestId' as never), dialect, operation, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
     }
   };
