@@ -31,13 +31,17 @@ export function httpsCall(url: string, opts: { method?: 'GET' | 'POST'; body?: s
         res.on('data', (d: Buffer) => {
           size += d.length;
           if (size > maxBytes) {
-            req.destroy(new CseError(502, `${u.origin} answered more than ${maxBytes} bytes`, 'peer'));
+            // Refused, not truncated; both streams closed without an error event nobody would hear.
+            reject(new CseError(502, `${u.origin} answered more than ${maxBytes} bytes`, 'peer'));
+            res.destroy();
+            req.destroy();
             return;
           }
           chunks.push(d);
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        // Node's `aborted` (ECONNRESET) here is the peer's doing: core would read it as its own store gone.
+        res.on('error', (e) => reject(new CseError(502, `${u.origin} broke off its answer: ${e.message}`, 'peer_unreachable')));
       },
     );
     req.on('timeout', () => req.destroy(new CseError(503, `${u.origin} did not answer in time`, 'peer_timeout')));
