@@ -56,12 +56,17 @@ describe('readBody', () => {
         });
       }
 
-  it('leaves a connection reset as it is once the body has all come (a database reset, say)', () => {
+  it("turns only Node's abort of a request whose client is gone into the client's error", () => {
+    const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
     const reset = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
-    const ctx = (complete: boolean) => ({ env: { incoming: { complete } } }) as unknown as Context;
-    expect(clientGone(ctx(true), reset)).toBe(reset);
-    expect(clientGone(ctx(false), reset)).toMatchObject({ kind: 'invalid_argument', reason: 'body' });
+    const ctx = (complete: boolean, destroyed: boolean) => ({ env: { incoming: { complete, destroyed } } }) as unknown as Context;
+    // Cut short, or whole but not yet read when the client hung up: the client's.
+    for (const [complete, destroyed] of [[false, true], [false, false], [true, true]] as const)
+      expect(clientGone(ctx(complete, destroyed), aborted)).toMatchObject({ kind: 'invalid_argument', reason: 'body' });
+    // The client still there: a database's reset (or anything else) stays what it is.
+    expect(clientGone(ctx(true, false), aborted)).toBe(aborted);
+    expect(clientGone(ctx(false, true), reset)).toBe(reset);
     const other = new Error('something else');
-    expect(clientGone(ctx(false), other)).toBe(other);
+    expect(clientGone(ctx(false, true), other)).toBe(other);
   });
 });

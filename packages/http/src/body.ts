@@ -11,20 +11,21 @@ const read = new WeakMap<IncomingMessage, Promise<Buffer>>();
  * `limitBody` wraps in a counting stream, or `app.request()` in tests) through the web Request.
  */
 /**
- * A body the client stopped sending (it closed the connection, or reset it) is the client's doing: a
- * 400 in the dialect's body (which nobody reads), not Node's `aborted` error, whose ECONNRESET code
+ * A client that closed its connection (or reset it) before its request was read is the client's doing:
+ * a 400 in the dialect's body (which nobody reads), not Node's `aborted` error, whose ECONNRESET code
  * read as "the key store is unavailable" (a 503, logged at error level, counted as a 5xx).
  */
-const gone = () => invalid('the client closed the connection before its request body was read in full', 'body');
+const gone = () => invalid('the client closed the connection before its request was read', 'body');
 
 /**
- * `e` as the client's abort when it is one: Node's `aborted` error while the request's body had not
- * all arrived. Anything else (a database connection reset while the body was complete) is left as is.
+ * `e` as the client's abort when it is one: Node's `aborted` error while this request's connection is
+ * gone (its body cut short, or whole but not yet read when the client hung up). Anything else, a
+ * database connection reset while the client is still there, is left as is.
  */
 export function clientGone(c: Context, e: unknown): unknown {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const abort = (e as { code?: unknown } | null)?.code === 'ECONNRESET' || (e as Error | null)?.message === 'aborted';
-  return abort && incoming && !incoming.complete ? gone() : e;
+  const abort = (e as { code?: unknown } | null)?.code === 'ECONNRESET' && (e as Error).message === 'aborted';
+  return abort && incoming && (incoming.destroyed || !incoming.complete) ? gone() : e;
 }
 
 export function readBody(c: Context): Promise<Buffer> {
