@@ -5,12 +5,6 @@ import { invalid } from '@polykms/core';
 const read = new WeakMap<IncomingMessage, Promise<Buffer>>();
 
 /**
- * The request body as bytes. Behind the Node listener, with a Content-Length (which Node's parser holds
- * the client to, and `limitBody` has checked), it is read straight from the IncomingMessage: no web
- * stream and no Request object (profiled at ~40 us per request). Otherwise (chunked bodies, which
- * `limitBody` wraps in a counting stream, or `app.request()` in tests) through the web Request.
- */
-/**
  * A client that closed its connection (or reset it) before its request was read is the client's doing:
  * a 400 in the dialect's body (which nobody reads), not Node's `aborted` error, whose ECONNRESET code
  * read as "the key store is unavailable" (a 503, logged at error level, counted as a 5xx).
@@ -28,6 +22,12 @@ export function clientGone(c: Context, e: unknown): unknown {
   return abort && incoming && (incoming.destroyed || !incoming.complete) ? gone() : e;
 }
 
+/**
+ * The request body as bytes. Behind the Node listener, with a Content-Length (which Node's parser holds
+ * the client to, and `limitBody` has checked), it is read straight from the IncomingMessage: no web
+ * stream and no Request object (profiled at ~40 us per request). Otherwise (chunked bodies, which
+ * `limitBody` wraps in a counting stream, or `app.request()` in tests) through the web Request.
+ */
 export function readBody(c: Context): Promise<Buffer> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (!incoming || incoming.headers['content-length'] === undefined || incoming.headers['transfer-encoding'] !== undefined) {
