@@ -2,7 +2,7 @@
  * OVH API v2 control plane, served on the gateway's admin port behind the admin token:
  * POST/GET /v2/okms/resource[/{okmsId}] (a domain: polykms's stand-in for ordering one) and
  * POST/GET/DELETE /v2/okms/resource/{okmsId}/credential[/{credentialId}] (access certificates,
- * ../shared/reference/ovh-okms.md §7).
+ * docs/vendors/reference/ovh-okms.md §7).
  */
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';

@@ -2,7 +2,7 @@
  * OVHcloud KMS service keys: https://eu-west-rbx.okms.ovh.net (OpenAPI 2.14.0, operations
  * CreateImportServiceKey, ListServiceKeys, GetServiceKey, PatchServiceKey, DeleteServiceKey,
  * ActivateServiceKey, DeactivateServiceKey, Encrypt, Decrypt, GenerateDataKey, DecryptDataKey, Sign,
- * Verify; see ../shared/specs/ovh-okms-openapi.yaml and ../shared/reference/ovh-okms.md §2-§5).
+ * Verify; see apps/ovh/spec/ovh-okms-openapi.yaml and docs/vendors/reference/ovh-okms.md §2-§5).
  */
 import { encodeCursor, invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
 import { readText } from '@polykms/http';
