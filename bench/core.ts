@@ -10,7 +10,7 @@ const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'iee
 export async function benchCore(opts: { ms: number; concurrency: number }): Promise<Row[]> {
   // A throwaway database on DATABASE_URL's server when set, in-memory PGlite otherwise.
   const { kms, close } = await openBenchKms('core');
-  const t = await kms.createTenant('bench');
+  const t = await kms.tenants.create('bench');
   const c: Caller = { tenantId: t.id, dialect: 'bench', principal: 'bench' };
   const make = async (spec: KeySpec) => {
     const k = await kms.createKey(c, { name: 'bench', spec });

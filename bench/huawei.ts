@@ -37,7 +37,7 @@ export async function benchHuawei(opts: { ms: number; concurrency: number }): Pr
   const withToken = (verb: string, body: unknown) => load.post(`/v1.0/${project}/kms/${verb}`, body, { 'x-auth-token': token });
   const signed = (verb: string, body: unknown) =>
     load.load({ method: 'POST', path: `/v1.0/${project}/kms/${verb}`, body: JSON.stringify(body), aksk: { access: ak.access, secret: ak.secret, project } });
-  const tenantId = (await kms.resolveTenant('huawei', project))!;
+  const tenantId = (await kms.tenants.resolve('huawei', project))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const create = async (body: unknown) => JSON.parse(await post('create-key', body)).key_info.key_id as string;
   const rows: Row[] = [];

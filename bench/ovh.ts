@@ -34,7 +34,7 @@ export async function ovhBenchSetup(suite: string, concurrency: number) {
 
 export async function benchOvh(opts: { ms: number; concurrency: number }): Promise<Row[]> {
   const { kms, ca, server, okmsId, tls, client, load, create, close } = await ovhBenchSetup('ovh', opts.concurrency);
-  const tenantId = (await kms.resolveTenant('ovh', okmsId))!;
+  const tenantId = (await kms.tenants.resolve('ovh', okmsId))!;
   const c: Caller = { tenantId, dialect: 'bench', principal: 'bench' };
   const rows: Row[] = [];
   const o = { ...opts, settle: () => kms.sealAudit() };

@@ -4,7 +4,7 @@ import { type Caller, type SignParams } from '@polykms/core';
 import { openBenchKms } from './store.ts';
 import { closedLoop } from './harness.ts';
 const { kms, close } = await openBenchKms('profile');
-const t = await kms.createTenant('b');
+const t = await kms.tenants.create('b');
 const c: Caller = { tenantId: t.id, dialect: 'b', principal: 'b' };
 const scen = process.argv[2] ?? 'rsa';
 const k = await kms.createKey(c, { name: 'b', spec: scen === 'rsa' ? { kind: 'RSA', size: 2048 } : scen === 'ec' ? { kind: 'EC', curve: 'P-256' } : { kind: 'oct', size: 256 } });

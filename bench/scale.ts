@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kms, materialAad, sealMaterial, type Caller } from '@polykms/core';
-import { createTestDatabase, silentLogger, testKeyring } from '@polykms/core/testing';
+import { createTestDatabase, silentLogger, testKeyring, dbOf } from '@polykms/core/testing';
 import { closedLoop, type Row } from './harness.ts';
 
 /**
@@ -20,9 +20,9 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
   const keyring = testKeyring();
   const open = () => Kms.open({ databaseUrl: db.url, dataDir: dir, keyring, logger: silentLogger() });
   let kms = await open();
-  console.error(`scale: storage ${kms.store.driver}, ${big} keys`);
+  console.error(`scale: storage ${kms.driver}, ${big} keys`);
   const tenant = async (name: string, n: number) => {
-    const t = await kms.createTenant(name);
+    const t = await kms.tenants.create(name);
     const root = keyring.current;
     const now = Date.now();
     const ids: string[] = [];
@@ -36,8 +36,8 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
           version: { key_id: id, version: 1, root_key_id: root.id, material: sealMaterial(root, randomBytes(32), materialAad(t.id, id, 1)), public_spki: null },
         };
       });
-      await kms.db.insertInto('keys').values(rows.map((r) => r.key)).execute();
-      await kms.db.insertInto('key_versions').values(rows.map((r) => r.version)).execute();
+      await dbOf(kms).insertInto('keys').values(rows.map((r) => r.key)).execute();
+      await dbOf(kms).insertInto('key_versions').values(rows.map((r) => r.version)).execute();
       if (n > small) process.stderr.write(`\r  ${name}: ${i + rows.length}/${n} keys`);
     }
     if (n > small) process.stderr.write('\n');

@@ -17,7 +17,7 @@ export async function openBenchKms(suite: string) {
   const log = infoLoggerToNull();
   const kms = await Kms.open({ databaseUrl: db.url, dataDir: dir, keyring: testKeyring(), logger: log });
   const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });
-  console.error(`${suite}: storage ${kms.store.driver}${dir ? ` in ${dir}` : ''}`);
+  console.error(`${suite}: storage ${kms.driver}${dir ? ` in ${dir}` : ''}`);
   return {
     kms,
     /** What the gateway gives each dialect's listener. */

@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { Kms, makeKeyring, rootKeyFromBytes } from '@polykms/core';
-import { silentLogger } from '@polykms/core/testing';
+import { silentLogger, dbOf } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
 import { huaweiAdminApp, startHuaweiServer } from '@polykms/huawei';
@@ -62,7 +62,7 @@ const main = async () => {
         if (path === '/reliability/sql') {
           const r = await toRequest(req, base);
           const { sql: text } = (await r.json()) as { sql: string };
-          const out = await sql.raw(text).execute(kms.db);
+          const out = await sql.raw(text).execute(dbOf(kms));
           return reply(res, Response.json({ rows: out.rows, numAffectedRows: String(out.numAffectedRows ?? '') }));
         }
         if (path === '/reliability/seal') return reply(res, Response.json({ sealed: await kms.sealAudit() }));
@@ -76,7 +76,7 @@ const main = async () => {
   });
   await new Promise<void>((r) => server.listen(0, host, r));
   const admin = `http://${host}:${(server.address() as { port: number }).port}`;
-  console.log(JSON.stringify({ level: 30, hostReady: true, storage: kms.store.driver, urls: { admin, ovh: ovh.url, huawei: huawei.url, cse } }));
+  console.log(JSON.stringify({ level: 30, hostReady: true, storage: kms.driver, urls: { admin, ovh: ovh.url, huawei: huawei.url, cse } }));
   const stop = () => process.exit(0);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

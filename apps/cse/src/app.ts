@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readText, requestHeader, responseHeader } from '@polykms/http';
+import { handleErrors, limitBody, type Metrics, observe, readJson, requestHeader, responseHeader } from '@polykms/http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -42,22 +42,25 @@ const JSON_TYPES = /^(application\/json|text\/plain|application\/[a-z0-9.+-]+\+j
 
 /** Step one of every handler: the body against its schema, as a 400 that names each bad field. */
 export async function body<S extends z.ZodType>(c: CseContext, schema: S): Promise<z.infer<S>> {
-  const type = requestHeader(c, 'content-type');
   // text/plain too: a browser may send a "simple" CORS request; the body is JSON either way.
-  if (type !== undefined && !JSON_TYPES.test(type)) throw new CseError(415, `the body must be JSON (Content-Type: application/json); got '${type.slice(0, 100)}'`);
-  const text = await readText(c);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw badRequest('the body is not valid JSON', 'body');
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('the body must be a JSON object', 'body');
-  const reason = (json as { reason?: unknown }).reason;
+  const data = await readJson(c, schema, {
+    types: JSON_TYPES,
+    untypedOk: true,
+    objectOnly: true,
+    describe: describeIssues,
+    refuse: (p) => {
+      if (p.why === 'schema') noteReason(c, p.json);
+      return p.why === 'content_type' ? new CseError(415, p.message) : badRequest(p.why === 'empty' ? 'the body is not valid JSON' : p.message, 'body');
+    },
+  });
+  noteReason(c, data);
+  return data;
+}
+
+/** The caller's `reason`, kept for the audit trail even when the rest of the body is refused. */
+function noteReason(c: CseContext, json: unknown) {
+  const reason = (json as { reason?: unknown } | null)?.reason;
   if (typeof reason === 'string') c.get('audit').details.reason = sanitizeReason(reason);
-  const r = schema.safeParse(json);
-  if (!r.success) throw badRequest(describeIssues(r.error).join('; '), 'body');
-  return r.data;
 }
 
 /**
@@ -102,11 +105,7 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
   const deps: CseDeps = { kms, config, instance, access: new Access(config, tokens) };
   const app = new Hono<CseEnv>();
   app.use('*', observe('cse', obs));
-  app.onError((e, c) => {
-    const { status, body: b } = renderError(e);
-    if (status >= 500) kms.log.error({ err: e, reqId: c.get('requestId') }, 'cse request failed');
-    return c.json(b, status);
-  });
+  handleErrors(app, 'cse', (e) => renderError(e), kms.log);
   app.notFound((c) => c.json({ code: 404, message: `no KACLS method at ${c.req.method} ${c.req.path.slice(0, 200)}`, details: 'not_found' }, 404));
   app.use('*', kaclsCors(config.corsOrigins));
   app.use('*', async (c, next) => {

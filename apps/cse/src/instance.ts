@@ -32,7 +32,7 @@ export class CseInstance {
   }
 
   private async init() {
-    const tenantId = (await this.kms.resolveTenant('cse', tenantExternalId(this.config), { create: true }))!;
+    const tenantId = (await this.kms.tenants.resolve('cse', tenantExternalId(this.config), { create: true }))!;
     const kekId = derivedUuid(`polykms/cse/kek/${tenantId}`);
     const c: Caller = { tenantId, dialect: 'cse', principal: 'system:cse' };
     try {
@@ -46,10 +46,10 @@ export class CseInstance {
         });
     }
     const secretId = `cse/${tenantId}/jwt-signing-key`;
-    let der = await this.kms.getSecret(secretId);
+    let der = await this.kms.secrets.get(secretId);
     if (!der) {
       const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 65537 });
-      der = await this.kms.putSecretIfAbsent(secretId, privateKey.export({ format: 'der', type: 'pkcs8' }));
+      der = await this.kms.secrets.putIfAbsent(secretId, privateKey.export({ format: 'der', type: 'pkcs8' }));
     }
     return { tenantId, kekId, signing: await signingKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })) };
   }

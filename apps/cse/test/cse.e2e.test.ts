@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
-import { backends, openTestKms } from '@polykms/core/testing';
+import { backends, openTestKms, dbOf } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { openssl } from '../../../packages/core/src/test-openssl.ts';
@@ -112,7 +112,7 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     expect(u2.json.key).toBe(big.toString('base64'));
     // The reason lands in the audit trail, sanitized.
     await kms.audit.flush();
-    const ev = await kms.db.selectFrom('audit_events').selectAll().where('action', '=', 'key.encrypt').where('dialect', '=', 'cse').where('outcome', '=', 'allowed').execute();
+    const ev = await dbOf(kms).selectFrom('audit_events').selectAll().where('action', '=', 'key.encrypt').where('dialect', '=', 'cse').where('outcome', '=', 'allowed').execute();
     expect(ev.some((e) => (e.details as any)?.method === 'wrap' && (e.details as any)?.reason === "{client:'drive' op:'write'}" && (e.details as any)?.resource_name === rn && e.principal === user)).toBe(true);
   });
 
@@ -166,7 +166,7 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     const rn = '//googleapis.com/drive/files/rotated';
     const dek = randomBytes(32);
     const w1 = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
-    const tenantId = (await kms.resolveTenant('cse', KACLS))!;
+    const tenantId = (await kms.tenants.resolve('cse', KACLS))!;
     const kekId = derivedUuid(`polykms/cse/kek/${tenantId}`);
     const before = Buffer.from(w1.json.wrapped_key, 'base64').readUInt32BE(17);
     await kms.rotate({ tenantId, dialect: 'test', principal: 'test' }, kekId);
@@ -327,7 +327,7 @@ describe('CSE without POLYKMS_CSE_CONFIG', () => {
       const w = await call(server.url, gw.certPem, 'POST', '/wrap', { authentication: await is.idp.mint({ email: 'a@b.c' }, { aud: 'x' }), authorization: await is.drive.mint({}, { aud: 'cse-authorization' }), key: 'AAAA' });
       expect(w.status).toBe(401);
       expect(w.json.details).toBe('not_configured');
-      expect(await kms.listBindings('cse')).toEqual([]);
+      expect(await kms.tenants.inDialect('cse')).toEqual([]);
     } finally {
       await server.close();
       await kms.close();

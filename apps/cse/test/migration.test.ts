@@ -67,7 +67,7 @@ describe('rewrap between two KACLS', () => {
     const bad = await call(urlB, ca, 'POST', '/v1/rewrap', { authorization: other, original_kacls_url: urlA, wrapped_key: w.json.wrapped_key });
     expect(bad.status).toBe(502);
     expect(bad.json.message).toMatch(/403/);
-    expect((await kms.listBindings('cse')).map((x) => x.external_id).sort()).toEqual([urlA, urlB].sort());
+    expect((await kms.tenants.inDialect('cse')).map((x) => x.external_id).sort()).toEqual([urlA, urlB].sort());
   });
 
   it("A refuses a migration token that claims to be B but is not signed with B's keys (from B's /certs)", async () => {

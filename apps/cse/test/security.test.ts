@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from 'jose';
-import { openTestKms } from '@polykms/core/testing';
+import { openTestKms, dbOf } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer, type CseServer } from '../src/index.ts';
@@ -266,7 +266,7 @@ describe('every CSE method refuses who it should', () => {
 
   it('every refusal is audited as denied, with the method and the reason it failed', async () => {
     await kms.audit.flush();
-    const denied = await kms.db.selectFrom('audit_events').select(['action', 'error_kind']).where('dialect', '=', 'cse').where('outcome', '=', 'denied').execute();
+    const denied = await dbOf(kms).selectFrom('audit_events').select(['action', 'error_kind']).where('dialect', '=', 'cse').where('outcome', '=', 'denied').execute();
     const actions = new Set(denied.map((d) => d.action));
     for (const r of routes) expect(actions, r.name).toContain(`cse.${r.name}`);
     expect(denied.some((d) => d.error_kind === '401 authentication_expired')).toBe(true);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, openTestKms } from '@polykms/core/testing';
-import { composeAdminPort } from './console/harness.ts';
+import { composeAdminPort } from '../test/admin-harness.ts';
 import { CONSOLE_CSP } from './console/index.ts';
 
 describe.each(backends())('admin keys API on %s', (backend) => {

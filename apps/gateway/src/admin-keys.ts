@@ -29,6 +29,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
+import { listCredentials } from '@polykms/ovh';
 import { CURVES, DEACTIVATION_REASONS, DESCRIPTION_MAX, KEY_OPS, KEY_STATES, KmsError, NAME_MAX, SIZES, invalid, isUuid, notFound, toKmsError, type Caller, type KeyRecord, type Kms } from '@polykms/core';
 
 const STATUS: Record<KmsError['kind'], 400 | 401 | 403 | 404 | 409 | 429 | 500 | 503> = {
@@ -178,12 +179,7 @@ export function adminKeysApp(kms: Kms) {
   const caller = (c: Context<Env>): Caller => ({ tenantId: c.get('tenant').id, dialect: 'admin', principal: 'admin-console', requestId: c.get('requestId') });
 
   const bindingsOf = async (tenantIds?: string[]) => {
-    let q = kms.db.selectFrom('tenant_bindings').select(['dialect', 'external_id', 'tenant_id', 'attributes', 'created_at']);
-    if (tenantIds) {
-      if (!tenantIds.length) return [];
-      q = q.where('tenant_id', 'in', tenantIds);
-    }
-    const rows = await q.orderBy('created_at').execute();
+    const rows = await kms.tenants.bindingsOf(tenantIds);
     return rows.map((b) => ({ tenantId: b.tenant_id, dialect: b.dialect, externalId: b.external_id, attributes: b.attributes ?? {}, createdAt: iso(b.created_at) }));
   };
   const tenantView = (t: { id: string; name: string; created_at?: Date | undefined }, bindings: Awaited<ReturnType<typeof bindingsOf>>) => ({
@@ -193,21 +189,21 @@ export function adminKeysApp(kms: Kms) {
     bindings: bindings.filter((b) => b.tenantId === t.id).map(({ tenantId: _, ...b }) => b),
   });
 
-  const tenantRow = (id: string) => kms.db.selectFrom('tenants').select(['id', 'name', 'created_at']).where('id', '=', id).executeTakeFirstOrThrow();
+  const tenantRow = async (id: string) => (await kms.tenants.get(id)) ?? Promise.reject(notFound('tenant'));
   const findTenant = async (idOrName: string) => {
     if (idOrName.length > NAME_MAX) throw notFound('tenant');
-    const t = await kms.getTenant(idOrName);
+    const t = await kms.tenants.get(idOrName);
     if (!t) throw notFound('tenant');
     return t;
   };
 
   app.get('/admin/tenants', async (c) => {
-    const [tenants, bindings] = await Promise.all([kms.listTenants(), bindingsOf()]);
+    const [tenants, bindings] = await Promise.all([kms.tenants.list(), bindingsOf()]);
     return c.json({ tenants: tenants.map((t) => tenantView(t, bindings)) });
   });
   app.post('/admin/tenants', async (c) => {
     const req = await body(c, CreateTenant);
-    const t = await kms.createTenant(req.name);
+    const t = await kms.tenants.create(req.name);
     kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
     return c.json(tenantView(await tenantRow(t.id), []), 201);
   });
@@ -224,12 +220,7 @@ export function adminKeysApp(kms: Kms) {
   app.get('/admin/tenants/:tenant/bindings', async (c) => c.json({ bindings: (await bindingsOf([c.get('tenant').id])).map(({ tenantId: _, ...b }) => b) }));
 
   app.get('/admin/tenants/:tenant/credentials', async (c) => {
-    const rows = await kms.db
-      .selectFrom('credentials')
-      .select(['id', 'dialect', 'name', 'description', 'identities', 'status', 'fingerprint', 'created_at', 'expires_at', 'revoked_at'])
-      .where('tenant_id', '=', c.get('tenant').id)
-      .orderBy('created_at')
-      .execute();
+    const rows = await listCredentials(kms, c.get('tenant').id);
     const now = Date.now();
     return c.json({
       credentials: rows.map((r) => ({

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { migrationsApplied, toKmsError, type Kms } from '@polykms/core';
+import { toKmsError, type Kms } from '@polykms/core';
 import { z } from 'zod';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
@@ -23,8 +23,8 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.get('/readyz', async (c) => {
     try {
-      const ready = await migrationsApplied(kms.db);
-      return ready ? c.json({ status: 'ready', storage: kms.store.driver }) : c.json({ status: 'migrations pending' }, 503);
+      const ready = await kms.ready();
+      return ready ? c.json({ status: 'ready', storage: kms.driver }) : c.json({ status: 'migrations pending' }, 503);
     } catch {
       return c.json({ status: 'database unreachable' }, 503);
     }
@@ -44,7 +44,7 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
     const r = LinkSchema.safeParse(body);
     if (!r.success) return c.json({ message: r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') }, 400);
     try {
-      const link = await kms.linkTenant(r.data.dialect, r.data.id, c.req.param('tenant'));
+      const link = await kms.tenants.link(r.data.dialect, r.data.id, c.req.param('tenant'));
       return c.json(link, 200);
     } catch (e) {
       const k = toKmsError(e);

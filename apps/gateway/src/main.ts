@@ -12,7 +12,7 @@ try {
   log.debug({ threads: lowered }, 'background threads below the event loop');
   const gw = await startGateway(cfg, log);
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
-  log.info({ urls: gw.urls, storage: gw.kms.store.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
+  log.info({ urls: gw.urls, storage: gw.kms.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
   if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);
   if (gw.urls.ovh)
     log.info(

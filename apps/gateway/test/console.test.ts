@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Dialog, type Page } from 'playwright-core';
-import { startAdminHarness, type AdminHarness } from '../src/console/harness.ts';
+import { startAdminHarness, type AdminHarness } from './admin-harness.ts';
 import { call, type Creds } from '../../ovh/test/client.ts';
 
 const CHROMIUM = process.env.POLYKMS_CHROMIUM ?? '/usr/bin/chromium';

@@ -13,6 +13,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { KmsError, type Kms } from '@polykms/core';
 import { IAM_TOPIC, ROLES, hashPassword, newAccessKey, newId, secretId, toUser, type HuaweiUser, type ProjectRoles } from './iam.ts';
+import { huaweiDb } from './store.ts';
 
 const PROJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const roleName = z.string().refine((r) => r in ROLES, { message: `unknown role; roles are ${Object.keys(ROLES).join(', ')}` });
@@ -76,7 +77,7 @@ export function huaweiAdminApp(kms: Kms) {
     return r.data;
   };
   const userRow = async (id: string) => {
-    const r = await kms.db.selectFrom('huawei_users').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await (await huaweiDb(kms)).selectFrom('huawei_users').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) throw new AdminError(404, `user ${id} not found`);
     return toUser(r);
   };
@@ -86,16 +87,16 @@ export function huaweiAdminApp(kms: Kms) {
   };
   /** A project id seen for the first time becomes a tenant. */
   const withProjects = async (ps: z.infer<typeof Projects>): Promise<ProjectRoles[]> => {
-    for (const p of ps) await kms.resolveTenant('huawei', p.id, { create: true });
+    for (const p of ps) await kms.tenants.resolve('huawei', p.id, { create: true });
     return ps.map((p) => ({ id: p.id, name: p.name ?? p.id, roles: [...new Set(p.roles)] }));
   };
 
   app.post('/admin/huawei/users', async (c) => {
     const req = await json(c.req.raw, CreateUser);
     const projects = await withProjects(req.projects);
-    const sameDomain = await kms.db.selectFrom('huawei_users').select('domain_id').where('domain_name', '=', req.domain).executeTakeFirst();
+    const sameDomain = await (await huaweiDb(kms)).selectFrom('huawei_users').select('domain_id').where('domain_name', '=', req.domain).executeTakeFirst();
     const now = new Date();
-    const row = await kms.db
+    const row = await (await huaweiDb(kms))
       .insertInto('huawei_users')
       .values({
         id: newId(),
@@ -117,7 +118,7 @@ export function huaweiAdminApp(kms: Kms) {
   });
 
   app.get('/admin/huawei/users', async (c) => {
-    let q = kms.db.selectFrom('huawei_users').selectAll().orderBy('created_at').orderBy('id');
+    let q = (await huaweiDb(kms)).selectFrom('huawei_users').selectAll().orderBy('created_at').orderBy('id');
     const domain = c.req.query('domain');
     if (domain) q = q.where('domain_name', '=', domain);
     return c.json((await q.execute()).map((r) => publicUser(toUser(r))));
@@ -128,7 +129,7 @@ export function huaweiAdminApp(kms: Kms) {
   app.patch('/admin/huawei/users/:id', async (c) => {
     const u = await userRow(c.req.param('id'));
     const req = await json(c.req.raw, UpdateUser);
-    const row = await kms.db
+    const row = await (await huaweiDb(kms))
       .updateTable('huawei_users')
       .set({
         ...(req.password !== undefined ? { password_hash: await hashPassword(req.password) } : {}),
@@ -145,9 +146,9 @@ export function huaweiAdminApp(kms: Kms) {
 
   app.delete('/admin/huawei/users/:id', async (c) => {
     const u = await userRow(c.req.param('id'));
-    const keys = await kms.db.selectFrom('huawei_access_keys').select('access').where('user_id', '=', u.id).execute();
-    await kms.db.deleteFrom('huawei_users').where('id', '=', u.id).execute();
-    for (const k of keys) await kms.deleteSecret(secretId(k.access));
+    const keys = await (await huaweiDb(kms)).selectFrom('huawei_access_keys').select('access').where('user_id', '=', u.id).execute();
+    await (await huaweiDb(kms)).deleteFrom('huawei_users').where('id', '=', u.id).execute();
+    for (const k of keys) await kms.secrets.delete(secretId(k.access));
     await changed('huawei.user.delete', { userId: u.id });
     return c.body(null, 204);
   });
@@ -156,8 +157,8 @@ export function huaweiAdminApp(kms: Kms) {
     const u = await userRow(c.req.param('id'));
     const req = await json(c.req.raw, CreateAccessKey);
     const { access, secret } = newAccessKey();
-    await kms.putSecret(secretId(access), Buffer.from(secret, 'utf8'));
-    const row = await kms.db
+    await kms.secrets.put(secretId(access), Buffer.from(secret, 'utf8'));
+    const row = await (await huaweiDb(kms))
       .insertInto('huawei_access_keys')
       .values({ access, user_id: u.id, status: 'active', description: req.description ?? '', created_at: new Date() })
       .returningAll()
@@ -168,27 +169,27 @@ export function huaweiAdminApp(kms: Kms) {
 
   app.get('/admin/huawei/users/:id/access-keys', async (c) => {
     const u = await userRow(c.req.param('id'));
-    const rows = await kms.db.selectFrom('huawei_access_keys').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
+    const rows = await (await huaweiDb(kms)).selectFrom('huawei_access_keys').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
     return c.json(rows.map((r) => ({ access: r.access, user_id: r.user_id, status: r.status, description: r.description, created_at: r.created_at.toISOString() })));
   });
 
   app.delete('/admin/huawei/users/:id/access-keys/:access', async (c) => {
     const u = await userRow(c.req.param('id'));
     const access = c.req.param('access');
-    const row = await kms.db.deleteFrom('huawei_access_keys').where('user_id', '=', u.id).where('access', '=', access).returning('access').executeTakeFirst();
+    const row = await (await huaweiDb(kms)).deleteFrom('huawei_access_keys').where('user_id', '=', u.id).where('access', '=', access).returning('access').executeTakeFirst();
     if (!row) throw new AdminError(404, `access key ${access} not found for user ${u.id}`);
-    await kms.deleteSecret(secretId(access));
+    await kms.secrets.delete(secretId(access));
     await changed('huawei.access_key.delete', { userId: u.id, access });
     return c.body(null, 204);
   });
 
   app.get('/admin/huawei/projects', async (c) =>
-    c.json((await kms.listBindings('huawei')).map((b) => ({ id: b.external_id, tenant_id: b.tenant_id, created_at: b.created_at.toISOString() }))),
+    c.json((await kms.tenants.inDialect('huawei')).map((b) => ({ id: b.external_id, tenant_id: b.tenant_id, created_at: b.created_at.toISOString() }))),
   );
 
   app.post('/admin/huawei/projects', async (c) => {
     const req = await json(c.req.raw, CreateProject);
-    const tenantId = await kms.resolveTenant('huawei', req.id, { create: true });
+    const tenantId = await kms.tenants.resolve('huawei', req.id, { create: true });
     return c.json({ id: req.id, tenant_id: tenantId }, 201);
   });
 

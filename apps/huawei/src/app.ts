@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readBody, responseHeader } from '@polykms/http';
+import { handleErrors, limitBody, type Metrics, observe, parseJson, readBody, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
-import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
+import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type ErrorContext } from './errors.ts';
 import { roleAllows } from './iam.ts';
@@ -13,7 +13,7 @@ import { TokenService } from './tokens.ts';
 
 export type HuaweiEnv = {
   Bindings: HttpBindings;
-  Variables: { requestId: string; identity: HuaweiIdentity; rawBody: Buffer; keyId: string | undefined };
+  Variables: { requestId: string; identity: HuaweiIdentity; rawBody: Buffer };
 };
 export type HuaweiContext = Context<HuaweiEnv>;
 export type Handler = (c: HuaweiContext) => Promise<Response>;
@@ -37,6 +37,8 @@ export function caller(c: HuaweiContext): Caller {
     dialect: 'huawei',
     principal: `user:${id.user.id}${id.access ? `/ak:${id.access}` : ''}`,
     requestId: c.get('requestId'),
+    // Huawei uses only enabled keys, and enables or disables only a key in the other state.
+    policy: { activeOnly: true, exactTransitions: true },
     authorize(action) {
       return roleAllows(id.roles, action);
     },
@@ -54,28 +56,13 @@ export function requireAction(c: HuaweiContext, action: Action) {
 
 /** Step one of every handler: the body against its schema; the first problem as Huawei's code. */
 export function body<S extends z.ZodType>(c: HuaweiContext, schema: S): z.infer<S> {
-  const raw = c.get('rawBody');
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new HuaweiError('0202', raw.length ? 'The body is not valid JSON.' : 'The request needs a JSON body.');
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HuaweiError('0202', 'The body must be a JSON object.');
-  const r = schema.safeParse(json);
-  if (!r.success) throw issueError(r.error, json);
-  const keyId = (r.data as { key_id?: unknown }).key_id;
-  if (typeof keyId === 'string') c.set('keyId', keyId.toLowerCase());
-  return r.data;
-}
-
-/** The key a failed request named, for the finer error codes; nothing if it is not this tenant's. */
-async function keyContext(kms: Kms, c: HuaweiContext): Promise<ErrorContext['key']> {
-  const keyId = c.get('keyId');
-  const id = c.get('identity');
-  if (!keyId || !id) return undefined;
-  const row = await kms.db.selectFrom('keys').select(['kind', 'ops', 'state']).where('tenant_id', '=', id.tenantId).where('id', '=', keyId).executeTakeFirst().catch(() => undefined);
-  return row ? { kind: row.kind as KeyKind, ops: row.ops as KeyOp[], state: row.state as KeyState } : undefined;
+  return parseJson(c.get('rawBody').toString('utf8'), schema, {
+    objectOnly: true,
+    refuse: (p) =>
+      p.why === 'schema'
+        ? issueError(p.error, p.json)
+        : new HuaweiError('0202', p.why === 'empty' ? 'The request needs a JSON body.' : p.why === 'syntax' ? 'The body is not valid JSON.' : 'The body must be a JSON object.'),
+  });
 }
 
 /**
@@ -91,14 +78,16 @@ export function huaweiApp(
   const { kms } = deps;
   const app = new Hono<HuaweiEnv>();
   app.use('*', observe('huawei', obs));
-  app.onError(async (e, c) => {
-    const requestId = c.get('requestId') ?? randomUUID();
-    const op = c.req.path.split('/').slice(4).join('/');
-    const ctx: ErrorContext = { op, key: needsKey(e) ? await keyContext(kms, c) : undefined };
-    const { status, body: b } = renderError(e, requestId, ctx);
-    if (status >= 500) kms.log.error({ err: e, reqId: requestId }, 'huawei request failed');
-    return c.json(b as object, status as 400);
-  });
+  handleErrors(
+    app,
+    'huawei',
+    (e, c) => {
+      const op = c.req.path.split('/').slice(4).join('/');
+      const ctx: ErrorContext = { op, key: needsKey(e) ? ((e as KmsError).key as ErrorContext['key']) : undefined };
+      return renderError(e, c.get('requestId') ?? randomUUID(), ctx);
+    },
+    kms.log,
+  );
   app.notFound((c) => c.json(apigwBody('APIGW.0101', APIGW['0101'][1], c.get('requestId') ?? randomUUID()), 404));
   app.use('*', async (c, next) => {
     c.set('requestId', randomUUID().replace(/-/g, ''));

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Action, Kms } from '@polykms/core';
+import { huaweiDb } from './store.ts';
 
 /**
  * Huawei IAM as polykms keeps it: users belong to an account (domain) and hold roles per project.
@@ -105,18 +106,18 @@ export async function checkPassword(pw: string, stored: string | undefined): Pro
 }
 
 export async function findUserById(kms: Kms, id: string): Promise<HuaweiUser | undefined> {
-  const r = await kms.db.selectFrom('huawei_users').selectAll().where('id', '=', id).executeTakeFirst();
+  const r = await (await huaweiDb(kms)).selectFrom('huawei_users').selectAll().where('id', '=', id).executeTakeFirst();
   return r ? toUser(r) : undefined;
 }
 
 export async function findUserByName(kms: Kms, domainName: string, name: string): Promise<HuaweiUser | undefined> {
-  const r = await kms.db.selectFrom('huawei_users').selectAll().where('domain_name', '=', domainName).where('name', '=', name).executeTakeFirst();
+  const r = await (await huaweiDb(kms)).selectFrom('huawei_users').selectAll().where('domain_name', '=', domainName).where('name', '=', name).executeTakeFirst();
   return r ? toUser(r) : undefined;
 }
 
 /** The user behind an access key and the key's secret; undefined for an unknown or disabled AK. */
 export async function findAccessKey(kms: Kms, access: string): Promise<{ user: HuaweiUser; secret: Buffer } | undefined> {
-  const r = await kms.db
+  const r = await (await huaweiDb(kms))
     .selectFrom('huawei_access_keys as k')
     .innerJoin('huawei_users as u', 'u.id', 'k.user_id')
     .selectAll('u')
@@ -124,6 +125,6 @@ export async function findAccessKey(kms: Kms, access: string): Promise<{ user: H
     .where('k.access', '=', access)
     .executeTakeFirst();
   if (!r || r.status !== 'active') return undefined;
-  const secret = await kms.getSecret(secretId(access));
+  const secret = await kms.secrets.get(secretId(access));
   return secret ? { user: toUser(r), secret } : undefined;
 }

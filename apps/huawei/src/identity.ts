@@ -48,7 +48,7 @@ export class IamCache {
   async tenant(projectId: string) {
     const hit = this.tenants.get(projectId);
     if (hit && hit.until > Date.now()) return hit.v;
-    const v = (await this.kms.resolveTenant('huawei', projectId, { create: true }))!;
+    const v = (await this.kms.tenants.resolve('huawei', projectId, { create: true }))!;
     if (this.tenants.size > 10_000) this.tenants.clear();
     this.tenants.set(projectId, { v, until: Date.now() + TTL_MS });
     return v;

@@ -39,7 +39,7 @@ export class TokenService {
   ) {}
 
   private macKey() {
-    this.key ??= this.kms.putSecretIfAbsent(KEY_ID, randomBytes(32)).catch((e) => {
+    this.key ??= this.kms.secrets.putIfAbsent(KEY_ID, randomBytes(32)).catch((e) => {
       this.key = undefined;
       throw e;
     });

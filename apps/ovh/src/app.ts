@@ -3,13 +3,12 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readText, requestHeader, responseHeader } from '@polykms/http';
+import { handleErrors, limitBody, type Metrics, observe, readJson, requestHeader, responseHeader } from '@polykms/http';
 import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
 import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
 import { IdentityCache, identify, type OvhIdentity } from './identity.ts';
-import { describeIssues } from './schemas.ts';
 import { swaggerApp } from './swagger.ts';
 
 export type OvhEnv = { Bindings: HttpBindings; Variables: { requestId: string; identity: OvhIdentity } };
@@ -35,20 +34,8 @@ export function caller(c: OvhContext, override?: Partial<Record<Action, string>>
 const JSON_TYPES = /^(application\/json|text\/json|application\/[a-z0-9.+-]+\+json)\s*(;.*)?$/i;
 
 /** Step one of every handler: the body against its schema, with OVH's 400 and a message per field. */
-export async function body<S extends z.ZodType>(c: OvhContext, schema: S): Promise<z.infer<S>> {
-  const type = requestHeader(c, 'content-type') ?? '';
-  const text = await readText(c);
-  if (!JSON_TYPES.test(type)) throw invalid(`the body must be JSON (Content-Type: application/json); got '${type || 'none'}'`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw invalid('the body is not valid JSON');
-  }
-  const r = schema.safeParse(json);
-  if (!r.success) throw invalid(describeIssues(r.error).join('; '));
-  return r.data;
-}
+export const body = <S extends z.ZodType>(c: OvhContext, schema: S): Promise<z.infer<S>> =>
+  readJson(c, schema, { types: JSON_TYPES, refuse: (p) => invalid(p.why === 'empty' ? 'the body is not valid JSON' : p.message) });
 
 /**
  * The data plane: every route at `/api/{okmsId}/...` and at the legacy `/...`, where the domain is the
@@ -62,11 +49,7 @@ export function ovhApp(
   const app = new Hono<OvhEnv>();
   app.use('*', observe('ovh', obs));
   const identities = new IdentityCache(kms);
-  app.onError((e, c) => {
-    const { status, body: b } = renderError(e, c.get('requestId') ?? randomUUID());
-    if (status >= 500) kms.log.error({ err: e, reqId: c.get('requestId') }, 'ovh request failed');
-    return c.json(b, status);
-  });
+  handleErrors(app, 'ovh', (e, c) => renderError(e, c.get('requestId') ?? randomUUID()), kms.log);
   app.notFound((c) => c.json(errorBody({ status: 404, code: DOMAIN_NOT_FOUND.code }, `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? randomUUID()), 404));
   app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {

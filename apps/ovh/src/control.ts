@@ -9,10 +9,12 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { invalid, isUuid, notFound, type Kms } from '@polykms/core';
 import { issueClientCertificate, type Ca } from '@polykms/pki';
+import { describeIssues } from '@polykms/http';
 import { renderError } from './errors.ts';
-import { describeIssues } from './schemas.ts';
+
 import { parsePolicy, type IamPolicy } from './iam.ts';
 import { ACCESS_TOPIC } from './identity.ts';
+import { ovhDb } from './store.ts';
 
 const CreateResource = z.strictObject({ region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }) });
 const CreateCredential = z.strictObject({
@@ -63,7 +65,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     };
   };
   const domain = async (okmsId: string) => {
-    const b = isUuid(okmsId) ? await kms.getBinding('ovh', okmsId.toLowerCase()) : undefined;
+    const b = isUuid(okmsId) ? await kms.tenants.binding('ovh', okmsId.toLowerCase()) : undefined;
     if (!b) throw notFound('OKMS domain');
     return b;
   };
@@ -71,11 +73,11 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
   app.post('/v2/okms/resource', async (c) => {
     const req = await json(c.req.raw, CreateResource);
     const okmsId = randomUUID();
-    const tenant = await kms.createTenant(`ovh:${okmsId}`);
-    await kms.bindTenant('ovh', okmsId, tenant.id, { region: req.region });
-    return c.json(resource(okmsId, (await kms.getBinding('ovh', okmsId))!), 201);
+    const tenant = await kms.tenants.create(`ovh:${okmsId}`);
+    await kms.tenants.bind('ovh', okmsId, tenant.id, { region: req.region });
+    return c.json(resource(okmsId, (await kms.tenants.binding('ovh', okmsId))!), 201);
   });
-  app.get('/v2/okms/resource', async (c) => c.json((await kms.listBindings('ovh')).map((b) => resource(b.external_id, b))));
+  app.get('/v2/okms/resource', async (c) => c.json((await kms.tenants.inDialect('ovh')).map((b) => resource(b.external_id, b))));
   app.get('/v2/okms/resource/:okmsId', async (c) => c.json(resource(c.req.param('okmsId'), await domain(c.req.param('okmsId')))));
 
   const credential = (r: { id: string; name: string; description: string; identities: string[]; status: string; attributes: Record<string, unknown>; certificate_pem: string | null; created_at: Date; expires_at: Date; revoked_at: Date | null }, status = r.status) => ({
@@ -99,7 +101,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     const type = req.certificateType ?? 'ECDSA';
     const validity = req.validity ?? 365;
     const cert = await issueClientCertificate(await ca(), { commonName: id, upn: `okms.domain:${b.external_id}`, validityDays: validity, csrPem: req.csr, keyType: type === 'RSA' ? 'RSA' : 'EC' });
-    const row = await kms.db
+    const row = await (await ovhDb(kms))
       .insertInto('credentials')
       .values({
         id,
@@ -127,15 +129,15 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     return c.json({ ...credential(row, 'CREATING'), ...(privateKeyPEM ? { privateKeyPEM } : {}) }, 201);
   });
 
-  const credentials = (tenantId: string) => kms.db.selectFrom('credentials').selectAll().where('tenant_id', '=', tenantId).where('dialect', '=', 'ovh');
+  const credentials = async (tenantId: string) => (await ovhDb(kms)).selectFrom('credentials').selectAll().where('tenant_id', '=', tenantId).where('dialect', '=', 'ovh');
   app.get('/v2/okms/resource/:okmsId/credential', async (c) => {
     const b = await domain(c.req.param('okmsId'));
-    return c.json((await credentials(b.tenant_id).orderBy('created_at').execute()).map((r) => credential(r)));
+    return c.json((await (await credentials(b.tenant_id)).orderBy('created_at').execute()).map((r) => credential(r)));
   });
   app.get('/v2/okms/resource/:okmsId/credential/:credentialId', async (c) => {
     const b = await domain(c.req.param('okmsId'));
     const id = c.req.param('credentialId');
-    const row = isUuid(id) ? await credentials(b.tenant_id).where('id', '=', id).executeTakeFirst() : undefined;
+    const row = isUuid(id) ? await (await credentials(b.tenant_id)).where('id', '=', id).executeTakeFirst() : undefined;
     if (!row) throw notFound('credential');
     return c.json(credential(row));
   });
@@ -143,7 +145,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     const b = await domain(c.req.param('okmsId'));
     const id = c.req.param('credentialId');
     const row = isUuid(id)
-      ? await kms.db.updateTable('credentials').set({ revoked_at: new Date(), status: 'DELETING' }).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').where('id', '=', id).returning('id').executeTakeFirst()
+      ? await (await ovhDb(kms)).updateTable('credentials').set({ revoked_at: new Date(), status: 'DELETING' }).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').where('id', '=', id).returning('id').executeTakeFirst()
       : undefined;
     if (!row) throw notFound('credential');
     await kms.publish(ACCESS_TOPIC, id);
@@ -162,7 +164,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       throw invalid(e instanceof SyntaxError ? 'the body is not valid JSON' : (e as Error).message);
     }
     const now = new Date();
-    await kms.db
+    await (await ovhDb(kms))
       .insertInto('policies')
       .values({ id: randomUUID(), tenant_id: b.tenant_id, dialect: 'ovh', name, document: JSON.stringify(doc), created_at: now, updated_at: now })
       .onConflict((oc) => oc.columns(['tenant_id', 'dialect', 'name']).doUpdateSet({ document: JSON.stringify(doc), updated_at: now }))
@@ -173,7 +175,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
   });
   app.get('/admin/ovh/domains/:okmsId/policies', async (c) => {
     const b = await domain(c.req.param('okmsId'));
-    const rows = await kms.db.selectFrom('policies').select(['name', 'document']).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').orderBy('name').execute();
+    const rows = await (await ovhDb(kms)).selectFrom('policies').select(['name', 'document']).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').orderBy('name').execute();
     return c.json(rows.map((r) => ({ name: r.name, policy: r.document })));
   });
   app.get('/admin/ca', async (c) => c.json({ certificatePEM: (await ca()).certPem }));

@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { BINDINGS_TOPIC, KmsError, type Kms } from '@polykms/core';
 import { parseClientCertificate } from '@polykms/pki';
 import { parsePolicy, type IamPolicy } from './iam.ts';
+import { ovhDb } from './store.ts';
 
 export interface OvhIdentity {
   okmsId: string;
@@ -77,17 +78,21 @@ export async function identify(kms: Kms, socket: TLSSocket | undefined, cache?: 
   const upn = cert.upns.find((u) => u.startsWith('okms.domain:'));
   if (!upn) throw unauth('the client certificate names no OKMS domain (SAN UPN okms.domain:<id>)');
   const okmsId = upn.slice('okms.domain:'.length);
-  const cred = await kms.db
-    .selectFrom('credentials as c')
-    .innerJoin('tenant_bindings as b', (j) => j.onRef('b.tenant_id', '=', 'c.tenant_id').on('b.dialect', '=', 'ovh').on('b.external_id', '=', okmsId))
-    .select(['c.id', 'c.tenant_id', 'c.identities', 'c.revoked_at', 'c.expires_at'])
-    .where('c.fingerprint', '=', cert.fingerprintSha256)
-    .where('c.dialect', '=', 'ovh')
-    .executeTakeFirst();
+  const domain = await kms.tenants.binding('ovh', okmsId);
+  const cred =
+    domain &&
+    (await (await ovhDb(kms))
+      .selectFrom('credentials')
+      .select(['id', 'tenant_id', 'identities', 'revoked_at', 'expires_at'])
+      .where('tenant_id', '=', domain.tenant_id)
+      .where('fingerprint', '=', cert.fingerprintSha256)
+      .where('dialect', '=', 'ovh')
+      .executeTakeFirst());
   if (!cred) throw unauth('the client certificate is not an access credential of this domain');
   if (cred.revoked_at) throw unauth('the client certificate has been revoked');
   if (cred.expires_at.getTime() < Date.now()) throw unauth('the client certificate has expired');
-  const rows = await kms.db.selectFrom('policies').select('document').where('tenant_id', '=', cred.tenant_id).where('dialect', '=', 'ovh').execute();
+  const rows = await (await ovhDb(kms))
+    .selectFrom('policies').select('document').where('tenant_id', '=', cred.tenant_id).where('dialect', '=', 'ovh').execute();
   const id = { okmsId, tenantId: cred.tenant_id, credentialId: cred.id, identities: cred.identities, policies: rows.map((r) => parsePolicy(r.document)), expiresAt: cred.expires_at.getTime() };
   cache?.set(fp, id);
   return id;

@@ -1,3 +1,4 @@
 export { startOvhServer, type OvhServer } from './server.ts';
 export { ovhControlApp } from './control.ts';
 export { parsePolicy, type IamPolicy } from './iam.ts';
+export { listCredentials } from './store.ts';

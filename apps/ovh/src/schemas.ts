@@ -71,11 +71,3 @@ export const VerifyRequest = z.strictObject({
   isdigest: z.boolean().optional(),
 });
 
-/** A zod failure as one sentence per problem, naming the field ("plaintext: must be standard base64 ..."). */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => {
-    const path = i.path.join('.');
-    if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${path ? `${path}.` : ''}${k}'`).join(', ')}`;
-    return path ? `${path}: ${i.message}` : i.message;
-  });
-}

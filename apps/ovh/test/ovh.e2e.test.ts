@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { backends, openTestKms } from '@polykms/core/testing';
+import { backends, openTestKms, dbOf } from '@polykms/core/testing';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import type { Kms } from '@polykms/core';
 import { openssl } from '../../../packages/core/src/test-openssl.ts';
@@ -277,7 +277,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect((await api(signer, 'POST', `/v1/servicekey/${ec.id}/verify`, { alg: 'ES256', message: 'AAAA', signature: s1.json.signature })).json.result).toBe(true);
     expect((await api(signer, 'GET', `/v1/servicekey/${ec.id}`)).status).toBe(403);
     await kms.audit.flush();
-    const audit = await kms.db.selectFrom('audit_events').selectAll().where('principal', '=', `credential:${user.id}`).where('outcome', '=', 'denied').execute();
+    const audit = await dbOf(kms).selectFrom('audit_events').selectAll().where('principal', '=', `credential:${user.id}`).where('outcome', '=', 'denied').execute();
     expect(audit.length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestKms } from '@polykms/core/testing';
+import { openTestKms, dbOf } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
 import { ACCESS_TOPIC } from '../src/identity.ts';
 import { call, type Creds } from './client.ts';
 import { validateResponse } from './openapi.ts';
+import { ovhDb } from '../src/store.ts';
 
 /**
  * The common security cases, run against every route of the data plane at both path forms: no
@@ -47,14 +48,14 @@ describe('every OVH route refuses who it should', () => {
     await ctl('DELETE', `/v2/okms/resource/${okmsId}/credential/${revoked.id}`);
     who.revoked = revoked;
     const expired = await cred(okmsId, 'urn:v1:eu:identity:account:xx1111-ovh');
-    await kms.db.updateTable('credentials').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.id).execute();
+    await (await ovhDb(kms)).updateTable('credentials').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.id).execute();
     await kms.publish(ACCESS_TOPIC);
     who.expired = expired;
     // A certificate whose own validity has ended, though its credential row says otherwise: the TLS
     // layer's verdict stands.
     const old = await issueClientCertificate(ca, { commonName: '00000000-0000-4000-8000-00000000e0e0', upn: `okms.domain:${okmsId}`, validityDays: 1, issuedAt: new Date(Date.now() - 10 * 86400_000) });
-    const rootRow = await kms.db.selectFrom('credentials').selectAll().where('id', '=', who.root.id!).executeTakeFirstOrThrow();
-    await kms.db
+    const rootRow = await (await ovhDb(kms)).selectFrom('credentials').selectAll().where('id', '=', who.root.id!).executeTakeFirstOrThrow();
+    await (await ovhDb(kms))
       .insertInto('credentials')
       .values({ ...rootRow, id: '00000000-0000-4000-8000-00000000e0e0', certificate_pem: old.certPem, serial: old.serialNumber, fingerprint: old.fingerprintSha256, attributes: JSON.stringify(rootRow.attributes) })
       .execute();

@@ -11,8 +11,8 @@ describe.each(backends())('reading the audit trail on %s', (backend) => {
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms(backend));
-    alice = { tenantId: (await kms.createTenant('alice')).id, dialect: 'test', principal: 'alice', requestId: 'r-a' };
-    bob = { tenantId: (await kms.createTenant('bob')).id, dialect: 'test', principal: 'bob' };
+    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice', requestId: 'r-a' };
+    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
   });
   afterAll(async () => {
     await kms?.close();

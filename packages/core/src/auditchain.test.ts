@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from './kms.ts';
-import { backends, openTestKms } from './testing.ts';
+import { backends, openTestKms, dbOf } from './testing.ts';
 
 /**
  * Each tampering is done on the stored trail, must be reported by the verifier, and is then undone, after
@@ -14,7 +14,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms(backend));
-    const t = await kms.createTenant('audited');
+    const t = await kms.tenants.create('audited');
     c = { tenantId: t.id, dialect: 'test', principal: 'alice', requestId: 'r1' };
     const k = await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } });
     for (let i = 0; i < 20; i++) await kms.encrypt(c, k.id, Buffer.from(`m${i}`));
@@ -27,7 +27,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     await drop?.();
   });
 
-  const rows = async () => (await sql<{ id: string; seq: string }>`select id, seq from audit_events order by seq`.execute(kms.db)).rows;
+  const rows = async () => (await sql<{ id: string; seq: string }>`select id, seq from audit_events order by seq`.execute(dbOf(kms))).rows;
 
   it('verifies an untouched trail, every event sealed in order', async () => {
     const v = await kms.verifyAudit();
@@ -43,7 +43,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     for (const [i, p] of awkward.entries())
       kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: p, action: `awkward${i}`, keyId: null, outcome: 'failed', errorKind: i % 2 ? null : p, requestId: p, details: i % 3 ? null : { p, n: [1, null, { q: p }] } });
     await kms.audit.flush();
-    const got = (await sql<{ action: string; principal: string; error_kind: string | null; request_id: string | null; details: unknown }>`select action, principal, error_kind, request_id, details from audit_events where action like 'awkward%'`.execute(kms.db)).rows;
+    const got = (await sql<{ action: string; principal: string; error_kind: string | null; request_id: string | null; details: unknown }>`select action, principal, error_kind, request_id, details from audit_events where action like 'awkward%'`.execute(dbOf(kms))).rows;
     expect(got).toHaveLength(awkward.length);
     for (const [i, p] of awkward.entries()) {
       const r = got.find((x) => x.action === `awkward${i}`)!;
@@ -57,7 +57,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: 'p\ud800', action: 'nul-surrogate', keyId: null, outcome: 'denied', requestId: 'ok 🔑', details: { reason: '\udc00x', fine: '🔑' } });
     kms.audit.record({ at: new Date(), tenantId: null, dialect: 'test', principal: 'after', action: 'nul-next', keyId: null, outcome: 'allowed' });
     await kms.audit.flush();
-    const got = (await sql<{ action: string; principal: string; request_id: string | null; details: unknown }>`select action, principal, request_id, details from audit_events where action like 'nul%' order by action`.execute(kms.db)).rows;
+    const got = (await sql<{ action: string; principal: string; request_id: string | null; details: unknown }>`select action, principal, request_id, details from audit_events where action like 'nul%' order by action`.execute(dbOf(kms))).rows;
     expect(got).toEqual([
       { action: 'nul', principal: 'a\ufffdb', request_id: '\ufffd', details: { 'k\ufffd': ['x\ufffdy', 1] } },
       { action: 'nul-next', principal: 'after', request_id: null, details: null },
@@ -66,7 +66,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
     expect((await kms.verifyAudit()).ok).toBe(true);
   });
 
-  const tamperings: [string, (db: Kms['db']) => Promise<() => Promise<void>>, RegExp][] = [
+  const tamperings: [string, (db: ReturnType<typeof dbOf>) => Promise<() => Promise<void>>, RegExp][] = [
     [
       'an edited principal',
       async (db) => {
@@ -159,7 +159,7 @@ describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
 
   it.each(tamperings)('detects %s, and verifies again once it is undone', async (_name, tamper, expected) => {
     await kms.sealAudit();
-    const undo = await tamper(kms.db);
+    const undo = await tamper(dbOf(kms));
     const v = await kms.verifyAudit();
     expect(v.ok).toBe(false);
     expect(v.problems.map((p) => p.problem).join('\n')).toMatch(expected);

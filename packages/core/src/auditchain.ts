@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, } from 'kysely';
 import type { AuditEvent } from './audit.ts';
 import type { Database } from './db/schema.ts';
 import { eventMac, link, type SealInput } from './auditseal.mjs';

@@ -54,7 +54,7 @@ describe.runIf(!!process.env.DATABASE_URL)('two processes on one Postgres', () =
     const a = await openTestKms('postgres', { url: db.url, keyring });
     const b = await openTestKms('postgres', { url: db.url, keyring });
     try {
-      const t = await a.kms.createTenant('shared');
+      const t = await a.kms.tenants.create('shared');
       const c: Caller = { tenantId: t.id, dialect: 'test', principal: 'p' };
       const k = await a.kms.createKey(c, { name: 'shared', spec: { kind: 'oct', size: 256 } });
       const { ciphertext } = await b.kms.encrypt(c, k.id, Buffer.from('x'));

@@ -6,7 +6,6 @@ import {
   createHmac,
   createPublicKey,
   privateDecrypt,
-  privateEncrypt,
   publicDecrypt,
   publicEncrypt,
   randomBytes,

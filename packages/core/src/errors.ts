@@ -26,6 +26,9 @@ export class KmsError extends Error {
   ) {
     super(message);
   }
+
+  /** The key a refusal was about (its kind, operations and state), for dialects whose codes depend on it. */
+  key?: { kind: string; ops: string[]; state: string } | undefined;
 }
 
 export const isKmsError = (e: unknown): e is KmsError => e instanceof KmsError;

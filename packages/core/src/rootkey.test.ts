@@ -1,3 +1,4 @@
+import { registerRootKeys } from './rootkeys-store.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { KmsError } from './errors.ts';
 import { Kms, type Caller } from './kms.ts';
 import { rotateRootKey } from './rotation.ts';
 import { loadKeyring, makeKeyring, materialAad, openMaterial, rootKeyFromBytes, sealMaterial } from './rootkey.ts';
-import { backends, createTestDatabase, openTestKms, silentLogger } from './testing.ts';
+import { backends, createTestDatabase, openTestKms, silentLogger, dbOf } from './testing.ts';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -60,7 +61,7 @@ describe.each(backends())('root key rotation on %s', (backend) => {
     const open = (keyring: typeof oldKr) =>
       Kms.open({ databaseUrl: db.url, dataDir, keyring, logger: silentLogger() });
     let kms = await open(oldKr);
-    const t = await kms.createTenant('rot');
+    const t = await kms.tenants.create('rot');
     const c: Caller = { tenantId: t.id, dialect: 'test', principal: 'op' };
     const samples: { ct: Buffer; pt: string }[] = [];
     for (let i = 0; i < 12; i++) {
@@ -69,7 +70,7 @@ describe.each(backends())('root key rotation on %s', (backend) => {
       const pt = `secret ${i}`;
       samples.push({ ct: (await kms.encrypt(c, k.id, Buffer.from(pt))).ciphertext, pt });
     }
-    await kms.putSecret('test/ca-key', Buffer.from('gateway secret'));
+    await kms.secrets.put('test/ca-key', Buffer.from('gateway secret'));
     await kms.close();
 
     // Without the old root key, the store refuses to start instead of failing on first use.
@@ -89,7 +90,7 @@ describe.each(backends())('root key rotation on %s', (backend) => {
       }),
     ).rejects.toThrow('simulated crash');
     expect(batches).toBe(2);
-    const mixed = await kms.db.selectFrom('key_versions').select(['root_key_id']).execute();
+    const mixed = await dbOf(kms).selectFrom('key_versions').select(['root_key_id']).execute();
     expect(new Set(mixed.map((r) => r.root_key_id))).toEqual(new Set([oldKr.current.id, newRoot.id]));
     kms.cache.clear();
     for (const s of samples) expect((await kms.decrypt(c, s.ct)).plaintext.toString()).toBe(s.pt);
@@ -102,14 +103,14 @@ describe.each(backends())('root key rotation on %s', (backend) => {
     // The 8 versions left, plus the sealed secrets: the test one and the audit chain key.
     expect(res.done).toBe(16 - 8 + 2);
     expect(progress.at(-1)).toBe(8);
-    const after = await kms.db.selectFrom('key_versions').select(['root_key_id']).execute();
+    const after = await dbOf(kms).selectFrom('key_versions').select(['root_key_id']).execute();
     expect(after.every((r) => r.root_key_id === newRoot.id)).toBe(true);
     await kms.close();
 
     // The old root key can now be dropped.
     kms = await open(makeKeyring(newRoot));
     for (const s of samples) expect((await kms.decrypt(c, s.ct)).plaintext.toString()).toBe(s.pt);
-    expect((await kms.getSecret('test/ca-key'))!.toString()).toBe('gateway secret');
+    expect((await kms.secrets.get('test/ca-key'))!.toString()).toBe('gateway secret');
     expect((await rotateRootKey(kms)).done).toBe(0);
     await kms.close();
     await db.drop();
@@ -117,8 +118,8 @@ describe.each(backends())('root key rotation on %s', (backend) => {
 
   it('refuses a root key whose id is recorded with another check value', async () => {
     const { kms, drop } = await openTestKms(backend);
-    await kms.db.updateTable('root_keys').set({ check_value: 'tampered' }).execute();
-    await expect(kms.registerRootKeys()).rejects.toThrow(/does not match/);
+    await dbOf(kms).updateTable('root_keys').set({ check_value: 'tampered' }).execute();
+    await expect(registerRootKeys(dbOf(kms), kms.keyringForRotation)).rejects.toThrow(/does not match/);
     await kms.close();
     await drop();
   });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import type { Kms } from './kms.ts';
+import { storeOf, type Kms } from './kms.ts';
+import { registerRootKeys } from './rootkeys-store.ts';
 import { materialAad, openMaterial, sealMaterial, secretAad } from './rootkey.ts';
 
 export interface RotationProgress {
@@ -19,9 +20,9 @@ export async function rotateRootKey(
   const keyring = kms.keyringForRotation;
   const current = keyring.current;
   const batchSize = opts.batchSize ?? 200;
-  await kms.registerRootKeys();
+  await registerRootKeys(storeOf(kms).db, keyring);
   const pending = () =>
-    kms.db
+    storeOf(kms).db
       .selectFrom('key_versions')
       .select((e) => e.fn.countAll<string>().as('n'))
       .where('material', 'is not', null)
@@ -31,7 +32,7 @@ export async function rotateRootKey(
   let done = 0;
   let batches = 0;
   for (;;) {
-    const n = await kms.db.transaction().execute(async (trx) => {
+    const n = await storeOf(kms).db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom('key_versions as v')
         .innerJoin('keys as k', 'k.id', 'v.key_id')
@@ -65,10 +66,10 @@ export async function rotateRootKey(
     opts.afterBatch?.(batches);
   }
   // The gateway's own sealed secrets are few: one pass, each row under its own guard.
-  const secrets = await kms.db.selectFrom('sealed_secrets').selectAll().where('root_key_id', '<>', current.id).execute();
+  const secrets = await storeOf(kms).db.selectFrom('sealed_secrets').selectAll().where('root_key_id', '<>', current.id).execute();
   for (const s of secrets) {
     const secret = openMaterial(keyring, s.root_key_id, s.sealed, secretAad(s.id));
-    await kms.db
+    await storeOf(kms).db
       .updateTable('sealed_secrets')
       .set({ sealed: sealMaterial(current, secret, secretAad(s.id)), root_key_id: current.id })
       .where('id', '=', s.id)

@@ -2,7 +2,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
-import { Kms } from './kms.ts';
+import { Kms, storeOf } from './kms.ts';
 import { makeKeyring, rootKeyFromBytes, type Keyring } from './rootkey.ts';
 
 /**
@@ -109,3 +109,7 @@ export async function freePort(): Promise<number> {
     }
   }
 }
+
+/** Raw access to a test store (tampering, inspecting rows); apps never get it. */
+export { storeOf };
+export const dbOf = (kms: Kms) => storeOf(kms).db;

@@ -58,7 +58,7 @@ export function asymmetricRoutes(kms: Kms, route: Route) {
     const req = body(c, S.Sign);
     const message = S.fromBase64(req.message, '0308', 'message');
     if (message.length > 4096) throw new HuaweiError('0308', 'message is at most 4096 bytes; sign a digest instead.');
-    const r = await kms.sign(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message, { activeOnly: true });
+    const r = await kms.sign(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message);
     return c.json({ key_id: r.keyId, signature: r.signature.toString('base64') });
   });
 
@@ -67,7 +67,7 @@ export function asymmetricRoutes(kms: Kms, route: Route) {
     const message = S.fromBase64(req.message, '0308', 'message');
     const signature = S.fromBase64(req.signature, '0308', 'signature');
     if (message.length > 4096) throw new HuaweiError('0308', 'message is at most 4096 bytes.');
-    const r = await kms.verify(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message, signature, { activeOnly: true });
+    const r = await kms.verify(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message, signature);
     // A string, not a boolean (ValidateSignatureResponse).
     return c.json({ key_id: r.keyId, signature_valid: r.valid ? 'true' : 'false' });
   });
@@ -87,7 +87,7 @@ export function asymmetricRoutes(kms: Kms, route: Route) {
     const req = body(c, S.GenerateMac);
     const message = S.fromBase64(req.message, '0308', 'message');
     if (message.length < 1 || message.length > 4096) throw new HuaweiError('0308', 'message is 1 to 4096 bytes.');
-    const r = await kms.sign(caller(c), req.key_id, macParams(req.mac_algorithm), message, { activeOnly: true });
+    const r = await kms.sign(caller(c), req.key_id, macParams(req.mac_algorithm), message);
     return c.json({ key_id: r.keyId, mac_algorithm: req.mac_algorithm, mac: r.signature.toString('base64') });
   });
 
@@ -96,7 +96,7 @@ export function asymmetricRoutes(kms: Kms, route: Route) {
     const message = S.fromBase64(req.message, '0308', 'message');
     const mac = S.fromBase64(req.mac, '0308', 'mac');
     if (message.length < 1 || message.length > 4096) throw new HuaweiError('0308', 'message is 1 to 4096 bytes.');
-    const r = await kms.verify(caller(c), req.key_id, macParams(req.mac_algorithm), message, mac, { activeOnly: true });
+    const r = await kms.verify(caller(c), req.key_id, macParams(req.mac_algorithm), message, mac);
     return c.json({ key_id: r.keyId, mac_algorithm: req.mac_algorithm, mac_valid: r.valid });
   });
 }

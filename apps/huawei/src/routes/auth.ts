@@ -10,6 +10,7 @@ import { readText } from '@polykms/http';
 import type { HuaweiDeps, HuaweiEnv } from '../app.ts';
 import { checkPassword, findUserById, findUserByName, type HuaweiUser, type ProjectRoles } from '../iam.ts';
 import { keystoneTime, type TokenClaims } from '../tokens.ts';
+import { huaweiDb } from '../store.ts';
 
 const TITLES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
 const keystoneError = (code: number, message: string) => ({ error: { message, code, title: TITLES[code] ?? 'Error' } });
@@ -72,7 +73,7 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     if (u.id) user = await findUserById(kms, u.id);
     else if (u.domain?.name) user = await findUserByName(kms, u.domain.name, u.name!);
     else {
-      const row = await kms.db.selectFrom('huawei_users').select('domain_name').where('domain_id', '=', u.domain!.id!).executeTakeFirst();
+      const row = await (await huaweiDb(kms)).selectFrom('huawei_users').select('domain_name').where('domain_id', '=', u.domain!.id!).executeTakeFirst();
       user = row ? await findUserByName(kms, row.domain_name, u.name!) : undefined;
     }
     if (u.domain?.id && user && user.domainId !== u.domain.id) user = undefined;

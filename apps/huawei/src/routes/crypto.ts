@@ -41,10 +41,10 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     const alg = req.encryption_algorithm ?? 'SYMMETRIC_DEFAULT';
     if (alg === 'SM2_ENCRYPT') throw new HuaweiError('2106', 'SM2 keys are not supported here.');
     if (alg !== 'SYMMETRIC_DEFAULT') {
-      const r = await kms.rsaEncrypt(caller(c), req.key_id, pt, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' }, { activeOnly: true });
+      const r = await kms.rsaEncrypt(caller(c), req.key_id, pt, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
       return c.json({ key_id: r.keyId, cipher_text: r.ciphertext.toString('base64') });
     }
-    const r = await kms.encrypt(caller(c), req.key_id, pt, aadOf(req), { activeOnly: true });
+    const r = await kms.encrypt(caller(c), req.key_id, pt, aadOf(req));
     return c.json({ key_id: r.keyId, cipher_text: wrapCiphertext(r.ciphertext, r.keyId).toString('base64') });
   });
 
@@ -58,12 +58,11 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     if (alg !== 'SYMMETRIC_DEFAULT') {
       // Asymmetric ciphertext carries no metadata: the key id is required (EncryptData.html).
       if (!req.key_id) throw new HuaweiError('0204', 'key_id is required to decrypt with an asymmetric key.');
-      const r = await kms.rsaDecrypt(caller(c), req.key_id, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' }, { activeOnly: true });
+      const r = await kms.rsaDecrypt(caller(c), req.key_id, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
       ({ keyId, plaintext } = r);
     } else {
       const { coreBlob, keyId: embedded } = unwrapCiphertext(blob);
-      c.set('keyId', req.key_id?.toLowerCase() ?? embedded);
-      const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), { activeOnly: true, ...(req.key_id ? { expectKeyId: req.key_id } : {}) });
+      const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), req.key_id ? { expectKeyId: req.key_id } : {});
       ({ keyId, plaintext } = r);
     }
     return c.json({ key_id: keyId, plain_text: plaintext.toString('utf8'), plain_text_base64: plaintext.toString('base64') });
@@ -87,11 +86,11 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     const req = body(c, S.CreateDatakey);
     const bytes = dataKeyBytes(req);
     if (bytes <= MAX_DATA_KEY_BYTES) {
-      const r = await kms.generateDataKey(caller(c), req.key_id, bytes, { context: aadOf(req), withPlaintext, activeOnly: true });
+      const r = await kms.generateDataKey(caller(c), req.key_id, bytes, { context: aadOf(req), withPlaintext });
       return { keyId: r.keyId, cipher: wrapCiphertext(r.ciphertext, r.keyId), plaintext: r.plaintext };
     }
     const dek = await kms.random(caller(c), bytes);
-    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN), { activeOnly: true });
+    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN));
     return { keyId: r.keyId, cipher: wrapCiphertext(r.ciphertext, r.keyId), plaintext: withPlaintext ? dek : (dek.fill(0), undefined) };
   };
 
@@ -114,7 +113,7 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     if (all.length !== len + 32) throw new HuaweiError('2104', `plain_text must be ${len} bytes of data key and its 32-byte SHA-256 digest, hex-encoded (${2 * (len + 32)} characters).`);
     const dek = all.subarray(0, len);
     if (!timingSafeEqual(sha256(dek), all.subarray(len))) throw new HuaweiError('2103');
-    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN), { activeOnly: true });
+    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN));
     all.fill(0);
     return c.json({ key_id: r.keyId, cipher_text: S.hexUpper(wrapCiphertext(r.ciphertext, r.keyId)), datakey_length: String(len) });
   });
@@ -126,7 +125,7 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     const { coreBlob } = unwrapCiphertext(S.fromHex(req.cipher_text, '2201', 'cipher_text'));
     // Core's format byte says who made the data key: core's generator, or this dialect's sealing.
     const generated = coreBlob[0] === 0x02;
-    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), { expectKeyId: req.key_id, dataKey: generated, activeOnly: true });
+    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), { expectKeyId: req.key_id, dataKey: generated });
     if (r.plaintext.length !== len) throw new HuaweiError('2204', `The data key is ${r.plaintext.length} bytes.`);
     return c.json({ data_key: S.hexUpper(r.plaintext), datakey_length: String(len), datakey_dgst: S.hexUpper(sha256(r.plaintext)) });
   });

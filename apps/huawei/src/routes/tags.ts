@@ -22,7 +22,6 @@ export function tagRoutes(kms: Kms, route: Route) {
   const keyIdOf = (c: HuaweiContext) => {
     const id = c.req.param('key_id' as never) as string;
     if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(id)) throw new HuaweiError('0205');
-    c.set('keyId', id.toLowerCase());
     return id.toLowerCase();
   };
   const live = async (c: HuaweiContext, id: string) => {

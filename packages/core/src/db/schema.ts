@@ -24,33 +24,6 @@ export interface SealedSecretsTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
-export interface CredentialsTable {
-  id: string;
-  tenant_id: string;
-  dialect: string;
-  name: string;
-  description: string;
-  identities: string[];
-  status: string;
-  attributes: ColumnType<Record<string, unknown>, string | undefined, string>;
-  certificate_pem: string | null;
-  serial: string | null;
-  fingerprint: string | null;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  revoked_at: Timestamp | null;
-}
-
-export interface PoliciesTable {
-  id: string;
-  tenant_id: string;
-  dialect: string;
-  name: string;
-  document: ColumnType<unknown, string, string>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
 export interface KeysTable {
   id: string;
   tenant_id: string;
@@ -119,27 +92,6 @@ export interface AuditChainHeadTable {
   legacy_max_id: string;
 }
 
-/** Huawei IAM users (dialect `huawei`): `projects` is [{id, name, roles}]. */
-export interface HuaweiUsersTable {
-  id: string;
-  domain_id: string;
-  domain_name: string;
-  name: string;
-  password_hash: string;
-  projects: ColumnType<unknown, string, string>;
-  enabled: boolean;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface HuaweiAccessKeysTable {
-  access: string;
-  user_id: string;
-  status: string;
-  description: string;
-  created_at: Timestamp;
-}
-
 export interface Database {
   tenants: TenantsTable;
   tenant_bindings: TenantBindingsTable;
@@ -149,8 +101,4 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
   sealed_secrets: SealedSecretsTable;
-  credentials: CredentialsTable;
-  policies: PoliciesTable;
-  huawei_users: HuaweiUsersTable;
-  huawei_access_keys: HuaweiAccessKeysTable;
 }

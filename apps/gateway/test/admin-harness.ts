@@ -10,9 +10,9 @@ import type { Kms } from '@polykms/core';
 import { openTestKms, type Backend } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer, type OvhServer } from '@polykms/ovh';
-import { requireAdmin } from '../admintoken.ts';
-import { adminKeysApp, noStore } from '../admin-keys.ts';
-import { consoleApp } from './index.ts';
+import { requireAdmin } from '../src/admintoken.ts';
+import { adminKeysApp, noStore } from '../src/admin-keys.ts';
+import { consoleApp } from '../src/console/index.ts';
 
 /** The same mount order as admin.ts: middleware first, then the control plane, then these apps. */
 export function composeAdminPort(kms: Kms, opts: { adminToken: string; ovhUrl: string }) {

@@ -1,0 +1,105 @@
+import { createCipheriv, createHash, generateKeyPairSync, privateDecrypt, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KmsError } from '../errors.ts';
+import type { Caller, Kms } from '../kms.ts';
+import { backends, openTestKms, dbOf } from '../testing.ts';
+
+
+const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e, 'expected a KmsError').toBeInstanceOf(KmsError);
+  expect((e as KmsError).kind).toBe(kind);
+  if (msg) expect((e as KmsError).message).toMatch(msg);
+};
+
+
+describe.each(backends())('create on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let alice: Caller;
+  let bob: Caller;
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    const t1 = await kms.tenants.create('alice');
+    const t2 = await kms.tenants.create('bob');
+    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
+    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+  });
+  afterAll(async () => {
+    await kms?.close();
+    await drop?.();
+  });
+
+  it('creates every supported key type, active, with the operations its kind allows', async () => {
+    const specs = [
+      { kind: 'oct', size: 128 },
+      { kind: 'oct', size: 192 },
+      { kind: 'oct', size: 256 },
+      { kind: 'RSA', size: 2048 },
+      { kind: 'EC', curve: 'P-256' },
+      { kind: 'EC', curve: 'P-384' },
+      { kind: 'EC', curve: 'P-521' },
+      { kind: 'HMAC', size: 256 },
+    ] as const;
+    for (const spec of specs) {
+      const k = await kms.createKey(alice, { name: `k-${spec.kind}`, spec });
+      expect(k.state).toBe('active');
+      expect(k.kind).toBe(spec.kind);
+      expect(k.currentVersion).toBe(1);
+      expect(k.activatedAt).toBeInstanceOf(Date);
+    }
+    const ec = await kms.createKey(alice, { name: 'ec', spec: { kind: 'EC', curve: 'P-256' } });
+    expect(ec.ops).toEqual(['sign', 'verify']);
+  });
+
+  it('refuses bad specs and operations with a message that says what is wrong', async () => {
+    await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'RSA', size: 1024 } }), 'invalid_argument', /2048, 3072, 4096/);
+    await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'EC', curve: 'P-192' as never } }), 'invalid_argument', /curve/);
+    await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'oct', size: 256 }, ops: ['sign'] }), 'invalid_argument', /cannot 'sign'/);
+    await expectKind(kms.createKey(alice, { name: '', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /name/);
+    await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'DSA' as never } }), 'invalid_argument', /unknown key type/);
+  });
+
+  it('takes a caller-chosen key id once', async () => {
+    const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
+    const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
+    expect(k.id).toBe(id);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /cannot be used/);
+    await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
+  });
+
+  it('imports a public key: verifies and encrypts (checked with the private half outside), never signs or decrypts', async () => {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await expectKind(
+      kms.importKey(alice, { name: 'pub-sign', ops: ['sign', 'verify'], material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } }),
+      'invalid_argument',
+      /public key .* not sign/,
+    );
+    const k = await kms.importKey(alice, { name: 'pub', material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    expect(k.ops.sort()).toEqual(['encrypt', 'verify', 'wrapKey']);
+    const msg = Buffer.from('signed elsewhere');
+    const sig = cryptoSign('sha256', msg, pair.privateKey);
+    const params = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
+    expect((await kms.verify(alice, k.id, params, msg, sig)).valid).toBe(true);
+    expect((await kms.verify(alice, k.id, params, Buffer.from("other"), sig)).valid).toBe(false);
+    const wrapped = await kms.rsaEncrypt(alice, k.id, Buffer.from('dek'), { hash: 'SHA-256' });
+    expect(privateDecrypt({ key: pair.privateKey, oaepHash: "sha256" }, wrapped.ciphertext).toString()).toBe('dek');
+    await expectKind(kms.sign(alice, k.id, params, msg), 'unsupported');
+    await expectKind(kms.rsaDecrypt(alice, k.id, Buffer.alloc(256), { hash: 'SHA-256' }), 'unsupported');
+    expect((await kms.getPublicKey(alice, k.id)).spki.equals(pair.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
+  });
+
+  it('keeps a plaintext sealed AES key out of every stored column', async () => {
+    const raw = randomBytes(32);
+    const k = await kms.importKey(alice, { name: 'leak', material: { format: 'raw', bytes: raw } });
+    const v = await dbOf(kms).selectFrom('key_versions').selectAll().where('key_id', '=', k.id).executeTakeFirstOrThrow();
+    expect(Buffer.from(v.material!).includes(raw)).toBe(false);
+    const ksum = createHash('sha256').update(raw).digest();
+    expect(Buffer.from(v.material!).includes(ksum.subarray(0, 8))).toBe(false);
+    void createCipheriv;
+  });
+});

@@ -1,0 +1,78 @@
+import type { AuditEvent } from '../audit.ts';
+import { isUuid } from '../ciphertext.ts';
+import type { Core } from '../context.ts';
+import { KmsError, notFound, toKmsError } from '../errors.ts';
+import type { Action, Caller, KeyRecord } from '../types.ts';
+
+/** The audit event of one operation, with the caller's own details merged in. */
+export function event(
+  core: Core,
+  c: Caller,
+  action: Action | string,
+  keyId: string | null,
+  outcome: AuditEvent['outcome'],
+  err?: KmsError,
+  details?: Record<string, unknown>,
+): AuditEvent {
+  return {
+    at: core.now(),
+    tenantId: isUuid(c.tenantId) ? c.tenantId : null,
+    dialect: c.dialect,
+    principal: c.principal,
+    action,
+    keyId: keyId && isUuid(keyId) ? keyId : null,
+    outcome,
+    errorKind: err?.kind,
+    requestId: c.requestId,
+    details: c.details ? { ...c.details, ...details } : details,
+  };
+}
+
+/** Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`. */
+export async function run<T>(core: Core, c: Caller, action: Action, keyId: string | null, fn: () => Promise<T>): Promise<T> {
+  try {
+    const r = await fn();
+    const behind = core.audit.room();
+    if (behind) await behind;
+    return r;
+  } catch (e) {
+    const err = toKmsError(e);
+    if ((err.kind === 'failed_precondition' || err.kind === 'unsupported') && !err.key && keyId) err.key = await keyFacts(core, c, keyId);
+    if (err.kind === 'internal' || err.kind === 'unavailable') core.log.error({ err: e, action, reqId: c.requestId }, 'operation failed');
+    core.audit.record(event(core, c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err));
+    throw err;
+  }
+}
+
+/** What a renderer may say about the key a refusal concerns; nothing for another tenant's key. */
+async function keyFacts(core: Core, c: Caller, keyId: string): Promise<KmsError['key']> {
+  if (!isUuid(c.tenantId) || !isUuid(keyId)) return undefined;
+  const row = await core.db
+    .selectFrom('keys')
+    .select(['kind', 'ops', 'state'])
+    .where('tenant_id', '=', c.tenantId)
+    .where('id', '=', keyId.toLowerCase())
+    .executeTakeFirst()
+    .catch(() => undefined);
+  return row && { kind: row.kind, ops: row.ops, state: row.state };
+}
+
+/** The dialect's policy (`Caller.authorize`); a refusal is permission_denied, audited as denied. */
+export async function authorize(c: Caller, action: Action, key?: KeyRecord) {
+  if (c.authorize && !(await c.authorize(action, key))) {
+    throw new KmsError(
+      'permission_denied',
+      `${c.principal} is not allowed to ${action.replace('key.', '').replace(/_/g, ' ')}${key ? ` with key ${key.id}` : ''}`,
+      'policy',
+    );
+  }
+}
+
+export function checkTenant(c: Caller) {
+  if (!isUuid(c.tenantId)) throw notFound('tenant');
+}
+
+/** The audit event of a successful read or crypto operation. */
+export function allowed(core: Core, c: Caller, action: Action, keyId: string, details?: Record<string, unknown>) {
+  core.audit.record(event(core, c, action, keyId, 'allowed', undefined, details));
+}

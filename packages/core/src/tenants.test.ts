@@ -1,0 +1,68 @@
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KmsError } from './errors.ts';
+import type { Caller, Kms } from './kms.ts';
+import { backends, openTestKms, } from './testing.ts';
+
+
+const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e, 'expected a KmsError').toBeInstanceOf(KmsError);
+  expect((e as KmsError).kind).toBe(kind);
+  if (msg) expect((e as KmsError).message).toMatch(msg);
+};
+
+
+describe.each(backends())('tenants on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let alice: Caller;
+  let bob: Caller;
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    const t1 = await kms.tenants.create('alice');
+    const t2 = await kms.tenants.create('bob');
+    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
+    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+  });
+  afterAll(async () => {
+    await kms?.close();
+    await drop?.();
+  });
+
+  it('binds dialect namespaces to tenants, creating one on first sight', async () => {
+    const t = await kms.tenants.resolve('huawei', 'proj-1', { create: true });
+    expect(await kms.tenants.resolve('huawei', 'proj-1')).toBe(t);
+    expect(await kms.tenants.resolve('ovh', 'unknown')).toBeUndefined();
+    await kms.tenants.bind('ovh', 'okms-1', t!);
+    expect(await kms.tenants.resolve('ovh', 'okms-1')).toBe(t);
+  });
+
+  it('links namespaces of several dialects to one tenant; a namespace whose tenant holds keys never moves', async () => {
+    const shared = await kms.tenants.create('linked');
+    const seen: string[] = [];
+    const off = kms.subscribe('tenant.bindings', (p) => seen.push(p));
+    expect(await kms.tenants.link('ovh', 'okms-linked', shared.id)).toMatchObject({ tenantId: shared.id, moved: false });
+    // A project that was used alone (own empty tenant) can still join.
+    const alone = await kms.tenants.resolve('huawei', 'proj-linked', { create: true });
+    expect(alone).not.toBe(shared.id);
+    expect(await kms.tenants.link('huawei', 'proj-linked', 'linked')).toMatchObject({ tenantId: shared.id, moved: true });
+    expect(await kms.tenants.resolve('huawei', 'proj-linked')).toBe(shared.id);
+    expect((await kms.tenants.bindings(shared.id)).map((b) => `${b.dialect}:${b.external_id}`).sort()).toEqual(['huawei:proj-linked', 'ovh:okms-linked']);
+    expect(seen).toEqual(['ovh:okms-linked', 'huawei:proj-linked']);
+    off();
+    // A key made through one dialect's namespace is the tenant's: the other namespace reaches it.
+    const viaHuawei = { tenantId: (await kms.tenants.resolve('huawei', 'proj-linked'))!, dialect: 'huawei', principal: 'p' };
+    const k = await kms.createKey(viaHuawei, { name: 'shared', spec: { kind: 'oct', size: 256 } });
+    const viaOvh = { tenantId: (await kms.tenants.resolve('ovh', 'okms-linked'))!, dialect: 'ovh', principal: 'o' };
+    expect((await kms.getKey(viaOvh, k.id)).id).toBe(k.id);
+    // Now the tenant holds a key: its namespaces stay.
+    await expectKind(kms.tenants.link('ovh', 'okms-linked', alice.tenantId), 'conflict', /holds keys/);
+    await expectKind(kms.tenants.link('ovh', 'x', '00000000-0000-4000-8000-000000000000'), 'not_found');
+    await expectKind(kms.tenants.link('ovh', '', shared.id), 'invalid_argument');
+  });
+});

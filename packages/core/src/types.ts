@@ -1,0 +1,101 @@
+import type { Curve, KeyKind, KeyOp, KeySpec } from './keyspec.ts';
+import type { ImportInput } from './material.ts';
+import type { DeactivationReason, KeyState } from './states.ts';
+
+/** Who is calling, on behalf of which tenant, through which dialect. */
+export interface Caller {
+  tenantId: string;
+  dialect: string;
+  principal: string;
+  requestId?: string | undefined;
+  /** The dialect's policy (OVH IAM, Huawei roles ...): false means permission_denied, audited. */
+  authorize?: ((action: Action, key?: KeyRecord) => boolean | Promise<boolean>) | undefined;
+  /** Rules this dialect is stricter than core on, enforced by core under the key's row lock. */
+  policy?: KeyPolicy | undefined;
+  /** Extra audit details the dialect attaches to every event of this call (e.g. CSE's reason and resource). */
+  details?: Record<string, unknown> | undefined;
+}
+
+export interface KeyPolicy {
+  /** Only an active key may be used, for decryption and verification too (Huawei). */
+  activeOnly?: boolean | undefined;
+  /** Activate only a deactivated key, deactivate only an active one (Huawei's enable/disable). */
+  exactTransitions?: boolean | undefined;
+}
+
+export type Action =
+  | 'key.create'
+  | 'key.import'
+  | 'key.get'
+  | 'key.list'
+  | 'key.update'
+  | 'key.activate'
+  | 'key.deactivate'
+  | 'key.schedule_deletion'
+  | 'key.cancel_deletion'
+  | 'key.destroy'
+  | 'key.rotate'
+  | 'key.encrypt'
+  | 'key.decrypt'
+  | 'key.generate_data_key'
+  | 'key.sign'
+  | 'key.verify'
+  | 'key.get_public_key'
+  | 'random';
+
+export interface KeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  description: string;
+  alias: string | null;
+  kind: KeyKind;
+  size: number | null;
+  curve: Curve | null;
+  ops: KeyOp[];
+  origin: 'generated' | 'imported';
+  state: KeyState;
+  currentVersion: number;
+  revision: number;
+  createdAt: Date;
+  updatedAt: Date;
+  activatedAt: Date | null;
+  deactivatedAt: Date | null;
+  deactivationReason: DeactivationReason | null;
+  compromisedAt: Date | null;
+  deletionDueAt: Date | null;
+  destroyedAt: Date | null;
+  attributes: Record<string, unknown>;
+}
+
+export interface CreateKeyInput {
+  /** A caller-chosen key id (uuid); a fresh one otherwise. */
+  id?: string | undefined;
+  name: string;
+  description?: string | undefined;
+  alias?: string | null | undefined;
+  spec: KeySpec;
+  ops?: readonly string[] | undefined;
+  /** Keys start active unless asked otherwise. */
+  initialState?: 'active' | 'pre_active' | undefined;
+  attributes?: Record<string, unknown> | undefined;
+}
+
+export interface ImportKeyInput extends Omit<CreateKeyInput, 'spec'> {
+  material: ImportInput;
+  /** What the caller said the key is; the material must agree. */
+  expect?: Partial<KeySpec> | undefined;
+}
+
+export interface ListInput {
+  limit?: number | undefined;
+  cursor?: string | undefined;
+  states?: readonly KeyState[] | undefined;
+  kinds?: readonly KeyKind[] | undefined;
+}
+
+export const NAME_MAX = 256;
+export const DESCRIPTION_MAX = 1024;
+export const MAX_PLAINTEXT = 64 * 1024;
+export const MAX_RANDOM = 8192;
+export const MAX_DATA_KEY_BYTES = 512;
