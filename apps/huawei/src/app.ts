@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readBody, responseHeader } from '@polykms/http';
+import { limitBody, type Metrics, observe, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -105,6 +105,11 @@ export function huaweiApp(
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     await next();
   });
+  // Huawei's credentials are headers a browser does not add by itself, so this is defence in depth:
+  // no other site's page has business here, password logins included.
+  app.use('*', refuseCrossSite((_c, reason) => {
+    throw new ApigwError('0302', reason);
+  }));
   app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));
   app.use('/v1.0/:project_id/kms/*', async (c, next) => {
     const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(c);
