@@ -11,5 +11,6 @@ RUN pnpm install --frozen-lockfile \
 USER node
 EXPOSE 8440 8443 8444 8445
 VOLUME ["/var/lib/polykms"]
-HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.POLYKMS_ADMIN_PORT||8440)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# /readyz on the admin port, HTTPS verified against the gateway CA in the data directory (not curl -k).
+HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD ["node", "apps/gateway/bin/healthcheck.mjs"]
 CMD ["node", "apps/gateway/bin/polykms.mjs", "serve"]

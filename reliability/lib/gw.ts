@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type Backend } from '@polykms/core/testing';
@@ -47,7 +47,8 @@ export class GatewayUnderTest {
     const g = await startGateway({ dataDir: this.dataDir, databaseUrl, rootKey: this.rootKey, adminToken: this.token, adminPort: this.adminPort, ovhPort: this.ovhPort });
     this.child = g.child;
     this.urls = g.urls;
-    this.admin ??= new Admin(g.urls.admin, this.token);
+    // The admin port is HTTPS under the gateway CA, which the gateway writes into its data directory.
+    this.admin ??= new Admin(g.urls.admin, this.token, readFileSync(join(this.dataDir, 'ca.pem'), 'utf8'));
     return this;
   }
 

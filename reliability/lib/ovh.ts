@@ -6,8 +6,10 @@ export class Admin {
   constructor(
     readonly url: string,
     readonly token: string,
+    /** The gateway CA, for a gateway's own admin port (HTTPS); the test host's is loopback HTTP. */
+    ca?: string,
   ) {
-    this.http = new Client(url);
+    this.http = new Client(url, ca ? { ca } : undefined);
   }
 
   async call(method: string, path: string, body?: unknown): Promise<Reply> {

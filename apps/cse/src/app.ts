@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, readJson, requestHeader, responseHeader } from '@polykms/http';
+import { handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -114,6 +114,10 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     await next();
   });
+  // Workspace's browser client calls from its configured origins (CORS above); no other site's page may.
+  app.use('*', refuseCrossSite((_c, reason) => {
+    throw new CseError(403, reason, 'cross_site');
+  }, { allowOrigins: config.corsOrigins }));
   app.use('*', limitBody(MAX_BODY, () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); }));
 
   const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '';

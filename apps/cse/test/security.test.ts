@@ -130,6 +130,26 @@ describe('every CSE method refuses who it should', () => {
     await drop?.();
   });
 
+  it("refuses another site's browser on every method (403 cross_site), and lets Workspace's configured origin through", async () => {
+    const google = 'https://client-side-encryption.google.com';
+    for (const r of routes) {
+      for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', 'content-type': 'text/plain' }] as Record<string, string>[]) {
+        const res = await api(`/v1/${r.name}`, r.body(await validTokens(r)), h);
+        expectError(res, 403, `${r.name} ${JSON.stringify(h)}`);
+        expect(res.json.details).toBe('cross_site');
+        expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      }
+      // Workspace's client: cross-site by nature, a "simple" text/plain request, its origin configured.
+      const ok = await api(`/v1/${r.name}`, JSON.stringify(r.body(await validTokens(r))), { origin: google, 'sec-fetch-site': 'cross-site', 'content-type': 'text/plain;charset=UTF-8' });
+      expect(ok.status, `${r.name}: ${ok.text}`).toBe(r.name === 'rewrap' ? 403 : r.name === 'privatekeydecrypt' ? 400 : 200);
+      expect(ok.json.details ?? 'none').not.toBe('cross_site');
+      expect(ok.headers['access-control-allow-origin']).toBe(google);
+    }
+    // A page of the KACLS's own origin is not cross-site.
+    const own = new URL(server.url).origin;
+    expect((await api('/v1/wrap', routes[0]!.body(await validTokens(routes[0]!)), { origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+  });
+
   it('each method accepts its valid caller (the baseline of every refusal below)', async () => {
     for (const r of routes) {
       const res = await api(`/v1/${r.name}`, r.body(await validTokens(r)));

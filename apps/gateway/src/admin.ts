@@ -7,13 +7,20 @@ import { huaweiAdminApp } from '@polykms/huawei';
 import { requireAdmin } from './admintoken.ts';
 import { adminKeysApp, noStore } from './admin-keys.ts';
 import { consoleApp } from './console/index.ts';
-import type { Metrics } from '@polykms/http';
+import { refuseCrossSite, type Metrics } from '@polykms/http';
 
 const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
+
+/**
+ * No other site's page may drive the admin API from an operator's browser; the console is this
+ * origin. The body is the admin API's own (requireAdmin's shape).
+ */
+export const refuseCrossSiteAdmin = () => refuseCrossSite((c, reason) => c.json({ class: 'Client::Forbidden', message: reason }, 403));
 
 /** The admin port: health, readiness and metrics (open), the control planes (admin token). */
 export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined }) {
   const app = new Hono();
+  app.use('*', refuseCrossSiteAdmin());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // Prometheus scrapes without credentials; the series carry route patterns and counts, never ids or data.
   app.get('/metrics', async (c) => {

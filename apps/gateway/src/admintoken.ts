@@ -3,6 +3,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MiddlewareHandler } from 'hono';
 
+/**
+ * One minimum for a configured admin token, from the environment or a file: 16 characters (a generated
+ * token has 43), none of them whitespace (a Bearer header could not carry it).
+ */
+export function checkAdminToken(token: string, from: string) {
+  if (token.length < 16) throw new Error(`${from} is too short (at least 16 characters; openssl rand -hex 32 makes one)`);
+  if (/\s/.test(token)) throw new Error(`${from} contains whitespace, which an Authorization header cannot carry`);
+}
+
 /** The admin token from POLYKMS_ADMIN_TOKEN, or one generated on first start into the data directory (0600). */
 export function loadAdminToken(dataDir: string, configured: string | undefined): { token: string; file?: string; generated: boolean } {
   if (configured) return { token: configured, generated: false };

@@ -1,4 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Kms } from '@polykms/core';
 import { randomBytes } from 'node:crypto';
 import { exportPkcs12 } from '@polykms/pki';
@@ -8,25 +11,83 @@ import { UsageError } from './usage.ts';
 type Values = Record<string, string | string[] | boolean | undefined>;
 export type AdminCall = (method: string, path: string, body?: unknown) => Promise<any>;
 
+/** Where a running gateway's admin API is, and how its certificate is checked. */
+export interface AdminTarget {
+  url: string;
+  /** The gateway CA (PEM) for an https URL; the CLI reads it from the data directory. */
+  ca?: string | undefined;
+  /** Names the server certificate may carry besides the URL's host (POLYKMS_HOSTNAMES). */
+  hostnames?: string[] | undefined;
+  /** Where `ca` was looked for, for the error when it is missing. */
+  caFile?: string | undefined;
+}
+
+/** One request to the admin API over HTTPS (the gateway CA trusted, nothing else) or loopback HTTP. */
+function send(t: AdminTarget, method: string, path: string, headers: Record<string, string>, body?: string, timeoutMs?: number): Promise<{ status: number; text: string }> {
+  const url = new URL(path, t.url);
+  const tls = url.protocol === 'https:';
+  // The certificate names the configured hostnames and the loopback addresses; a wildcard listen
+  // address reached as 127.0.0.1, or an address that is not among them, is matched on the hostnames.
+  const identity = (host: string, cert: PeerCertificate) => {
+    const err = checkServerIdentity(host, cert);
+    return err && (t.hostnames ?? []).some((n) => !checkServerIdentity(n, cert)) ? undefined : err;
+  };
+  return new Promise((resolve, reject) => {
+    const req = (tls ? httpsRequest : httpRequest)(
+      url,
+      { method, headers, agent: false, ...(tls ? { ca: t.ca, rejectUnauthorized: true, checkServerIdentity: identity } : {}), ...(timeoutMs ? { timeout: timeoutMs } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer from ${t.url}`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Nobody listening there: the CLI then opens the store itself. */
+const NOT_LISTENING = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EHOSTUNREACH']);
+
 /**
- * The admin API, reached over HTTP when a gateway is running (an embedded PGlite database belongs to
+ * The admin API, reached over HTTPS when a gateway is running (an embedded PGlite database belongs to
  * that process), or in-process on the store otherwise. Either way it is the same control-plane code.
+ * A listener whose certificate does not verify against the gateway CA is an error, not "no gateway":
+ * the admin token is never sent to it.
  */
-export async function adminClient(adminUrl: string, token: string | undefined, open: () => Promise<Kms>, ovhUrl = ''): Promise<{ call: AdminCall; close: () => Promise<void> }> {
-  const running = await fetch(`${adminUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
-    (r) => r.ok,
-    () => false,
-  );
-  const unwrap = async (r: Response) => {
+export async function adminClient(target: AdminTarget, token: string | undefined, open: () => Promise<Kms>, ovhUrl = ''): Promise<{ call: AdminCall; close: () => Promise<void> }> {
+  if (target.url.startsWith('https:') && !target.ca) {
+    // Without the CA nothing can be verified; only a port nobody listens on lets the CLI go on alone.
+    const probe = await send({ ...target, ca: undefined }, 'GET', '/healthz', {}, undefined, 1000).then(
+      () => 'listening',
+      (e: NodeJS.ErrnoException) => (NOT_LISTENING.has(e.code ?? '') ? 'absent' : 'listening'),
+    );
+    if (probe === 'listening') throw new UsageError(`a gateway is running at ${target.url} but its CA certificate is not in ${target.caFile ?? 'the data directory'}: set POLYKMS_ADMIN_CA_FILE (polykms ca export on the gateway's host writes it)`);
+  }
+  const running = !target.url.startsWith('https:') || target.ca
+    ? await send(target, 'GET', '/healthz', {}, undefined, 1000).then(
+        (r) => r.status === 200,
+        (e: NodeJS.ErrnoException) => {
+          if (NOT_LISTENING.has(e.code ?? '')) return false;
+          throw new Error(`cannot reach the admin API at ${target.url}: ${e.message}`);
+        },
+      )
+    : false;
+  const unwrap = async (r: { status: number; json: () => Promise<unknown> }) => {
     const data = r.status === 204 ? undefined : await r.json();
     if (r.status >= 400) throw new Error((data as { message?: string })?.message ?? `HTTP ${r.status}`);
     return data;
   };
   if (running) {
-    if (!token) throw new UsageError(`a gateway is running at ${adminUrl}: set POLYKMS_ADMIN_TOKEN (or keep admin.token in POLYKMS_DATA_DIR)`);
+    if (!token) throw new UsageError(`a gateway is running at ${target.url}: set POLYKMS_ADMIN_TOKEN (or keep admin.token in POLYKMS_DATA_DIR)`);
     return {
-      call: async (method, path, body) =>
-        unwrap(await fetch(`${adminUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })),
+      call: async (method, path, body) => {
+        const r = await send(target, method, path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
+        return unwrap({ status: r.status, json: async () => JSON.parse(r.text) });
+      },
       close: async () => {},
     };
   }

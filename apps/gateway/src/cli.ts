@@ -3,8 +3,9 @@ import { Kms, KmsError, rotateRootKey } from '@polykms/core';
 import { pino } from 'pino';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFromEnv, parseDialects } from './config.ts';
-import { adminClient, ovhCommand } from './cli-ovh.ts';
+import { isIP } from 'node:net';
+import { configFromEnv, parseDialects, type GatewayConfig } from './config.ts';
+import { adminClient, ovhCommand, type AdminTarget } from './cli-ovh.ts';
 import { HUAWEI_HELP, HUAWEI_OPTIONS, huaweiCommand } from './cli-huawei.ts';
 import { CSE_HELP, CSE_OPTIONS, cseCommand } from './cli-cse.ts';
 import { UsageError } from './usage.ts';
@@ -37,7 +38,7 @@ ${HUAWEI_HELP}
 ${CSE_HELP.join("\n")}
 
 options: --json (machine-readable output), --config FILE (gateway configuration, as POLYKMS_CONFIG), --help
-environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
+environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, POLYKMS_ADMIN_CA_FILE, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
   'root-key rotate': `usage: polykms root-key rotate [--batch N] [--json]
 
 Re-wraps every stored key version under the current root key (POLYKMS_ROOT_KEY or POLYKMS_ROOT_KEY_FILE),
@@ -45,6 +46,19 @@ opening rows with the previous keys listed in POLYKMS_ROOT_KEYS_PREVIOUS (comma-
 Safe to interrupt: run it again and it continues where it stopped.`,
 };
 
+
+/**
+ * The running gateway's admin API as this machine reaches it: a wildcard listen address through
+ * loopback; HTTPS verified against the gateway CA that the gateway keeps in its data directory
+ * (POLYKMS_ADMIN_CA_FILE elsewhere), like the admin token.
+ */
+function adminTarget(cfg: GatewayConfig): AdminTarget {
+  const wildcard = ['0.0.0.0', '::', '[::]', ''].includes(cfg.adminHost);
+  const host = wildcard ? '127.0.0.1' : isIP(cfg.adminHost) === 6 ? `[${cfg.adminHost}]` : cfg.adminHost;
+  if (!cfg.adminTls) return { url: `http://${host}:${cfg.adminPort}` };
+  const caFile = process.env.POLYKMS_ADMIN_CA_FILE || join(cfg.dataDir, 'ca.pem');
+  return { url: `https://${host}:${cfg.adminPort}`, ca: existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined, caFile, hostnames: cfg.hostnames };
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -138,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
       if (key === 'tenant create' && !rest[0]) throw new UsageError('tenant create needs a NAME');
       if ((key === 'key create' || key === 'key list' || key === 'tenant link') && !values.tenant) throw new UsageError(`${key} needs --tenant ID|NAME`);
       if (key === 'key create' && (!values.name || !values.type)) throw new UsageError('key create needs --name and --type oct|RSA|EC');
-      const admin = await adminClient(`http://${cfg.host}:${cfg.adminPort}`, token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
+      const admin = await adminClient(adminTarget(cfg), token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
         if (key === 'key create') {
           const t = encodeURIComponent(values.tenant!);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { backgroundNice } from '@polykms/core';
+import { checkAdminToken } from './admintoken.ts';
 
 export const DIALECTS = ['ovh', 'huawei', 'cse'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -11,6 +12,13 @@ export interface GatewayConfig {
   dataDir: string;
   databaseUrl: string | undefined;
   host: string;
+  /** Where the admin API and console listen (POLYKMS_HOST unless set). */
+  adminHost: string;
+  /**
+   * HTTPS with the gateway CA (the default). Plain HTTP only on a loopback address: the admin token,
+   * Huawei secret keys and OVH credential private keys cross this port.
+   */
+  adminTls: boolean;
   adminPort: number;
   ovhPort: number;
   huaweiPort: number;
@@ -36,6 +44,8 @@ const FileSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   databaseUrl: z.string().min(1).optional(),
   host: z.string().min(1).optional(),
+  adminHost: z.string().min(1).optional(),
+  adminTls: z.boolean().optional(),
   ports: z.strictObject({ admin: portNumber.optional(), ovh: portNumber.optional(), huawei: portNumber.optional(), cse: portNumber.optional() }).optional(),
   dialects: z.array(z.enum(DIALECTS)).min(1).optional(),
   adminTokenFile: z.string().min(1).optional(),
@@ -53,6 +63,12 @@ function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0-65535); got '${v}'`);
   return n;
+}
+
+function onOff(v: string, name: string): boolean {
+  if (/^(on|true|1|yes)$/i.test(v)) return true;
+  if (/^(off|false|0|no)$/i.test(v)) return false;
+  throw new Error(`${name} must be on or off; got '${v}'`);
 }
 
 export function parseDialects(v: string, from: string): Dialect[] {
@@ -87,15 +103,20 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     } catch (e) {
       throw new Error(`cannot read the admin token file ${tokenFile}: ${(e as Error).message}`);
     }
-    if (adminTokenFromFile.length < 16) throw new Error(`the admin token in ${tokenFile} is too short (at least 16 characters)`);
+    checkAdminToken(adminTokenFromFile, `the admin token in ${tokenFile}`);
   }
+  if (env.POLYKMS_ADMIN_TOKEN) checkAdminToken(env.POLYKMS_ADMIN_TOKEN, 'POLYKMS_ADMIN_TOKEN');
+  const adminTls = env.POLYKMS_ADMIN_TLS ? onOff(env.POLYKMS_ADMIN_TLS, 'POLYKMS_ADMIN_TLS') : (f.adminTls ?? true);
+  const host = env.POLYKMS_HOST ?? f.host ?? '127.0.0.1';
   // Read by the threads themselves (threads.mjs); a bad value is refused here, at start-up.
   backgroundNice(env);
   const cseFile = env.POLYKMS_CSE_CONFIG || (f.cse?.configFile ? resolve(base, f.cse.configFile) : undefined);
   return {
     dataDir: resolve(env.POLYKMS_DATA_DIR ?? (f.dataDir ? resolve(base, f.dataDir) : './data')),
     databaseUrl: env.DATABASE_URL || f.databaseUrl || undefined,
-    host: env.POLYKMS_HOST ?? f.host ?? '127.0.0.1',
+    host,
+    adminHost: env.POLYKMS_ADMIN_HOST || f.adminHost || host,
+    adminTls,
     adminPort: port(env, 'POLYKMS_ADMIN_PORT', f.ports?.admin ?? 8440),
     ovhPort: port(env, 'POLYKMS_OVH_PORT', f.ports?.ovh ?? 8443),
     huaweiPort: port(env, 'POLYKMS_HUAWEI_PORT', f.ports?.huawei ?? 8444),

@@ -1,6 +1,9 @@
+import { renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Kms } from '@polykms/core';
-import { Metrics, type HttpsServer } from '@polykms/http';
+import { Metrics, serveHttps, type HttpsServer } from '@polykms/http';
 import { pino, type Logger } from 'pino';
 import { gatewayCa, type Ca } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
@@ -25,6 +28,38 @@ const listen = (app: { fetch: (r: Request) => Response | Promise<Response> }, ho
     server.once('error', rej);
   });
 
+/** A loopback address: 127.0.0.0/8, ::1 (or IPv4-mapped loopback), or the name localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return false;
+}
+
+/** The admin plane carries the admin token and secrets: plain HTTP is refused anywhere but loopback. */
+export function checkAdminListener(cfg: Pick<GatewayConfig, 'adminHost' | 'adminTls'>) {
+  if (!cfg.adminTls && !isLoopback(cfg.adminHost))
+    throw new Error(
+      `the admin API would listen in plain HTTP on ${cfg.adminHost}: it carries the admin token and key material, so plain HTTP is only allowed on a loopback address (set POLYKMS_ADMIN_HOST=127.0.0.1, or leave POLYKMS_ADMIN_TLS on)`,
+    );
+}
+
+/**
+ * The gateway CA's certificate in the data directory (ca.pem), for the CLI and the container's health
+ * check to verify the admin listener; public, replaced atomically since several processes may share it.
+ */
+function writeCaFile(dataDir: string, pem: string, log: Logger) {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const tmp = join(dataDir, `.ca.pem.${process.pid}`);
+    writeFileSync(tmp, pem, { mode: 0o644 });
+    renameSync(tmp, join(dataDir, 'ca.pem'));
+  } catch (e) {
+    log.warn({ err: e, dataDir }, `cannot write the gateway CA to ${dataDir}/ca.pem: the CLI will need POLYKMS_ADMIN_CA_FILE`);
+  }
+}
+
 type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metrics: Metrics }) => Promise<HttpsServer>;
 
 /** How each dialect starts; a dialect not in `cfg.dialects` is not started at all. */
@@ -36,12 +71,13 @@ const STARTERS: Record<Dialect, Starter | undefined> = {
 
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
 export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<Gateway> {
+  checkAdminListener(cfg);
   const kms = await Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
   const adminToken = loadAdminToken(cfg.dataDir, cfg.adminToken);
   if (adminToken.generated) log.warn({ file: adminToken.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${adminToken.file}`);
   const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });
   const servers: Partial<Record<Dialect, HttpsServer>> = {};
-  let admin: Awaited<ReturnType<typeof listen>> | undefined;
+  let admin: { port: number; url: string; close(): Promise<void> } | undefined;
   try {
     const ca = await gatewayCa(kms);
     for (const d of cfg.dialects) {
@@ -49,7 +85,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
       if (!start) throw new Error(`the ${d} dialect is not available in this build`);
       servers[d] = await start(kms, ca, cfg, { log, metrics });
     }
-    admin = await listen(adminApp(kms, { adminToken: adminToken.token, ovhUrl: servers.ovh?.url ?? '', metrics }), cfg.host, cfg.adminPort);
+    const app = adminApp(kms, { adminToken: adminToken.token, ovhUrl: servers.ovh?.url ?? '', metrics });
+    if (cfg.adminTls) {
+      writeCaFile(cfg.dataDir, ca.certPem, log);
+      admin = await serveHttps(app.fetch, ca, { host: cfg.adminHost, port: cfg.adminPort, hostnames: cfg.hostnames });
+    } else {
+      const plain = await listen(app, cfg.adminHost, cfg.adminPort);
+      const h = isIP(cfg.adminHost) === 6 ? `[${cfg.adminHost}]` : cfg.adminHost;
+      admin = { port: plain.port, url: `http://${h}:${plain.port}`, close: () => new Promise<void>((r) => plain.server.close(() => r())) };
+    }
   } catch (e) {
     await Promise.all(Object.values(servers).map((s) => s.close()));
     await kms.close();
@@ -57,7 +101,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
   }
   const sweep = setInterval(() => void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed')), cfg.deletionSweepMs);
   sweep.unref();
-  const urls: Gateway['urls'] = { admin: `http://${cfg.host}:${admin.port}` };
+  const urls: Gateway['urls'] = { admin: admin.url };
   for (const [d, s] of Object.entries(servers)) urls[d as Dialect] = s.url;
   return {
     adminToken,
@@ -67,7 +111,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
     urls,
     async close() {
       clearInterval(sweep);
-      await Promise.all([new Promise<void>((r) => admin!.server.close(() => r())), ...Object.values(servers).map((s) => s.close())]);
+      await Promise.all([admin!.close(), ...Object.values(servers).map((s) => s.close())]);
       await kms.close();
     },
   };

@@ -1,11 +1,13 @@
 /** The installed `polykms` entry point, as an operator runs it (no gateway running: in-process on PGlite). */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { serveHttps } from '@polykms/http';
+import { createCa, loadCa } from '@polykms/pki';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -79,4 +81,39 @@ describe('polykms CLI', () => {
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/not configured/);
   }, 240_000); // a dozen CLI processes, each starting tsx: ~80 s on a slow day of this 2-core machine
+
+  // The admin token only goes to a listener whose certificate the gateway CA signed.
+  it('never sends the admin token to an admin port it cannot verify against the gateway CA', async () => {
+    const seen: string[] = [];
+    const impostor = await serveHttps(
+      async (req) => {
+        seen.push(req.headers.get('authorization') ?? '-');
+        return Response.json({ status: 'ok' });
+      },
+      await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 400 })),
+      { host: '127.0.0.1', port: 0 },
+    );
+    try {
+      const at = { ...env, POLYKMS_ADMIN_PORT: String(impostor.port), POLYKMS_ADMIN_TOKEN: 'cli-test-admin-token-0123456789' };
+      const spawnAt = (extra: Record<string, string>) =>
+        new Promise<{ status: number | null; stderr: string }>((res) => {
+          const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'tenant', 'list'], { cwd: root, env: { ...at, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('exit', (status) => res({ status, stderr }));
+        });
+      // A gateway CA, but not the one that signed this listener.
+      writeFileSync(join(dir, 'other-ca.pem'), (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 400 }))).certPem);
+      const other = await spawnAt({ POLYKMS_ADMIN_CA_FILE: join(dir, 'other-ca.pem') });
+      expect(other.status, other.stderr).toBe(1);
+      expect(other.stderr).toMatch(/cannot reach the admin API at https:\/\/127\.0\.0\.1:\d+: .*(certificate|self.signed)/);
+      // No CA at all (none in the data directory: no gateway ever ran there).
+      const none = await spawnAt({});
+      expect(none.status, none.stderr).toBe(2);
+      expect(none.stderr).toMatch(/a gateway is running at https:\/\/127\.0\.0\.1:\d+ but its CA certificate is not in .*data\/ca\.pem/);
+      expect(seen).toEqual([]);
+    } finally {
+      await impostor.close();
+    }
+  }, 120_000);
 });

@@ -12,6 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { createCa, loadCa } from '@polykms/pki';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, freePort } from '@polykms/core/testing';
 
@@ -60,7 +62,32 @@ describe('docker-compose.yml, statically', () => {
     }
     expect(services.gateway!.depends_on!.migrate!.condition).toBe('service_completed_successfully');
     // The gateway's ports are the defaults the configuration uses.
-    expect((services.gateway as { ports: string[] }).ports).toEqual(['8440:8440', '8443:8443', '8444:8444', '8445:8445']);
+    expect((services.gateway as { ports: string[] }).ports).toEqual(['127.0.0.1:8440:8440', '8443:8443', '8444:8444', '8445:8445']);
+  });
+
+  it('publishes only what clients need: the vendor APIs; the admin port on the host loopback only, the database not at all', () => {
+    const published = Object.entries(services).flatMap(([name, s]) => ((s as { ports?: (string | { target: number; host_ip?: string; published?: string })[] }).ports ?? []).map((p) => ({ name, p })));
+    const parsed = published.map(({ name, p }) => {
+      if (typeof p !== 'string') return { name, hostIp: p.host_ip, target: Number(p.target) };
+      const parts = p.split(':');
+      return { name, hostIp: parts.length === 3 ? parts[0] : undefined, target: Number(parts.at(-1)!.split('/')[0]) };
+    });
+    for (const x of parsed) {
+      if (x.target === 8440) expect(x.hostIp, `${x.name} publishes the admin port`).toMatch(/^(127\.0\.0\.1|\[::1\])$/);
+      expect(x.target, `${x.name} publishes PostgreSQL`).not.toBe(5432);
+    }
+    expect(parsed.filter((x) => x.hostIp === undefined).map((x) => x.target).sort()).toEqual([8443, 8444, 8445]);
+    // Nothing turns the admin port back into plain HTTP.
+    for (const [, s] of ours) expect(s.environment?.POLYKMS_ADMIN_TLS ?? 'on').not.toMatch(/^(off|false|0|no)$/i);
+  });
+
+  it('checks health over HTTPS against the gateway CA, the same way in the Dockerfile and in compose', () => {
+    const docker = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const hc = JSON.parse(/^HEALTHCHECK .* CMD (\[.*\])$/m.exec(docker)![1]!);
+    expect(services.gateway!.healthcheck!.test).toEqual(['CMD', ...hc]);
+    const script = readFileSync(join(root, hc[1]), 'utf8');
+    expect(script).toContain("join(env.POLYKMS_DATA_DIR || './data', 'ca.pem')");
+    expect(script).not.toMatch(/rejectUnauthorized|-k\b|--insecure/);
   });
 
   it('only sets environment variables the gateway reads', () => {
@@ -136,10 +163,18 @@ describe.skipIf(!process.env.DATABASE_URL)('docker-compose.yml, its commands run
         if (!healthy) await new Promise((r) => setTimeout(r, 250));
       }
       expect(healthy, out).toBe(true);
-      const admin = `http://127.0.0.1:${ports.POLYKMS_ADMIN_PORT}`;
-      expect((await fetch(`${admin}/v2/okms/resource`)).status).toBe(401);
+      // HTTPS under the gateway CA; the health check verified it, and fails against another CA.
+      const ca = readFileSync(join(dir, 'data', 'ca.pem'), 'utf8');
+      const dispatcher = new Agent({ connect: { ca } });
+      const admin = `https://127.0.0.1:${ports.POLYKMS_ADMIN_PORT}`;
+      expect((await undiciFetch(`${admin}/v2/okms/resource`, { dispatcher })).status).toBe(401);
       const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-      expect((await fetch(`${admin}/v2/okms/resource`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await undiciFetch(`${admin}/v2/okms/resource`, { dispatcher, headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      writeFileSync(join(dir, 'other-ca.pem'), (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }))).certPem);
+      const wrongCa = spawnSync(hc === 'node' ? process.execPath : hc!, hargs, { env: { ...env, POLYKMS_ADMIN_CA_FILE: join(dir, 'other-ca.pem') }, encoding: 'utf8', timeout: 5000 });
+      expect(wrongCa.status).toBe(1);
+      expect(wrongCa.stderr).toMatch(/unhealthy: .*certificate/);
+      await dispatcher.close();
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

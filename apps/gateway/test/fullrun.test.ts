@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,9 @@ describe('fresh start with the README command, then one call per dialect', () =>
     child.stderr!.on('data', (d) => (logs += d));
     exited = new Promise((r) => child.on('exit', (code) => r(code)));
     for (let i = 0; i < 240; i++) {
-      const ok = await fetch(`http://127.0.0.1:${ports.admin}/readyz`).then((r) => r.ok, () => false);
+      // HTTPS under the gateway CA, which the gateway writes into its data directory before the admin port opens.
+      const caFile = join(dir, 'data', 'ca.pem');
+      const ok = existsSync(caFile) && (await request(`https://127.0.0.1:${ports.admin}/readyz`, { dispatcher: new Agent({ connect: { ca: readFileSync(caFile) } }) }).then((r) => (r.body.dump(), r.statusCode === 200), () => false));
       if (ok) return;
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 250));
@@ -72,7 +74,7 @@ describe('fresh start with the README command, then one call per dialect', () =>
   });
 
   it('prints where it listens and how to get started', () => {
-    expect(logs).toContain(`polykms listening: admin http://127.0.0.1:${ports.admin}, ovh https://localhost:${ports.ovh}, huawei https://localhost:${ports.huawei}, cse https://localhost:${ports.cse}`);
+    expect(logs).toContain(`polykms listening: admin https://localhost:${ports.admin}, ovh https://localhost:${ports.ovh}, huawei https://localhost:${ports.huawei}, cse https://localhost:${ports.cse}`);
     expect(logs).toMatch(/first OVH credential: pnpm polykms ovh domain create/);
     expect(logs).toMatch(/first Huawei user: pnpm polykms huawei user create/);
     expect(logs).toMatch(/admin API and console: .*\/console\/ with the token in .*admin\.token/);

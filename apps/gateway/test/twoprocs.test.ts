@@ -3,11 +3,11 @@
  * enforced by the other on its very next request (no cache may answer with an older state).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
+import { Agent, fetch as undiciFetch, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, freePort } from '@polykms/core/testing';
 
@@ -17,6 +17,9 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const procs: { child: ReturnType<typeof spawn>; ports: Record<string, number>; logs: string }[] = [];
   const token = 'two-process-admin-token-0123456789';
+  // The admin port is HTTPS under the gateway CA, which both processes write into their data directory.
+  const adminFetch = (port: number, method: string, path: string, body?: unknown) =>
+    undiciFetch(`https://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: new Agent({ connect: { ca: readFileSync(join(dir, 'ca.pem')) } }) });
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -41,7 +44,7 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
       procs.push(p);
       let ready = false;
       for (let t = 0; t < 200 && !ready && child.exitCode === null; t++) {
-        ready = await fetch(`http://127.0.0.1:${ports.admin}/readyz`).then((r) => r.ok, () => false);
+        ready = existsSync(join(dir, 'ca.pem')) && (await adminFetch(ports.admin, 'GET', '/readyz').then((r) => r.ok, () => false));
         if (!ready) await new Promise((r) => setTimeout(r, 250));
       }
       if (!ready) throw new Error(`gateway ${i} did not start:\n${p.logs}`);
@@ -56,7 +59,7 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
   it('a key deactivated or disabled through one is refused by the other on its very next request', async () => {
     const [a, b] = procs as [(typeof procs)[0], (typeof procs)[0]];
     const admin = async (method: string, path: string, body?: unknown) =>
-      (await fetch(`http://127.0.0.1:${a.ports.admin}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
+      (await adminFetch(a.ports.admin!, method, path, body)).json() as Promise<any>;
     const ca = (await admin('GET', '/admin/ca')).certificatePEM as string;
     const domain = await admin('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
     const cred = await admin('POST', `/v2/okms/resource/${domain.id}/credential`, { name: 'two', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });

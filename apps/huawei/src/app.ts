@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, parseJson, readBody, responseHeader } from '@polykms/http';
+import { handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -94,6 +94,11 @@ export function huaweiApp(
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     await next();
   });
+  // Huawei's credentials are headers a browser does not add by itself, so this is defence in depth:
+  // no other site's page has business here, password logins included.
+  app.use('*', refuseCrossSite((_c, reason) => {
+    throw new ApigwError('0302', reason);
+  }));
   app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));
   app.use('/v1.0/:project_id/kms/*', async (c, next) => {
     const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(c);

@@ -69,6 +69,7 @@ export const APIGW = {
   '0101': [404, 'The API does not exist or has not been published in the environment.'],
   '0201': [413, 'Request entity too large.'],
   '0301': [401, 'Incorrect IAM authentication information'],
+  '0302': [403, 'The IAM user is not authorized to access the API.'],
   '0308': [429, 'The throttling threshold has been reached.'],
 } as const satisfies Record<string, readonly [number, string]>;
 export type ApigwCode = keyof typeof APIGW;
@@ -83,7 +84,7 @@ export class HuaweiError extends Error {
   }
 }
 
-/** An API-gateway refusal (flat body): bad credentials, unknown route, body too large. */
+/** An API-gateway refusal (flat body): bad credentials, unknown route, body too large, a cross-site browser request. */
 export class ApigwError extends Error {
   constructor(
     readonly code: ApigwCode,

@@ -133,6 +133,23 @@ describe('every Huawei route refuses who it should', () => {
     expect(good.status).toBe(200);
   });
 
+  it('a browser cross-site request -> 403 APIGW.0302 on every route that changes or uses a key, and on IAM token issue', async () => {
+    const before = (await w.kms(t.admin!, 'describe-key', { key_id: keyId })).json.key_info;
+    for (const [method, verb, body] of routes().filter(([m]) => m !== 'GET'))
+      for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', 'content-type': 'text/plain' }] as Record<string, string>[]) {
+        const r = await call(w.server.url, w.ca, method, `/v1.0/${P1}/kms/${verb}`, body, { 'X-Auth-Token': t.admin!, ...h });
+        expectApigwError(r, 403, 'APIGW.0302');
+        expect(r.json.error_msg, verb).toMatch(/cross-site/);
+      }
+    const login = { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: 'admin-password', domain: { name: 'acme' } } } }, scope: { project: { id: P1 } } } };
+    expectApigwError(await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login, { origin: 'https://evil.example' }), 403, 'APIGW.0302');
+    expect((await w.kms(t.admin!, 'describe-key', { key_id: keyId })).json.key_info).toEqual(before);
+    // A page of this origin, and clients that are not browsers, go through.
+    const own = new URL(w.server.url).origin;
+    expect((await call(w.server.url, w.ca, 'POST', `/v1.0/${P1}/kms/describe-key`, { key_id: keyId }, { 'X-Auth-Token': t.admin!, origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect((await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login)).status).toBe(201);
+  });
+
   it('AK/SK signs the method as sent: a HEAD signed as HEAD passes, a HEAD signed as GET does not', async () => {
     const path = `/v1.0/${P1}/kms/user-instances`;
     expect((await signed(w, ak, path, undefined, { method: 'GET' })).status).toBe(200);

@@ -3,8 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, readJson, requestHeader, responseHeader } from '@polykms/http';
-import { invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
+import { handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
+import { KmsError, invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
 import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
@@ -51,6 +51,10 @@ export function ovhApp(
   const identities = new IdentityCache(kms);
   handleErrors(app, 'ovh', (e, c) => renderError(e, c.get('requestId') ?? randomUUID()), kms.log);
   app.notFound((c) => c.json(errorBody({ status: 404, code: DOMAIN_NOT_FOUND.code }, `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? randomUUID()), 404));
+  // A browser holding a credential must not be steered by another site's page (form posts included).
+  app.use('*', refuseCrossSite((_c, reason) => {
+    throw new KmsError('permission_denied', reason);
+  }));
   app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {
     if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();

@@ -1,4 +1,5 @@
 import { createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { get as httpsGet } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
@@ -131,6 +132,48 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect((await call(server.url, { ca: caPem }, 'GET', '/swagger/swagger-ui-bundle.js')).status).toBe(200);
     // Everything else still needs the certificate.
     expect((await call(server.url, { ca: caPem }, 'GET', '/swagger/../v1/servicekey')).status).toBe(401);
+  });
+
+  // The page runs in a browser holding a client certificate: no framing, no inline or foreign script.
+  it('serves the Swagger UI under a Content-Security-Policy that its own assets satisfy', async () => {
+    const res = await new Promise<import('node:http').IncomingMessage & { body: string }>((ok, ko) => {
+      const req = httpsGet(new URL('/swagger/', server.url), { ca: caPem, agent: false }, (r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => ok(Object.assign(r, { body })));
+      });
+      req.on('error', ko);
+    });
+    const csp = String(res.headers['content-security-policy']);
+    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+    expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
+    expect(directives.get('default-src')).toEqual(["'none'"]);
+    expect(directives.get('script-src')).toEqual(["'self'"]);
+    expect(directives.get('connect-src')).toEqual(["'self'"]);
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    // Every script and stylesheet is a file of this origin (no inline code for 'self' to refuse) and is served.
+    const scripts = [...res.body.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    const refs = [...res.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    for (const [, attrs, inline] of scripts) {
+      expect(inline!.trim(), 'inline script').toBe('');
+      expect(attrs).toMatch(/src="\.\//);
+    }
+    expect(res.body).not.toMatch(/\son[a-z]+=|style=|javascript:/i);
+    for (const ref of refs) {
+      const u = new URL(ref, new URL('/swagger/', server.url));
+      expect(u.origin).toBe(new URL(server.url).origin);
+      const a = await call(server.url, { ca: caPem }, 'GET', u.pathname);
+      expect(a.status, ref).toBe(200);
+    }
+    const init = await call(server.url, { ca: caPem }, 'GET', '/swagger/swagger-init.js');
+    expect(init.text).toContain("url: './openapi.yaml'");
+    expect(init.text).toContain('validatorUrl: null');
+    // The assets carry the same policy; the stylesheet's images are data: URIs, which img-src allows.
+    const css = await call(server.url, { ca: caPem }, 'GET', '/swagger/swagger-ui.css');
+    for (const m of css.text.matchAll(/url\(\s*["']?([^"')]+)/g)) expect(m[1]).toMatch(/^data:/);
+    expect(directives.get('img-src')).toContain('data:');
   });
 
   it('walks the states: deactivate, compromise, reactivate, delete only when deactivated', async () => {

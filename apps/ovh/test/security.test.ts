@@ -126,4 +126,33 @@ describe('every OVH route refuses who it should', () => {
     // And the key is untouched.
     expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
   });
+
+  // A browser that holds a credential (the Swagger UI's PKCS#12) sends it to whoever's page asks.
+  it("refuses browser cross-site requests on every state-changing or crypto route, in OVH's body", async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    // The review's reproduction: a compromised key, re-activated by another site's empty form post.
+    const k = (await call(server.url, who.root!, 'POST', '/v1/servicekey', { name: 'csrf', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json.id;
+    expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/deactivate`, { reason: 'key_compromise' })).status).toBe(204);
+    const csrf = await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', { ...form, origin: 'https://evil.example' });
+    expect(csrf.status, csrf.text).toBe(403);
+    expect(Object.keys(csrf.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
+    expect(csrf.json.errors[0]).toMatch(/cross-site/);
+    expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${k}`)).json.attributes.state).toBe('compromised');
+    let n = 0;
+    for (const [method, path, body] of routes().filter(([m]) => m !== 'GET'))
+      for (const p of [path, `/api/${okmsId}${path}`])
+        for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', ...form }] as Record<string, string>[]) {
+          const r = await call(server.url, who.root!, method, p, body, h);
+          expect(r.status, `${method} ${p} ${JSON.stringify(h)}: ${r.text}`).toBe(403);
+          expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
+          n++;
+        }
+    expect(n).toBe(66);
+    expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
+    // The Swagger UI on this port is same-origin; a client that is not a browser sends no Origin.
+    const own = new URL(server.url).origin;
+    expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', { ...form, origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(204);
+    expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/deactivate`, { reason: 'unspecified' })).status).toBe(204);
+    expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', form)).status).toBe(204);
+  });
 });

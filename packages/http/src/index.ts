@@ -4,3 +4,4 @@ export { readBody, readText } from './body.ts';
 export { requestHeader, responseHeader } from './headers.ts';
 export { describeIssues, parseJson, readJson, type BodyProblem, type JsonBodyOptions } from './json.ts';
 export { handleErrors, type Rendered } from './errors.ts';
+export { refuseCrossSite, type CrossSiteOptions } from './crosssite.ts';
