@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { favourEventLoop } from '@polykms/core';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
+import { watchLauncher } from './launcher.ts';
 
 const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
@@ -43,6 +44,10 @@ try {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  watchLauncher((pid) => {
+    log.info({ pid }, 'the command that started the gateway exited');
+    stop('launcher exited');
+  });
 } catch (e) {
   log.fatal({ err: e }, `polykms failed to start: ${(e as Error).message}`);
   process.exit(1);
