@@ -17,7 +17,7 @@ try {
   if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);
   if (gw.urls.ovh)
     log.info(
-      'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out ./client (writes client.cert, client.key, client.ca.pem)',
+      'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out data/client (writes data/client.cert, data/client.key, data/client.ca.pem)',
     );
   if (gw.urls.huawei)
     log.info(
