@@ -55,7 +55,7 @@ const PageSize = z.coerce.number(PAGE).int(PAGE).min(1, PAGE).max(1000, PAGE);
 const CreateTenant = z.strictObject({ name: Name });
 
 // One schema per key type, so "an EC key takes a curve" is said by the schema, not found later.
-const Size = (kind: 'oct' | 'RSA') => z.number({ error: `must be one of ${SIZES[kind].join(', ')} (bits)` }).refine((n) => SIZES[kind].includes(n), { error: `must be one of ${SIZES[kind].join(', ')} (bits)` });
+const Size = (kind: 'oct' | 'RSA' | 'HMAC') => z.number({ error: `must be one of ${SIZES[kind].join(', ')} (bits)` }).refine((n) => SIZES[kind].includes(n), { error: `must be one of ${SIZES[kind].join(', ')} (bits)` });
 const Operations = z.array(Op).min(1, { error: 'choose at least one operation' }).max(KEY_OPS.length);
 const CreateKey = z.discriminatedUnion(
   'type',
@@ -63,8 +63,9 @@ const CreateKey = z.discriminatedUnion(
     z.strictObject({ type: z.literal('oct'), name: Name, description: Description.optional(), size: Size('oct'), operations: Operations.optional() }),
     z.strictObject({ type: z.literal('RSA'), name: Name, description: Description.optional(), size: Size('RSA'), operations: Operations.optional() }),
     z.strictObject({ type: z.literal('EC'), name: Name, description: Description.optional(), curve: z.enum(CURVES, { error: `must be one of ${CURVES.join(', ')}` }), operations: Operations.optional() }),
+    z.strictObject({ type: z.literal('HMAC'), name: Name, description: Description.optional(), size: Size('HMAC'), operations: Operations.optional() }),
   ],
-  { error: 'must be one of oct, RSA, EC' },
+  { error: 'must be one of oct, RSA, EC, HMAC' },
 );
 
 const UpdateKey = z.strictObject({ name: Name.optional(), description: Description.optional() }).refine((b) => b.name !== undefined || b.description !== undefined, { message: 'give a name or a description to change' });
