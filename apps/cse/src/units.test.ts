@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeDekPayload, encodeDekPayload, resourceKeyHash } from './blob.ts';
+import { loadRsa } from './gmail.ts';
 import { loadCseConfig, parseCseConfig } from './config.ts';
 import { CseError } from './errors.ts';
 import { evaluatePerimeter, PerimeterRuleSchema } from './perimeter.ts';
@@ -48,6 +49,35 @@ describe('wrapped key payload', () => {
     expect(decodeDekPayload(b)).toEqual(w);
     expect(() => decodeDekPayload(Buffer.concat([b, Buffer.from([0])]))).toThrow(CseError);
     expect(() => decodeDekPayload(b.subarray(0, b.length - 1))).toThrow(CseError);
+  });
+
+  it('refuses a payload whose lengths run past its end as a 400, not a RangeError', () => {
+    // A DEK length of 10 in a 6-byte payload: the resource name's length lay beyond the end.
+    for (const p of [[1, 10, 0, 0, 0, 0], [1, 255, 1, 2, 3, 4, 5], [1, 0, 0, 9, 0, 0], [1, 1, 7, 0xff, 0xff, 0]]) {
+      const e = (() => {
+        try {
+          return decodeDekPayload(Buffer.from(p));
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(e, JSON.stringify(p)).toBeInstanceOf(CseError);
+      expect((e as CseError).status).toBe(400);
+    }
+  });
+
+  it('refuses a private key payload that is not PKCS#8 as a 400, not an OpenSSL error', () => {
+    for (const der of [Buffer.alloc(0), Buffer.from([0x30, 0x03, 1, 2, 3]), Buffer.from('not DER')]) {
+      const e = (() => {
+        try {
+          return loadRsa(der);
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(e).toBeInstanceOf(CseError);
+      expect((e as CseError).status).toBe(400);
+    }
   });
 });
 
