@@ -128,14 +128,19 @@ export function huaweiAdminApp(kms: Kms) {
   app.patch('/admin/huawei/users/:id', async (c) => {
     const u = await userRow(c.req.param('id'));
     const req = await json(c.req.raw, UpdateUser);
+    const changes = {
+      ...(req.password !== undefined ? { password_hash: await hashPassword(req.password) } : {}),
+      ...(req.projects !== undefined ? { projects: JSON.stringify(await withProjects(req.projects)) } : {}),
+      ...(req.enabled !== undefined ? { enabled: req.enabled } : {}),
+      updated_at: new Date(),
+    };
     const row = await kms.db
       .updateTable('huawei_users')
-      .set({
-        ...(req.password !== undefined ? { password_hash: await hashPassword(req.password) } : {}),
-        ...(req.projects !== undefined ? { projects: JSON.stringify(await withProjects(req.projects)) } : {}),
-        ...(req.enabled !== undefined ? { enabled: req.enabled } : {}),
-        updated_at: new Date(),
-      })
+      .set((eb) => ({
+        ...changes,
+        // A new password or a disable ends every token issued before it (re-enabling brings none back).
+        ...(req.password !== undefined || req.enabled === false ? { token_epoch: eb('token_epoch', '+', 1) } : {}),
+      }))
       .where('id', '=', u.id)
       .returningAll()
       .executeTakeFirstOrThrow();
