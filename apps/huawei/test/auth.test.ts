@@ -96,6 +96,20 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     expect((await listKeys(app, await tokenOf(app, 'alice', 'alice-password-2'))).status).toBe(200);
   });
 
+  it("the operator ends every token of a user (POST /admin/huawei/users/{id}/revoke-tokens), and only that user's", async () => {
+    const t1 = await tokenOf(app, 'alice', 'alice-password-2');
+    const t2 = await tokenOf(app, 'alice', 'alice-password-2');
+    const bob = await tokenOf(app, 'bob', 'bob-password');
+    expect(await adm('POST', `/admin/huawei/users/${alice}/revoke-tokens`)).toBeUndefined();
+    await expectRefused(await listKeys(app, t1));
+    await expectRefused(await listKeys(app, t2));
+    expect((await listKeys(app, bob)).status).toBe(200);
+    expect((await listKeys(app, await tokenOf(app, 'alice', 'alice-password-2'))).status).toBe(200);
+    const missing = await huaweiAdminApp(kms).request('/admin/huawei/users/nobody/revoke-tokens', { method: 'POST' });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ message: 'user nobody not found' });
+  });
+
   it("DELETE /v3/auth/tokens revokes the subject token (204); it is then refused everywhere, and the caller's own is not", async () => {
     const a1 = await tokenOf(app, 'bob', 'bob-password');
     const a2 = await tokenOf(app, 'bob', 'bob-password');
@@ -184,7 +198,7 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
 });
 
 /** Polls a condition a notification makes true (another process's cache), with a generous bound. */
-async function until(cond: () => Promise<boolean>, ms = 15_000) {
+async function until(cond: () => Promise<boolean>, ms = 6_000) {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('timed out waiting for the other process');
