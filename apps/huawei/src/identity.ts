@@ -1,7 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import { KmsError, type Kms } from '@polykms/core';
 import { HuaweiError } from './errors.ts';
-import { randomBytes } from 'node:crypto';
 import { IAM_TOPIC, REVOKED_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
 import { canonicalQuery, canonicalRequest, canonicalUris, parseAuthorization, parseSdkDate, payloadHash, signString, signatureMatches, stringToSign } from './signer.ts';
 import type { TokenClaims, TokenService } from './tokens.ts';
