@@ -26,6 +26,7 @@ export const HUAWEI_HELP = `  huawei user create    --domain D --name N --passwo
   huawei user update    --id USER_ID [--password PW] [--add-project ID:ROLE[,ROLE] ...] [--remove-project ID ...] [--enabled true|false]
                         (--add-project on a project the user has sets its roles; --replace-projects --project ... replaces the whole list)
   huawei user delete    --id USER_ID
+  huawei user revoke-tokens --id USER_ID   (ends every IAM token of the user; a new password or a disable does too)
   huawei access-key create --user USER_ID [--description TEXT]   (prints AK and SK; the SK is shown once)
   huawei access-key list   --user USER_ID
   huawei access-key delete --user USER_ID --access AK
@@ -105,6 +106,11 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
     case 'huawei user delete': {
       await api('DELETE', `/admin/huawei/users/${enc(need('id'))}`);
       out(`user ${v.id} deleted`, { id: v.id, deleted: true });
+      return 0;
+    }
+    case 'huawei user revoke-tokens': {
+      await api('POST', `/admin/huawei/users/${enc(need('id'))}/revoke-tokens`);
+      out(`every token of user ${v.id} revoked`, { id: v.id, revoked: true });
       return 0;
     }
     case 'huawei access-key create': {

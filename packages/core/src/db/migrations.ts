@@ -174,6 +174,20 @@ const migrations: Record<string, Migration> = {
       await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(db);
     },
   },
+  '0005_huawei_token_revocation': {
+    async up(db: Kysely<any>) {
+      // A Huawei token names the user's epoch when it was issued; changing the password or disabling
+      // the user raises it, so older tokens stop working on every process at once.
+      await db.schema.alterTable('huawei_users').addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      // Tokens revoked one by one (Keystone's DELETE /v3/auth/tokens), until they would have expired.
+      await db.schema
+        .createTable('huawei_revoked_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('huawei_revoked_tokens_expiry').on('huawei_revoked_tokens').column('expires_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -130,6 +130,8 @@ export interface HuaweiUsersTable {
   enabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Raised when the password changes or the user is disabled: tokens carry it and die with it. */
+  token_epoch: ColumnType<number, number | undefined, number>;
 }
 
 export interface HuaweiAccessKeysTable {
@@ -138,6 +140,12 @@ export interface HuaweiAccessKeysTable {
   status: string;
   description: string;
   created_at: Timestamp;
+}
+
+/** Huawei IAM tokens revoked (Keystone's DELETE /v3/auth/tokens), kept until they would expire. */
+export interface HuaweiRevokedTokensTable {
+  id: string;
+  expires_at: Timestamp;
 }
 
 export interface Database {
@@ -153,4 +161,5 @@ export interface Database {
   policies: PoliciesTable;
   huawei_users: HuaweiUsersTable;
   huawei_access_keys: HuaweiAccessKeysTable;
+  huawei_revoked_tokens: HuaweiRevokedTokensTable;
 }
