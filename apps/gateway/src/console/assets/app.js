@@ -504,7 +504,7 @@
     });
     return [
       h('h3', {}, `OVH domain ${b.externalId}`),
-      rows.length ? table({ class: 'credentials', dataset: { okmsId: b.externalId } }, columns, rows) : h('p', { class: 'muted' }, 'No access certificates.'),
+      rows.length ? table({ class: 'credentials stack', dataset: { okmsId: b.externalId } }, columns, rows) : h('p', { class: 'muted' }, 'No access certificates.'),
       h('p', { class: 'muted small' }, policies.length ? `IAM policies: ${policies.map((p) => p.name).join(', ')}` : 'No IAM policies: every identity of a valid certificate may use every key.'),
     ];
   }
@@ -517,7 +517,7 @@
     return [
       h('h3', {}, `Huawei project ${projects.join(', ')}`),
       table(
-        { class: 'huawei-users' },
+        { class: 'huawei-users stack' },
         columns,
         users.map((u, i) => ({
           attrs: { dataset: { userId: u.id } },
@@ -571,7 +571,7 @@
       parts.push(
         h('h3', {}, 'Other credentials'),
         table(
-          {},
+          { class: 'stack' },
           ['Dialect', 'Name', 'Status', 'Identities', 'Expires', 'Id'],
           others.map((c) => ({ cells: [c.dialect, c.name, c.status, td({ class: 'wrap' }, c.identities.join(', ')), when(c.expiresAt), shortId(c.id)] })),
         ),
@@ -747,11 +747,11 @@
     const details = detailsText(e.details);
     const cells = [
       td({ class: 'nowrap' }, when(e.at)),
-      withTenant ? (e.tenantId ? h('a', { href: tenantHref(e.tenantId), title: e.tenantId }, tenantName(e.tenantId) || shortId(e.tenantId)) : '—') : undefined,
+      withTenant ? (e.tenantId ? h('a', { href: tenantHref(e.tenantId), class: 'clip', title: `${tenantName(e.tenantId) || ''} ${e.tenantId}`.trim() }, tenantName(e.tenantId) || `${e.tenantId.slice(0, 8)}…`) : '—') : undefined,
       td({ class: 'who' }, h('span', { class: 'dialect' }, e.dialect), ' ', h('span', { class: 'principal', title: e.principal }, e.principal)),
-      e.action,
-      e.keyId && e.tenantId ? h('a', { href: keyHref(e.tenantId, e.keyId), title: e.keyId }, `${e.keyId.slice(0, 8)}…`) : e.keyId ? shortId(e.keyId) : '—',
-      td({ class: e.outcome === 'allowed' ? 'outcome' : 'outcome error' }, e.errorKind ? `${e.outcome} (${e.errorKind})` : e.outcome),
+      td({ class: 'nowrap' }, e.action),
+      e.keyId && e.tenantId ? h('a', { href: keyHref(e.tenantId, e.keyId), class: 'nowrap', title: e.keyId }, `${e.keyId.slice(0, 8)}…`) : e.keyId ? shortId(e.keyId) : '—',
+      td({ class: e.outcome === 'allowed' ? 'outcome' : 'outcome error' }, e.outcome, e.errorKind ? h('div', { class: 'small' }, e.errorKind) : ''),
       td({ class: 'details' }, details ? h('span', { class: 'mono wrap' }, details) : '', e.requestId ? h('div', { class: 'muted small' }, 'request ', shortId(e.requestId)) : ''),
     ].filter((c) => c !== undefined);
     return row(cols, { attrs: { dataset: { action: e.action, outcome: e.outcome } }, cells });
@@ -760,7 +760,7 @@
   function auditTable(events, tenantName, withTenant = true) {
     if (!events.length) return h('p', { class: 'muted' }, 'No events.');
     const cols = withTenant ? AUDIT_COLUMNS : AUDIT_COLUMNS.filter((c) => c !== 'Tenant');
-    return h('table', { class: 'rt audit' }, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c)))), h('tbody', {}, events.map((e) => auditRow(e, tenantName, withTenant))));
+    return h('table', { class: 'rt audit stack' }, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c)))), h('tbody', {}, events.map((e) => auditRow(e, tenantName, withTenant))));
   }
 
   const COMMON_ACTIONS = ['key.create', 'key.import', 'key.get', 'key.list', 'key.update', 'key.activate', 'key.deactivate', 'key.schedule_deletion', 'key.cancel_deletion', 'key.destroy', 'key.rotate', 'key.encrypt', 'key.decrypt', 'key.generate_data_key', 'key.sign', 'key.verify', 'key.get_public_key', 'random', 'tenant.create', 'credential.create', 'credential.revoke', 'policy.set', 'token.issue'];
