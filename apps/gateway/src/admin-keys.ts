@@ -364,7 +364,7 @@ export function adminKeysApp(kms: Kms, opts: AdminKeysOptions = {}) {
   app.get('/admin/dashboard', async (c) => {
     const [counts, tenants, bindings] = await Promise.all([kms.countKeys(), kms.listTenants(), bindingsOf()]);
     const dialectsOf = new Map<string, Set<string>>();
-    for (const b of bindings) (dialectsOf.get(b.tenantId) ?? dialectsOf.set(b.tenantId, new Set()).get(b.tenantId)!).add(b.dialect);
+    for (const b of bindings) dialectsOf.set(b.tenantId, (dialectsOf.get(b.tenantId) ?? new Set()).add(b.dialect));
     const byState: Record<string, number> = {};
     const byType: Record<string, number> = {};
     const byDialect: Record<string, Record<string, number>> = {};
@@ -374,8 +374,9 @@ export function adminKeysApp(kms: Kms, opts: AdminKeysOptions = {}) {
       byState[r.state] = (byState[r.state] ?? 0) + r.count;
       byType[r.kind] = (byType[r.kind] ?? 0) + r.count;
       for (const d of dialectsOf.get(r.tenantId) ?? ['admin']) {
-        const row = (byDialect[d] ??= {});
+        const row = byDialect[d] ?? {};
         row[r.state] = (row[r.state] ?? 0) + r.count;
+        byDialect[d] = row;
       }
     }
     return c.json({ tenants: tenants.length, keys: { total, byState, byType, byDialect }, traffic: opts.traffic?.() ?? null });

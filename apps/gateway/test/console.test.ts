@@ -35,6 +35,9 @@ const CSE = parseCseConfig({
   privilegedUsers: ['ops@example.com'],
 });
 
+// A page load on a busy machine can take seconds; expect.poll gives up after one by default.
+const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
+
 describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
   let h: AdminHarness;
   let browser: Browser;
@@ -50,7 +53,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     const quiet = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox', ...quiet] : quiet });
     page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(30_000);
     page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
       // HTTP refusals the test provokes show up as "Failed to load resource"; anything else (a CSP or
@@ -81,7 +84,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     expect(res!.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.locator('#token').fill('not-the-token');
     await page.locator('#login-form button[type=submit]').click();
-    await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/refused/);
+    await poll(() => page.locator('#login-error').textContent()).toMatch(/refused/);
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     await page.locator('#token').fill(h.token);
     await page.locator('#login-form button[type=submit]').click();
@@ -123,14 +126,14 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     // The key page: delete is not offered while the key is active.
     await keyRow.locator('a.key-link').click();
     const state = page.locator('#key-props [data-prop=state] [data-state]');
-    await expect.poll(() => state.getAttribute('data-state')).toBe('active');
+    await poll(() => state.getAttribute('data-state')).toBe('active');
     expect(await page.locator('#delete').isDisabled()).toBe(true);
     expect(await page.locator('#delete-hint').textContent()).toMatch(/deactivate it first/);
 
     // Deactivate with a reason.
     await page.locator('#deactivate-reason').selectOption('superseded');
     await page.locator('#deactivate button[type=submit]').click();
-    await expect.poll(() => state.getAttribute('data-state')).toBe('deactivated');
+    await poll(() => state.getAttribute('data-state')).toBe('deactivated');
     expect(await page.locator('#key-props [data-prop=deactivated]').textContent()).toContain('superseded');
     const deactivated = await ovh('GET', `/v1/servicekey/${keyId}`);
     expect(deactivated.json.attributes).toMatchObject({ state: 'deactivated', deactivation_reason: 'superseded' });
@@ -144,7 +147,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       void d.dismiss();
     });
     await page.locator('#delete').click();
-    await expect.poll(() => dialogs.length).toBe(1);
+    await poll(() => dialogs.length).toBe(1);
     expect(await state.getAttribute('data-state')).toBe('deactivated');
     expect((await ovh('GET', `/v1/servicekey/${keyId}`)).json.attributes.state).toBe('deactivated');
 
@@ -153,7 +156,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       void d.accept();
     });
     await page.locator('#delete').click();
-    await expect.poll(() => state.getAttribute('data-state')).toBe('destroyed');
+    await poll(() => state.getAttribute('data-state')).toBe('destroyed');
     const warning = dialogs[1]!;
     expect(warning.type()).toBe('confirm');
     expect(warning.message()).toContain(keyId);
@@ -170,7 +173,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
 
     // Back on the tenant page: the key is listed as destroyed; revoke the domain's credential.
     await page.locator('a', { hasText: 'Keys of the tenant' }).click();
-    await expect.poll(() => page.locator(`#keys tr[data-key-id="${keyId}"] [data-state]`).getAttribute('data-state')).toBe('destroyed');
+    await poll(() => page.locator(`#keys tr[data-key-id="${keyId}"] [data-state]`).getAttribute('data-state')).toBe('destroyed');
     const credRow = page.locator(`#credentials tr[data-credential-id="${cred.json.id}"]`);
     expect(await credRow.locator('.cred-status').textContent()).toBe('READY');
     page.once('dialog', (d) => {
@@ -178,7 +181,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       void d.accept();
     });
     await credRow.locator('button', { hasText: 'Revoke' }).click();
-    await expect.poll(() => page.locator(`#credentials tr[data-credential-id="${cred.json.id}"] .cred-status`).textContent()).toBe('DELETING');
+    await poll(() => page.locator(`#credentials tr[data-credential-id="${cred.json.id}"] .cred-status`).textContent()).toBe('DELETING');
     expect(dialogs[2]!.message()).toMatch(/refused at once/);
     expect((await ovh('GET', `/v1/servicekey/${keyId}`)).status).toBe(401);
 
@@ -197,7 +200,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     await page.locator('#login').waitFor();
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     expect(pageErrors).toEqual([]);
-  });
+  }, 180_000);
 
   it('dashboard, key search and audit filters work at 1400x900 and 800x900, nothing wider than the window', async () => {
     const shots = mkdtempSync(join(tmpdir(), 'polykms-console-'));
@@ -275,34 +278,34 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       // Key search, filters and pages on the tenant page.
       await page.goto(`${h.adminUrl}/console/#/tenants/${tenant.id}`);
       const rows = page.locator('#keys tbody tr');
-      await expect.poll(() => rows.count()).toBe(24); // all of them on the first page of 25
+      await poll(() => rows.count()).toBe(24); // all of them on the first page of 25
       await page.locator('#key-page-size').selectOption('10');
-      await expect.poll(() => rows.count()).toBe(10);
+      await poll(() => rows.count()).toBe(10);
       expect(await page.locator('#keys-status').textContent()).toBe('Keys 1–10');
       expect(await page.locator('#keys-prev').isDisabled()).toBe(true);
       await page.locator('#keys-next').click();
-      await expect.poll(() => page.locator('#keys-status').textContent()).toBe('Keys 11–20');
+      await poll(() => page.locator('#keys-status').textContent()).toBe('Keys 11–20');
       await page.locator('#keys-next').click();
-      await expect.poll(() => page.locator('#keys-status').textContent()).toBe('Keys 21–24');
+      await poll(() => page.locator('#keys-status').textContent()).toBe('Keys 21–24');
       expect(await page.locator('#keys-next').isDisabled()).toBe(true);
       await page.locator('#keys-prev').click();
-      await expect.poll(() => page.locator('#keys-status').textContent()).toBe('Keys 11–20');
+      await poll(() => page.locator('#keys-status').textContent()).toBe('Keys 11–20');
       await page.locator('#key-search').fill('INVOICE-1');
-      await expect.poll(async () => (await rows.allTextContents()).length).toBe(10);
+      await poll(async () => (await rows.allTextContents()).length).toBe(10);
       expect((await page.locator('#keys tbody a.key-link').allTextContents()).every((n) => n.startsWith('invoice-1'))).toBe(true);
       await page.locator('#key-search').fill('nightly');
-      await expect.poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
+      await poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
       await page.locator('#key-search').fill('');
       await page.locator('#key-filter-state').selectOption('deactivated');
-      await expect.poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
+      await poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
       await page.locator('#key-filter-state').selectOption('');
       await page.locator('#key-filter-type').selectOption('EC');
-      await expect.poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
+      await poll(() => page.locator('#keys tbody a.key-link').allTextContents()).toEqual(['release-signer']);
       await page.locator('#key-filter-type').selectOption('');
       await page.locator('#key-search').fill('no such key');
-      await expect.poll(() => page.locator('#keys-status').textContent()).toBe('No keys match.');
+      await poll(() => page.locator('#keys-status').textContent()).toBe('No keys match.');
       await page.locator('#key-search').fill('');
-      await expect.poll(() => rows.count()).toBe(10);
+      await poll(() => rows.count()).toBe(10);
       // Raw ids are shortened, the whole id a tooltip away.
       const firstRow = rows.first();
       const firstId = (await firstRow.getAttribute('data-key-id'))!;
@@ -328,32 +331,32 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       await visible(`#audit tr[data-action="key.get"] .principal[title="${longPrincipal}"]`);
       await page.locator('#audit-console').check();
       await page.locator('#audit-filters button[type=submit]').click();
-      await expect.poll(() => page.locator('#audit tr[data-action="key.get"]', { hasText: 'admin-console' }).count()).toBeGreaterThanOrEqual(10);
+      await poll(() => page.locator('#audit tr[data-action="key.get"]', { hasText: 'admin-console' }).count()).toBeGreaterThanOrEqual(10);
       await layout(`${size}-audit-all`);
       await page.locator('#audit-console').uncheck();
       await page.locator('#audit-principal').fill('automation-service');
       await page.locator('#audit-filters button[type=submit]').click();
-      await expect.poll(() => events.count()).toBe(1);
+      await poll(() => events.count()).toBe(1);
       expect(await events.first().getAttribute('data-action')).toBe('key.get');
       await layout(`${size}-audit-principal`);
       await page.locator('#audit-principal').fill('');
       await page.locator('#audit-outcome').selectOption('failed');
       await page.locator('#audit-filters button[type=submit]').click();
-      await expect.poll(async () => (await events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-outcome')))).every((o) => o === 'failed')).toBe(true);
+      await poll(async () => (await events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-outcome')))).every((o) => o === 'failed')).toBe(true);
       await page.locator('#audit-outcome').selectOption('');
       await page.locator('#audit-key').fill(signer.json.id);
       await page.locator('#audit-action').selectOption('key.deactivate');
       await page.locator('#audit-filters button[type=submit]').click();
-      await expect.poll(() => events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-action')))).toEqual(['key.deactivate']);
+      await poll(() => events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-action')))).toEqual(['key.deactivate']);
       expect(await page.locator('#audit-results').textContent()).toContain('superseded');
       await page.locator('#audit-action').selectOption('');
       await page.locator('#audit-since').fill('2999-01-01T00:00');
       await page.locator('#audit-filters button[type=submit]').click();
-      await expect.poll(() => page.locator('#audit-results').textContent()).toBe('No events.');
+      await poll(() => page.locator('#audit-results').textContent()).toBe('No events.');
       expect(page.url()).toContain('since=2999-01-01T');
       await layout(`${size}-audit-empty`);
     }
     expect(pageErrors).toEqual([]);
     console.info(`console screenshots: ${shots}`);
-  });
+  }, 300_000);
 });

@@ -321,7 +321,7 @@ export class AuditTrail {
     if (q.since !== undefined) sel = sel.where('at', '>=', q.since);
     if (q.until !== undefined) sel = sel.where('at', '<', q.until);
     const hide = q.hide;
-    if (hide && hide.actions.length)
+    if (hide?.actions.length)
       sel = sel.where((w) => w.not(w.and([w('dialect', '=', hide.dialect), w('principal', '=', hide.principal), w('outcome', '=', 'allowed'), w('action', 'in', [...hide.actions])])));
     if (before) sel = sel.where((w) => w.or([w('at', '<', before.at), w.and([w('at', '=', before.at), w('id', '<', before.id)])]));
     const rows = await sel.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();

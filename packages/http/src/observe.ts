@@ -23,7 +23,10 @@ export class RecentCounts {
   add(dialect: string, error: boolean) {
     const m = Math.floor(this.now() / 60_000);
     let s = this.series.get(dialect);
-    if (!s) this.series.set(dialect, (s = { stamp: new Float64Array(this.minutes).fill(-1), requests: new Uint32Array(this.minutes), errors: new Uint32Array(this.minutes) }));
+    if (!s) {
+      s = { stamp: new Float64Array(this.minutes).fill(-1), requests: new Uint32Array(this.minutes), errors: new Uint32Array(this.minutes) };
+      this.series.set(dialect, s);
+    }
     const i = m % this.minutes;
     if (s.stamp[i] !== m) {
       s.stamp[i] = m;

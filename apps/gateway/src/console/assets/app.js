@@ -297,11 +297,14 @@
           }),
         ),
       );
-      const prev = h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => (page--, render()) }, '← Previous');
-      const next = h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: () => (page++, render()) }, 'Next →');
+      const prev = h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page--; render(); } }, '← Previous');
+      const next = h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: () => { page++; render(); } }, 'Next →');
       pager.replaceChildren(prev, h('span', { class: 'muted' }, hits.length ? `${page * PAGE + 1}–${Math.min(hits.length, page * PAGE + PAGE)} of ${hits.length}` : 'No match'), next);
     };
-    search.addEventListener('input', () => ((page = 0), render()));
+    search.addEventListener('input', () => {
+      page = 0;
+      render();
+    });
     render();
     const name = h('input', { name: 'name', required: true, maxlength: '256', placeholder: 'acme-prod' });
     const form = h(
@@ -454,14 +457,20 @@
       if (turning) return;
       turning = true;
       page = Math.max(0, page + step);
-      act(null, load).finally(() => (turning = false));
+      act(null, load).finally(() => {
+        turning = false;
+      });
     };
     prev.addEventListener('click', () => turn(-1));
     next.addEventListener('click', () => turn(1));
     await load();
     const filters = h(
       'form',
-      { class: 'filters', id: 'key-filters', onsubmit: (ev) => (ev.preventDefault(), act(null, restart)) },
+      { class: 'filters', id: 'key-filters', onsubmit: (ev) => {
+          ev.preventDefault();
+          act(null, restart);
+        },
+      },
       h('label', { class: 'grow' }, 'Search', search),
       h('label', {}, 'Type', type),
       h('label', {}, 'State', state),
@@ -780,7 +789,7 @@
     q.set('hideConsoleReads', showConsole ? 'false' : 'true');
     const page = await api('GET', `/admin/audit?${q}`);
 
-    const field = (id, label, input) => h('label', {}, label, input);
+    const field = (label, input) => h('label', {}, label, input);
     const tenant = h('select', { id: 'audit-tenant' }, h('option', { value: '' }, 'All tenants'), names.tenants.map((t) => h('option', { value: t.id, selected: t.id === params.get('tenant') || t.name === params.get('tenant') }, t.name)));
     const key = h('input', { id: 'audit-key', type: 'search', placeholder: 'Key id', value: params.get('key') || '', maxlength: '36', spellcheck: 'false' });
     const principal = h('input', { id: 'audit-principal', type: 'search', placeholder: 'Contains…', value: params.get('principal') || '', maxlength: '256' });
@@ -808,13 +817,13 @@
           navigate(`#/audit?${next}`);
         },
       },
-      field('audit-tenant', 'Tenant', tenant),
-      field('audit-key', 'Key', key),
-      field('audit-principal', 'Principal', principal),
-      field('audit-action', 'Action', action),
-      field('audit-outcome', 'Outcome', outcome),
-      field('audit-since', 'From', since),
-      field('audit-until', 'Until', until),
+      field('Tenant', tenant),
+      field('Key', key),
+      field('Principal', principal),
+      field('Action', action),
+      field('Outcome', outcome),
+      field('From', since),
+      field('Until', until),
       h('label', { class: 'check' }, consoleReads, "Show the console's own reads"),
       h('div', { class: 'filter-buttons' }, h('button', { type: 'submit' }, 'Apply'), h('a', { href: '#/audit', class: 'button secondary' }, 'Clear')),
     );
