@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
 import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
-import { AuditTrail, unstorableText, type AuditEvent } from './audit.ts';
+import { AuditTrail, likeContains, unstorableText, type AuditEvent } from './audit.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import { KeyLoader } from './loader.ts';
@@ -108,6 +108,8 @@ export interface ListInput {
   cursor?: string | undefined;
   states?: readonly KeyState[] | undefined;
   kinds?: readonly KeyKind[] | undefined;
+  /** Keys whose name, description or alias contains this text (case-insensitive), or whose id it is. */
+  search?: string | undefined;
 }
 
 export interface KmsOptions {
@@ -640,6 +642,12 @@ export class Kms {
       let q = this.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId);
       if (input.states?.length) q = q.where('state', 'in', [...input.states]);
       if (input.kinds?.length) q = q.where('kind', 'in', [...input.kinds]);
+      const search = input.search?.trim();
+      if (search) {
+        if (search.length > NAME_MAX || unstorableText(search)) throw invalid(`a search is at most ${NAME_MAX} characters`, 'search');
+        const like = likeContains(search);
+        q = q.where((w) => w.or([w('name', 'ilike', like), w('description', 'ilike', like), w('alias', 'ilike', like), ...(isUuid(search) ? [w('id', '=', search.toLowerCase())] : [])]));
+      }
       if (input.cursor) {
         const [at, id] = decodeCursor(input.cursor);
         // A row-value comparison, so the planner walks the (tenant_id, created_at, id) index from the cursor.
@@ -651,6 +659,19 @@ export class Kms {
       this.audit.record(this.event(c, 'key.list', null, 'allowed', undefined, { count: page.length }));
       return { keys: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
     });
+  }
+
+  /**
+   * How many keys each tenant holds, by state and type: the operator's overview. Counts only, read
+   * as the operator (no caller, not audited), like the tenant list.
+   */
+  async countKeys(): Promise<{ tenantId: string; state: KeyState; kind: KeyKind; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .select(['tenant_id', 'state', 'kind', (e) => e.fn.countAll<string>().as('n')])
+      .groupBy(['tenant_id', 'state', 'kind'])
+      .execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, state: r.state as KeyState, kind: r.kind as KeyKind, count: Number(r.n) }));
   }
 
   /** Runs a change on one key under a row lock, audits it in the same transaction, and tells other processes. */
