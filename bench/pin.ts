@@ -29,7 +29,8 @@ let tasksetOk: boolean | undefined;
 /** Whether processes can be pinned here: Linux with /proc and util-linux's `taskset`. */
 export function canPin(): boolean {
   if (tasksetOk === undefined) {
-    tasksetOk = existsSync('/proc/self/status') && spawnSync('taskset', ['-c', '-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+    tasksetOk =
+      existsSync('/proc/self/status') && spawnSync('taskset', ['-c', '-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
   }
   return tasksetOk;
 }
@@ -59,7 +60,10 @@ export function checkPinned(label: string, pid: number, cpus: number[]): string 
   const want = formatCpuList(cpus);
   const threads = threadAffinity(pid);
   const stray = threads.filter((t) => formatCpuList(t.cpus) !== want);
-  if (stray.length) throw new Error(`${label} (pid ${pid}): ${stray.length} of ${threads.length} threads not pinned to ${want}: ${stray.map((t) => `${t.tid} ${t.name} on ${formatCpuList(t.cpus)}`).join('; ')}`);
+  if (stray.length)
+    throw new Error(
+      `${label} (pid ${pid}): ${stray.length} of ${threads.length} threads not pinned to ${want}: ${stray.map((t) => `${t.tid} ${t.name} on ${formatCpuList(t.cpus)}`).join('; ')}`,
+    );
   return `${label} pid ${pid}: all ${threads.length} threads on CPU ${want}`;
 }
 
@@ -118,7 +122,10 @@ export function cpuSample(pid: number): CpuSample {
  * CPU used between two samples: the process's total, its event loop's thread ('main'), and each other
  * thread by id (Node 20 leaves them all named 'node': libuv's pool, V8's helpers, worker threads).
  */
-export function cpuBetween(a: CpuSample, b: CpuSample): { processUs: number; mainUs: number; otherThreadsUs: number; threads: Record<string, number> } {
+export function cpuBetween(
+  a: CpuSample,
+  b: CpuSample,
+): { processUs: number; mainUs: number; otherThreadsUs: number; threads: Record<string, number> } {
   const threads: Record<string, number> = {};
   for (const [k, v] of b.threads) threads[k] = v - (a.threads.get(k) ?? 0);
   const mainUs = threads.main ?? 0;

@@ -65,8 +65,20 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
     const [g, r] = [gw, ref];
     const rows: Row[] = [];
     for (const row of plan.rows) {
-      const references: Entry[] = row.references.map((x) => ({ name: x.name, run: refLoad.load(x.request), pid: r.pid, loadPid: refLoad.pid, settle: () => r.call({ call: 'settle' }) }));
-      const subject: Entry = { name: row.scenario, run: gwLoad.load(row.subject), pid: g.pid, loadPid: gwLoad.pid, settle: () => g.call({ call: 'settle' }) };
+      const references: Entry[] = row.references.map((x) => ({
+        name: x.name,
+        run: refLoad.load(x.request),
+        pid: r.pid,
+        loadPid: refLoad.pid,
+        settle: () => r.call({ call: 'settle' }),
+      }));
+      const subject: Entry = {
+        name: row.scenario,
+        run: gwLoad.load(row.subject),
+        pid: g.pid,
+        loadPid: gwLoad.pid,
+        settle: () => g.call({ call: 'settle' }),
+      };
       rows.push(await compareMany(row.scenario, references, subject, { ...o, cores: o.pin.server.length }));
     }
     verifyPinning([
@@ -74,6 +86,7 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
       [`${name} reference server`, ref.pid, o.pin.server],
       [`${name} load generator (gateway)`, gwLoad.pid, o.pin.load],
       [`${name} load generator (reference)`, refLoad.pid, o.pin.load],
+      ['the bench itself', process.pid, o.pin.load],
     ]);
     return rows;
   } finally {

@@ -24,7 +24,9 @@ export class Rpc {
       this.waiting.clear();
     };
     peer.on('error', failAll);
-    peer.on('exit', (code: number | null, signal?: string | null) => failAll(new Error(`${label} exited (${signal ?? code}) before answering`)));
+    peer.on('exit', (code: number | null, signal?: string | null) =>
+      failAll(new Error(`${label} exited (${signal ?? code}) before answering`)),
+    );
   }
 
   call(m: object): Promise<any> {
@@ -38,7 +40,11 @@ export class Rpc {
 }
 
 /** The other end, in the helper: answers each call with `handle`'s result, or its error's message. */
-export function serveRpc(port: { on(e: 'message', f: (m: any) => void): unknown }, send: (m: object) => void, handle: (m: any) => Promise<object | undefined>) {
+export function serveRpc(
+  port: { on(e: 'message', f: (m: any) => void): unknown },
+  send: (m: object) => void,
+  handle: (m: any) => Promise<object | undefined>,
+) {
   port.on('message', async (m: { id: number }) => {
     try {
       send({ id: m.id, ...((await handle(m)) ?? {}) });

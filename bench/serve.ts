@@ -24,27 +24,31 @@ type Call =
 // As the gateway's main does: the event loop first, the other threads below it.
 await favourEventLoop();
 process.on('disconnect', () => process.exit(0));
-serveRpc(process, (m) => process.send!(m), async (m: Call) => {
-  switch (m.call) {
-    case 'setup':
-      bench = await DIALECTS[m.suite]!.setup(m.concurrency);
-      return { plan: bench.plan };
-    case 'reference': {
-      const ca = await loadCa({ certPem: m.ca.certPem, keyPkcs8Der: Buffer.from(m.ca.key, 'base64') });
-      reference = await referenceServer(ca, m.mtls, DIALECTS[m.suite]!.referenceOps(m.material));
-      return { port: reference.port };
+serveRpc(
+  process,
+  (m) => process.send!(m),
+  async (m: Call) => {
+    switch (m.call) {
+      case 'setup':
+        bench = await DIALECTS[m.suite]!.setup(m.concurrency);
+        return { plan: bench.plan };
+      case 'reference': {
+        const ca = await loadCa({ certPem: m.ca.certPem, keyPkcs8Der: Buffer.from(m.ca.key, 'base64') });
+        reference = await referenceServer(ca, m.mtls, DIALECTS[m.suite]!.referenceOps(m.material));
+        return { port: reference.port };
+      }
+      case 'settle':
+        // The audit buffer a slice leaves is written within the slice's CPU window. No forced GC: each
+        // process serves only its own slices, so its garbage is collected, and billed, in its own time.
+        await bench?.settle();
+        return;
+      case 'run':
+        return { rows: await IN_PROCESS[m.suite]!({ ms: m.ms, concurrency: m.concurrency }) };
+      case 'close':
+        await bench?.close();
+        await reference?.close();
+        return;
     }
-    case 'settle':
-      // The audit buffer a slice leaves is written within the slice's CPU window. No forced GC: each
-      // process serves only its own slices, so its garbage is collected, and billed, in its own time.
-      await bench?.settle();
-      return;
-    case 'run':
-      return { rows: await IN_PROCESS[m.suite]!({ ms: m.ms, concurrency: m.concurrency }) };
-    case 'close':
-      await bench?.close();
-      await reference?.close();
-      return;
-  }
-});
+  },
+);
 process.send!({ ready: true });

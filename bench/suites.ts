@@ -10,6 +10,9 @@ import { benchScale } from './scale.ts';
 export const DIALECTS: Record<string, DialectSuite> = { ovh: ovhSuite, huawei: huaweiSuite, cse: cseSuite };
 
 /** Suites that run in one process without HTTP (core next to raw node:crypto, the store at scale). */
-export const IN_PROCESS: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { core: benchCore, scale: benchScale };
+export const IN_PROCESS: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = {
+  core: benchCore,
+  scale: benchScale,
+};
 
 export const SUITE_NAMES = ['core', 'ovh', 'huawei', 'cse', 'scale'];
