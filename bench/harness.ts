@@ -24,9 +24,10 @@ export interface Row {
   baselineReqPerSec: number;
   baselineReqPerSecPerCore?: number;
   baselineCpuUsPerReq?: number;
+  baselineLoadBusy?: number;
   ratio: number;
   /** Other references measured in the same slices (core in-process ...), with the ratio to each. */
-  also?: { name: string; reqPerSec: number; reqPerSecPerCore?: number; cpuUsPerReq?: number; ratio: number }[];
+  also?: { name: string; reqPerSec: number; reqPerSecPerCore?: number; cpuUsPerReq?: number; loadBusy?: number; ratio: number }[];
   /** The subject's slices, for the p99 of each round. */
   slices?: { reqPerSec: number; p50Ms: number; p99Ms: number }[];
 }
@@ -189,8 +190,15 @@ export async function compareMany(
   const worst = (m: Slice[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
   const subjectSummary = summary(s, opts.cores);
   const [base, ...others] = references.map((r, j) => {
-    const { reqPerSec, reqPerSecPerCore, cpuUsPerReq } = summary(refs[j]!, opts.cores);
-    return { name: r.name, reqPerSec, ratio: subjectSummary.reqPerSec / reqPerSec, ...(reqPerSecPerCore !== undefined ? { reqPerSecPerCore } : {}), ...(cpuUsPerReq !== undefined ? { cpuUsPerReq } : {}) };
+    const { reqPerSec, reqPerSecPerCore, cpuUsPerReq, loadBusy } = summary(refs[j]!, opts.cores);
+    return {
+      name: r.name,
+      reqPerSec,
+      ratio: subjectSummary.reqPerSec / reqPerSec,
+      ...(reqPerSecPerCore !== undefined ? { reqPerSecPerCore } : {}),
+      ...(cpuUsPerReq !== undefined ? { cpuUsPerReq } : {}),
+      ...(loadBusy !== undefined ? { loadBusy } : {}),
+    };
   });
   return {
     scenario,
@@ -202,6 +210,7 @@ export async function compareMany(
     baselineReqPerSec: base!.reqPerSec,
     ...(base!.reqPerSecPerCore !== undefined ? { baselineReqPerSecPerCore: base!.reqPerSecPerCore } : {}),
     ...(base!.cpuUsPerReq !== undefined ? { baselineCpuUsPerReq: base!.cpuUsPerReq } : {}),
+    ...(base!.loadBusy !== undefined ? { baselineLoadBusy: base!.loadBusy } : {}),
     ratio: base!.ratio,
     ...(others.length ? { also: others } : {}),
     slices: s.map((x) => ({ reqPerSec: x.opsPerSec, p50Ms: x.p50Ms, p99Ms: x.p99Ms })),
