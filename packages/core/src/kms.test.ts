@@ -302,7 +302,7 @@ describe.each(backends())('key store on %s', (backend) => {
     const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
     const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
     expect(k.id).toBe(id);
-    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /cannot be used/);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
     await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
   });
 
