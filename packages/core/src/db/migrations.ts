@@ -219,6 +219,13 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** Migrates up to (and including) `name`: tests of a migration over data written before it. */
+export async function migrateTo(db: Kysely<any>, name: string): Promise<void> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const { error } = await migrator.migrateTo(name);
+  if (error) throw error;
+}
+
 /** True when every migration this code knows is applied (readiness). */
 export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
   const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
