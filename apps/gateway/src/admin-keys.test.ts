@@ -114,7 +114,8 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect((await call('GET', `/admin/tenants/${encodeURIComponent('acme <prod>')}`)).json.id).toBe(created.id);
 
     expect((await call('POST', '/admin/tenants', { name: 'acme <prod>' })).status).toBe(409);
-    for (const bad of ['{', '', '[]', { name: '' }, { name: 'x'.repeat(257) }, { name: 'ok', extra: 1 }, { name: 42 }]) {
+    // A name that reads as a tenant id would make `{tenant}` (an id or a name) ambiguous.
+    for (const bad of ['{', '', '[]', { name: '' }, { name: 'x'.repeat(257) }, { name: 'ok', extra: 1 }, { name: 42 }, { name: ovhTenant.id }, { name: randomUUID().toUpperCase() }]) {
       const r = await call('POST', '/admin/tenants', bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(typeof r.json.message).toBe('string');

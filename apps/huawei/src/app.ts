@@ -76,8 +76,9 @@ async function keyContext(kms: Kms, c: HuaweiContext): Promise<ErrorContext['key
   const keyId = c.get('keyId');
   const id = c.get('identity');
   if (!keyId || !id) return undefined;
-  const row = await kms.db.selectFrom('keys').select(['kind', 'ops', 'state']).where('tenant_id', '=', id.tenantId).where('id', '=', keyId).executeTakeFirst().catch(() => undefined);
-  return row ? { kind: row.kind as KeyKind, ops: row.ops as KeyOp[], state: row.state as KeyState } : undefined;
+  // Through core, so a key another dialect owns (CSE's KEK) is as absent here as everywhere.
+  const key = await kms.peekKey(caller(c), keyId).catch(() => undefined);
+  return key ? { kind: key.kind, ops: key.ops, state: key.state } : undefined;
 }
 
 /**

@@ -329,8 +329,91 @@ describe.each(backends())('key store on %s', (backend) => {
     const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
     const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
     expect(k.id).toBe(id);
-    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /cannot be used/);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
     await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
+  });
+
+  it("scopes key ids by tenant: another tenant's id is as free as an unused one, and both keys stay apart", async () => {
+    const a = await kms.createKey(alice, { name: 'a-own', spec: { kind: 'oct', size: 256 } });
+    const pt = Buffer.from('per tenant');
+    const fromA = await kms.encrypt(alice, a.id, pt); // alice's version is now in the caches
+    const b = await kms.createKey(bob, { id: a.id.toUpperCase(), name: 'b-same-id', spec: { kind: 'oct', size: 256 } });
+    expect(b.id).toBe(a.id);
+    expect((await kms.getKey(bob, a.id)).name).toBe('b-same-id');
+    expect((await kms.getKey(alice, a.id)).name).toBe('a-own');
+    const fromB = await kms.encrypt(bob, a.id, pt);
+    expect((await kms.decrypt(alice, fromA.ciphertext)).plaintext.equals(pt)).toBe(true);
+    expect((await kms.decrypt(bob, fromB.ciphertext)).plaintext.equals(pt)).toBe(true);
+    // Different material behind the same id and version: each tenant's ciphertext opens only there.
+    await expectKind(kms.decrypt(bob, fromA.ciphertext), 'invalid_argument');
+    await expectKind(kms.decrypt(alice, fromB.ciphertext), 'invalid_argument');
+    // Changes stay in their tenant: bob's key destroyed, alice's still works and rotates alone.
+    await kms.deactivate(bob, a.id);
+    await kms.destroy(bob, a.id);
+    await expectKind(kms.encrypt(bob, a.id, pt), 'failed_precondition');
+    expect((await kms.getKey(alice, a.id)).state).toBe('active');
+    expect((await kms.decrypt(alice, fromA.ciphertext)).plaintext.equals(pt)).toBe(true);
+    await kms.rotate(alice, a.id);
+    expect((await kms.encrypt(alice, a.id, pt)).version).toBe(2);
+    expect((await kms.getKey(bob, a.id)).currentVersion).toBe(1);
+    // Within one tenant an id is still taken once.
+    await expectKind(kms.createKey(alice, { id: a.id, name: 'dup', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
+  });
+
+  it('keeps a key a dialect owns out of every other dialect, linked or not; customer keys stay shared', async () => {
+    const t = await kms.createTenant('owned-keys');
+    const cse: Caller = { tenantId: t.id, dialect: 'cse', principal: 'system:cse' };
+    const others: Caller[] = ['ovh', 'huawei', 'admin', 'test'].map((dialect) => ({ tenantId: t.id, dialect, principal: 'p' }));
+    // A customer key named like the KEK, made first, is not taken for it.
+    const squatter = await kms.createKey(others[0]!, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } });
+    const kek = await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 }, ops: ['encrypt', 'decrypt'] });
+    expect(kek.id).not.toBe(squatter.id);
+    expect(kek.owner).toBe('cse');
+    expect((await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } })).id).toBe(kek.id);
+    const customer = await kms.createKey(others[1]!, { name: 'shared', spec: { kind: 'oct', size: 256 } });
+    const ctx = Buffer.from('google-cse/wrapped-key/v1');
+    const sealed = await kms.encrypt(cse, kek.id, Buffer.from('a DEK'), ctx);
+    for (const c of others) {
+      const listed = (await kms.listKeys(c)).keys.map((k) => k.id);
+      expect(listed, c.dialect).toContain(customer.id);
+      expect(listed, c.dialect).not.toContain(kek.id);
+      expect(await kms.peekKey(c, kek.id)).toBeUndefined();
+      for (const attempt of [
+        () => kms.getKey(c, kek.id),
+        () => kms.encrypt(c, kek.id, Buffer.from('x')),
+        () => kms.decrypt(c, sealed.ciphertext, ctx),
+        () => kms.decrypt(c, sealed.ciphertext, ctx, { expectKeyId: kek.id }),
+        () => kms.generateDataKey(c, kek.id, 32),
+        () => kms.updateKey(c, kek.id, { name: 'mine' }),
+        () => kms.deactivate(c, kek.id),
+        () => kms.activate(c, kek.id),
+        () => kms.scheduleDeletion(c, kek.id, 0, { deactivate: true }),
+        () => kms.cancelDeletion(c, kek.id),
+        () => kms.destroy(c, kek.id),
+        () => kms.rotate(c, kek.id),
+        () => kms.getPublicKey(c, kek.id),
+      ])
+        await expectKind(attempt(), 'not_found');
+      // Customer keys are the tenant's, for every dialect.
+      expect((await kms.getKey(c, customer.id)).id).toBe(customer.id);
+    }
+    // Nothing changed behind the refusals; the owner still uses, rotates and sees both kinds of key.
+    const after = await kms.getKey(cse, kek.id);
+    expect([after.state, after.name, after.currentVersion]).toEqual(['active', 'google-cse-kek', 1]);
+    expect((await kms.decrypt(cse, sealed.ciphertext, ctx)).plaintext.toString()).toBe('a DEK');
+    expect((await kms.listKeys(cse)).keys.map((k) => k.id).sort()).toEqual([squatter.id, kek.id, customer.id].sort());
+    await kms.rotate(cse, kek.id);
+    expect((await kms.decrypt(cse, sealed.ciphertext, ctx)).plaintext.toString()).toBe('a DEK');
+  });
+
+  it('refuses a tenant name that reads as a tenant id, and finds a tenant by id before any such name', async () => {
+    const t = await kms.createTenant('by-id');
+    for (const name of [t.id, t.id.toUpperCase(), '00000000-0000-4000-8000-000000000000']) await expectKind(kms.createTenant(name), 'invalid_argument', /UUID/);
+    // A store from before the rule may hold one: the id still names its own tenant.
+    const legacy = '00000000-0000-4000-8000-0000000000aa';
+    await kms.db.insertInto('tenants').values({ id: legacy, name: t.id }).execute();
+    expect((await kms.getTenant(t.id))!.name).toBe('by-id');
+    expect((await kms.getTenant(legacy))!.name).toBe(t.id);
   });
 
   it('seals the gateway secrets under the root key', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
-import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail, likeContains, unstorableText, type AuditEvent } from './audit.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
@@ -30,6 +30,7 @@ import { assertUsable, DEACTIVATION_REASONS, nextState, OP_USE, type Deactivatio
 /** Who is calling, on behalf of which tenant, through which dialect. */
 export interface Caller {
   tenantId: string;
+  /** Also decides which keys exist for the caller: the customer's, and the ones this dialect owns. */
   dialect: string;
   principal: string;
   requestId?: string | undefined;
@@ -82,6 +83,8 @@ export interface KeyRecord {
   deletionDueAt: Date | null;
   destroyedAt: Date | null;
   attributes: Record<string, unknown>;
+  /** null for a customer's key; the owning dialect for a key the gateway keeps for its own use. */
+  owner: string | null;
 }
 
 export interface CreateKeyInput {
@@ -158,7 +161,18 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   deletionDueAt: r.deletion_due_at,
   destroyedAt: r.destroyed_at,
   attributes: r.attributes ?? {},
+  owner: r.owner,
 });
+
+/**
+ * Linking shares a tenant's customer keys (no owner) with every dialect; a key a dialect keeps for its
+ * own use exists for that dialect alone, so any other gets not_found, as for a missing key.
+ */
+const visibleTo = (c: Caller) => (eb: ExpressionBuilder<Database, 'keys'>) => eb.or([eb('owner', 'is', null), eb('owner', '=', c.dialect)]);
+const canSee = (c: Caller, row: { owner: string | null }) => row.owner === null || row.owner === c.dialect;
+
+/** Key ids are unique per tenant only: caches and notifications name a key by both. */
+const scopedKey = (tenantId: string, keyId: string) => `${tenantId}/${keyId}`;
 
 /** A public key's operations: the public ones its kind allows, by default; a private one is refused. */
 function publicOps(kind: KeyKind, ops: readonly string[] | undefined): KeyOp[] {
@@ -346,6 +360,8 @@ export class Kms {
   async createTenant(name: string): Promise<{ id: string; name: string }> {
     if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX) throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
     refuseUnstorable('a tenant name', name);
+    // Tenants are found by id or name: a name that reads as an id would shadow (or be shadowed by) another tenant.
+    if (isUuid(name)) throw invalid('a tenant name cannot be a UUID (tenant ids are UUIDs)', 'name');
     const id = randomUUID();
     const row = await this.db
       .insertInto('tenants')
@@ -359,7 +375,10 @@ export class Kms {
 
   async getTenant(idOrName: string): Promise<{ id: string; name: string } | undefined> {
     let q = this.db.selectFrom('tenants').select(['id', 'name']);
-    q = isUuid(idOrName) ? q.where((w) => w.or([w('id', '=', idOrName), w('name', '=', idOrName)])) : q.where('name', '=', idOrName);
+    // An id wins over a name (a store from before names were refused as UUIDs may hold such a name).
+    q = isUuid(idOrName)
+      ? q.where((w) => w.or([w('id', '=', idOrName), w('name', '=', idOrName)])).orderBy(sql`name = ${idOrName}`)
+      : q.where('name', '=', idOrName);
     return q.executeTakeFirst();
   }
 
@@ -506,7 +525,7 @@ export class Kms {
   private async keyRow(c: Caller, keyId: string, trx?: Transaction<Database>, forUpdate = false): Promise<KeyRow> {
     this.checkTenant(c);
     if (!isUuid(keyId)) throw notFound();
-    let q = (trx ?? this.db).selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', keyId);
+    let q = (trx ?? this.db).selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', keyId).where(visibleTo(c));
     if (forUpdate) q = q.forUpdate();
     const row = await q.executeTakeFirst();
     if (!row) throw notFound();
@@ -527,8 +546,8 @@ export class Kms {
     refuseUnstorableIn("a key's attributes", input.attributes);
   }
 
-  private notify(trx: Transaction<Database>, keyId: string) {
-    return sql`select pg_notify(${KEY_CHANNEL}, ${keyId})`.execute(trx);
+  private notify(trx: Transaction<Database>, tenantId: string, keyId: string) {
+    return sql`select pg_notify(${KEY_CHANNEL}, ${scopedKey(tenantId, keyId)})`.execute(trx);
   }
 
   private async insertVersion(trx: Transaction<Database>, tenantId: string, keyId: string, version: number, m: Material) {
@@ -537,13 +556,13 @@ export class Kms {
       .insertInto('key_versions')
       .values(
         m.publicOnly
-          ? { key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
-          : { key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
+          ? { tenant_id: tenantId, key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
+          : { tenant_id: tenantId, key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
       )
       .execute();
   }
 
-  private async insertKey(c: Caller, action: 'key.create' | 'key.import', input: Omit<CreateKeyInput, 'spec'>, m: Material, origin: 'generated' | 'imported'): Promise<KeyRecord> {
+  private async insertKey(c: Caller, action: 'key.create' | 'key.import', input: Omit<CreateKeyInput, 'spec'>, m: Material, origin: 'generated' | 'imported', owner: string | null = null): Promise<KeyRecord> {
     const ops = m.publicOnly ? publicOps(m.spec.kind, input.ops) : normalizeOps(m.spec.kind, input.ops);
     const now = this.now();
     const state = input.initialState ?? 'active';
@@ -572,6 +591,7 @@ export class Kms {
             updated_at: now,
             activated_at: state === 'active' ? now : null,
             attributes: JSON.stringify(input.attributes ?? {}),
+            owner,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -590,7 +610,7 @@ export class Kms {
       const constraint = (e as { constraint?: string }).constraint ?? '';
       return constraint.includes('alias')
         ? new KmsError('conflict', 'a key with this alias already exists', 'alias_exists')
-        : new KmsError('conflict', 'this key id cannot be used; choose another', 'key_exists');
+        : new KmsError('conflict', 'a key with this id already exists', 'key_exists');
     }
     if (code === '23503') return notFound('tenant');
     return e;
@@ -599,14 +619,45 @@ export class Kms {
   // ---- Key lifecycle -----------------------------------------------------------------------
 
   async createKey(c: Caller, input: CreateKeyInput): Promise<KeyRecord> {
+    return this.generateKey(c, input, null);
+  }
+
+  private async generateKey(c: Caller, input: CreateKeyInput, owner: string | null): Promise<KeyRecord> {
     return this.run(c, 'key.create', null, async () => {
       this.checkTenant(c);
       this.validateNames(input);
       const spec = normalizeSpec(input.spec);
       normalizeOps(spec.kind, input.ops);
       await this.authorize(c, 'key.create');
-      return this.insertKey(c, 'key.create', input, await generateMaterial(spec), 'generated');
+      return this.insertKey(c, 'key.create', input, await generateMaterial(spec), 'generated', owner);
     });
+  }
+
+  /**
+   * A key the calling dialect keeps for its own use (CSE's key-encryption key), found by its name or
+   * created once with a random id: no customer can take its id ahead of it, and only this dialect
+   * ever lists, uses or changes it, whatever namespaces are linked to the tenant.
+   */
+  async ownKey(c: Caller, input: Omit<CreateKeyInput, 'id' | 'alias'>): Promise<KeyRecord> {
+    this.checkTenant(c);
+    const find = () => this.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('owner', '=', c.dialect).where('name', '=', input.name).executeTakeFirst();
+    const found = await find();
+    if (found) return toRecord(found);
+    try {
+      return await this.generateKey(c, { ...input, id: undefined, alias: null }, c.dialect);
+    } catch (e) {
+      // Another process created it meanwhile (the unique (tenant, owner, name) index): take that one.
+      const raced = e instanceof KmsError && e.kind === 'conflict' ? await find() : undefined;
+      if (raced) return toRecord(raced);
+      throw e;
+    }
+  }
+
+  /** The key as this caller may see it, or nothing: no authorization and no audit (a dialect's error rendering). */
+  async peekKey(c: Caller, keyId: string): Promise<KeyRecord | undefined> {
+    if (!isUuid(c.tenantId) || !isUuid(keyId)) return undefined;
+    const row = await this.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', keyId.toLowerCase()).where(visibleTo(c)).executeTakeFirst();
+    return row && toRecord(row);
   }
 
   async importKey(c: Caller, input: ImportKeyInput): Promise<KeyRecord> {
@@ -639,7 +690,7 @@ export class Kms {
       const limit = input.limit ?? 100;
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('a page holds 1 to 1000 keys', 'limit');
       await this.authorize(c, 'key.list');
-      let q = this.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId);
+      let q = this.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where(visibleTo(c));
       if (input.states?.length) q = q.where('state', 'in', [...input.states]);
       if (input.kinds?.length) q = q.where('kind', 'in', [...input.kinds]);
       const search = input.search?.trim();
@@ -692,15 +743,16 @@ export class Kms {
           const updated = await trx
             .updateTable('keys')
             .set({ ...patch, revision: row.revision + 1, updated_at: this.now() })
+            .where('tenant_id', '=', row.tenant_id)
             .where('id', '=', keyId)
             .returningAll()
             .executeTakeFirstOrThrow();
           await this.audit.inTransaction(trx, this.event(c, action, keyId, 'allowed', undefined, { from: row.state, to: updated.state, ...details }));
-          await this.notify(trx, keyId);
+          await this.notify(trx, c.tenantId, keyId);
           return toRecord(updated);
         });
-        this.loader.invalidate(keyId);
-        this.cache.evictKey(keyId);
+        this.loader.invalidate(c.tenantId, keyId);
+        this.cache.evictKey(scopedKey(c.tenantId, keyId));
         return rec;
       } catch (e) {
         throw this.mapWriteError(e);
@@ -785,7 +837,7 @@ export class Kms {
   async destroy(c: Caller, keyId: string) {
     return this.change(c, 'key.destroy', keyId, async (row, trx) => {
       const to = this.transition(row, 'destroy');
-      await trx.updateTable('key_versions').set({ material: null, root_key_id: null }).where('key_id', '=', keyId).execute();
+      await trx.updateTable('key_versions').set({ material: null, root_key_id: null }).where('tenant_id', '=', row.tenant_id).where('key_id', '=', keyId).execute();
       return { state: to, destroyed_at: this.now(), deletion_due_at: null };
     });
   }
@@ -794,14 +846,14 @@ export class Kms {
   async destroyDueKeys(): Promise<number> {
     const due = await this.db
       .selectFrom('keys')
-      .select(['id', 'tenant_id'])
+      .select(['id', 'tenant_id', 'owner'])
       .where('state', '=', 'pending_deletion')
       .where('deletion_due_at', '<=', this.now())
       .limit(1000)
       .execute();
     let n = 0;
     for (const k of due) {
-      await this.destroy({ tenantId: k.tenant_id, dialect: 'core', principal: 'system:deletion-scheduler' }, k.id).then(
+      await this.destroy({ tenantId: k.tenant_id, dialect: k.owner ?? 'core', principal: 'system:deletion-scheduler' }, k.id).then(
         () => n++,
         () => undefined,
       );
@@ -838,7 +890,7 @@ export class Kms {
     this.checkTenant(c);
     if (!isUuid(keyId)) throw notFound();
     const row = await this.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
-    if (!row) throw notFound();
+    if (!row || !canSee(c, row)) throw notFound();
     const key = toRecord(row);
     await this.authorize(c, action, key);
     // The key exists but not this version: the ciphertext is not ours, not a missing key.
@@ -847,9 +899,16 @@ export class Kms {
     if (!ops.some((o) => key.ops.includes(o))) throw new KmsError('unsupported', `this key is not allowed to ${ops.join(' or ')}; its operations are ${key.ops.join(', ')}`, 'key_usage');
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly);
     const v = row.v_version;
-    let loaded = this.cache.get(key.id, v);
+    const cacheId = scopedKey(key.tenantId, key.id);
+    let loaded = this.cache.get(cacheId, v);
     if (!loaded) {
-      const m = await this.db.selectFrom('key_versions').select(['material', 'root_key_id', 'public_spki']).where('key_id', '=', key.id).where('version', '=', v).executeTakeFirst();
+      const m = await this.db
+        .selectFrom('key_versions')
+        .select(['material', 'root_key_id', 'public_spki'])
+        .where('tenant_id', '=', key.tenantId)
+        .where('key_id', '=', key.id)
+        .where('version', '=', v)
+        .executeTakeFirst();
       if (m?.material && m.root_key_id) {
         const secret = openMaterial(this.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
         loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
@@ -860,7 +919,7 @@ export class Kms {
       } else {
         throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
       }
-      this.cache.set(key.id, v, loaded);
+      this.cache.set(cacheId, v, loaded);
     }
     return { key, version: v, loaded };
   }
@@ -967,7 +1026,7 @@ export class Kms {
       await this.authorize(c, 'key.get_public_key', key);
       if (key.kind !== 'RSA' && key.kind !== 'EC') throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
       const version = opts.version ?? key.currentVersion;
-      const v = await this.db.selectFrom('key_versions').select('public_spki').where('key_id', '=', keyId).where('version', '=', version).executeTakeFirst();
+      const v = await this.db.selectFrom('key_versions').select('public_spki').where('tenant_id', '=', key.tenantId).where('key_id', '=', key.id).where('version', '=', version).executeTakeFirst();
       if (!v?.public_spki) throw notFound('key version');
       const spki = Buffer.from(v.public_spki);
       const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });
