@@ -1,17 +1,35 @@
 import { writeFileSync } from 'node:fs';
 import type { Load } from './load.ts';
+import { cpuBetween, cpuSample } from './pin.ts';
 
 /** One measured row, as `pnpm bench --json` writes it. */
 export interface Row {
   scenario: string;
+  /** CPUs the server processes were pinned to (absent: everything in one process, or an in-process suite). */
+  cores?: number;
   reqPerSec: number;
+  reqPerSecPerCore?: number;
   p50Ms: number;
   p99Ms: number;
+  /** The gateway process's CPU time a request (user + system, settling between slices included): all, its event loop, its other threads. */
+  cpuUsPerReq?: number;
+  mainThreadUsPerReq?: number;
+  otherThreadsUsPerReq?: number;
+  /** By thread ('main' = the event loop; Node 20 names the others 'node', told apart by thread id). */
+  threadsUsPerReq?: Record<string, number>;
+  /** CPU the gateway used over wall time times its cores, and the load generator's over wall time (1 = one CPU). */
+  serverBusy?: number;
+  loadBusy?: number;
   baseline: string;
   baselineReqPerSec: number;
+  baselineReqPerSecPerCore?: number;
+  baselineCpuUsPerReq?: number;
+  baselineLoadBusy?: number;
   ratio: number;
   /** Other references measured in the same slices (core in-process ...), with the ratio to each. */
-  also?: { name: string; reqPerSec: number; ratio: number }[];
+  also?: { name: string; reqPerSec: number; reqPerSecPerCore?: number; cpuUsPerReq?: number; loadBusy?: number; ratio: number }[];
+  /** The subject's slices, for the p99 of each round. */
+  slices?: { reqPerSec: number; p50Ms: number; p99Ms: number }[];
 }
 
 export interface Measure {
@@ -72,70 +90,171 @@ export async function compare(
   return { scenario, reqPerSec, p50Ms: worst(s, 'p50Ms'), p99Ms: worst(s, 'p99Ms'), baseline: baselineName, baselineReqPerSec, ratio: reqPerSec / baselineReqPerSec };
 }
 
+/** Something measured in a row: a load, and where it is served when that is a process of its own. */
+export interface Entry {
+  name: string;
+  run: Subject;
+  /** The serving process (its CPU is read from /proc around each slice). */
+  pid?: number | undefined;
+  /** The load generator's process (how busy it was: at 100% it, not the server, set the pace). */
+  loadPid?: number | undefined;
+  /** The background work a slice leaves behind in that server, done untimed before the next slice. */
+  settle?: (() => Promise<unknown>) | undefined;
+}
+
+interface Slice extends Measure {
+  wallMs: number;
+  cpu?: ReturnType<typeof cpuBetween>;
+  loadUs?: number;
+}
+
+/** One slice: the load for `ms`, then the server's settling; the server's CPU over both (the work the slice caused). */
+async function slice(e: Entry, concurrency: number, ms: number, settle: () => Promise<void>): Promise<Slice> {
+  const c0 = e.pid ? cpuSample(e.pid) : undefined;
+  const l0 = e.loadPid ? cpuSample(e.loadPid).processUs : undefined;
+  const t0 = performance.now();
+  const m = await measure(e.run, concurrency, ms);
+  const wallMs = performance.now() - t0;
+  const loadUs = e.loadPid && l0 !== undefined ? cpuSample(e.loadPid).processUs - l0 : undefined;
+  await (e.settle ?? settle)();
+  return { ...m, wallMs, ...(c0 ? { cpu: cpuBetween(c0, cpuSample(e.pid!)) } : {}), ...(loadUs !== undefined ? { loadUs } : {}) };
+}
+
+/** Each thread's CPU a request over the slices, the busiest first (the rest summed as 'others'). */
+function perThread(cpu: ReturnType<typeof cpuBetween>[], ops: number): Record<string, number> {
+  const t = new Map<string, number>();
+  for (const c of cpu) for (const [k, v] of Object.entries(c.threads)) t.set(k, (t.get(k) ?? 0) + v);
+  const sorted = [...t].filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  const out: Record<string, number> = Object.fromEntries(sorted.slice(0, 6).map(([k, v]) => [k, Math.round(v / ops)]));
+  const rest = sorted.slice(6).reduce((a, [, v]) => a + v, 0);
+  if (rest) out.others = Math.round(rest / ops);
+  return out;
+}
+
+/** What a row reports of one entry's slices: the mean rate, and with a pid, the CPU a request cost. */
+function summary(s: Slice[], cores: number | undefined) {
+  const ops = s.reduce((a, x) => a + x.ops, 0);
+  const reqPerSec = s.reduce((a, x) => a + x.opsPerSec, 0) / s.length;
+  const wallUs = s.reduce((a, x) => a + x.wallMs, 0) * 1000;
+  const cpu = s.every((x) => x.cpu) ? s.map((x) => x.cpu!) : undefined;
+  const sum = (k: 'processUs' | 'mainUs' | 'otherThreadsUs') => cpu!.reduce((a, x) => a + x[k], 0);
+  return {
+    reqPerSec,
+    ...(cores ? { reqPerSecPerCore: reqPerSec / cores } : {}),
+    ...(cpu && ops
+      ? {
+          cpuUsPerReq: sum('processUs') / ops,
+          mainThreadUsPerReq: sum('mainUs') / ops,
+          otherThreadsUsPerReq: sum('otherThreadsUs') / ops,
+          // The server's share of its CPUs while loaded (settling included): well under 1 on an idle
+          // machine means something other than its CPU set the pace.
+          serverBusy: sum('processUs') / (wallUs * (cores ?? 1)),
+          threadsUsPerReq: perThread(cpu, ops),
+        }
+      : {}),
+    ...(s.every((x) => x.loadUs !== undefined) ? { loadBusy: s.reduce((a, x) => a + x.loadUs!, 0) / wallUs } : {}),
+  };
+}
+
 /**
  * The subject and every reference alternate in `rounds` slices; the first reference is the row's
- * baseline (its ratio is the one the targets speak of), the others are reported beside it.
+ * baseline (its ratio is the one the targets speak of), the others are reported beside it. With
+ * `cores`, the servers run in processes pinned to that many CPUs and rates are also given per core.
  */
 export async function compareMany(
   scenario: string,
-  references: { name: string; run: Subject }[],
-  subject: Subject,
-  opts: { concurrency: number; ms: number; rounds?: number; settle?: (() => Promise<unknown>) | undefined },
+  references: Entry[],
+  subject: Subject | Entry,
+  opts: { concurrency: number; ms: number; rounds?: number; settle?: (() => Promise<unknown>) | undefined; cores?: number | undefined },
 ): Promise<Row> {
+  const subj: Entry = typeof subject === 'function' || 'measure' in subject ? { name: scenario, run: subject } : subject;
   const rounds = opts.rounds ?? 2;
-  const slice = opts.ms / rounds;
+  const sliceMs = opts.ms / rounds;
   // Background work one slice leaves behind (audit rows to write, garbage to collect: core in-process
   // leaves ~50k events a second) is done between slices, untimed, so it is not billed to what runs next.
   const settle = async () => {
     await opts.settle?.();
     globalThis.gc?.();
   };
-  for (const r of references) await measure(r.run, opts.concurrency, Math.min(300, slice / 2));
-  await measure(subject, opts.concurrency, Math.min(300, slice / 2));
-  await settle();
-  const refs: Measure[][] = references.map(() => []);
-  const s: Measure[] = [];
+  // Warm-up, untimed: connections, JIT, caches.
+  const warm = Math.min(1000, sliceMs / 2);
+  for (const r of references) await measure(r.run, opts.concurrency, warm);
+  await measure(subj.run, opts.concurrency, warm);
+  for (const e of [...references, subj]) await (e.settle ?? settle)();
+  const refs: Slice[][] = references.map(() => []);
+  const s: Slice[] = [];
   for (let i = 0; i < rounds; i++) {
-    for (const [j, r] of references.entries()) {
-      refs[j]!.push(await measure(r.run, opts.concurrency, slice));
-      await settle();
-    }
-    s.push(await measure(subject, opts.concurrency, slice));
-    await settle();
+    for (const [j, r] of references.entries()) refs[j]!.push(await slice(r, opts.concurrency, sliceMs, settle));
+    s.push(await slice(subj, opts.concurrency, sliceMs, settle));
   }
-  const rate = (m: Measure[]) => m.reduce((a, x) => a + x.opsPerSec, 0) / m.length;
-  const worst = (m: Measure[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
-  const reqPerSec = rate(s);
-  const [base, ...others] = references.map((r, j) => ({ name: r.name, reqPerSec: rate(refs[j]!), ratio: reqPerSec / rate(refs[j]!) }));
+  const worst = (m: Slice[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
+  const subjectSummary = summary(s, opts.cores);
+  const [base, ...others] = references.map((r, j) => {
+    const { reqPerSec, reqPerSecPerCore, cpuUsPerReq, loadBusy } = summary(refs[j]!, opts.cores);
+    return {
+      name: r.name,
+      reqPerSec,
+      ratio: subjectSummary.reqPerSec / reqPerSec,
+      ...(reqPerSecPerCore !== undefined ? { reqPerSecPerCore } : {}),
+      ...(cpuUsPerReq !== undefined ? { cpuUsPerReq } : {}),
+      ...(loadBusy !== undefined ? { loadBusy } : {}),
+    };
+  });
   return {
     scenario,
-    reqPerSec,
+    ...(opts.cores ? { cores: opts.cores } : {}),
+    ...subjectSummary,
     p50Ms: worst(s, 'p50Ms'),
     p99Ms: worst(s, 'p99Ms'),
     baseline: base!.name,
     baselineReqPerSec: base!.reqPerSec,
+    ...(base!.reqPerSecPerCore !== undefined ? { baselineReqPerSecPerCore: base!.reqPerSecPerCore } : {}),
+    ...(base!.cpuUsPerReq !== undefined ? { baselineCpuUsPerReq: base!.cpuUsPerReq } : {}),
+    ...(base!.loadBusy !== undefined ? { baselineLoadBusy: base!.loadBusy } : {}),
     ratio: base!.ratio,
     ...(others.length ? { also: others } : {}),
+    slices: s.map((x) => ({ reqPerSec: x.opsPerSec, p50Ms: x.p50Ms, p99Ms: x.p99Ms })),
   };
 }
 
+const us = (n: number | undefined) => (n === undefined ? '' : n.toFixed(0));
+
 export function printTable(rows: Row[]) {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline', 'baseline req/s', 'ratio', 'also'];
-  const body = rows.map((r) => [
+  const pinned = rows.some((r) => r.cores);
+  let head = ['scenario', pinned ? 'req/s/core' : 'req/s', 'p50 ms', 'p99 ms', 'cpu us/req', 'baseline', pinned ? 'base req/s/core' : 'base req/s', 'base cpu us/req', 'ratio', 'also'];
+  let body = rows.map((r) => [
     r.scenario,
-    r.reqPerSec.toFixed(0),
+    (r.reqPerSecPerCore ?? r.reqPerSec).toFixed(0),
     r.p50Ms.toFixed(2),
     r.p99Ms.toFixed(2),
+    us(r.cpuUsPerReq),
     r.baseline,
-    r.baselineReqPerSec.toFixed(0),
+    (r.baselineReqPerSecPerCore ?? r.baselineReqPerSec).toFixed(0),
+    us(r.baselineCpuUsPerReq),
     r.ratio.toFixed(2),
-    (r.also ?? []).map((a) => `${a.ratio.toFixed(2)} of ${a.name} (${a.reqPerSec.toFixed(0)}/s)`).join('; '),
+    (r.also ?? []).map((a) => `${a.ratio.toFixed(2)} of ${a.name} (${(a.reqPerSecPerCore ?? a.reqPerSec).toFixed(0)}/s${a.cpuUsPerReq !== undefined ? `, ${us(a.cpuUsPerReq)} us` : ''})`).join('; '),
   ]);
+  // Without CPU figures (in one process), no CPU columns.
+  const keep = head.map((_, i) => !(i === 4 || i === 7) || body.some((b) => b[i]));
+  const pick = <T>(a: T[]) => a.filter((_, i) => keep[i]);
+  const left = new Set(pick(head.map((_, i) => i)).flatMap((orig, i) => ([0, 5, 9].includes(orig) ? [i] : [])));
+  head = pick(head);
+  body = body.map(pick);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 || i === 7 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   console.log(line(head));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const b of body) console.log(line(b));
+  const detail = rows.filter((r) => r.cpuUsPerReq !== undefined);
+  if (detail.length) {
+    console.log('\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice:');
+    for (const r of detail) {
+      const pct = (x: number | undefined) => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
+      console.log(
+        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms`,
+      );
+    }
+  }
 }
 
 export const writeJson = (file: string, rows: Row[]) => writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');

@@ -4,9 +4,13 @@ import { canonicalRequest, formatSdkDate, signString, stringToSign } from '@poly
 import { LoadClient } from './client.ts';
 import { closedLoop } from './harness.ts';
 import type { LoadRequest } from './load.ts';
+import { serveRpc } from './rpc.ts';
 
-/** The load generator's thread: one keep-alive client for one server, closed loops on request. */
-const { port, tls, connections } = workerData as { port: number; tls: object; connections: number };
+/**
+ * The load generator's thread, or process (its settings then in argv[2]): one keep-alive client for
+ * one server, closed loops on request.
+ */
+const { port, tls, connections } = (workerData ?? JSON.parse(process.argv[2]!)) as { port: number; tls: object; connections: number };
 const client = new LoadClient(port, tls, connections);
 
 /** Huawei's SDK signing, done per request as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
@@ -22,15 +26,14 @@ const operation = (r: LoadRequest) => async () => {
   if (reply.status < 200 || reply.status >= 300) throw new Error(`${r.method} ${r.path}: ${reply.status} ${reply.body}`);
 };
 
-parentPort!.on('message', async (m: { id: number; request: LoadRequest; concurrency: number; ms: number } | { id: number; close: true }) => {
+// A process goes with the bench that started it.
+if (!parentPort) process.on('disconnect', () => process.exit(0));
+const port_ = parentPort ?? process;
+const send = parentPort ? (m: object) => parentPort!.postMessage(m) : (m: object) => process.send!(m);
+serveRpc(port_, send, async (m: { request: LoadRequest; concurrency: number; ms: number } | { close: true }) => {
   if ('close' in m) {
     await client.close();
-    parentPort!.postMessage({ id: m.id });
     return;
   }
-  try {
-    parentPort!.postMessage({ id: m.id, measure: await closedLoop(operation(m.request), m.concurrency, m.ms) });
-  } catch (e) {
-    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
-  }
+  return { measure: await closedLoop(operation(m.request), m.concurrency, m.ms) };
 });

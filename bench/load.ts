@@ -1,6 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnectionOptions } from 'node:tls';
+import type { ChildProcess } from 'node:child_process';
 import type { Measure } from './harness.ts';
+import { spawnNode } from './pin.ts';
+import { Rpc } from './rpc.ts';
 
 /** One request a load generator sends over and over (the body as sent; AK/SK signing done per request). */
 export interface LoadRequest {
@@ -11,48 +14,45 @@ export interface LoadRequest {
   aksk?: { access: string; secret: string; project: string };
 }
 
+/** Closes a helper process's IPC channel (all it waits on once its work is closed) and waits for it to exit. */
+export function exitOf(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  if (p.connected) p.disconnect();
+  return gone;
+}
+
 /** Something the harness can measure for `ms` at `concurrency`. */
 export interface Load {
   measure(concurrency: number, ms: number): Promise<Measure>;
 }
 
 /**
- * The load generator on its own thread, as wrk would be in its own process on the same machine: it
- * shares the two cores with the server but not the server's event loop. (`bench/client.ts` is its
- * HTTP/1.1 client.)
+ * The load generator (`bench/client.ts` is its HTTP/1.1 client), as wrk would be: on its own thread
+ * (sharing the machine's cores with the server but not its event loop), or with `cpus` in its own
+ * process pinned to those CPUs, so that it takes nothing from the server's.
  */
 export class RemoteClient {
-  private readonly worker: Worker;
-  private next = 0;
-  private readonly waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private readonly peer: Worker | ChildProcess;
+  private readonly rpc: Rpc;
 
-  constructor(port: number, tls: ConnectionOptions, connections: number) {
-    this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./load-worker.ts', import.meta.url).href, port, tls, connections },
-    });
-    this.worker.on('message', (m: { id: number; error?: string }) => {
-      const w = this.waiting.get(m.id);
-      this.waiting.delete(m.id);
-      if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve(m);
-    });
-    this.worker.on('error', (e) => {
-      for (const w of this.waiting.values()) w.reject(e);
-      this.waiting.clear();
-    });
+  constructor(port: number, tls: ConnectionOptions, connections: number, opts: { cpus?: number[] | undefined } = {}) {
+    const entry = new URL('./load-worker.ts', import.meta.url);
+    const data = { port, tls, connections };
+    this.peer = opts.cpus
+      ? spawnNode([entry.pathname, JSON.stringify(data)], opts.cpus)
+      : new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { entry: entry.href, ...data } });
+    this.rpc = new Rpc(this.peer, 'the load generator');
   }
 
-  private call(m: object): Promise<any> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, ...m });
-    });
+  /** The load generator's process id (its own process only). */
+  get pid(): number | undefined {
+    return 'pid' in this.peer ? this.peer.pid : undefined;
   }
 
   /** A load sending `request`; a non-2xx reply fails the measurement. */
   load(request: LoadRequest): Load {
-    return { measure: async (concurrency, ms) => (await this.call({ request, concurrency, ms })).measure };
+    return { measure: async (concurrency, ms) => (await this.rpc.call({ request, concurrency, ms })).measure };
   }
 
   /** A JSON POST of `body` (a string is sent as is). */
@@ -61,7 +61,8 @@ export class RemoteClient {
   }
 
   async close() {
-    await this.call({ close: true });
-    await this.worker.terminate();
+    await this.rpc.call({ close: true });
+    if ('terminate' in this.peer) await this.peer.terminate();
+    else await exitOf(this.peer);
   }
 }

@@ -33,7 +33,7 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
         const at = new Date(now - (n - i - j) * 1000);
         return {
           key: { id, tenant_id: t.id, name: `k${i + j}`, description: '', alias: null, kind: 'oct', size: 256, curve: null, ops: ['encrypt', 'decrypt'], origin: 'generated', state: 'active', current_version: 1, revision: 1, created_at: at, updated_at: at, activated_at: at, attributes: '{}' },
-          version: { key_id: id, version: 1, root_key_id: root.id, material: sealMaterial(root, randomBytes(32), materialAad(t.id, id, 1)), public_spki: null },
+          version: { tenant_id: t.id, key_id: id, version: 1, root_key_id: root.id, material: sealMaterial(root, randomBytes(32), materialAad(t.id, id, 1)), public_spki: null },
         };
       });
       await dbOf(kms).insertInto('keys').values(rows.map((r) => r.key)).execute();

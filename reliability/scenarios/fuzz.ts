@@ -12,7 +12,7 @@ import { Client, NoAnswer, rawTls, type Reply, type Send, type TlsCreds } from '
 import { isOvhError } from '../lib/ovh.ts';
 import { P1, openWorld, type World } from '../lib/world.ts';
 import { countAnswer, fail } from '../lib/tally.ts';
-import { pool, preview, type Ctx, type Scenario } from '../lib/scenario.ts';
+import { pool, preview, rng, type Ctx, type Scenario } from '../lib/scenario.ts';
 
 /** Any string as a path segment; encodeURIComponent throws on a lone surrogate, so then every UTF-8 byte is escaped. */
 function pathSegment(v: string): string {
@@ -252,6 +252,150 @@ function caseArb(t: Target): fc.Arbitrary<Case> {
   return fc.oneof(...arbs);
 }
 
+// ---------------------------------------------------------------- structural sweep
+
+/**
+ * Inputs random sampling reaches too rarely, listed rather than drawn: a compact JOSE string (JWE,
+ * JWS, JWT) whose JSON segments, or one of their members, are replaced by a value of every JSON type,
+ * oddly encoded, or huge; wrong part counts and characters outside base64url; and every node of a
+ * JSON body replaced by a value of another type. (A JWE header of `null` was a 500 the random inputs
+ * never hit.)
+ */
+const SHAPES: unknown[] = [null, [], {}, 0, -1, 1.5, 1e300, '', 'x', true];
+const NODE_SHAPES: unknown[] = [null, [], {}, 0, 'x', true];
+
+const b64u = (b: string | Buffer) => Buffer.from(b).toString('base64url');
+
+/** A base64url segment that decodes to a JSON object, or undefined. */
+function jsonObject(seg: string): Record<string, unknown> | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(seg)) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(seg, 'base64url').toString('utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isJose = (v: unknown): v is string => typeof v === 'string' && [3, 5].includes(v.split('.').length) && !!jsonObject(v.split('.')[0]!);
+
+/** Signs any payload bytes as the token's issuer would (CSE's test issuers), so the checks after verification see it too. */
+type Resign = (token: string, payload: Buffer) => Promise<string | undefined>;
+
+interface Mutation {
+  /** 0: the segment itself or the token's framing; 1: one member. */
+  tier: 0 | 1;
+  label: string;
+  value: string;
+}
+
+async function tokenMutations(token: string, resign?: Resign): Promise<Mutation[]> {
+  const parts = token.split('.');
+  const out: Mutation[] = [];
+  const at = (i: number, seg: string) => parts.map((p, j) => (j === i ? seg : p)).join('.');
+  for (let i = 0; i < parts.length; i++) {
+    const obj = jsonObject(parts[i]!);
+    if (!obj) continue;
+    const name = i === 0 ? 'header' : `part ${i}`;
+    // A JWT's claims set is signed: re-signed, the mutation also reaches what follows verification.
+    const variant = async (bytes: Buffer) => (i === 1 && parts.length === 3 && resign ? ((await resign(token, bytes)) ?? at(i, b64u(bytes))) : at(i, b64u(bytes)));
+    const text = JSON.stringify(obj);
+    const put = async (tier: 0 | 1, label: string, bytes: Buffer) => out.push({ tier, label: `${name} ${label}`, value: await variant(bytes) });
+    for (const v of [...SHAPES, [obj], text]) await put(0, `= ${preview(JSON.stringify(v), 40)}`, Buffer.from(JSON.stringify(v)));
+    for (const raw of ['', '{', 'nul', `${text}x`, `\ufeff${text}`, ` ${text} `, text.replace(/"/g, "'")]) await put(0, `= text ${preview(raw, 30)}`, Buffer.from(raw));
+    await put(0, 'as UTF-16', Buffer.from(text, 'utf16le'));
+    await put(0, 'with invalid UTF-8', Buffer.concat([Buffer.from(text.slice(0, -1) + ',"z":"'), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('"}')]));
+    for (const k of Object.keys(obj)) {
+      const orig = obj[k];
+      const alt = typeof orig === 'number' ? String(orig) : typeof orig === 'string' && orig !== '' && !Number.isNaN(Number(orig)) ? Number(orig) : undefined;
+      for (const v of [null, [], {}, 0, 1e300, '', true, [orig], 'A'.repeat(3000), `${String(orig)}\u0000`, ...(alt === undefined ? [] : [alt])])
+        await put(1, `${k} = ${preview(JSON.stringify(v), 40)}`, Buffer.from(JSON.stringify({ ...obj, [k]: v })));
+      await put(1, `without ${k}`, Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(obj).filter(([x]) => x !== k)))));
+      await put(1, `${k} twice`, Buffer.from(`${text.slice(0, -1)},${JSON.stringify(k)}:null}`));
+    }
+  }
+  // Framing: part counts, padding, the standard alphabet, characters outside base64url.
+  for (let n = 1; n <= 7; n++) if (n !== parts.length) out.push({ tier: 0, label: `${n} parts`, value: Array.from({ length: n }, (_, j) => parts[j % parts.length]).join('.') });
+  out.push({ tier: 0, label: 'header padded', value: at(0, `${parts[0]}==`) });
+  out.push({ tier: 0, label: 'header in standard base64', value: at(0, Buffer.from(parts[0]!, 'base64url').toString('base64')) });
+  for (let i = 0; i < parts.length; i++)
+    for (const ch of ['+', '=', ' ', '\u00e9']) {
+      const p = parts[i]!;
+      const h = p.length >> 1;
+      out.push({ tier: 0, label: `part ${i} with '${ch}'`, value: at(i, p.slice(0, h) + ch + p.slice(h)) });
+    }
+  return out;
+}
+
+/** Every node of a body, replaced by values of other JSON types (the whole body itself is the random inputs'). */
+function shapeMutations(body: Record<string, unknown>): { label: string; body: unknown }[] {
+  const out: { label: string; body: unknown }[] = [];
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+  const walk = (node: unknown, path: (string | number)[]) => {
+    const children: [string | number, unknown][] = Array.isArray(node) ? node.map((v, i) => [i, v]) : node && typeof node === 'object' ? Object.entries(node) : [];
+    for (const [k, v] of children) {
+      const here = [...path, k];
+      for (const s of [...NODE_SHAPES, ...(v && typeof v === 'object' ? [[v]] : [])]) {
+        if (kind(s) === kind(v) && !(Array.isArray(s) && s.length)) continue;
+        out.push({ label: `${here.join('.')} = ${preview(JSON.stringify(s), 30)}`, body: replaceAt(body, here, s) });
+      }
+      walk(v, here);
+    }
+  };
+  walk(body, []);
+  return out;
+}
+
+function replaceAt(v: unknown, path: (string | number)[], value: unknown): unknown {
+  if (!path.length) return value;
+  const [k, ...rest] = path;
+  if (Array.isArray(v)) return v.map((x, i) => (i === k ? replaceAt(x, rest, value) : x));
+  return { ...(v as Record<string, unknown>), [k!]: replaceAt((v as Record<string, unknown>)[k!], rest, value) };
+}
+
+/** How much of the sweep a profile sends. The first target carrying a token field gets all of its mutations. */
+const SWEEP: Record<Ctx['profile']['name'], { tokenSample: number; shapesPerTarget: number }> = {
+  ci: { tokenSample: 6, shapesPerTarget: 6 },
+  short: { tokenSample: 12, shapesPerTarget: 12 },
+  full: { tokenSample: Infinity, shapesPerTarget: Infinity },
+};
+
+async function sweepCases(targets: Target[], profile: Ctx['profile'], seed: number, resign?: Resign): Promise<Case[]> {
+  const r = rng(seed);
+  const sample = <T>(xs: T[], n: number): T[] => {
+    if (xs.length <= n) return xs;
+    const a = [...xs];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = r.int(0, i);
+      [a[i], a[j]] = [a[j]!, a[i]!];
+    }
+    return a.slice(0, n);
+  };
+  const budget = SWEEP[profile.name];
+  const out: Case[] = [];
+  const swept = new Set<string>();
+  let turn = 0;
+  const mk = (t: Target, label: string, body: unknown): Case => ({
+    target: t,
+    label: `sweep: ${label}`,
+    send: { method: t.method, path: withQuery(t.paths[turn++ % t.paths.length]!, t.query), raw: JSON.stringify(body), headers: { ...(t.headers ?? {}), ...JSON_CT } },
+  });
+  for (const t of targets) {
+    if (!t.body) continue;
+    for (const [f, v] of Object.entries(t.body)) {
+      if (!isJose(v)) continue;
+      const all = await tokenMutations(v, resign);
+      const first = !swept.has(`${t.dialect} ${f}`);
+      swept.add(`${t.dialect} ${f}`);
+      // Elsewhere the same field is parsed by the same code: a sample, the segments' own shapes first.
+      const chosen = first ? all : [...sample(all.filter((m) => m.tier === 0), Math.ceil(budget.tokenSample / 2)), ...sample(all.filter((m) => m.tier === 1), Math.floor(budget.tokenSample / 2))];
+      for (const m of chosen) out.push(mk(t, `${f} ${m.label}`, { ...t.body, [f]: m.value }));
+    }
+    for (const m of sample(shapeMutations(t.body), budget.shapesPerTarget)) out.push(mk(t, `body ${m.label}`, m.body));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- targets per dialect
 
 async function ovhTargets(w: World): Promise<{ targets: Target[]; client: Client; creds: TlsCreds }> {
@@ -463,11 +607,11 @@ function rawInputs(host: string, path: string, headers: Record<string, string>, 
   return out;
 }
 
-async function fuzzDialect(ctx: Ctx, w: World, dialect: Target['dialect'], targets: Target[], client: Client, raw: { base: string; creds: TlsCreds; headers: Record<string, string>; path: string }, liveness: () => Promise<Reply>) {
+async function fuzzDialect(ctx: Ctx, w: World, dialect: Target['dialect'], targets: Target[], client: Client, raw: { base: string; creds: TlsCreds; headers: Record<string, string>; path: string }, liveness: () => Promise<Reply>, resign?: Resign) {
   const t = ctx.tally;
   const n = ctx.profile.fuzzPerDialect;
   const seed = ctx.profile.seed + dialect.length;
-  const cases = fc.sample(fc.oneof(...targets.map(caseArb)), { numRuns: n, seed });
+  const cases = [...fc.sample(fc.oneof(...targets.map(caseArb)), { numRuns: n, seed }), ...(await sweepCases(targets, ctx.profile, seed, resign))];
   const started = Date.now();
   await pool(cases, 6, async (c) => {
     let r: Reply | NoAnswer;
@@ -544,7 +688,17 @@ export const fuzz: Scenario = {
         w.huawei.call(h.headers['X-Auth-Token'], 'gen-random', { random_data_length: '64' }),
       );
       const c = await cseTargets(w);
-      await fuzzDialect(ctx, w, 'cse', c.targets, c.client, { base: w.urls.cse[0]!, creds: { ca: w.ca }, headers: {}, path: '/v1/wrap' }, () => c.client.send({ method: 'GET', path: '/v1/status' }));
+      const issuers = Object.values(w.cse.issuers);
+      const resign: Resign = async (token, payload) => {
+        let iss: unknown;
+        try {
+          iss = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).iss;
+        } catch {
+          return undefined;
+        }
+        return issuers.find((i) => i.iss === iss)?.signRaw(payload);
+      };
+      await fuzzDialect(ctx, w, 'cse', c.targets, c.client, { base: w.urls.cse[0]!, creds: { ca: w.ca }, headers: {}, path: '/v1/wrap' }, () => c.client.send({ method: 'GET', path: '/v1/status' }), resign);
       if (resets.size) ctx.log(`fuzz: connections closed without an answer (by input kind): ${[...resets].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
       // Where a 5xx came from: the host logs each with its stack (grouped by message).
       const logged = new Map<string, number>();

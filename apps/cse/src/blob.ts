@@ -46,6 +46,7 @@ export function decodeDekPayload(b: Buffer): WrappedDek {
   let at = 1;
   const dekLen = b[at++]!;
   const dek = b.subarray(at, (at += dekLen));
+  if (at + 2 > b.length) throw bad();
   const rnLen = b.readUInt16BE(at);
   at += 2;
   const rn = b.subarray(at, (at += rnLen));

@@ -56,7 +56,13 @@ export function loadRsa(pkcs8: Buffer): LoadedKey {
   const id = createHash('sha256').update(pkcs8).digest('base64');
   const hit = parsed.get(id);
   if (hit) return hit;
-  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  } catch {
+    // Only a blob sealed under this KEK gets here, but its payload is still not ours to trust.
+    throw badRequest('wrapped_private_key: not an RSA key', 'wrapped_private_key');
+  }
   if (key.asymmetricKeyType !== 'rsa') throw badRequest('wrapped_private_key: not an RSA key', 'wrapped_private_key');
   const k = loadKey({ kind: 'RSA', size: key.asymmetricKeyDetails!.modulusLength! }, key);
   parsed.set(id, k, Date.now() + PARSED_TTL_MS);

@@ -1,7 +1,7 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, SignJWT, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { KmsError, type Caller, type Kms } from '@polykms/core';
+import { type Caller, type Kms } from '@polykms/core';
 import { normalizeUrl, tenantExternalId, type CseConfig } from './config.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -9,9 +9,10 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 /**
  * This KACLS as a polykms tenant. The tenant is the one bound to (dialect `cse`, external id =
  * `instance` or the normalized `kaclsUrl`), created on first start. Its key-encryption key is an
- * AES-256 core key whose id is derived from the tenant id, so every process sharing the store finds
- * (or races to create) the same key without a lookup table; rotate it with core and old blobs keep
- * unwrapping, since each blob names its key version. The RS256 key this KACLS signs its own JWTs
+ * AES-256 core key owned by the `cse` dialect (core's `ownKey`): found by name, created once with a
+ * random id, and invisible to every other dialect even when OVH or Huawei namespaces are linked to the
+ * tenant (else they could decrypt Workspace's wrapped keys, or delete the KEK). Rotate it with core
+ * (as dialect `cse`) and old blobs keep unwrapping, since each blob names its key version. The RS256 key this KACLS signs its own JWTs
  * with (migration, delegation), published at /certs, is a secret sealed under the root key
  * (`putSecretIfAbsent`: two processes starting together keep the first).
  */
@@ -33,18 +34,14 @@ export class CseInstance {
 
   private async init() {
     const tenantId = (await this.kms.tenants.resolve('cse', tenantExternalId(this.config), { create: true }))!;
-    const kekId = derivedUuid(`polykms/cse/kek/${tenantId}`);
     const c: Caller = { tenantId, dialect: 'cse', principal: 'system:cse' };
-    try {
-      await this.kms.getKey(c, kekId);
-    } catch (e) {
-      if (!(e instanceof KmsError && e.kind === 'not_found')) throw e;
-      await this.kms
-        .createKey(c, { id: kekId, name: 'google-cse-kek', description: `Google Workspace CSE key-encryption key for ${tenantExternalId(this.config)}`, spec: { kind: 'oct', size: 256 }, ops: ['encrypt', 'decrypt'] })
-        .catch((err: unknown) => {
-          if (!(err instanceof KmsError && err.kind === 'conflict')) throw err;
-        });
-    }
+    const kek = await this.kms.ownKey(c, {
+      name: 'google-cse-kek',
+      description: `Google Workspace CSE key-encryption key for ${tenantExternalId(this.config)}`,
+      spec: { kind: 'oct', size: 256 },
+      ops: ['encrypt', 'decrypt'],
+    });
+    const kekId = kek.id;
     const secretId = `cse/${tenantId}/jwt-signing-key`;
     let der = await this.kms.secrets.get(secretId);
     if (!der) {
@@ -91,13 +88,4 @@ async function signingKey(privateKey: KeyObject): Promise<SigningKey> {
   const pub = await exportJWK(createPublicKey(privateKey));
   const jwk = { kty: pub.kty!, n: pub.n, e: pub.e, kid: await calculateJwkThumbprint(pub), use: 'sig', alg: 'RS256' };
   return { privateKey, jwk, keySet: createLocalJWKSet({ keys: [jwk] }) };
-}
-
-/** A UUID (version 8, RFC 9562) from a name, so every process derives the same id. */
-export function derivedUuid(name: string): string {
-  const h = createHash('sha256').update(name).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

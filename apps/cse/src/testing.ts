@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
+import { CompactSign, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
 
 /** Test and bench support: token issuers with their own keys and JWKS files, as an IdP or Google would be. */
 export type { CryptoKey };
@@ -33,6 +33,11 @@ export class TestIssuer {
     if (o.aud !== undefined) jwt = jwt.setAudience(o.aud);
     if (!o.noExp) jwt = jwt.setExpirationTime(now + (o.expIn ?? 3600));
     return jwt.sign(o.key ?? this.key);
+  }
+
+  /** Any payload bytes (not JSON, not an object, claims of any type), validly signed: for fuzzing what follows verification. */
+  async signRaw(payload: Uint8Array): Promise<string> {
+    return new CompactSign(payload).setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'JWT' }).sign(this.key);
   }
 }
 

@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeDekPayload, encodeDekPayload, resourceKeyHash } from './blob.ts';
+import { loadRsa } from './gmail.ts';
 import { loadCseConfig, parseCseConfig } from './config.ts';
 import { CseError } from './errors.ts';
 import { evaluatePerimeter, PerimeterRuleSchema } from './perimeter.ts';
 import { decodeBase64 } from './schemas.ts';
 import { sanitizeReason } from './app.ts';
-import { derivedUuid } from './instance.ts';
 import { tempDir, write } from '../test/helpers.ts';
 
 describe('resource key hash (https://developers.google.com/workspace/cse/reference/resource-key-hash)', () => {
@@ -49,6 +49,35 @@ describe('wrapped key payload', () => {
     expect(() => decodeDekPayload(Buffer.concat([b, Buffer.from([0])]))).toThrow(CseError);
     expect(() => decodeDekPayload(b.subarray(0, b.length - 1))).toThrow(CseError);
   });
+
+  it('refuses a payload whose lengths run past its end as a 400, not a RangeError', () => {
+    // A DEK length of 10 in a 6-byte payload: the resource name's length lay beyond the end.
+    for (const p of [[1, 10, 0, 0, 0, 0], [1, 255, 1, 2, 3, 4, 5], [1, 0, 0, 9, 0, 0], [1, 1, 7, 0xff, 0xff, 0]]) {
+      const e = (() => {
+        try {
+          return decodeDekPayload(Buffer.from(p));
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(e, JSON.stringify(p)).toBeInstanceOf(CseError);
+      expect((e as CseError).status).toBe(400);
+    }
+  });
+
+  it('refuses a private key payload that is not PKCS#8 as a 400, not an OpenSSL error', () => {
+    for (const der of [Buffer.alloc(0), Buffer.from([0x30, 0x03, 1, 2, 3]), Buffer.from('not DER')]) {
+      const e = (() => {
+        try {
+          return loadRsa(der);
+        } catch (x) {
+          return x;
+        }
+      })();
+      expect(e).toBeInstanceOf(CseError);
+      expect((e as CseError).status).toBe(400);
+    }
+  });
 });
 
 describe('perimeter rules', () => {
@@ -84,10 +113,8 @@ describe('configuration', () => {
 });
 
 describe('small helpers', () => {
-  it('sanitizes reasons and derives stable uuids', () => {
+  it('sanitizes reasons', () => {
     expect(sanitizeReason("{client:'drive'\nop:'read'}\u202e")).toBe("{client:'drive'?op:'read'}?");
     expect(Buffer.byteLength(sanitizeReason('é'.repeat(600)))).toBeLessThanOrEqual(1024);
-    expect(derivedUuid('a')).toBe(derivedUuid('a'));
-    expect(derivedUuid('a')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

@@ -6,7 +6,6 @@ import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { openssl } from '../../../packages/core/src/test-openssl.ts';
 import { parseCseConfig, resourceKeyHash, startCseServer, type CseServer } from '../src/index.ts';
-import { derivedUuid } from '../src/instance.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers } from './helpers.ts';
 
 const KACLS = 'https://kacls.example.test/v1';
@@ -167,9 +166,12 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     const dek = randomBytes(32);
     const w1 = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
     const tenantId = (await kms.tenants.resolve('cse', KACLS))!;
-    const kekId = derivedUuid(`polykms/cse/kek/${tenantId}`);
+    // The KEK is the cse dialect's own key: only a cse caller finds it.
+    const asCse = { tenantId, dialect: 'cse', principal: 'test' };
+    const kekId = (await kms.listKeys(asCse)).keys.find((k) => k.name === 'google-cse-kek')!.id;
     const before = Buffer.from(w1.json.wrapped_key, 'base64').readUInt32BE(17);
-    await kms.rotate({ tenantId, dialect: 'test', principal: 'test' }, kekId);
+    await expect(kms.rotate({ tenantId, dialect: 'test', principal: 'test' }, kekId)).rejects.toMatchObject({ kind: 'not_found' });
+    await kms.rotate(asCse, kekId);
     const w2 = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
     expect(Buffer.from(w2.json.wrapped_key, 'base64').readUInt32BE(17)).toBe(before + 1);
     for (const wk of [w1.json.wrapped_key, w2.json.wrapped_key]) {

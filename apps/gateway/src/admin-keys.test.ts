@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, openTestKms } from '@polykms/core/testing';
+import { Metrics } from '@polykms/http';
+import { parseCseConfig } from '@polykms/cse';
 import { composeAdminPort } from '../test/admin-harness.ts';
 import { CONSOLE_CSP } from './console/index.ts';
 
@@ -65,6 +67,8 @@ describe.each(backends())('admin keys API on %s', (backend) => {
       ['POST', `/admin/tenants/${t.id}/keys/${k.id}/cancel-deletion`],
       ['DELETE', `/admin/tenants/${t.id}/keys/${k.id}`],
       ['GET', '/admin/audit'],
+      ['GET', '/admin/dashboard'],
+      ['GET', '/admin/cse'],
     ];
     for (const [method, path] of routes) {
       for (const auth of [undefined, 'Bearer wrong', `Basic ${Buffer.from(`admin:${token}`).toString('base64')}`, `Bearer ${token}x`]) {
@@ -110,7 +114,8 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect((await call('GET', `/admin/tenants/${encodeURIComponent('acme <prod>')}`)).json.id).toBe(created.id);
 
     expect((await call('POST', '/admin/tenants', { name: 'acme <prod>' })).status).toBe(409);
-    for (const bad of ['{', '', '[]', { name: '' }, { name: 'x'.repeat(257) }, { name: 'ok', extra: 1 }, { name: 42 }]) {
+    // A name that reads as a tenant id would make `{tenant}` (an id or a name) ambiguous.
+    for (const bad of ['{', '', '[]', { name: '' }, { name: 'x'.repeat(257) }, { name: 'ok', extra: 1 }, { name: 42 }, { name: ovhTenant.id }, { name: randomUUID().toUpperCase() }]) {
       const r = await call('POST', '/admin/tenants', bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(typeof r.json.message).toBe('string');
@@ -270,5 +275,115 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(list.text).not.toMatch(/BEGIN/);
     expect((await call('DELETE', `/v2/okms/resource/${domain.id}/credential/${cred.json.id}`)).status).toBe(204);
     expect((await call('GET', `/admin/tenants/${tenant.id}/credentials`)).json.credentials[0].status).toBe('revoked');
+  });
+
+  it('searches and filters a tenant\'s keys by text, type and state, with paging, and refuses bad queries', async () => {
+    const t = await newTenant();
+    await newKey(t.id, { type: 'oct', size: 256, name: 'payroll-db' });
+    await newKey(t.id, { type: 'RSA', size: 2048, name: 'release-signer', description: 'signs payroll exports', operations: ['sign', 'verify'] });
+    const ec = await newKey(t.id, { type: 'EC', curve: 'P-256', name: 'tls-ec' });
+    await call('POST', `/admin/tenants/${t.id}/keys/${ec.id}/deactivate`, {});
+    const names = async (q: string) => {
+      const r = await call('GET', `/admin/tenants/${t.id}/keys?${q}`);
+      expect(r.status, r.text).toBe(200);
+      return (r.json.keys as any[]).map((k) => k.name);
+    };
+    expect(await names('search=PAYROLL')).toEqual(['payroll-db', 'release-signer']);
+    expect(await names('search=payroll&type=RSA')).toEqual(['release-signer']);
+    expect(await names(`search=${ec.id}`)).toEqual(['tls-ec']);
+    expect(await names('state=deactivated')).toEqual(['tls-ec']);
+    expect(await names('search=nothing-like-it')).toEqual([]);
+    const p1 = await call('GET', `/admin/tenants/${t.id}/keys?search=-&limit=2`);
+    expect(p1.json.keys).toHaveLength(2);
+    const p2 = await call('GET', `/admin/tenants/${t.id}/keys?search=-&limit=2&cursor=${p1.json.nextCursor}`);
+    expect(p2.json.keys.map((k: any) => k.name)).toEqual(['tls-ec']);
+    expect(p2.json.nextCursor).toBeNull();
+    for (const q of ['type=DES', `search=${'x'.repeat(300)}`, 'state=gone']) {
+      const r = await call('GET', `/admin/tenants/${t.id}/keys?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.message, q).toMatch(/type|search|state/);
+    }
+  });
+
+  it('filters the audit trail by principal, action, outcome, dialect and time, and hides the console\'s own reads on request', async () => {
+    const t = await newTenant();
+    const k = await newKey(t.id);
+    await call('GET', `/admin/tenants/${t.id}/keys/${k.id}`);
+    await call('GET', `/admin/tenants/${t.id}/keys`);
+    await call('GET', `/admin/tenants/${t.id}/keys/${randomUUID()}`); // a failed read: shown even when reads are hidden
+    const long = `urn:v1:eu:identity:user:${'x'.repeat(200)}/a_b`;
+    await kms.getKey({ tenantId: t.id, dialect: 'ovh', principal: long }, k.id);
+    const actions = async (q: string) => {
+      const r = await call('GET', `/admin/audit?tenant=${t.id}&${q}`);
+      expect(r.status, r.text).toBe(200);
+      return (r.json.events as any[]).map((e) => `${e.dialect} ${e.action} ${e.outcome}`);
+    };
+    expect(await actions('hideConsoleReads=true')).toEqual(['ovh key.get allowed', 'admin key.get failed', 'admin key.create allowed', 'admin tenant.create allowed']);
+    expect(await actions('hideConsoleReads=false')).toHaveLength(6);
+    expect(await actions('principal=USER:xxx')).toEqual(['ovh key.get allowed']);
+    expect(await actions('dialect=ovh')).toEqual(['ovh key.get allowed']);
+    expect(await actions('action=key.list')).toEqual(['admin key.list allowed']);
+    expect(await actions('outcome=failed')).toEqual(['admin key.get failed']);
+    expect(await actions(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).toEqual([]);
+    expect(await actions(`until=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).toEqual([]);
+    expect(await actions('since=2000-01-01T00:00:00%2B02:00&until=2999-01-01T00:00:00Z')).toHaveLength(6);
+    for (const q of ['outcome=maybe', 'since=yesterday', 'until=2026-13-01T00:00:00Z', 'principal=', `action=${'a'.repeat(300)}`, 'hideConsoleReads=yes']) {
+      const r = await call('GET', `/admin/audit?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.message, q).toMatch(/^(outcome|since|until|principal|action|hideConsoleReads):/);
+    }
+  });
+
+  it('summarizes keys by state, type and dialect, with the traffic of the last hour when metrics are on', async () => {
+    const before = (await call('GET', '/admin/dashboard')).json;
+    expect(before.traffic).toBeNull();
+    const huawei = await kms.tenants.resolve('huawei', `proj-${randomUUID().slice(0, 8)}`, { create: true });
+    await newKey(huawei!, { type: 'oct', size: 128, name: 'h1' });
+    const h2 = await newKey(huawei!, { type: 'RSA', size: 2048, name: 'h2' });
+    await call('POST', `/admin/tenants/${huawei}/keys/${h2.id}/deactivate`, {});
+    const plain = await newTenant();
+    await newKey(plain.id, { type: 'EC', curve: 'P-384', name: 'e' });
+    const after = (await call('GET', '/admin/dashboard')).json;
+    const diff = (a: Record<string, number> = {}, b: Record<string, number> = {}) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - (b[k] ?? 0)]).filter(([, n]) => n !== 0));
+    expect(after.tenants - before.tenants).toBe(2);
+    expect(after.keys.total - before.keys.total).toBe(3);
+    expect(diff(after.keys.byState, before.keys.byState)).toEqual({ active: 2, deactivated: 1 });
+    expect(diff(after.keys.byType, before.keys.byType)).toEqual({ oct: 1, RSA: 1, EC: 1 });
+    expect(diff(after.keys.byDialect.huawei, before.keys.byDialect.huawei)).toEqual({ active: 1, deactivated: 1 });
+    expect(diff(after.keys.byDialect.admin, before.keys.byDialect.admin)).toEqual({ active: 1 });
+
+    const metrics = new Metrics();
+    metrics.recent.add('ovh', false);
+    metrics.recent.add('ovh', true);
+    const withMetrics = composeAdminPort(kms, { adminToken: token, ovhUrl: 'https://127.0.0.1:1', metrics });
+    const r = await withMetrics.request('/admin/dashboard', { headers: { authorization: `Bearer ${token}` } });
+    const traffic = ((await r.json()) as any).traffic;
+    expect(traffic.minutes).toBe(60);
+    expect(traffic.dialects.ovh.requests).toHaveLength(60);
+    expect(traffic.dialects.ovh.requests.at(-1)).toBe(2);
+    expect(traffic.dialects.ovh.errors.at(-1)).toBe(1);
+  });
+
+  it('summarizes the running KACLS configuration, or says CSE is off', async () => {
+    expect((await call('GET', '/admin/cse')).json).toEqual({ enabled: false });
+    const cse = parseCseConfig({
+      kaclsUrl: 'https://kacls.example.com/v1/',
+      name: 'Example KACLS',
+      identityProviders: [{ issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/jwks', audiences: ['web-client'] }],
+      privilegedUsers: ['ops@example.com'],
+      perimeters: {},
+    });
+    const app2 = composeAdminPort(kms, { adminToken: token, ovhUrl: 'https://127.0.0.1:1', cse });
+    const r = await app2.request('/admin/cse', { headers: { authorization: `Bearer ${token}` } });
+    expect(await r.json()).toMatchObject({
+      enabled: true,
+      name: 'Example KACLS',
+      kaclsUrl: 'https://kacls.example.com/v1/',
+      instance: 'https://kacls.example.com/v1',
+      identityProviders: [{ issuer: 'https://idp.example.com', audiences: ['web-client'] }],
+      privilegedUsers: ['ops@example.com'],
+      allowGuests: false,
+      peers: [],
+    });
   });
 });

@@ -11,7 +11,7 @@
  *   GET    /admin/tenants/{tenant}                           one tenant with its bindings
  *   GET    /admin/tenants/{tenant}/bindings                  OVH domain / Huawei project / CSE instance
  *   GET    /admin/tenants/{tenant}/credentials               every dialect's credentials (no secrets)
- *   GET    /admin/tenants/{tenant}/keys?limit=&cursor=&state=  keyset pages
+ *   GET    /admin/tenants/{tenant}/keys?limit=&cursor=&state=&type=&search=  keyset pages
  *   POST   /admin/tenants/{tenant}/keys                      {name, description?, type, size|curve, operations?}
  *   GET    /admin/tenants/{tenant}/keys/{key}
  *   PATCH  /admin/tenants/{tenant}/keys/{key}                {name?, description?}
@@ -20,7 +20,11 @@
  *   POST   /admin/tenants/{tenant}/keys/{key}/schedule-deletion  {pendingDays}
  *   POST   /admin/tenants/{tenant}/keys/{key}/cancel-deletion
  *   DELETE /admin/tenants/{tenant}/keys/{key}                destroys the material now; only a deactivated key
- *   GET    /admin/audit?tenant=&key=&limit=&before=          newest first
+ *   GET    /admin/audit?tenant=&key=&dialect=&principal=&action=&outcome=&since=&until=&hideConsoleReads=&limit=&before=
+ *                                                            newest first
+ *   GET    /admin/dashboard                                  key counts by state, type and dialect; requests
+ *                                                            and errors per dialect and minute, last hour
+ *   GET    /admin/cse                                        the running KACLS configuration, summarized
  *
  * `{tenant}` is a tenant's id or its name. Errors are `{message}` with a 4xx for anything a caller
  * can fix; a 500 says only "internal error".
@@ -30,7 +34,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { listCredentials } from '@polykms/ovh';
-import { CURVES, DEACTIVATION_REASONS, DESCRIPTION_MAX, KEY_OPS, KEY_STATES, KmsError, NAME_MAX, SIZES, invalid, isUuid, notFound, toKmsError, type Caller, type KeyRecord, type Kms } from '@polykms/core';
+import { CURVES, DEACTIVATION_REASONS, DESCRIPTION_MAX, KEY_KINDS, KEY_OPS, KEY_STATES, KmsError, NAME_MAX, SIZES, invalid, isUuid, notFound, toKmsError, type Caller, type KeyRecord, type Kms } from '@polykms/core';
 
 const STATUS: Record<KmsError['kind'], 400 | 401 | 403 | 404 | 409 | 429 | 500 | 503> = {
   not_found: 404,
@@ -56,7 +60,7 @@ const PageSize = z.coerce.number(PAGE).int(PAGE).min(1, PAGE).max(1000, PAGE);
 const CreateTenant = z.strictObject({ name: Name });
 
 // One schema per key type, so "an EC key takes a curve" is said by the schema, not found later.
-const Size = (kind: 'oct' | 'RSA') => z.number({ error: `must be one of ${SIZES[kind].join(', ')} (bits)` }).refine((n) => SIZES[kind].includes(n), { error: `must be one of ${SIZES[kind].join(', ')} (bits)` });
+const Size = (kind: 'oct' | 'RSA' | 'HMAC') => z.number({ error: `must be one of ${SIZES[kind].join(', ')} (bits)` }).refine((n) => SIZES[kind].includes(n), { error: `must be one of ${SIZES[kind].join(', ')} (bits)` });
 const Operations = z.array(Op).min(1, { error: 'choose at least one operation' }).max(KEY_OPS.length);
 const CreateKey = z.discriminatedUnion(
   'type',
@@ -64,8 +68,9 @@ const CreateKey = z.discriminatedUnion(
     z.strictObject({ type: z.literal('oct'), name: Name, description: Description.optional(), size: Size('oct'), operations: Operations.optional() }),
     z.strictObject({ type: z.literal('RSA'), name: Name, description: Description.optional(), size: Size('RSA'), operations: Operations.optional() }),
     z.strictObject({ type: z.literal('EC'), name: Name, description: Description.optional(), curve: z.enum(CURVES, { error: `must be one of ${CURVES.join(', ')}` }), operations: Operations.optional() }),
+    z.strictObject({ type: z.literal('HMAC'), name: Name, description: Description.optional(), size: Size('HMAC'), operations: Operations.optional() }),
   ],
-  { error: 'must be one of oct, RSA, EC' },
+  { error: 'must be one of oct, RSA, EC, HMAC' },
 );
 
 const UpdateKey = z.strictObject({ name: Name.optional(), description: Description.optional() }).refine((b) => b.name !== undefined || b.description !== undefined, { message: 'give a name or a description to change' });
@@ -77,13 +82,41 @@ const ListKeys = z.strictObject({
   limit: PageSize.optional(),
   cursor: z.string().max(200).optional(),
   state: z.enum(KEY_STATES).optional(),
+  type: z.enum(KEY_KINDS).optional(),
+  search: z.string().max(NAME_MAX).optional(),
 });
+const Time = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time, e.g. 2026-03-01T10:00:00Z' }).transform((t) => new Date(t));
+const Filter = z.string().min(1).max(256);
 const ListAudit = z.strictObject({
   tenant: z.string().min(1).max(NAME_MAX).optional(),
   key: z.string().optional(),
+  dialect: Filter.optional(),
+  principal: Filter.optional(),
+  action: Filter.optional(),
+  outcome: z.enum(['allowed', 'denied', 'failed']).optional(),
+  since: Time.optional(),
+  until: Time.optional(),
+  hideConsoleReads: z.enum(['true', 'false']).optional(),
   limit: PageSize.optional(),
   before: z.string().max(100).optional(),
 });
+
+/** The console's own page loads: every view reads keys, and would bury everything else in the trail. */
+export const CONSOLE_READS = { dialect: 'admin', principal: 'admin-console', actions: ['key.get', 'key.list'] } as const;
+
+/** Per-minute counts of the last hour (see RecentCounts in @polykms/http). */
+export interface RecentTraffic {
+  from: string;
+  minutes: number;
+  dialects: Record<string, { requests: number[]; errors: number[] }>;
+}
+
+export interface AdminKeysOptions {
+  /** This process's recent traffic; absent when metrics are off. */
+  traffic?: (() => RecentTraffic) | undefined;
+  /** The running KACLS configuration, summarized by `cseSummary`; absent when CSE is not served. */
+  cse?: Record<string, unknown> | undefined;
+}
 
 /** "field: problem; field: problem", short enough to show in a form. */
 function describe(error: z.ZodError): string {
@@ -154,7 +187,7 @@ export const noStore: MiddlewareHandler = async (c, next) => {
 
 type Env = { Variables: { tenant: { id: string; name: string }; requestId: string } };
 
-export function adminKeysApp(kms: Kms) {
+export function adminKeysApp(kms: Kms, opts: AdminKeysOptions = {}) {
   const app = new Hono<Env>();
 
   app.onError((e, c) => {
@@ -169,6 +202,8 @@ export function adminKeysApp(kms: Kms) {
   app.use('/admin/tenants/*', noStore);
   app.use('/admin/tenants', noStore);
   app.use('/admin/audit', noStore);
+  app.use('/admin/dashboard', noStore);
+  app.use('/admin/cse', noStore);
   app.use('/admin/tenants/*', async (c, next) => {
     const given = c.req.header('x-request-id');
     c.set('requestId', given && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID());
@@ -240,7 +275,7 @@ export function adminKeysApp(kms: Kms) {
 
   app.get('/admin/tenants/:tenant/keys', async (c) => {
     const q = parse(ListKeys, c.req.query());
-    const page = await kms.listKeys(caller(c), { limit: q.limit ?? 50, cursor: q.cursor, states: q.state ? [q.state] : undefined });
+    const page = await kms.listKeys(caller(c), { limit: q.limit ?? 50, cursor: q.cursor, states: q.state ? [q.state] : undefined, kinds: q.type ? [q.type] : undefined, search: q.search });
     return c.json({ keys: page.keys.map(renderKey), nextCursor: page.nextCursor });
   });
   app.post('/admin/tenants/:tenant/keys', async (c) => {
@@ -295,12 +330,51 @@ export function adminKeysApp(kms: Kms) {
     const q = parse(ListAudit, c.req.query());
     const tenantId = q.tenant === undefined ? undefined : (await findTenant(q.tenant)).id;
     if (q.key !== undefined && !isUuid(q.key)) throw invalid('key: must be a key id (UUID)');
-    const page = await kms.audit.list({ tenantId, keyId: q.key?.toLowerCase(), limit: q.limit ?? 50, before: q.before });
+    const page = await kms.audit.list({
+      tenantId,
+      keyId: q.key?.toLowerCase(),
+      dialect: q.dialect,
+      principal: q.principal,
+      action: q.action,
+      outcome: q.outcome,
+      since: q.since,
+      until: q.until,
+      hide: q.hideConsoleReads === 'true' ? CONSOLE_READS : undefined,
+      limit: q.limit ?? 50,
+      before: q.before,
+    });
     return c.json({
       events: page.events.map((e) => ({ ...e, at: e.at.toISOString() })),
       nextBefore: page.nextBefore,
     });
   });
+
+  /**
+   * The overview: keys by state, type and dialect (a tenant's keys count under each dialect it is
+   * bound to; a tenant bound to none counts as 'admin'), and this process's traffic of the last hour.
+   */
+  app.get('/admin/dashboard', async (c) => {
+    const [counts, tenants, bindings] = await Promise.all([kms.countKeys(), kms.tenants.list(), bindingsOf()]);
+    const dialectsOf = new Map<string, Set<string>>();
+    for (const b of bindings) dialectsOf.set(b.tenantId, (dialectsOf.get(b.tenantId) ?? new Set()).add(b.dialect));
+    const byState: Record<string, number> = {};
+    const byType: Record<string, number> = {};
+    const byDialect: Record<string, Record<string, number>> = {};
+    let total = 0;
+    for (const r of counts) {
+      total += r.count;
+      byState[r.state] = (byState[r.state] ?? 0) + r.count;
+      byType[r.kind] = (byType[r.kind] ?? 0) + r.count;
+      for (const d of dialectsOf.get(r.tenantId) ?? ['admin']) {
+        const row = byDialect[d] ?? {};
+        row[r.state] = (row[r.state] ?? 0) + r.count;
+        byDialect[d] = row;
+      }
+    }
+    return c.json({ tenants: tenants.length, keys: { total, byState, byType, byDialect }, traffic: opts.traffic?.() ?? null });
+  });
+
+  app.get('/admin/cse', (c) => c.json(opts.cse ?? { enabled: false }));
 
   return app;
 }

@@ -8,6 +8,7 @@ import { requireAdmin } from './admintoken.ts';
 import { adminKeysApp, noStore } from './admin-keys.ts';
 import { consoleApp } from './console/index.ts';
 import { refuseCrossSite, type Metrics } from '@polykms/http';
+import { normalizeUrl, type CseConfig } from '@polykms/cse';
 
 const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
 
@@ -17,8 +18,32 @@ const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), i
  */
 export const refuseCrossSiteAdmin = () => refuseCrossSite((c, reason) => c.json({ class: 'Client::Forbidden', message: reason }, 403));
 
+/**
+ * What the console shows of the running KACLS configuration: who may call and how it is reached.
+ * It holds no secret (issuers, key-set URLs, audiences, emails), and no file contents beyond these.
+ */
+export function cseSummary(config: CseConfig) {
+  return {
+    enabled: config.enabled,
+    file: config.file ?? null,
+    name: config.name ?? null,
+    kaclsUrl: config.kaclsUrl,
+    // The tenant binding's external id (see tenantExternalId in @polykms/cse).
+    instance: config.instance ?? normalizeUrl(config.kaclsUrl),
+    identityProviders: config.identityProviders.map((p) => ({ name: p.name ?? null, issuer: p.issuer, jwksUri: p.jwksUri, audiences: p.audiences })),
+    authorizationIssuers: config.authorizationIssuers.map((a) => ({ issuer: a.issuer, jwksUri: a.jwksUri, application: a.application ?? null })),
+    authorizationAudience: config.authorizationAudience,
+    privilegedUsers: config.privilegedUsers,
+    allowGuests: config.allowGuests,
+    ownerDomain: config.ownerDomain ?? null,
+    perimeters: Object.keys(config.perimeters),
+    peers: config.peers.map((p) => p.url),
+    corsOrigins: config.corsOrigins,
+  };
+}
+
 /** The admin port: health, readiness and metrics (open), the control planes (admin token). */
-export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined }) {
+export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined; cse?: CseConfig | undefined }) {
   const app = new Hono();
   app.use('*', refuseCrossSiteAdmin());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -60,7 +85,8 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   });
   app.route('/', huaweiAdminApp(kms));
   app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }));
-  app.route('/', adminKeysApp(kms));
+  const metrics = opts.metrics;
+  app.route('/', adminKeysApp(kms, { traffic: metrics && (() => metrics.recent.snapshot()), cse: opts.cse && cseSummary(opts.cse) }));
   // The console page holds no data; every call it makes carries the admin token.
   app.route('/', consoleApp());
   return app;

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { CseConfigSchema, describeConfigIssues, type CseConfigFile } from '@polykms/cse';
+import type { CseConfigFile } from '@polykms/cse';
 import { UsageError } from './usage.ts';
 
 type Values = Record<string, string | string[] | boolean | undefined>;
@@ -36,6 +36,7 @@ export const CSE_HELP = [
 /** `polykms cse config ...`: edits the JSON file, validated with the same schema the KACLS loads it with. */
 export async function cseCommand(key: string, v: Values, out: (human: string, data: unknown) => void): Promise<number> {
   const file = (typeof v.config === 'string' && v.config) || process.env.POLYKMS_CSE_CONFIG;
+  const { CseConfigSchema, describeConfigIssues } = await import('@polykms/cse');
   if (!file) throw new UsageError(`${key} needs --config FILE or POLYKMS_CSE_CONFIG`);
   const str = (name: string) => {
     const x = v[name];

@@ -9,6 +9,9 @@ export const HUAWEI_OPTIONS = {
   name: { type: 'string' },
   password: { type: 'string' },
   project: { type: 'string', multiple: true },
+  'add-project': { type: 'string', multiple: true },
+  'remove-project': { type: 'string', multiple: true },
+  'replace-projects': { type: 'boolean' },
   id: { type: 'string' },
   user: { type: 'string' },
   access: { type: 'string' },
@@ -20,8 +23,10 @@ export const HUAWEI_HELP = `  huawei user create    --domain D --name N --passwo
                         (roles: "KMS Administrator", "KMS CMKFullAccess", "KMS CMKReadOnlyAccess", ...)
   huawei user list      [--domain D]
   huawei user get       --id USER_ID
-  huawei user update    --id USER_ID [--password PW] [--project ID:ROLE[,ROLE] ...] [--enabled true|false]
+  huawei user update    --id USER_ID [--password PW] [--add-project ID:ROLE[,ROLE] ...] [--remove-project ID ...] [--enabled true|false]
+                        (--add-project on a project the user has sets its roles; --replace-projects --project ... replaces the whole list)
   huawei user delete    --id USER_ID
+  huawei user revoke-tokens --id USER_ID   (ends every IAM token of the user; a new password or a disable does too)
   huawei access-key create --user USER_ID [--description TEXT]   (prints AK and SK; the SK is shown once)
   huawei access-key list   --user USER_ID
   huawei access-key delete --user USER_ID --access AK
@@ -30,13 +35,14 @@ export const HUAWEI_HELP = `  huawei user create    --domain D --name N --passwo
   huawei role list`;
 
 /** `--project ID:ROLE[,ROLE]` -> {id, roles}; a role name may contain spaces, not commas. */
-export function parseProjects(v: Values): { id: string; roles: string[] }[] {
-  const raw = v.project === undefined ? [] : Array.isArray(v.project) ? v.project : [String(v.project)];
+export function parseProjects(v: Values, option = 'project'): { id: string; roles: string[] }[] {
+  const given = v[option];
+  const raw = given === undefined ? [] : Array.isArray(given) ? given : [String(given)];
   return raw.map((p) => {
     const i = p.indexOf(':');
     const id = i < 0 ? '' : p.slice(0, i).trim();
     const roles = i < 0 ? [] : p.slice(i + 1).split(',').map((r) => r.trim()).filter(Boolean);
-    if (!id || !roles.length) throw new UsageError(`--project must be PROJECT_ID:ROLE[,ROLE]; got '${p}'`);
+    if (!id || !roles.length) throw new UsageError(`--${option} must be PROJECT_ID:ROLE[,ROLE]; got '${p}'`);
     return { id, roles };
   });
 }
@@ -72,12 +78,27 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
     case 'huawei user update': {
       const body: Record<string, unknown> = {};
       if (typeof v.password === 'string') body.password = v.password;
-      if (v.project !== undefined) body.projects = parseProjects(v);
+      if (v.project !== undefined) {
+        if (!v['replace-projects']) throw new UsageError('--project would replace every project of the user: use --add-project ID:ROLE[,ROLE] / --remove-project ID, or add --replace-projects');
+        body.projects = parseProjects(v);
+      } else if (v['replace-projects']) throw new UsageError('--replace-projects needs the new list as --project ID:ROLE[,ROLE] ...');
+      const add = parseProjects(v, 'add-project');
+      const remove = v['remove-project'] === undefined ? [] : (v['remove-project'] as string[]);
+      if (remove.some((p) => !p)) throw new UsageError('--remove-project needs a project id');
+      if ((add.length || remove.length) && body.projects) throw new UsageError('--replace-projects --project ... and --add-project/--remove-project do not mix');
       if (v.enabled !== undefined) {
         if (v.enabled !== 'true' && v.enabled !== 'false') throw new UsageError('--enabled is true or false');
         body.enabled = v.enabled === 'true';
       }
-      if (!Object.keys(body).length) throw new UsageError('huawei user update needs --password, --project or --enabled');
+      if (!Object.keys(body).length && !add.length && !remove.length) throw new UsageError('huawei user update needs --password, --add-project, --remove-project or --enabled');
+      if (add.length || remove.length) {
+        // The admin API takes the whole list: start from the user's, so other projects stay as they are.
+        const current = (await api('GET', `/admin/huawei/users/${enc(need('id'))}`)).projects as { id: string; roles: string[] }[];
+        const missing = remove.filter((id) => !current.some((p) => p.id === id));
+        if (missing.length) throw new UsageError(`the user has no project ${missing.join(', ')}`);
+        const next = current.filter((p) => !remove.includes(p.id) && !add.some((a) => a.id === p.id));
+        body.projects = [...next.map((p) => ({ id: p.id, roles: p.roles })), ...add];
+      }
       const u = await api('PATCH', `/admin/huawei/users/${enc(need('id'))}`, body);
       out(`user ${u.id} updated`, u);
       return 0;
@@ -85,6 +106,11 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
     case 'huawei user delete': {
       await api('DELETE', `/admin/huawei/users/${enc(need('id'))}`);
       out(`user ${v.id} deleted`, { id: v.id, deleted: true });
+      return 0;
+    }
+    case 'huawei user revoke-tokens': {
+      await api('POST', `/admin/huawei/users/${enc(need('id'))}/revoke-tokens`);
+      out(`every token of user ${v.id} revoked`, { id: v.id, revoked: true });
       return 0;
     }
     case 'huawei access-key create': {

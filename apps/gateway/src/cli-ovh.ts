@@ -1,11 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Kms } from '@polykms/core';
 import { randomBytes } from 'node:crypto';
-import { exportPkcs12 } from '@polykms/pki';
-import { adminApp } from './admin.ts';
 import { UsageError } from './usage.ts';
 
 type Values = Record<string, string | string[] | boolean | undefined>;
@@ -78,7 +77,8 @@ export async function adminClient(target: AdminTarget, token: string | undefined
     : false;
   const unwrap = async (r: { status: number; json: () => Promise<unknown> }) => {
     const data = r.status === 204 ? undefined : await r.json();
-    if (r.status >= 400) throw new Error((data as { message?: string })?.message ?? `HTTP ${r.status}`);
+    // The status goes with the message: a 400 (a value refused) is a usage error for the CLI.
+    if (r.status >= 400) throw Object.assign(new Error((data as { message?: string })?.message ?? `HTTP ${r.status}`), { status: r.status });
     return data;
   };
   if (running) {
@@ -91,6 +91,8 @@ export async function adminClient(target: AdminTarget, token: string | undefined
       close: async () => {},
     };
   }
+  // Loaded only here: a call through a running gateway's API needs none of the gateway's code.
+  const { adminApp } = await import('./admin.ts');
   const kms = await open();
   const local = randomBytes(32).toString('hex');
   const app = adminApp(kms, { adminToken: local, ovhUrl });
@@ -102,7 +104,7 @@ export async function adminClient(target: AdminTarget, token: string | undefined
 }
 
 /** `polykms ovh ...` */
-export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (human: string, data: unknown) => void): Promise<number> {
+export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (human: string, data: unknown) => void, dataDir = './data'): Promise<number> {
   const need = (name: string) => {
     const x = v[name];
     if (typeof x !== 'string' || !x) throw new UsageError(`${key} needs --${name}`);
@@ -110,6 +112,7 @@ export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (h
   };
   switch (key) {
     case 'ovh credential p12': {
+      const { exportPkcs12 } = await import('@polykms/pki');
       const p12 = await exportPkcs12({ certPem: readFileSync(need('cert'), 'utf8'), keyPem: readFileSync(need('key'), 'utf8'), password: need('password') });
       writeFileSync(need('out'), p12, { mode: 0o600 });
       out(`wrote ${v.out}`, { file: v.out });
@@ -138,16 +141,19 @@ export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (h
       });
       const got = await api('GET', `/v2/okms/resource/${domain}/credential/${created.id}`);
       const ca = (await api('GET', '/admin/ca')).certificatePEM as string;
-      if (v.out) {
-        const prefix = v.out as string;
-        writeFileSync(`${prefix}.cert`, got.certificatePEM);
-        if (created.privateKeyPEM) writeFileSync(`${prefix}.key`, created.privateKeyPEM, { mode: 0o600 });
-        writeFileSync(`${prefix}.ca.pem`, ca);
+      // Not into the working directory (the repository, when run through pnpm) unless asked: the data
+      // directory is the gateway's own, private (0700) and outside version control.
+      let prefix = v.out as string | undefined;
+      if (!prefix) {
+        const dir = join(dataDir, 'credentials');
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        prefix = join(dir, created.id as string);
       }
-      out(
-        v.out ? `credential ${created.id}: wrote ${v.out}.cert${created.privateKeyPEM ? `, ${v.out}.key` : ''} and ${v.out}.ca.pem` : `${got.certificatePEM}${created.privateKeyPEM ?? ''}`,
-        { ...got, ...(created.privateKeyPEM ? { privateKeyPEM: created.privateKeyPEM } : {}), caPEM: ca },
-      );
+      writeFileSync(`${prefix}.cert`, got.certificatePEM);
+      if (created.privateKeyPEM) writeFileSync(`${prefix}.key`, created.privateKeyPEM, { mode: 0o600 });
+      writeFileSync(`${prefix}.ca.pem`, ca);
+      const files = { cert: `${prefix}.cert`, ...(created.privateKeyPEM ? { key: `${prefix}.key` } : {}), ca: `${prefix}.ca.pem` };
+      out(`credential ${created.id}: wrote ${Object.values(files).join(', ')}`, { ...got, ...(created.privateKeyPEM ? { privateKeyPEM: created.privateKeyPEM } : {}), caPEM: ca, files });
       return 0;
     }
     case 'ovh credential list': {

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
-import { Kms, KmsError, rotateRootKey } from '@polykms/core';
-import { pino } from 'pino';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { configFromEnv, parseDialects, type GatewayConfig } from './config.ts';
-import { adminClient, ovhCommand, type AdminTarget } from './cli-ovh.ts';
+import type { AdminTarget } from './cli-ovh.ts';
 import { HUAWEI_HELP, HUAWEI_OPTIONS, huaweiCommand } from './cli-huawei.ts';
 import { CSE_HELP, CSE_OPTIONS, cseCommand } from './cli-cse.ts';
-import { UsageError } from './usage.ts';
+import { UsageError, exitCodeOf } from './usage.ts';
+// The store, the gateway and the admin API's code are imported where a command needs them (the
+// CLI starts in a fraction of a second; `--help` or a call to a running gateway loads none of them).
 
 const HELP: Record<string, string> = {
   '': `usage: polykms <command> [options]
@@ -18,7 +18,8 @@ commands:
   migrate               apply database migrations and exit
   tenant create NAME    create a tenant
   tenant list           list tenants
-  key create            --tenant ID|NAME --name N --type oct|RSA|EC [--size BITS | --curve P-256|P-384|P-521] [--operation OP ...]
+  key create            --tenant ID|NAME --name N --type oct|RSA|EC|HMAC [--size BITS | --curve P-256|P-384|P-521] [--operation OP ...]
+                        (defaults: oct 256, HMAC 256 (SHA-256), RSA 2048, EC P-256)
   key list              --tenant ID|NAME
   tenant link           --tenant ID|NAME [--ovh-domain ID] [--huawei-project ID] [--cse-instance ID]
                         make one tenant's keys usable through several vendors' APIs
@@ -29,6 +30,7 @@ commands:
   ovh domain create     --region eu-west-rbx: create an OVH KMS domain (okmsId)
   ovh domain list
   ovh credential create --domain ID --identity URN [--identity URN ...] [--name N] [--validity DAYS] [--csr FILE] [--out PREFIX]
+                        writes PREFIX.cert, PREFIX.key (0600), PREFIX.ca.pem; PREFIX defaults to $POLYKMS_DATA_DIR/credentials/<credential id>
   ovh credential list   --domain ID
   ovh credential revoke --domain ID --id CREDENTIAL_ID
   ovh credential p12    --cert FILE --key FILE --password PW --out FILE   (PKCS#12 for a browser)
@@ -59,6 +61,9 @@ function adminTarget(cfg: GatewayConfig): AdminTarget {
   const caFile = process.env.POLYKMS_ADMIN_CA_FILE || join(cfg.dataDir, 'ca.pem');
   return { url: `https://${host}:${cfg.adminPort}`, ca: existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined, caFile, hostnames: cfg.hostnames };
 }
+
+/** The command being run, for the hint under a usage error. */
+let running = '';
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -98,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
   const vendor = cmd === 'ovh' || cmd === 'huawei' || cmd === 'cse';
   const rest = vendor ? more : [third, ...more].filter((x): x is string => x !== undefined);
   const key = (vendor ? [cmd, sub, third] : [cmd, sub]).filter(Boolean).join(' ');
+  if (HELP[key] || HELP[cmd ?? '']) running = HELP[key] ? key : cmd!;
   if (values.help || !cmd) {
     console.log(HELP[key] ?? HELP[cmd ?? ''] ?? HELP['']);
     return cmd || values.help ? 0 : 2;
@@ -113,13 +119,16 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const cfg = configFromEnv();
-  const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
   if (cmd === 'serve') {
     await import('./main.ts');
     return -1;
   }
   if (cmd === 'cse') return cseCommand(key, values, out);
-  const open = () => Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+  const open = async () => {
+    const [{ Kms }, { pino }] = await Promise.all([import('@polykms/core'), import('pino')]);
+    const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    return Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+  };
   switch (key) {
     case 'migrate': {
       const kms = await open();
@@ -130,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
     case 'root-key rotate': {
       const batch = values.batch === undefined ? 200 : Number(values.batch);
       if (!Number.isInteger(batch) || batch < 1) throw new UsageError('--batch must be a positive integer');
+      const { rotateRootKey } = await import('@polykms/core');
       const kms = await open();
       try {
         const r = await rotateRootKey(kms, {
@@ -147,22 +157,19 @@ async function main(argv: string[]): Promise<number> {
     }
     default: {
       if (!['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify', 'audit export', 'key create', 'key list'].includes(key) && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
+      // Before the store is opened or a gateway called: a vendor command the help does not list.
+      if (vendor && !new RegExp(`^  ${key}(?:$| {2,}| --| \\[)`, 'm').test(HELP['']!)) throw new UsageError(`unknown command '${key}'`);
       const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
       // Usage errors before anything is opened.
       if (key === 'tenant create' && !rest[0]) throw new UsageError('tenant create needs a NAME');
       if ((key === 'key create' || key === 'key list' || key === 'tenant link') && !values.tenant) throw new UsageError(`${key} needs --tenant ID|NAME`);
-      if (key === 'key create' && (!values.name || !values.type)) throw new UsageError('key create needs --name and --type oct|RSA|EC');
+      const spec = key === 'key create' ? keySpec(values) : undefined;
+      const { adminClient, ovhCommand } = await import('./cli-ovh.ts');
       const admin = await adminClient(adminTarget(cfg), token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
         if (key === 'key create') {
           const t = encodeURIComponent(values.tenant!);
-          const k = await admin.call('POST', `/admin/tenants/${t}/keys`, {
-            type: values.type,
-            name: values.name,
-            ...(values.size !== undefined ? { size: Number(values.size) } : {}),
-            ...(values.curve !== undefined ? { curve: values.curve } : {}),
-            ...(values.operation ? { operations: values.operation } : {}),
-          });
+          const k = await admin.call('POST', `/admin/tenants/${t}/keys`, { name: values.name, ...spec, ...(values.operation ? { operations: values.operation } : {}) });
           out(`key ${k.id} (${k.type ?? values.type}) created`, k);
           return 0;
         }
@@ -239,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
           out(pem.trimEnd(), { certificatePEM: pem });
           return 0;
         }
-        return cmd === 'huawei' ? await huaweiCommand(key, values, admin.call, out) : await ovhCommand(key, values, admin.call, out);
+        return cmd === 'huawei' ? await huaweiCommand(key, values, admin.call, out) : await ovhCommand(key, values, admin.call, out, cfg.dataDir);
       } finally {
         await admin.close();
       }
@@ -247,16 +254,40 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const KEY_SIZES: Record<string, readonly number[]> = { oct: [128, 192, 256], HMAC: [256, 384, 512], RSA: [2048, 3072, 4096] };
+const DEFAULT_SIZE: Record<string, number> = { oct: 256, HMAC: 256, RSA: 2048 };
+
+/** `key create`'s type and size or curve, checked before anything is opened; the usual choice when not given. */
+function keySpec(v: { name?: string | undefined; type?: string | undefined; size?: string | undefined; curve?: string | undefined }) {
+  if (!v.name) throw new UsageError('key create needs --name');
+  const type = v.type;
+  if (!type) throw new UsageError('key create needs --type oct|RSA|EC|HMAC');
+  if (type === 'EC') {
+    if (v.size !== undefined) throw new UsageError('an EC key takes --curve P-256|P-384|P-521, not --size');
+    const curve = v.curve ?? 'P-256';
+    if (!['P-256', 'P-384', 'P-521'].includes(curve)) throw new UsageError(`--curve must be P-256, P-384 or P-521; got '${curve}'`);
+    return { type, curve };
+  }
+  const sizes = KEY_SIZES[type];
+  if (!sizes) throw new UsageError(`--type must be oct, RSA, EC or HMAC; got '${type}'`);
+  if (v.curve !== undefined) throw new UsageError(`a ${type} key takes --size, not --curve`);
+  const size = v.size === undefined ? DEFAULT_SIZE[type]! : Number(v.size);
+  if (!sizes.includes(size)) throw new UsageError(`--size of a ${type} key must be ${sizes.join(', ')}; got '${v.size}'`);
+  return { type, size };
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
   (e: unknown) => {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`polykms: ${(e as Error).message}\n\n${HELP['']}`);
-      process.exit(2);
-    }
-    console.error(`polykms: ${e instanceof KmsError ? e.message : (e as Error).message}`);
-    process.exit(1);
+    const code = exitCodeOf(e);
+    const message = (e as Error).message;
+    // A usage error is one line and where to read more; the full help is one --help away.
+    const hint = code === 2 ? `run 'polykms ${running ? `${running} ` : ''}--help' for usage` : undefined;
+    if (argv.includes('--json')) console.error(JSON.stringify({ error: { kind: code === 2 ? 'usage' : 'refused', message, ...(hint ? { hint } : {}) } }));
+    else console.error(`polykms: ${message}${hint ? `\n${hint}` : ''}`);
+    process.exit(code);
   },
 );

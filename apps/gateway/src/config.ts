@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { backgroundNice } from '@polykms/core';
+// The threads module alone: a CLI call that only talks to a running gateway does not load the store.
+import { backgroundNice } from '@polykms/core/threads';
 import { checkAdminToken } from './admintoken.ts';
 
 export const DIALECTS = ['ovh', 'huawei', 'cse'] as const;

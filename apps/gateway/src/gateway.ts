@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { gatewayCa, type Ca } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
 import { startHuaweiServer } from '@polykms/huawei';
-import { loadCseConfig, startCseServer } from '@polykms/cse';
+import { loadCseConfig, startCseServer, type CseConfig } from '@polykms/cse';
 import { adminApp } from './admin.ts';
 import { loadAdminToken } from './admintoken.ts';
 import type { Dialect, GatewayConfig } from './config.ts';
@@ -60,13 +60,13 @@ function writeCaFile(dataDir: string, pem: string, log: Logger) {
   }
 }
 
-type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metrics: Metrics }) => Promise<HttpsServer>;
+type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metrics: Metrics }, cse?: CseConfig) => Promise<HttpsServer>;
 
 /** How each dialect starts; a dialect not in `cfg.dialects` is not started at all. */
 const STARTERS: Record<Dialect, Starter | undefined> = {
   ovh: (kms, ca, cfg, obs) => startOvhServer(kms, ca, { host: cfg.host, port: cfg.ovhPort, hostnames: cfg.hostnames, ...obs }),
   huawei: (kms, ca, cfg, obs) => startHuaweiServer(kms, ca, { host: cfg.host, port: cfg.huaweiPort, hostnames: cfg.hostnames, tokenTtlSeconds: cfg.huaweiTokenTtlSeconds, ...obs }),
-  cse: async (kms, ca, cfg, obs) => startCseServer(kms, ca, { host: cfg.host, port: cfg.csePort, hostnames: cfg.hostnames, config: await loadCseConfig(cfg.cseConfigFile), ...obs }),
+  cse: async (kms, ca, cfg, obs, cse) => startCseServer(kms, ca, { host: cfg.host, port: cfg.csePort, hostnames: cfg.hostnames, config: cse ?? (await loadCseConfig(cfg.cseConfigFile)), ...obs }),
 };
 
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
@@ -80,12 +80,14 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
   let admin: { port: number; url: string; close(): Promise<void> } | undefined;
   try {
     const ca = await gatewayCa(kms);
+    // Read once, for the KACLS and for the console's summary of it.
+    const cse = cfg.dialects.includes('cse') ? await loadCseConfig(cfg.cseConfigFile) : undefined;
     for (const d of cfg.dialects) {
       const start = STARTERS[d];
       if (!start) throw new Error(`the ${d} dialect is not available in this build`);
-      servers[d] = await start(kms, ca, cfg, { log, metrics });
+      servers[d] = await start(kms, ca, cfg, { log, metrics }, cse);
     }
-    const app = adminApp(kms, { adminToken: adminToken.token, ovhUrl: servers.ovh?.url ?? '', metrics });
+    const app = adminApp(kms, { adminToken: adminToken.token, ovhUrl: servers.ovh?.url ?? '', metrics, cse });
     if (cfg.adminTls) {
       writeCaFile(cfg.dataDir, ca.certPem, log);
       admin = await serveHttps(app.fetch, ca, { host: cfg.adminHost, port: cfg.adminPort, hostnames: cfg.hostnames });

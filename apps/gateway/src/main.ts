@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { favourEventLoop } from '@polykms/core';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
+import { watchLauncher } from './launcher.ts';
 
 const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
@@ -16,7 +17,7 @@ try {
   if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);
   if (gw.urls.ovh)
     log.info(
-      'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out ./client (writes client.cert, client.key, client.ca.pem)',
+      'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out data/client (writes data/client.cert, data/client.key, data/client.ca.pem)',
     );
   if (gw.urls.huawei)
     log.info(
@@ -43,6 +44,10 @@ try {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  watchLauncher((pid) => {
+    log.info({ pid }, 'the command that started the gateway exited');
+    stop('launcher exited');
+  });
 } catch (e) {
   log.fatal({ err: e }, `polykms failed to start: ${(e as Error).message}`);
   process.exit(1);

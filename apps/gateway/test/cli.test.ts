@@ -1,7 +1,7 @@
 /** The installed `polykms` entry point, as an operator runs it (no gateway running: in-process on PGlite). */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,7 @@ describe('polykms CLI', () => {
     const k = JSON.parse(run('key', 'create', '--tenant', 'scripted', '--name', 'k1', '--type', 'RSA', '--size', '2048', '--operation', 'sign', '--operation', 'verify', '--json').stdout);
     expect(k).toMatchObject({ name: 'k1', state: 'active' });
     const bad = run('key', 'create', '--tenant', 'scripted', '--name', 'k2', '--type', 'RSA', '--size', '1024');
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/size/);
     expect(JSON.parse(run('key', 'list', '--tenant', 'scripted', '--json').stdout).map((x: { id: string }) => x.id)).toEqual([k.id]);
     const d = JSON.parse(run('ovh', 'domain', 'create', '--region', 'eu-west-gra', '--json').stdout);
@@ -80,7 +80,7 @@ describe('polykms CLI', () => {
     const stale = run('tenant', 'list');
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/not configured/);
-  }, 240_000); // a dozen CLI processes, each starting tsx: ~80 s on a slow day of this 2-core machine
+  }, 240_000); // a dozen CLI processes, each opening the embedded database
 
   // The admin token only goes to a listener whose certificate the gateway CA signed.
   it('never sends the admin token to an admin port it cannot verify against the gateway CA', async () => {
@@ -114,6 +114,86 @@ describe('polykms CLI', () => {
       expect(seen).toEqual([]);
     } finally {
       await impostor.close();
+    }
+  }, 120_000);
+
+  // The tests below on a store of their own (the one above ends under a rotated root key).
+  const env2 = { ...env, POLYKMS_DATA_DIR: join(dir, 'data2') };
+  const run2 = (...args: string[]) => spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], { cwd: root, env: env2, encoding: 'utf8', timeout: 60_000 });
+
+  it('answers a usage error with one line and a hint, exit 2, and as JSON under --json', () => {
+    for (const args of [['frobnicate'], ['tenant', 'create'], ['tenant', 'list', '--no-such-option'], ['ovh', 'domain', 'frob'], ['key', 'create', '--tenant', 't', '--name', 'k', '--type', 'DES']]) {
+      const r = run(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines, r.stderr).toHaveLength(2);
+      expect(lines[0]).toMatch(/^polykms: /);
+      expect(lines[1]).toBe("run 'polykms --help' for usage");
+      expect(r.stdout).toBe('');
+      const j = run(...args, '--json');
+      expect(j.status).toBe(2);
+      expect(JSON.parse(j.stderr)).toEqual({ error: { kind: 'usage', message: lines[0]!.slice('polykms: '.length), hint: lines[1] } });
+    }
+  });
+
+  it('creates keys with sensible defaults, HMAC keys too; a value the API refuses is a usage error, a refused operation is not', () => {
+    const t = 'defaults';
+    expect(run2('tenant', 'create', t).status).toBe(0);
+    const oct = JSON.parse(run2('key', 'create', '--tenant', t, '--name', 'aes', '--type', 'oct', '--json').stdout);
+    expect(oct).toMatchObject({ type: 'oct', size: 256, state: 'active' });
+    const hmac = run2('key', 'create', '--tenant', t, '--name', 'mac', '--type', 'HMAC', '--size', '384', '--json');
+    expect(hmac.status, hmac.stderr).toBe(0);
+    expect(JSON.parse(hmac.stdout)).toMatchObject({ type: 'HMAC', size: 384 });
+    expect(JSON.parse(run2('key', 'create', '--tenant', t, '--name', 'ec', '--type', 'EC', '--json').stdout)).toMatchObject({ type: 'EC', curve: 'P-256' });
+    // Refused by the admin API (an AES key does not sign): the value is wrong, exit 2.
+    const refused = run2('key', 'create', '--tenant', t, '--name', 'x', '--type', 'oct', '--operation', 'sign', '--json');
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(JSON.parse(refused.stderr).error).toMatchObject({ kind: 'usage', message: expect.stringMatching(/sign/) });
+    // A well-formed request refused (no such tenant): exit 1, no usage hint.
+    const missing = run2('key', 'list', '--tenant', 'no-such-tenant', '--json');
+    expect(missing.status, missing.stderr).toBe(1);
+    expect(JSON.parse(missing.stderr).error.kind).toBe('refused');
+    expect(run2('key', 'list', '--tenant', 'no-such-tenant').stderr.trimEnd().split('\n')).toHaveLength(1);
+  }, 120_000);
+
+  it('changes a Huawei user\'s projects one at a time; replacing them all must be asked for', () => {
+    const a = '0123456789abcdef0123456789abcdef';
+    const b = 'fedcba9876543210fedcba9876543210';
+    const c = '00112233445566778899aabbccddeeff';
+    const u = JSON.parse(run2('huawei', 'user', 'create', '--domain', 'acme', '--name', 'bob', '--password', 'S3cret!pass', '--project', `${a}:KMS Administrator`, '--json').stdout);
+    const projects = () => JSON.parse(run2('huawei', 'user', 'get', '--id', u.id, '--json').stdout).projects.map((p: { id: string; roles: string[] }) => `${p.id}:${p.roles.join(',')}`).sort();
+    const add = run2('huawei', 'user', 'update', '--id', u.id, '--add-project', `${b}:KMS CMKReadOnlyAccess`);
+    expect(add.status, add.stderr).toBe(0);
+    expect(projects()).toEqual([`${a}:KMS Administrator`, `${b}:KMS CMKReadOnlyAccess`]);
+    expect(run2('huawei', 'user', 'update', '--id', u.id, '--remove-project', a).status).toBe(0);
+    expect(projects()).toEqual([`${b}:KMS CMKReadOnlyAccess`]);
+    const unknown = run2('huawei', 'user', 'update', '--id', u.id, '--remove-project', c);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/has no project/);
+    // --project alone used to replace the list silently: now refused, the user's projects untouched.
+    const silent = run2('huawei', 'user', 'update', '--id', u.id, '--project', `${c}:KMS Administrator`);
+    expect(silent.status).toBe(2);
+    expect(silent.stderr).toMatch(/would replace every project/);
+    expect(projects()).toEqual([`${b}:KMS CMKReadOnlyAccess`]);
+    expect(run2('huawei', 'user', 'update', '--id', u.id, '--replace-projects', '--project', `${c}:KMS Administrator`).status).toBe(0);
+    expect(projects()).toEqual([`${c}:KMS Administrator`]);
+  }, 120_000);
+
+  it('writes a new OVH credential into the data directory, not the working directory, unless --out says where', () => {
+    const d = JSON.parse(run2('ovh', 'domain', 'create', '--json').stdout);
+    const cwd = mkdtempSync(join(tmpdir(), 'polykms-cwd-'));
+    try {
+      const r = spawnSync(process.execPath, [join(root, 'apps/gateway/bin/polykms.mjs'), 'ovh', 'credential', 'create', '--domain', d.id, '--identity', 'urn:v1:eu:identity:account:xx1111-ovh', '--json'], { cwd, env: env2, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const c = JSON.parse(r.stdout);
+      const prefix = join(dir, 'data2', 'credentials', c.id);
+      expect(c.files).toEqual({ cert: `${prefix}.cert`, key: `${prefix}.key`, ca: `${prefix}.ca.pem` });
+      expect(readFileSync(`${prefix}.cert`, 'utf8')).toBe(c.certificatePEM);
+      expect(statSync(`${prefix}.key`).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'data2', 'credentials')).mode & 0o777).toBe(0o700);
+      expect(readdirSync(cwd)).toEqual([]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { FAILURE_KINDS, finalLine, renderTable } from '../../../reliability/lib/
  * count must be zero, so a reliability regression fails CI.
  */
 describe('reliability (CI profile)', () => {
-  it('sees no 5xx on bad input, no hang, no crash, no lost write, no leak, no missed tampering', { timeout: 300_000 }, async () => {
+  it('sees no 5xx on bad input, no hang, no crash, no lost write, no leak, no missed tampering', { timeout: 600_000 }, async () => {
     const lines: string[] = [];
     const tally = await runSuite({ profile: 'ci', databaseUrl: process.env.DATABASE_URL || undefined, log: (m) => lines.push(m) });
     const report = [...lines, ...tally.details.map((d) => `[${d.kind}] ${d.scenario}: ${d.message}${d.count > 1 ? ` (x${d.count})` : ''}`), renderTable(tally), finalLine(tally)].join('\n');

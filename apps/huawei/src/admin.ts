@@ -3,6 +3,7 @@
  * admin token): users with roles per project, their access keys, projects, roles.
  *   POST   /admin/huawei/users                      {domain, name, password, projects: [{id, name?, roles}], enabled?}
  *   GET    /admin/huawei/users[?domain=]            GET/PATCH/DELETE /admin/huawei/users/{id}
+ *   POST   /admin/huawei/users/{id}/revoke-tokens   (every token of the user ends; so do a new password and a disable)
  *   POST   /admin/huawei/users/{id}/access-keys     -> {access, secret} (the secret is shown once)
  *   GET    /admin/huawei/users/{id}/access-keys     DELETE /admin/huawei/users/{id}/access-keys/{access}
  *   GET    /admin/huawei/projects                   POST /admin/huawei/projects {id}
@@ -129,19 +130,36 @@ export function huaweiAdminApp(kms: Kms) {
   app.patch('/admin/huawei/users/:id', async (c) => {
     const u = await userRow(c.req.param('id'));
     const req = await json(c.req.raw, UpdateUser);
+    const changes = {
+      ...(req.password !== undefined ? { password_hash: await hashPassword(req.password) } : {}),
+      ...(req.projects !== undefined ? { projects: JSON.stringify(await withProjects(req.projects)) } : {}),
+      ...(req.enabled !== undefined ? { enabled: req.enabled } : {}),
+      updated_at: new Date(),
+    };
     const row = await (await huaweiDb(kms))
       .updateTable('huawei_users')
-      .set({
-        ...(req.password !== undefined ? { password_hash: await hashPassword(req.password) } : {}),
-        ...(req.projects !== undefined ? { projects: JSON.stringify(await withProjects(req.projects)) } : {}),
-        ...(req.enabled !== undefined ? { enabled: req.enabled } : {}),
-        updated_at: new Date(),
-      })
+      .set((eb) => ({
+        ...changes,
+        // A new password or a disable ends every token issued before it (re-enabling brings none back).
+        ...(req.password !== undefined || req.enabled === false ? { token_epoch: eb('token_epoch', '+', 1) } : {}),
+      }))
       .where('id', '=', u.id)
       .returningAll()
       .executeTakeFirstOrThrow();
     await changed('huawei.user.update', { userId: u.id, fields: Object.keys(req) });
     return c.json(publicUser(toUser(row)));
+  });
+
+  // Ends every token of the user (an incident: a token leaked) without changing anything else.
+  app.post('/admin/huawei/users/:id/revoke-tokens', async (c) => {
+    const u = await userRow(c.req.param('id'));
+    await (await huaweiDb(kms))
+      .updateTable('huawei_users')
+      .set((eb) => ({ token_epoch: eb('token_epoch', '+', 1) }))
+      .where('id', '=', u.id)
+      .execute();
+    await changed('huawei.user.revoke_tokens', { userId: u.id });
+    return c.body(null, 204);
   });
 
   app.delete('/admin/huawei/users/:id', async (c) => {

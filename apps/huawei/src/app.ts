@@ -9,6 +9,7 @@ import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type 
 import { roleAllows } from './iam.ts';
 import { IamCache, authenticate, type HuaweiIdentity } from './identity.ts';
 import { issueError } from './schemas.ts';
+import type { LoginGuard } from './throttle.ts';
 import { TokenService } from './tokens.ts';
 
 export type HuaweiEnv = {
@@ -27,6 +28,7 @@ export interface HuaweiDeps {
   kms: Kms;
   tokens: TokenService;
   cache: IamCache;
+  logins: LoginGuard;
 }
 
 /** The caller core sees: the project's tenant, this user, and the user's roles in the project as the policy. */

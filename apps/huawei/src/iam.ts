@@ -8,6 +8,8 @@ import { huaweiDb } from './store.ts';
  * because checking an HMAC signature needs the secret itself.
  */
 export const IAM_TOPIC = 'huawei.iam';
+/** Published with a token id when a token is revoked, so every process stops taking it at once. */
+export const REVOKED_TOPIC = 'huawei.token.revoked';
 
 /** System roles and policies (Huawei DEW's names) -> the core actions they allow. */
 const READ: Action[] = ['key.get', 'key.list', 'key.get_public_key'];
@@ -58,9 +60,11 @@ export interface HuaweiUser {
   enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Raised by a password change or a disable; a token issued under another epoch is refused. */
+  tokenEpoch: number;
 }
 
-type UserRow = { id: string; domain_id: string; domain_name: string; name: string; password_hash: string; projects: unknown; enabled: boolean; created_at: Date; updated_at: Date };
+type UserRow = { id: string; domain_id: string; domain_name: string; name: string; password_hash: string; projects: unknown; enabled: boolean; created_at: Date; updated_at: Date; token_epoch: number };
 
 export const toUser = (r: UserRow): HuaweiUser => ({
   id: r.id,
@@ -72,6 +76,7 @@ export const toUser = (r: UserRow): HuaweiUser => ({
   enabled: r.enabled,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  tokenEpoch: r.token_epoch,
 });
 
 /** Ids shaped like Huawei's: 32 lower-case hex characters. */

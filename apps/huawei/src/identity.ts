@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import { KmsError, type Kms } from '@polykms/core';
 import { HuaweiError } from './errors.ts';
-import { IAM_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
+import { IAM_TOPIC, REVOKED_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
 import { canonicalQuery, canonicalRequest, canonicalUris, parseAuthorization, parseSdkDate, payloadHash, signString, signatureMatches, stringToSign } from './signer.ts';
-import type { TokenService } from './tokens.ts';
+import type { TokenClaims, TokenService } from './tokens.ts';
 import { requestHeader } from '@polykms/http';
+import { huaweiDb } from './store.ts';
 
 export interface HuaweiIdentity {
   user: HuaweiUser;
@@ -24,24 +26,46 @@ const unauth = (why: string) => new KmsError('unauthenticated', why, 'iam');
 /**
  * Users and access keys by id, for a few seconds: every admin change publishes IAM_TOPIC (here at
  * once, elsewhere through NOTIFY), which empties the cache; the TTL bounds a lost notification.
+ * A read that was under way when a change came in is not cached (`generation`), so it cannot put the
+ * old row back for a whole TTL.
  */
 export class IamCache {
   private readonly users = new Map<string, { v: HuaweiUser | undefined; until: number }>();
   private readonly keys = new Map<string, { v: Awaited<ReturnType<typeof findAccessKey>>; until: number }>();
   private readonly tenants = new Map<string, { v: string; until: number }>();
+  private readonly revocations = new Map<string, { v: boolean; until: number }>();
+  private generation = 0;
   constructor(private readonly kms: Kms) {
     kms.subscribe(IAM_TOPIC, () => this.clear());
+    kms.subscribe(REVOKED_TOPIC, (id) => {
+      this.generation++;
+      this.revocations.set(id, { v: true, until: Date.now() + TTL_MS });
+    });
   }
   clear() {
+    this.generation++;
     this.users.clear();
     this.keys.clear();
   }
   async user(id: string) {
     const hit = this.users.get(id);
     if (hit && hit.until > Date.now()) return hit.v;
+    const gen = this.generation;
     const v = await findUserById(this.kms, id);
+    if (gen !== this.generation) return v;
     if (this.users.size > 10_000) this.users.clear();
     this.users.set(id, { v, until: Date.now() + TTL_MS });
+    return v;
+  }
+  /** Whether a token id was revoked (DELETE /v3/auth/tokens), on this process or another. */
+  async revoked(tokenId: string) {
+    const hit = this.revocations.get(tokenId);
+    if (hit && hit.until > Date.now()) return hit.v;
+    const gen = this.generation;
+    const v = (await (await huaweiDb(this.kms)).selectFrom('huawei_revoked_tokens').select('id').where('id', '=', tokenId).executeTakeFirst()) !== undefined;
+    if (gen !== this.generation) return v;
+    if (this.revocations.size > 10_000) this.revocations.clear();
+    this.revocations.set(tokenId, { v, until: Date.now() + TTL_MS });
     return v;
   }
   /** The tenant of a project; a project seen for the first time becomes a tenant. */
@@ -56,7 +80,9 @@ export class IamCache {
   async accessKey(access: string) {
     const hit = this.keys.get(access);
     if (hit && hit.until > Date.now()) return hit.v;
+    const gen = this.generation;
     const v = await findAccessKey(this.kms, access);
+    if (gen !== this.generation) return v;
     if (this.keys.size > 10_000) this.keys.clear();
     this.keys.set(access, { v, until: Date.now() + TTL_MS });
     return v;
@@ -71,6 +97,19 @@ export interface AuthDeps {
 }
 
 /**
+ * The user behind a token, if the token is genuine, unexpired, not revoked, and its user still exists,
+ * is enabled and has not changed password (or been disabled) since it was issued; otherwise why not.
+ */
+export async function tokenHolder(deps: Pick<AuthDeps, 'tokens' | 'cache'>, token: string, now: Date): Promise<{ ok: true; claims: Readonly<TokenClaims>; user: HuaweiUser } | { ok: false; why: string }> {
+  const v = await deps.tokens.verify(token, now);
+  if (!v.ok) return v;
+  const user = await deps.cache.user(v.claims.u);
+  if (!user || !user.enabled) return { ok: false, why: 'the user of this token does not exist or is disabled' };
+  if (user.tokenEpoch !== v.claims.g || (await deps.cache.revoked(v.claims.n))) return { ok: false, why: 'the token has been revoked' };
+  return { ok: true, claims: v.claims, user };
+}
+
+/**
  * Who is calling, and as which project: an X-Auth-Token from /v3/auth/tokens, or an AK/SK signature.
  * Bad credentials are the gateway's 401 (APIGW.0301); good credentials for another project are KMS's 403.
  */
@@ -79,10 +118,9 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
   const token = requestHeader(c, 'x-auth-token');
   const authorization = requestHeader(c, 'authorization');
   if (token !== undefined) {
-    const v = await deps.tokens.verify(token, now);
+    const v = await tokenHolder(deps, token, now);
     if (!v.ok) throw unauth(v.why);
-    const user = await deps.cache.user(v.claims.u);
-    if (!user || !user.enabled) throw unauth('the user of this token does not exist or is disabled');
+    const user = v.user;
     const project = user.projects.find((p) => p.id === v.claims.p);
     if (!project) throw unauth('the token project is no longer assigned to the user');
     if (project.id !== pathProject) throw new HuaweiError('0321', `The token is scoped to project ${project.id}.`);
@@ -96,8 +134,9 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     if (!sdkDate || !date) throw unauth('x-sdk-date not found or not in the form YYYYMMDDTHHMMSSZ');
     if (!auth.signedHeaders.includes('x-sdk-date')) throw unauth('x-sdk-date must be a signed header');
     if (Math.abs(now.getTime() - date.getTime()) > MAX_SKEW_MS) throw unauth(`x-sdk-date ${sdkDate} is more than 15 minutes away from the server time`);
+    // An unknown AK is checked against a stand-in secret and refused in the words of a bad signature,
+    // so neither the answer nor its timing tells which AKs exist.
     const found = await deps.cache.accessKey(auth.access);
-    if (!found) throw unauth(`Get secretKey failed,ak:${mask(auth.access)},err:ak not exist`);
     const url = new URL(c.req.url);
     const rawTarget = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url ?? `${url.pathname}${url.search}`;
     const q = rawTarget.indexOf('?');
@@ -113,9 +152,9 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
       const cr = canonicalRequest({ method: wireMethod, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => requestHeader(c, n), payloadHash: hash });
       first ||= cr;
       // Every candidate is computed and compared, so timing does not tell which form was tried.
-      ok = signatureMatches(signString(found.secret, stringToSign(sdkDate, cr)), auth.signature) || ok;
+      ok = signatureMatches(signString(found?.secret ?? UNKNOWN_AK_SECRET, stringToSign(sdkDate, cr)), auth.signature) || ok;
     }
-    if (!ok) throw unauth(`verify aksk signature fail, canonicalRequest:${first.replace(/\n/g, '|')}`);
+    if (!ok || !found) throw unauth(`verify aksk signature fail, canonicalRequest:${first.replace(/\n/g, '|')}`);
     const user = found.user;
     if (!user.enabled) throw unauth('the user of this access key is disabled');
     const headerProject = requestHeader(c, 'x-project-id');
@@ -127,7 +166,7 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
   throw unauth('x-auth-token not found');
 }
 
-const mask = (ak: string) => (ak.length > 6 ? `${ak.slice(0, 3)}******${ak.slice(-3)}` : '******');
+const UNKNOWN_AK_SECRET = randomBytes(40);
 
 async function identityOf(cache: IamCache, user: HuaweiUser, projectId: string, roles: string[], via: 'token' | 'aksk', access?: string): Promise<HuaweiIdentity> {
   const tenantId = await cache.tenant(projectId);

@@ -10,6 +10,7 @@ import { cryptoRoutes } from './routes/crypto.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { rotationRoutes } from './routes/rotation.ts';
 import { tagRoutes } from './routes/tags.ts';
+import { LoginGuard } from './throttle.ts';
 import { TokenService } from './tokens.ts';
 
 export type HuaweiServer = HttpsServer;
@@ -20,13 +21,15 @@ export interface HuaweiOptions {
   hostnames?: string[] | undefined;
   /** IAM token lifetime; Huawei's is 24 hours. */
   tokenTtlSeconds?: number | undefined;
+  /** Login throttling (tests inject a clock); one per process by default. */
+  logins?: LoginGuard | undefined;
   log?: Logger | undefined;
   metrics?: Metrics | undefined;
 }
 
 /** The Hono app of the Huawei endpoint (KMS + IAM tokens), for tests and embedding. */
-export function createHuaweiApp(kms: Kms, opts: { tokenTtlSeconds?: number | undefined; log?: Logger | undefined; metrics?: Metrics | undefined } = {}) {
-  const deps = { kms, tokens: new TokenService(kms, opts.tokenTtlSeconds ?? 86_400), cache: new IamCache(kms) };
+export function createHuaweiApp(kms: Kms, opts: { tokenTtlSeconds?: number | undefined; log?: Logger | undefined; metrics?: Metrics | undefined; logins?: LoginGuard | undefined } = {}) {
+  const deps = { kms, tokens: new TokenService(kms, opts.tokenTtlSeconds ?? 86_400), cache: new IamCache(kms), logins: opts.logins ?? new LoginGuard() };
   return huaweiApp(deps, {
     open: (app) => authRoutes(deps, app),
     kms: (route) => {

@@ -14,6 +14,8 @@ export interface HuaweiUsersTable {
   enabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Raised when the password changes or the user is disabled: tokens carry it and die with it. */
+  token_epoch: ColumnType<number, number | undefined, number>;
 }
 
 export interface HuaweiAccessKeysTable {
@@ -24,9 +26,16 @@ export interface HuaweiAccessKeysTable {
   created_at: Timestamp;
 }
 
+/** Huawei IAM tokens revoked (Keystone's DELETE /v3/auth/tokens), kept until they would expire. */
+export interface HuaweiRevokedTokensTable {
+  id: string;
+  expires_at: Timestamp;
+}
+
 export interface HuaweiDatabase {
   huawei_users: HuaweiUsersTable;
   huawei_access_keys: HuaweiAccessKeysTable;
+  huawei_revoked_tokens: HuaweiRevokedTokensTable;
 }
 
 /** The Huawei dialect's IAM tables (created by core's 0003 before they moved here). */
@@ -61,6 +70,20 @@ export const HUAWEI_STORAGE: DialectStorage = {
           .addColumn('created_at', 'timestamptz', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('huawei_access_keys_user').ifNotExists().on('huawei_access_keys').column('user_id').execute();
+      },
+    },
+    '0002_token_revocation': {
+      async up(db: Kysely<any>) {
+        // A Huawei token names the user's epoch when it was issued; changing the password or disabling
+        // the user raises it, so older tokens stop working on every process at once.
+        await db.schema.alterTable('huawei_users').addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        // Tokens revoked one by one (Keystone's DELETE /v3/auth/tokens), until they would have expired.
+        await db.schema
+          .createTable('huawei_revoked_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('huawei_revoked_tokens_expiry').on('huawei_revoked_tokens').column('expires_at').execute();
       },
     },
   },

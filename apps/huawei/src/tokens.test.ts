@@ -19,7 +19,7 @@ describe('IAM tokens and passwords', () => {
     const store = sharedStore();
     const a = new TokenService(store, 60);
     const b = new TokenService(store, 60);
-    const { token, claims } = await a.issue({ u: 'u1', p: 'p1', pn: 'p1', d: 'd1', m: ['password'] });
+    const { token, claims } = await a.issue({ u: 'u1', p: 'p1', pn: 'p1', d: 'd1', m: ['password'], g: 0 });
     expect(claims.exp - claims.iat).toBe(60);
     const first = await b.verify(token);
     expect(first).toEqual({ ok: true, claims });

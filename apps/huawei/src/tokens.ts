@@ -5,7 +5,8 @@ import { ExpiringCache, type Kms } from '@polykms/core';
  * Stateless IAM tokens: the claims (user, project, expiry) and an HMAC-SHA256 under a gateway
  * secret sealed in the store, so every replica on the same database checks any replica's tokens.
  * The user is looked up on every use (briefly cached, invalidated on change), so deleting or
- * disabling a user, or taking the project away, ends its tokens at once.
+ * disabling a user, or taking the project away, ends its tokens at once; a token also names the
+ * user's epoch (`g`), raised by a password change, and its id (`n`) can be revoked one by one.
  */
 export interface TokenClaims {
   /** user id */
@@ -19,7 +20,10 @@ export interface TokenClaims {
   iat: number;
   exp: number;
   m: string[];
+  /** the token's id (random), what a revocation records */
   n: string;
+  /** the user's token epoch when it was issued (absent in tokens from before epochs: 0) */
+  g: number;
 }
 
 const PREFIX = 'MII';
@@ -74,7 +78,9 @@ export class TokenService {
       } catch {
         return fail;
       }
-      if (typeof parsed.exp !== 'number' || typeof parsed.u !== 'string' || typeof parsed.p !== 'string') return fail;
+      if (typeof parsed.exp !== 'number' || typeof parsed.u !== 'string' || typeof parsed.p !== 'string' || typeof parsed.n !== 'string') return fail;
+      if (parsed.g === undefined) parsed.g = 0;
+      if (!Number.isSafeInteger(parsed.g)) return fail;
       if (Array.isArray(parsed.m)) Object.freeze(parsed.m);
       claims = Object.freeze(parsed);
       this.verified.set(token, claims, claims.exp * 1000);

@@ -150,6 +150,22 @@ describe('every Huawei route refuses who it should', () => {
     expect((await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login)).status).toBe(201);
   });
 
+  it('an unknown AK and a bad signature get the same answer, byte for byte apart from the request id', async () => {
+    const path = `/v1.0/${P1}/kms/describe-key`;
+    const date = new Date();
+    const strip = (r: Reply) => {
+      const { date: _d, 'x-request-id': id, ...headers } = r.headers;
+      expect(r.json.request_id).toBe(id);
+      return { status: r.status, headers, text: r.text.replace(String(id), '<id>') };
+    };
+    const badSig = strip(await signed(w, { ak: ak.ak, sk: 'wrong' }, path, { key_id: keyId }, { date }));
+    const unknown = strip(await signed(w, { ak: 'UNKNOWNAKUNKNOWNAK00', sk: ak.sk }, path, { key_id: keyId }, { date }));
+    expect(unknown).toEqual(badSig);
+    expect(badSig.status).toBe(401);
+    expect(badSig.text).toContain('verify aksk signature fail, canonicalRequest:POST|');
+    expect(badSig.text).not.toMatch(/ak not exist|secretKey/);
+  });
+
   it('AK/SK signs the method as sent: a HEAD signed as HEAD passes, a HEAD signed as GET does not', async () => {
     const path = `/v1.0/${P1}/kms/user-instances`;
     expect((await signed(w, ak, path, undefined, { method: 'GET' })).status).toBe(200);

@@ -22,16 +22,19 @@ export const CATEGORY = {
 export const packCode = (system: number, component: number, category: number, code: number) => ((system << 24) | (component << 16) | (category << 12) | code) >>> 0;
 
 export interface OvhErrorSpec {
-  status: 400 | 401 | 403 | 404 | 413 | 429 | 500;
+  status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500;
   code: number;
 }
 
-/** Core's kinds in OVH's words. The OpenAPI document lists 400/401/404/429/500; 403 is what OVH returns for IAM denials. */
+/**
+ * Core's kinds in OVH's words. The OpenAPI document lists 400/401/404/429/500; 403 is what OVH returns
+ * for IAM denials; API 2.16 answers 409 for a create whose caller-chosen `id` already exists.
+ */
 const BY_KIND: Record<ErrorKind, OvhErrorSpec> = {
   invalid_argument: { status: 400, code: packCode(SYSTEM.REST, COMPONENT.General, CATEGORY.Argument, 1) },
   failed_precondition: { status: 400, code: packCode(SYSTEM.REST, COMPONENT.ServiceKeys, CATEGORY.BadArgument, 2) },
   unsupported: { status: 400, code: packCode(SYSTEM.REST, COMPONENT.ServiceKeys, CATEGORY.BadArgument, 3) },
-  conflict: { status: 400, code: packCode(SYSTEM.REST, COMPONENT.General, CATEGORY.Conflict, 1) },
+  conflict: { status: 409, code: packCode(SYSTEM.REST, COMPONENT.General, CATEGORY.Conflict, 1) },
   unauthenticated: { status: 401, code: packCode(SYSTEM.REST, COMPONENT.AuthProvider, CATEGORY.Authentication, 3) },
   permission_denied: { status: 403, code: packCode(SYSTEM.CCM, COMPONENT.IAM, CATEGORY.Authorization, 1) },
   not_found: { status: 404, code: packCode(SYSTEM.REST, COMPONENT.ServiceKeys, CATEGORY.NotFound, 1) },

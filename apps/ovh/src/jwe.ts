@@ -28,19 +28,21 @@ export function fromJwe(jwe: string, kind: JweKind): { keyId: string; blob: Buff
   const what = kind === 'datakey' ? 'data key' : 'ciphertext';
   const parts = jwe.split('.');
   if (parts.length !== 5 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || parts[1] !== '') throw bad(what);
-  let h: { kid?: unknown; 'okms.kv'?: unknown; enc?: unknown };
+  let h: unknown;
   try {
     h = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
   } catch {
     throw bad(what);
   }
-  const version = h['okms.kv'];
-  const bits = Number(String(h.enc ?? '').replace(/^A(\d+)GCM$/, '$1'));
-  if (!h || typeof h !== 'object' || !isUuid(h.kid) || typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_VERSION || ![128, 192, 256].includes(bits)) throw bad(what);
-  if (header(h.kid, version, bits, kind) !== parts[0]) throw bad(what);
+  // The header is the caller's: any JSON value (null, an array, a number) and any member types.
+  if (!h || typeof h !== 'object' || Array.isArray(h)) throw bad(what);
+  const { kid, enc, 'okms.kv': version } = h as { kid?: unknown; 'okms.kv'?: unknown; enc?: unknown };
+  const bits = typeof enc === 'string' ? Number(enc.replace(/^A(\d+)GCM$/, '$1')) : NaN;
+  if (!isUuid(kid) || typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_VERSION || ![128, 192, 256].includes(bits)) throw bad(what);
+  if (header(kid, version, bits, kind) !== parts[0]) throw bad(what);
   const iv = Buffer.from(parts[2]!, 'base64url');
   const ct = Buffer.from(parts[3]!, 'base64url');
   const tag = Buffer.from(parts[4]!, 'base64url');
   if (iv.length !== 12 || tag.length !== 16) throw bad(what);
-  return { keyId: h.kid, blob: Buffer.concat([encodeHeader(h.kid, version, kind === 'datakey' ? 'dataKey' : 'data'), iv, tag, ct]) };
+  return { keyId: kid, blob: Buffer.concat([encodeHeader(kid, version, kind === 'datakey' ? 'dataKey' : 'data'), iv, tag, ct]) };
 }

@@ -261,6 +261,17 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
       const forged = [Buffer.from(JSON.stringify({ ...h, 'okms.kv': kv })).toString('base64url'), ...parts.slice(1)].join('.');
       expect((await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: forged })).status).toBe(400);
     }
+    // A protected header that is JSON but no object (null was a TypeError: a 500 and an error log line).
+    const dk0 = ((await api(root, 'POST', `/v1/servicekey/${k.id}/datakey`, { size: 128 })).json.key as string).split('.');
+    for (const h of ['null', '[]', '0', '"dir"', 'true', '{"alg":"dir","enc":{"toString":1}}']) {
+      const r = await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: [Buffer.from(h).toString('base64url'), ...parts.slice(1)].join('.') });
+      expect(r.status, h).toBe(400);
+      expect(r.json.errors, h).toEqual(['the ciphertext is not a ciphertext produced by this KMS']);
+      expect(r.json.error_code).toBe(unknown.json.error_code);
+      const d = await api(root, 'POST', `/v1/servicekey/${k.id}/datakey/decrypt`, { key: [Buffer.from(h).toString('base64url'), ...dk0.slice(1)].join('.') });
+      expect(d.status, h).toBe(400);
+      expect(d.json.errors, h).toEqual(['the data key is not a ciphertext produced by this KMS']);
+    }
     const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecv', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
     expect((await api(root, 'POST', `/v1/servicekey/${ec.id}/verify`, { signature: 'bnVsbA.e30.AAAA' })).status).toBe(400);
     // A data key stripped of its type and sent to /decrypt does not open.

@@ -155,4 +155,29 @@ describe('every OVH route refuses who it should', () => {
     expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/deactivate`, { reason: 'unspecified' })).status).toBe(204);
     expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', form)).status).toBe(204);
   });
+
+  it("another domain's key id is as free as an unused one: both keys work apart; the same domain gets 409", async () => {
+    const create = (creds: Creds, id: string, name: string) => call(server.url, creds, 'POST', '/v1/servicekey', { id, name, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+    const theirs = await create(who.stranger!, keyId, 'same id, other domain');
+    expect(theirs.status, theirs.text).toBe(201);
+    expect(theirs.json.id).toBe(keyId);
+    expect(validateResponse('POST', '/v1/servicekey', 201, theirs.json).errors).toEqual([]);
+    const fresh = await create(who.stranger!, '5b0c7c52-4a0e-4d8e-9c61-2f3e4d5a6b7c', 'fresh id');
+    expect(fresh.status).toBe(201);
+    // Each domain's key is its own: same id, different material.
+    for (const [mine, other] of [[who.root!, who.stranger!], [who.stranger!, who.root!]] as const) {
+      const ct = (await call(server.url, mine, 'POST', `/v1/servicekey/${keyId}/encrypt`, { plaintext: 'aGVsbG8=' })).json.ciphertext;
+      expect((await call(server.url, mine, 'POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: ct })).json).toEqual({ plaintext: 'aGVsbG8=' });
+      const across = await call(server.url, other, 'POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: ct });
+      expect(across.status, across.text).toBe(400);
+    }
+    expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
+    expect((await call(server.url, who.stranger!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('same id, other domain');
+    // Within one domain an id is taken once: 409, as API 2.16 documents, in OVH's body.
+    const dup = await create(who.stranger!, keyId, 'again');
+    expect(dup.status, dup.text).toBe(409);
+    expect(Object.keys(dup.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
+    expect(dup.json.error_code).toBe(50438145);
+    expect(dup.json.errors).toEqual(['a key with this id already exists']);
+  });
 });

@@ -46,6 +46,31 @@ describe.each(backends())('reading the audit trail on %s', (backend) => {
     expect((await kms.audit.list({ limit: 1 })).events[0]!.tenantId).toBe(bob.tenantId);
   });
 
+  it('filters by dialect, principal (contains, literally), action, outcome and time, and hides one caller\'s reads', async () => {
+    const t = await kms.tenants.create('filtered');
+    const ops: Caller = { tenantId: t.id, dialect: 'admin', principal: 'admin-console' };
+    const app: Caller = { tenantId: t.id, dialect: 'ovh', principal: 'urn:v1:eu:identity:account:a_b%c' };
+    const start = new Date();
+    const k = await kms.createKey(ops, { name: 'k', spec: { kind: 'oct', size: 256 } });
+    await kms.getKey(ops, k.id);
+    await kms.listKeys(ops);
+    await kms.getKey(app, k.id);
+    await kms.getKey(ops, '00000000-0000-4000-8000-000000000000').catch(() => undefined); // a failed read stays visible
+    const actions = async (q: object) => (await kms.audit.list({ tenantId: t.id, ...q })).events.map((e) => `${e.dialect}:${e.action}:${e.outcome}`).sort();
+    expect(await actions({ dialect: 'ovh' })).toEqual(['ovh:key.get:allowed']);
+    expect(await actions({ principal: 'A_B%' })).toEqual(['ovh:key.get:allowed']);
+    expect(await actions({ principal: 'a%b' })).toEqual([]);
+    expect(await actions({ action: 'key.get' })).toHaveLength(3);
+    expect(await actions({ outcome: 'failed' })).toEqual(['admin:key.get:failed']);
+    expect(await actions({ hide: { dialect: 'admin', principal: 'admin-console', actions: ['key.get', 'key.list'] } })).toEqual(['admin:key.create:allowed', 'admin:key.get:failed', 'ovh:key.get:allowed']);
+    expect(await actions({ since: start })).toHaveLength(5);
+    expect(await actions({ until: start })).toEqual([]);
+    expect(await actions({ since: new Date(Date.now() + 60_000) })).toEqual([]);
+    for (const q of [{ outcome: 'maybe' }, { principal: '' }, { action: 'x'.repeat(300) }, { since: new Date('nope') }, { dialect: 'a\u0000' }]) {
+      await expect(kms.audit.list(q as never)).rejects.toSatisfy((e: unknown) => e instanceof KmsError && e.kind === 'invalid_argument');
+    }
+  });
+
   it('refuses a bad page size, position or id as invalid_argument (never a database error)', async () => {
     for (const q of [{ limit: 0 }, { limit: 1001 }, { before: 'abc' }, { before: 'a.b' }, { before: Buffer.from('2020-01-01T00:00:00Z|0').toString('base64url') }, { tenantId: 'nope' }, { keyId: "1' or 1=1" }]) {
       await expect(kms.audit.list(q)).rejects.toSatisfy((e: unknown) => e instanceof KmsError && e.kind === 'invalid_argument');

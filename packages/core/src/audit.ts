@@ -35,7 +35,23 @@ export interface AuditQuery {
   limit?: number | undefined;
   /** Events older than this position (`nextBefore` of the previous page). */
   before?: string | undefined;
+  dialect?: string | undefined;
+  /** Principals containing this text (case-insensitive). */
+  principal?: string | undefined;
+  action?: string | undefined;
+  outcome?: AuditEvent['outcome'] | undefined;
+  /** Events at or after `since` and before `until`. */
+  since?: Date | undefined;
+  until?: Date | undefined;
+  /**
+   * Leaves out one caller's successful events with these actions: an operator tool's own reads
+   * (every page it shows is a `key.get` or `key.list`) would otherwise bury what others did.
+   */
+  hide?: { dialect: string; principal: string; actions: readonly string[] } | undefined;
 }
+
+/** `%`, `_` and the escape character itself, matched literally by LIKE. */
+export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /**
  * One statement per batch, whatever its size: the rows as one JSON document, spread by
@@ -293,6 +309,20 @@ export class AuditTrail {
     let sel = this.db.selectFrom('audit_events').selectAll();
     if (q.tenantId !== undefined) sel = sel.where('tenant_id', '=', q.tenantId);
     if (q.keyId !== undefined) sel = sel.where('key_id', '=', q.keyId);
+    for (const [field, v] of [['dialect', q.dialect], ['principal', q.principal], ['action', q.action]] as const) {
+      if (v !== undefined && (typeof v !== 'string' || v.length < 1 || v.length > 256 || unstorableText(v))) throw invalid(`a ${field} filter is 1 to 256 characters`, field);
+    }
+    if (q.outcome !== undefined && !['allowed', 'denied', 'failed'].includes(q.outcome)) throw invalid('an outcome is allowed, denied or failed', 'outcome');
+    for (const [field, v] of [['since', q.since], ['until', q.until]] as const) if (v !== undefined && !(v instanceof Date && !Number.isNaN(v.getTime()))) throw invalid(`${field} is not a valid time`, field);
+    if (q.dialect !== undefined) sel = sel.where('dialect', '=', q.dialect);
+    if (q.principal !== undefined) sel = sel.where('principal', 'ilike', likeContains(q.principal));
+    if (q.action !== undefined) sel = sel.where('action', '=', q.action);
+    if (q.outcome !== undefined) sel = sel.where('outcome', '=', q.outcome);
+    if (q.since !== undefined) sel = sel.where('at', '>=', q.since);
+    if (q.until !== undefined) sel = sel.where('at', '<', q.until);
+    const hide = q.hide;
+    if (hide?.actions.length)
+      sel = sel.where((w) => w.not(w.and([w('dialect', '=', hide.dialect), w('principal', '=', hide.principal), w('outcome', '=', 'allowed'), w('action', 'in', [...hide.actions])])));
     if (before) sel = sel.where((w) => w.or([w('at', '<', before.at), w.and([w('at', '=', before.at), w('id', '<', before.id)])]));
     const rows = await sel.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
     const events = rows.slice(0, limit).map((r) => ({

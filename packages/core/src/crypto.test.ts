@@ -126,8 +126,8 @@ describe('signatures, checked by OpenSSL', () => {
         const m = randomBytes(50);
         const raw = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, digestOf(hash, m));
         expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash }, wc, raw, m), `${curve} ${hash}`).toBe(true);
-        // Digests no hash would give: zero (z = 0, the one this path hands to @noble/curves), all ones,
-        // the group order itself (z ≡ 0 mod n on P-256), and the order plus one.
+        // Digests no hash would give: zero, all ones, the group order itself (z ≡ 0 mod n on P-256),
+        // and the order plus one.
         const len = HASH_BYTES[hash];
         const odd = [Buffer.alloc(len), Buffer.alloc(len, 0xff), randomBytes(len)];
         if (curve === 'P-256' && hash === 'SHA-256') {
@@ -144,12 +144,28 @@ describe('signatures, checked by OpenSSL', () => {
           expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, d, raw)).toBe(true);
         }
       }
-      // OpenSSL's nonce is fresh: the same digest never gives the same signature twice.
+      // The nonce is hedged with fresh randomness: the same digest never gives the same signature twice.
       const d = digestOf('SHA-256', msg);
       const a = await signWith(k, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'p1363' }, d);
       const b = await signWith(k, { scheme: 'ECDSA', hash: 'SHA-256', prehashed: true, ecdsaFormat: 'p1363' }, d);
       expect(a.equals(b)).toBe(false);
       expect(a.subarray(0, a.length / 2).equals(b.subarray(0, b.length / 2))).toBe(false);
+    }
+  });
+
+  it('ECDSA over a digest keeps no raw private scalar beside the KeyObject, and refuses a digest of the wrong length', async () => {
+    for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
+      const k = await key({ kind: 'EC', curve });
+      // The only secret a loaded key holds is OpenSSL's KeyObject: the public point is all that is copied out.
+      expect(Object.keys(k.ec!)).toEqual(['point']);
+      const d = Buffer.from(k.key.export({ format: 'jwk' }).d!, 'base64url');
+      expect(Buffer.from(JSON.stringify(k.ec)).includes(d.toString('hex'))).toBe(false);
+      for (const [hash, got] of [['SHA-256', 20], ['SHA-256', 48], ['SHA-512', 32], ['SHA-384', 0]] as const) {
+        const e = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got)).catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(KmsError);
+        expect(e).toMatchObject({ kind: 'invalid_argument', message: `a ${hash} digest is ${HASH_BYTES[hash]} bytes; got ${got}` });
+        expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got), Buffer.alloc(8)).catch((x: unknown) => x)).toMatchObject({ kind: 'invalid_argument' });
+      }
     }
   });
 

@@ -25,8 +25,8 @@ export interface LoadedKey {
   /** Secret key (oct, HMAC) or private key (RSA, EC). */
   key: KeyObject;
   publicKey?: KeyObject | undefined;
-  /** EC only: the private scalar and public point, for signing a pre-hashed digest (Node cannot). */
-  ec?: { d: Uint8Array; point: Uint8Array } | undefined;
+  /** EC only: the public point, for verifying over a pre-hashed digest (Node cannot). */
+  ec?: { point: Uint8Array } | undefined;
 }
 
 /** A public-only key: verify, encrypt and wrap; any private operation fails in OpenSSL, and usage checks refuse it first. */
@@ -38,9 +38,9 @@ export function loadKey(spec: KeySpec, key: KeyObject): LoadedKey {
   if (spec.kind === 'oct' || spec.kind === 'HMAC') return { spec, key };
   const publicKey = createPublicKey(key);
   if (spec.kind !== 'EC') return { spec, key, publicKey };
-  const jwk = key.export({ format: 'jwk' });
+  const jwk = publicKey.export({ format: 'jwk' });
   const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-  return { spec, key, publicKey, ec: { d: Buffer.from(jwk.d!, 'base64url'), point } };
+  return { spec, key, publicKey, ec: { point } };
 }
 
 // ---- AES-GCM (symmetric encrypt/decrypt) ----------------------------------------------------
@@ -193,7 +193,7 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
     case 'ECDSA': {
       const format = p.ecdsaFormat ?? 'der';
       if (p.prehashed) {
-        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, d: k.ec!.d, digest: input, format: format === 'der' ? 'der' : 'compact' });
+        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, key: k.key, digest: input, format: format === 'der' ? 'der' : 'compact' });
       }
       const dsaEncoding = format === 'der' ? 'der' : 'ieee-p1363';
       // P-256 signs in ~20 us: handing each one to libuv's pool woke a thread per request, and the event

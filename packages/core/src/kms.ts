@@ -13,12 +13,12 @@ import { EventBus } from './events.ts';
 import { KeyLoader } from './loader.ts';
 import type { ImportInput } from './material.ts';
 import { KEY_CHANNEL } from './operations/change.ts';
-import { createKey, importKey } from './operations/create.ts';
+import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
-import { listKeys } from './operations/list.ts';
+import { countKeys, listKeys } from './operations/list.ts';
 import { random } from './operations/random.ts';
 import { rotate } from './operations/rotate.ts';
 import { sign, verify } from './operations/sign.ts';
@@ -180,8 +180,10 @@ export class Kms {
 
   createKey = (c: Caller, input: CreateKeyInput): Promise<KeyRecord> => createKey(this.core, c, input);
   importKey = (c: Caller, input: ImportKeyInput): Promise<KeyRecord> => importKey(this.core, c, input);
+  ownKey = (c: Caller, input: Omit<CreateKeyInput, 'id' | 'alias'>): Promise<KeyRecord> => ownKey(this.core, c, input);
   getKey = (c: Caller, keyId: string): Promise<KeyRecord> => getKey(this.core, c, keyId);
   listKeys = (c: Caller, input: ListInput = {}) => listKeys(this.core, c, input);
+  countKeys = () => countKeys(this.core);
   updateKey = (c: Caller, keyId: string, input: Parameters<typeof updateKey>[3]) => updateKey(this.core, c, keyId, input);
   activate = (c: Caller, keyId: string) => activate(this.core, c, keyId);
   deactivate = (c: Caller, keyId: string, reason?: DeactivationReason) => deactivate(this.core, c, keyId, reason);

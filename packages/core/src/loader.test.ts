@@ -24,7 +24,7 @@ describe('key row cache (single-process store)', () => {
     expect((await loader.load(tenantId, keyId, null))!.name).toBe('before');
     await rename('behind-its-back');
     expect((await loader.load(tenantId, keyId, null))!.name).toBe('before');
-    loader.invalidate(keyId);
+    loader.invalidate(tenantId, keyId);
     expect((await loader.load(tenantId, keyId, null))!.name).toBe('behind-its-back');
     await rename('before');
   });
@@ -32,7 +32,7 @@ describe('key row cache (single-process store)', () => {
   it('does not cache a read that was in flight when the key changed', async () => {
     const loader = new KeyLoader(dbOf(kms), { cacheRows: true });
     const inFlight = loader.load(tenantId, keyId, null);
-    loader.invalidate(keyId);
+    loader.invalidate(tenantId, keyId);
     await inFlight;
     await rename('after');
     expect((await loader.load(tenantId, keyId, null))!.name).toBe('after');

@@ -43,7 +43,7 @@ export class KeyLoader {
 
   load(tenantId: string, keyId: string, version: number | null): Promise<KeyUseRow | undefined> {
     if (this.opts.cacheRows) {
-      const hit = this.rows.get(keyId)?.get(`${tenantId}/${version ?? ''}`);
+      const hit = this.rows.get(`${tenantId}/${keyId}`)?.get(`${version ?? ''}`);
       if (hit) return Promise.resolve(hit);
     }
     return new Promise((resolve, reject) => {
@@ -60,18 +60,20 @@ export class KeyLoader {
   }
 
   /** A key changed: drop its rows, and refuse to cache reads that started before now. */
-  invalidate(keyId: string) {
+  invalidate(tenantId: string, keyId: string) {
     this.epoch++;
-    this.rows.delete(keyId);
+    this.rows.delete(`${tenantId}/${keyId}`);
   }
 
   private remember(tenantId: string, keyId: string, version: number | null, r: KeyUseRow) {
-    let m = this.rows.get(keyId);
+    // Key ids are unique per tenant only.
+    const id = `${tenantId}/${keyId}`;
+    let m = this.rows.get(id);
     if (!m) {
       if (this.rows.size >= (this.opts.maxCachedKeys ?? 50_000)) this.rows.delete(this.rows.keys().next().value!);
-      this.rows.set(keyId, (m = new Map()));
+      this.rows.set(id, (m = new Map()));
     }
-    m.set(`${tenantId}/${version ?? ''}`, r);
+    m.set(`${version ?? ''}`, r);
   }
 
   private schedule() {
@@ -101,14 +103,15 @@ export class KeyLoader {
 
   private async query(batch: Pending[]) {
     {
-      const ids = [...new Set(batch.map((p) => p.keyId))];
+      const keySeen = new Set<string>();
+      const keys = batch.filter((p) => !keySeen.has(`${p.tenantId}/${p.keyId}`) && keySeen.add(`${p.tenantId}/${p.keyId}`));
       // One row per key with its current version, plus any older versions asked for.
       const seen = new Set<string>();
       const versions = batch.filter((p) => p.version !== null && !seen.has(`${p.keyId}/${p.version}`) && seen.add(`${p.keyId}/${p.version}`));
       const rows = await this.db
         .selectFrom('keys as k')
         .leftJoin('key_versions as v', (j) =>
-          j.onRef('v.key_id', '=', 'k.id').on((w) =>
+          j.onRef('v.tenant_id', '=', 'k.tenant_id').onRef('v.key_id', '=', 'k.id').on((w) =>
             versions.length
               ? w.or([w('v.version', '=', w.ref('k.current_version')), w(w.refTuple('v.key_id', 'v.version'), 'in', versions.map((p) => w.tuple(p.keyId, p.version!)))])
               : w('v.version', '=', w.ref('k.current_version')),
@@ -116,14 +119,14 @@ export class KeyLoader {
         )
         .selectAll('k')
         .select(['v.version as v_version', 'v.root_key_id as v_root', sql<boolean>`v.material is not null`.as('v_has_material')])
-        .where('k.id', 'in', ids)
+        .where((w) => w(w.refTuple('k.tenant_id', 'k.id'), 'in', keys.map((p) => w.tuple(p.tenantId, p.keyId))))
         .execute();
       for (const p of batch) {
         const want = p.version;
         const row = rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId && (want === null ? r.v_version === r.current_version : r.v_version === want));
         // A key of another tenant is simply not there.
         const keyExists = rows.some((r) => r.id === p.keyId && r.tenant_id === p.tenantId);
-        p.resolve(row ?? (keyExists ? ({ ...rows.find((r) => r.id === p.keyId)!, v_version: null, v_root: null, v_has_material: null } as KeyUseRow) : undefined));
+        p.resolve(row ?? (keyExists ? ({ ...rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId)!, v_version: null, v_root: null, v_has_material: null } as KeyUseRow) : undefined));
       }
     }
   }

@@ -1,4 +1,5 @@
 import { constants, createHash, generateKeyPairSync, publicDecrypt, randomBytes, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { offload, offloadAudit, OffloadError } from './offload.ts';
 import { eventMac, link, sealBatch } from './auditseal.mjs';
@@ -6,7 +7,6 @@ import { eventMac, link, sealBatch } from './auditseal.mjs';
 describe('crypto worker pool', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const d = Buffer.from(ec.privateKey.export({ format: 'jwk' }).d!, 'base64url');
 
   it('answers each request of a batch with its own result, in any mix, failures included', async () => {
     // Asked in one turn, so they travel together: each answer must reach its own caller.
@@ -15,7 +15,7 @@ describe('crypto worker pool', () => {
       i % 3 === 0
         ? offload<Buffer>({ op: 'privateEncrypt', key: rsa.privateKey, padding: constants.RSA_PKCS1_PADDING, data: m })
         : i % 3 === 1
-          ? offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update(m).digest(), format: 'der' })
+          ? offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', key: ec.privateKey, digest: createHash('sha256').update(m).digest(), format: 'der' })
           : offload<Buffer>({ op: 'privateEncrypt', key: rsa.privateKey, padding: constants.RSA_PKCS1_PADDING, data: Buffer.alloc(200, i) }), // too long for the key: fails
     );
     const out = await Promise.allSettled(jobs);
@@ -31,7 +31,7 @@ describe('crypto worker pool', () => {
 
   it('refuses a parameter that cannot reach a worker, without stopping the others of its turn', async () => {
     // Enough requests that every worker's batch of this turn holds some next to `bad`.
-    const goods = Array.from({ length: 8 }, () => offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update('y').digest(), format: 'der' }));
+    const goods = Array.from({ length: 8 }, () => offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', key: ec.privateKey, digest: createHash('sha256').update('y').digest(), format: 'der' }));
     const bad = offload({ op: 'privateEncrypt', key: () => 1, padding: 1, data: Buffer.alloc(1) } as never);
     await expect(bad).rejects.toThrow();
     // They travelled in the same turn as `bad`, and are still answered.
@@ -39,8 +39,26 @@ describe('crypto worker pool', () => {
     const r = await Promise.race([Promise.all(goods.map(answered)), new Promise((res) => setTimeout(() => res('hung'), 5000))]);
     expect(r).toEqual(goods.map(() => 'answered'));
     // The pool still works afterwards.
-    const sig = await offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', d, digest: createHash('sha256').update('x').digest(), format: 'der' });
+    const sig = await offload<Buffer>({ op: 'ecdsaSign', curve: 'P-256', key: ec.privateKey, digest: createHash('sha256').update('x').digest(), format: 'der' });
     expect(verify('sha256', Buffer.from('x'), ec.publicKey, sig)).toBe(true);
+  });
+});
+
+describe('ECDSA over a digest on the crypto workers', () => {
+  it('signs from the KeyObject with @noble/curves, doing no arithmetic of its own on the scalar', async () => {
+    // A hand-made construction (a related key d·w/z in BigInt arithmetic) once stood here: the
+    // worker must leave every operation on the secret scalar to the audited library.
+    const src = readFileSync(new URL('./offload-worker.mjs', import.meta.url), 'utf8').replace(/\/\/.*|\/\*[\s\S]*?\*\//g, '');
+    expect(src).not.toMatch(/BigInt|\b\d+n\b|\bFn\b|\.inv\(|\.mul\(|createECDH/);
+    for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
+      const k = generateKeyPairSync('ec', { namedCurve: curve });
+      const hash = { 'P-256': 'sha256', 'P-384': 'sha384', 'P-521': 'sha512' }[curve];
+      const msg = Buffer.from(`a message for ${curve}`);
+      const der = await offload<Buffer>({ op: 'ecdsaSign', curve, key: k.privateKey, digest: createHash(hash).update(msg).digest(), format: 'der' });
+      expect(verify(hash, msg, k.publicKey, der)).toBe(true);
+      const raw = await offload<Buffer>({ op: 'ecdsaSign', curve, key: k.privateKey, digest: createHash(hash).update(msg).digest(), format: 'compact' });
+      expect(verify(hash, msg, { key: k.publicKey, dsaEncoding: 'ieee-p1363' }, raw)).toBe(true);
+    }
   });
 });
 

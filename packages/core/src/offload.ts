@@ -14,7 +14,7 @@ import type { SealInput } from './auditseal.mjs';
 type Request =
   | { op: 'privateEncrypt'; key: unknown; padding: number; data: Uint8Array }
   | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
-  | { op: 'ecdsaSign'; curve: string; d: Uint8Array; digest: Uint8Array; format: 'der' | 'compact' }
+  | { op: 'ecdsaSign'; curve: string; key: unknown; digest: Uint8Array; format: 'der' | 'compact' }
   | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' }
   | { op: 'sign'; alg: string; key: unknown; data: Uint8Array; dsaEncoding?: 'der' | 'ieee-p1363' | undefined }
   | { op: 'auditSeal'; key: Uint8Array; head: { seq: string; chain: Uint8Array }; events: SealInput[] };

@@ -35,10 +35,10 @@ export async function rotateRootKey(
     const n = await storeOf(kms).db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom('key_versions as v')
-        .innerJoin('keys as k', 'k.id', 'v.key_id')
-        .select(['v.key_id', 'v.version', 'v.root_key_id', 'v.material', 'k.tenant_id'])
+        .select(['v.tenant_id', 'v.key_id', 'v.version', 'v.root_key_id', 'v.material'])
         .where('v.material', 'is not', null)
         .where('v.root_key_id', '<>', current.id)
+        .orderBy('v.tenant_id')
         .orderBy('v.key_id')
         .orderBy('v.version')
         .limit(batchSize)
@@ -52,6 +52,7 @@ export async function rotateRootKey(
         await trx
           .updateTable('key_versions')
           .set({ material: sealed, root_key_id: current.id })
+          .where('tenant_id', '=', r.tenant_id)
           .where('key_id', '=', r.key_id)
           .where('version', '=', r.version)
           .where('root_key_id', '=', r.root_key_id)

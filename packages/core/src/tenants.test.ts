@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from './errors.ts';
 import type { Caller, Kms } from './kms.ts';
-import { backends, openTestKms, } from './testing.ts';
+import { backends, dbOf, openTestKms } from './testing.ts';
 
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
@@ -64,5 +64,15 @@ describe.each(backends())('tenants on %s', (backend) => {
     await expectKind(kms.tenants.link('ovh', 'okms-linked', alice.tenantId), 'conflict', /holds keys/);
     await expectKind(kms.tenants.link('ovh', 'x', '00000000-0000-4000-8000-000000000000'), 'not_found');
     await expectKind(kms.tenants.link('ovh', '', shared.id), 'invalid_argument');
+  });
+
+  it('refuses a tenant name that reads as a tenant id, and finds a tenant by id before any such name', async () => {
+    const t = await kms.tenants.create('by-id');
+    for (const name of [t.id, t.id.toUpperCase(), '00000000-0000-4000-8000-000000000000']) await expectKind(kms.tenants.create(name), 'invalid_argument', /UUID/);
+    // A store from before the rule may hold one: the id still names its own tenant.
+    const legacy = '00000000-0000-4000-8000-0000000000aa';
+    await dbOf(kms).insertInto('tenants').values({ id: legacy, name: t.id }).execute();
+    expect((await kms.tenants.get(t.id))!.name).toBe('by-id');
+    expect((await kms.tenants.get(legacy))!.name).toBe(t.id);
   });
 });

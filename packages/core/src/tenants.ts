@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { isUuid } from './ciphertext.ts';
 import type { Database } from './db/schema.ts';
 import { invalid, KmsError, notFound } from './errors.ts';
@@ -19,6 +19,8 @@ export class Tenants {
   async create(name: string): Promise<{ id: string; name: string }> {
     if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX) throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
     refuseUnstorable('a tenant name', name);
+    // Tenants are found by id or name: a name that reads as an id would shadow (or be shadowed by) another tenant.
+    if (isUuid(name)) throw invalid('a tenant name cannot be a UUID (tenant ids are UUIDs)', 'name');
     const id = randomUUID();
     const row = await this.db
       .insertInto('tenants')
@@ -32,7 +34,10 @@ export class Tenants {
 
   async get(idOrName: string): Promise<{ id: string; name: string; created_at: Date } | undefined> {
     let q = this.db.selectFrom('tenants').select(['id', 'name', 'created_at']);
-    q = isUuid(idOrName) ? q.where((w) => w.or([w('id', '=', idOrName), w('name', '=', idOrName)])) : q.where('name', '=', idOrName);
+    // An id wins over a name (a store from before names were refused as UUIDs may hold such a name).
+    q = isUuid(idOrName)
+      ? q.where((w) => w.or([w('id', '=', idOrName), w('name', '=', idOrName)])).orderBy(sql`name = ${idOrName}`)
+      : q.where('name', '=', idOrName);
     return q.executeTakeFirst();
   }
 

@@ -5,6 +5,7 @@ import type { DeactivationReason, KeyState } from './states.ts';
 /** Who is calling, on behalf of which tenant, through which dialect. */
 export interface Caller {
   tenantId: string;
+  /** Also decides which keys exist for the caller: the customer's, and the ones this dialect owns. */
   dialect: string;
   principal: string;
   requestId?: string | undefined;
@@ -66,6 +67,8 @@ export interface KeyRecord {
   deletionDueAt: Date | null;
   destroyedAt: Date | null;
   attributes: Record<string, unknown>;
+  /** null for a customer's key; the owning dialect for a key the gateway keeps for its own use. */
+  owner: string | null;
 }
 
 export interface CreateKeyInput {
@@ -92,6 +95,8 @@ export interface ListInput {
   cursor?: string | undefined;
   states?: readonly KeyState[] | undefined;
   kinds?: readonly KeyKind[] | undefined;
+  /** Keys whose name, description or alias contains this text (case-insensitive), or whose id it is. */
+  search?: string | undefined;
 }
 
 export const NAME_MAX = 256;

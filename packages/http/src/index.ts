@@ -1,5 +1,5 @@
 export { serveHttps, type HttpsServer, type ServeHttpsOptions } from './https.ts';
-export { Metrics, limitBody, observe } from './observe.ts';
+export { Metrics, RecentCounts, limitBody, observe } from './observe.ts';
 export { readBody, readText } from './body.ts';
 export { requestHeader, responseHeader } from './headers.ts';
 export { describeIssues, parseJson, readJson, type BodyProblem, type JsonBodyOptions } from './json.ts';

@@ -8,6 +8,56 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
+ * Requests and errors per dialect in each of the last `minutes` minutes, in this process: what the
+ * console's dashboard charts. A ring of per-minute slots, each stamped with the minute it holds, so
+ * a quiet minute reads as zero and nothing needs a timer. Prometheus keeps the long history.
+ */
+export class RecentCounts {
+  private readonly series = new Map<string, { stamp: Float64Array; requests: Uint32Array; errors: Uint32Array }>();
+
+  constructor(
+    readonly minutes = 60,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(dialect: string, error: boolean) {
+    const m = Math.floor(this.now() / 60_000);
+    let s = this.series.get(dialect);
+    if (!s) {
+      s = { stamp: new Float64Array(this.minutes).fill(-1), requests: new Uint32Array(this.minutes), errors: new Uint32Array(this.minutes) };
+      this.series.set(dialect, s);
+    }
+    const i = m % this.minutes;
+    if (s.stamp[i] !== m) {
+      s.stamp[i] = m;
+      s.requests[i] = 0;
+      s.errors[i] = 0;
+    }
+    s.requests[i]!++;
+    if (error) s.errors[i]!++;
+  }
+
+  /** Oldest minute first; `from` is the start of the first minute. */
+  snapshot(): { from: string; minutes: number; dialects: Record<string, { requests: number[]; errors: number[] }> } {
+    const m = Math.floor(this.now() / 60_000);
+    const first = m - this.minutes + 1;
+    const dialects: Record<string, { requests: number[]; errors: number[] }> = {};
+    for (const [d, s] of this.series) {
+      const requests: number[] = [];
+      const errors: number[] = [];
+      for (let k = first; k <= m; k++) {
+        const i = k % this.minutes;
+        const live = s.stamp[i] === k;
+        requests.push(live ? s.requests[i]! : 0);
+        errors.push(live ? s.errors[i]! : 0);
+      }
+      dialects[d] = { requests, errors };
+    }
+    return { from: new Date(first * 60_000).toISOString(), minutes: this.minutes, dialects };
+  }
+}
+
+/**
  * Prometheus metrics of one gateway process: requests, latency and errors per dialect and operation,
  * and the key cache's hits and misses (read when scraped).
  */
@@ -16,8 +66,11 @@ export class Metrics {
   readonly requests: Counter<'dialect' | 'operation' | 'status'>;
   readonly errors: Counter<'dialect' | 'operation' | 'status'>;
   readonly latency: Histogram<'dialect' | 'operation'>;
+  /** The last hour per minute, for the console. */
+  readonly recent: RecentCounts;
 
-  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number } } = {}) {
+  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number }; now?: () => number } = {}) {
+    this.recent = new RecentCounts(60, opts.now);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'polykms_process_' });
     this.requests = new Counter({ name: 'polykms_requests_total', help: 'Requests answered, by dialect, operation and status code', labelNames: ['dialect', 'operation', 'status'], registers });
@@ -66,6 +119,7 @@ export function observe(dialect: string, opts: { log?: Logger | undefined; metri
         opts.metrics.requests.inc({ dialect, operation, status });
         if (c.res.status >= 400) opts.metrics.errors.inc({ dialect, operation, status });
         opts.metrics.latency.observe({ dialect, operation }, seconds);
+        opts.metrics.recent.add(dialect, c.res.status >= 400);
       }
       opts.log?.info({ reqId: c.get('requestId' as never), dialect, operation, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { KmsError } from '../errors.ts';
 
@@ -121,7 +122,41 @@ const migrations: Record<string, Migration> = {
       await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(db);
     },
   },
+  '0005_tenant_scoped_keys': {
+    async up(db: Kysely<any>) {
+      // Key ids are scoped by tenant: another tenant's id is as free as an unused one (no oracle), and
+      // every key row and version is found by (tenant_id, id). Versions carry their tenant for the key.
+      await sql`alter table key_versions add column tenant_id uuid`.execute(db);
+      await sql`update key_versions v set tenant_id = k.tenant_id from keys k where k.id = v.key_id`.execute(db);
+      await sql`alter table key_versions alter column tenant_id set not null`.execute(db);
+      await sql`alter table key_versions drop constraint key_versions_key_id_fkey`.execute(db);
+      await sql`alter table key_versions drop constraint key_versions_pk`.execute(db);
+      await sql`alter table keys drop constraint keys_pkey`.execute(db);
+      await sql`alter table keys add constraint keys_pk primary key (tenant_id, id)`.execute(db);
+      await sql`alter table key_versions add constraint key_versions_pk primary key (tenant_id, key_id, version)`.execute(db);
+      await sql`alter table key_versions add constraint key_versions_key_fk foreign key (tenant_id, key_id) references keys (tenant_id, id)`.execute(db);
+      // Keys the gateway keeps for its own use belong to a dialect (null: the customer's); a dialect
+      // finds its own by name, so their ids are random and cannot be taken ahead of it.
+      await sql`alter table keys add column owner text`.execute(db);
+      await sql`create unique index keys_owner_name on keys (tenant_id, owner, name) where owner is not null`.execute(db);
+      // The CSE key-encryption keys made so far: named google-cse-kek at the id derived from their tenant.
+      const keks = await sql<{ id: string; tenant_id: string }>`select id, tenant_id from keys where name = 'google-cse-kek'`.execute(db);
+      for (const k of keks.rows) {
+        if (k.id.toLowerCase() === cseKekIdBefore0005(k.tenant_id)) await sql`update keys set owner = 'cse' where tenant_id = ${k.tenant_id} and id = ${k.id}`.execute(db);
+      }
+    },
+  },
+
 };
+
+/** The id the CSE dialect derived for its KEK before 0005 (a v8 UUID from SHA-256); frozen here for that migration. */
+function cseKekIdBefore0005(tenantId: string): string {
+  const h = createHash('sha256').update(`polykms/cse/kek/${tenantId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
@@ -130,6 +165,13 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new KmsError('internal', `database migration failed: ${(error as Error).message ?? String(error)}`);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Migrates up to (and including) `name`: tests of a migration over data written before it. */
+export async function migrateTo(db: Kysely<any>, name: string): Promise<void> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const { error } = await migrator.migrateTo(name);
+  if (error) throw error;
 }
 
 /** True when every migration this code knows is applied (readiness). */

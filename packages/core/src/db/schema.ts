@@ -49,9 +49,12 @@ export interface KeysTable {
   destroyed_at: Timestamp | null;
   /** Dialect-specific attributes core does not interpret (tags, rotation switches ...). */
   attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+  /** null: a customer's key; a dialect's name: a key that dialect keeps for its own use (CSE's KEK), seen by no other. */
+  owner: ColumnType<string | null, string | null | undefined, never>;
 }
 
 export interface KeyVersionsTable {
+  tenant_id: string;
   key_id: string;
   version: number;
   /** Id of the root key that wrapped `material`; null once the material is destroyed. */

@@ -5,12 +5,12 @@ import { KmsError } from '../errors.ts';
 import { nextState, type KeyState, type Transition } from '../states.ts';
 import type { Action, Caller, KeyRecord } from '../types.ts';
 import { authorize, event, run } from './pipeline.ts';
-import { keyRow, mapWriteError, toRecord, type KeyPatch, type KeyRow } from './rows.ts';
+import { keyRow, mapWriteError, scopedKey, toRecord, type KeyPatch, type KeyRow } from './rows.ts';
 
 /** Every process evicts a changed key from its caches on this channel. */
 export const KEY_CHANNEL = 'polykms_keys';
 
-const notify = (trx: Transaction<Database>, keyId: string) => sql`select pg_notify(${KEY_CHANNEL}, ${keyId})`.execute(trx);
+const notify = (trx: Transaction<Database>, tenantId: string, keyId: string) => sql`select pg_notify(${KEY_CHANNEL}, ${scopedKey(tenantId, keyId)})`.execute(trx);
 
 export const transition = (row: KeyRow, t: Transition): KeyState => nextState(row.state as KeyState, t);
 
@@ -36,15 +36,16 @@ export async function change(
         const updated = await trx
           .updateTable('keys')
           .set({ ...patch, revision: row.revision + 1, updated_at: core.now() })
+          .where('tenant_id', '=', row.tenant_id)
           .where('id', '=', keyId)
           .returningAll()
           .executeTakeFirstOrThrow();
         await core.audit.inTransaction(trx, event(core, c, action, keyId, 'allowed', undefined, { from: row.state, to: updated.state, ...details }));
-        await notify(trx, keyId);
+        await notify(trx, c.tenantId, keyId);
         return toRecord(updated);
       });
-      core.loader.invalidate(keyId);
-      core.cache.evictKey(keyId);
+      core.loader.invalidate(c.tenantId, keyId);
+      core.cache.evictKey(scopedKey(c.tenantId, keyId));
       return rec;
     } catch (e) {
       throw mapWriteError(e);

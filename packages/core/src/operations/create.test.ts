@@ -102,4 +102,31 @@ describe.each(backends())('create on %s', (backend) => {
     expect(Buffer.from(v.material!).includes(ksum.subarray(0, 8))).toBe(false);
     void createCipheriv;
   });
+
+  it("scopes key ids by tenant: another tenant's id is as free as an unused one, and both keys stay apart", async () => {
+    const a = await kms.createKey(alice, { name: 'a-own', spec: { kind: 'oct', size: 256 } });
+    const pt = Buffer.from('per tenant');
+    const fromA = await kms.encrypt(alice, a.id, pt); // alice's version is now in the caches
+    const b = await kms.createKey(bob, { id: a.id.toUpperCase(), name: 'b-same-id', spec: { kind: 'oct', size: 256 } });
+    expect(b.id).toBe(a.id);
+    expect((await kms.getKey(bob, a.id)).name).toBe('b-same-id');
+    expect((await kms.getKey(alice, a.id)).name).toBe('a-own');
+    const fromB = await kms.encrypt(bob, a.id, pt);
+    expect((await kms.decrypt(alice, fromA.ciphertext)).plaintext.equals(pt)).toBe(true);
+    expect((await kms.decrypt(bob, fromB.ciphertext)).plaintext.equals(pt)).toBe(true);
+    // Different material behind the same id and version: each tenant's ciphertext opens only there.
+    await expectKind(kms.decrypt(bob, fromA.ciphertext), 'invalid_argument');
+    await expectKind(kms.decrypt(alice, fromB.ciphertext), 'invalid_argument');
+    // Changes stay in their tenant: bob's key destroyed, alice's still works and rotates alone.
+    await kms.deactivate(bob, a.id);
+    await kms.destroy(bob, a.id);
+    await expectKind(kms.encrypt(bob, a.id, pt), 'failed_precondition');
+    expect((await kms.getKey(alice, a.id)).state).toBe('active');
+    expect((await kms.decrypt(alice, fromA.ciphertext)).plaintext.equals(pt)).toBe(true);
+    await kms.rotate(alice, a.id);
+    expect((await kms.encrypt(alice, a.id, pt)).version).toBe(2);
+    expect((await kms.getKey(bob, a.id)).currentVersion).toBe(1);
+    // Within one tenant an id is still taken once.
+    await expectKind(kms.createKey(alice, { id: a.id, name: 'dup', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
+  });
 });

@@ -22,7 +22,7 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     await authorize(c, 'key.get_public_key', key);
     if (key.kind !== 'RSA' && key.kind !== 'EC') throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
     const version = opts.version ?? key.currentVersion;
-    const v = await core.db.selectFrom('key_versions').select('public_spki').where('key_id', '=', keyId).where('version', '=', version).executeTakeFirst();
+    const v = await core.db.selectFrom('key_versions').select('public_spki').where('tenant_id', '=', key.tenantId).where('key_id', '=', key.id).where('version', '=', version).executeTakeFirst();
     if (!v?.public_spki) throw notFound('key version');
     const spki = Buffer.from(v.public_spki);
     const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });

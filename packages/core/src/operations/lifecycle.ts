@@ -70,7 +70,7 @@ export async function cancelDeletion(core: Core, c: Caller, keyId: string) {
 export async function destroy(core: Core, c: Caller, keyId: string) {
   return change(core, c, 'key.destroy', keyId, async (row, trx) => {
     const to = transition(row, 'destroy');
-    await trx.updateTable('key_versions').set({ material: null, root_key_id: null }).where('key_id', '=', keyId).execute();
+    await trx.updateTable('key_versions').set({ material: null, root_key_id: null }).where('tenant_id', '=', row.tenant_id).where('key_id', '=', keyId).execute();
     return { state: to, destroyed_at: core.now(), deletion_due_at: null };
   });
 }
@@ -79,14 +79,14 @@ export async function destroy(core: Core, c: Caller, keyId: string) {
 export async function destroyDueKeys(core: Core): Promise<number> {
   const due = await core.db
     .selectFrom('keys')
-    .select(['id', 'tenant_id'])
+    .select(['id', 'tenant_id', 'owner'])
     .where('state', '=', 'pending_deletion')
     .where('deletion_due_at', '<=', core.now())
     .limit(1000)
     .execute();
   let n = 0;
   for (const k of due) {
-    await destroy(core, { tenantId: k.tenant_id, dialect: 'core', principal: 'system:deletion-scheduler' }, k.id).then(
+    await destroy(core, { tenantId: k.tenant_id, dialect: k.owner ?? 'core', principal: 'system:deletion-scheduler' }, k.id).then(
       () => n++,
       () => undefined,
     );

@@ -55,4 +55,31 @@ describe.each(backends())('list on %s', (backend) => {
     await expectKind(kms.listKeys(c, { cursor: Buffer.from('2020-01-01T00:00:00Z|nope').toString('base64url') }), 'invalid_argument');
     await expectKind(kms.listKeys(c, { limit: 0 }), 'invalid_argument');
   });
+
+  it('searches keys by name, description, alias or id, literally, within the tenant, and counts keys per tenant', async () => {
+    const t = await kms.tenants.create('searcher');
+    const c: Caller = { tenantId: t.id, dialect: 'test', principal: 's' };
+    const payroll = await kms.createKey(c, { name: 'Payroll-2026', spec: { kind: 'oct', size: 256 } });
+    const signer = await kms.createKey(c, { name: 'release signer', description: 'signs the PAYROLL exports', spec: { kind: 'EC', curve: 'P-256' } });
+    const pct = await kms.createKey(c, { name: '100%_sure', alias: 'alias/odd', spec: { kind: 'oct', size: 128 } });
+    await kms.createKey(alice, { name: 'payroll of alice', spec: { kind: 'oct', size: 128 } });
+    const names = async (search: string, extra: object = {}) => (await kms.listKeys(c, { search, ...extra })).keys.map((k) => k.name).sort();
+    expect(await names('payroll')).toEqual(['Payroll-2026', 'release signer']);
+    expect(await names('payroll', { kinds: ['EC'] })).toEqual(['release signer']);
+    expect(await names(payroll.id.toUpperCase())).toEqual(['Payroll-2026']);
+    expect(await names('alias/')).toEqual(['100%_sure']);
+    // LIKE's wildcards are text here: '%' and '_' match only themselves.
+    expect(await names('%_')).toEqual(['100%_sure']);
+    expect(await names('_')).toEqual(['100%_sure']);
+    expect(await names('   ')).toHaveLength(3);
+    expect(pct.id).not.toBe(signer.id);
+    await expectKind(kms.listKeys(c, { search: 'x'.repeat(300) }), 'invalid_argument');
+    await expectKind(kms.listKeys(c, { search: 'a\u0000b' }), 'invalid_argument');
+    await kms.deactivate(c, signer.id);
+    const counts = (await kms.countKeys()).filter((r) => r.tenantId === t.id).sort((a, b) => a.kind.localeCompare(b.kind));
+    expect(counts).toEqual([
+      { tenantId: t.id, state: 'deactivated', kind: 'EC', count: 1 },
+      { tenantId: t.id, state: 'active', kind: 'oct', count: 2 },
+    ]);
+  });
 });

@@ -100,4 +100,49 @@ describe.each(backends())('pipeline on %s', (backend) => {
       expect((await kms.encrypt(alice, k.id, Buffer.from('again'))).keyId).toBe(k.id);
     }
   });
+
+  it('keeps a key a dialect owns out of every other dialect, linked or not; customer keys stay shared', async () => {
+    const t = await kms.tenants.create('owned-keys');
+    const cse: Caller = { tenantId: t.id, dialect: 'cse', principal: 'system:cse' };
+    const others: Caller[] = ['ovh', 'huawei', 'admin', 'test'].map((dialect) => ({ tenantId: t.id, dialect, principal: 'p' }));
+    // A customer key named like the KEK, made first, is not taken for it.
+    const squatter = await kms.createKey(others[0]!, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } });
+    const kek = await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 }, ops: ['encrypt', 'decrypt'] });
+    expect(kek.id).not.toBe(squatter.id);
+    expect(kek.owner).toBe('cse');
+    expect((await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } })).id).toBe(kek.id);
+    const customer = await kms.createKey(others[1]!, { name: 'shared', spec: { kind: 'oct', size: 256 } });
+    const ctx = Buffer.from('google-cse/wrapped-key/v1');
+    const sealed = await kms.encrypt(cse, kek.id, Buffer.from('a DEK'), ctx);
+    for (const c of others) {
+      const listed = (await kms.listKeys(c)).keys.map((k) => k.id);
+      expect(listed, c.dialect).toContain(customer.id);
+      expect(listed, c.dialect).not.toContain(kek.id);
+      for (const attempt of [
+        () => kms.getKey(c, kek.id),
+        () => kms.encrypt(c, kek.id, Buffer.from('x')),
+        () => kms.decrypt(c, sealed.ciphertext, ctx),
+        () => kms.decrypt(c, sealed.ciphertext, ctx, { expectKeyId: kek.id }),
+        () => kms.generateDataKey(c, kek.id, 32),
+        () => kms.updateKey(c, kek.id, { name: 'mine' }),
+        () => kms.deactivate(c, kek.id),
+        () => kms.activate(c, kek.id),
+        () => kms.scheduleDeletion(c, kek.id, 0, { deactivate: true }),
+        () => kms.cancelDeletion(c, kek.id),
+        () => kms.destroy(c, kek.id),
+        () => kms.rotate(c, kek.id),
+        () => kms.getPublicKey(c, kek.id),
+      ])
+        await expectKind(attempt(), 'not_found');
+      // Customer keys are the tenant's, for every dialect.
+      expect((await kms.getKey(c, customer.id)).id).toBe(customer.id);
+    }
+    // Nothing changed behind the refusals; the owner still uses, rotates and sees both kinds of key.
+    const after = await kms.getKey(cse, kek.id);
+    expect([after.state, after.name, after.currentVersion]).toEqual(['active', 'google-cse-kek', 1]);
+    expect((await kms.decrypt(cse, sealed.ciphertext, ctx)).plaintext.toString()).toBe('a DEK');
+    expect((await kms.listKeys(cse)).keys.map((k) => k.id).sort()).toEqual([squatter.id, kek.id, customer.id].sort());
+    await kms.rotate(cse, kek.id);
+    expect((await kms.decrypt(cse, sealed.ciphertext, ctx)).plaintext.toString()).toBe('a DEK');
+  });
 });

@@ -52,6 +52,7 @@ async function keyFacts(core: Core, c: Caller, keyId: string): Promise<KmsError[
     .select(['kind', 'ops', 'state'])
     .where('tenant_id', '=', c.tenantId)
     .where('id', '=', keyId.toLowerCase())
+    .where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', c.dialect)]))
     .executeTakeFirst()
     .catch(() => undefined);
   return row && { kind: row.kind, ops: row.ops, state: row.state };

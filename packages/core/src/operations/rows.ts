@@ -1,4 +1,4 @@
-import type { Selectable, Transaction, Updateable } from 'kysely';
+import type { ExpressionBuilder, Selectable, Transaction, Updateable } from 'kysely';
 import { unstorableText } from '../audit.ts';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
@@ -37,7 +37,18 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   deletionDueAt: r.deletion_due_at,
   destroyedAt: r.destroyed_at,
   attributes: r.attributes ?? {},
+  owner: r.owner,
 });
+
+/**
+ * Linking shares a tenant's customer keys (no owner) with every dialect; a key a dialect keeps for its
+ * own use exists for that dialect alone, so any other gets not_found, as for a missing key.
+ */
+export const visibleTo = (c: Caller) => (eb: ExpressionBuilder<Database, 'keys'>) => eb.or([eb('owner', 'is', null), eb('owner', '=', c.dialect)]);
+export const canSee = (c: Caller, row: { owner: string | null }) => row.owner === null || row.owner === c.dialect;
+
+/** Key ids are unique per tenant only: caches and notifications name a key by both. */
+export const scopedKey = (tenantId: string, keyId: string) => `${tenantId}/${keyId}`;
 
 /** A public key's operations: the public ones its kind allows, by default; a private one is refused. */
 export function publicOps(kind: KeyKind, ops: readonly string[] | undefined): KeyOp[] {
@@ -72,7 +83,7 @@ export function refuseUnstorableIn(label: string, v: unknown, field?: string): v
 export async function keyRow(core: Core, c: Caller, keyId: string, trx?: Transaction<Database>, forUpdate = false): Promise<KeyRow> {
   checkTenant(c);
   if (!isUuid(keyId)) throw notFound();
-  let q = (trx ?? core.db).selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', keyId);
+  let q = (trx ?? core.db).selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', keyId).where(visibleTo(c));
   if (forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   if (!row) throw notFound();
@@ -100,8 +111,8 @@ export async function insertVersion(core: Core, trx: Transaction<Database>, tena
     .insertInto('key_versions')
     .values(
       m.publicOnly
-        ? { key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
-        : { key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
+        ? { tenant_id: tenantId, key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
+        : { tenant_id: tenantId, key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
     )
     .execute();
 }
@@ -113,7 +124,7 @@ export function mapWriteError(e: unknown): unknown {
     const constraint = (e as { constraint?: string }).constraint ?? '';
     return constraint.includes('alias')
       ? new KmsError('conflict', 'a key with this alias already exists', 'alias_exists')
-      : new KmsError('conflict', 'this key id cannot be used; choose another', 'key_exists');
+      : new KmsError('conflict', 'a key with this id already exists', 'key_exists');
   }
   if (code === '23503') return notFound('tenant');
   return e;

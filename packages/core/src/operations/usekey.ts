@@ -9,7 +9,7 @@ import { materialAad, openMaterial } from '../rootkey.ts';
 import { assertUsable, OP_USE } from '../states.ts';
 import type { Action, Caller, KeyRecord } from '../types.ts';
 import { authorize, checkTenant } from './pipeline.ts';
-import { specOf, toRecord } from './rows.ts';
+import { canSee, scopedKey, specOf, toRecord } from './rows.ts';
 
 /**
  * The warm path is one batched round trip (the key row and its version, no material); a cache miss
@@ -19,7 +19,7 @@ export async function useKey(core: Core, c: Caller, action: Action, keyId: strin
   checkTenant(c);
   if (!isUuid(keyId)) throw notFound();
   const row = await core.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
-  if (!row) throw notFound();
+  if (!row || !canSee(c, row)) throw notFound();
   const key = toRecord(row);
   await authorize(c, action, key);
   // The key exists but not this version: the ciphertext is not ours, not a missing key.
@@ -33,9 +33,16 @@ export async function useKey(core: Core, c: Caller, action: Action, keyId: strin
     throw e;
   }
   const v = row.v_version;
-  let loaded = core.cache.get(key.id, v);
+  const cacheId = scopedKey(key.tenantId, key.id);
+  let loaded = core.cache.get(cacheId, v);
   if (!loaded) {
-    const m = await core.db.selectFrom('key_versions').select(['material', 'root_key_id', 'public_spki']).where('key_id', '=', key.id).where('version', '=', v).executeTakeFirst();
+    const m = await core.db
+      .selectFrom('key_versions')
+      .select(['material', 'root_key_id', 'public_spki'])
+      .where('tenant_id', '=', key.tenantId)
+      .where('key_id', '=', key.id)
+      .where('version', '=', v)
+      .executeTakeFirst();
     if (m?.material && m.root_key_id) {
       const secret = openMaterial(core.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
       loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
@@ -46,7 +53,7 @@ export async function useKey(core: Core, c: Caller, action: Action, keyId: strin
     } else {
       throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
     }
-    core.cache.set(key.id, v, loaded);
+    core.cache.set(cacheId, v, loaded);
   }
   return { key, version: v, loaded };
 }
