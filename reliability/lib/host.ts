@@ -18,7 +18,7 @@ import { startOvhServer } from '@polykms/ovh';
 import { huaweiAdminApp, startHuaweiServer } from '@polykms/huawei';
 import { parseCseConfig, startCseServer } from '@polykms/cse';
 import { randomBytes } from 'node:crypto';
-import { adminApp } from '../../apps/gateway/src/admin.ts';
+import { adminApp } from '../../apps/gateway/src/admin/index.ts';
 
 // kysely is core's dependency, not the root's: borrow core's copy for the raw SQL of the tamper scenario.
 const { sql } = createRequire(new URL('../../packages/core/package.json', import.meta.url))('kysely') as { sql: any };

@@ -92,7 +92,7 @@ export async function adminClient(target: AdminTarget, token: string | undefined
     };
   }
   // Loaded only here: a call through a running gateway's API needs none of the gateway's code.
-  const { adminApp } = await import('./admin.ts');
+  const { adminApp } = await import('./admin/index.ts');
   const kms = await open();
   const local = randomBytes(32).toString('hex');
   const app = adminApp(kms, { adminToken: local, ovhUrl });

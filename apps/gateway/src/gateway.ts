@@ -9,7 +9,7 @@ import { gatewayCa, type Ca } from '@polykms/pki';
 import { startOvhServer } from '@polykms/ovh';
 import { startHuaweiServer } from '@polykms/huawei';
 import { loadCseConfig, startCseServer, type CseConfig } from '@polykms/cse';
-import { adminApp } from './admin.ts';
+import { adminApp } from './admin/index.ts';
 import { loadAdminToken } from './admintoken.ts';
 import type { Dialect, GatewayConfig } from './config.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Test support: the admin port as admin.ts composes it (admin token on /admin/* and /v2/*, the OVH
  * control plane, Huawei IAM, the admin keys API, the console), on a loopback port, with the OVH data
- * plane beside it counting its requests, on a throwaway key store. Used by admin-keys.test.ts and
+ * plane beside it counting its requests, on a throwaway key store. Used by src/admin/admin.test.ts and
  * test/console.test.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import { gatewayCa } from '@polykms/pki';
 import { startOvhServer, type OvhServer } from '@polykms/ovh';
 import { Metrics, serveHttps } from '@polykms/http';
 import type { CseConfig } from '@polykms/cse';
-import { adminApp } from '../src/admin.ts';
+import { adminApp } from '../src/admin/index.ts';
 
 /** The admin port's app itself, so the tests exercise exactly what the gateway serves. */
 export const composeAdminPort = (kms: Kms, opts: Parameters<typeof adminApp>[1]) => adminApp(kms, opts);

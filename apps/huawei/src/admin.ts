@@ -12,9 +12,10 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { KmsError, type Kms } from '@polykms/core';
+import { KmsError, toKmsError, type Kms } from '@polykms/core';
 import { IAM_TOPIC, ROLES, hashPassword, newAccessKey, newId, secretId, toUser, type HuaweiUser, type ProjectRoles } from './iam.ts';
 import { huaweiDb } from './store.ts';
+import { handleErrors, STATUS_OF_KIND } from '@polykms/http';
 
 const PROJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const roleName = z.string().refine((r) => r in ROLES, { message: `unknown role; roles are ${Object.keys(ROLES).join(', ')}` });
@@ -59,12 +60,17 @@ const publicUser = (u: HuaweiUser) => ({
 
 export function huaweiAdminApp(kms: Kms) {
   const app = new Hono();
-  app.onError((e, c) => {
-    if (e instanceof AdminError) return c.json({ message: e.message }, e.status);
-    if (e instanceof KmsError && e.kind !== 'internal' && e.kind !== 'unavailable') return c.json({ message: e.message }, e.kind === 'not_found' ? 404 : 400);
-    kms.log.error({ err: e }, 'huawei admin request failed');
-    return c.json({ message: 'internal error' }, 500);
-  });
+  // The admin port's one mapping (STATUS_OF_KIND), in its `{message}` body.
+  handleErrors(
+    app,
+    'huawei admin',
+    (e) => {
+      if (e instanceof AdminError) return { status: e.status, body: { message: e.message } };
+      const k = toKmsError(e);
+      return { status: STATUS_OF_KIND[k.kind], body: { message: k.message } };
+    },
+    kms.log,
+  );
   const json = async <S extends z.ZodType>(req: Request, schema: S): Promise<z.infer<S>> => {
     let data: unknown;
     try {

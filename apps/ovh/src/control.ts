@@ -7,9 +7,9 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { invalid, isUuid, notFound, type Kms } from '@polykms/core';
+import { invalid, isUuid, notFound, toKmsError, type Kms } from '@polykms/core';
 import { issueClientCertificate, type Ca } from '@polykms/pki';
-import { describeIssues } from '@polykms/http';
+import { describeIssues, handleErrors, STATUS_OF_KIND } from '@polykms/http';
 import { renderError } from './errors.ts';
 
 import { parsePolicy, type IamPolicy } from './iam.ts';
@@ -32,15 +32,28 @@ export interface ControlOptions {
   swaggerEndpoint: string;
 }
 
+const CONTROL_CLASS: Record<number, string> = {
+  401: 'Client::Unauthorized',
+  403: 'Client::Forbidden',
+  404: 'Client::NotFound',
+  409: 'Client::Conflict',
+  429: 'Client::TooManyRequests',
+  503: 'Server::ServiceUnavailable',
+};
+
 export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOptions) {
   const app = new Hono();
-  app.onError((e, c) => {
-    const { status, body } = renderError(e, randomUUID());
-    if (status >= 500) kms.log.error({ err: e }, 'ovh control plane request failed');
-    // OVH API v2 errors are {class, message}.
-    const cls = status === 404 ? 'Client::NotFound' : status === 401 ? 'Client::Unauthorized' : status === 403 ? 'Client::Forbidden' : status >= 500 ? 'Server::InternalServerError' : 'Client::BadRequest';
-    return c.json({ class: cls, message: body.errors[0] }, status);
-  });
+  // OVH API v2 errors are {class, message}; the status is the admin port's one mapping (STATUS_OF_KIND).
+  handleErrors(
+    app,
+    'ovh control plane',
+    (e) => {
+      const status = STATUS_OF_KIND[toKmsError(e).kind];
+      const cls = CONTROL_CLASS[status] ?? (status >= 500 ? 'Server::InternalServerError' : 'Client::BadRequest');
+      return { status, body: { class: cls, message: renderError(e, randomUUID()).body.errors[0] } };
+    },
+    kms.log,
+  );
   const json = async <S extends z.ZodType>(req: Request, schema: S): Promise<z.infer<S>> => {
     let data: unknown;
     try {

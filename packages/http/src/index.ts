@@ -5,3 +5,4 @@ export { requestHeader, responseHeader } from './headers.ts';
 export { describeIssues, parseJson, readJson, type BodyProblem, type JsonBodyOptions } from './json.ts';
 export { handleErrors, type Rendered } from './errors.ts';
 export { refuseCrossSite, type CrossSiteOptions } from './crosssite.ts';
+export { STATUS_OF_KIND } from './status.ts';

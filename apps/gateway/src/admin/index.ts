@@ -1,16 +1,18 @@
 import { Hono } from 'hono';
-import { toKmsError, type Kms } from '@polykms/core';
-import { z } from 'zod';
+import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
 import { huaweiAdminApp } from '@polykms/huawei';
-import { requireAdmin } from './admintoken.ts';
-import { adminKeysApp, noStore } from './admin-keys.ts';
-import { consoleApp } from './console/index.ts';
-import { refuseCrossSite, type Metrics } from '@polykms/http';
+import { handleErrors, refuseCrossSite, type Metrics } from '@polykms/http';
+import { requireAdmin } from '../admintoken.ts';
+import { consoleApp } from '../console/index.ts';
+import { renderAdminError } from './errors.ts';
+import { noStore, requestIds, type AdminEnv } from './request.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { tenantRoutes } from './routes/tenants.ts';
 import { normalizeUrl, type CseConfig } from '@polykms/cse';
-
-const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
 
 /**
  * No other site's page may drive the admin API from an operator's browser; the console is this
@@ -42,9 +44,14 @@ export function cseSummary(config: CseConfig) {
   };
 }
 
-/** The admin port: health, readiness and metrics (open), the control planes (admin token). */
+/**
+ * The admin port, a dialect like the others: health, readiness and metrics (open); behind the admin
+ * token, the gateway's admin API (routes/), Huawei's IAM administration, OVH's control plane and the
+ * console. One error mapping for all of it (errors.ts, STATUS_OF_KIND).
+ */
 export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined; cse?: CseConfig | undefined }) {
-  const app = new Hono();
+  const app = new Hono<AdminEnv>();
+  handleErrors(app, 'admin', (e) => renderAdminError(e), kms.log);
   app.use('*', refuseCrossSiteAdmin());
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // Prometheus scrapes without credentials; the series carry route patterns and counts, never ids or data.
@@ -64,30 +71,16 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   app.use('/v2/*', requireAdmin(opts.adminToken));
   app.use('/admin/*', requireAdmin(opts.adminToken));
   app.use('/v2/*', noStore);
-  app.post('/admin/audit/verify', async (c) => c.json(await kms.verifyAudit()));
-  // Linked tenants: one tenant reachable through several vendors' namespaces.
-  app.post('/admin/tenants/:tenant/links', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return c.json({ message: 'the body must be JSON: {"dialect": "ovh|huawei|cse", "id": "..."}' }, 400);
-    }
-    const r = LinkSchema.safeParse(body);
-    if (!r.success) return c.json({ message: r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') }, 400);
-    try {
-      const link = await kms.tenants.link(r.data.dialect, r.data.id, c.req.param('tenant'));
-      return c.json(link, 200);
-    } catch (e) {
-      const k = toKmsError(e);
-      return c.json({ message: k.message }, k.kind === 'not_found' ? 404 : k.kind === 'conflict' ? 409 : k.kind === 'invalid_argument' ? 400 : 500);
-    }
-  });
-  app.route('/', huaweiAdminApp(kms));
-  app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }));
+  app.use('/admin/*', noStore);
+  app.use('/admin/*', requestIds);
+  app.route('/', huaweiAdminApp(kms) as never);
+  app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }) as never);
+  const bindingsOf = tenantRoutes(app, kms);
+  keyRoutes(app, kms);
+  auditRoutes(app, kms);
   const metrics = opts.metrics;
-  app.route('/', adminKeysApp(kms, { traffic: metrics && (() => metrics.recent.snapshot()), cse: opts.cse && cseSummary(opts.cse) }));
+  dashboardRoutes(app, kms, { traffic: metrics && (() => metrics.recent.snapshot()), cse: opts.cse && cseSummary(opts.cse) }, bindingsOf);
   // The console page holds no data; every call it makes carries the admin token.
-  app.route('/', consoleApp());
+  app.route('/', consoleApp() as never);
   return app;
 }

@@ -4,8 +4,8 @@ import type { Kms } from '@polykms/core';
 import { backends, openTestKms } from '@polykms/core/testing';
 import { Metrics } from '@polykms/http';
 import { parseCseConfig } from '@polykms/cse';
-import { composeAdminPort } from '../test/admin-harness.ts';
-import { CONSOLE_CSP } from './console/index.ts';
+import { composeAdminPort } from '../../test/admin-harness.ts';
+import { CONSOLE_CSP } from '../console/index.ts';
 
 describe.each(backends())('admin keys API on %s', (backend) => {
   let kms: Kms;
