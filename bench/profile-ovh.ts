@@ -7,7 +7,7 @@ import { Session } from 'node:inspector';
 import { ovhBenchSetup } from './ovh.ts';
 import { measure, type Subject } from './harness.ts';
 import { echoBaseline } from './baselines.ts';
-import { favourEventLoop } from '@polykms/core';
+import { favourEventLoop } from '@polykms/core/threads';
 
 const { kms, ca, okmsId, tls, load, create } = await ovhBenchSetup('profile', 32);
 const scen = process.argv[2] ?? 'encrypt';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { printTable, writeJson, type Row } from './harness.ts';
-import { favourEventLoop } from '@polykms/core';
+import { favourEventLoop } from '@polykms/core/threads';
 import { allowedCpus, canPin, formatCpuList, parseCpuList, pinRunning } from './pin.ts';
 import { runSuite, type Pinning } from './procs.ts';
 import { SUITE_NAMES } from './suites.ts';

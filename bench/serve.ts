@@ -1,5 +1,5 @@
 import { loadCa } from '@polykms/pki';
-import { favourEventLoop } from '@polykms/core';
+import { favourEventLoop } from '@polykms/core/threads';
 import type { HttpsServer } from '@polykms/http';
 import { referenceServer, type RefMaterial } from './baselines.ts';
 import type { DialectBench, Plan } from './dialect.ts';

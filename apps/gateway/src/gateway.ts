@@ -72,7 +72,7 @@ const STARTERS: Record<Dialect, Starter | undefined> = {
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
 export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<Gateway> {
   checkAdminListener(cfg);
-  const kms = await Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+  const kms = await Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir }, serving: true });
   const adminToken = loadAdminToken(cfg.dataDir, cfg.adminToken);
   if (adminToken.generated) log.warn({ file: adminToken.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${adminToken.file}`);
   const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });

@@ -1,5 +1,4 @@
 import { pino } from 'pino';
-import { favourEventLoop } from '@polykms/core';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { watchLauncher } from './launcher.ts';
@@ -7,10 +6,6 @@ import { watchLauncher } from './launcher.ts';
 const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel });
 try {
-  // Request handling first: libuv's pool (asynchronous RSA/ECDSA) yields to the event loop (Linux),
-  // as the crypto workers and the embedded database's thread do; before any listener opens.
-  const lowered = await favourEventLoop();
-  log.debug({ threads: lowered }, 'background threads below the event loop');
   const gw = await startGateway(cfg, log);
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
   log.info({ urls: gw.urls, storage: gw.kms.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);

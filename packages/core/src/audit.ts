@@ -5,7 +5,7 @@ import { invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
 import { eventColumns } from './auditchain.ts';
 import { sealBatch, unsealedRows } from './auditseal.mjs';
-import { offloadAudit } from './offload.ts';
+import { offloadAudit } from './runtime/offload.ts';
 
 export interface AuditEvent {
   at: Date;

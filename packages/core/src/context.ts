@@ -4,7 +4,7 @@ import type { AuditTrail } from './audit.ts';
 import type { KeyCache } from './cache.ts';
 import type { LoadedKey } from './crypto.ts';
 import type { Database } from './db/schema.ts';
-import type { KeyLoader } from './loader.ts';
+import type { KeyLoader } from './runtime/loader.ts';
 import type { Keyring } from './rootkey.ts';
 
 /** What every core operation works with; private to core (apps see the `Kms` facade). */

@@ -15,7 +15,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { offload } from './offload.ts';
+import { offload } from './runtime/offload.ts';
 import { invalid, KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, hmacHash, type Curve, type HashName, type KeySpec } from './keyspec.ts';
 

@@ -16,4 +16,3 @@ export type { SealedSecrets } from './secrets.ts';
 export { openStore, type Store, type StoreOptions } from './db/connect.ts';
 export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
 export type { DialectStorage } from './db/dialect.ts';
-export { backgroundNice, favourEventLoop } from './threads.mjs';

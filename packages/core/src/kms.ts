@@ -10,7 +10,7 @@ import { openStore, type Store, type StoreOptions } from './db/connect.ts';
 import { migrationsApplied } from './db/migrations.ts';
 import { migrateDialect, type DialectStorage } from './db/dialect.ts';
 import { EventBus } from './events.ts';
-import { KeyLoader } from './loader.ts';
+import { KeyLoader } from './runtime/loader.ts';
 import type { ImportInput } from './material.ts';
 import { KEY_CHANNEL } from './operations/change.ts';
 import { createKey, importKey, ownKey } from './operations/create.ts';
@@ -25,6 +25,7 @@ import { sign, verify } from './operations/sign.ts';
 import { updateKey } from './operations/update.ts';
 import { loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
 import { registerRootKeys } from './rootkeys-store.ts';
+import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
@@ -34,7 +35,15 @@ export { encodeCursor } from './operations/list.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
-type OpenOptions = StoreOptions & { rootKeys?: RootKeyConfig; keyring?: Keyring; logger?: Logger; cacheSize?: number; now?: () => Date };
+type OpenOptions = StoreOptions & {
+  rootKeys?: RootKeyConfig;
+  keyring?: Keyring;
+  logger?: Logger;
+  cacheSize?: number;
+  now?: () => Date;
+  /** This process serves requests: its helper threads run below the event loop (runtime/threads.mjs). */
+  serving?: boolean;
+};
 
 /**
  * The key store and every key operation, as one facade. Each operation lives in `operations/`: it
@@ -80,6 +89,7 @@ export class Kms {
     const logger = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     const keyring =
       opts.keyring ?? loadKeyring({ ...rootKeyConfigFromEnv(), dataDir: opts.dataDir, ...opts.rootKeys, warn: (m, x) => logger.warn(x ?? {}, m) });
+    if (opts.serving) logger.debug({ threads: await favourEventLoop() }, 'background threads below the event loop');
     const store = await openStore(opts);
     const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
     try {

@@ -7,7 +7,7 @@ import { createCa, issueClientCertificate, loadCa, type Ca } from '@polykms/pki'
 import { request as httpsRequest } from 'node:https';
 import { readBody } from './body.ts';
 import { serveHttps, type HttpsServer } from './https.ts';
-import { CoalescedResponse } from './coalesce.ts';
+import { CoalescedResponse } from './runtime/coalesce.ts';
 import { limitBody } from './observe.ts';
 
 describe('serveHttps', () => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import { issueServerCertificate, type Ca } from '@polykms/pki';
-import { CoalescedResponse } from './coalesce.ts';
+import { CoalescedResponse } from './runtime/coalesce.ts';
 
 export interface HttpsServer {
   server: Server;

@@ -2,7 +2,7 @@
 // WebAssembly synchronously, so on the main thread every statement stopped every request.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { lowerThisThread } from '../threads.mjs';
+import { lowerThisThread } from '../runtime/threads.mjs';
 
 const reply = (m) => parentPort.postMessage(m);
 

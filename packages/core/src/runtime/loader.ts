@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, KeysTable } from './db/schema.ts';
+import type { Database, KeysTable } from '../db/schema.ts';
 import type { Selectable } from 'kysely';
 
 export type KeyUseRow = Selectable<KeysTable> & { v_version: number | null; v_root: string | null; v_has_material: boolean | null };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from './kms.ts';
+import type { Kms } from '../kms.ts';
 import { KeyLoader } from './loader.ts';
-import { openTestKms, dbOf } from './testing.ts';
+import { openTestKms, dbOf } from '../testing.ts';
 
 describe('key row cache (single-process store)', () => {
   let kms: Kms;

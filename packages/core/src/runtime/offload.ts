@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { SealInput } from './auditseal.mjs';
+import type { SealInput } from '../auditseal.mjs';
 
 /**
  * A small pool of worker threads for the private-key operations Node has no asynchronous form of

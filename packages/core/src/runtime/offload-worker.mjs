@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { privateDecrypt, privateEncrypt, sign } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { lowerThisThread } from './threads.mjs';
-import { sealBatch } from './auditseal.mjs';
+import { sealBatch } from '../auditseal.mjs';
 
 lowerThisThread();
 

@@ -2,7 +2,7 @@ import { constants, createHash, generateKeyPairSync, publicDecrypt, randomBytes,
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { offload, offloadAudit, OffloadError } from './offload.ts';
-import { eventMac, link, sealBatch } from './auditseal.mjs';
+import { eventMac, link, sealBatch } from '../auditseal.mjs';
 
 describe('crypto worker pool', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
