@@ -1,4 +1,5 @@
-import { createCipheriv, createHash, generateKeyPairSync, privateDecrypt, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createCipheriv, createHash, generateKeyPairSync, privateDecrypt, randomBytes, randomUUID, sign as cryptoSign } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from './errors.ts';
 import type { Caller, Kms } from './kms.ts';
@@ -198,7 +199,7 @@ describe.each(backends())('key store on %s', (backend) => {
     expect((await kms.getKey(readOnly, k.id)).id).toBe(k.id);
     await expectKind(kms.encrypt(readOnly, k.id, Buffer.from('x')), 'permission_denied');
     await expectKind(kms.createKey(readOnly, { name: 'n', spec: { kind: 'oct', size: 256 } }), 'permission_denied');
-    await kms.audit.flush();
+    // No flush: a refusal is answered once its event is stored.
     const denied = await kms.db.selectFrom('audit_events').selectAll().where('request_id', '=', 'req-deny').where('outcome', '=', 'denied').execute();
     expect(denied.map((d) => d.action).sort()).toEqual(['key.create', 'key.encrypt']);
     expect(denied[0]!.principal).toBe('reader');
@@ -210,12 +211,31 @@ describe.each(backends())('key store on %s', (backend) => {
     await kms.encrypt(caller, k.id, Buffer.from('x'));
     await kms.deactivate(caller, k.id);
     await expectKind(kms.encrypt(caller, k.id, Buffer.from('x')), 'failed_precondition');
-    await kms.audit.flush();
+    // No flush: every operation was answered only once its event was stored.
     const rows = await kms.db.selectFrom('audit_events').selectAll().where('request_id', '=', 'req-audit').orderBy('id').execute();
-    // Changes are written in their transaction, reads and crypto through the buffer: compare as a set.
+    // Changes are written in their transaction, reads and crypto through the group commit: compare as a set.
     expect(rows.map((r) => `${r.action}:${r.outcome}`).sort()).toEqual(['key.create:allowed', 'key.deactivate:allowed', 'key.encrypt:allowed', 'key.encrypt:failed']);
     expect(rows.every((r) => r.tenant_id === alice.tenantId && r.key_id === k.id && r.dialect === 'test')).toBe(true);
     expect(rows.find((r) => r.outcome === 'failed')!.error_kind).toBe('failed_precondition');
+  });
+
+  it('fails closed: while the store refuses audit events, reads, crypto and random fail with unavailable; a refusal keeps its own error', async () => {
+    const k = await kms.createKey(alice, { name: 'closed', spec: { kind: 'oct', size: 256 } });
+    const ct = await kms.encrypt(alice, k.id, Buffer.from('x'));
+    await sql`alter table audit_events add constraint refuse_audit check (false) not valid`.execute(kms.db);
+    try {
+      await expectKind(kms.encrypt(alice, k.id, Buffer.from('x')), 'unavailable', /audit/);
+      await expectKind(kms.decrypt(alice, ct.ciphertext), 'unavailable', /audit/);
+      await expectKind(kms.getKey(alice, k.id), 'unavailable', /audit/);
+      await expectKind(kms.listKeys(alice), 'unavailable', /audit/);
+      await expectKind(kms.random(alice, 16), 'unavailable', /audit/);
+      await expectKind(kms.encrypt({ ...alice, authorize: () => false }, k.id, Buffer.from('x')), 'permission_denied');
+      await expectKind(kms.getKey(alice, randomUUID()), 'not_found');
+    } finally {
+      await sql`alter table audit_events drop constraint refuse_audit`.execute(kms.db);
+    }
+    expect((await kms.decrypt(alice, ct.ciphertext)).plaintext.toString()).toBe('x');
+    expect((await kms.verifyAudit()).problems).toEqual([]);
   });
 
   it('updates name, description and alias; aliases are unique per tenant', async () => {

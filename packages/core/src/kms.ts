@@ -226,7 +226,7 @@ export class Kms {
     const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
     try {
       await kms.registerRootKeys();
-      kms.audit.macKey = await kms.putSecretIfAbsent(AUDIT_KEY_SECRET, randomBytes(32));
+      await kms.audit.useKey(await kms.putSecretIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));
       if (store.driver === 'pglite') {
         // Embedded Postgres has no autovacuum: without statistics the planner sorts a whole tenant for
         // a list page instead of walking its index. Refresh them at start and every ten minutes.
@@ -247,7 +247,7 @@ export class Kms {
     await sql`analyze keys, key_versions, audit_events`.execute(this.db);
   }
 
-  /** Writes the buffered audit events (each is chained as it is written); returns how many were pending. */
+  /** Waits for the audit events being written (each is chained as it is written); returns how many were pending. */
   async sealAudit(): Promise<number> {
     const n = this.audit.pending;
     await this.audit.flush();
@@ -255,16 +255,16 @@ export class Kms {
   }
 
   /** Checks the whole audit trail against its MACs and chain (`polykms audit verify`). */
-  async verifyAudit(): Promise<AuditVerification> {
+  async verifyAudit(anchor?: { seq: string; chain: string }): Promise<AuditVerification> {
     await this.sealAudit();
-    return verifyAuditChain(this.db, this.audit.macKey!);
+    return verifyAuditChain(this.db, this.audit.macKey!, { atLeast: this.audit.highestSeen, anchor });
   }
 
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
-    await this.sealAudit().catch(() => {});
-    await this.audit.flush().catch(() => {});
+    // New events are refused from here (their operations fail); those already recorded are written.
     this.audit.close();
+    await this.audit.flush();
     await this.unlisten?.().catch(() => {});
     await this.unlistenEvents?.().catch(() => {});
     await this.store.close();
@@ -476,17 +476,18 @@ export class Kms {
     };
   }
 
-  /** Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`. */
+  /**
+   * Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`,
+   * which waits for its event to be durable (`allowed`) before it returns. A refusal is answered once its
+   * event is written too; if the trail cannot take it, the refusal stays the answer.
+   */
   private async run<T>(c: Caller, action: Action, keyId: string | null, fn: () => Promise<T>): Promise<T> {
     try {
-      const r = await fn();
-      const behind = this.audit.room();
-      if (behind) await behind;
-      return r;
+      return await fn();
     } catch (e) {
       const err = toKmsError(e);
       if (err.kind === 'internal' || err.kind === 'unavailable') this.log.error({ err: e, action, reqId: c.requestId }, 'operation failed');
-      this.audit.record(this.event(c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err));
+      await this.audit.record(this.event(c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err)).catch(() => undefined);
       throw err;
     }
   }
@@ -625,7 +626,7 @@ export class Kms {
     return this.run(c, 'key.get', keyId, async () => {
       const key = toRecord(await this.keyRow(c, keyId));
       await this.authorize(c, 'key.get', key);
-      this.audit.record(this.event(c, 'key.get', keyId, 'allowed'));
+      await this.audit.record(this.event(c, 'key.get', keyId, 'allowed'));
       return key;
     });
   }
@@ -648,7 +649,7 @@ export class Kms {
       const rows = await q.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
       const page = rows.slice(0, limit).map(toRecord);
       const last = page[page.length - 1];
-      this.audit.record(this.event(c, 'key.list', null, 'allowed', undefined, { count: page.length }));
+      await this.audit.record(this.event(c, 'key.list', null, 'allowed', undefined, { count: page.length }));
       return { keys: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
     });
   }
@@ -844,8 +845,9 @@ export class Kms {
     return { key, version: v, loaded };
   }
 
+  /** The operation's event, durable before the result is handed back (fails with `unavailable` otherwise). */
   private allowed(c: Caller, action: Action, keyId: string, details?: Record<string, unknown>) {
-    this.audit.record(this.event(c, action, keyId, 'allowed', undefined, details));
+    return this.audit.record(this.event(c, action, keyId, 'allowed', undefined, details));
   }
 
   /** AES-GCM under the key's current version; `context` is bound as AAD and needed again to decrypt. */
@@ -856,7 +858,7 @@ export class Kms {
       if (key.kind !== 'oct') throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
       const header = encodeHeader(key.id, version);
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
-      this.allowed(c, 'key.encrypt', keyId, { version });
+      await this.allowed(c, 'key.encrypt', keyId, { version });
       return { keyId: key.id, version, keySize: key.size, ciphertext };
     });
   }
@@ -874,7 +876,7 @@ export class Kms {
       const ops: KeyOp[] = opts.dataKey ? ['decrypt', 'unwrapKey'] : ['decrypt'];
       const { loaded } = await this.useKey(c, action, parsed.keyId, ops, parsed.version, opts.activeOnly);
       const plaintext = gcmDecrypt(loaded, parsed.parts, ciphertextAad(parsed.header, context));
-      this.allowed(c, action, parsed.keyId, { version: parsed.version });
+      await this.allowed(c, action, parsed.keyId, { version: parsed.version });
       return { keyId: parsed.keyId, version: parsed.version, plaintext };
     });
   }
@@ -888,7 +890,7 @@ export class Kms {
       const plaintext = randomBytes(bytes);
       const header = encodeHeader(key.id, version, 'dataKey');
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, opts.context)));
-      this.allowed(c, 'key.generate_data_key', keyId, { version, bytes });
+      await this.allowed(c, 'key.generate_data_key', keyId, { version, bytes });
       const withPlaintext = opts.withPlaintext ?? true;
       if (!withPlaintext) plaintext.fill(0);
       return { keyId: key.id, version, keySize: key.size, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
@@ -902,7 +904,7 @@ export class Kms {
       const { key, version, loaded } = await this.useKey(c, 'key.sign', keyId, 'sign', undefined, opts.activeOnly);
       const p = typeof params === 'function' ? params(key) : params;
       const signature = await signWith(loaded, p, input);
-      this.allowed(c, 'key.sign', keyId, { version, scheme: p.scheme, hash: p.hash, prehashed: !!p.prehashed });
+      await this.allowed(c, 'key.sign', keyId, { version, scheme: p.scheme, hash: p.hash, prehashed: !!p.prehashed });
       return { keyId, version, signature };
     });
   }
@@ -913,7 +915,7 @@ export class Kms {
       if (input.length > MAX_PLAINTEXT) throw invalid(`the message is at most ${MAX_PLAINTEXT} bytes`, 'message_size');
       const { key, version, loaded } = await this.useKey(c, 'key.verify', keyId, 'verify', opts.version, opts.activeOnly);
       const valid = await verifyWith(loaded, typeof params === 'function' ? params(key) : params, input, signature);
-      this.allowed(c, 'key.verify', keyId, { version, valid });
+      await this.allowed(c, 'key.verify', keyId, { version, valid });
       return { keyId, version, valid };
     });
   }
@@ -923,7 +925,7 @@ export class Kms {
       const { key, version, loaded } = await this.useKey(c, 'key.encrypt', keyId, ['encrypt', 'wrapKey'], undefined, opts.activeOnly);
       if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');
       const ciphertext = oaepEncrypt(loaded, plaintext, params);
-      this.allowed(c, 'key.encrypt', keyId, { version, scheme: 'RSA-OAEP' });
+      await this.allowed(c, 'key.encrypt', keyId, { version, scheme: 'RSA-OAEP' });
       return { keyId, version, ciphertext };
     });
   }
@@ -933,7 +935,7 @@ export class Kms {
       const { key, version, loaded } = await this.useKey(c, 'key.decrypt', keyId, ['decrypt', 'unwrapKey'], opts.version, opts.activeOnly);
       if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');
       const plaintext = await oaepDecrypt(loaded, ciphertext, params);
-      this.allowed(c, 'key.decrypt', keyId, { version, scheme: 'RSA-OAEP' });
+      await this.allowed(c, 'key.decrypt', keyId, { version, scheme: 'RSA-OAEP' });
       return { keyId, version, plaintext };
     });
   }
@@ -950,7 +952,7 @@ export class Kms {
       if (!v?.public_spki) throw notFound('key version');
       const spki = Buffer.from(v.public_spki);
       const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-      this.allowed(c, 'key.get_public_key', keyId, { version });
+      await this.allowed(c, 'key.get_public_key', keyId, { version });
       return { keyId, version, spki, pem: pub.export({ format: 'pem', type: 'spki' }) as string, jwk: pub.export({ format: 'jwk' }) as Record<string, string> };
     });
   }
@@ -959,7 +961,7 @@ export class Kms {
     return this.run(c, 'random', null, async () => {
       if (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_RANDOM) throw invalid(`random bytes: 1 to ${MAX_RANDOM}`, 'length');
       await this.authorize(c, 'random');
-      this.audit.record(this.event(c, 'random', null, 'allowed', undefined, { bytes }));
+      await this.audit.record(this.event(c, 'random', null, 'allowed', undefined, { bytes }));
       return randomBytes(bytes);
     });
   }

@@ -174,6 +174,15 @@ const migrations: Record<string, Migration> = {
       await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(db);
     },
   },
+  '0005_audit_head_mac': {
+    async up(db: Kysely<any>) {
+      // The head gets its own MAC (a database writer could otherwise cut the trail and move the head, or
+      // raise the legacy bound). The migration has no audit key: the head as found here is MACed once, at
+      // the next open, and `adopt_pending` says that this one adoption is still to come.
+      await db.schema.alterTable('audit_chain_head').addColumn('mac', 'bytea').addColumn('adopt_pending', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+      await sql`update audit_chain_head set adopt_pending = true where mac is null`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
