@@ -208,7 +208,7 @@ export function adminKeysApp(kms: Kms) {
   app.post('/admin/tenants', async (c) => {
     const req = await body(c, CreateTenant);
     const t = await kms.createTenant(req.name);
-    kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
+    await kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
     return c.json(tenantView(await tenantRow(t.id), []), 201);
   });
 

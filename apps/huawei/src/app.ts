@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { limitBody, type Metrics, observe, readBody, responseHeader } from '@polykms/http';
+import { clientAddress, limitBody, type Metrics, observe, readBody, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type KeyKind, type KeyOp, type KeyState, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -93,6 +93,7 @@ export function huaweiApp(
   app.use('*', observe('huawei', obs));
   app.onError(async (e, c) => {
     const requestId = c.get('requestId') ?? randomUUID();
+    if (e instanceof KmsError && e.kind === 'unauthenticated') kms.authFailures.refused({ dialect: 'huawei', source: clientAddress(c), reason: e.message, requestId });
     const op = c.req.path.split('/').slice(4).join('/');
     const ctx: ErrorContext = { op, key: needsKey(e) ? await keyContext(kms, c) : undefined };
     const { status, body: b } = renderError(e, requestId, ctx);

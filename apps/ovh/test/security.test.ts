@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestKms } from '@polykms/core/testing';
+import { openTestKms, refusalsAudited } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
@@ -22,6 +22,7 @@ describe('every OVH route refuses who it should', () => {
   let ciphertext: string;
   let dataKey: string;
   const who: Record<string, Creds & { id?: string }> = {};
+  const started = Date.now();
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
@@ -124,5 +125,14 @@ describe('every OVH route refuses who it should', () => {
     }
     // And the key is untouched.
     expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
+  });
+  it('counts every authentication refusal, and audits them within a per-source bound: one event each up to it, one summary of the rest', async () => {
+    const r = await refusalsAudited(kms, 'ovh');
+    expect(r.counted).toBeGreaterThanOrEqual(140);
+    expect(r.each.length + r.summarized).toBe(r.counted);
+    expect(r.summarized).toBeGreaterThan(0);
+    // A burst of 20 a source, then 10 a minute.
+    expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
+    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
   });
 });

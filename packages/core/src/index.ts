@@ -8,6 +8,7 @@ export * from './rootkey.ts';
 export * from './rotation.ts';
 export * from './audit.ts';
 export * from './auditchain.ts';
+export * from './authfail.ts';
 export * from './cache.ts';
 export * from './kms.ts';
 export { openStore, type Store, type StoreOptions } from './db/connect.ts';

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, createPublicKey } from 'node:crypto';
 import { sql, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail, unstorableText, type AuditEvent } from './audit.ts';
+import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import { KeyLoader } from './loader.ts';
@@ -195,6 +196,8 @@ export class Kms {
   readonly db: Store['db'];
   readonly log: Logger;
   readonly audit: AuditTrail;
+  /** Authentication refusals of every dialect: counted, logged and audited within a rate bound. */
+  readonly authFailures: AuthFailures;
   readonly cache: KeyCache<LoadedKey>;
   private readonly loader: KeyLoader;
   private readonly now: () => Date;
@@ -212,6 +215,7 @@ export class Kms {
     this.db = store.db;
     this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     this.audit = new AuditTrail(this.db, this.log);
+    this.authFailures = new AuthFailures(this.audit, this.log);
     this.cache = new KeyCache(opts.cacheSize ?? 10_000);
     this.loader = new KeyLoader(this.db, { cacheRows: store.driver === 'pglite' });
     this.now = opts.now ?? (() => new Date());
@@ -263,6 +267,8 @@ export class Kms {
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
     // New events are refused from here (their operations fail); those already recorded are written.
+    this.authFailures.sweep();
+    this.authFailures.close();
     this.audit.close();
     await this.audit.flush();
     await this.unlisten?.().catch(() => {});

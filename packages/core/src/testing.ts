@@ -109,3 +109,16 @@ export async function freePort(): Promise<number> {
     }
   }
 }
+
+/**
+ * The authentication refusals of `dialect` as the trail holds them, once those over the rate bound are
+ * summarized: the events written one each, the count the summaries carry, and the count core kept.
+ */
+export async function refusalsAudited(kms: Kms, dialect: string, isRefusal: (action: string, errorKind: string | null) => boolean = (a) => a === 'auth.refused') {
+  kms.authFailures.sweep();
+  await kms.audit.flush();
+  const rows = await kms.db.selectFrom('audit_events').selectAll().where('dialect', '=', dialect).execute();
+  const each = rows.filter((r) => isRefusal(r.action, r.error_kind));
+  const summarized = rows.filter((r) => r.action === 'auth.refused_summary').reduce((n, r) => n + Number((r.details as { refused?: number } | null)?.refused ?? 0), 0);
+  return { each, summarized, counted: kms.authFailures.counts[dialect] ?? 0 };
+}
