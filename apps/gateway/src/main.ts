@@ -4,7 +4,9 @@ import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
 const cfg = configFromEnv();
-const log = pino({ level: cfg.logLevel });
+// Written synchronously: an audit line is logged before its operation is answered, and pino's default
+// (an asynchronous stream) loses what it still holds when the process is killed.
+const log = pino({ level: cfg.logLevel }, pino.destination({ fd: 1, sync: true }));
 try {
   // Request handling first: libuv's pool (asynchronous RSA/ECDSA) yields to the event loop (Linux),
   // as the crypto workers and the embedded database's thread do; before any listener opens.
