@@ -9,6 +9,7 @@ import { adminKeysApp, noStore } from './admin-keys.ts';
 import { consoleApp } from './console/index.ts';
 import type { Metrics } from '@polykms/http';
 
+const AnchorSchema = z.strictObject({ anchor: z.strictObject({ seq: z.string().regex(/^[1-9][0-9]{0,18}$/), chain: z.string().regex(/^[0-9a-fA-F]{64}$/) }).optional() });
 const LinkSchema = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });
 
 /** The admin port: health, readiness and metrics (open), the control planes (admin token). */
@@ -32,7 +33,23 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   app.use('/v2/*', requireAdmin(opts.adminToken));
   app.use('/admin/*', requireAdmin(opts.adminToken));
   app.use('/v2/*', noStore);
-  app.post('/admin/audit/verify', async (c) => c.json(await kms.verifyAudit()));
+  // Optionally with an anchor kept outside the database (a log line's `head`), which must still be in the trail.
+  app.post('/admin/audit/verify', async (c) => {
+    const text = await c.req.text();
+    let anchor: z.infer<typeof AnchorSchema>['anchor'];
+    if (text.trim()) {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return c.json({ message: 'the body must be empty or JSON: {"anchor": {"seq": "...", "chain": "<64 hex>"}}' }, 400);
+      }
+      const r = AnchorSchema.safeParse(body);
+      if (!r.success) return c.json({ message: r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') }, 400);
+      anchor = r.data.anchor;
+    }
+    return c.json(await kms.verifyAudit(anchor));
+  });
   // Linked tenants: one tenant reachable through several vendors' namespaces.
   app.post('/admin/tenants/:tenant/links', async (c) => {
     let body: unknown;
