@@ -322,6 +322,15 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     expect(lines.some((l) => /authenticated as found/.test(l.msg ?? ''))).toBe(true);
     expect(Number((await sql<{ n: string }>`select count(*) as n from audit_events where action = 'audit.head_adopted'`.execute(kms.db)).rows[0]!.n)).toBe(1);
 
+    // Resetting the flag too gets a second adoption, which the verifier reports.
+    const adoptedHead = await head();
+    await sql`update audit_chain_head set mac = null, adopt_pending = true`.execute(kms.db);
+    await kms.audit.useKey(kms.audit.macKey!);
+    expect((await kms.verifyAudit()).problems.map((p) => p.problem)).toEqual(['the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut']);
+    await sql`delete from audit_events where seq > ${adoptedHead.seq}`.execute(kms.db);
+    await sql`update audit_chain_head set seq = ${adoptedHead.seq}, chain = ${adoptedHead.chain}, mac = ${adoptedHead.mac}`.execute(kms.db);
+    expect((await verifyAuditChain(kms.db, kms.audit.macKey!)).problems).toEqual([]);
+
     // Only once: the flag is gone, so a head whose MAC is removed later is not adopted again.
     await sql`update audit_chain_head set mac = null`.execute(kms.db);
     await kms.audit.useKey(kms.audit.macKey!);

@@ -92,7 +92,11 @@ export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: 
     if (want.length !== r.mac.length || !timingSafeEqual(want, r.mac)) problem(String(r.id), r.seq, 'content does not match its MAC: the event was edited');
     else if (r.dialect === 'core' && r.action === 'audit.head_rejected')
       problem(String(r.id), r.seq, `the gateway found the chain head rewritten before this event (${String((r.details as { problem?: unknown } | null)?.problem ?? '')}): events before it may have been cut or forged`);
+    // The head is adopted once, at the upgrade; again means its MAC and the migration's flag were reset.
+    else if (r.dialect === 'core' && r.action === 'audit.head_adopted' && ++adoptions > 1)
+      problem(String(r.id), r.seq, 'the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut');
   };
+  let adoptions = 0;
   let anchorSeen = false;
   let prevSeq = 0n;
   let chain: Buffer = GENESIS;

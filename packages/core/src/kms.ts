@@ -266,9 +266,9 @@ export class Kms {
 
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
-    // New events are refused from here (their operations fail); those already recorded are written.
     this.authFailures.sweep();
     this.authFailures.close();
+    // New events are refused from here (their operations fail); those already recorded are written.
     this.audit.close();
     await this.audit.flush();
     await this.unlisten?.().catch(() => {});
@@ -896,7 +896,10 @@ export class Kms {
       const plaintext = randomBytes(bytes);
       const header = encodeHeader(key.id, version, 'dataKey');
       const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, opts.context)));
-      await this.allowed(c, 'key.generate_data_key', keyId, { version, bytes });
+      await this.allowed(c, 'key.generate_data_key', keyId, { version, bytes }).catch((e: unknown) => {
+        plaintext.fill(0);
+        throw e;
+      });
       const withPlaintext = opts.withPlaintext ?? true;
       if (!withPlaintext) plaintext.fill(0);
       return { keyId: key.id, version, keySize: key.size, ciphertext, plaintext: withPlaintext ? plaintext : undefined };
