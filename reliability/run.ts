@@ -1,7 +1,7 @@
 /**
  * `pnpm test:reliability [--full] [--only NAME ...] [--seed N]`: runs the reliability scenarios
  * against real gateway processes, prints a summary table and, as its last line,
- * `reliability: inputs=N 5xx=N hangs=N kills=N lost=N leaks=N tamper_missed=N`. Exits 1 when any
+ * `reliability: inputs=N 5xx=N hangs=N kills=N lost=N unaudited=N leaks=N tamper_missed=N`. Exits 1 when any
  * failure count is non-zero or a scenario could not finish. See reliability/README.md.
  */
 import { parseArgs } from 'node:util';

@@ -1,5 +1,6 @@
 import { fuzz } from './scenarios/fuzz.ts';
 import { crash } from './scenarios/crash.ts';
+import { crashAudit } from './scenarios/crashaudit.ts';
 import { dbFault } from './scenarios/dbfault.ts';
 import { concurrency } from './scenarios/concurrency.ts';
 import { isolation } from './scenarios/isolation.ts';
@@ -8,7 +9,7 @@ import { PROFILES, type Ctx, type Profile, type Scenario } from './lib/scenario.
 import { newTally, type Tally } from './lib/tally.ts';
 
 /** Every scenario, in the order they run. A new dialect or check is one more entry here. */
-export const SCENARIOS: Scenario[] = [fuzz, isolation, tamper, concurrency, dbFault, crash];
+export const SCENARIOS: Scenario[] = [fuzz, isolation, tamper, concurrency, dbFault, crash, crashAudit];
 
 export interface SuiteOptions {
   profile: Profile['name'];

@@ -2,9 +2,9 @@
  * What the reliability suite counts. Failure counters (fiveXX, hangs, lost, leaks, tamperMissed, and
  * the "other" group) make `pnpm test:reliability` exit 1; everything else is shown for context.
  */
-export type FailureKind = 'fiveXX' | 'hangs' | 'lost' | 'leaks' | 'tamperMissed' | 'badBody' | 'slow' | 'crash' | 'consistency' | 'recovery' | 'dropped';
+export type FailureKind = 'fiveXX' | 'hangs' | 'lost' | 'unaudited' | 'leaks' | 'tamperMissed' | 'badBody' | 'slow' | 'crash' | 'consistency' | 'recovery' | 'dropped';
 
-export const FAILURE_KINDS: FailureKind[] = ['fiveXX', 'hangs', 'lost', 'leaks', 'tamperMissed', 'badBody', 'slow', 'crash', 'consistency', 'recovery', 'dropped'];
+export const FAILURE_KINDS: FailureKind[] = ['fiveXX', 'hangs', 'lost', 'unaudited', 'leaks', 'tamperMissed', 'badBody', 'slow', 'crash', 'consistency', 'recovery', 'dropped'];
 
 export interface Tally {
   /** Inputs sent by the fuzzer, per dialect. */
@@ -16,6 +16,8 @@ export interface Tally {
   kills: number;
   /** Acknowledged writes checked after the restarts (key states, ciphertexts). */
   ackedChecked: number;
+  /** Acknowledged operations looked up in the audit trail after the restarts (crash audit). */
+  auditedChecked: number;
   /** 5xx "unavailable" answers seen while the database was away (expected; not failures). */
   unavailable: number;
   /** Slowest such answer, ms. */
@@ -37,6 +39,7 @@ export const newTally = (): Tally => ({
   failures: Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>,
   kills: 0,
   ackedChecked: 0,
+  auditedChecked: 0,
   unavailable: 0,
   unavailableMaxMs: 0,
   outages: 0,
@@ -71,7 +74,7 @@ export const failed = (t: Tally) => FAILURE_KINDS.some((k) => t.failures[k] > 0)
 
 /** The last line of `pnpm test:reliability`, in the issue's words. */
 export const finalLine = (t: Tally) =>
-  `reliability: inputs=${totalInputs(t)} 5xx=${t.failures.fiveXX} hangs=${t.failures.hangs} kills=${t.kills} lost=${t.failures.lost} leaks=${t.failures.leaks} tamper_missed=${t.failures.tamperMissed}`;
+  `reliability: inputs=${totalInputs(t)} 5xx=${t.failures.fiveXX} hangs=${t.failures.hangs} kills=${t.kills} lost=${t.failures.lost} unaudited=${t.failures.unaudited} leaks=${t.failures.leaks} tamper_missed=${t.failures.tamperMissed}`;
 
 export function renderTable(t: Tally): string {
   const rows: [string, string][] = [];
@@ -88,6 +91,8 @@ export function renderTable(t: Tally): string {
   rows.push(['crashes survived (SIGKILL + restart)', String(t.kills)]);
   rows.push(['acknowledged writes checked', String(t.ackedChecked)]);
   rows.push(['acknowledged writes lost', String(t.failures.lost)]);
+  rows.push(['acknowledged operations checked in the audit trail', String(t.auditedChecked)]);
+  rows.push(['acknowledged operations without an audit event', String(t.failures.unaudited)]);
   rows.push(['database outages survived', String(t.outages)]);
   rows.push(['5xx "unavailable" during outages (expected)', `${t.unavailable} (slowest ${t.unavailableMaxMs} ms)`]);
   rows.push(['slow failures during outages (> 2 s)', String(t.failures.slow)]);

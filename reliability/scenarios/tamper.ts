@@ -1,7 +1,9 @@
 /**
  * Audit tampering: after real traffic through the dialects, the stored audit trail is tampered with
  * (the kinds of core's auditchain.test.ts: an edited principal, outcome or details, a deleted event in
- * the middle, deleted events at the end, a forged event, two events swapped), each checked through the
+ * the middle, deleted events at the end with or without the head moved back, the head put back to an
+ * older copy of itself, its MAC removed, a forged "legacy" event (id -1, or under a raised legacy
+ * bound), a forged event, two events swapped), each checked through the
  * gateway's own `POST /admin/audit/verify`, then undone. A tampering the verifier reports as ok is
  * missed. On PGlite, and on PostgreSQL when DATABASE_URL is set.
  */
@@ -24,6 +26,15 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
     await w.sql(`delete from audit_events where ${where}`);
     return async () => {
       await w.sql(`insert into audit_events select * from ${table}`);
+      await w.sql(`drop table ${table}`);
+    };
+  };
+  /** The head row as it is now, kept aside; the function puts it back. */
+  const keepHead = async () => {
+    const table = `reliability_head_${++n}_${Date.now()}`;
+    await w.sql(`create table ${table} as select * from audit_chain_head`);
+    return async () => {
+      await w.sql(`update audit_chain_head h set seq = k.seq, chain = k.chain, mac = k.mac, legacy_max_id = k.legacy_max_id from ${table} k where h.id = k.id`);
       await w.sql(`drop table ${table}`);
     };
   };
@@ -69,6 +80,62 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
       },
     ],
     [
+      'deleted events at the end, the head moved back to the last surviving event',
+      async () => {
+        const all = await ids();
+        const survivor = all[all.length - 4]!;
+        const head = await keepHead();
+        const events = await deleteKept(`id in (${all.slice(-3).map((r) => q(r.id)).join(', ')})`);
+        await w.sql(`update audit_chain_head set seq = x.seq, chain = x.chain from audit_events x where x.id = ${q(survivor.id)}`);
+        return async () => {
+          await events();
+          await head();
+        };
+      },
+    ],
+    [
+      'the head put back to an older copy of itself (MAC and all), the events after it deleted',
+      async () => {
+        const old = await keepHead();
+        const [{ seq }] = await w.sql(`select seq from audit_chain_head`);
+        await traffic(w);
+        const now = await keepHead();
+        const events = await deleteKept(`seq > ${Number(seq)}`);
+        await old();
+        return async () => {
+          await events();
+          await now();
+        };
+      },
+    ],
+    [
+      'the head MAC removed',
+      async () => {
+        const head = await keepHead();
+        await w.sql(`update audit_chain_head set mac = null`);
+        return head;
+      },
+    ],
+    [
+      'an unsealed event with id -1 (passed as "legacy" before)',
+      async () => {
+        await w.sql(`insert into audit_events (id, at, dialect, principal, action, outcome) values (-1, now(), 'ovh', 'mallory', 'key.destroy', 'allowed')`);
+        return async () => void (await w.sql(`delete from audit_events where id = -1`));
+      },
+    ],
+    [
+      'the legacy bound raised over a forged unsealed event',
+      async () => {
+        const head = await keepHead();
+        const [r] = await w.sql(`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`);
+        await w.sql(`update audit_chain_head set legacy_max_id = ${q(r.id)}`);
+        return async () => {
+          await w.sql(`delete from audit_events where id = ${q(r.id)}`);
+          await head();
+        };
+      },
+    ],
+    [
       'two events swapped in the sequence',
       async () => {
         const [a, b] = (await ids()).slice(3, 5);
@@ -90,13 +157,8 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
       async () => {
         const [r] = await w.sql(`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`);
         await w.admin.ok('POST', '/reliability/seal');
-        return async () => {
-          // Undoing a sealed forgery rebuilds the chain from a clean head (as core's test does).
-          await w.sql(`delete from audit_events where id = ${q(r.id)}`);
-          await w.sql(`update audit_events set seq = null, chain = null`);
-          await w.sql(`update audit_chain_head set seq = 0, chain = decode(repeat('00', 32), 'hex')`);
-          await w.admin.ok('POST', '/reliability/seal');
-        };
+        // The gateway never seals a row it did not write: the forgery stays outside the chain.
+        return async () => void (await w.sql(`delete from audit_events where id = ${q(r.id)}`));
       },
     ],
   ];

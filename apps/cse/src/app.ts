@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
+import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -127,13 +127,17 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
       const scope = c.get('audit');
       try {
         const res = await h(c, deps);
-        if (config.enabled && name !== 'status' && name !== 'certs' && !scope.inCore) void audit(deps, c, name, 'allowed');
+        // Answered only once its event is stored (core's methods wait for theirs themselves).
+        if (config.enabled && name !== 'status' && name !== 'certs' && !scope.inCore) await audit(deps, c, name, 'allowed');
         return res;
       } catch (e) {
-        if (config.enabled && name !== 'status' && name !== 'certs') {
-          const { status } = renderError(e);
+        const { status } = renderError(e);
+        // A token that does not authenticate: counted and audited within the per-source bound.
+        if (status === 401) void refusedAuth(deps, c, name, e);
+        else if (config.enabled && name !== 'status' && name !== 'certs') {
           // A refusal after core ran (resource name, perimeter, spki_hash) is still this method's denial.
-          void audit(deps, c, name, status === 401 || status === 403 ? 'denied' : 'failed', status, e instanceof CseError ? e.details : undefined);
+          // If the store is down the refusal stays the answer (core logs the event it could not write).
+          await audit(deps, c, name, status === 403 ? 'denied' : 'failed', status, e instanceof CseError ? e.details : undefined).catch(() => undefined);
         }
         throw e;
       }
@@ -149,23 +153,35 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
   return { app, instance };
 }
 
+/** A token that did not authenticate: this method's denial, audited within core's per-source bound. */
+async function refusedAuth(deps: CseDeps, c: CseContext, name: string, e: unknown) {
+  const st = await deps.instance.state().catch(() => undefined);
+  deps.kms.authFailures.refused({
+    dialect: 'cse',
+    source: clientAddress(c),
+    reason: (e as Error).message,
+    requestId: c.get('requestId'),
+    tenantId: st?.tenantId,
+    keyId: st?.kekId,
+    action: `cse.${name}`,
+    errorKind: `401${e instanceof CseError && e.details ? ` ${e.details}` : ''}`,
+    details: c.get('audit').details,
+  });
+}
+
 async function audit(deps: CseDeps, c: CseContext, name: string, outcome: 'allowed' | 'denied' | 'failed', status?: number, reason?: string) {
-  try {
-    const st = await deps.instance.state();
-    const scope = c.get('audit');
-    deps.kms.audit.record({
-      at: new Date(),
-      tenantId: st.tenantId,
-      dialect: 'cse',
-      principal: scope.principal,
-      action: `cse.${name}`,
-      keyId: st.kekId,
-      outcome,
-      errorKind: status ? `${status}${reason ? ` ${reason}` : ''}` : undefined,
-      requestId: c.get('requestId'),
-      details: scope.details,
-    });
-  } catch {
-    /* the store is down: core logs that; the answer has been decided already */
-  }
+  const st = await deps.instance.state();
+  const scope = c.get('audit');
+  await deps.kms.audit.record({
+    at: new Date(),
+    tenantId: st.tenantId,
+    dialect: 'cse',
+    principal: scope.principal,
+    action: `cse.${name}`,
+    keyId: st.kekId,
+    outcome,
+    errorKind: status ? `${status}${reason ? ` ${reason}` : ''}` : undefined,
+    requestId: c.get('requestId'),
+    details: scope.details,
+  });
 }

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from 'jose';
-import { openTestKms, dbOf } from '@polykms/core/testing';
+import { dbOf, openTestKms, refusalsAudited } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer, type CseServer } from '../src/index.ts';
@@ -111,6 +111,7 @@ describe('every CSE method refuses who it should', () => {
     expect(typeof r.json.message).toBe('string');
   };
 
+  const started = Date.now();
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
     const gw = await gatewayCa(kms);
@@ -291,5 +292,14 @@ describe('every CSE method refuses who it should', () => {
     for (const r of routes) expect(actions, r.name).toContain(`cse.${r.name}`);
     expect(denied.some((d) => d.error_kind === '401 authentication_expired')).toBe(true);
     expect(denied.some((d) => d.error_kind === '403 kacls_url')).toBe(true);
+  });
+  it('counts every authentication refusal, and audits them within a per-source bound: one event each up to it, one summary of the rest', async () => {
+    const r = await refusalsAudited(kms, 'cse', (action, kind) => action.startsWith('cse.') && !!kind?.startsWith('401'));
+    expect(r.counted).toBeGreaterThanOrEqual(20);
+    expect(r.each.length + r.summarized).toBe(r.counted);
+    expect(r.summarized).toBeGreaterThan(0);
+    // A burst of 20 a source, then 10 a minute.
+    expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
+    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
   });
 });

@@ -75,7 +75,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
   const kms = await Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir }, serving: true });
   const adminToken = loadAdminToken(cfg.dataDir, cfg.adminToken);
   if (adminToken.generated) log.warn({ file: adminToken.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${adminToken.file}`);
-  const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });
+  const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }), authFailures: () => kms.authFailures.counts });
   const servers: Partial<Record<Dialect, HttpsServer>> = {};
   let admin: { port: number; url: string; close(): Promise<void> } | undefined;
   try {

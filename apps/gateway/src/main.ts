@@ -4,7 +4,9 @@ import { startGateway } from './gateway.ts';
 import { watchLauncher } from './launcher.ts';
 
 const cfg = configFromEnv();
-const log = pino({ level: cfg.logLevel });
+// Written synchronously: an audit line is logged before its operation is answered, and pino's default
+// (an asynchronous stream) loses what it still holds when the process is killed.
+const log = pino({ level: cfg.logLevel }, pino.destination({ fd: 1, sync: true }));
 try {
   const gw = await startGateway(cfg, log);
   const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
+import { clientAddress, handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -84,9 +84,11 @@ export function huaweiApp(
     app,
     'huawei',
     (e, c) => {
+      const requestId = c.get('requestId') ?? randomUUID();
+      if (e instanceof KmsError && e.kind === 'unauthenticated') kms.authFailures.refused({ dialect: 'huawei', source: clientAddress(c), reason: e.message, requestId });
       const op = c.req.path.split('/').slice(4).join('/');
       const ctx: ErrorContext = { op, key: needsKey(e) ? ((e as KmsError).key as ErrorContext['key']) : undefined };
-      return renderError(e, c.get('requestId') ?? randomUUID(), ctx);
+      return renderError(e, requestId, ctx);
     },
     kms.log,
   );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
-import { openTestKms } from '@polykms/core/testing';
+import { openTestKms, refusalsAudited } from '@polykms/core/testing';
 import { canonicalRequest, formatSdkDate, signString, stringToSign } from '../src/signer.ts';
 import { call, type Reply } from './client.ts';
 import { P1, P2, expectApigwError, expectKmsError, world, type World } from './setup.ts';
@@ -44,6 +44,7 @@ describe('every Huawei route refuses who it should', () => {
   let cipher: string;
   let dekCipher: string;
   let readerId: string;
+  const started = Date.now();
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
@@ -256,5 +257,14 @@ describe('every Huawei route refuses who it should', () => {
     expect((await w.admin('GET', '/admin/huawei/roles')).json.map((r: { name: string }) => r.name)).toContain('KMS CMKReadOnlyAccess');
     const users = (await w.admin('GET', '/admin/huawei/users')).json;
     expect(JSON.stringify(users)).not.toMatch(/password|scrypt/);
+  });
+  it('counts every authentication refusal, and audits them within a per-source bound: one event each up to it, one summary of the rest', async () => {
+    const r = await refusalsAudited(kms, 'huawei');
+    expect(r.counted).toBeGreaterThanOrEqual(60);
+    expect(r.each.length + r.summarized).toBe(r.counted);
+    expect(r.summarized).toBeGreaterThan(0);
+    // A burst of 20 a source, then 10 a minute.
+    expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
+    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
   });
 });

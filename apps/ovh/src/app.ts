@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
+import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
 import { KmsError, invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -60,7 +60,15 @@ export function ovhApp(
     if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
-    c.set('identity', await identify(kms, socket, identities));
+    try {
+      c.set('identity', await identify(kms, socket, identities));
+    } catch (e) {
+      if (e instanceof KmsError && e.kind === 'unauthenticated') {
+        const fp = socket?.getPeerCertificate?.()?.fingerprint256;
+        kms.authFailures.refused({ dialect: 'ovh', source: clientAddress(c), reason: e.message, principal: fp ? `certificate:${fp.replace(/:/g, '').toLowerCase()}` : undefined, requestId: c.get('requestId') });
+      }
+      throw e;
+    }
     await next();
   });
   app.use('*', limitBody(MAX_BODY, () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); }));

@@ -133,7 +133,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.create', keyId: null, outcome: 'allowed', details: { credentialId: id, identities: req.identityURNs } });
+    await kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.create', keyId: null, outcome: 'allowed', details: { credentialId: id, identities: req.identityURNs } });
     // OVH answers CREATING and gives the certificate on GET; the private key is shown only here, once,
     // in the form OVH uses (SEC1 for ECDSA).
     const privateKeyPEM = cert.privateKeyPem
@@ -162,7 +162,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       : undefined;
     if (!row) throw notFound('credential');
     await kms.publish(ACCESS_TOPIC, id);
-    kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
+    await kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
     return c.body(null, 204);
   });
   // Not OVH's: the gateway's own admin routes for IAM policies and the CA certificate.
@@ -183,7 +183,7 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       .onConflict((oc) => oc.columns(['tenant_id', 'dialect', 'name']).doUpdateSet({ document: JSON.stringify(doc), updated_at: now }))
       .execute();
     await kms.publish(ACCESS_TOPIC, name);
-    kms.audit.record({ at: now, tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'policy.set', keyId: null, outcome: 'allowed', details: { name } });
+    await kms.audit.record({ at: now, tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'policy.set', keyId: null, outcome: 'allowed', details: { name } });
     return c.json({ name, policy: doc });
   });
   app.get('/admin/ovh/domains/:okmsId/policies', async (c) => {

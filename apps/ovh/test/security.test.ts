@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestKms, dbOf } from '@polykms/core/testing';
+import { dbOf, openTestKms, refusalsAudited } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
@@ -23,6 +23,7 @@ describe('every OVH route refuses who it should', () => {
   let ciphertext: string;
   let dataKey: string;
   const who: Record<string, Creds & { id?: string }> = {};
+  const started = Date.now();
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
@@ -179,5 +180,15 @@ describe('every OVH route refuses who it should', () => {
     expect(Object.keys(dup.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
     expect(dup.json.error_code).toBe(50438145);
     expect(dup.json.errors).toEqual(['a key with this id already exists']);
+  });
+
+  it('counts every authentication refusal, and audits them within a per-source bound: one event each up to it, one summary of the rest', async () => {
+    const r = await refusalsAudited(kms, 'ovh');
+    expect(r.counted).toBeGreaterThanOrEqual(140);
+    expect(r.each.length + r.summarized).toBe(r.counted);
+    expect(r.summarized).toBeGreaterThan(0);
+    // A burst of 20 a source, then 10 a minute.
+    expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
+    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
   });
 });

@@ -2,22 +2,29 @@ import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, t
 import { describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from './audit.ts';
 import { silentLogger } from './testing.ts';
+import type { KmsError } from './errors.ts';
 
 const event = (i: number): AuditEvent => ({ at: new Date(), tenantId: null, dialect: 't', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' });
 
-/** A database (kysely over a stand-in driver) whose inserts fail `failures` times, then store. */
-function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boolean) {
+/**
+ * A database (kysely over a stand-in driver) whose inserts fail `failures` times, then store; each
+ * statement waits for `gate()` when given, so a test can hold a write in flight.
+ */
+function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boolean, gate?: () => Promise<void>) {
   const stored: unknown[] = [];
+  const batches: number[] = [];
   let attempts = 0;
   const connection: DatabaseConnection = {
     async executeQuery(q) {
       attempts++;
       await new Promise((r) => setTimeout(r, 1));
+      if (gate) await gate();
       if (attempts <= failures) throw new Error('database down');
       // The batched insert sends the rows as one JSON document.
       const rows = JSON.parse(q.parameters[0] as string) as { action: string }[];
       if (refuse?.(rows)) throw Object.assign(new Error('invalid input syntax'), { code: '22P02' });
       stored.push(...rows);
+      batches.push(rows.length);
       return { rows: [] };
     },
     streamQuery: () => {
@@ -29,75 +36,83 @@ function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boole
   const db = new Kysely<any>({
     dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => driver, createIntrospector: (k) => new PostgresIntrospector(k), createQueryCompiler: () => new PostgresQueryCompiler() },
   });
-  return { db: db as never, stored, attempts: () => attempts };
+  return { db: db as never, stored, batches, attempts: () => attempts };
 }
 
-describe('audit buffer', () => {
-  it('keeps events through failures, backs off instead of spinning, and flush() waits for everything', async () => {
-    const f = fakeDb(3);
-    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 5, maxBatch: 4, maxBuffered: 1000 });
-    for (let i = 0; i < 16; i++) trail.record(event(i));
-    await new Promise((r) => setTimeout(r, 150));
-    // Back-off: a handful of attempts, not thousands.
-    expect(f.attempts()).toBeLessThan(10);
-    for (let i = 0; i < 50 && f.stored.length < 16; i++) await trail.flush().catch(() => undefined);
-    expect(f.stored.length).toBe(16);
+const opts = { maxBatch: 500, maxQueued: 1000 };
+const settle = (p: Promise<void>) => p.then(() => 'stored', (e: KmsError) => e.kind);
+
+describe('audit trail (group commit)', () => {
+  it('writes at once when idle, gathers what is recorded during a write into one statement, and resolves each event only once its batch is stored', async () => {
+    let open!: () => void;
+    let held = new Promise<void>((r) => (open = r));
+    const f = fakeDb(0, undefined, () => held);
+    const trail = new AuditTrail(f.db, silentLogger(), opts);
+    const first = trail.record(event(0));
+    const rest = Array.from({ length: 10 }, (_, i) => trail.record(event(i + 1)));
+    let done = 0;
+    for (const p of [first, ...rest]) void p.then(() => done++);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(0); // nothing is answered while its write is in flight
+    expect(trail.pending).toBe(11);
+    const release = open;
+    held = new Promise<void>((r) => (open = r));
+    release();
+    await first;
+    expect(f.batches).toEqual([1]);
+    expect(done).toBe(1);
+    open();
+    held = Promise.resolve();
+    await Promise.all(rest);
+    expect(f.batches).toEqual([1, 10]);
+    expect(trail.pending).toBe(0);
     trail.close();
   });
 
-  it('flush() resolves only once concurrent writers are done', async () => {
+  it('fails each event of a batch the store does not take with unavailable (counted and logged), and writes the next batch once the store is back', async () => {
+    const f = fakeDb(1);
+    const trail = new AuditTrail(f.db, silentLogger(), opts);
+    const lost = await Promise.all([0, 1, 2].map((i) => settle(trail.record(event(i)))));
+    // The first statement failed: the first event (written alone) is refused; the two gathered meanwhile are stored.
+    expect(lost).toEqual(['unavailable', 'stored', 'stored']);
+    expect(trail.dropped).toBe(1);
+    expect(await settle(trail.record(event(3)))).toBe('stored');
+    expect((f.stored as { action: string }[]).map((r) => r.action)).toEqual(['a1', 'a2', 'a3']);
+    trail.close();
+  });
+
+  it('flush() resolves only once every recorded event is written', async () => {
     const f = fakeDb(0);
-    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 2, maxBuffered: 1000 });
-    for (let i = 0; i < 9; i++) trail.record(event(i));
+    const trail = new AuditTrail(f.db, silentLogger(), { maxBatch: 2, maxQueued: 1000 });
+    for (let i = 0; i < 9; i++) void trail.record(event(i));
     await Promise.all([trail.flush(), trail.flush()]);
     expect(f.stored.length).toBe(9);
+    expect(trail.pending).toBe(0);
     trail.close();
   });
 
-  it('holds callers back while the writer is behind, lets them go once it has caught up, and never while the database fails', async () => {
-    const f = fakeDb(0);
-    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 2, maxBuffered: 1000, highWater: 4 });
-    for (let i = 0; i < 3; i++) trail.record(event(i));
-    expect(trail.room()).toBeUndefined();
-    for (let i = 3; i < 12; i++) trail.record(event(i));
-    const wait = trail.room();
-    expect(wait).toBeInstanceOf(Promise);
-    await wait;
-    expect(trail.pending).toBeLessThanOrEqual(4);
-    await trail.flush();
-    expect(f.stored.length).toBe(12);
-    trail.close();
-
-    const down = fakeDb(1_000_000);
-    const t2 = new AuditTrail(down.db, silentLogger(), { flushMs: 1, maxBatch: 2, maxBuffered: 1000, highWater: 4 });
-    for (let i = 0; i < 12; i++) t2.record(event(i));
-    const queued = t2.room();
-    expect(queued).toBeInstanceOf(Promise);
-    // The first failed insert lets the waiting caller go, and later callers are not held.
-    await queued;
-    expect(t2.room()).toBeUndefined();
-    expect(t2.pending).toBe(12);
-    t2.close();
-  });
-
-  it('sets aside an event the database refuses for its content, and writes the rest of its batch and the ones after', async () => {
+  it('refuses an event the database refuses for its content (its own operation fails), and writes the rest of its batch', async () => {
     const f = fakeDb(0, (rows) => rows.some((r) => r.action === 'a3'));
-    const trail = new AuditTrail(f.db, silentLogger(), { flushMs: 1000, maxBatch: 4, maxBuffered: 1000 });
-    for (let i = 0; i < 10; i++) trail.record(event(i));
-    await trail.flush();
+    const trail = new AuditTrail(f.db, silentLogger(), { maxBatch: 4, maxQueued: 1000 });
+    const out = await Promise.all(Array.from({ length: 10 }, (_, i) => settle(trail.record(event(i)))));
+    expect(out.filter((o) => o !== 'stored')).toEqual(['unavailable']);
+    expect(out[3]).toBe('unavailable');
     expect((f.stored as { action: string }[]).map((r) => r.action).sort()).toEqual(['a0', 'a1', 'a2', 'a4', 'a5', 'a6', 'a7', 'a8', 'a9']);
     expect(trail.dropped).toBe(1);
     expect(trail.pending).toBe(0);
     trail.close();
   });
 
-  it('never holds a caller more than a second when the writer is stuck', async () => {
-    const stuck = new AuditTrail({ insertInto: () => undefined, getExecutor: () => ({ transformQuery: (q: unknown) => q, compileQuery: () => ({ sql: '', parameters: [] }), executeQuery: () => new Promise(() => {}) }) } as never, silentLogger(), { flushMs: 1, maxBatch: 2, maxBuffered: 1000, highWater: 2 });
-    for (let i = 0; i < 6; i++) stuck.record(event(i));
-    const t = Date.now();
-    await stuck.room();
-    expect(Date.now() - t).toBeGreaterThanOrEqual(900);
-    expect(Date.now() - t).toBeLessThan(3000);
-    stuck.close();
+  it('refuses new events past its bound while the store is stuck, instead of dropping them, and every event after close()', async () => {
+    const f = fakeDb(0, undefined, () => new Promise(() => {}));
+    const trail = new AuditTrail(f.db, silentLogger(), { maxBatch: 2, maxQueued: 3 });
+    const waiting = Array.from({ length: 5 }, (_, i) => settle(trail.record(event(i))));
+    // One is being written, three wait: the fifth is refused at once.
+    expect(await waiting[4]).toBe('unavailable');
+    expect(trail.dropped).toBe(1);
+    expect(trail.pending).toBe(4);
+    trail.close();
+    expect(await settle(trail.record(event(9)))).toBe('unavailable');
+    expect(trail.dropped).toBe(2);
   });
 });

@@ -1,10 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
-import { invalid } from './errors.ts';
+import { KmsError, invalid } from './errors.ts';
 import { isUuid } from './ciphertext.ts';
 import { eventColumns } from './auditchain.ts';
-import { sealBatch, unsealedRows } from './auditseal.mjs';
+import { headMac, sealBatch, unsealedRows } from './auditseal.mjs';
 import { offloadAudit } from './runtime/offload.ts';
 
 export interface AuditEvent {
@@ -67,6 +68,21 @@ function insertEvents(db: Kysely<Database> | Transaction<Database>, rows: string
       outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)`.execute(db);
 }
 
+/**
+ * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
+ * head is still at `from` (another writer may have moved it: then nothing is inserted).
+ */
+function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
+  return sql`with moved as (
+      update audit_chain_head set seq = ${to.seq}, chain = ${to.chain}, mac = ${to.mac}
+      where id = 1 and seq = ${from.seq} and chain = ${from.chain} returning 1)
+    insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
+    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
+    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
+      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)
+    where exists (select 1 from moved)`.execute(db);
+}
+
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
@@ -112,187 +128,231 @@ function storable(e: AuditEvent): AuditEvent {
   };
 }
 
+/** The chain head as this process last wrote or verified it. */
+interface Head {
+  seq: string;
+  chain: Buffer;
+  legacy: string;
+  mac: Buffer | null;
+}
+
+interface Waiter {
+  e: AuditEvent;
+  resolve: () => void;
+  reject: (err: KmsError) => void;
+}
+
+export interface AuditTrailOptions {
+  /** Events per insert statement. */
+  maxBatch: number;
+  /** Events waiting for the store (each an operation not answered yet); past it new ones are refused, never dropped. */
+  maxQueued: number;
+  /** Batches of at least this many events are sealed on the audit worker thread. */
+  offThreadFrom?: number;
+}
+
 /**
- * Changes write their audit event in their own transaction (`inTransaction`). Reads and crypto
- * operations, which change nothing, go through a small buffer flushed in one multi-row insert, so the
- * hot path pays no extra round trip; `flush()` runs on shutdown.
+ * No operation is answered before its audit event is durable. Changes write their event in their own
+ * transaction (`inTransaction`). Reads, crypto operations and refusals `record()` theirs and wait for
+ * it: group commit, so a busy gateway still pays one statement for many requests. A write starts at
+ * once when none is in flight; while one is, the events of every request finishing meanwhile gather
+ * into the next one (no timer). If the store cannot take a batch, each of its operations fails with
+ * `unavailable` (fail closed); nothing is dropped without its operation failing and an error line.
  */
 export class AuditTrail {
-  private buffer: AuditEvent[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private failures = 0;
+  private queue: Waiter[] = [];
+  private inFlight = 0;
+  private writing: Promise<void> | undefined;
   private closed = false;
+  /** Events not recorded (store refusing, queue full, trail closed): each one's operation failed, and it was logged at error level. */
   dropped = 0;
-  /** Events recorded and not yet written. */
+  /** Events waiting for the store or being written. */
   get pending() {
-    return this.buffer.length;
+    return this.queue.length + this.inFlight;
   }
 
-  /** The MAC key of the tamper-evident chain (set once the store is open). */
+  /** The MAC key of the tamper-evident chain (set by `useKey` once the store is open). */
   macKey: Buffer | undefined;
+  /** The head this process last committed or verified, for the one-statement append. */
+  private head: Head | undefined;
+  /** The highest sequence number this process saw committed: a head below it was rolled back. */
+  highestSeen = 0n;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
-    private readonly opts: { flushMs: number; maxBatch: number; maxBuffered: number; highWater?: number } = { flushMs: 100, maxBatch: 500, maxBuffered: 100_000, highWater: 5_000 },
+    private readonly opts: AuditTrailOptions = { maxBatch: 500, maxQueued: 20_000, offThreadFrom: 8 },
   ) {}
 
-  private waiters: (() => void)[] = [];
-
   /**
-   * Back-pressure: nothing to wait for while the writer keeps up; once more than `highWater` events
-   * wait (a slow or busy database under a flood), a promise that resolves when it has caught up, so
-   * requests slow down instead of events piling up to `maxBuffered` and being dropped. Never waits
-   * while the database is failing, nor more than a second: then requests go on and the buffer is the
-   * only protection.
+   * Sets the MAC key. On the first open after the upgrade that gave the head its MAC (`adopt_pending`,
+   * set by that migration alone), the head is MACed as found, once, with a warning line and
+   * (when the trail is not empty) an `audit.head_adopted` event; any later head without a valid MAC is
+   * reported by the verifier and marked by the next write.
    */
-  room(): Promise<void> | undefined {
-    if (this.closed || this.failures > 0 || this.buffer.length <= (this.opts.highWater ?? Infinity)) return undefined;
-    // At most a second: a writer stuck (not failing) on a lock or a dead connection must not stop
-    // every request in the process.
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      setTimeout(resolve, 1000).unref();
+  async useKey(key: Buffer) {
+    this.macKey = key;
+    await this.db.transaction().execute(async (trx) => {
+      const head = await this.readHead(trx);
+      const h = head.head;
+      if (h.mac || !head.adoptPending) {
+        const problem = this.headProblem(h);
+        if (problem) this.log.error({ seq: h.seq, problem }, 'audit chain head does not verify: the trail was tampered with (polykms audit verify)');
+        return;
+      }
+      const adopted = { ...h, mac: headMac(key, h.seq, h.chain, h.legacy) };
+      await trx.updateTable('audit_chain_head').set({ mac: adopted.mac, adopt_pending: false }).where('id', '=', 1).execute();
+      const empty = h.seq === '0' && !(await trx.selectFrom('audit_events').select('id').limit(1).executeTakeFirst());
+      if (empty) return;
+      this.log.warn(
+        { auditHead: { seq: h.seq, chain: h.chain.toString('hex'), legacyMaxId: h.legacy } },
+        'audit chain head authenticated as found (first open after the upgrade); this happens once: another such line means the head was reset in the database',
+      );
+      await this.append(trx, adopted, [this.systemEvent('audit.head_adopted', 'allowed', { seq: h.seq, legacyMaxId: h.legacy })]);
     });
   }
 
-  private release() {
-    if (!this.waiters.length || (this.failures === 0 && !this.closed && this.buffer.length > (this.opts.highWater ?? Infinity))) return;
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
+  private systemEvent(action: string, outcome: AuditEvent['outcome'], details: Record<string, unknown>): AuditEvent {
+    return { at: new Date(), tenantId: null, dialect: 'core', principal: 'polykms', action, keyId: null, outcome, errorKind: outcome === 'failed' ? 'tampered' : null, details };
   }
 
+  private async readHead(db: Kysely<Database> | Transaction<Database>) {
+    const h = await db.selectFrom('audit_chain_head').select(['seq', 'chain', 'legacy_max_id', 'mac', 'adopt_pending']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
+    return { head: { seq: String(h.seq), chain: Buffer.from(h.chain), legacy: String(h.legacy_max_id), mac: h.mac ? Buffer.from(h.mac) : null } as Head, adoptPending: h.adopt_pending };
+  }
+
+  /** Why the head as read cannot be extended as is (see verifyAuditChain), or undefined. */
+  private headProblem(h: Head): string | undefined {
+    if (!h.mac) return 'the chain head had no MAC';
+    const want = headMac(this.macKey!, h.seq, h.chain, h.legacy);
+    if (want.length !== h.mac.length || !timingSafeEqual(want, h.mac)) return 'the chain head did not match its MAC (moved, or its legacy bound changed)';
+    if (BigInt(h.seq) < this.highestSeen) return `the chain head went back from ${this.highestSeen} to ${h.seq}`;
+    return undefined;
+  }
+
+  /**
+   * Seals `events` after `from` and moves the head, in one statement. A head that does not verify is
+   * extended all the same (refusing would let any database writer stop the service), but only after an
+   * `audit.head_rejected` event that the verifier reports for ever: the tampering cannot be laundered.
+   */
+  private async append(db: Kysely<Database> | Transaction<Database>, from: Head, events: AuditEvent[], offThread = false, checked = false) {
+    const key = this.macKey!;
+    const problem = checked ? undefined : this.headProblem(from);
+    if (problem) {
+      this.log.error({ seq: from.seq, legacyMaxId: from.legacy, problem }, 'audit chain head does not verify: the trail was tampered with; marked in the trail');
+      events = [this.systemEvent('audit.head_rejected', 'failed', { problem, seq: from.seq, legacyMaxId: from.legacy }), ...events];
+    }
+    const columns = events.map(eventColumns);
+    const head = { seq: from.seq, chain: from.chain };
+    const sealed = offThread ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns }) : sealBatch(key, head, columns);
+    const chain = Buffer.from(sealed.chain);
+    const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
+    const r = await moveHeadAndInsert(db, from, to, sealed.rows);
+    return { to, stored: Number(r.numAffectedRows ?? 0) === columns.length, marked: !!problem };
+  }
+
+  /** A change's event, in the change's own transaction (the chain head locked after the key row: no lock cycle). */
   async inTransaction(trx: Transaction<Database>, event: AuditEvent) {
     const e = storable(event);
+    // Logged as it is sealed: the transaction commits after this line (the row is the durable record).
     this.logEvent(e);
-    await this.append(trx, [e]);
+    if (!this.macKey) return void (await insertEvents(trx, unsealedRows([eventColumns(e)])));
+    const { head } = await this.readHead(trx);
+    await this.append(trx, head, [e]);
   }
 
   /**
-   * Inserts events with their MAC, numbered and chained (see auditchain.ts), in the caller's
-   * transaction, the chain head locked; unsealed while the MAC key is not set yet. A buffered batch is
-   * sealed on the audit worker (`offThread`): its MACs, links and JSON cost the event loop ~50 us an
-   * event otherwise.
+   * Records an event; resolves once it is durable, rejects with `unavailable` when the store cannot
+   * take it (the caller then fails its operation). Callers that do not wait still get the event written,
+   * and a failure logged.
    */
-  private async append(db: Kysely<Database> | Transaction<Database>, events: AuditEvent[], offThread = false) {
-    const key = this.macKey;
-    const columns = events.map(eventColumns);
-    if (!key) return void (await insertEvents(db, unsealedRows(columns)));
-    const h = await db.selectFrom('audit_chain_head').select(['seq', 'chain']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
-    const head = { seq: String(h.seq), chain: h.chain };
-    const sealed = offThread ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns }) : sealBatch(key, head, columns);
-    await db.updateTable('audit_chain_head').set({ seq: sealed.seq, chain: Buffer.from(sealed.chain) }).where('id', '=', 1).execute();
-    await insertEvents(db, sealed.rows);
-  }
-
-  record(event: AuditEvent) {
+  record(event: AuditEvent): Promise<void> {
     const e = storable(event);
-    this.logEvent(e);
-    if (this.buffer.length >= this.opts.maxBuffered) {
-      this.dropped++;
-      this.log.error({ dropped: this.dropped }, 'audit buffer full; the database is not accepting audit events');
-      return;
+    let p: Promise<void>;
+    if (this.closed) p = Promise.reject(this.refuse([e], 'the audit trail is closed'));
+    else if (this.queue.length >= this.opts.maxQueued) p = Promise.reject(this.refuse([e], `${this.queue.length} audit events are already waiting for the store`));
+    else {
+      p = new Promise<void>((resolve, reject) => this.queue.push({ e, resolve, reject }));
+      this.writing ??= this.drain();
     }
-    this.buffer.push(e);
-    if (this.buffer.length >= this.opts.maxBatch) this.kick(0);
-    else this.kick(this.opts.flushMs);
+    p.catch(() => undefined);
+    return p;
   }
 
-  /** One writer loop at a time; a failed insert keeps its events and waits before the next try. */
-  private kick(delayMs: number) {
-    if (this.closed || this.flushing) return;
-    if (delayMs > 0) {
-      if (!this.timer) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.kick(0);
-        }, delayMs);
-        this.timer.unref();
-      }
-      return;
-    }
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    this.flushing = this.drain()
-      .catch(() => undefined)
-      .finally(() => {
-        this.flushing = undefined;
-      });
-  }
-
+  /** The one writer: a batch at a time, each batch whatever gathered while the previous one was written. */
   private async drain(): Promise<void> {
-    while (this.buffer.length) {
-      const batch = this.buffer.splice(0, this.opts.maxBatch);
-      try {
-        try {
-          await this.write(batch);
-        } catch (err) {
-          if (!isDataError(err)) throw err;
-          await this.writeOneByOne(batch);
-        }
-        this.failures = 0;
-        this.release();
-      } catch (err) {
-        this.buffer.unshift(...batch);
-        this.failures++;
-        this.release();
-        this.log.warn({ err: (err as Error).message, pending: this.buffer.length }, 'audit flush failed; will retry');
-        if (!this.closed) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.kick(0);
-          }, Math.min(5000, 200 * 2 ** Math.min(this.failures, 5)));
-          this.timer.unref();
-        }
-        throw err;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, this.opts.maxBatch);
+        this.inFlight = batch.length;
+        await this.writeBatch(batch);
+        this.inFlight = 0;
       }
+    } finally {
+      this.inFlight = 0;
+      this.writing = undefined;
     }
   }
 
-  private write(batch: AuditEvent[]) {
-    return this.macKey ? this.db.transaction().execute((trx) => this.append(trx, batch, batch.length > 1)) : this.append(this.db, batch);
+  /** Writes a batch and settles its waiters; never throws. */
+  private async writeBatch(batch: Waiter[]): Promise<void> {
+    const events = batch.map((w) => w.e);
+    try {
+      const sealed = await this.write(events);
+      this.committed(events, sealed);
+      for (const w of batch) w.resolve();
+    } catch (err) {
+      // A batch the database refused for its content (a value `storable` did not foresee): each event
+      // alone, so one bad event fails its own operation, not the others'.
+      if (isDataError(err) && batch.length > 1) {
+        for (const w of batch) await this.writeBatch([w]);
+        return;
+      }
+      const refusal = this.refuse(events, 'the audit store did not take the events', err);
+      for (const w of batch) w.reject(refusal);
+    }
   }
 
   /**
-   * A batch the database refused for its content (a value `storable` did not foresee): each event
-   * alone, so one bad event is set aside, loudly, instead of blocking every later one at every retry.
+   * One batch: a single statement that moves the head only if it is still where this process left it;
+   * when a change or another process moved it meanwhile, the head is locked and read again.
    */
-  private async writeOneByOne(batch: AuditEvent[]) {
-    for (const [i, e] of batch.entries()) {
-      try {
-        await this.write([e]);
-      } catch (err) {
-        if (!isDataError(err)) {
-          batch.splice(0, i);
-          throw err;
-        }
-        this.dropped++;
-        this.log.error({ err: (err as Error).message, action: e.action, reqId: e.requestId, dropped: this.dropped }, 'audit event refused by the database; set aside');
-      }
+  private async write(events: AuditEvent[]): Promise<Head | undefined> {
+    if (!this.macKey) return void (await insertEvents(this.db, unsealedRows(events.map(eventColumns))));
+    const offThread = events.length >= (this.opts.offThreadFrom ?? Infinity);
+    if (this.head) {
+      const r = await this.append(this.db, this.head, events, offThread, true);
+      if (r.stored) return (this.head = r.to);
+      this.head = undefined;
     }
+    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await this.readHead(trx)).head, events, offThread));
+    if (!r.stored) throw new KmsError('internal', 'the audit chain head moved while it was locked');
+    return (this.head = r.to);
   }
 
-  /** Writes everything buffered; resolves when nothing is pending or in flight (rejects if the store refuses). */
+  /** After a commit: the log lines, the last one with the head (seq, chain) so it can be anchored outside the database. */
+  private committed(events: AuditEvent[], head: Head | undefined) {
+    if (head && BigInt(head.seq) > this.highestSeen) this.highestSeen = BigInt(head.seq);
+    const last = head ? BigInt(head.seq) : 0n;
+    events.forEach((e, i) => {
+      const end = i === events.length - 1;
+      this.logEvent(e, head ? { seq: String(last - BigInt(events.length - 1 - i)), ...(end ? { head: { seq: head.seq, chain: head.chain.toString('hex') } } : {}) } : undefined);
+    });
+  }
+
+  private refuse(events: AuditEvent[], why: string, err?: unknown): KmsError {
+    this.dropped += events.length;
+    for (const e of events)
+      this.log.error(
+        { audit: true, recorded: false, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId, err: err === undefined ? undefined : (err as Error).message, dropped: this.dropped },
+        `audit event not recorded (${why}); its operation is refused`,
+      );
+    return new KmsError('unavailable', 'the audit trail cannot record this operation right now; it was not carried out');
+  }
+
+  /** Resolves once every event recorded so far is written (or refused). */
   async flush(): Promise<void> {
-    for (let i = 0; i < 1000; i++) {
-      if (this.flushing) {
-        await this.flushing.catch(() => undefined);
-        continue;
-      }
-      if (!this.buffer.length) return;
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-      }
-      this.flushing = this.drain().finally(() => {
-        this.flushing = undefined;
-      });
-      await this.flushing;
-    }
+    while (this.writing) await this.writing;
   }
 
   /**
@@ -305,7 +365,7 @@ export class AuditTrail {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('a page holds 1 to 1000 audit events', 'limit');
     for (const [field, v] of [['tenant', q.tenantId], ['key', q.keyId]] as const) if (v !== undefined && !isUuid(v)) throw invalid(`a ${field} id is a UUID`, field);
     const before = q.before === undefined ? undefined : decodeAuditPosition(q.before);
-    await this.flush().catch(() => undefined);
+    await this.flush();
     let sel = this.db.selectFrom('audit_events').selectAll();
     if (q.tenantId !== undefined) sel = sel.where('tenant_id', '=', q.tenantId);
     if (q.keyId !== undefined) sel = sel.where('key_id', '=', q.keyId);
@@ -342,18 +402,16 @@ export class AuditTrail {
     return { events, nextBefore: rows.length > limit && last ? Buffer.from(`${last.at.toISOString()}|${last.id}`).toString('base64url') : null };
   }
 
-  private logEvent(e: AuditEvent) {
+  private logEvent(e: AuditEvent, sealed?: { seq: string; head?: { seq: string; chain: string } }) {
     this.log.info(
-      { audit: true, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId },
+      { audit: true, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId, ...sealed },
       'audit',
     );
   }
 
+  /** Refuses new events; those already queued are still written (`flush`). */
   close() {
     this.closed = true;
-    this.release();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }
 

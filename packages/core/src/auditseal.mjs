@@ -39,6 +39,14 @@ export function link(key, prev, seq, mac) {
   return createHmac('sha256', key).update(prev).update(n).update(mac).digest();
 }
 
+/**
+ * The head's MAC: the sequence, the chain value and the legacy bound (the last event id from before the
+ * chain existed), so none of them can be moved without the audit key.
+ */
+export function headMac(key, seq, chain, legacyMaxId) {
+  return createHmac('sha256', key).update(JSON.stringify(['polykms-audit-head-v1', String(seq), Buffer.from(chain).toString('hex'), String(legacyMaxId)])).digest();
+}
+
 /** `events` as the one JSON text the insert spreads, unsealed (a store whose MAC key is not set yet). */
 export const unsealedRows = (events) => JSON.stringify(events.map((e) => ({ ...e, mac: null, seq: null, chain: null })));
 

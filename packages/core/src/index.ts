@@ -8,6 +8,7 @@ export * from './rootkey.ts';
 export * from './rotation.ts';
 export * from './audit.ts';
 export * from './auditchain.ts';
+export * from './authfail.ts';
 export * from './cache.ts';
 export { Kms, encodeCursor, BINDINGS_TOPIC } from './kms.ts';
 export * from './types.ts';

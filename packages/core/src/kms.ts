@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail } from './audit.ts';
+import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
 import type { Core } from './context.ts';
@@ -53,6 +54,8 @@ type OpenOptions = StoreOptions & {
 export class Kms {
   readonly log: Logger;
   readonly audit: AuditTrail;
+  /** Authentication refusals of every dialect: counted, logged and audited within a rate bound. */
+  readonly authFailures: AuthFailures;
   readonly cache: KeyCache<LoadedKey>;
   readonly tenants: Tenants;
   readonly secrets: SealedSecrets;
@@ -69,6 +72,7 @@ export class Kms {
     const db = store.db;
     this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     this.audit = new AuditTrail(db, this.log);
+    this.authFailures = new AuthFailures(this.audit, this.log);
     this.cache = new KeyCache(opts.cacheSize ?? 10_000);
     this.core = {
       db,
@@ -94,7 +98,7 @@ export class Kms {
     const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
     try {
       await registerRootKeys(store.db, keyring);
-      kms.audit.macKey = await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32));
+      await kms.audit.useKey(await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));
       if (store.driver === 'pglite') {
         // Embedded Postgres has no autovacuum: without statistics the planner sorts a whole tenant for
         // a list page instead of walking its index. Refresh them at start and every ten minutes.
@@ -116,7 +120,7 @@ export class Kms {
     await sql`analyze keys, key_versions, audit_events`.execute(this.core.db);
   }
 
-  /** Writes the pending audit events (each is chained as it is written); returns how many were pending. */
+  /** Waits for the audit events being written (each is chained as it is written); returns how many were pending. */
   async sealAudit(): Promise<number> {
     const n = this.audit.pending;
     await this.audit.flush();
@@ -124,15 +128,18 @@ export class Kms {
   }
 
   /** Checks the whole audit trail against its MACs and chain (`polykms audit verify`). */
-  async verifyAudit(): Promise<AuditVerification> {
+  async verifyAudit(anchor?: { seq: string; chain: string }): Promise<AuditVerification> {
     await this.sealAudit();
-    return verifyAuditChain(this.core.db, this.audit.macKey!);
+    return verifyAuditChain(this.core.db, this.audit.macKey!, { atLeast: this.audit.highestSeen, anchor });
   }
 
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
-    await this.sealAudit().catch(() => {});
+    this.authFailures.sweep();
+    this.authFailures.close();
+    // New events are refused from here (their operations fail); those already recorded are written.
     this.audit.close();
+    await this.audit.flush();
     await this.unlisten?.().catch(() => {});
     await this.events.stop();
     await this.store.close();

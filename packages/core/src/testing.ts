@@ -113,3 +113,16 @@ export async function freePort(): Promise<number> {
 /** Raw access to a test store (tampering, inspecting rows); apps never get it. */
 export { storeOf };
 export const dbOf = (kms: Kms) => storeOf(kms).db;
+
+/**
+ * The authentication refusals of `dialect` as the trail holds them, once those over the rate bound are
+ * summarized: the events written one each, the count the summaries carry, and the count core kept.
+ */
+export async function refusalsAudited(kms: Kms, dialect: string, isRefusal: (action: string, errorKind: string | null) => boolean = (a) => a === 'auth.refused') {
+  kms.authFailures.sweep();
+  await kms.audit.flush();
+  const rows = await dbOf(kms).selectFrom('audit_events').selectAll().where('dialect', '=', dialect).execute();
+  const each = rows.filter((r) => isRefusal(r.action, r.error_kind));
+  const summarized = rows.filter((r) => r.action === 'auth.refused_summary').reduce((n, r) => n + Number((r.details as { refused?: number } | null)?.refused ?? 0), 0);
+  return { each, summarized, counted: kms.authFailures.counts[dialect] ?? 0 };
+}

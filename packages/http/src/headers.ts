@@ -24,3 +24,8 @@ export function responseHeader(c: Context, name: string, value: string) {
   if (outgoing && !outgoing.headersSent) outgoing.setHeader(name, value);
   else c.header(name, value);
 }
+
+/** The client's address (for rate bounds and the audit trail), or `unknown` outside Node's server. */
+export function clientAddress(c: Context): string {
+  return (c.env as NodeEnv)?.incoming?.socket?.remoteAddress ?? 'unknown';
+}

@@ -69,7 +69,7 @@ export class Metrics {
   /** The last hour per minute, for the console. */
   readonly recent: RecentCounts;
 
-  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number }; now?: () => number } = {}) {
+  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number }; authFailures?: () => Record<string, number>; now?: () => number } = {}) {
     this.recent = new RecentCounts(60, opts.now);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'polykms_process_' });
@@ -86,6 +86,19 @@ export class Metrics {
     if (cache) {
       new Counter({ name: 'polykms_key_cache_hits_total', help: 'Parsed key versions found in the cache', registers, collect() { this.reset(); this.inc(cache().hits); } });
       new Counter({ name: 'polykms_key_cache_misses_total', help: 'Parsed key versions loaded from the store', registers, collect() { this.reset(); this.inc(cache().misses); } });
+    }
+    const refused = opts.authFailures;
+    if (refused) {
+      new Counter({
+        name: 'polykms_auth_failures_total',
+        help: 'Authentication refusals (certificate, token, signature, JWT), by dialect, audited or over the audit bound',
+        labelNames: ['dialect'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [dialect, n] of Object.entries(refused())) this.inc({ dialect }, n);
+        },
+      });
     }
   }
 

@@ -6,6 +6,7 @@ import { Metrics } from '@polykms/http';
 import { parseCseConfig } from '@polykms/cse';
 import { composeAdminPort } from '../../test/admin-harness.ts';
 import { CONSOLE_CSP } from '../console/index.ts';
+import { adminApp } from './index.ts';
 
 describe.each(backends())('admin keys API on %s', (backend) => {
   let kms: Kms;
@@ -261,6 +262,28 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect((await call('GET', '/admin/audit?limit=1')).json.events).toHaveLength(1);
     for (const q of ['limit=0', 'limit=x', 'before=zzz', 'key=nope', 'what=1']) expect((await call('GET', `/admin/audit?${q}`)).status, q).toBe(400);
     expect((await call('GET', `/admin/audit?tenant=${randomUUID()}`)).status).toBe(404);
+  });
+
+  it('verifies the audit trail, against an anchor kept outside the database when given one', async () => {
+    const full = adminApp(kms, { adminToken: token, ovhUrl: 'https://127.0.0.1:1' });
+    const verify = async (body?: unknown) => {
+      const r = await full.request('/admin/audit/verify', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+      return { status: r.status, json: (await r.json()) as any };
+    };
+    const t = await newTenant();
+    await newKey(t.id);
+    const plain = await verify();
+    expect(plain.status).toBe(200);
+    expect(plain.json).toMatchObject({ ok: true, problems: [] });
+    const head = plain.json.head as { seq: string; chain: string };
+    expect(head.chain).toMatch(/^[0-9a-f]{64}$/);
+    expect((await verify({ anchor: head })).json).toMatchObject({ ok: true, problems: [] });
+    const wrong = await verify({ anchor: { seq: head.seq, chain: '0'.repeat(64) } });
+    expect(wrong.json.ok).toBe(false);
+    expect(wrong.json.problems[0].problem).toMatch(/another chain value/);
+    const ahead = await verify({ anchor: { seq: String(BigInt(head.seq) + 1000n), chain: head.chain } });
+    expect(ahead.json.problems[0].problem).toMatch(/not in the chain/);
+    for (const body of ['{', { anchor: { seq: '1' } }, { anchor: { seq: '-1', chain: head.chain } }, { other: 1 }]) expect((await verify(body)).status, JSON.stringify(body)).toBe(400);
   });
 
   it("lists a tenant's credentials of every dialect without certificates or keys", async () => {

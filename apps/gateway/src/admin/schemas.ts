@@ -70,4 +70,6 @@ export interface AdminOptions {
 }
 
 
+/** An anchor kept outside the database (a log line's `head`), which must still be in the trail. */
+export const VerifyAudit = z.strictObject({ anchor: z.strictObject({ seq: z.string().regex(/^[1-9][0-9]{0,18}$/), chain: z.string().regex(/^[0-9a-fA-F]{64}$/) }).optional() });
 export const Link = z.strictObject({ dialect: z.enum(['ovh', 'huawei', 'cse']), id: z.string().min(1).max(256) });

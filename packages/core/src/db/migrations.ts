@@ -146,7 +146,15 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
-
+  '0006_audit_head_mac': {
+    async up(db: Kysely<any>) {
+      // The head gets its own MAC (a database writer could otherwise cut the trail and move the head, or
+      // raise the legacy bound). The migration has no audit key: the head as found here is MACed once, at
+      // the next open, and `adopt_pending` says that this one adoption is still to come.
+      await db.schema.alterTable('audit_chain_head').addColumn('mac', 'bytea').addColumn('adopt_pending', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+      await sql`update audit_chain_head set adopt_pending = true where mac is null`.execute(db);
+    },
+  },
 };
 
 /** The id the CSE dialect derived for its KEK before 0005 (a v8 UUID from SHA-256); frozen here for that migration. */

@@ -93,6 +93,10 @@ export interface AuditChainHeadTable {
   seq: string;
   chain: Buffer;
   legacy_max_id: string;
+  /** HMAC over (seq, chain, legacy_max_id) under the audit key; null only until the first open after the upgrade. */
+  mac: Buffer | null;
+  /** Set by the migration that added `mac`: the one time the head may be MACed as found (see AuditTrail.useKey). */
+  adopt_pending: boolean;
 }
 
 export interface Database {

@@ -16,7 +16,10 @@ export async function generateDataKey(core: Core, c: Caller, keyId: string, byte
     const plaintext = randomBytes(bytes);
     const header = encodeHeader(key.id, version, 'dataKey');
     const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, opts.context)));
-    allowed(core, c, 'key.generate_data_key', keyId, { version, bytes });
+    await allowed(core, c, 'key.generate_data_key', keyId, { version, bytes }).catch((e: unknown) => {
+      plaintext.fill(0);
+      throw e;
+    });
     const withPlaintext = opts.withPlaintext ?? true;
     if (!withPlaintext) plaintext.fill(0);
     return { keyId: key.id, version, keySize: key.size, ciphertext, plaintext: withPlaintext ? plaintext : undefined };

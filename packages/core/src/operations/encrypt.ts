@@ -15,7 +15,7 @@ export async function encrypt(core: Core, c: Caller, keyId: string, plaintext: U
     if (key.kind !== 'oct') throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
     const header = encodeHeader(key.id, version);
     const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
-    allowed(core, c, 'key.encrypt', keyId, { version });
+    await allowed(core, c, 'key.encrypt', keyId, { version });
     return { keyId: key.id, version, keySize: key.size, ciphertext };
   });
 }
@@ -33,7 +33,7 @@ export async function decrypt(core: Core, c: Caller, ciphertext: Uint8Array, con
     const ops: KeyOp[] = opts.dataKey ? ['decrypt', 'unwrapKey'] : ['decrypt'];
     const { loaded } = await useKey(core, c, action, parsed.keyId, ops, parsed.version, opts.activeOnly);
     const plaintext = gcmDecrypt(loaded, parsed.parts, ciphertextAad(parsed.header, context));
-    allowed(core, c, action, parsed.keyId, { version: parsed.version });
+    await allowed(core, c, action, parsed.keyId, { version: parsed.version });
     return { keyId: parsed.keyId, version: parsed.version, plaintext };
   });
 }
@@ -44,7 +44,7 @@ export async function rsaEncrypt(core: Core, c: Caller, keyId: string, plaintext
     const { key, version, loaded } = await useKey(core, c, 'key.encrypt', keyId, ['encrypt', 'wrapKey'], undefined, opts.activeOnly);
     if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');
     const ciphertext = oaepEncrypt(loaded, plaintext, params);
-    allowed(core, c, 'key.encrypt', keyId, { version, scheme: 'RSA-OAEP' });
+    await allowed(core, c, 'key.encrypt', keyId, { version, scheme: 'RSA-OAEP' });
     return { keyId, version, ciphertext };
   });
 }
@@ -54,7 +54,7 @@ export async function rsaDecrypt(core: Core, c: Caller, keyId: string, ciphertex
     const { key, version, loaded } = await useKey(core, c, 'key.decrypt', keyId, ['decrypt', 'unwrapKey'], opts.version, opts.activeOnly);
     if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');
     const plaintext = await oaepDecrypt(loaded, ciphertext, params);
-    allowed(core, c, 'key.decrypt', keyId, { version, scheme: 'RSA-OAEP' });
+    await allowed(core, c, 'key.decrypt', keyId, { version, scheme: 'RSA-OAEP' });
     return { keyId, version, plaintext };
   });
 }

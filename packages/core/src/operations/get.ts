@@ -9,7 +9,7 @@ export async function getKey(core: Core, c: Caller, keyId: string): Promise<KeyR
   return run(core, c, 'key.get', keyId, async () => {
     const key = toRecord(await keyRow(core, c, keyId));
     await authorize(c, 'key.get', key);
-    core.audit.record(event(core, c, 'key.get', keyId, 'allowed'));
+    await core.audit.record(event(core, c, 'key.get', keyId, 'allowed'));
     return key;
   });
 }
@@ -26,7 +26,7 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     if (!v?.public_spki) throw notFound('key version');
     const spki = Buffer.from(v.public_spki);
     const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-    allowed(core, c, 'key.get_public_key', keyId, { version });
+    await allowed(core, c, 'key.get_public_key', keyId, { version });
     return { keyId, version, spki, pem: pub.export({ format: 'pem', type: 'spki' }) as string, jwk: pub.export({ format: 'jwk' }) as Record<string, string> };
   });
 }

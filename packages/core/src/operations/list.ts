@@ -35,7 +35,7 @@ export async function listKeys(core: Core, c: Caller, input: ListInput = {}): Pr
     const rows = await q.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
     const page = rows.slice(0, limit).map(toRecord);
     const last = page[page.length - 1];
-    core.audit.record(event(core, c, 'key.list', null, 'allowed', undefined, { count: page.length }));
+    await core.audit.record(event(core, c, 'key.list', null, 'allowed', undefined, { count: page.length }));
     return { keys: page, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
   });
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from '../errors.ts';
@@ -68,7 +70,7 @@ describe.each(backends())('pipeline on %s', (backend) => {
     expect((await kms.getKey(readOnly, k.id)).id).toBe(k.id);
     await expectKind(kms.encrypt(readOnly, k.id, Buffer.from('x')), 'permission_denied');
     await expectKind(kms.createKey(readOnly, { name: 'n', spec: { kind: 'oct', size: 256 } }), 'permission_denied');
-    await kms.audit.flush();
+    // No flush: a refusal is answered once its event is stored.
     const denied = await dbOf(kms).selectFrom('audit_events').selectAll().where('request_id', '=', 'req-deny').where('outcome', '=', 'denied').execute();
     expect(denied.map((d) => d.action).sort()).toEqual(['key.create', 'key.encrypt']);
     expect(denied[0]!.principal).toBe('reader');
@@ -80,7 +82,7 @@ describe.each(backends())('pipeline on %s', (backend) => {
     await kms.encrypt(caller, k.id, Buffer.from('x'));
     await kms.deactivate(caller, k.id);
     await expectKind(kms.encrypt(caller, k.id, Buffer.from('x')), 'failed_precondition');
-    await kms.audit.flush();
+    // No flush: every operation was answered only once its event was stored.
     const rows = await dbOf(kms).selectFrom('audit_events').selectAll().where('request_id', '=', 'req-audit').orderBy('id').execute();
     // Changes are written in their transaction, reads and crypto through the buffer: compare as a set.
     expect(rows.map((r) => `${r.action}:${r.outcome}`).sort()).toEqual(['key.create:allowed', 'key.deactivate:allowed', 'key.encrypt:allowed', 'key.encrypt:failed']);
@@ -144,5 +146,24 @@ describe.each(backends())('pipeline on %s', (backend) => {
     expect((await kms.listKeys(cse)).keys.map((k) => k.id).sort()).toEqual([squatter.id, kek.id, customer.id].sort());
     await kms.rotate(cse, kek.id);
     expect((await kms.decrypt(cse, sealed.ciphertext, ctx)).plaintext.toString()).toBe('a DEK');
+  });
+
+  it('fails closed: while the store refuses audit events, reads, crypto and random fail with unavailable; a refusal keeps its own error', async () => {
+    const k = await kms.createKey(alice, { name: 'closed', spec: { kind: 'oct', size: 256 } });
+    const ct = await kms.encrypt(alice, k.id, Buffer.from('x'));
+    await sql`alter table audit_events add constraint refuse_audit check (false) not valid`.execute(dbOf(kms));
+    try {
+      await expectKind(kms.encrypt(alice, k.id, Buffer.from('x')), 'unavailable', /audit/);
+      await expectKind(kms.decrypt(alice, ct.ciphertext), 'unavailable', /audit/);
+      await expectKind(kms.getKey(alice, k.id), 'unavailable', /audit/);
+      await expectKind(kms.listKeys(alice), 'unavailable', /audit/);
+      await expectKind(kms.random(alice, 16), 'unavailable', /audit/);
+      await expectKind(kms.encrypt({ ...alice, authorize: () => false }, k.id, Buffer.from('x')), 'permission_denied');
+      await expectKind(kms.getKey(alice, randomUUID()), 'not_found');
+    } finally {
+      await sql`alter table audit_events drop constraint refuse_audit`.execute(dbOf(kms));
+    }
+    expect((await kms.decrypt(alice, ct.ciphertext)).plaintext.toString()).toBe('x');
+    expect((await kms.verifyAudit()).problems).toEqual([]);
   });
 });

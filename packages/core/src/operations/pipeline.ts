@@ -28,18 +28,19 @@ export function event(
   };
 }
 
-/** Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`. */
+/**
+ * Runs one operation: any failure becomes a KmsError and an audit event; success is audited by `fn`,
+ * which waits for its event to be durable (`allowed`) before it returns. A refusal is answered once its
+ * event is written too; if the trail cannot take it, the refusal stays the answer.
+ */
 export async function run<T>(core: Core, c: Caller, action: Action, keyId: string | null, fn: () => Promise<T>): Promise<T> {
   try {
-    const r = await fn();
-    const behind = core.audit.room();
-    if (behind) await behind;
-    return r;
+    return await fn();
   } catch (e) {
     const err = toKmsError(e);
     if ((err.kind === 'failed_precondition' || err.kind === 'unsupported') && !err.key && keyId) err.key = await keyFacts(core, c, keyId);
     if (err.kind === 'internal' || err.kind === 'unavailable') core.log.error({ err: e, action, reqId: c.requestId }, 'operation failed');
-    core.audit.record(event(core, c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err));
+    await core.audit.record(event(core, c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err)).catch(() => undefined);
     throw err;
   }
 }
@@ -73,7 +74,7 @@ export function checkTenant(c: Caller) {
   if (!isUuid(c.tenantId)) throw notFound('tenant');
 }
 
-/** The audit event of a successful read or crypto operation. */
+/** The operation's event, durable before the result is handed back (fails with `unavailable` otherwise). */
 export function allowed(core: Core, c: Caller, action: Action, keyId: string, details?: Record<string, unknown>) {
-  core.audit.record(event(core, c, action, keyId, 'allowed', undefined, details));
+  return core.audit.record(event(core, c, action, keyId, 'allowed', undefined, details));
 }

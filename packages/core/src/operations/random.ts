@@ -8,7 +8,7 @@ export async function random(core: Core, c: Caller, bytes: number): Promise<Buff
   return run(core, c, 'random', null, async () => {
     if (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_RANDOM) throw invalid(`random bytes: 1 to ${MAX_RANDOM}`, 'length');
     await authorize(c, 'random');
-    core.audit.record(event(core, c, 'random', null, 'allowed', undefined, { bytes }));
+    await core.audit.record(event(core, c, 'random', null, 'allowed', undefined, { bytes }));
     return randomBytes(bytes);
   });
 }

@@ -12,7 +12,7 @@ export async function sign(core: Core, c: Caller, keyId: string, params: SignPar
     const { key, version, loaded } = await useKey(core, c, 'key.sign', keyId, 'sign', undefined, opts.activeOnly);
     const p = typeof params === 'function' ? params(key) : params;
     const signature = await signWith(loaded, p, input);
-    allowed(core, c, 'key.sign', keyId, { version, scheme: p.scheme, hash: p.hash, prehashed: !!p.prehashed });
+    await allowed(core, c, 'key.sign', keyId, { version, scheme: p.scheme, hash: p.hash, prehashed: !!p.prehashed });
     return { keyId, version, signature };
   });
 }
@@ -23,7 +23,7 @@ export async function verify(core: Core, c: Caller, keyId: string, params: SignP
     if (input.length > MAX_PLAINTEXT) throw invalid(`the message is at most ${MAX_PLAINTEXT} bytes`, 'message_size');
     const { key, version, loaded } = await useKey(core, c, 'key.verify', keyId, 'verify', opts.version, opts.activeOnly);
     const valid = await verifyWith(loaded, typeof params === 'function' ? params(key) : params, input, signature);
-    allowed(core, c, 'key.verify', keyId, { version, valid });
+    await allowed(core, c, 'key.verify', keyId, { version, valid });
     return { keyId, version, valid };
   });
 }

@@ -34,7 +34,7 @@ export function tenantRoutes(app: Hono<AdminEnv>, kms: Kms) {
   app.post('/admin/tenants', async (c) => {
     const req = await body(c, CreateTenant);
     const t = await kms.tenants.create(req.name);
-    kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
+    await kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
     return c.json(tenantView(await findTenant(kms, t.id), []), 201);
   });
 
