@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, SignJWT, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { type Caller, type Kms } from '@polykms/core';
 import { normalizeUrl, tenantExternalId, type CseConfig } from './config.ts';
+import { CSE_STORAGE } from './store.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -35,6 +36,8 @@ export class CseInstance {
   private async init() {
     const tenantId = (await this.kms.tenants.resolve('cse', tenantExternalId(this.config), { create: true }))!;
     const c: Caller = { tenantId, dialect: 'cse', principal: 'system:cse' };
+    // Before ownKey: a KEK made before keys had owners must be claimed, not replaced.
+    await this.kms.storage(CSE_STORAGE);
     const kek = await this.kms.ownKey(c, {
       name: 'google-cse-kek',
       description: `Google Workspace CSE key-encryption key for ${tenantExternalId(this.config)}`,

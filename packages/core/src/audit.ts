@@ -1,10 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
-import { KmsError, invalid } from './errors.ts';
-import { isUuid } from './ciphertext.ts';
+import { KmsError, } from './errors.ts';
 import { eventColumns } from './auditchain.ts';
+import { listAuditEvents, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
+import { storable } from './audit-text.ts';
+import { insertEvents, moveHeadAndInsert, type Head } from './audit-sql.ts';
+
+export { likeContains, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
+export { unstorableText } from './audit-text.ts';
 import { headMac, sealBatch, unsealedRows } from './auditseal.mjs';
 import { offloadAudit } from './runtime/offload.ts';
 
@@ -21,120 +26,8 @@ export interface AuditEvent {
   details?: Record<string, unknown> | null | undefined;
 }
 
-/** An event as stored, with its position in the trail. */
-export interface StoredAuditEvent extends AuditEvent {
-  id: string;
-  errorKind: string | null;
-  requestId: string | null;
-  details: Record<string, unknown> | null;
-}
-
-export interface AuditQuery {
-  /** Only this tenant's events (a uuid); all tenants when absent. */
-  tenantId?: string | undefined;
-  keyId?: string | undefined;
-  limit?: number | undefined;
-  /** Events older than this position (`nextBefore` of the previous page). */
-  before?: string | undefined;
-  dialect?: string | undefined;
-  /** Principals containing this text (case-insensitive). */
-  principal?: string | undefined;
-  action?: string | undefined;
-  outcome?: AuditEvent['outcome'] | undefined;
-  /** Events at or after `since` and before `until`. */
-  since?: Date | undefined;
-  until?: Date | undefined;
-  /**
-   * Leaves out one caller's successful events with these actions: an operator tool's own reads
-   * (every page it shows is a `key.get` or `key.list`) would otherwise bury what others did.
-   */
-  hide?: { dialect: string; principal: string; actions: readonly string[] } | undefined;
-}
-
-/** `%`, `_` and the escape character itself, matched literally by LIKE. */
-export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-/**
- * One statement per batch, whatever its size: the rows as one JSON document, spread by
- * `jsonb_to_recordset`. A multi-row VALUES list costs a bind parameter per cell and a parse and plan
- * that grow with the batch; one array per column (`unnest`) costs the driver a text encoding per cell.
- * Measured here per event (CPU of the whole process): VALUES 53 us on PostgreSQL and 70 on PGlite,
- * unnest 22 and 65, JSON 13 and 36.
- */
-function insertEvents(db: Kysely<Database> | Transaction<Database>, rows: string) {
-  return sql`insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
-    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
-    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
-      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)`.execute(db);
-}
-
-/**
- * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
- * head is still at `from` (another writer may have moved it: then nothing is inserted).
- */
-function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
-  return sql`with moved as (
-      update audit_chain_head set seq = ${to.seq}, chain = ${to.chain}, mac = ${to.mac}
-      where id = 1 and seq = ${from.seq} and chain = ${from.chain} returning 1)
-    insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
-    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
-    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
-      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)
-    where exists (select 1 from moved)`.execute(db);
-}
-
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
-
-/** NUL, and UTF-16 halves without their pair (which no UTF-8 text can hold). */
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const UNSTORABLE_ONE = new RegExp(UNSTORABLE.source);
-/** True when PostgreSQL could not store this text (see `storable`): names and descriptions with it are refused. */
-export const unstorableText = (s: string) => UNSTORABLE_ONE.test(s);
-const MAYBE = /\u0000|[\uD800-\uDFFF]/;
-/** The same in JSON text: JSON.stringify escapes both (`\u0000`, `\ud800`). */
-const MAYBE_JSON = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
-/**
- * PostgreSQL stores no NUL character and no unpaired surrogate in text or jsonb: one in a token's
- * claim, a header or a request's `reason` would fail its whole batch, again at every retry. Each
- * becomes U+FFFD before the event is MACed and buffered.
- */
-function storable(e: AuditEvent): AuditEvent {
-  const strings = [e.dialect, e.principal, e.action, e.errorKind, e.requestId];
-  let details = '';
-  try {
-    details = e.details ? JSON.stringify(e.details) : '';
-  } catch {
-    // BigInt or a cycle: keep what can be said about it rather than fail the caller or the batch.
-    return storable({ ...e, details: { unserializable: true } });
-  }
-  if (!strings.some((v) => v !== undefined && v !== null && MAYBE.test(v)) && !MAYBE_JSON.test(details)) return e;
-  const clean = <T,>(v: T): T =>
-    (typeof v === 'string'
-      ? v.replace(UNSTORABLE, '\ufffd')
-      : Array.isArray(v)
-        ? v.map(clean)
-        : v && typeof v === 'object' && !(v instanceof Date)
-          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), clean(x)]))
-          : v) as T;
-  return {
-    ...e,
-    dialect: clean(e.dialect),
-    principal: clean(e.principal),
-    action: clean(e.action),
-    errorKind: clean(e.errorKind),
-    requestId: clean(e.requestId),
-    details: clean(e.details),
-  };
-}
-
-/** The chain head as this process last wrote or verified it. */
-interface Head {
-  seq: string;
-  chain: Buffer;
-  legacy: string;
-  mac: Buffer | null;
-}
 
 interface Waiter {
   e: AuditEvent;
@@ -355,51 +248,10 @@ export class AuditTrail {
     while (this.writing) await this.writing;
   }
 
-  /**
-   * Recent events, newest first by event time (buffered events are inserted after later changes, so
-   * the id alone is not time order); keyset on (at, id), so a page costs the same at any depth.
-   * Buffered events are written first, so a read sees everything this process has recorded.
-   */
+  /** Recent events, newest first (see audit-list.ts); what this process has recorded is written first. */
   async list(q: AuditQuery = {}): Promise<{ events: StoredAuditEvent[]; nextBefore: string | null }> {
-    const limit = q.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('a page holds 1 to 1000 audit events', 'limit');
-    for (const [field, v] of [['tenant', q.tenantId], ['key', q.keyId]] as const) if (v !== undefined && !isUuid(v)) throw invalid(`a ${field} id is a UUID`, field);
-    const before = q.before === undefined ? undefined : decodeAuditPosition(q.before);
     await this.flush();
-    let sel = this.db.selectFrom('audit_events').selectAll();
-    if (q.tenantId !== undefined) sel = sel.where('tenant_id', '=', q.tenantId);
-    if (q.keyId !== undefined) sel = sel.where('key_id', '=', q.keyId);
-    for (const [field, v] of [['dialect', q.dialect], ['principal', q.principal], ['action', q.action]] as const) {
-      if (v !== undefined && (typeof v !== 'string' || v.length < 1 || v.length > 256 || unstorableText(v))) throw invalid(`a ${field} filter is 1 to 256 characters`, field);
-    }
-    if (q.outcome !== undefined && !['allowed', 'denied', 'failed'].includes(q.outcome)) throw invalid('an outcome is allowed, denied or failed', 'outcome');
-    for (const [field, v] of [['since', q.since], ['until', q.until]] as const) if (v !== undefined && !(v instanceof Date && !Number.isNaN(v.getTime()))) throw invalid(`${field} is not a valid time`, field);
-    if (q.dialect !== undefined) sel = sel.where('dialect', '=', q.dialect);
-    if (q.principal !== undefined) sel = sel.where('principal', 'ilike', likeContains(q.principal));
-    if (q.action !== undefined) sel = sel.where('action', '=', q.action);
-    if (q.outcome !== undefined) sel = sel.where('outcome', '=', q.outcome);
-    if (q.since !== undefined) sel = sel.where('at', '>=', q.since);
-    if (q.until !== undefined) sel = sel.where('at', '<', q.until);
-    const hide = q.hide;
-    if (hide?.actions.length)
-      sel = sel.where((w) => w.not(w.and([w('dialect', '=', hide.dialect), w('principal', '=', hide.principal), w('outcome', '=', 'allowed'), w('action', 'in', [...hide.actions])])));
-    if (before) sel = sel.where((w) => w.or([w('at', '<', before.at), w.and([w('at', '=', before.at), w('id', '<', before.id)])]));
-    const rows = await sel.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-    const events = rows.slice(0, limit).map((r) => ({
-      id: String(r.id),
-      at: r.at,
-      tenantId: r.tenant_id,
-      dialect: r.dialect,
-      principal: r.principal,
-      action: r.action,
-      keyId: r.key_id,
-      outcome: r.outcome as AuditEvent['outcome'],
-      errorKind: r.error_kind,
-      requestId: r.request_id,
-      details: r.details,
-    }));
-    const last = events[events.length - 1];
-    return { events, nextBefore: rows.length > limit && last ? Buffer.from(`${last.at.toISOString()}|${last.id}`).toString('base64url') : null };
+    return listAuditEvents(this.db, q);
   }
 
   private logEvent(e: AuditEvent, sealed?: { seq: string; head?: { seq: string; chain: string } }) {
@@ -413,13 +265,4 @@ export class AuditTrail {
   close() {
     this.closed = true;
   }
-}
-
-function decodeAuditPosition(pos: string): { at: Date; id: string } {
-  const bad = () => invalid('the audit position is not valid', 'before');
-  if (typeof pos !== 'string' || pos.length > 100 || !/^[A-Za-z0-9_-]+$/.test(pos)) throw bad();
-  const [iso, id] = Buffer.from(pos, 'base64url').toString('utf8').split('|');
-  const at = new Date(iso ?? '');
-  if (Number.isNaN(at.getTime()) || !/^[1-9][0-9]{0,17}$/.test(id ?? '')) throw bad();
-  return { at, id: id! };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,15 +10,6 @@ import { backends, createTestDatabase, silentLogger, testKeyring, dbOf } from '.
 import { openStore } from './connect.ts';
 import { migrateTo } from './migrations.ts';
 
-/** The CSE dialect's KEK id before 0005, computed here the way it was (v8 UUID of SHA-256). */
-function oldKekId(tenantId: string) {
-  const h = createHash('sha256').update(`polykms/cse/kek/${tenantId}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
 describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existing data on %s', (backend) => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-mig-'));
   let drop = async () => {};
@@ -27,7 +18,7 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps every key working, marks the CSE KEK as the cse dialect own, and frees ids across tenants', async () => {
+  it('keeps every key working, leaves every existing key the customer\'s, and frees ids across tenants', async () => {
     const db = await createTestDatabase(backend);
     drop = db.drop;
     const where = { databaseUrl: db.url, dataDir: dir };
@@ -37,12 +28,12 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     const store = await openStore({ ...where, migrate: false });
     await migrateTo(store.db, '0004_audit_chain');
     const [cse, other, plain] = [randomUUID(), randomUUID(), randomUUID()];
-    const kekId = oldKekId(cse);
+    const kekId = randomUUID();
     const [squatId, plainId] = [randomUUID(), randomUUID()];
     const raw = new Map<string, Buffer>();
     const now = new Date();
     for (const [id, name] of [[cse, 'cse:https://kacls.example/v1'], [other, 'ovh:domain'], [plain, 'plain']]) await sql`insert into tenants (id, name) values (${id}, ${name})`.execute(store.db);
-    for (const [tenant, id, name] of [[cse, kekId, 'google-cse-kek'], [other, squatId, 'google-cse-kek'], [plain, plainId, 'plain']] as const) {
+    for (const [tenant, id, name] of [[cse, kekId, 'kek'], [other, squatId, 'kek'], [plain, plainId, 'plain']] as const) {
       const bytes = randomBytes(32);
       raw.set(id, bytes);
       await sql`insert into keys (id, tenant_id, name, kind, size, ops, origin, state, current_version, created_at, updated_at, activated_at)
@@ -55,18 +46,10 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     try {
       const as = (tenantId: string, dialect: string): Caller => ({ tenantId, dialect, principal: 'p' });
       const owners = await dbOf(kms).selectFrom('keys').select(['id', 'owner']).execute();
-      expect(Object.fromEntries(owners.map((o) => [o.id, o.owner]))).toEqual({ [kekId]: 'cse', [squatId]: null, [plainId]: null });
+      expect(Object.fromEntries(owners.map((o) => [o.id, o.owner]))).toEqual({ [kekId]: null, [squatId]: null, [plainId]: null });
       expect((await dbOf(kms).selectFrom('key_versions').select(['key_id', 'tenant_id']).execute()).map((v) => `${v.tenant_id}/${v.key_id}`).sort()).toEqual(
         [`${cse}/${kekId}`, `${other}/${squatId}`, `${plain}/${plainId}`].sort(),
       );
-      // The KEK: the cse dialect finds the same key (old blobs keep opening); no other dialect sees it.
-      expect((await kms.ownKey(as(cse, 'cse'), { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } })).id).toBe(kekId);
-      const ct = await kms.encrypt(as(cse, 'cse'), kekId, Buffer.from('dek'));
-      expect((await kms.decrypt(as(cse, 'cse'), ct.ciphertext)).plaintext.toString()).toBe('dek');
-      await expect(kms.getKey(as(cse, 'ovh'), kekId)).rejects.toMatchObject({ kind: 'not_found' });
-      expect((await kms.listKeys(as(cse, 'admin'))).keys).toEqual([]);
-      // A customer's key that only shares the name stays the customer's.
-      expect((await kms.getKey(as(other, 'ovh'), squatId)).owner).toBeNull();
       // Material sealed before the migration still opens: encrypt then decrypt with the stored key.
       const p = await kms.encrypt(as(plain, 'ovh'), plainId, Buffer.from('still here'));
       expect((await kms.decrypt(as(plain, 'huawei'), p.ciphertext)).plaintext.toString()).toBe('still here');

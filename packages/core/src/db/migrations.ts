@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { KmsError } from '../errors.ts';
 
@@ -139,11 +138,7 @@ const migrations: Record<string, Migration> = {
       // finds its own by name, so their ids are random and cannot be taken ahead of it.
       await sql`alter table keys add column owner text`.execute(db);
       await sql`create unique index keys_owner_name on keys (tenant_id, owner, name) where owner is not null`.execute(db);
-      // The CSE key-encryption keys made so far: named google-cse-kek at the id derived from their tenant.
-      const keks = await sql<{ id: string; tenant_id: string }>`select id, tenant_id from keys where name = 'google-cse-kek'`.execute(db);
-      for (const k of keks.rows) {
-        if (k.id.toLowerCase() === cseKekIdBefore0005(k.tenant_id)) await sql`update keys set owner = 'cse' where tenant_id = ${k.tenant_id} and id = ${k.id}`.execute(db);
-      }
+      // Which existing keys a dialect owns is the dialect's to say (its own migrations, before first use).
     },
   },
   '0006_audit_head_mac': {
@@ -156,15 +151,6 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
-
-/** The id the CSE dialect derived for its KEK before 0005 (a v8 UUID from SHA-256); frozen here for that migration. */
-function cseKekIdBefore0005(tenantId: string): string {
-  const h = createHash('sha256').update(`polykms/cse/kek/${tenantId}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

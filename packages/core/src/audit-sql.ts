@@ -1,0 +1,40 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './db/schema.ts';
+
+/** The chain head as this process last wrote or verified it. */
+export interface Head {
+  seq: string;
+  chain: Buffer;
+  legacy: string;
+  mac: Buffer | null;
+}
+
+/**
+ * One statement per batch, whatever its size: the rows as one JSON document, spread by
+ * `jsonb_to_recordset`. A multi-row VALUES list costs a bind parameter per cell and a parse and plan
+ * that grow with the batch; one array per column (`unnest`) costs the driver a text encoding per cell.
+ * Measured here per event (CPU of the whole process): VALUES 53 us on PostgreSQL and 70 on PGlite,
+ * unnest 22 and 65, JSON 13 and 36.
+ */
+export function insertEvents(db: Kysely<Database> | Transaction<Database>, rows: string) {
+  return sql`insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
+    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
+    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
+      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)`.execute(db);
+}
+
+/**
+ * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
+ * head is still at `from` (another writer may have moved it: then nothing is inserted).
+ */
+export function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
+  return sql`with moved as (
+      update audit_chain_head set seq = ${to.seq}, chain = ${to.chain}, mac = ${to.mac}
+      where id = 1 and seq = ${from.seq} and chain = ${from.chain} returning 1)
+    insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
+    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
+    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
+      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)
+    where exists (select 1 from moved)`.execute(db);
+}
+
