@@ -5,6 +5,7 @@
  * bodiless calls. Each answer is checked against the 2.16.2 document.
  */
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
@@ -30,6 +31,8 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   let server: OvhServer;
   let okmsId: string;
   let root: Creds;
+  let ctl: (method: string, path: string, body?: unknown) => Promise<any>;
+  let caPem: string;
 
   /** `body` is the exact JSON text the SDK writes (or undefined: no body, no Content-Type). */
   const sdk = async (method: string, path: string, body?: string): Promise<Reply> => {
@@ -45,7 +48,11 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     const ca = await gatewayCa(kms);
     server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
     const control = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: server.url, swaggerEndpoint: server.url });
-    const ctl = async (method: string, path: string, body?: unknown) => (await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
+    caPem = ca.certPem;
+    ctl = async (method: string, path: string, body?: unknown) => {
+      const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+      return r.status === 204 ? undefined : r.json();
+    };
     okmsId = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).id;
     const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'cli', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
     const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`);
@@ -195,5 +202,66 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect(sig.json.signature).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
     const ok = await sdk('POST', `/v1/servicekey/${rsa.id}/verify`, `{"alg":"PS256","isdigest":true,"message":"${digest}","signature":"${sig.json.signature}"}`);
     expect(ok.json).toEqual({ result: true });
+  });
+
+  it('keys get --wrapping-key-id (wrapped export): the key in use, under the customer RSA key, opened with jose', async () => {
+    const customer = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pub = customer.publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const transport = (await sdk('POST', '/v1/servicekey?format=jwk', `{"context":"t","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"t","kty":"RSA","n":"${pub.n}"}],"name":"t"}`)).json;
+    const k = (await sdk('POST', '/v1/servicekey', '{"context":"x","extractable":true,"name":"x","operations":["encrypt","decrypt"],"size":256,"type":"oct"}')).json;
+    const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${Buffer.from('in use').toString('base64')}"}`);
+    for (const [fmt, alg] of [['RAW', 'RSA-OAEP-256'], ['JWK', 'RSA-OAEP-256'], ['RAW', 'RSA-OAEP']]) {
+      const r = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=${fmt}&wrappingAlgorithm=${alg}`);
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.keys).toBeUndefined();
+      expect(r.json.wrappedKeys).toHaveLength(1);
+      expect(r.json.wrappedKeys[0]).toMatchObject({ keyFormatType: fmt, wrappingKeyId: transport.id });
+      const { plaintext, protectedHeader } = await jose.compactDecrypt(r.json.wrappedKeys[0].ciphertext, customer.privateKey);
+      expect(protectedHeader).toMatchObject({ alg, enc: 'A256GCM', kid: transport.id });
+      const key = fmt === 'RAW' ? Buffer.from(plaintext) : Buffer.from(JSON.parse(Buffer.from(plaintext).toString()).k, 'base64url');
+      expect((await openLocally(enc.json.ciphertext, key, 'C')).toString()).toBe('in use');
+    }
+    // refusals: each a 4xx in OVH's body
+    const closed = (await sdk('POST', '/v1/servicekey', '{"context":"n","extractable":false,"name":"n","operations":[],"size":256,"type":"oct"}')).json;
+    const q = (id: string, extra = '') => `/v1/servicekey/${id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256${extra}`;
+    const refused = await sdk('GET', q(closed.id));
+    expect(refused.status).toBe(400);
+    expect(refused.json.errors[0]).toMatch(/not extractable/);
+    expect((await sdk('PATCH', `/v1/servicekey/${closed.id}`, '{"extractable":true}')).status).toBe(200);
+    expect((await sdk('GET', q(closed.id))).status).toBe(200);
+    const rsa15 = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA1_5`);
+    expect([rsa15.status, rsa15.json.errors[0]]).toEqual([400, expect.stringMatching(/RSA1_5.*not offered/)]);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}`)).json.errors[0]).toMatch(/wrappedKeyFormat is required/);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=nope&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=PKCS8&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${k.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(404);
+
+    // IAM: get on the key is not enough; wrapKey on the transport key is needed too (and alone is not enough)
+    const urn = 'urn:v1:eu:identity:user:xx1111-ovh/exporter';
+    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'exp', identityURNs: [urn] });
+    const user: Creds = { cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM, key: cred.privateKeyPEM, ca: caPem };
+    const as = async (path: string) => {
+      const r = await call(server.url, user, 'GET', `/api/${okmsId}${path}`, undefined, GO);
+      expect(validateResponse('GET', `/api/${okmsId}${path.split('?')[0]}`, r.status, r.json).errors).toEqual([]);
+      return r;
+    };
+    const policy = (actions: Array<[string, string]>) =>
+      ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/exporter`, {
+        identities: [urn],
+        resources: actions.map(([, id]) => ({ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${id}` })),
+        permissions: { allow: [...new Set(actions.map(([a]) => ({ action: a })))] },
+      });
+    await policy([['okms:apikms:serviceKey/get', k.id]]);
+    expect((await as(`/v1/servicekey/${k.id}`)).status).toBe(200);
+    expect((await as(q(k.id))).status).toBe(403);
+    await policy([['okms:apikms:serviceKey/wrapKey', transport.id]]);
+    expect((await as(q(k.id))).status).toBe(403);
+    await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/exporter`, {
+      identities: [urn],
+      resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }, { urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${transport.id}` }],
+      permissions: { allow: [{ action: 'okms:apikms:serviceKey/get' }, { action: 'okms:apikms:serviceKey/wrapKey' }] },
+    });
+    expect((await as(q(k.id))).status).toBe(200);
   });
 });

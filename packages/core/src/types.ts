@@ -42,6 +42,10 @@ export type Action =
   | 'key.sign'
   | 'key.verify'
   | 'key.get_public_key'
+  /** The key's material leaves, wrapped under a transport key (checked on the exported key). */
+  | 'key.export'
+  /** A transport key wraps another key's material for export (checked on the transport key). */
+  | 'key.wrap'
   | 'random';
 
 export interface KeyRecord {

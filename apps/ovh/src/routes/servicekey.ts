@@ -92,7 +92,21 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
 
   route('get', '/v1/servicekey/:keyId', async (c) => {
     const jwk = format(c);
-    return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
+    const wrappingKeyId = c.req.query('wrappingKeyId');
+    const wrappedKeyFormat = c.req.query('wrappedKeyFormat');
+    const wrappingAlgorithm = c.req.query('wrappingAlgorithm');
+    if (wrappingKeyId === undefined) {
+      if (wrappedKeyFormat !== undefined || wrappingAlgorithm !== undefined) throw invalid('wrappedKeyFormat and wrappingAlgorithm go with wrappingKeyId (wrapped export)');
+      return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
+    }
+    // Wrapped export: the material leaves only as a JWE under the customer's transport key (core).
+    if (!isUuid(wrappingKeyId)) throw invalid(`wrappingKeyId must be a UUID; got '${wrappingKeyId}'`);
+    const fmt = S.KeyFormatTypes.safeParse(wrappedKeyFormat);
+    if (!fmt.success) throw invalid(`wrappedKeyFormat is required with wrappingKeyId: one of ${S.KeyFormatTypes.options.join(', ')}`);
+    const alg = S.WrappingAlgorithms.safeParse(wrappingAlgorithm);
+    if (!alg.success) throw invalid(`wrappingAlgorithm is required with wrappingKeyId: one of ${S.WrappingAlgorithms.options.join(', ')}`);
+    const r = await kms.exportWrapped(caller(c), keyIdOf(c), { wrappingKeyId, format: fmt.data, algorithm: alg.data, maxLength: MAX_WRAPPED });
+    return c.json({ ...serviceKey(r.key), wrappedKeys: [{ keyFormatType: r.format, wrappingKeyId: r.wrappingKeyId, ciphertext: r.jwe }] });
   });
 
   route('patch', '/v1/servicekey/:keyId', async (c) => {
@@ -215,6 +229,9 @@ function usages(ops: readonly string[] | null | undefined): string[] | undefined
   if (derive.length) throw invalid(`${derive.join(' and ')} ${derive.length > 1 ? 'are' : 'is'} not available: keys here encrypt, decrypt, sign, verify, wrapKey and unwrapKey`);
   return [...ops];
 }
+
+/** WrappedKeyEntry.ciphertext: at most 5000 characters in the 2.16.2 document. */
+const MAX_WRAPPED = 5000;
 
 const specOf = (k: KeyRecord) => ({ kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
 const keyIdOf = (c: OvhContext) => c.req.param('keyId' as never) as string;
