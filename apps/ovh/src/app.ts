@@ -17,13 +17,14 @@ export type OvhContext = Context<OvhEnv>;
 export const MAX_BODY = 64 * 1024;
 
 /** The caller core sees: the domain's tenant, this credential, and OVH IAM as the policy hook. */
-export function caller(c: OvhContext, override?: Partial<Record<Action, string>>): Caller {
+export function caller(c: OvhContext, override?: Partial<Record<Action, string>>, details?: Record<string, unknown>): Caller {
   const id = c.get('identity');
   return {
     tenantId: id.tenantId,
     dialect: 'ovh',
     principal: `credential:${id.credentialId}`,
     requestId: c.get('requestId'),
+    details,
     // A method, not an arrow: the TypeScript loader names every arrow assigned to a property at run time.
     authorize(action, key) {
       return allowed(id.policies, id.identities, override?.[action] ?? OVH_ACTIONS[action], key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId));

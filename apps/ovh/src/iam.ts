@@ -30,6 +30,8 @@ export const OVH_ACTIONS: Record<Action, string> = {
   'key.sign': 'okms:apikms:serviceKey/sign',
   'key.verify': 'okms:apikms:serviceKey/verify',
   'key.get_public_key': 'okms:apikms:serviceKey/get',
+  'key.export': 'okms:apikms:serviceKey/get',
+  'key.wrap': 'okms:apikms:serviceKey/wrapKey',
   random: 'okms:apikms:random/get',
 };
 

@@ -14,6 +14,9 @@ export function ovhState(k: Pick<KeyRecord, 'state' | 'compromisedAt'>): string 
 
 const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
 
+/** 2.16.2's ServiceKeyClassEnum. */
+export const keyClass = (k: Pick<KeyRecord, 'kind' | 'publicOnly'>) => (k.publicOnly ? 'PUBLIC_KEY' : k.kind === 'RSA' || k.kind === 'EC' ? 'KEY_PAIR' : 'SECRET_KEY');
+
 /** GetServiceKeyResponse; `jwk` is the public JWK (format=jwk), present only when asked. */
 export function serviceKey(k: KeyRecord, jwk?: Record<string, unknown>) {
   const attributes: Record<string, unknown> = { state: ovhState(k), original_creation_date: iso(k.createdAt) };
@@ -31,6 +34,7 @@ export function serviceKey(k: KeyRecord, jwk?: Record<string, unknown>) {
     operations: k.ops,
     ...(k.size ? { size: k.size } : {}),
     protectionLevel: 'SOFTWARE',
+    class: keyClass(k),
     attributes,
     ...(jwk ? { keys: [jwk] } : {}),
   };

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { CompactEncrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
   validateHttpResponse,
   validateRequest,
   validateResponse,
+  SPEC_PATH,
 } from './openapi.ts';
 
 const OKMS = '3f1c2a9e-5b7d-4e21-9c0a-7d8e6f5a4b3c';
@@ -26,6 +28,7 @@ const serviceKey = () => ({
   size: 256,
   operations: ['encrypt', 'decrypt'],
   protectionLevel: 'SOFTWARE',
+  class: 'SECRET_KEY',
   attributes: { state: 'active', original_creation_date: '2025-01-01T00:00:00Z' },
 });
 
@@ -43,10 +46,11 @@ async function jwe(bytes: number): Promise<string> {
 }
 
 describe('loadSpec / operationFor', () => {
-  it('loads the 2.14.0 document once', () => {
+  it('loads the 2.16.2 document once, byte for byte the vendored copy', () => {
     const spec = loadSpec();
     expect(spec.openapi).toBe('3.0.1');
-    expect(spec.info.version).toBe('2.14.0');
+    expect(spec.info.version).toBe('2.16.2');
+    expect(createHash('sha256').update(readFileSync(SPEC_PATH)).digest('hex')).toBe('72e335bf9732af3b1039c6c101eab8885c9d3f7f84da00323bcbcfabb90c0c1f');
     expect(loadSpec()).toBe(spec);
   });
 
@@ -120,7 +124,9 @@ describe('OpenAPI 3.0 -> JSON Schema', () => {
   });
 
   it('accepts the nullable fields of the spec', () => {
-    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), attributes: null, keys: null }).ok).toBe(true);
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), attributes: null }).ok).toBe(true);
+    // 2.16.2: `keys` is no longer nullable
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), keys: null }).ok).toBe(false);
     // CreateImportServiceKeyRequest.protectionLevel is `$ref` + `nullable: true`
     expect(validateRequest('POST', LEGACY, { name: 'k', type: 'oct', size: 256, protectionLevel: null }).ok).toBe(true);
     expect(validateRequest('POST', LEGACY, { name: 'k', protectionLevel: 'PLASTIC' }).ok).toBe(false);
@@ -214,7 +220,7 @@ describe('validateResponse', () => {
   it('rejects statuses the operation does not document', () => {
     const r = validateResponse('GET', `${LEGACY}/${KEY}`, 418, errorBody());
     expect(r.ok).toBe(false);
-    expect(r.errors[0]).toMatch(/status 418 is not documented for GetServiceKey \(documented: 200, 400, 401, 404, 429, 500\)/);
+    expect(r.errors[0]).toMatch(/status 418 is not documented for GetServiceKey \(documented: 200, 400, 401, 403, 404, 429, 500\)/);
     expect(validateResponse('GET', `${LEGACY}/${KEY}`, 201, serviceKey()).ok).toBe(false);
     expect(validateResponse('POST', LEGACY, 200, serviceKey()).ok).toBe(false); // create answers 201
     expect(validateResponse('POST', LEGACY, 401, errorBody()).ok).toBe(false); // spec quirk: no 401 on create
@@ -301,5 +307,47 @@ describe('validateRequest', () => {
     expect(validateResponse('POST', encrypt, 200, { ciphertext }).ok).toBe(true); // EncryptResponse has no maxLength
     const r = validateRequest('POST', `${LEGACY}/${KEY}/decrypt`, { ciphertext });
     expect(r.errors).toEqual(['request/ciphertext must NOT have more than 5464 characters']);
+  });
+});
+
+describe('what 2.16.2 adds', () => {
+  const wrapped = () => ({ keyFormatType: 'JWK', wrappingKeyId: KEY, ciphertext: 'a.b.c.d.e' });
+
+  it('create, import and PATCH take `extractable`; PATCH no longer needs a name', () => {
+    expect(validateRequest('POST', LEGACY, { context: 'k', extractable: false, name: 'k', operations: [], size: 256, type: 'oct' }).ok).toBe(true);
+    expect(validateRequest('POST', LEGACY, { name: 'k', type: 'oct', size: 256, extractable: null }).ok).toBe(true);
+    expect(validateRequest('PATCH', `${LEGACY}/${KEY}`, { extractable: true }).ok).toBe(true);
+    expect(validateRequest('PATCH', `${LEGACY}/${KEY}`, {}).ok).toBe(true);
+    expect(validateRequest('PATCH', `${LEGACY}/${KEY}`, { extractable: 'yes' }).ok).toBe(false);
+    // the caller's `id` lost its uuid format (the server still checks it)
+    expect(validateRequest('POST', LEGACY, { id: 'not-a-uuid', name: 'k' }).ok).toBe(true);
+  });
+
+  it('CLOUD_HSM replaces MANAGED_HSM', () => {
+    expect(validateRequest('POST', LEGACY, { name: 'k', protectionLevel: 'CLOUD_HSM' }).ok).toBe(true);
+    expect(validateRequest('POST', LEGACY, { name: 'k', protectionLevel: 'MANAGED_HSM' }).ok).toBe(false);
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), protectionLevel: 'MANAGED_HSM' }).ok).toBe(false);
+  });
+
+  it('every key may carry a class, one of SECRET_KEY, KEY_PAIR, PUBLIC_KEY', () => {
+    for (const c of ['SECRET_KEY', 'KEY_PAIR', 'PUBLIC_KEY']) expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), class: c }).ok).toBe(true);
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), class: 'PRIVATE_KEY' }).ok).toBe(false);
+  });
+
+  it('wrapped import and export: WrappedKeyEntry is strict', () => {
+    expect(validateRequest('POST', LEGACY, { name: 'k', wrappedKeys: [wrapped()] }).ok).toBe(true);
+    expect(validateRequest('POST', LEGACY, { name: 'k', wrappedKeys: [{ ...wrapped(), keyFormatType: 'PEM' }] }).ok).toBe(false);
+    expect(validateRequest('POST', LEGACY, { name: 'k', wrappedKeys: [{ ...wrapped(), wrappingKeyId: 'x' }] }).ok).toBe(false);
+    expect(validateRequest('POST', LEGACY, { name: 'k', wrappedKeys: [{ ...wrapped(), alg: 'RSA-OAEP' }] }).ok).toBe(false);
+    const { keys: _, ...meta } = { ...serviceKey(), keys: [] };
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...meta, wrappedKeys: [wrapped()] }).ok).toBe(true);
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...meta, wrappedKeys: [{ ...wrapped(), ciphertext: '' }] }).ok).toBe(false);
+  });
+
+  it('documents 403 on create and get, and 409 on create', () => {
+    expect(validateResponse('POST', LEGACY, 409, errorBody()).ok).toBe(true);
+    expect(validateResponse('GET', `${LEGACY}/${KEY}`, 409, errorBody()).ok).toBe(false);
+    const create = operationFor('POST', LEGACY)!.operation;
+    expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '403', '404', '409', '429', '500']);
   });
 });

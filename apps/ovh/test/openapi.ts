@@ -1,7 +1,7 @@
 /**
  * Test utility: checks requests and responses of the OVH dialect against the official OVHcloud KMS
  * OpenAPI 3.0.1 document (`apps/ovh/spec/ovh-okms-openapi.yaml`, a verbatim copy of okms-sdk-go's
- * swagger.yaml, info.version 2.14.0, sha256 90c112e2...).
+ * swagger.yaml, info.version 2.16.2, sha256 72e335bf...).
  *
  * - `operationFor(method, path)` finds the spec operation for a concrete path, in its current form
  *   (`/api/{okmsId}/v1/servicekey/...`) or its legacy form (`/v1/servicekey/...`, same operations
@@ -232,7 +232,7 @@ export function toJsonSchema(schema: unknown, where = '#'): SchemaObject | boole
     }
   }
   // readOnly / writeOnly are stripped, which is only exact while no *required* property carries them
-  // (a required readOnly property is required in responses only). The 2.14.0 spec has none; fail loudly
+  // (a required readOnly property is required in responses only). The 2.16.2 spec has none; fail loudly
   // if a newer spec adds one rather than silently validating it the wrong way.
   if (Array.isArray(schema.required) && isObject(schema.properties)) {
     for (const name of schema.required) {

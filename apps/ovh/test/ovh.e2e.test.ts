@@ -203,7 +203,8 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect(r.json.keys[0].d).toBeUndefined();
     const aes = await api(root, 'POST', '/v1/servicekey', { name: 'aes-imp', keys: [{ kty: 'oct', k: randomBytes(32).toString('base64url'), key_ops: ['encrypt', 'decrypt'] }] });
     expect(aes.json.size).toBe(256);
-    const short = await api(root, 'POST', '/v1/servicekey', { name: 'short', keys: [{ kty: 'oct', k: randomBytes(31).toString('base64url') }] });
+    // 29-31 bytes are a 32-byte key whose leading zeros okms-sdk-go stripped (see src/jwk.ts); 28 is nothing.
+    const short = await api(root, 'POST', '/v1/servicekey', { name: 'short', keys: [{ kty: 'oct', k: randomBytes(28).toString('base64url') }] });
     expect(short.status).toBe(400);
     expect(short.json.errors[0]).toMatch(/16, 24 or 32 bytes/);
   });

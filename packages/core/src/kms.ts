@@ -16,6 +16,7 @@ import type { ImportInput } from './material.ts';
 import { KEY_CHANNEL } from './operations/change.ts';
 import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
+import { exportWrapped, type ExportInput } from './operations/export.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
@@ -33,6 +34,7 @@ import { Tenants } from './tenants.ts';
 import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
+export { WRAPPED_FORMATS, WRAPPING_ALGORITHMS, type WrappedFormat, type WrappingAlgorithm, type ExportInput, type WrappedExport } from './operations/export.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
@@ -220,6 +222,8 @@ export class Kms {
   rsaDecrypt = (c: Caller, keyId: string, ciphertext: Uint8Array, params: OaepParams, opts?: Parameters<typeof rsaDecrypt>[5]) =>
     rsaDecrypt(this.core, c, keyId, ciphertext, params, opts);
   getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);
+  /** The key's material wrapped (JWE) under an RSA transport key; only for an extractable key. */
+  exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
 }
 

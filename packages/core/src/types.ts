@@ -42,6 +42,10 @@ export type Action =
   | 'key.sign'
   | 'key.verify'
   | 'key.get_public_key'
+  /** The key's material leaves, wrapped under a transport key (checked on the exported key). */
+  | 'key.export'
+  /** A transport key wraps another key's material for export (checked on the transport key). */
+  | 'key.wrap'
   | 'random';
 
 export interface KeyRecord {
@@ -69,6 +73,12 @@ export interface KeyRecord {
   attributes: Record<string, unknown>;
   /** null for a customer's key; the owning dialect for a key the gateway keeps for its own use. */
   owner: string | null;
+  /** The material may be exported, wrapped under a transport key (never in clear). */
+  extractable: boolean;
+  /** The key has never been extractable (false for good once it was made so). */
+  neverExtractable: boolean;
+  /** An imported public key: no private half. */
+  publicOnly: boolean;
 }
 
 export interface CreateKeyInput {
@@ -82,6 +92,8 @@ export interface CreateKeyInput {
   /** Keys start active unless asked otherwise. */
   initialState?: 'active' | 'pre_active' | undefined;
   attributes?: Record<string, unknown> | undefined;
+  /** May the material be exported (wrapped)? Default: no, except for a public key alone. */
+  extractable?: boolean | undefined;
 }
 
 export interface ImportKeyInput extends Omit<CreateKeyInput, 'spec'> {

@@ -2,12 +2,14 @@
  * OVHcloud KMS service keys: https://eu-west-rbx.okms.ovh.net (OpenAPI 2.14.0, operations
  * CreateImportServiceKey, ListServiceKeys, GetServiceKey, PatchServiceKey, DeleteServiceKey,
  * ActivateServiceKey, DeactivateServiceKey, Encrypt, Decrypt, GenerateDataKey, DecryptDataKey, Sign,
- * Verify; see apps/ovh/spec/ovh-okms-openapi.yaml and docs/vendors/reference/ovh-okms.md §2-§5).
+ * Verify; see apps/ovh/spec/ovh-okms-openapi.yaml (2.16.2), docs/vendors/reference/ovh-okms.md §2-§5
+ * and docs/vendors/reference/ovh-okms-2.16.md for what the current okms-cli and SDK send).
  */
-import { encodeCursor, invalid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
+import { encodeCursor, invalid, isUuid, joseSignParams, type KeyRecord, type KeyState, type Kms } from '@polykms/core';
 import { readText } from '@polykms/http';
 import { body, caller, type OvhContext } from '../app.ts';
 import { fromJwe, toJwe } from '../jwe.ts';
+import { restoreLeadingZeros } from '../jwk.ts';
 import { ovhState, serviceKey } from '../mapper.ts';
 import * as S from '../schemas.ts';
 
@@ -46,19 +48,28 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   route('post', '/v1/servicekey', async (c) => {
     const jwk = format(c);
     const req = await body(c, S.CreateImportServiceKeyRequest);
-    if (req.protectionLevel && req.protectionLevel !== 'SOFTWARE') throw invalid(`protectionLevel ${req.protectionLevel} is not available: keys here are software-protected (SOFTWARE)`);
-    const common = { id: req.id ?? undefined, name: req.name, attributes: req.context !== undefined ? { context: req.context } : {} };
+    if (req.protectionLevel && req.protectionLevel !== 'SOFTWARE')
+      throw invalid(`protectionLevel ${req.protectionLevel} is not available: keys here are software keys; send SOFTWARE or leave it out`);
+    if (req.id != null && !isUuid(req.id)) throw invalid(`id must be a UUID; got '${req.id}'`);
+    const common = { id: req.id ?? undefined, name: req.name, attributes: req.context !== undefined ? { context: req.context } : {}, extractable: req.extractable ?? undefined };
     let k: KeyRecord;
     if (req.keys && req.keys.length) {
       if (req.keys.length > 1) throw invalid('keys: import one key per request');
+      if (req.wrappedKeys?.length) throw invalid('send keys or wrappedKeys, not both');
       if (req.type || req.size || req.curve) throw invalid('an import takes the key from keys[0]; do not also send type, size or curve');
-      const { kid: _kid, key_ops, use: _use, ...material } = req.keys[0]!;
-      k = await kms.importKey(caller(c), { ...common, ops: key_ops ?? req.operations ?? undefined, material: { format: 'jwk', jwk: material } });
+      // `kid` (okms-cli sends the key's name) and `use` say nothing the key needs.
+      const { kid: _kid, key_ops, use: _use, ...given } = req.keys[0]!;
+      const { jwk: material, restored } = restoreLeadingZeros(given);
+      const details = restored ? { jwkLeadingZerosRestored: restored } : undefined;
+      k = await kms.importKey(caller(c, undefined, details), { ...common, ops: usages(key_ops) ?? usages(req.operations), material: { format: 'jwk', jwk: material } });
+    } else if (req.wrappedKeys?.length) {
+      throw invalid('wrappedKeys: wrapped import is not available yet');
     } else {
       if (!req.type) throw invalid('type is required to create a key (oct, RSA or EC), or keys to import one');
       if (req.type === 'EC' && req.size !== undefined) throw invalid('an EC key takes a curve, not a size');
       if (req.type !== 'EC' && req.curve !== undefined) throw invalid(`a ${req.type} key takes a size, not a curve`);
-      k = await kms.createKey(caller(c), { ...common, spec: { kind: req.type, size: req.size, curve: req.curve }, ops: req.operations ?? undefined });
+      if (req.type === 'EC' && req.curve === undefined) throw invalid('an EC key needs a curve: P-256, P-384 or P-521');
+      k = await kms.createKey(caller(c), { ...common, spec: { kind: req.type, size: req.size, curve: req.curve }, ops: usages(req.operations) });
     }
     return c.json(await withJwk(c, k, jwk, k.origin === 'imported' ? 'okms:apikms:serviceKey/import' : 'okms:apikms:serviceKey/create'), 201);
   });
@@ -81,12 +92,26 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
 
   route('get', '/v1/servicekey/:keyId', async (c) => {
     const jwk = format(c);
-    return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
+    const wrappingKeyId = c.req.query('wrappingKeyId');
+    const wrappedKeyFormat = c.req.query('wrappedKeyFormat');
+    const wrappingAlgorithm = c.req.query('wrappingAlgorithm');
+    if (wrappingKeyId === undefined) {
+      if (wrappedKeyFormat !== undefined || wrappingAlgorithm !== undefined) throw invalid('wrappedKeyFormat and wrappingAlgorithm go with wrappingKeyId (wrapped export)');
+      return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
+    }
+    // Wrapped export: the material leaves only as a JWE under the customer's transport key (core).
+    if (!isUuid(wrappingKeyId)) throw invalid(`wrappingKeyId must be a UUID; got '${wrappingKeyId}'`);
+    const fmt = S.KeyFormatTypes.safeParse(wrappedKeyFormat);
+    if (!fmt.success) throw invalid(`wrappedKeyFormat is required with wrappingKeyId: one of ${S.KeyFormatTypes.options.join(', ')}`);
+    const alg = S.WrappingAlgorithms.safeParse(wrappingAlgorithm);
+    if (!alg.success) throw invalid(`wrappingAlgorithm is required with wrappingKeyId: one of ${S.WrappingAlgorithms.options.join(', ')}`);
+    const r = await kms.exportWrapped(caller(c), keyIdOf(c), { wrappingKeyId, format: fmt.data, algorithm: alg.data, maxLength: MAX_WRAPPED });
+    return c.json({ ...serviceKey(r.key), wrappedKeys: [{ keyFormatType: r.format, wrappingKeyId: r.wrappingKeyId, ciphertext: r.jwe }] });
   });
 
   route('patch', '/v1/servicekey/:keyId', async (c) => {
     const req = await body(c, S.PatchServiceKeyRequest);
-    return c.json(serviceKey(await kms.updateKey(caller(c), keyIdOf(c), { name: req.name })));
+    return c.json(serviceKey(await kms.updateKey(caller(c), keyIdOf(c), { name: req.name, extractable: req.extractable ?? undefined })));
   });
 
   route('delete', '/v1/servicekey/:keyId', async (c) => {
@@ -192,6 +217,21 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
   });
 }
 
+
+/**
+ * okms-cli sends `operations: []` (and `key_ops: []`) when no `--usage` was given: the key then gets
+ * every operation its type allows, as when the field is absent. Its flag also offers `deriveKey` and
+ * `deriveBits`, which no key here can do.
+ */
+function usages(ops: readonly string[] | null | undefined): string[] | undefined {
+  if (!ops || ops.length === 0) return undefined;
+  const derive = ops.filter((o) => o === 'deriveKey' || o === 'deriveBits');
+  if (derive.length) throw invalid(`${derive.join(' and ')} ${derive.length > 1 ? 'are' : 'is'} not available: keys here encrypt, decrypt, sign, verify, wrapKey and unwrapKey`);
+  return [...ops];
+}
+
+/** WrappedKeyEntry.ciphertext: at most 5000 characters in the 2.16.2 document. */
+const MAX_WRAPPED = 5000;
 
 const specOf = (k: KeyRecord) => ({ kind: k.kind, size: k.size ?? undefined, curve: k.curve ?? undefined });
 const keyIdOf = (c: OvhContext) => c.req.param('keyId' as never) as string;

@@ -63,3 +63,46 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     }
   });
 });
+
+describe.each(backends())('0006 (extractable) over existing data on %s', (backend) => {
+  const dir = mkdtempSync(join(tmpdir(), 'polykms-mig6-'));
+  let drop = async () => {};
+  afterAll(async () => {
+    await drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('leaves keys not extractable, and marks imported public keys as public-only and extractable', async () => {
+    const db = await createTestDatabase(backend);
+    drop = db.drop;
+    const where = { databaseUrl: db.url, dataDir: dir };
+    const keyring = testKeyring();
+    const store = await openStore({ ...where, migrate: false });
+    await migrateTo(store.db, '0005_tenant_scoped_keys');
+    const tenant = randomUUID();
+    const [secretId, pubId] = [randomUUID(), randomUUID()];
+    const now = new Date();
+    await sql`insert into tenants (id, name) values (${tenant}, 't')`.execute(store.db);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+    for (const [id, kind, curve, size] of [[secretId, 'oct', null, 256], [pubId, 'EC', 'P-256', null]] as const) {
+      await sql`insert into keys (id, tenant_id, name, kind, size, curve, ops, origin, state, current_version, created_at, updated_at, activated_at)
+                values (${id}, ${tenant}, 'k', ${kind}, ${size}, ${curve}, ${sql`array['verify']`}, 'imported', 'active', 1, ${now}, ${now}, ${now})`.execute(store.db);
+    }
+    const bytes = randomBytes(32);
+    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material) values (${tenant}, ${secretId}, 1, ${keyring.current.id}, ${sealMaterial(keyring.current, bytes, materialAad(tenant, secretId, 1))})`.execute(store.db);
+    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material, public_spki) values (${tenant}, ${pubId}, 1, null, null, ${spki})`.execute(store.db);
+    await store.close();
+
+    const kms = await Kms.open({ ...where, inMemory: false, keyring, logger: silentLogger() });
+    try {
+      const as: Caller = { tenantId: tenant, dialect: 'ovh', principal: 'p' };
+      const secret = await kms.getKey(as, secretId);
+      expect([secret.extractable, secret.neverExtractable, secret.publicOnly]).toEqual([false, true, false]);
+      const pub = await kms.getKey(as, pubId);
+      expect([pub.extractable, pub.neverExtractable, pub.publicOnly]).toEqual([true, false, true]);
+    } finally {
+      await kms.close();
+    }
+  });
+});

@@ -150,6 +150,20 @@ const migrations: Record<string, Migration> = {
       await sql`update audit_chain_head set adopt_pending = true where mac is null`.execute(db);
     },
   },
+  '0007_extractable': {
+    async up(db: Kysely<any>) {
+      // Whether a key's material may leave the gateway (wrapped), and whether it ever could: once a key
+      // is made extractable, never_extractable is false for good. A public key alone is its own class.
+      await sql`alter table keys add column extractable boolean not null default false`.execute(db);
+      await sql`alter table keys add column never_extractable boolean not null default true`.execute(db);
+      await sql`alter table keys add column public_only boolean not null default false`.execute(db);
+      // Imported public keys so far: a current version with a public key and no sealed material, not destroyed.
+      await sql`update keys k set public_only = true, extractable = true, never_extractable = false
+                where k.origin = 'imported' and k.state <> 'destroyed' and exists (select 1 from key_versions v
+                  where v.tenant_id = k.tenant_id and v.key_id = k.id and v.version = k.current_version
+                    and v.material is null and v.public_spki is not null)`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -51,6 +51,12 @@ export interface KeysTable {
   attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
   /** null: a customer's key; a dialect's name: a key that dialect keeps for its own use (CSE's KEK), seen by no other. */
   owner: ColumnType<string | null, string | null | undefined, never>;
+  /** The material may be exported (wrapped under a transport key). */
+  extractable: ColumnType<boolean, boolean | undefined, boolean>;
+  /** True until the key is first made extractable; never true again after that. */
+  never_extractable: ColumnType<boolean, boolean | undefined, boolean>;
+  /** An imported public key without its private half. */
+  public_only: ColumnType<boolean, boolean | undefined, never>;
 }
 
 export interface KeyVersionsTable {

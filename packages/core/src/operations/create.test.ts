@@ -68,7 +68,7 @@ describe.each(backends())('create on %s', (backend) => {
     const id = '6d1f0e4e-9b1c-4f0a-8a59-0c2f4d3e2b1a';
     const k = await kms.createKey(alice, { id, name: 'chosen', spec: { kind: 'oct', size: 256 } });
     expect(k.id).toBe(id);
-    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /cannot be used/);
+    await expectKind(kms.createKey(alice, { id, name: 'again', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
     await expectKind(kms.createKey(alice, { id: 'nope', name: 'bad', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /UUID/);
   });
 
@@ -128,5 +128,97 @@ describe.each(backends())('create on %s', (backend) => {
     expect((await kms.getKey(bob, a.id)).currentVersion).toBe(1);
     // Within one tenant an id is still taken once.
     await expectKind(kms.createKey(alice, { id: a.id, name: 'dup', spec: { kind: 'oct', size: 256 } }), 'conflict', /already exists/);
+  });
+});
+
+describe.each(backends())('extractability and retried creates on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let alice: Caller;
+  let bob: Caller;
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
+    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+  });
+  afterAll(async () => {
+    await kms?.close();
+    await drop?.();
+  });
+
+  const auditOf = async (keyId: string) => (await kms.sealAudit(), dbOf(kms)).selectFrom('audit_events').select(['action', 'outcome', 'details']).where('key_id', '=', keyId).orderBy('id').execute();
+
+  it('keys are not extractable unless asked; a public key alone is', async () => {
+    const plain = await kms.createKey(alice, { name: 'plain', spec: { kind: 'oct', size: 256 } });
+    expect([plain.extractable, plain.neverExtractable, plain.publicOnly]).toEqual([false, true, false]);
+    const ext = await kms.createKey(alice, { name: 'ext', spec: { kind: 'oct', size: 256 }, extractable: true });
+    expect([ext.extractable, ext.neverExtractable]).toEqual([true, false]);
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pub = await kms.importKey(alice, { name: 'pub', material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    expect([pub.extractable, pub.neverExtractable, pub.publicOnly]).toEqual([true, false, true]);
+    const pubClosed = await kms.importKey(alice, { name: 'pub', extractable: false, material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    expect([pubClosed.extractable, pubClosed.publicOnly]).toEqual([false, true]);
+    const imported = await kms.importKey(alice, { name: 'imp', material: { format: 'raw', bytes: randomBytes(32) } });
+    expect([imported.extractable, imported.neverExtractable]).toEqual([false, true]);
+    expect((await auditOf(ext.id))[0]?.details).toMatchObject({ extractable: true });
+  });
+
+  it('making a key extractable is audited and sets never_extractable false for good', async () => {
+    const k = await kms.createKey(alice, { name: 'k', spec: { kind: 'oct', size: 256 } });
+    const renamed = await kms.updateKey(alice, k.id, { name: 'k2' });
+    expect([renamed.extractable, renamed.neverExtractable]).toEqual([false, true]);
+    const opened = await kms.updateKey(alice, k.id, { extractable: true });
+    expect([opened.extractable, opened.neverExtractable, opened.name]).toEqual([true, false, 'k2']);
+    const closed = await kms.updateKey(alice, k.id, { extractable: false });
+    expect([closed.extractable, closed.neverExtractable]).toEqual([false, false]);
+    expect((await kms.getKey(alice, k.id)).neverExtractable).toBe(false);
+    const events = (await auditOf(k.id)).filter((e) => e.action === 'key.update');
+    expect(events.map((e) => e.details?.extractable)).toEqual([undefined, true, false]);
+    // another tenant cannot touch it; a refused change leaves it as it was
+    await expectKind(kms.updateKey(bob, k.id, { extractable: true }), 'not_found');
+    const denied = { ...alice, authorize: () => false };
+    await expectKind(kms.updateKey(denied, k.id, { extractable: true }), 'permission_denied');
+    expect((await kms.getKey(alice, k.id)).extractable).toBe(false);
+  });
+
+  it('a retried create with the same body answers the key the first made; anything else with that id is a conflict', async () => {
+    const id = '6f1c2a9e-5b7d-4e21-9c0a-7d8e6f5a4b3c';
+    const input = { id, name: 'retry', spec: { kind: 'oct', size: 256 } as const, ops: ['encrypt', 'decrypt'], attributes: { context: 'c' } };
+    const first = await kms.createKey(alice, input);
+    const again = await kms.createKey(alice, { ...input, id: id.toUpperCase(), attributes: { context: 'c' } });
+    expect(again).toEqual(first);
+    expect(await dbOf(kms).selectFrom('keys').select('id').where('id', '=', id).execute()).toHaveLength(1);
+    expect((await auditOf(id)).map((e) => [e.action, e.outcome, e.details?.replay])).toEqual([
+      ['key.create', 'allowed', undefined],
+      ['key.create', 'allowed', true],
+    ]);
+    for (const other of [
+      { name: 'other' },
+      { spec: { kind: 'oct', size: 128 } as const },
+      { ops: ['encrypt'] },
+      { attributes: { context: 'd' } },
+      { extractable: true },
+    ]) {
+      await expectKind(kms.createKey(alice, { ...input, ...other }), 'conflict', /already exists/);
+    }
+    // an import with the same id is not a replay of a generation
+    await expectKind(kms.importKey(alice, { ...input, material: { format: 'raw', bytes: randomBytes(32) } }), 'conflict');
+    // the same id in another tenant is free
+    expect((await kms.createKey(bob, input)).id).toBe(id);
+  });
+
+  it('a retried import must carry the same material', async () => {
+    const id = '7f1c2a9e-5b7d-4e21-9c0a-7d8e6f5a4b3c';
+    const bytes = randomBytes(32);
+    const input = { id, name: 'imp', material: { format: 'raw' as const, bytes } };
+    const first = await kms.importKey(alice, input);
+    expect(await kms.importKey(alice, { ...input, material: { format: 'raw', bytes: Buffer.from(bytes) } })).toEqual(first);
+    const other = Buffer.from(bytes);
+    other[31]! ^= 1;
+    await expectKind(kms.importKey(alice, { ...input, material: { format: 'raw', bytes: other } }), 'conflict');
+    // a rotated key is not replayed either
+    await kms.rotate(alice, id, { format: 'raw', bytes: randomBytes(32) });
+    await expectKind(kms.importKey(alice, input), 'conflict');
   });
 });

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
 import { invalid, KmsError } from '../errors.ts';
 import { normalizeOps, normalizeSpec } from '../keyspec.ts';
 import { generateMaterial, importMaterial, type Material } from '../material.ts';
+import { materialAad, openMaterial } from '../rootkey.ts';
 import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord } from '../types.ts';
 import { authorize, checkTenant, event, run } from './pipeline.ts';
 import { insertVersion, mapWriteError, publicOps, toRecord, validateNames } from './rows.ts';
@@ -16,6 +17,7 @@ async function insertKey(core: Core, c: Caller, action: 'key.create' | 'key.impo
   if (state !== 'active' && state !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
   if (input.id !== undefined && !isUuid(input.id)) throw invalid('a key id is a UUID', 'key_id');
   const id = input.id?.toLowerCase() ?? randomUUID();
+  const extractable = input.extractable ?? !!m.publicOnly;
   try {
     return await core.db.transaction().execute(async (trx) => {
       const row = await trx
@@ -39,17 +41,83 @@ async function insertKey(core: Core, c: Caller, action: 'key.create' | 'key.impo
           activated_at: state === 'active' ? now : null,
           attributes: JSON.stringify(input.attributes ?? {}),
           owner,
+          extractable,
+          never_extractable: !extractable,
+          public_only: !!m.publicOnly,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
       await insertVersion(core, trx, c.tenantId, id, 1, m);
-      await core.audit.inTransaction(trx, event(core, c, action, id, 'allowed', undefined, { kind: m.spec.kind, size: m.spec.size, curve: m.spec.curve }));
+      await core.audit.inTransaction(trx, event(core, c, action, id, 'allowed', undefined, { kind: m.spec.kind, size: m.spec.size, curve: m.spec.curve, extractable }));
       return toRecord(row);
     });
   } catch (e) {
-    throw mapWriteError(e);
+    const err = mapWriteError(e);
+    // A client that retries a create after a lost answer (the OVH SDK resends a 5xx with the same
+    // body) gets the key its first attempt made, not a conflict; any other use of a taken id is one.
+    if (input.id !== undefined && err instanceof KmsError && err.reason === 'key_exists') {
+      const same = await replayOf(core, c, id, { ...input, ops, extractable, attributes: input.attributes ?? {} }, m, origin, owner);
+      if (same) {
+        await core.audit.record(event(core, c, action, id, 'allowed', undefined, { replay: true }));
+        return same;
+      }
+    }
+    throw err;
   }
 }
+
+/**
+ * The existing key `id` when it is exactly what this create would have made: same name, description,
+ * alias, kind, size or curve, operations, attributes, extractability, origin, a single version, and for
+ * an import the same material (compared in constant time); for a generated key the material cannot
+ * be compared, and need not be: the retried request asked for a new random key, which this is.
+ */
+async function replayOf(
+  core: Core,
+  c: Caller,
+  id: string,
+  input: Omit<CreateKeyInput, 'spec'> & { ops: readonly string[]; extractable: boolean; attributes: Record<string, unknown> },
+  m: Material,
+  origin: 'generated' | 'imported',
+  owner: string | null,
+): Promise<KeyRecord | undefined> {
+  const row = await core.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('id', '=', id).executeTakeFirst();
+  if (!row || row.owner !== owner || row.origin !== origin || row.current_version !== 1 || row.state === 'destroyed') return undefined;
+  const same =
+    row.name === input.name &&
+    row.description === (input.description ?? '') &&
+    row.alias === (input.alias ?? null) &&
+    row.kind === m.spec.kind &&
+    row.size === (m.spec.size ?? null) &&
+    row.curve === (m.spec.curve ?? null) &&
+    row.extractable === input.extractable &&
+    row.public_only === !!m.publicOnly &&
+    row.ops.length === input.ops.length &&
+    row.ops.every((o, i) => o === input.ops[i]) &&
+    canonicalJson(row.attributes ?? {}) === canonicalJson(input.attributes);
+  if (!same) return undefined;
+  if (origin === 'imported') {
+    const v = await core.db.selectFrom('key_versions').select(['material', 'root_key_id', 'public_spki']).where('tenant_id', '=', c.tenantId).where('key_id', '=', id).where('version', '=', 1).executeTakeFirst();
+    if (!v) return undefined;
+    if (m.publicOnly) {
+      if (!v.public_spki || !m.spki || !Buffer.from(v.public_spki).equals(m.spki)) return undefined;
+    } else {
+      if (!v.material || !v.root_key_id) return undefined;
+      const stored = openMaterial(core.keyring, v.root_key_id, v.material, materialAad(c.tenantId, id, 1));
+      const equal = stored.length === m.secret.length && timingSafeEqual(stored, m.secret);
+      stored.fill(0);
+      if (!equal) return undefined;
+    }
+  }
+  return toRecord(row);
+}
+
+const canonicalJson = (v: unknown): string =>
+  v && typeof v === 'object' && !Array.isArray(v)
+    ? `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`
+    : Array.isArray(v)
+      ? `[${v.map(canonicalJson).join(',')}]`
+      : JSON.stringify(v);
 
 export const createKey = (core: Core, c: Caller, input: CreateKeyInput): Promise<KeyRecord> => generateKey(core, c, input, null);
 

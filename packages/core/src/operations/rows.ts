@@ -38,6 +38,9 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   destroyedAt: r.destroyed_at,
   attributes: r.attributes ?? {},
   owner: r.owner,
+  extractable: r.extractable,
+  neverExtractable: r.never_extractable,
+  publicOnly: r.public_only,
 });
 
 /**

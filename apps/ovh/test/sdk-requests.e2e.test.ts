@@ -1,0 +1,267 @@
+/**
+ * Every request shape of docs/vendors/reference/ovh-okms-2.16.md §2 ("What the current SDK sends"),
+ * byte for byte as okms-cli 00a4c92 / okms-sdk-go v0.5.4 put them on the wire: Go's encoding/json
+ * (fields in struct order, []byte as padded standard base64), Go's default headers, no Content-Type on
+ * bodiless calls. Each answer is checked against the 2.16.2 document.
+ */
+import { createCipheriv, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import * as jose from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, openTestKms, dbOf } from '@polykms/core/testing';
+import { gatewayCa } from '@polykms/pki';
+import type { Kms } from '@polykms/core';
+import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
+import { call, type Creds, type Reply } from './client.ts';
+import { openLocally } from './local.ts';
+import { validateResponse } from './openapi.ts';
+
+/** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
+const GO = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip' };
+
+/** A big integer's bytes, as okms-sdk-go's toBase64(big.Int) writes a JWK member. */
+const bigint64 = (b: Buffer) => {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i).toString('base64url');
+};
+
+describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (backend) => {
+  let kms: Kms;
+  let drop: () => Promise<void>;
+  let server: OvhServer;
+  let okmsId: string;
+  let root: Creds;
+  let ctl: (method: string, path: string, body?: unknown) => Promise<any>;
+  let caPem: string;
+
+  /** `body` is the exact JSON text the SDK writes (or undefined: no body, no Content-Type). */
+  const sdk = async (method: string, path: string, body?: string): Promise<Reply> => {
+    const full = `/api/${okmsId}${path}`;
+    const r = await call(server.url, root, method, full, body, GO);
+    const v = validateResponse(method, full.split('?')[0]!, r.status, r.text === '' ? undefined : r.json);
+    expect(v.errors, `${method} ${path} -> ${r.status} ${r.text}`).toEqual([]);
+    return r;
+  };
+
+  beforeAll(async () => {
+    ({ kms, drop } = await openTestKms(backend));
+    const ca = await gatewayCa(kms);
+    server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
+    const control = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: server.url, swaggerEndpoint: server.url });
+    caPem = ca.certPem;
+    ctl = async (method: string, path: string, body?: unknown) => {
+      const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+      return r.status === 204 ? undefined : r.json();
+    };
+    okmsId = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).id;
+    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'cli', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
+    const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`);
+    root = { cert: got.certificatePEM, key: cred.privateKeyPEM, ca: ca.certPem };
+  });
+  afterAll(async () => {
+    await server?.close();
+    await kms?.close();
+    await drop?.();
+  });
+
+  it('keys generate: oct with operations [] and extractable false, RSA, EC; curve "" is no curve', async () => {
+    const oct = await sdk('POST', '/v1/servicekey', '{"context":"gen","extractable":false,"name":"gen","operations":[],"size":256,"type":"oct"}');
+    expect(oct.status).toBe(201);
+    expect(oct.json).toMatchObject({ name: 'gen', type: 'oct', size: 256, class: 'SECRET_KEY', protectionLevel: 'SOFTWARE', operations: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] });
+    expect(oct.json.attributes).toMatchObject({ state: 'active', context: 'gen' });
+    const rsa = await sdk('POST', '/v1/servicekey', '{"context":"r","extractable":false,"name":"r","operations":["sign","verify"],"size":2048,"type":"RSA"}');
+    expect(rsa.json).toMatchObject({ type: 'RSA', size: 2048, class: 'KEY_PAIR' });
+    const ec = await sdk('POST', '/v1/servicekey', '{"context":"e","curve":"P-256","extractable":false,"name":"e","operations":["sign","verify"],"type":"EC"}');
+    expect(ec.json).toMatchObject({ type: 'EC', curve: 'P-256', class: 'KEY_PAIR' });
+    const noCurve = await sdk('POST', '/v1/servicekey', '{"context":"e","curve":"","extractable":false,"name":"e","operations":[],"type":"EC"}');
+    expect(noCurve.status).toBe(400);
+    expect(noCurve.json.errors[0]).toMatch(/EC key needs a curve/);
+    // SDK helpers: protectionLevel always set
+    const helper = await sdk('POST', '/v1/servicekey', '{"name":"h","type":"oct","operations":["encrypt","decrypt"],"size":128,"protectionLevel":"SOFTWARE"}');
+    expect(helper.status).toBe(201);
+    expect(helper.json.attributes.context).toBeUndefined();
+  });
+
+  it('--protectionLevel hsm, MANAGED_HSM and deriveKey/deriveBits usages are clear 400s', async () => {
+    for (const level of ['HSM', 'CLOUD_HSM']) {
+      const r = await sdk('POST', '/v1/servicekey', `{"context":"x","extractable":false,"name":"x","operations":[],"protectionLevel":"${level}","size":256,"type":"oct"}`);
+      expect(r.status).toBe(400);
+      expect(r.json.errors[0]).toMatch(/software keys; send SOFTWARE/);
+    }
+    expect((await sdk('POST', '/v1/servicekey', '{"name":"x","protectionLevel":"MANAGED_HSM","size":256,"type":"oct"}')).status).toBe(400);
+    const derive = await sdk('POST', '/v1/servicekey', '{"context":"x","extractable":false,"name":"x","operations":["deriveKey","deriveBits"],"size":256,"type":"oct"}');
+    expect(derive.status).toBe(400);
+    expect(derive.json.errors[0]).toMatch(/deriveKey and deriveBits are not available/);
+    const before = await dbOf(kms).selectFrom('keys').select('id').where('name', '=', 'x').execute();
+    expect(before).toEqual([]);
+  });
+
+  it('--keyId: a retry of the same body after a 5xx answers the same key (201); another body is 409', async () => {
+    const id = 'b2a6a0a4-6f55-4b6e-9a53-3e8e4cf10e2d';
+    const body = `{"context":"idem","extractable":false,"id":"${id}","name":"idem","operations":["encrypt","decrypt"],"size":256,"type":"oct"}`;
+    const first = await sdk('POST', '/v1/servicekey', body);
+    expect(first.status).toBe(201);
+    const retry = await sdk('POST', '/v1/servicekey', body);
+    expect(retry.status).toBe(201);
+    expect(retry.json).toEqual(first.json);
+    const other = await sdk('POST', '/v1/servicekey', body.replace('"name":"idem"', '"name":"other"'));
+    expect(other.status).toBe(409);
+    expect(other.json.errors[0]).toMatch(/already exists/);
+    expect((await sdk('POST', '/v1/servicekey', body.replace('"extractable":false', '"extractable":true'))).status).toBe(409);
+    expect((await sdk('POST', '/v1/servicekey', '{"id":"not-a-uuid","name":"bad","size":256,"type":"oct"}')).json.errors[0]).toMatch(/id must be a UUID/);
+  });
+
+  it('keys import (PEM private key, EC): members zero-stripped, kid = name, key_ops [], no type; the key is the one sent', async () => {
+    // Find a P-256 key whose x or d starts with a zero byte, as 1 in 128 do.
+    let jwk: Record<string, string>;
+    do jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    while (Buffer.from(jwk.x!, 'base64url')[0] !== 0 && Buffer.from(jwk.d!, 'base64url')[0] !== 0);
+    const m = (k: string) => bigint64(Buffer.from(jwk[k]!, 'base64url'));
+    const body = `{"context":"ecimp","extractable":false,"keys":[{"crv":"P-256","d":"${m('d')}","key_ops":[],"kid":"ecimp","kty":"EC","x":"${m('x')}","y":"${m('y')}"}],"name":"ecimp"}`;
+    const r = await sdk('POST', '/v1/servicekey?format=jwk', body);
+    expect(r.status, r.text).toBe(201);
+    expect(r.json).toMatchObject({ class: 'KEY_PAIR', curve: 'P-256', operations: ['sign', 'verify'] });
+    expect([r.json.keys[0].x, r.json.keys[0].y]).toEqual([jwk.x, jwk.y]);
+    // A signature made here verifies under the original key: the same key was stored.
+    const digest = createHash('sha256').update('m').digest();
+    const sig = await sdk('POST', `/v1/servicekey/${r.json.id}/sign`, `{"alg":"ES256","isdigest":true,"message":"${digest.toString('base64')}"}`);
+    const pub = await webcrypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, Buffer.from(sig.json.signature, 'base64'), Buffer.from('m'))).toBe(true);
+  });
+
+  it('keys import --symmetric: a 32-byte AES key starting with 0 arrives as 31 bytes and is stored as the 32-byte key', async () => {
+    const key = randomBytes(32);
+    key[0] = 0;
+    const body = `{"context":"sym","extractable":false,"keys":[{"k":"${bigint64(key)}","key_ops":["encrypt","decrypt"],"kid":"sym","kty":"oct"}],"name":"sym"}`;
+    expect(Buffer.from(bigint64(key), 'base64url').length).toBe(31);
+    const r = await sdk('POST', '/v1/servicekey?format=jwk', body);
+    expect(r.status, r.text).toBe(201);
+    expect(r.json).toMatchObject({ size: 256, class: 'SECRET_KEY' });
+    // Decrypt locally (WebCrypto, with the 32-byte key) what the gateway encrypted: same key.
+    const enc = await sdk('POST', `/v1/servicekey/${r.json.id}/encrypt`, `{"context":"C","plaintext":"${Buffer.from('zero first').toString('base64')}"}`);
+    expect((await openLocally(enc.json.ciphertext, key, 'C')).toString()).toBe('zero first');
+    await expect(openLocally(enc.json.ciphertext, Buffer.concat([key.subarray(1), Buffer.alloc(1)]), 'C')).rejects.toThrow();
+    await kms.sealAudit();
+    const ev = await dbOf(kms).selectFrom('audit_events').select('details').where('key_id', '=', r.json.id).where('action', '=', 'key.import').executeTakeFirst();
+    expect(ev?.details).toMatchObject({ jwkLeadingZerosRestored: 1 });
+  });
+
+  it('keys import of a public key (--usage wrapKey): class PUBLIC_KEY, extractable as sent', async () => {
+    const pub = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const r = await sdk('POST', '/v1/servicekey?format=jwk', `{"context":"pub","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"pub","kty":"RSA","n":"${pub.n}"}],"name":"pub"}`);
+    expect(r.status, r.text).toBe(201);
+    expect(r.json).toMatchObject({ class: 'PUBLIC_KEY', operations: ['wrapKey'] });
+  });
+
+  it('keys get / export / update / list / activate / deactivate / delete', async () => {
+    const k = (await sdk('POST', '/v1/servicekey', '{"context":"life","extractable":false,"name":"life","operations":[],"size":256,"type":"oct"}')).json;
+    const got = await sdk('GET', `/v1/servicekey/${k.id}`);
+    expect(got.json).toMatchObject({ id: k.id, class: 'SECRET_KEY' });
+    expect(got.json.attributes.original_creation_date).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?format=jwk`)).json.keys[0]).toMatchObject({ kty: 'oct', kid: k.id });
+    expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"name":"N"}')).json.name).toBe('N');
+    expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"extractable":true}')).json.name).toBe('N');
+    expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"extractable":false,"name":"M"}')).json.name).toBe('M');
+    await kms.sealAudit();
+    const updates = await dbOf(kms).selectFrom('audit_events').select('details').where('key_id', '=', k.id).where('action', '=', 'key.update').orderBy('id').execute();
+    expect(updates.map((u) => u.details?.extractable)).toEqual([undefined, true, false]);
+    const page = await sdk('GET', '/v1/servicekey?state=active&max=100');
+    expect(page.json.objects_list.every((x: { class?: string }) => typeof x.class === 'string')).toBe(true);
+    const next = await sdk('GET', `/v1/servicekey?state=active&continuation-token=${encodeURIComponent(page.json.continuation_token)}&max=100`);
+    expect(next.json.is_truncated).toBe(false);
+    expect((await sdk('GET', '/v1/servicekey?state=all&max=100')).status).toBe(200);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/deactivate`, '{"reason":"unspecified"}')).status).toBe(204);
+    // bodiless POST, no Content-Type
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/activate`)).status).toBe(204);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/deactivate`, '{"reason":"unspecified"}')).status).toBe(204);
+    expect((await sdk('DELETE', `/v1/servicekey/${k.id}`)).status).toBe(204);
+  });
+
+  it('encrypt / decrypt / datakey / sign / verify with padded standard base64', async () => {
+    const k = (await sdk('POST', '/v1/servicekey', '{"context":"c","extractable":false,"name":"c","operations":["encrypt","decrypt"],"size":256,"type":"oct"}')).json;
+    for (const data of ['a', 'ab', 'abc']) {
+      const pt = Buffer.from(data).toString('base64');
+      expect(pt.endsWith('=') || data.length === 3).toBe(true);
+      const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${pt}"}`);
+      const noCtx = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"plaintext":"${pt}"}`);
+      expect((await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${enc.json.ciphertext}","context":"C"}`)).json.plaintext).toBe(pt);
+      expect((await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${noCtx.json.ciphertext}"}`)).json.plaintext).toBe(pt);
+    }
+    const dk = await sdk('POST', `/v1/servicekey/${k.id}/datakey`, '{"name":"ephemeral.v2","size":256}');
+    expect(dk.status).toBe(201);
+    expect(dk.json.plaintext).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey`, '{"size":256}')).status).toBe(201);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey/decrypt`, `{"key":"${dk.json.key}"}`)).json.plaintext).toBe(dk.json.plaintext);
+    // a data key opens locally too: AES-256-GCM under the data key, as the CLI's --dk stream mode does
+    const c = createCipheriv('aes-256-gcm', Buffer.from(dk.json.plaintext, 'base64'), randomBytes(12));
+    expect(c.update('x').length).toBe(1);
+
+    const rsa = (await sdk('POST', '/v1/servicekey', '{"context":"s","extractable":false,"name":"s","operations":["sign","verify"],"size":2048,"type":"RSA"}')).json;
+    const digest = createHash('sha256').update('data').digest().toString('base64');
+    const sig = await sdk('POST', `/v1/servicekey/${rsa.id}/sign`, `{"alg":"PS256","isdigest":true,"message":"${digest}"}`);
+    expect(sig.json.signature).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+    const ok = await sdk('POST', `/v1/servicekey/${rsa.id}/verify`, `{"alg":"PS256","isdigest":true,"message":"${digest}","signature":"${sig.json.signature}"}`);
+    expect(ok.json).toEqual({ result: true });
+  });
+
+  it('keys get --wrapping-key-id (wrapped export): the key in use, under the customer RSA key, opened with jose', async () => {
+    const customer = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pub = customer.publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const transport = (await sdk('POST', '/v1/servicekey?format=jwk', `{"context":"t","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"t","kty":"RSA","n":"${pub.n}"}],"name":"t"}`)).json;
+    const k = (await sdk('POST', '/v1/servicekey', '{"context":"x","extractable":true,"name":"x","operations":["encrypt","decrypt"],"size":256,"type":"oct"}')).json;
+    const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${Buffer.from('in use').toString('base64')}"}`);
+    for (const [fmt, alg] of [['RAW', 'RSA-OAEP-256'], ['JWK', 'RSA-OAEP-256'], ['RAW', 'RSA-OAEP']]) {
+      const r = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=${fmt}&wrappingAlgorithm=${alg}`);
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.keys).toBeUndefined();
+      expect(r.json.wrappedKeys).toHaveLength(1);
+      expect(r.json.wrappedKeys[0]).toMatchObject({ keyFormatType: fmt, wrappingKeyId: transport.id });
+      const { plaintext, protectedHeader } = await jose.compactDecrypt(r.json.wrappedKeys[0].ciphertext, customer.privateKey);
+      expect(protectedHeader).toMatchObject({ alg, enc: 'A256GCM', kid: transport.id });
+      const key = fmt === 'RAW' ? Buffer.from(plaintext) : Buffer.from(JSON.parse(Buffer.from(plaintext).toString()).k, 'base64url');
+      expect((await openLocally(enc.json.ciphertext, key, 'C')).toString()).toBe('in use');
+    }
+    // refusals: each a 4xx in OVH's body
+    const closed = (await sdk('POST', '/v1/servicekey', '{"context":"n","extractable":false,"name":"n","operations":[],"size":256,"type":"oct"}')).json;
+    const q = (id: string, extra = '') => `/v1/servicekey/${id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256${extra}`;
+    const refused = await sdk('GET', q(closed.id));
+    expect(refused.status).toBe(400);
+    expect(refused.json.errors[0]).toMatch(/not extractable/);
+    expect((await sdk('PATCH', `/v1/servicekey/${closed.id}`, '{"extractable":true}')).status).toBe(200);
+    expect((await sdk('GET', q(closed.id))).status).toBe(200);
+    const rsa15 = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA1_5`);
+    expect([rsa15.status, rsa15.json.errors[0]]).toEqual([400, expect.stringMatching(/RSA1_5.*not offered/)]);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}`)).json.errors[0]).toMatch(/wrappedKeyFormat is required/);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=nope&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=PKCS8&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${k.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(404);
+
+    // IAM: get on the key is not enough; wrapKey on the transport key is needed too (and alone is not enough)
+    const urn = 'urn:v1:eu:identity:user:xx1111-ovh/exporter';
+    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'exp', identityURNs: [urn] });
+    const user: Creds = { cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM, key: cred.privateKeyPEM, ca: caPem };
+    const as = async (path: string) => {
+      const r = await call(server.url, user, 'GET', `/api/${okmsId}${path}`, undefined, GO);
+      expect(validateResponse('GET', `/api/${okmsId}${path.split('?')[0]}`, r.status, r.json).errors).toEqual([]);
+      return r;
+    };
+    const policy = (actions: Array<[string, string]>) =>
+      ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/exporter`, {
+        identities: [urn],
+        resources: actions.map(([, id]) => ({ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${id}` })),
+        permissions: { allow: [...new Set(actions.map(([a]) => ({ action: a })))] },
+      });
+    await policy([['okms:apikms:serviceKey/get', k.id]]);
+    expect((await as(`/v1/servicekey/${k.id}`)).status).toBe(200);
+    expect((await as(q(k.id))).status).toBe(403);
+    await policy([['okms:apikms:serviceKey/wrapKey', transport.id]]);
+    expect((await as(q(k.id))).status).toBe(403);
+    await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/exporter`, {
+      identities: [urn],
+      resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }, { urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${transport.id}` }],
+      permissions: { allow: [{ action: 'okms:apikms:serviceKey/get' }, { action: 'okms:apikms:serviceKey/wrapKey' }] },
+    });
+    expect((await as(q(k.id))).status).toBe(200);
+  });
+});
