@@ -19,6 +19,7 @@ import { call as ovhCall } from '../../ovh/test/client.ts';
 import { toJwe } from '../../ovh/src/jwe.ts';
 import { wrapCiphertext } from '../../huawei/src/envelope.ts';
 import { baseConfig, call as httpsCall, testIssuers, type Issuers } from '../../cse/test/helpers.ts';
+import { Agent, fetch as tlsFetch } from 'undici';
 
 const uuidOf = (b: Buffer) => {
   const x = b.toString('hex');
@@ -34,7 +35,8 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
   let kaclsUrl: string;
   const auth = { authorization: '' };
   const admin = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${gw.urls.admin}${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    // The admin port is HTTPS under the gateway's own CA.
+    const r = await tlsFetch(`${gw.urls.admin}${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: new Agent({ connect: { ca } }) });
     const text = await r.text();
     return { status: r.status, json: text ? JSON.parse(text) : undefined, text };
   };
