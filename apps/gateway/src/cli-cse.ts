@@ -189,9 +189,9 @@ async function cseDemo(key: string, v: Values, out: (human: string, data: unknow
   const ca = join(cfg.dataDir, 'ca.pem');
   const curl = `curl -sS --cacert ${ca} -H 'Content-Type: application/json'`;
   const human = [
-    'polykms CSE demo: FOR TESTING ONLY. A local identity provider and a local authorization issuer stand in',
-    `for Google; their private keys are in ${dir}, and whoever reads them can mint tokens this configuration`,
-    'accepts. Never use it, or its tokens, for real data.',
+    'polykms CSE demo: FOR TESTING ONLY. A local identity provider and a local authorization issuer stand in for Google.',
+    `Their private keys are in ${dir}: whoever reads them can mint tokens this configuration accepts.`,
+    'Never use it, or its tokens, for real data.',
     '',
     `configuration: ${config} (KACLS URL ${kaclsUrl})${demo.newKeys ? '' : ', signing keys kept from the last run'}`,
     '',
