@@ -120,7 +120,8 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
   }, { allowOrigins: config.corsOrigins }));
   app.use('*', limitBody(MAX_BODY, () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); }));
 
-  const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '';
+  // Unconfigured, the KACLS still answers at /v1, the path the gateway announces (`<url>/v1`).
+  const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '/v1';
   const prefixes = prefix ? ['', prefix] : [''];
   register((method, name, h) => {
     const run = async (c: CseContext) => {

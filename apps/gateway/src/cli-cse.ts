@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CseConfigFile } from '@polykms/cse';
+import type { GatewayConfig } from './config.ts';
 import { UsageError } from './usage.ts';
 
 type Values = Record<string, string | string[] | boolean | undefined>;
@@ -20,6 +23,12 @@ export const CSE_OPTIONS = {
   'owner-domain': { type: 'string' },
   'clock-skew': { type: 'string' },
   force: { type: 'boolean' },
+  role: { type: 'string' },
+  resource: { type: 'string' },
+  perimeter: { type: 'string' },
+  'spki-hash': { type: 'string' },
+  'delegated-to': { type: 'string' },
+  minutes: { type: 'string' },
 } as const;
 
 export const CSE_HELP = [
@@ -31,10 +40,15 @@ export const CSE_HELP = [
   '  cse config add-privileged-user --email EMAIL',
   '  cse config add-peer   --url https://other-kacls/v1 [--jwks-uri URI] [--ca-file PEM]',
   '                        (the file is POLYKMS_CSE_CONFIG or --config; every write is validated first)',
+  '  cse demo              [--force]   FOR TESTING: a configuration with a local identity provider and authorization issuer',
+  '                        (keys in $POLYKMS_DATA_DIR/cse-demo), ready-made tokens and the curl calls to try every method',
+  '  cse demo token        --role authentication|reader|writer|upgrader|verifier|migrator|signer|decrypter [--email E]',
+  '                        [--resource NAME] [--perimeter ID] [--spki-hash B64] [--delegated-to E] [--minutes N]   one test token',
 ];
 
 /** `polykms cse config ...`: edits the JSON file, validated with the same schema the KACLS loads it with. */
-export async function cseCommand(key: string, v: Values, out: (human: string, data: unknown) => void): Promise<number> {
+export async function cseCommand(key: string, v: Values, out: (human: string, data: unknown) => void, cfg: GatewayConfig): Promise<number> {
+  if (key === 'cse demo' || key === 'cse demo token') return cseDemo(key, v, out, cfg);
   const file = (typeof v.config === 'string' && v.config) || process.env.POLYKMS_CSE_CONFIG;
   const { CseConfigSchema, describeConfigIssues } = await import('@polykms/cse');
   if (!file) throw new UsageError(`${key} needs --config FILE or POLYKMS_CSE_CONFIG`);
@@ -130,6 +144,77 @@ export async function cseCommand(key: string, v: Values, out: (human: string, da
     default:
       throw new UsageError(`unknown command '${key}'`);
   }
+}
+
+/**
+ * `polykms cse demo [token]`: the KACLS without Google (see @polykms/cse demo.ts). The demo lives in the
+ * data directory, beside the gateway CA the printed curl calls trust.
+ */
+async function cseDemo(key: string, v: Values, out: (human: string, data: unknown) => void, cfg: GatewayConfig): Promise<number> {
+  const { writeDemo, demoToken, DEMO_ROLES, DEMO_USER, DEMO_ADMIN, DEMO_RESOURCE } = await import('@polykms/cse');
+  const dir = join(cfg.dataDir, 'cse-demo');
+  const str = (name: string) => {
+    const x = v[name];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'string' || !x) throw new UsageError(`--${name} needs a value`);
+    return x;
+  };
+  const minutesText = str('minutes');
+  const minutes = minutesText === undefined ? 60 : Number(minutesText);
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60) throw new UsageError('--minutes must be a number of minutes from 1 to 1440');
+  if (key === 'cse demo token') {
+    const role = str('role');
+    const kinds = ['authentication', ...DEMO_ROLES] as const;
+    if (!role || !(kinds as readonly string[]).includes(role)) throw new UsageError(`cse demo token needs --role ${kinds.join('|')}`);
+    if (!existsSync(join(dir, 'cse.json'))) throw new UsageError(`no demo in ${dir}: run polykms cse demo first`);
+    const token = await demoToken(dir, {
+      kind: role as (typeof kinds)[number],
+      email: str('email'),
+      resourceName: str('resource'),
+      perimeterId: str('perimeter'),
+      spkiHash: str('spki-hash'),
+      delegatedTo: str('delegated-to'),
+      minutes,
+    });
+    out(token, { token });
+    return 0;
+  }
+  const host = cfg.hostnames[0] ?? 'localhost';
+  const kaclsUrl = `https://${host}:${cfg.csePort}/v1`;
+  const demo = writeDemo(dir, kaclsUrl, v.force === true);
+  const mint = (kind: 'authentication' | 'reader' | 'writer', email?: string) => demoToken(dir, { kind, email, minutes });
+  const tokens = { AUTHN: await mint('authentication'), AUTHZ_WRITER: await mint('writer'), AUTHZ_READER: await mint('reader'), ADMIN_AUTHN: await mint('authentication', DEMO_ADMIN) };
+  const dek = randomBytes(32).toString('base64');
+  const config = join(dir, 'cse.json');
+  const ca = join(cfg.dataDir, 'ca.pem');
+  const curl = `curl -sS --cacert ${ca} -H 'Content-Type: application/json'`;
+  const human = [
+    'polykms CSE demo: FOR TESTING ONLY. A local identity provider and a local authorization issuer stand in for Google.',
+    `Their private keys are in ${dir}: whoever reads them can mint tokens this configuration accepts.`,
+    'Never use it, or its tokens, for real data.',
+    '',
+    `configuration: ${config} (KACLS URL ${kaclsUrl})${demo.newKeys ? '' : ', signing keys kept from the last run'}`,
+    '',
+    '1. Start (or restart) the gateway with it:',
+    `   POLYKMS_CSE_CONFIG=${config} pnpm start`,
+    '',
+    `2. Test tokens, valid ${minutes} minutes (pnpm polykms cse demo token --role ... mints others):`,
+    `   export AUTHN='${tokens.AUTHN}'   # ${DEMO_USER}, from the demo identity provider`,
+    `   export AUTHZ_WRITER='${tokens.AUTHZ_WRITER}'   # role writer on ${DEMO_RESOURCE}`,
+    `   export AUTHZ_READER='${tokens.AUTHZ_READER}'   # role reader, same document`,
+    `   export ADMIN_AUTHN='${tokens.ADMIN_AUTHN}'   # ${DEMO_ADMIN}, a privileged user`,
+    `   export DEK='${dek}'   # a 32-byte data key to wrap`,
+    '',
+    '3. Calls:',
+    `   ${curl} https://${host}:${cfg.csePort}/v1/status`,
+    `   ${curl} https://${host}:${cfg.csePort}/v1/wrap -d "{\\"authentication\\":\\"$AUTHN\\",\\"authorization\\":\\"$AUTHZ_WRITER\\",\\"key\\":\\"$DEK\\",\\"reason\\":\\"demo\\"}"`,
+    `   export WRAPPED=<wrapped_key from the answer>`,
+    `   ${curl} https://${host}:${cfg.csePort}/v1/unwrap -d "{\\"authentication\\":\\"$AUTHN\\",\\"authorization\\":\\"$AUTHZ_READER\\",\\"wrapped_key\\":\\"$WRAPPED\\",\\"reason\\":\\"demo\\"}"`,
+    `   ${curl} https://${host}:${cfg.csePort}/v1/privilegedunwrap -d "{\\"authentication\\":\\"$ADMIN_AUTHN\\",\\"wrapped_key\\":\\"$WRAPPED\\",\\"resource_name\\":\\"${DEMO_RESOURCE}\\",\\"reason\\":\\"demo\\"}"`,
+    '   every other method (digest, privilegedwrap, wrapprivatekey, privatekeysign, privatekeydecrypt, delegate): apps/cse/README.md',
+  ].join('\n');
+  out(human, { testingOnly: true, dir, config, kaclsUrl, caFile: ca, start: `POLYKMS_CSE_CONFIG=${config} pnpm start`, user: DEMO_USER, admin: DEMO_ADMIN, resourceName: DEMO_RESOURCE, tokens, dek, minutes });
+  return 0;
 }
 
 function throwUsage(m: string): never {

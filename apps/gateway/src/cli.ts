@@ -123,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     await import('./main.ts');
     return -1;
   }
-  if (cmd === 'cse') return cseCommand(key, values, out);
+  if (cmd === 'cse') return cseCommand(key, values, out, cfg);
   const open = async () => {
     const [{ Kms }, { pino }] = await Promise.all([import('@polykms/core'), import('pino')]);
     const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));

@@ -196,4 +196,24 @@ describe('polykms CLI', () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   }, 120_000);
+  // `cse demo` writes into the data directory and needs no store; tokens come only after the demo.
+  it('cse demo: marked for testing, tokens only once it exists, bad values are usage errors', () => {
+    const env3 = { ...env, POLYKMS_DATA_DIR: join(dir, 'data3'), POLYKMS_CSE_PORT: '9445' };
+    const run3 = (...args: string[]) => spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], { cwd: root, env: env3, encoding: 'utf8', timeout: 60_000 });
+    const early = run3('cse', 'demo', 'token', '--role', 'writer');
+    expect(early.status).toBe(2);
+    expect(early.stderr).toMatch(/run polykms cse demo first/);
+    const demo = run3('cse', 'demo');
+    expect(demo.status, demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/^polykms CSE demo: FOR TESTING ONLY/);
+    expect(demo.stdout).toContain('https://localhost:9445/v1/wrap');
+    const json = JSON.parse(run3('cse', 'demo', '--json').stdout);
+    expect(json).toMatchObject({ testingOnly: true, kaclsUrl: 'https://localhost:9445/v1', tokens: { AUTHN: expect.stringMatching(/^eyJ/) } });
+    expect(run3('cse', 'demo', 'token', '--role', 'decrypter', '--spki-hash', 'abc=').stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    for (const args of [['--role', 'owner'], ['--role', 'reader', '--minutes', '0'], []]) {
+      const bad = run3('cse', 'demo', 'token', ...args);
+      expect(bad.status, args.join(' ')).toBe(2);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(2);
+    }
+  }, 120_000);
 });

@@ -215,4 +215,49 @@ describe('serveHttps', () => {
     const outcome = await Promise.race([lateRead!, new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
     expect(outcome).toMatch(/^refused/);
   });
+  // curl sends `Expect: 100-continue` for a large body: an oversized Content-Length is answered before
+  // the client is asked for the body, so it reads the 413 instead of a reset in the middle of its upload.
+  it('answers an oversized Content-Length before asking for the body, and asks only when the body is read', async () => {
+    const open = async () => {
+      const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, servername: 'localhost' });
+      await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
+      let got = '';
+      socket.on('data', (d) => (got += d));
+      const until = (what: RegExp) =>
+        new Promise<string>((res, rej) => {
+          const t = setInterval(() => {
+            if (what.test(got)) {
+              clearInterval(t);
+              res(got);
+            }
+          }, 10);
+          socket.once('close', () => setTimeout(() => (clearInterval(t), what.test(got) ? res(got) : rej(new Error(`closed with: ${got}`))), 50));
+        });
+      return { socket, until, got: () => got };
+    };
+    const big = await open();
+    big.socket.write('POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\nExpect: 100-continue\r\n\r\n');
+    const refused = await big.until(/\{"refused":true\}/);
+    expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+    expect(refused).not.toMatch(/100 Continue/);
+    expect(refused).toMatch(/\r\nconnection: close\r\n/i);
+    big.socket.destroy();
+
+    const small = await open();
+    const body = JSON.stringify({ hello: 'world' });
+    small.socket.write(`POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    expect(await small.until(/^HTTP\/1\.1 100 Continue\r\n\r\n/)).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    small.socket.write(body);
+    const answer = await small.until(/"same":true/);
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(answer).toContain(`"length":${body.length}`);
+    small.socket.destroy();
+
+    // Answered without reading the body (here a route that never reads it): no 100 Continue either.
+    const unread = await open();
+    unread.socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n');
+    const ok = await unread.until(/\r\n\r\nok/);
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    unread.socket.destroy();
+  });
 });

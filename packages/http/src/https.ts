@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -33,6 +34,29 @@ function headAsGet(fetch: (req: Request, env: never) => Response | Promise<Respo
   // Only the method is overridden: URL, headers and Node's request stay those of the request as sent
   // (a new Request would refuse some targets Node accepts, such as an absolute URL with credentials).
   return (req: Request, env: never) => fetch(req.method === 'HEAD' ? (Object.create(req, { method: { value: 'GET' } }) as Request) : req, env);
+}
+
+/**
+ * A client that sends `Expect: 100-continue` (curl does for a large body) waits for `100 Continue`
+ * before uploading. Node sends it at once by default, so a 413 for an oversized Content-Length came
+ * while the client was still uploading and it saw a reset. Here `100 Continue` goes out only when the
+ * handler starts reading the body; an answer given before that (413, 401) is what the client gets,
+ * and it never sends the body (Node then closes the connection: the unread body cannot be skipped).
+ */
+function continueOnRead(server: Server) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    let asked = false;
+    const onListener = (event: string | symbol) => {
+      if (event !== 'data' && event !== 'readable') return;
+      req.off('newListener', onListener);
+      if (!asked && !res.headersSent && !res.writableEnded) {
+        asked = true;
+        res.writeContinue();
+      }
+    };
+    req.on('newListener', onListener);
+    server.emit('request', req, res);
+  };
 }
 
 /**
@@ -83,6 +107,7 @@ export async function serveHttps(
       },
     );
     server.once('error', reject);
+    server.on('checkContinue', continueOnRead(server as Server));
     // A connection's peer certificate is fixed at the handshake (dialects read it once per connection);
     // TLS 1.2 renegotiation, which could present another one, is refused.
     server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());

@@ -3,7 +3,7 @@ import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { ovhControlApp } from '@polykms/ovh';
 import { huaweiAdminApp } from '@polykms/huawei';
-import { handleErrors, refuseCrossSite, type Metrics } from '@polykms/http';
+import { handleErrors, limitBody, refuseCrossSite, type Metrics } from '@polykms/http';
 import { requireAdmin } from '../admintoken.ts';
 import { consoleApp } from '../console/index.ts';
 import { renderAdminError } from './errors.ts';
@@ -18,6 +18,12 @@ import { normalizeUrl, type CseConfig } from '@polykms/cse';
  * No other site's page may drive the admin API from an operator's browser; the console is this
  * origin. The body is the admin API's own (requireAdmin's shape).
  */
+/**
+ * The largest admin request body: the biggest legitimate ones (an IAM policy document, a CSR, a key
+ * to import) are a few kilobytes; beyond this the body is refused before it is read.
+ */
+export const ADMIN_MAX_BODY = 1024 * 1024;
+
 export const refuseCrossSiteAdmin = () => refuseCrossSite((c, reason) => c.json({ class: 'Client::Forbidden', message: reason }, 403));
 
 /**
@@ -53,6 +59,7 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   const app = new Hono<AdminEnv>();
   handleErrors(app, 'admin', (e) => renderAdminError(e), kms.log);
   app.use('*', refuseCrossSiteAdmin());
+  app.use('*', limitBody(ADMIN_MAX_BODY, (c) => c.json({ message: `the body is larger than ${ADMIN_MAX_BODY} bytes` }, 413)));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // Prometheus scrapes without credentials; the series carry route patterns and counts, never ids or data.
   app.get('/metrics', async (c) => {
