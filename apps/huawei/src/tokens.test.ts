@@ -7,9 +7,11 @@ import { checkPassword, hashPassword } from './iam.ts';
 const sharedStore = () => {
   const secrets = new Map<string, Buffer>();
   return {
-    async putSecretIfAbsent(id: string, s: Uint8Array) {
-      if (!secrets.has(id)) secrets.set(id, Buffer.from(s));
-      return secrets.get(id)!;
+    secrets: {
+      async putIfAbsent(id: string, s: Uint8Array) {
+        if (!secrets.has(id)) secrets.set(id, Buffer.from(s));
+        return secrets.get(id)!;
+      },
     },
   } as unknown as Kms;
 };

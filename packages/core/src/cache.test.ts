@@ -58,16 +58,16 @@ describe.runIf(!!process.env.DATABASE_URL)('two processes on one Postgres', () =
       const c: Caller = { tenantId: t.id, dialect: 'test', principal: 'p' };
       const k = await a.kms.createKey(c, { name: 'shared', spec: { kind: 'oct', size: 256 } });
       const { ciphertext } = await b.kms.encrypt(c, k.id, Buffer.from('x'));
-      expect(b.kms.cache.get(k.id, 1)).toBeDefined();
+      expect(b.kms.cache.get(`${t.id}/${k.id}`, 1)).toBeDefined();
       await a.kms.deactivate(c, k.id);
       // No waiting: state is read from the database on every use.
       await expect(b.kms.encrypt(c, k.id, Buffer.from('x'))).rejects.toMatchObject({ kind: 'failed_precondition' });
       // And the notification drops B's parsed key.
-      await waitFor(() => b.kms.cache.get(k.id, 1) === undefined);
+      await waitFor(() => b.kms.cache.get(`${t.id}/${k.id}`, 1) === undefined);
       expect((await b.kms.decrypt(c, ciphertext)).plaintext.toString()).toBe('x');
       await a.kms.destroy(c, k.id);
       await expect(b.kms.decrypt(c, ciphertext)).rejects.toMatchObject({ kind: 'failed_precondition' });
-      await waitFor(() => b.kms.cache.get(k.id, 1) === undefined);
+      await waitFor(() => b.kms.cache.get(`${t.id}/${k.id}`, 1) === undefined);
       // A rotation through A is used by B at once.
       const k2 = await a.kms.createKey(c, { name: 'r', spec: { kind: 'oct', size: 256 } });
       await b.kms.encrypt(c, k2.id, Buffer.from('x'));
