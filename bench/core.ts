@@ -1,5 +1,5 @@
 import { createCipheriv, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { type Caller, type KeySpec, type SignParams } from '@polykms/core';
+import type { Caller, KeySpec, SignParams } from '@polykms/core';
 import { openBenchKms } from './store.ts';
 import { compare, type Row } from './harness.ts';
 

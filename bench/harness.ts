@@ -257,4 +257,4 @@ export function printTable(rows: Row[]) {
   }
 }
 
-export const writeJson = (file: string, rows: Row[]) => writeFileSync(file, JSON.stringify(rows, null, 2) + '\n');
+export const writeJson = (file: string, rows: Row[]) => writeFileSync(file, `${JSON.stringify(rows, null, 2)}\n`);

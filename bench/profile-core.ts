@@ -1,6 +1,6 @@
 // Profiling entry: one core scenario alone, e.g. `node --cpu-prof --import tsx bench/profile-core.ts rsa|ec|aes`.
 import { randomBytes } from 'node:crypto';
-import { type Caller, type SignParams } from '@polykms/core';
+import type { Caller, SignParams } from '@polykms/core';
 import { openBenchKms } from './store.ts';
 import { closedLoop } from './harness.ts';
 const { kms, close } = await openBenchKms('profile');

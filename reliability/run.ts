@@ -34,7 +34,7 @@ if (tally.details.length) {
   for (const d of tally.details) console.log(`  [${d.kind}] ${d.scenario}: ${d.message}${d.count > 1 ? ` (x${d.count})` : ''}`);
 }
 for (const x of tally.timings.filter((x) => x.error)) console.log(`  [error] ${x.scenario} did not finish: ${x.error?.split('\n')[0]}`);
-console.log('\n' + renderTable(tally));
+console.log(`\n${renderTable(tally)}`);
 console.log(`scenarios: ${tally.timings.map((x) => `${x.scenario} ${(x.ms / 1000).toFixed(1)}s${x.error ? ' (error)' : ''}`).join(', ')}; other failures: ${otherFailures(tally)}`);
 console.log(finalLine(tally));
 process.exit(failed(tally) ? 1 : 0);

@@ -72,7 +72,7 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, isReady: (lin
     }, timeoutMs);
     const onLine = (line: string) => {
       if (!line.trim()) return;
-      lines.push(line.length > 2000 ? line.slice(0, 2000) + '...' : line);
+      lines.push(line.length > 2000 ? `${line.slice(0, 2000)}...` : line);
       if (lines.length > 200) lines.shift();
       let j: any;
       try {

@@ -104,6 +104,6 @@ export function renderTable(t: Tally): string {
   rows.push(['audit tamperings made', String(t.tamperings)]);
   rows.push(['tamperings the verifier missed', String(t.failures.tamperMissed)]);
   const w = Math.max(...rows.map(([k]) => k.length));
-  const line = '-'.repeat(w + 2) + '+' + '-'.repeat(40);
+  const line = `${'-'.repeat(w + 2)}+${'-'.repeat(40)}`;
   return [line, ...rows.map(([k, v]) => ` ${k.padEnd(w)} | ${v}`), line].join('\n');
 }

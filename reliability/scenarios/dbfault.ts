@@ -10,7 +10,7 @@ import { GatewayUnderTest } from '../lib/gw.ts';
 import { isOvhError, ovhCategory } from '../lib/ovh.ts';
 import { TcpProxy } from '../lib/proxy.ts';
 import { fail } from '../lib/tally.ts';
-import { preview, sleep, type Ctx, type Scenario } from '../lib/scenario.ts';
+import { preview, sleep, type Scenario } from '../lib/scenario.ts';
 
 const NAME = 'dbfault';
 const FAST_MS = 2_000;

@@ -154,7 +154,7 @@ function caseArb(t: Target): fc.Arbitrary<Case> {
   arbs.push(mk('template', path.map((p) => send(p, body ? json(body) : {}))));
   arbs.push(mk('random JSON', fc.tuple(path, fc.jsonValue({ maxDepth: 4 })).map(([p, v]) => send(p, json(v)))));
   arbs.push(mk('empty body', fc.tuple(path, fc.constantFrom('', ' ', '{}', '[]', 'null', '""', '0')).map(([p, raw]) => send(p, { raw, headers: JSON_CT }))));
-  arbs.push(mk('deep nesting', fc.tuple(path, fc.constantFrom(100, 1000, 10_000, 30_000), fc.boolean()).map(([p, n, arr]) => send(p, { raw: arr ? '['.repeat(n) + ']'.repeat(n) : '{"a":'.repeat(n) + '1' + '}'.repeat(n), headers: JSON_CT }))));
+  arbs.push(mk('deep nesting', fc.tuple(path, fc.constantFrom(100, 1000, 10_000, 30_000), fc.boolean()).map(([p, n, arr]) => send(p, { raw: arr ? '['.repeat(n) + ']'.repeat(n) : `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`, headers: JSON_CT }))));
   arbs.push(mk('garbage bytes', fc.tuple(path, fc.uint8Array({ maxLength: 300 })).map(([p, b]) => send(p, { raw: Buffer.from(b), headers: JSON_CT }))));
   arbs.push(mk('huge body', fc.tuple(path, fc.constantFrom(70_000, 300_000, 2_000_000)).map(([p, n]) => send(p, { raw: JSON.stringify({ ...(body ?? {}), pad: 'A'.repeat(n) }), headers: JSON_CT }))));
   arbs.push(
@@ -304,7 +304,7 @@ async function tokenMutations(token: string, resign?: Resign): Promise<Mutation[
     for (const v of [...SHAPES, [obj], text]) await put(0, `= ${preview(JSON.stringify(v), 40)}`, Buffer.from(JSON.stringify(v)));
     for (const raw of ['', '{', 'nul', `${text}x`, `\ufeff${text}`, ` ${text} `, text.replace(/"/g, "'")]) await put(0, `= text ${preview(raw, 30)}`, Buffer.from(raw));
     await put(0, 'as UTF-16', Buffer.from(text, 'utf16le'));
-    await put(0, 'with invalid UTF-8', Buffer.concat([Buffer.from(text.slice(0, -1) + ',"z":"'), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('"}')]));
+    await put(0, 'with invalid UTF-8', Buffer.concat([Buffer.from(`${text.slice(0, -1)},"z":"`), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from('"}')]));
     for (const k of Object.keys(obj)) {
       const orig = obj[k];
       const alt = typeof orig === 'number' ? String(orig) : typeof orig === 'string' && orig !== '' && !Number.isNaN(Number(orig)) ? Number(orig) : undefined;
@@ -590,7 +590,7 @@ function rawInputs(host: string, path: string, headers: Record<string, string>, 
   const body = '{"plaintext":"aGVsbG8="}';
   const all = [
     { label: 'body shorter than Content-Length, then FIN', bytes: Buffer.from(head(`content-type: application/json\r\ncontent-length: 500\r\n\r\n`) + body.slice(0, 10)), halfClose: true },
-    { label: 'body longer than Content-Length', bytes: Buffer.from(head(`content-type: application/json\r\ncontent-length: 5\r\n\r\n`) + body + 'GARBAGE\r\n\r\n'), halfClose: false },
+    { label: 'body longer than Content-Length', bytes: Buffer.from(`${head(`content-type: application/json\r\ncontent-length: 5\r\n\r\n`) + body}GARBAGE\r\n\r\n`), halfClose: false },
     { label: 'bad chunk size', bytes: Buffer.from(head(`content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n${body}\r\n0\r\n\r\n`)), halfClose: false },
     { label: 'chunked, cut mid-chunk, then FIN', bytes: Buffer.from(head(`content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n40\r\n${body}`)), halfClose: true },
     { label: 'Content-Length and chunked', bytes: Buffer.from(head(`content-type: application/json\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`)), halfClose: false },

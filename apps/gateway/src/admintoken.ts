@@ -19,7 +19,7 @@ export function loadAdminToken(dataDir: string, configured: string | undefined):
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file, generated: false };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString('base64url');
-  writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return { token, file, generated: true };
 }
 

@@ -214,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
           try {
             for (let before: string | null = null; ; ) {
               const page: { events: unknown[]; nextBefore: string | null } = await admin.call('GET', `/admin/audit?${qs(before)}`);
-              const text = page.events.map((e) => JSON.stringify(e) + '\n').join('');
+              const text = page.events.map((e) => `${JSON.stringify(e)}\n`).join('');
               if (file !== undefined) writeSync(file, text);
               else process.stdout.write(text);
               n += page.events.length;

@@ -109,8 +109,8 @@ describe.skipIf(!process.env.DATABASE_URL)('docker-compose.yml, its commands run
   const dir = mkdtempSync(join(tmpdir(), 'polykms-compose-'));
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
-    writeFileSync(join(dir, 'root.key'), randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
-    writeFileSync(join(dir, 'admin.token'), randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'root.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'admin.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   });
   afterAll(async () => {
     await db?.drop();

@@ -12,7 +12,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { KmsError, toKmsError, type Kms } from '@polykms/core';
+import { toKmsError, type Kms } from '@polykms/core';
 import { IAM_TOPIC, ROLES, hashPassword, newAccessKey, newId, secretId, toUser, type HuaweiUser, type ProjectRoles } from './iam.ts';
 import { huaweiDb } from './store.ts';
 import { handleErrors, STATUS_OF_KIND } from '@polykms/http';

@@ -7,10 +7,10 @@ import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type ErrorContext } from './errors.ts';
 import { roleAllows } from './iam.ts';
-import { IamCache, authenticate, type HuaweiIdentity } from './identity.ts';
+import { type IamCache, authenticate, type HuaweiIdentity } from './identity.ts';
 import { issueError } from './schemas.ts';
 import type { LoginGuard } from './throttle.ts';
-import { TokenService } from './tokens.ts';
+import type { TokenService } from './tokens.ts';
 
 export type HuaweiEnv = {
   Bindings: HttpBindings;

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
+import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, responseHeader } from '@polykms/http';
 import { KmsError, invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';

@@ -285,7 +285,7 @@ describe('validateRequest', () => {
     expect(validateRequest('POST', `${LEGACY}?format=jwk`, { name: 'imported', keys: [jwk] }).ok).toBe(true);
     expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, ext: true }] }).ok).toBe(false);
     expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, alg: 'A256GCM' }] }).ok).toBe(false);
-    expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, k: randomBytes(32).toString('base64') + '=' }] }).ok).toBe(false);
+    expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, k: `${randomBytes(32).toString('base64')}=` }] }).ok).toBe(false);
   });
 
   it('rejects a body on an operation without requestBody, and malformed path ids', () => {

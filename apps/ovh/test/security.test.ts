@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dbOf, openTestKms, refusalsAudited } from '@polykms/core/testing';
+import { openTestKms, refusalsAudited } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';

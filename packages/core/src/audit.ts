@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
 import { KmsError, } from './errors.ts';

@@ -2,7 +2,7 @@ import {
   createPublicKey,
   type KeyObject,
 } from 'node:crypto';
-import { type KeySpec } from './keyspec.ts';
+import type { KeySpec } from './keyspec.ts';
 
 /** A key version ready for use: parsed once, cached by the key store. */
 export interface LoadedKey {

@@ -228,4 +228,5 @@ export class Kms {
 }
 
 /** The store behind a facade: for core's own maintenance (root-key rotation) and for tests, never for apps. */
+// biome-ignore lint/complexity/useLiteralKeys: the bracket reaches the private member on purpose (core and tests only).
 export const storeOf = (kms: Kms): Store => kms['store'];

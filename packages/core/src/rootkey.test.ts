@@ -36,7 +36,7 @@ describe('root key configuration', () => {
     const secret = randomBytes(32);
     expect(loadKeyring({ rootKey: secret.toString('base64') }).current.id).toBe(rootKeyFromBytes(secret).id);
     const f = join(tmp(), 'rk');
-    writeFileSync(f, secret.toString('base64') + '\n');
+    writeFileSync(f, `${secret.toString('base64')}\n`);
     expect(loadKeyring({ rootKeyFile: f }).current.id).toBe(rootKeyFromBytes(secret).id);
     expect(() => loadKeyring({ rootKey: randomBytes(16).toString('base64') })).toThrow(/decodes to 16 bytes/);
     expect(() => loadKeyring({ rootKey: 'not base64!' })).toThrow(KmsError);

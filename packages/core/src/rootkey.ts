@@ -24,7 +24,7 @@ const TAG_BYTES = 16;
 
 export function rootKeyFromBytes(secret: Buffer): RootKey {
   if (secret.length !== 32) throw new KmsError('invalid_argument', `a root key is 32 bytes (AES-256); got ${secret.length}`);
-  const id = 'rk_' + createHmac('sha256', secret).update('polykms root key id v1').digest('hex').slice(0, 16);
+  const id = `rk_${createHmac('sha256', secret).update('polykms root key id v1').digest('hex').slice(0, 16)}`;
   const checkValue = createHmac('sha256', secret).update('polykms root key check v1').digest('base64');
   return { id, checkValue, secret: Buffer.from(secret) };
 }
@@ -78,7 +78,7 @@ export function loadKeyring(cfg: RootKeyConfig): Keyring {
       current = parseRootKey(readFileSync(file, 'utf8'), file);
     } else {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
       current = parseRootKey(readFileSync(file, 'utf8'), file);
       cfg.warn?.(`no POLYKMS_ROOT_KEY or POLYKMS_ROOT_KEY_FILE: generated a development root key in ${file}; keep it with the database, and set a real one for production`, { file });
     }

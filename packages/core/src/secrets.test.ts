@@ -19,15 +19,15 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
 describe.each(backends())('secrets on %s', (backend) => {
   let kms: Kms;
   let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let _alice: Caller;
+  let _bob: Caller;
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms(backend));
     const t1 = await kms.tenants.create('alice');
     const t2 = await kms.tenants.create('bob');
-    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
-    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+    _alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
+    _bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
   });
   afterAll(async () => {
     await kms?.close();

@@ -13,13 +13,13 @@ import { readFileSync } from 'node:fs';
 
 const b64 = (b: Buffer) => b.toString('base64');
 
-async function wrapDek(c: CseContext, d: CseDeps, principal: string, w: WrappedDek): Promise<string> {
+async function wrapDek(c: CseContext, d: CseDeps, _principal: string, w: WrappedDek): Promise<string> {
   const blob = await seal(d.instance, c.get("audit"), c.get('requestId'), encodeDekPayload(w), DEK_CONTEXT);
   if (blob.length > S.LIMITS.wrappedKey) throw new CseError(400, `the wrapped key would exceed ${S.LIMITS.wrappedKey} bytes; shorten resource_name or perimeter_id`, 'wrapped_key');
   return b64(blob);
 }
 
-async function unwrapDek(c: CseContext, d: CseDeps, principal: string, wrappedKey: string): Promise<WrappedDek> {
+async function unwrapDek(c: CseContext, d: CseDeps, _principal: string, wrappedKey: string): Promise<WrappedDek> {
   const blob = S.decodeBase64(wrappedKey, 'wrapped_key', S.LIMITS.wrappedKey);
   return decodeDekPayload(await open(d.instance, c.get("audit"), c.get('requestId'), blob, DEK_CONTEXT, 'wrapped_key'));
 }

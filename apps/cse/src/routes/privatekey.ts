@@ -10,7 +10,7 @@ import { CseError, badRequest } from '../errors.ts';
 import { checkSpkiHash, decryptDek, loadRsa, parsePrivateKey, signDigest } from '../gmail.ts';
 import * as S from '../schemas.ts';
 
-async function unwrapPrivateKey(c: CseContext, d: CseDeps, principal: string, wrapped: string): Promise<{ key: LoadedKey; perimeterId: string }> {
+async function unwrapPrivateKey(c: CseContext, d: CseDeps, _principal: string, wrapped: string): Promise<{ key: LoadedKey; perimeterId: string }> {
   const blob = S.decodeBase64(wrapped, 'wrapped_private_key', S.LIMITS.wrappedPrivateKey);
   const plain = await open(d.instance, c.get("audit"), c.get('requestId'), blob, PRIVATE_KEY_CONTEXT, 'wrapped_private_key');
   const { pkcs8, perimeterId } = decodePrivateKeyPayload(plain);

@@ -12,7 +12,7 @@ describe.each(backends())('admin keys API on %s', (backend) => {
   let kms: Kms;
   let drop: () => Promise<void>;
   let app: ReturnType<typeof composeAdminPort>;
-  const token = 'test-admin-token-' + randomUUID();
+  const token = `test-admin-token-${randomUUID()}`;
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const r = await app.request(path, {

@@ -61,7 +61,7 @@ export function cryptoRoutes(kms: Kms, route: Route) {
       const r = await kms.rsaDecrypt(caller(c), req.key_id, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
       ({ keyId, plaintext } = r);
     } else {
-      const { coreBlob, keyId: embedded } = unwrapCiphertext(blob);
+      const { coreBlob } = unwrapCiphertext(blob);
       const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), req.key_id ? { expectKeyId: req.key_id } : {});
       ({ keyId, plaintext } = r);
     }

@@ -1,7 +1,7 @@
 // polykms operator console. Vanilla JS, no build step. Everything the server sends is rendered with
 // textContent / text nodes; markup is never parsed from data (the CSP enforces Trusted Types, so an HTML sink would throw anyway).
 // Every URL is relative to the page's origin, so the console works the same over http and https.
-'use strict';
+
 
 (() => {
   const TOKEN_KEY = 'polykms.adminToken';
