@@ -1,3 +1,4 @@
+// @ts-check
 // The audit trail's seal (see auditchain.ts for what it proves): each event's MAC, its link in the
 // chain, and the batch as the one JSON document the insert spreads. Plain JavaScript so the audit
 // writer can run it on a worker thread (~25 us an event here, two HMACs of it).

@@ -1,3 +1,4 @@
+// @ts-check
 // The embedded database on its own thread (see pglite-thread.ts): PGlite runs PostgreSQL compiled to
 // WebAssembly synchronously, so on the main thread every statement stopped every request.
 import { parentPort, workerData } from 'node:worker_threads';

@@ -1,3 +1,4 @@
+// @ts-check
 // The private-key operations Node offers only synchronously (raw RSA for pre-hashed signatures and
 // OAEP decryption, ECDSA over a given digest) and short signatures (P-256), run off the event loop on
 // a small pool; and the audit writer's sealing of a batch (auditseal.mjs), on a worker of its own.
@@ -53,7 +54,7 @@ parentPort.on('message', (batch) => {
     try {
       answers.push({ id: m.id, result: run(m) });
     } catch (e) {
-      answers.push({ id: m.id, error: String(e?.message ?? e) });
+      answers.push({ id: m.id, error: String(e instanceof Error ? e.message : e) });
     }
     if (performance.now() - since >= 1) {
       parentPort.postMessage(answers);

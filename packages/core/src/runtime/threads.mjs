@@ -1,3 +1,4 @@
+// @ts-check
 // Thread priorities (Linux). The event loop is the one thread every request passes through: HTTP,
 // TLS records, JSON, routing, audit. The threads doing crypto or storage for it (libuv's pool running
 // the asynchronous RSA and ECDSA, our crypto workers, the embedded database) do work that can wait a
