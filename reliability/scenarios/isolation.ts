@@ -81,12 +81,15 @@ async function ovhMatrix(ctx: Ctx, w: World) {
     const list = await p.client.send({ method: 'GET', path: '/v1/servicekey?max=100' });
     t.isolationCases++;
     if (list.status === 200 && list.json.objects_list.some((k: { id: string }) => k.id === foreign.aes || k.id === foreign.ec)) fail(t, 'leaks', NAME, `ovh ${name}: list shows domain B's keys`);
-    const created = await p.client.send({ method: 'POST', path: '/v1/servicekey', json: { id: foreign.aes, name: 'steal', type: 'oct', size: 256 } });
-    t.isolationCases++;
-    if (created.status < 300) fail(t, 'leaks', NAME, `ovh ${name}: created a key with domain B's key id`);
   }
   const after = (await rootB.send({ method: 'GET', path: `/v1/servicekey/${foreign.aes}` })).json;
   if (JSON.stringify(before) !== JSON.stringify(after)) fail(t, 'leaks', NAME, `ovh: domain B's key changed during the matrix: ${preview(before)} -> ${preview(after)}`);
+  // Key ids are per domain (no oracle): A may take B's id for a key of its own, which leaves B's key alone.
+  const created = await rootA.send({ method: 'POST', path: '/v1/servicekey', json: { id: foreign.aes, name: "A's key, B's id", type: 'oct', size: 256 } });
+  t.isolationCases++;
+  if (created.status !== 201 && created.status !== 409) fail(t, 'consistency', NAME, `ovh: domain A creating a key at domain B's key id: expected 201 (ids are per domain), got ${created.status} ${preview(created.text)}`);
+  const still = (await rootB.send({ method: 'GET', path: `/v1/servicekey/${foreign.aes}` })).json;
+  if (JSON.stringify(before) !== JSON.stringify(still)) fail(t, 'leaks', NAME, `ovh: domain A's key at B's id changed B's key: ${preview(before)} -> ${preview(still)}`);
   // A ciphertext of B decrypted under A's own key id.
   const own = await ovhKeys(rootA, f);
   const x = await rootA.send({ method: 'POST', path: `/v1/servicekey/${own.aes}/decrypt`, json: { ciphertext: f[`ct:${foreign.aes}`] } });
