@@ -126,6 +126,32 @@ export const TagsAction = z.object({
   sequence,
 });
 
+export const GRANT_OPERATIONS = [
+  'create-datakey',
+  'create-datakey-without-plaintext',
+  'encrypt-datakey',
+  'decrypt-datakey',
+  'describe-key',
+  'create-grant',
+  'retire-grant',
+  'encrypt-data',
+  'decrypt-data',
+] as const;
+const principal = z.string().regex(/^[a-zA-Z0-9]{1,64}$/, { message: 'must match ^[a-zA-Z0-9]{1,64}$' });
+const grantId = z.string().regex(/^[A-Fa-f0-9]{64}$/, { message: 'must be 64 hexadecimal characters' });
+export const CreateGrant = z.object({
+  key_id: keyId,
+  grantee_principal: principal,
+  operations: z.array(z.enum(GRANT_OPERATIONS)).min(1).max(GRANT_OPERATIONS.length * 2),
+  name: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }).optional(),
+  retiring_principal: principal.optional(),
+  grantee_principal_type: z.enum(['user', 'domain']).optional(),
+  sequence,
+});
+export const ListGrants = z.object({ key_id: keyId, limit: numStr.optional(), marker: numStr.optional(), sequence });
+export const ListRetirableGrants = z.object({ limit: numStr.optional(), marker: numStr.optional(), sequence });
+export const GrantOnly = z.object({ key_id: keyId, grant_id: grantId, sequence });
+
 /** Which KMS code a bad value of a field gets (huawei-kms.md §5.2); others are KMS.0308. */
 const FIELD_CODES: Record<string, KmsCode> = {
   key_id: '0205',
@@ -145,6 +171,9 @@ const FIELD_CODES: Record<string, KmsCode> = {
   signing_algorithm: '0308',
   tags: '0412',
   tag: '0406',
+  grantee_principal: '2402',
+  retiring_principal: '2402',
+  grant_id: '2501',
 };
 
 /** The first problem of a body, as Huawei's code and a message naming the field. */

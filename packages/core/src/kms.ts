@@ -17,6 +17,7 @@ import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
+import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './operations/grants.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
 import { countKeys, listKeys } from './operations/list.ts';
 import { random } from './operations/random.ts';
@@ -29,7 +30,7 @@ import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
-import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
+import type { Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
@@ -214,6 +215,14 @@ export class Kms {
     rsaDecrypt(this.core, c, keyId, ciphertext, params, opts);
   getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
+
+  // ---- Grants (operations/grants.ts) ------------------------------------------------------------
+
+  createGrant = (c: Caller, keyId: string, input: CreateGrantInput): Promise<GrantRecord> => createGrant(this.core, c, keyId, input);
+  listGrants = (c: Caller, keyId: string, page: { limit: number; offset: number }) => listGrants(this.core, c, keyId, page);
+  listRetirableGrants = (c: Caller, page: { limit: number; offset: number }) => listRetirableGrants(this.core, c, page);
+  revokeGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => revokeGrant(this.core, c, keyId, grantId);
+  retireGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => retireGrant(this.core, c, keyId, grantId);
 }
 
 /** The store behind a facade: for core's own maintenance (root-key rotation) and for tests, never for apps. */

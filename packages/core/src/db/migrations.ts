@@ -146,7 +146,30 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
-
+  '0006_key_grants': {
+    async up(db: Kysely<any>) {
+      // Grants let a principal use a key beyond its role until revoked or retired; a row is deleted when
+      // it ends (the audit trail keeps its history).
+      await db.schema
+        .createTable('key_grants')
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'uuid', (c) => c.notNull())
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('grantee', 'text', (c) => c.notNull())
+        .addColumn('operations', sql`text[]`, (c) => c.notNull())
+        .addColumn('retiring', 'text')
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addPrimaryKeyConstraint('key_grants_pk', ['tenant_id', 'id'])
+        .addForeignKeyConstraint('key_grants_key_fk', ['tenant_id', 'key_id'], 'keys', ['tenant_id', 'id'])
+        .execute();
+      await db.schema.createIndex('key_grants_key').on('key_grants').columns(['tenant_id', 'key_id', 'created_at']).execute();
+      await sql`create index key_grants_retiring on key_grants (tenant_id, retiring) where retiring is not null`.execute(db);
+    },
+  },
 };
 
 /** The id the CSE dialect derived for its KEK before 0005 (a v8 UUID from SHA-256); frozen here for that migration. */

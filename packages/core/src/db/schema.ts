@@ -95,6 +95,21 @@ export interface AuditChainHeadTable {
   legacy_max_id: string;
 }
 
+export interface KeyGrantsTable {
+  tenant_id: string;
+  id: string;
+  key_id: string;
+  /** Grants are in a dialect's words (principals, operations): only that dialect's callers match them. */
+  dialect: string;
+  name: string | null;
+  grantee: string;
+  operations: string[];
+  retiring: string | null;
+  issuer: string;
+  created_at: Timestamp;
+  attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+}
+
 export interface Database {
   tenants: TenantsTable;
   tenant_bindings: TenantBindingsTable;
@@ -104,4 +119,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
   sealed_secrets: SealedSecretsTable;
+  key_grants: KeyGrantsTable;
 }
