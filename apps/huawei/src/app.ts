@@ -3,7 +3,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
-import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
+import { isUuid, KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type ErrorContext } from './errors.ts';
 import { roleAllows } from './iam.ts';
@@ -61,6 +61,12 @@ export function caller(c: HuaweiContext): Caller {
 
 /** How a grant names a Huawei caller: its user id, or its account (domain) id (`grantee_principal_type`). */
 export const grantPrincipals = (id: HuaweiIdentity) => [`user:${id.user.id}`, `domain:${id.user.domainId}`];
+
+/**
+ * A `key_id` where Huawei also takes an alias (describe-key and the operations that use a key): the id
+ * of the key an alias, or a key's own alias, names; 404 KMS.0207 when none does.
+ */
+export const keyIdOf = async (kms: Kms, c: HuaweiContext, ref: string): Promise<string> => (isUuid(ref) ? ref : kms.resolveAlias(caller(c), ref));
 
 /**
  * For handlers that read the key before the core call (to answer Huawei's state codes): the role is

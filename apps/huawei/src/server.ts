@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Ca } from '@polykms/pki';
 import { huaweiApp } from './app.ts';
 import { IamCache } from './identity.ts';
+import { aliasRoutes } from './routes/aliases.ts';
 import { asymmetricRoutes } from './routes/asymmetric.ts';
 import { authRoutes } from './routes/auth.ts';
 import { cryptoRoutes } from './routes/crypto.ts';
@@ -40,6 +41,7 @@ export function createHuaweiApp(kms: Kms, opts: { tokenTtlSeconds?: number | und
       rotationRoutes(kms, route);
       tagRoutes(kms, route);
       grantRoutes(kms, route);
+      aliasRoutes(kms, route);
     },
   }, opts);
 }

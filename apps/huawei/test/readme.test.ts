@@ -42,7 +42,7 @@ describe.skipIf(spawnSync('sh', ['-c', 'command -v curl && command -v jq']).stat
     });
 
   it('runs every block, and each prints what the README says', async () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
     const { err, stdout: out, stderr } = await runAll();
     expect(err, `${out}\n${stderr}`).toBeNull();
     // A token, and a call with it.
@@ -52,5 +52,11 @@ describe.skipIf(spawnSync('sh', ['-c', 'command -v curl && command -v jq']).stat
     expect(out).toMatch(/^hello$/m);
     expect(out).toContain(`{"grantee_principal":"${env.BOB_ID}","operations":["encrypt-data","decrypt-data"]}`);
     expect(out).toMatch(/KMS\.0306.* <- refused again\n/);
+    // Aliases.
+    expect(out).toContain(`kms:${P1}:`);
+    expect(out).toMatch(/:alias:alias\/payments\n/);
+    expect(out).toMatch(/^alias\/payments$/m);
+    expect(out.match(/^true$/gm)).toHaveLength(2);
+    expect(out).toMatch(/^\{\}$/m);
   }, 180_000);
 });

@@ -17,6 +17,7 @@ import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
+import { associateAlias, createAlias, deleteAliases, listAliases, resolveAlias } from './operations/aliases.ts';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './operations/grants.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
 import { countKeys, listKeys } from './operations/list.ts';
@@ -30,7 +31,7 @@ import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
-import type { Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
+import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
@@ -223,6 +224,15 @@ export class Kms {
   listRetirableGrants = (c: Caller, page: { limit: number; offset: number }) => listRetirableGrants(this.core, c, page);
   revokeGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => revokeGrant(this.core, c, keyId, grantId);
   retireGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => retireGrant(this.core, c, keyId, grantId);
+
+  // ---- Aliases (operations/aliases.ts) ----------------------------------------------------------
+
+  createAlias = (c: Caller, keyId: string, name: string): Promise<AliasRecord> => createAlias(this.core, c, keyId, name);
+  associateAlias = (c: Caller, name: string, targetKeyId: string): Promise<AliasRecord> => associateAlias(this.core, c, name, targetKeyId);
+  deleteAliases = (c: Caller, keyId: string, names: readonly string[]): Promise<AliasRecord[]> => deleteAliases(this.core, c, keyId, names);
+  listAliases = (c: Caller, input: Parameters<typeof listAliases>[2]) => listAliases(this.core, c, input);
+  /** The key id an alias (or a key's own alias) stands for; not_found otherwise. */
+  resolveAlias = (c: Caller, name: string): Promise<string> => resolveAlias(this.core, c, name);
 }
 
 /** The store behind a facade: for core's own maintenance (root-key rotation) and for tests, never for apps. */

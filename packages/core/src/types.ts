@@ -133,6 +133,14 @@ export interface CreateGrantInput {
   attributes?: Record<string, unknown> | undefined;
 }
 
+/** A name a key can be used by (besides its id and its own `alias`), movable to another key. */
+export interface AliasRecord {
+  name: string;
+  keyId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 /** Grants per key, as Huawei's `grant_per_CMK` quota. */
 export const MAX_GRANTS_PER_KEY = 100;
 

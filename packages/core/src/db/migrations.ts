@@ -170,6 +170,23 @@ const migrations: Record<string, Migration> = {
       await sql`create index key_grants_retiring on key_grants (tenant_id, retiring) where retiring is not null`.execute(db);
     },
   },
+  '0007_key_aliases': {
+    async up(db: Kysely<any>) {
+      // Names a key may be used by, any number per key, unique per tenant, movable to another key
+      // (keys.alias stays the key's own single alias).
+      await db.schema
+        .createTable('key_aliases')
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'uuid', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_aliases_pk', ['tenant_id', 'name'])
+        .addForeignKeyConstraint('key_aliases_key_fk', ['tenant_id', 'key_id'], 'keys', ['tenant_id', 'id'])
+        .execute();
+      await db.schema.createIndex('key_aliases_key').on('key_aliases').columns(['tenant_id', 'key_id', 'name']).execute();
+    },
+  },
 };
 
 /** The id the CSE dialect derived for its KEK before 0005 (a v8 UUID from SHA-256); frozen here for that migration. */

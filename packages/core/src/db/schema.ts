@@ -110,6 +110,14 @@ export interface KeyGrantsTable {
   attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
 }
 
+export interface KeyAliasesTable {
+  tenant_id: string;
+  name: string;
+  key_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   tenant_bindings: TenantBindingsTable;
@@ -120,4 +128,5 @@ export interface Database {
   audit_chain_head: AuditChainHeadTable;
   sealed_secrets: SealedSecretsTable;
   key_grants: KeyGrantsTable;
+  key_aliases: KeyAliasesTable;
 }
