@@ -90,7 +90,7 @@ export function huaweiAdminApp(kms: Kms) {
   };
   const changed = async (action: string, details: Record<string, unknown>) => {
     await kms.publish(IAM_TOPIC, action);
-    kms.audit.record({ at: new Date(), tenantId: null, dialect: 'huawei', principal: 'admin', action, keyId: null, outcome: 'allowed', details });
+    await kms.audit.record({ at: new Date(), tenantId: null, dialect: 'huawei', principal: 'admin', action, keyId: null, outcome: 'allowed', details });
   };
   /** A project id seen for the first time becomes a tenant. */
   const withProjects = async (ps: z.infer<typeof Projects>): Promise<ProjectRoles[]> => {

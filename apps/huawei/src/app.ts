@@ -3,7 +3,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { clientAddress, handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
 import { Hono, type Context } from 'hono';
-import { KmsError, type Action, type Caller, type Kms } from '@polykms/core';
+import { isUuid, KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { APIGW, ApigwError, HuaweiError, apigwBody, needsKey, renderError, type ErrorContext } from './errors.ts';
 import { roleAllows } from './iam.ts';
@@ -31,9 +31,17 @@ export interface HuaweiDeps {
   logins: LoginGuard;
 }
 
-/** The caller core sees: the project's tenant, this user, and the user's roles in the project as the policy. */
+/** The KMS verb of a request (`encrypt-data`, `aliases` ...): a grant's operations are these names. */
+export const verbOf = (c: HuaweiContext) => c.req.path.split('/').slice(4).join('/');
+
+/**
+ * The caller core sees: the project's tenant, this user, and the user's roles in the project as the
+ * policy. A use of a key the roles refuse is allowed by a live grant to the user or its account (domain)
+ * that lists this request's verb (Huawei's grant operations are the verbs).
+ */
 export function caller(c: HuaweiContext): Caller {
   const id = c.get('identity');
+  const verb = verbOf(c);
   return {
     tenantId: id.tenantId,
     dialect: 'huawei',
@@ -42,10 +50,23 @@ export function caller(c: HuaweiContext): Caller {
     // Huawei uses only enabled keys, and enables or disables only a key in the other state.
     policy: { activeOnly: true, exactTransitions: true },
     authorize(action) {
+      // A data key above core's data-key size is random bytes sealed under the key: the sealing is what
+      // the role or a grant must allow; the bytes are dropped if it is refused.
+      if (action === 'random' && (verb === 'create-datakey' || verb === 'create-datakey-without-plaintext')) return true;
       return roleAllows(id.roles, action);
     },
+    grants: { principals: grantPrincipals(id), operation: verb },
   };
 }
+
+/** How a grant names a Huawei caller: its user id, or its account (domain) id (`grantee_principal_type`). */
+export const grantPrincipals = (id: HuaweiIdentity) => [`user:${id.user.id}`, `domain:${id.user.domainId}`];
+
+/**
+ * A `key_id` where Huawei also takes an alias (describe-key and the operations that use a key): the id
+ * of the key an alias, or a key's own alias, names; 404 KMS.0207 when none does.
+ */
+export const keyIdOf = async (kms: Kms, c: HuaweiContext, ref: string): Promise<string> => (isUuid(ref) ? ref : kms.resolveAlias(caller(c), ref));
 
 /**
  * For handlers that read the key before the core call (to answer Huawei's state codes): the role is

@@ -61,6 +61,11 @@ export const KMS = {
   '2108': [400, 'The rsa encryption plain_text is over length.'],
   '2201': [400, 'Invalid cipher_text.'],
   '2204': [400, 'The length of cipher_text does not match datakey_cipher_length.'],
+  '2401': [400, 'Specify an operation in addition to create-grant.'],
+  '2402': [400, 'Invalid user ID.'],
+  '2404': [400, 'Too many CMK grants.'],
+  '2501': [400, 'Invalid grant ID.'],
+  '2502': [400, 'grant_id and key_id do not match.'],
   '3001': [400, 'Invalid rotation_interval.'],
 } as const satisfies Record<string, readonly [number, string]>;
 export type KmsCode = keyof typeof KMS;
@@ -178,7 +183,8 @@ export function renderError(e: unknown, requestId: string, ctx?: ErrorContext): 
   };
   switch (err.kind) {
     case 'not_found':
-      return nested('0207');
+      // A grant not found with this key: Huawei's "grant_id and key_id do not match", whether it exists elsewhere or not.
+      return nested(err.reason === 'grant' ? '2502' : '0207');
     case 'invalid_argument':
       return nested(INVALID_BY_REASON[err.reason ?? ''] ?? '0308', err.message);
     case 'failed_precondition':
@@ -193,6 +199,7 @@ export function renderError(e: unknown, requestId: string, ctx?: ErrorContext): 
     case 'unauthenticated':
       return { status: 401, body: apigwBody('APIGW.0301', `${APIGW['0301'][1]}: ${err.message}`, requestId) };
     case 'resource_exhausted':
+      if (err.reason === 'grants_per_key') return nested('2404', err.message);
       return { status: 429, body: apigwBody('APIGW.0308', APIGW['0308'][1], requestId) };
     case 'unavailable':
       return nested('0104');

@@ -12,7 +12,7 @@ export const IAM_TOPIC = 'huawei.iam';
 export const REVOKED_TOPIC = 'huawei.token.revoked';
 
 /** System roles and policies (Huawei DEW's names) -> the core actions they allow. */
-const READ: Action[] = ['key.get', 'key.list', 'key.get_public_key'];
+const READ: Action[] = ['key.get', 'key.list', 'key.get_public_key', 'key.list_grants'];
 const ALL: Action[] = [
   'key.create',
   'key.import',
@@ -31,6 +31,10 @@ const ALL: Action[] = [
   'key.sign',
   'key.verify',
   'key.get_public_key',
+  'key.create_grant',
+  'key.list_grants',
+  'key.revoke_grant',
+  'key.retire_grant',
   'random',
 ];
 export const ROLES: Record<string, readonly Action[]> = {

@@ -10,6 +10,13 @@ const KEY_ID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 export const ALIAS_RE = /^[a-zA-Z0-9:/_-]{1,255}$/;
 
 const keyId = z.string().regex(KEY_ID_RE, { message: 'must be a 36-character key id (uuid)' });
+/** Alias objects' names (create-alias): `alias/` and Huawei's alias characters, 255 at most. */
+export const ALIAS_NAME_RE = /^alias\/[a-zA-Z0-9:/_-]{1,249}$/;
+/**
+ * Where Huawei takes an alias for a key (OTC: "`key_id` may be `alias/xxx`"): a key id, or an `alias/...`
+ * name, an alias object's or a key's own; anything else is still a bad key id (KMS.0205).
+ */
+const keyRef = z.union([keyId, z.string().regex(ALIAS_NAME_RE)], { message: 'must be a key id (uuid) or an alias/... name' });
 /** A number the SDK models type as string: "512" and 512 are the same. */
 const numStr = z.union([z.string().max(20), z.number()]);
 const sequence = z.string().max(36).optional();
@@ -58,12 +65,13 @@ export const ListKeys = z.object({
 });
 
 export const KeyOnly = z.object({ key_id: keyId, sequence });
+export const KeyRefOnly = z.object({ key_id: keyRef, sequence });
 export const ScheduleKeyDeletion = z.object({ key_id: keyId, pending_days: numStr, sequence });
 export const UpdateKeyAlias = z.object({ key_id: keyId, key_alias: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }), sequence });
 export const UpdateKeyDescription = z.object({ key_id: keyId, key_description: z.string().max(255), sequence });
 
 export const EncryptData = z.object({
-  key_id: keyId,
+  key_id: keyRef,
   plain_text: z.string().min(1).max(4096),
   encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
   encryption_context: context,
@@ -72,14 +80,14 @@ export const EncryptData = z.object({
 });
 export const DecryptData = z.object({
   cipher_text: z.string().min(1).max(8192),
-  key_id: keyId.optional(),
+  key_id: keyRef.optional(),
   encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
   encryption_context: context,
   additional_authenticated_data: aad,
   sequence,
 });
 export const CreateDatakey = z.object({
-  key_id: keyId,
+  key_id: keyRef,
   key_spec: z.enum(DATAKEY_SPECS).optional(),
   datakey_length: numStr.optional(),
   encryption_context: context,
@@ -87,7 +95,7 @@ export const CreateDatakey = z.object({
   sequence,
 });
 export const EncryptDatakey = z.object({
-  key_id: keyId,
+  key_id: keyRef,
   plain_text: z.string().min(1).max(2 * (1024 + 32)),
   datakey_plain_length: numStr,
   encryption_context: context,
@@ -95,7 +103,7 @@ export const EncryptDatakey = z.object({
   sequence,
 });
 export const DecryptDatakey = z.object({
-  key_id: keyId,
+  key_id: keyRef,
   cipher_text: z.string().min(1).max(4 * 1024),
   datakey_cipher_length: numStr,
   encryption_context: context,
@@ -105,14 +113,14 @@ export const DecryptDatakey = z.object({
 export const GenRandom = z.object({ random_data_length: numStr, sequence });
 
 export const Sign = z.object({
-  key_id: keyId,
+  key_id: keyRef,
   message: z.string().max(8192),
   signing_algorithm: z.enum(SIGNING_ALGORITHMS),
   message_type: z.enum(['DIGEST', 'RAW']).optional(),
   sequence,
 });
 export const Verify = Sign.extend({ signature: z.string().min(1).max(2048) });
-export const GenerateMac = z.object({ key_id: keyId, mac_algorithm: z.enum(MAC_ALGORITHMS), message: z.string().min(1).max(8192), sequence });
+export const GenerateMac = z.object({ key_id: keyRef, mac_algorithm: z.enum(MAC_ALGORITHMS), message: z.string().min(1).max(8192), sequence });
 export const VerifyMac = GenerateMac.extend({ mac: z.string().min(1).max(256) });
 
 export const RotationInterval = z.object({ key_id: keyId, rotation_interval: numStr, sequence });
@@ -125,6 +133,38 @@ export const TagsAction = z.object({
   action: z.enum(['create', 'delete']),
   sequence,
 });
+
+export const GRANT_OPERATIONS = [
+  'create-datakey',
+  'create-datakey-without-plaintext',
+  'encrypt-datakey',
+  'decrypt-datakey',
+  'describe-key',
+  'create-grant',
+  'retire-grant',
+  'encrypt-data',
+  'decrypt-data',
+] as const;
+const principal = z.string().regex(/^[a-zA-Z0-9]{1,64}$/, { message: 'must match ^[a-zA-Z0-9]{1,64}$' });
+const grantId = z.string().regex(/^[A-Fa-f0-9]{64}$/, { message: 'must be 64 hexadecimal characters' });
+export const CreateGrant = z.object({
+  key_id: keyId,
+  grantee_principal: principal,
+  operations: z.array(z.enum(GRANT_OPERATIONS)).min(1).max(GRANT_OPERATIONS.length * 2),
+  name: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }).optional(),
+  retiring_principal: principal.optional(),
+  grantee_principal_type: z.enum(['user', 'domain']).optional(),
+  sequence,
+});
+export const ListGrants = z.object({ key_id: keyId, limit: numStr.optional(), marker: numStr.optional(), sequence });
+export const ListRetirableGrants = z.object({ limit: numStr.optional(), marker: numStr.optional(), sequence });
+export const GrantOnly = z.object({ key_id: keyId, grant_id: grantId, sequence });
+
+const aliasName = z.string().regex(ALIAS_NAME_RE, { message: 'must match ^alias/[a-zA-Z0-9:/_-]{1,249}$' });
+export const CreateAlias = z.object({ key_id: keyId, alias: aliasName, sequence });
+export const DeleteAlias = z.object({ key_id: keyId, aliases: z.array(aliasName).min(1).max(100), sequence });
+export const AssociateAlias = z.object({ alias: aliasName, target_key_id: keyId, sequence });
+export const ListAliasesQuery = z.object({ key_id: keyId.optional(), limit: numStr.optional(), marker: aliasName.optional() });
 
 /** Which KMS code a bad value of a field gets (huawei-kms.md §5.2); others are KMS.0308. */
 const FIELD_CODES: Record<string, KmsCode> = {
@@ -145,6 +185,12 @@ const FIELD_CODES: Record<string, KmsCode> = {
   signing_algorithm: '0308',
   tags: '0412',
   tag: '0406',
+  grantee_principal: '2402',
+  retiring_principal: '2402',
+  grant_id: '2501',
+  alias: '1101',
+  aliases: '1101',
+  target_key_id: '0205',
 };
 
 /** The first problem of a body, as Huawei's code and a message naming the field. */

@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import type { Ca } from '@polykms/pki';
 import { huaweiApp } from './app.ts';
 import { IamCache } from './identity.ts';
+import { aliasRoutes } from './routes/aliases.ts';
 import { asymmetricRoutes } from './routes/asymmetric.ts';
 import { authRoutes } from './routes/auth.ts';
 import { cryptoRoutes } from './routes/crypto.ts';
+import { grantRoutes } from './routes/grants.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { rotationRoutes } from './routes/rotation.ts';
 import { tagRoutes } from './routes/tags.ts';
@@ -38,6 +40,8 @@ export function createHuaweiApp(kms: Kms, opts: { tokenTtlSeconds?: number | und
       asymmetricRoutes(kms, route);
       rotationRoutes(kms, route);
       tagRoutes(kms, route);
+      grantRoutes(kms, route);
+      aliasRoutes(kms, route);
     },
   }, opts);
 }

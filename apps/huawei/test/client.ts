@@ -53,18 +53,20 @@ export function sdkKmsClient(endpoint: string, ca: string, creds: { ak: string; 
   const credential = new BasicCredentials().withAk(creds.ak).withSk(creds.sk).withProjectId(creds.projectId);
   const client = new HcClient(http).withCredential(credential).withEndpoints([endpoint]);
   client.logger = silent;
+  const send = (method: 'GET' | 'POST' | 'DELETE', url: string, data?: unknown, queryParams: Record<string, string> = {}): Promise<any> =>
+    client.sendRequest({
+      method,
+      url,
+      contentType: 'application/json;charset=UTF-8',
+      queryParams,
+      pathParams: {},
+      headers: { 'Content-Type': 'application/json;charset=UTF-8' },
+      ...(data === undefined ? {} : { data }),
+    });
   return {
     /** Resolves with the raw JSON body plus httpStatusCode; rejects with the SDK's exception. */
-    async post(verb: string, data: unknown): Promise<any> {
-      return client.sendRequest({
-        method: 'POST',
-        url: `/v1.0/{project_id}/kms/${verb}`,
-        contentType: 'application/json;charset=UTF-8',
-        queryParams: {},
-        pathParams: {},
-        headers: { 'Content-Type': 'application/json;charset=UTF-8' },
-        data,
-      });
-    },
+    post: (verb: string, data: unknown) => send('POST', `/v1.0/{project_id}/kms/${verb}`, data),
+    /** Any method and query, as the generated KmsClient sends list-aliases (GET + query) and delete-alias (DELETE + body). */
+    send: (method: 'GET' | 'POST' | 'DELETE', verb: string, data?: unknown, query?: Record<string, string>) => send(method, `/v1.0/{project_id}/kms/${verb}`, data, query),
   };
 }

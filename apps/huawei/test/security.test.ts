@@ -101,6 +101,13 @@ describe('every Huawei route refuses who it should', () => {
     ['POST', `${keyId}/tags`, { tag: { key: 'a', value: 'b' } }, false],
     ['GET', `${keyId}/tags`, undefined, true],
     ['GET', 'user-instances', undefined, true],
+    ['POST', 'create-grant', { key_id: keyId, grantee_principal: readerId, operations: ['encrypt-data'] }, false],
+    ['POST', 'list-grants', { key_id: keyId }, true],
+    ['POST', 'list-retirable-grants', {}, true],
+    ['POST', 'revoke-grant', { key_id: keyId, grant_id: 'a'.repeat(64) }, false],
+    ['POST', 'aliases', { key_id: keyId, alias: 'alias/sec' }, false],
+    ['GET', 'aliases', undefined, true],
+    ['POST', 'alias/associate', { alias: 'alias/sec', target_key_id: keyId }, false],
   ];
 
   it('no credentials, a forged token and an expired token -> 401 APIGW.0301 on every route', async () => {

@@ -19,6 +19,8 @@ import { generateDataKey } from './operations/datakey.ts';
 import { exportWrapped, type ExportInput } from './operations/export.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
+import { associateAlias, createAlias, deleteAliases, listAliases, resolveAlias } from './operations/aliases.ts';
+import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './operations/grants.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
 import { countKeys, listKeys } from './operations/list.ts';
 import { random } from './operations/random.ts';
@@ -31,7 +33,7 @@ import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
-import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
+import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
 export { WRAPPED_FORMATS, WRAPPING_ALGORITHMS, type WrappedFormat, type WrappingAlgorithm, type ExportInput, type WrappedExport } from './operations/export.ts';
@@ -225,6 +227,23 @@ export class Kms {
   /** The key's material wrapped (JWE) under an RSA transport key; only for an extractable key. */
   exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
+
+  // ---- Grants (operations/grants.ts) ------------------------------------------------------------
+
+  createGrant = (c: Caller, keyId: string, input: CreateGrantInput): Promise<GrantRecord> => createGrant(this.core, c, keyId, input);
+  listGrants = (c: Caller, keyId: string, page: { limit: number; offset: number }) => listGrants(this.core, c, keyId, page);
+  listRetirableGrants = (c: Caller, page: { limit: number; offset: number }) => listRetirableGrants(this.core, c, page);
+  revokeGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => revokeGrant(this.core, c, keyId, grantId);
+  retireGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => retireGrant(this.core, c, keyId, grantId);
+
+  // ---- Aliases (operations/aliases.ts) ----------------------------------------------------------
+
+  createAlias = (c: Caller, keyId: string, name: string): Promise<AliasRecord> => createAlias(this.core, c, keyId, name);
+  associateAlias = (c: Caller, name: string, targetKeyId: string): Promise<AliasRecord> => associateAlias(this.core, c, name, targetKeyId);
+  deleteAliases = (c: Caller, keyId: string, names: readonly string[]): Promise<AliasRecord[]> => deleteAliases(this.core, c, keyId, names);
+  listAliases = (c: Caller, input: Parameters<typeof listAliases>[2]) => listAliases(this.core, c, input);
+  /** The key id an alias (or a key's own alias) stands for; not_found otherwise. */
+  resolveAlias = (c: Caller, name: string): Promise<string> => resolveAlias(this.core, c, name);
 }
 
 /** The store behind a facade: for core's own maintenance (root-key rotation) and for tests, never for apps. */

@@ -15,6 +15,12 @@ export interface Caller {
   policy?: KeyPolicy | undefined;
   /** Extra audit details the dialect attaches to every event of this call (e.g. CSE's reason and resource). */
   details?: Record<string, unknown> | undefined;
+  /**
+   * Who the caller is for grants, and which granted operation this call is (in the dialect's words):
+   * when `authorize` refuses a use of a key, a live grant of this dialect on that key naming one of
+   * `principals` and listing `operation` allows it.
+   */
+  grants?: { principals: readonly string[]; operation: string } | undefined;
 }
 
 export interface KeyPolicy {
@@ -46,6 +52,10 @@ export type Action =
   | 'key.export'
   /** A transport key wraps another key's material for export (checked on the transport key). */
   | 'key.wrap'
+  | 'key.create_grant'
+  | 'key.list_grants'
+  | 'key.revoke_grant'
+  | 'key.retire_grant'
   | 'random';
 
 export interface KeyRecord {
@@ -110,6 +120,41 @@ export interface ListInput {
   /** Keys whose name, description or alias contains this text (case-insensitive), or whose id it is. */
   search?: string | undefined;
 }
+
+/** A grant: `grantee` may do `operations` (the dialect's words) with the key until revoked or retired. */
+export interface GrantRecord {
+  id: string;
+  tenantId: string;
+  keyId: string;
+  dialect: string;
+  name: string | null;
+  grantee: string;
+  operations: string[];
+  /** Who besides the key's administrators may retire the grant. */
+  retiring: string | null;
+  issuer: string;
+  createdAt: Date;
+  attributes: Record<string, unknown>;
+}
+
+export interface CreateGrantInput {
+  grantee: string;
+  operations: readonly string[];
+  name?: string | undefined;
+  retiring?: string | undefined;
+  attributes?: Record<string, unknown> | undefined;
+}
+
+/** A name a key can be used by (besides its id and its own `alias`), movable to another key. */
+export interface AliasRecord {
+  name: string;
+  keyId: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Grants per key, as Huawei's `grant_per_CMK` quota. */
+export const MAX_GRANTS_PER_KEY = 100;
 
 export const NAME_MAX = 256;
 export const DESCRIPTION_MAX = 1024;

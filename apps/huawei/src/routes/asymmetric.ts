@@ -4,7 +4,7 @@
  * (get-publickey), GenerateMac, VerifyMac.
  */
 import { HASH_BYTES, KmsError, type HashName, type KeyRecord, type Kms, type SignParams } from '@polykms/core';
-import { body, caller, type Route } from '../app.ts';
+import { body, caller, keyIdOf, type Route } from '../app.ts';
 import { HuaweiError } from '../errors.ts';
 import * as S from '../schemas.ts';
 
@@ -56,47 +56,52 @@ const macParams = (alg: string) => {
 export function asymmetricRoutes(kms: Kms, route: Route) {
   route('post', '/sign', async (c) => {
     const req = body(c, S.Sign);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const message = S.fromBase64(req.message, '0308', 'message');
     if (message.length > 4096) throw new HuaweiError('0308', 'message is at most 4096 bytes; sign a digest instead.');
-    const r = await kms.sign(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message);
+    const r = await kms.sign(caller(c), keyId, signParams(req.signing_algorithm, req.message_type, message), message);
     return c.json({ key_id: r.keyId, signature: r.signature.toString('base64') });
   });
 
   route('post', '/verify', async (c) => {
     const req = body(c, S.Verify);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const message = S.fromBase64(req.message, '0308', 'message');
     const signature = S.fromBase64(req.signature, '0308', 'signature');
     if (message.length > 4096) throw new HuaweiError('0308', 'message is at most 4096 bytes.');
-    const r = await kms.verify(caller(c), req.key_id, signParams(req.signing_algorithm, req.message_type, message), message, signature);
+    const r = await kms.verify(caller(c), keyId, signParams(req.signing_algorithm, req.message_type, message), message, signature);
     // A string, not a boolean (ValidateSignatureResponse).
     return c.json({ key_id: r.keyId, signature_valid: r.valid ? 'true' : 'false' });
   });
 
   route('post', '/get-publickey', async (c) => {
-    const req = body(c, S.KeyOnly);
-    const k = await kms.getKey(caller(c), req.key_id);
+    const req = body(c, S.KeyRefOnly);
+    const keyId = await keyIdOf(kms, c, req.key_id);
+    const k = await kms.getKey(caller(c), keyId);
     if (k.state === 'destroyed') throw new HuaweiError('0207');
     if (k.kind === 'oct') throw new HuaweiError('0331', 'A symmetric key has no public key.');
     if (k.kind === 'HMAC') throw new HuaweiError('0341', 'An HMAC key has no public key.');
-    const pub = await kms.getPublicKey(caller(c), req.key_id);
+    const pub = await kms.getPublicKey(caller(c), keyId);
     // SPKI PEM with CRLF line ends, as Huawei's example shows.
     return c.json({ key_id: pub.keyId, public_key: pub.pem.replace(/\r?\n/g, '\r\n') });
   });
 
   route('post', '/generate-mac', async (c) => {
     const req = body(c, S.GenerateMac);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const message = S.fromBase64(req.message, '0308', 'message');
     if (message.length < 1 || message.length > 4096) throw new HuaweiError('0308', 'message is 1 to 4096 bytes.');
-    const r = await kms.sign(caller(c), req.key_id, macParams(req.mac_algorithm), message);
+    const r = await kms.sign(caller(c), keyId, macParams(req.mac_algorithm), message);
     return c.json({ key_id: r.keyId, mac_algorithm: req.mac_algorithm, mac: r.signature.toString('base64') });
   });
 
   route('post', '/verify-mac', async (c) => {
     const req = body(c, S.VerifyMac);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const message = S.fromBase64(req.message, '0308', 'message');
     const mac = S.fromBase64(req.mac, '0308', 'mac');
     if (message.length < 1 || message.length > 4096) throw new HuaweiError('0308', 'message is 1 to 4096 bytes.');
-    const r = await kms.verify(caller(c), req.key_id, macParams(req.mac_algorithm), message, mac);
+    const r = await kms.verify(caller(c), keyId, macParams(req.mac_algorithm), message, mac);
     return c.json({ key_id: r.keyId, mac_algorithm: req.mac_algorithm, mac_valid: r.valid });
   });
 }

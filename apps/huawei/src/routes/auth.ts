@@ -106,7 +106,7 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     if (!project) return c.json(keystoneError(401, `The user has no access to project ${scope.project.id ?? scope.project.name}.`), 401);
     await deps.cache.tenant(project.id);
     const { token, claims } = await tokens.issue({ u: user.id, p: project.id, pn: project.name, d: user.domainId, m: ['password'], g: user.tokenEpoch });
-    kms.audit.record({ at: new Date(), tenantId: await deps.cache.tenant(project.id), dialect: 'huawei', principal: `user:${user.id}`, action: 'token.issue', keyId: null, outcome: 'allowed', requestId: c.get('requestId') });
+    await kms.audit.record({ at: new Date(), tenantId: await deps.cache.tenant(project.id), dialect: 'huawei', principal: `user:${user.id}`, action: 'token.issue', keyId: null, outcome: 'allowed', requestId: c.get('requestId') });
     c.header('X-Subject-Token', token);
     return c.json(tokenBody(user, project, claims, c.req.header('host') ?? 'localhost', c.req.query('nocatalog') !== 'true'), 201);
   });

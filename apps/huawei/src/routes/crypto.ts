@@ -5,7 +5,7 @@
  */
 import { hash, timingSafeEqual } from 'node:crypto';
 import { MAX_DATA_KEY_BYTES, type Kms } from '@polykms/core';
-import { body, caller, type HuaweiContext, type Route } from '../app.ts';
+import { body, caller, keyIdOf, type HuaweiContext, type Route } from '../app.ts';
 import { unwrapCiphertext, wrapCiphertext } from '../envelope.ts';
 import { HuaweiError } from '../errors.ts';
 import * as S from '../schemas.ts';
@@ -36,20 +36,22 @@ const sha256 = (b: Uint8Array) => hash('sha256', b, 'buffer');
 export function cryptoRoutes(kms: Kms, route: Route) {
   route('post', '/encrypt-data', async (c) => {
     const req = body(c, S.EncryptData);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const pt = Buffer.from(req.plain_text, 'utf8');
     if (pt.length > 4096) throw new HuaweiError('2101', 'plain_text is at most 4096 bytes.');
     const alg = req.encryption_algorithm ?? 'SYMMETRIC_DEFAULT';
     if (alg === 'SM2_ENCRYPT') throw new HuaweiError('2106', 'SM2 keys are not supported here.');
     if (alg !== 'SYMMETRIC_DEFAULT') {
-      const r = await kms.rsaEncrypt(caller(c), req.key_id, pt, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
+      const r = await kms.rsaEncrypt(caller(c), keyId, pt, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
       return c.json({ key_id: r.keyId, cipher_text: r.ciphertext.toString('base64') });
     }
-    const r = await kms.encrypt(caller(c), req.key_id, pt, aadOf(req));
+    const r = await kms.encrypt(caller(c), keyId, pt, aadOf(req));
     return c.json({ key_id: r.keyId, cipher_text: wrapCiphertext(r.ciphertext, r.keyId).toString('base64') });
   });
 
   route('post', '/decrypt-data', async (c) => {
     const req = body(c, S.DecryptData);
+    const keyRef = req.key_id === undefined ? undefined : await keyIdOf(kms, c, req.key_id);
     const blob = S.fromBase64(req.cipher_text, '2201', 'cipher_text');
     const alg = req.encryption_algorithm ?? 'SYMMETRIC_DEFAULT';
     if (alg === 'SM2_ENCRYPT') throw new HuaweiError('2106', 'SM2 keys are not supported here.');
@@ -57,12 +59,12 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     let plaintext: Buffer;
     if (alg !== 'SYMMETRIC_DEFAULT') {
       // Asymmetric ciphertext carries no metadata: the key id is required (EncryptData.html).
-      if (!req.key_id) throw new HuaweiError('0204', 'key_id is required to decrypt with an asymmetric key.');
-      const r = await kms.rsaDecrypt(caller(c), req.key_id, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
+      if (!keyRef) throw new HuaweiError('0204', 'key_id is required to decrypt with an asymmetric key.');
+      const r = await kms.rsaDecrypt(caller(c), keyRef, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
       ({ keyId, plaintext } = r);
     } else {
       const { coreBlob } = unwrapCiphertext(blob);
-      const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), req.key_id ? { expectKeyId: req.key_id } : {});
+      const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), keyRef ? { expectKeyId: keyRef } : {});
       ({ keyId, plaintext } = r);
     }
     return c.json({ key_id: keyId, plain_text: plaintext.toString('utf8'), plain_text_base64: plaintext.toString('base64') });
@@ -84,13 +86,14 @@ export function cryptoRoutes(kms: Kms, route: Route) {
 
   const createDataKey = async (c: HuaweiContext, withPlaintext: boolean) => {
     const req = body(c, S.CreateDatakey);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const bytes = dataKeyBytes(req);
     if (bytes <= MAX_DATA_KEY_BYTES) {
-      const r = await kms.generateDataKey(caller(c), req.key_id, bytes, { context: aadOf(req), withPlaintext });
+      const r = await kms.generateDataKey(caller(c), keyId, bytes, { context: aadOf(req), withPlaintext });
       return { keyId: r.keyId, cipher: wrapCiphertext(r.ciphertext, r.keyId), plaintext: r.plaintext };
     }
     const dek = await kms.random(caller(c), bytes);
-    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN));
+    const r = await kms.encrypt(caller(c), keyId, dek, aadOf(req, DEK_DOMAIN));
     return { keyId: r.keyId, cipher: wrapCiphertext(r.ciphertext, r.keyId), plaintext: withPlaintext ? dek : (dek.fill(0), undefined) };
   };
 
@@ -106,6 +109,7 @@ export function cryptoRoutes(kms: Kms, route: Route) {
 
   route('post', '/encrypt-datakey', async (c) => {
     const req = body(c, S.EncryptDatakey);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const len = S.intOf(req.datakey_plain_length, '2104', 'datakey_plain_length');
     if (len < 1 || len > 1024) throw new HuaweiError('2104', 'datakey_plain_length is 1 to 1024 bytes.');
     // plain_text = hex(DEK) || hex(SHA-256(DEK)), either case.
@@ -113,19 +117,20 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     if (all.length !== len + 32) throw new HuaweiError('2104', `plain_text must be ${len} bytes of data key and its 32-byte SHA-256 digest, hex-encoded (${2 * (len + 32)} characters).`);
     const dek = all.subarray(0, len);
     if (!timingSafeEqual(sha256(dek), all.subarray(len))) throw new HuaweiError('2103');
-    const r = await kms.encrypt(caller(c), req.key_id, dek, aadOf(req, DEK_DOMAIN));
+    const r = await kms.encrypt(caller(c), keyId, dek, aadOf(req, DEK_DOMAIN));
     all.fill(0);
     return c.json({ key_id: r.keyId, cipher_text: S.hexUpper(wrapCiphertext(r.ciphertext, r.keyId)), datakey_length: String(len) });
   });
 
   route('post', '/decrypt-datakey', async (c) => {
     const req = body(c, S.DecryptDatakey);
+    const keyId = await keyIdOf(kms, c, req.key_id);
     const len = S.intOf(req.datakey_cipher_length, '2204', 'datakey_cipher_length');
     if (len < 1 || len > 1024) throw new HuaweiError('2204', 'datakey_cipher_length is 1 to 1024 bytes.');
     const { coreBlob } = unwrapCiphertext(S.fromHex(req.cipher_text, '2201', 'cipher_text'));
     // Core's format byte says who made the data key: core's generator, or this dialect's sealing.
     const generated = coreBlob[0] === 0x02;
-    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), { expectKeyId: req.key_id, dataKey: generated });
+    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), { expectKeyId: keyId, dataKey: generated });
     if (r.plaintext.length !== len) throw new HuaweiError('2204', `The data key is ${r.plaintext.length} bytes.`);
     return c.json({ data_key: S.hexUpper(r.plaintext), datakey_length: String(len), datakey_dgst: S.hexUpper(sha256(r.plaintext)) });
   });

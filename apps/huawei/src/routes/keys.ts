@@ -5,7 +5,7 @@
  * ShowUserInstances, ShowUserQuotas.
  */
 import type { KeyRecord, KeyState, Kms } from '@polykms/core';
-import { body, caller, requireAction, type HuaweiContext, type Route } from '../app.ts';
+import { body, caller, keyIdOf, requireAction, type HuaweiContext, type Route } from '../app.ts';
 import { HuaweiError } from '../errors.ts';
 import { coreSpec, huaweiState, keyDetails, keySpecOf, opsFor } from '../mapper.ts';
 import * as S from '../schemas.ts';
@@ -65,8 +65,8 @@ export function keyRoutes(kms: Kms, route: Route) {
   });
 
   route('post', '/describe-key', async (c) => {
-    const req = body(c, S.KeyOnly);
-    return c.json({ key_info: keyDetails(await liveKey(kms, c, req.key_id)) });
+    const req = body(c, S.KeyRefOnly);
+    return c.json({ key_info: keyDetails(await liveKey(kms, c, await keyIdOf(kms, c, req.key_id))) });
   });
 
   route('post', '/list-keys', async (c) => {

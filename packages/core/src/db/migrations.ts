@@ -164,6 +164,47 @@ const migrations: Record<string, Migration> = {
                     and v.material is null and v.public_spki is not null)`.execute(db);
     },
   },
+  '0008_key_grants': {
+    async up(db: Kysely<any>) {
+      // Grants let a principal use a key beyond its role until revoked or retired; a row is deleted when
+      // it ends (the audit trail keeps its history).
+      await db.schema
+        .createTable('key_grants')
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'uuid', (c) => c.notNull())
+        .addColumn('dialect', 'text', (c) => c.notNull())
+        .addColumn('name', 'text')
+        .addColumn('grantee', 'text', (c) => c.notNull())
+        .addColumn('operations', sql`text[]`, (c) => c.notNull())
+        .addColumn('retiring', 'text')
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addPrimaryKeyConstraint('key_grants_pk', ['tenant_id', 'id'])
+        .addForeignKeyConstraint('key_grants_key_fk', ['tenant_id', 'key_id'], 'keys', ['tenant_id', 'id'])
+        .execute();
+      await db.schema.createIndex('key_grants_key').on('key_grants').columns(['tenant_id', 'key_id', 'created_at']).execute();
+      await sql`create index key_grants_retiring on key_grants (tenant_id, retiring) where retiring is not null`.execute(db);
+    },
+  },
+  '0009_key_aliases': {
+    async up(db: Kysely<any>) {
+      // Names a key may be used by, any number per key, unique per tenant, movable to another key
+      // (keys.alias stays the key's own single alias).
+      await db.schema
+        .createTable('key_aliases')
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'uuid', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_aliases_pk', ['tenant_id', 'name'])
+        .addForeignKeyConstraint('key_aliases_key_fk', ['tenant_id', 'key_id'], 'keys', ['tenant_id', 'id'])
+        .execute();
+      await db.schema.createIndex('key_aliases_key').on('key_aliases').columns(['tenant_id', 'key_id', 'name']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -105,6 +105,29 @@ export interface AuditChainHeadTable {
   adopt_pending: boolean;
 }
 
+export interface KeyGrantsTable {
+  tenant_id: string;
+  id: string;
+  key_id: string;
+  /** Grants are in a dialect's words (principals, operations): only that dialect's callers match them. */
+  dialect: string;
+  name: string | null;
+  grantee: string;
+  operations: string[];
+  retiring: string | null;
+  issuer: string;
+  created_at: Timestamp;
+  attributes: ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+}
+
+export interface KeyAliasesTable {
+  tenant_id: string;
+  name: string;
+  key_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   tenant_bindings: TenantBindingsTable;
@@ -114,4 +137,6 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
   sealed_secrets: SealedSecretsTable;
+  key_grants: KeyGrantsTable;
+  key_aliases: KeyAliasesTable;
 }

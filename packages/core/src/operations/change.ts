@@ -28,7 +28,7 @@ export async function change(
     try {
       const rec = await core.db.transaction().execute(async (trx) => {
         const row = await keyRow(core, c, keyId, trx, true);
-        await authorize(c, action, toRecord(row));
+        await authorize(c, action, toRecord(row), trx);
         const patch = await mutate(row, trx).catch((e: unknown) => {
           if (e instanceof KmsError) e.key ??= { kind: row.kind, ops: row.ops, state: row.state };
           throw e;

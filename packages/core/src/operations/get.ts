@@ -8,7 +8,7 @@ import { keyRow, toRecord } from './rows.ts';
 export async function getKey(core: Core, c: Caller, keyId: string): Promise<KeyRecord> {
   return run(core, c, 'key.get', keyId, async () => {
     const key = toRecord(await keyRow(core, c, keyId));
-    await authorize(c, 'key.get', key);
+    await authorize(c, 'key.get', key, core.db);
     await core.audit.record(event(core, c, 'key.get', keyId, 'allowed'));
     return key;
   });
@@ -19,7 +19,7 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
   return run(core, c, 'key.get_public_key', keyId, async () => {
     const row = await keyRow(core, c, keyId);
     const key = toRecord(row);
-    await authorize(c, 'key.get_public_key', key);
+    await authorize(c, 'key.get_public_key', key, core.db);
     if (key.kind !== 'RSA' && key.kind !== 'EC') throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
     const version = opts.version ?? key.currentVersion;
     const v = await core.db.selectFrom('key_versions').select('public_spki').where('tenant_id', '=', key.tenantId).where('key_id', '=', key.id).where('version', '=', version).executeTakeFirst();

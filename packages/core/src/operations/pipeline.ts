@@ -1,8 +1,10 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { AuditEvent } from '../audit.ts';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
 import { KmsError, notFound, toKmsError } from '../errors.ts';
-import type { Action, Caller, KeyRecord } from '../types.ts';
+import type { Database, KeyGrantsTable } from '../db/schema.ts';
+import type { Action, Caller, GrantRecord, KeyRecord } from '../types.ts';
 
 /** The audit event of one operation, with the caller's own details merged in. */
 export function event(
@@ -59,16 +61,56 @@ async function keyFacts(core: Core, c: Caller, keyId: string): Promise<KmsError[
   return row && { kind: row.kind, ops: row.ops, state: row.state };
 }
 
-/** The dialect's policy (`Caller.authorize`); a refusal is permission_denied, audited as denied. */
-export async function authorize(c: Caller, action: Action, key?: KeyRecord) {
-  if (c.authorize && !(await c.authorize(action, key))) {
-    throw new KmsError(
-      'permission_denied',
-      `${c.principal} is not allowed to ${action.replace('key.', '').replace(/_/g, ' ')}${key ? ` with key ${key.id}` : ''}`,
-      'policy',
-    );
+/**
+ * The dialect's policy (`Caller.authorize`); a refusal is permission_denied, audited as denied. With
+ * `db` (a transaction under way, or core's store) and a key, a live grant on that key for the caller (`Caller.grants`) allows what the policy
+ * refused; it is returned, and named in the call's audit events. Grants are read only on a refusal.
+ */
+export async function authorize(c: Caller, action: Action, key?: KeyRecord, db?: Kysely<Database>): Promise<GrantRecord | undefined> {
+  if (!c.authorize || (await c.authorize(action, key))) return undefined;
+  const grant = db && key ? await liveGrant(db, c, key) : undefined;
+  if (grant) {
+    c.details = { ...c.details, grant: grant.id };
+    return grant;
   }
+  throw new KmsError(
+    'permission_denied',
+    `${c.principal} is not allowed to ${action.replace('key.', '').replace(/_/g, ' ')}${key ? ` with key ${key.id}` : ''}`,
+    'policy',
+  );
 }
+
+/** A grant of the caller's dialect on `key` naming one of the caller's principals and the operation it performs. */
+async function liveGrant(db: Kysely<Database>, c: Caller, key: KeyRecord): Promise<GrantRecord | undefined> {
+  const g = c.grants;
+  if (!g || !g.principals.length || !g.operation) return undefined;
+  const row = await db
+    .selectFrom('key_grants')
+    .selectAll()
+    .where('tenant_id', '=', key.tenantId)
+    .where('key_id', '=', key.id)
+    .where('dialect', '=', c.dialect)
+    .where('grantee', 'in', [...g.principals])
+    .where(sql<boolean>`${g.operation} = any(operations)`)
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+  return row && toGrant(row);
+}
+
+export const toGrant = (r: Selectable<KeyGrantsTable>): GrantRecord => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  keyId: r.key_id,
+  dialect: r.dialect,
+  name: r.name,
+  grantee: r.grantee,
+  operations: r.operations,
+  retiring: r.retiring,
+  issuer: r.issuer,
+  createdAt: r.created_at,
+  attributes: r.attributes ?? {},
+});
 
 export function checkTenant(c: Caller) {
   if (!isUuid(c.tenantId)) throw notFound('tenant');

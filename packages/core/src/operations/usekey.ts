@@ -21,7 +21,7 @@ export async function useKey(core: Core, c: Caller, action: Action, keyId: strin
   const row = await core.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
   if (!row || !canSee(c, row)) throw notFound();
   const key = toRecord(row);
-  await authorize(c, action, key);
+  await authorize(c, action, key, core.db);
   // The key exists but not this version: the ciphertext is not ours, not a missing key.
   if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
   const ops = Array.isArray(op) ? op : [op];
