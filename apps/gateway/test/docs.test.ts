@@ -106,8 +106,9 @@ describe('the guide works as written', () => {
         'exec 2>&1',
         // The gateway as the guide assumes it: started once with `pnpm start`, before any block.
         'pnpm start',
-        ...blocks.map((b) => `echo "### ${b.file}:${b.line}"\n${port(b.code)}`),
-        'echo "### done"',
+        // A marker on a line of its own, even after an answer printed without a final newline.
+        ...blocks.map((b) => `printf '\\n### %s\\n' "${b.file}:${b.line}"\n${port(b.code)}`),
+        `printf '\\n### done\\n'`,
       ].join('\n');
       writeFileSync(join(state, 'script.sh'), script);
       const r = await new Promise<{ code: number | null; out: string }>((done) => {
