@@ -40,9 +40,12 @@ export const referenceRequest = (op: string | undefined, body: unknown, headers?
   ...(headers ? { headers } : {}),
 });
 
-
 /** The reference server in this process, called by the same load generator as the gateway (on a thread). */
-export async function echoBaseline(ca: Ca, opts: { mtls: boolean; tls: ConnectionOptions; concurrency: number; headers?: Record<string, string> }, ops: Record<string, Operation> = {}) {
+export async function echoBaseline(
+  ca: Ca,
+  opts: { mtls: boolean; tls: ConnectionOptions; concurrency: number; headers?: Record<string, string> },
+  ops: Record<string, Operation> = {},
+) {
   const server = await referenceServer(ca, opts.mtls, ops);
   const client = new RemoteClient(server.port, opts.tls, opts.concurrency);
   return {
@@ -75,7 +78,11 @@ export function referenceMaterial(): RefMaterial {
 }
 
 /** The material as keys (parsed once, as the gateway's key cache holds them). */
-export const referenceKeys = (m: RefMaterial) => ({ aes: Buffer.from(m.aes, 'hex'), rsa: createPrivateKey(m.rsa), ec: createPrivateKey(m.ec) });
+export const referenceKeys = (m: RefMaterial) => ({
+  aes: Buffer.from(m.aes, 'hex'),
+  rsa: createPrivateKey(m.rsa),
+  ec: createPrivateKey(m.ec),
+});
 
 /** AES-256-GCM with a fresh 96-bit nonce, as `iv || ciphertext || tag`. */
 export function gcmSeal(key: Buffer, plaintext: Buffer) {

@@ -13,7 +13,13 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, tsx: { type: 'boolean' } } });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'apps/gateway/bin/polykms.mjs');
-const freePort = () => new Promise((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => r(port)); }); });
+const freePort = () =>
+  new Promise((r) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => r(port));
+    });
+  });
 
 const dir = mkdtempSync(join(tmpdir(), 'polykms-bench-cli-'));
 const env = { ...process.env, POLYKMS_DATA_DIR: join(dir, 'data'), POLYKMS_LOG_LEVEL: 'warn' };
@@ -22,7 +28,13 @@ spawnSync(process.execPath, [bin, '--help'], { env, stdio: 'ignore' }); // compi
 const gw = spawn(process.execPath, [bin, 'serve'], { env, stdio: 'ignore' });
 try {
   for (let i = 0; ; i++) {
-    if (await fetch(`http://127.0.0.1:${env.POLYKMS_ADMIN_PORT}/readyz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`http://127.0.0.1:${env.POLYKMS_ADMIN_PORT}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 600) throw new Error('the gateway did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -52,7 +64,9 @@ try {
   const base = q(times['node -e 0'], 0.5);
   console.log(`${'command'.padEnd(38)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'x node -e 0'.padStart(12)}`);
   for (const [name, xs] of Object.entries(times))
-    console.log(`${name.padEnd(38)} ${q(xs, 0.5).toFixed(0).padStart(10)} ${q(xs, 0.9).toFixed(0).padStart(8)} ${(q(xs, 0.5) / base).toFixed(2).padStart(12)}`);
+    console.log(
+      `${name.padEnd(38)} ${q(xs, 0.5).toFixed(0).padStart(10)} ${q(xs, 0.9).toFixed(0).padStart(8)} ${(q(xs, 0.5) / base).toFixed(2).padStart(12)}`,
+    );
 } finally {
   gw.kill('SIGTERM');
   await new Promise((r) => gw.once('exit', r));

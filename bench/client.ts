@@ -149,7 +149,10 @@ export class LoadClient {
 
   /** A JSON POST that must succeed (2xx); the reply's body text. */
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<string> {
-    const r = await this.request('POST', path, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+    const r = await this.request('POST', path, typeof body === 'string' ? body : JSON.stringify(body), {
+      'content-type': 'application/json',
+      ...headers,
+    });
     if (r.status < 200 || r.status >= 300) throw new Error(`${path}: ${r.status} ${r.body}`);
     return r.body;
   }

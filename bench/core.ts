@@ -24,13 +24,29 @@ export async function benchCore(opts: { ms: number; concurrency: number }): Prom
   const rs256: SignParams = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   await kms.sign(c, rsa, rs256, msg);
   const rsaKey = loaded(rsa).key;
-  rows.push(await compare('core.sign.RS256', 'node:crypto sign (async)', () => signAsync('sha256', msg, rsaKey), () => kms.sign(c, rsa, rs256, msg), opts));
+  rows.push(
+    await compare(
+      'core.sign.RS256',
+      'node:crypto sign (async)',
+      () => signAsync('sha256', msg, rsaKey),
+      () => kms.sign(c, rsa, rs256, msg),
+      opts,
+    ),
+  );
 
   const ec = await make({ kind: 'EC', curve: 'P-256' });
   const es256: SignParams = { scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' };
   await kms.sign(c, ec, es256, msg);
   const ecKey = loaded(ec).key;
-  rows.push(await compare('core.sign.ES256', 'node:crypto sign (async)', () => signAsync('sha256', msg, ecKey, 'ieee-p1363'), () => kms.sign(c, ec, es256, msg), opts));
+  rows.push(
+    await compare(
+      'core.sign.ES256',
+      'node:crypto sign (async)',
+      () => signAsync('sha256', msg, ecKey, 'ieee-p1363'),
+      () => kms.sign(c, ec, es256, msg),
+      opts,
+    ),
+  );
 
   const aes = await make({ kind: 'oct', size: 256 });
   const kib = randomBytes(1024);
@@ -40,8 +56,24 @@ export async function benchCore(opts: { ms: number; concurrency: number }): Prom
     const cph = createCipheriv('aes-256-gcm', aesKey, randomBytes(12));
     return Promise.resolve(Buffer.concat([cph.update(pt), cph.final(), cph.getAuthTag()]));
   };
-  rows.push(await compare('core.encrypt.1KiB', 'node:crypto aes-256-gcm', () => gcm(kib), () => kms.encrypt(c, aes, kib), opts));
-  rows.push(await compare('core.datakey', 'node:crypto random+gcm', () => gcm(randomBytes(32)), () => kms.generateDataKey(c, aes, 32), opts));
+  rows.push(
+    await compare(
+      'core.encrypt.1KiB',
+      'node:crypto aes-256-gcm',
+      () => gcm(kib),
+      () => kms.encrypt(c, aes, kib),
+      opts,
+    ),
+  );
+  rows.push(
+    await compare(
+      'core.datakey',
+      'node:crypto random+gcm',
+      () => gcm(randomBytes(32)),
+      () => kms.generateDataKey(c, aes, 32),
+      opts,
+    ),
+  );
 
   await close();
   return rows;

@@ -21,7 +21,11 @@ export const cseSuite: DialectSuite = {
     const dir = mkdtempSync(join(tmpdir(), 'polykms-bench-cse-'));
     const issuer = async (iss: string) => {
       const t = await TestIssuer.create(dir, iss);
-      return { iss, jwksUri: t.jwksUri, mint: (claims: Record<string, unknown>, aud: string) => t.mint(claims, { aud, expIn: 7200 }) };
+      return {
+        iss,
+        jwksUri: t.jwksUri,
+        mint: (claims: Record<string, unknown>, aud: string) => t.mint(claims, { aud, expIn: 7200 }),
+      };
     };
     const idp = await issuer('https://idp.bench.test');
     const drive = await issuer('gsuitecse-tokenissuer-drive@system.gserviceaccount.com');
@@ -46,26 +50,71 @@ export const cseSuite: DialectSuite = {
 
     const rn = '//googleapis.com/drive/files/bench';
     const authentication = await idp.mint({ email: 'user@bench.test' }, 'bench');
-    const writer = await drive.mint({ email: 'user@bench.test', role: 'writer', resource_name: rn, kacls_url: kaclsUrl }, 'cse-authorization');
-    const reader = await drive.mint({ email: 'user@bench.test', role: 'reader', resource_name: rn, kacls_url: kaclsUrl }, 'cse-authorization');
+    const writer = await drive.mint(
+      { email: 'user@bench.test', role: 'writer', resource_name: rn, kacls_url: kaclsUrl },
+      'cse-authorization',
+    );
+    const reader = await drive.mint(
+      { email: 'user@bench.test', role: 'reader', resource_name: rn, kacls_url: kaclsUrl },
+      'cse-authorization',
+    );
     const dek = randomBytes(32);
-    const wrapBody = { authentication, authorization: writer, key: dek.toString('base64'), reason: "{client:'drive' op:'write'}" };
+    const wrapBody = {
+      authentication,
+      authorization: writer,
+      key: dek.toString('base64'),
+      reason: "{client:'drive' op:'write'}",
+    };
     const { wrapped_key } = await post('wrap', wrapBody);
-    rows.push({ scenario: 'cse.wrap', subject: postRequest('/v1/wrap', wrapBody), references: [{ name: 'AES-GCM alone over TLS', request: referenceRequest('wrap', wrapBody) }, echo(wrapBody)] });
+    rows.push({
+      scenario: 'cse.wrap',
+      subject: postRequest('/v1/wrap', wrapBody),
+      references: [{ name: 'AES-GCM alone over TLS', request: referenceRequest('wrap', wrapBody) }, echo(wrapBody)],
+    });
     const unwrapBody = { authentication, authorization: reader, wrapped_key, reason: "{client:'drive' op:'read'}" };
     // The reference opens what its own key sealed (no token checked).
-    const aloneUnwrapBody = { ...unwrapBody, wrapped_key: gcmSeal(Buffer.from(material.aes, 'hex'), dek).toString('base64') };
-    rows.push({ scenario: 'cse.unwrap', subject: postRequest('/v1/unwrap', unwrapBody), references: [{ name: 'AES-GCM alone over TLS', request: referenceRequest('unwrap', aloneUnwrapBody) }, echo(unwrapBody)] });
+    const aloneUnwrapBody = {
+      ...unwrapBody,
+      wrapped_key: gcmSeal(Buffer.from(material.aes, 'hex'), dek).toString('base64'),
+    };
+    rows.push({
+      scenario: 'cse.unwrap',
+      subject: postRequest('/v1/unwrap', unwrapBody),
+      references: [{ name: 'AES-GCM alone over TLS', request: referenceRequest('unwrap', aloneUnwrapBody) }, echo(unwrapBody)],
+    });
 
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
     const admin = await idp.mint({ email: 'admin@bench.test' }, 'bench');
     const { wrapped_private_key } = await post('wrapprivatekey', { authentication: admin, private_key: pem });
-    const spki = createHash('sha256').update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' })).digest('base64');
-    const signer = await gmail.mint({ email: 'user@bench.test', role: 'signer', resource_name: '//gmail.googleapis.com/bench', kacls_url: kaclsUrl, spki_hash: spki, spki_hash_algorithm: 'SHA-256' }, 'cse-authorization');
+    const spki = createHash('sha256')
+      .update(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+      .digest('base64');
+    const signer = await gmail.mint(
+      {
+        email: 'user@bench.test',
+        role: 'signer',
+        resource_name: '//gmail.googleapis.com/bench',
+        kacls_url: kaclsUrl,
+        spki_hash: spki,
+        spki_hash_algorithm: 'SHA-256',
+      },
+      'cse-authorization',
+    );
     const digest = createHash('sha256').update(randomBytes(256)).digest();
-    const signBody = { authentication, authorization: signer, algorithm: 'SHA256withRSA', digest: digest.toString('base64'), reason: 'sign', wrapped_private_key };
-    rows.push({ scenario: 'cse.privatekeysign.RSA-2048', subject: postRequest('/v1/privatekeysign', signBody), references: [{ name: 'RSA sign alone over TLS', request: referenceRequest('sign', signBody) }, echo(signBody)] });
+    const signBody = {
+      authentication,
+      authorization: signer,
+      algorithm: 'SHA256withRSA',
+      digest: digest.toString('base64'),
+      reason: 'sign',
+      wrapped_private_key,
+    };
+    rows.push({
+      scenario: 'cse.privatekeysign.RSA-2048',
+      subject: postRequest('/v1/privatekeysign', signBody),
+      references: [{ name: 'RSA sign alone over TLS', request: referenceRequest('sign', signBody) }, echo(signBody)],
+    });
 
     return {
       plan: { port: server.port, tls, mtls: false, ca: await caMaterial(kms), material, rows },

@@ -27,7 +27,14 @@ export interface Row {
   baselineLoadBusy?: number;
   ratio: number;
   /** Other references measured in the same slices (core in-process ...), with the ratio to each. */
-  also?: { name: string; reqPerSec: number; reqPerSecPerCore?: number; cpuUsPerReq?: number; loadBusy?: number; ratio: number }[];
+  also?: {
+    name: string;
+    reqPerSec: number;
+    reqPerSecPerCore?: number;
+    cpuUsPerReq?: number;
+    loadBusy?: number;
+    ratio: number;
+  }[];
   /** The subject's slices, for the p99 of each round. */
   slices?: { reqPerSec: number; p50Ms: number; p99Ms: number }[];
 }
@@ -60,7 +67,8 @@ export async function closedLoop(op: () => Promise<unknown>, concurrency: number
 
 /** What a row measures: an operation run in this process, or a load from a generator on its own thread. */
 export type Subject = (() => Promise<unknown>) | Load;
-export const measure = (s: Subject, concurrency: number, ms: number) => (typeof s === 'function' ? closedLoop(s, concurrency, ms) : s.measure(concurrency, ms));
+export const measure = (s: Subject, concurrency: number, ms: number) =>
+  typeof s === 'function' ? closedLoop(s, concurrency, ms) : s.measure(concurrency, ms);
 
 /**
  * Baseline and subject alternate in `rounds` slices, so drift on a shared machine hits both alike;
@@ -87,7 +95,15 @@ export async function compare(
   const worst = (m: Measure[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
   const reqPerSec = rate(s);
   const baselineReqPerSec = rate(b);
-  return { scenario, reqPerSec, p50Ms: worst(s, 'p50Ms'), p99Ms: worst(s, 'p99Ms'), baseline: baselineName, baselineReqPerSec, ratio: reqPerSec / baselineReqPerSec };
+  return {
+    scenario,
+    reqPerSec,
+    p50Ms: worst(s, 'p50Ms'),
+    p99Ms: worst(s, 'p99Ms'),
+    baseline: baselineName,
+    baselineReqPerSec,
+    ratio: reqPerSec / baselineReqPerSec,
+  };
 }
 
 /** Something measured in a row: a load, and where it is served when that is a process of its own. */
@@ -117,7 +133,12 @@ async function slice(e: Entry, concurrency: number, ms: number, settle: () => Pr
   const wallMs = performance.now() - t0;
   const loadUs = e.loadPid && l0 !== undefined ? cpuSample(e.loadPid).processUs - l0 : undefined;
   await (e.settle ?? settle)();
-  return { ...m, wallMs, ...(c0 ? { cpu: cpuBetween(c0, cpuSample(e.pid!)) } : {}), ...(loadUs !== undefined ? { loadUs } : {}) };
+  return {
+    ...m,
+    wallMs,
+    ...(c0 ? { cpu: cpuBetween(c0, cpuSample(e.pid!)) } : {}),
+    ...(loadUs !== undefined ? { loadUs } : {}),
+  };
 }
 
 /** Each thread's CPU a request over the slices, the busiest first (the rest summed as 'others'). */
@@ -165,7 +186,13 @@ export async function compareMany(
   scenario: string,
   references: Entry[],
   subject: Subject | Entry,
-  opts: { concurrency: number; ms: number; rounds?: number; settle?: (() => Promise<unknown>) | undefined; cores?: number | undefined },
+  opts: {
+    concurrency: number;
+    ms: number;
+    rounds?: number;
+    settle?: (() => Promise<unknown>) | undefined;
+    cores?: number | undefined;
+  },
 ): Promise<Row> {
   const subj: Entry = typeof subject === 'function' || 'measure' in subject ? { name: scenario, run: subject } : subject;
   const rounds = opts.rounds ?? 2;
@@ -221,7 +248,18 @@ const us = (n: number | undefined) => (n === undefined ? '' : n.toFixed(0));
 
 export function printTable(rows: Row[]) {
   const pinned = rows.some((r) => r.cores);
-  let head = ['scenario', pinned ? 'req/s/core' : 'req/s', 'p50 ms', 'p99 ms', 'cpu us/req', 'baseline', pinned ? 'base req/s/core' : 'base req/s', 'base cpu us/req', 'ratio', 'also'];
+  let head = [
+    'scenario',
+    pinned ? 'req/s/core' : 'req/s',
+    'p50 ms',
+    'p99 ms',
+    'cpu us/req',
+    'baseline',
+    pinned ? 'base req/s/core' : 'base req/s',
+    'base cpu us/req',
+    'ratio',
+    'also',
+  ];
   let body = rows.map((r) => [
     r.scenario,
     (r.reqPerSecPerCore ?? r.reqPerSec).toFixed(0),
@@ -232,7 +270,12 @@ export function printTable(rows: Row[]) {
     (r.baselineReqPerSecPerCore ?? r.baselineReqPerSec).toFixed(0),
     us(r.baselineCpuUsPerReq),
     r.ratio.toFixed(2),
-    (r.also ?? []).map((a) => `${a.ratio.toFixed(2)} of ${a.name} (${(a.reqPerSecPerCore ?? a.reqPerSec).toFixed(0)}/s${a.cpuUsPerReq !== undefined ? `, ${us(a.cpuUsPerReq)} us` : ''})`).join('; '),
+    (r.also ?? [])
+      .map(
+        (a) =>
+          `${a.ratio.toFixed(2)} of ${a.name} (${(a.reqPerSecPerCore ?? a.reqPerSec).toFixed(0)}/s${a.cpuUsPerReq !== undefined ? `, ${us(a.cpuUsPerReq)} us` : ''})`,
+      )
+      .join('; '),
   ]);
   // Without CPU figures (in one process), no CPU columns.
   const keep = head.map((_, i) => !(i === 4 || i === 7) || body.some((b) => b[i]));
@@ -241,13 +284,19 @@ export function printTable(rows: Row[]) {
   head = pick(head);
   body = body.map(pick);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (left.has(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(head));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const b of body) console.log(line(b));
   const detail = rows.filter((r) => r.cpuUsPerReq !== undefined);
   if (detail.length) {
-    console.log('\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice:');
+    console.log(
+      '\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice:',
+    );
     for (const r of detail) {
       const pct = (x: number | undefined) => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
       console.log(

@@ -10,14 +10,33 @@ import { serveRpc } from './rpc.ts';
  * The load generator's thread, or process (its settings then in argv[2]): one keep-alive client for
  * one server, closed loops on request.
  */
-const { port, tls, connections } = (workerData ?? JSON.parse(process.argv[2]!)) as { port: number; tls: object; connections: number };
+const { port, tls, connections } = (workerData ?? JSON.parse(process.argv[2]!)) as {
+  port: number;
+  tls: object;
+  connections: number;
+};
 const client = new LoadClient(port, tls, connections);
 
 /** Huawei's SDK signing, done per request as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
 function akskHeaders(r: LoadRequest, aksk: NonNullable<LoadRequest['aksk']>): Record<string, string> {
-  const h: Record<string, string> = { 'content-type': 'application/json', host: `127.0.0.1:${port}`, 'x-project-id': aksk.project, 'x-sdk-date': formatSdkDate(new Date()) };
-  const cr = canonicalRequest({ method: r.method, canonicalUri: `${r.path}/`, canonicalQuery: '', signedHeaders: Object.keys(h), header: (n) => h[n], payloadHash: createHash('sha256').update(r.body).digest('hex') });
-  return { ...h, authorization: `SDK-HMAC-SHA256 Access=${aksk.access}, SignedHeaders=${Object.keys(h).join(';')}, Signature=${signString(aksk.secret, stringToSign(h['x-sdk-date']!, cr))}` };
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    host: `127.0.0.1:${port}`,
+    'x-project-id': aksk.project,
+    'x-sdk-date': formatSdkDate(new Date()),
+  };
+  const cr = canonicalRequest({
+    method: r.method,
+    canonicalUri: `${r.path}/`,
+    canonicalQuery: '',
+    signedHeaders: Object.keys(h),
+    header: (n) => h[n],
+    payloadHash: createHash('sha256').update(r.body).digest('hex'),
+  });
+  return {
+    ...h,
+    authorization: `SDK-HMAC-SHA256 Access=${aksk.access}, SignedHeaders=${Object.keys(h).join(';')}, Signature=${signString(aksk.secret, stringToSign(h['x-sdk-date']!, cr))}`,
+  };
 }
 
 const operation = (r: LoadRequest) => async () => {

@@ -46,7 +46,11 @@ describe('bench load generator (worker thread)', () => {
   });
 
   it('the echo baseline answers what it was sent', async () => {
-    const echo = await echoBaseline(ca, { mtls: false, tls: { ca: ca.certPem, servername: 'localhost' }, concurrency: 2 });
+    const echo = await echoBaseline(ca, {
+      mtls: false,
+      tls: { ca: ca.certPem, servername: 'localhost' },
+      concurrency: 2,
+    });
     try {
       expect((await echo.post({ x: 'y' }).measure(2, 100)).ops).toBeGreaterThan(0);
     } finally {

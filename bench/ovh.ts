@@ -17,11 +17,20 @@ export async function ovhBenchSetup(suite: string, concurrency: number) {
   const ca = await gatewayCa(kms);
   const server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0, ...obs });
   const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
-  const ctl = async (path: string, body: unknown) => (await control.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
+  const ctl = async (path: string, body: unknown) =>
+    (await control.request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<any>;
   const domain = await ctl('/v2/okms/resource', { region: 'eu-west-rbx' });
-  const cred = await ctl(`/v2/okms/resource/${domain.id}/credential`, { name: 'bench', identityURNs: ['urn:v1:eu:identity:account:bench'] });
+  const cred = await ctl(`/v2/okms/resource/${domain.id}/credential`, {
+    name: 'bench',
+    identityURNs: ['urn:v1:eu:identity:account:bench'],
+  });
   const got = (await (await control.request(`/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json()) as any;
-  const tls = { ca: ca.certPem, cert: got.certificatePEM as string, key: cred.privateKeyPEM as string, servername: 'localhost' };
+  const tls = {
+    ca: ca.certPem,
+    cert: got.certificatePEM as string,
+    key: cred.privateKeyPEM as string,
+    servername: 'localhost',
+  };
   const client = new LoadClient(server.port, tls, concurrency);
   const post = (path: string, body: unknown) => client.post(path, body);
   const create = async (body: unknown) => JSON.parse(await post(`/api/${domain.id}/v1/servicekey`, body)).id as string;
@@ -53,19 +62,35 @@ export const ovhSuite: DialectSuite = {
 
     const aes = await create({ name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
     const encBody = { plaintext: randomBytes(1024).toString('base64') };
-    rows.push({ scenario: 'ovh.encrypt.1KiB', subject: postRequest(key(aes, 'encrypt'), encBody), references: [{ name: 'AES-GCM alone over mTLS', request: referenceRequest('encrypt', encBody) }, echo(encBody)] });
+    rows.push({
+      scenario: 'ovh.encrypt.1KiB',
+      subject: postRequest(key(aes, 'encrypt'), encBody),
+      references: [{ name: 'AES-GCM alone over mTLS', request: referenceRequest('encrypt', encBody) }, echo(encBody)],
+    });
 
     const msg = randomBytes(256).toString('base64');
     const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
     const rsBody = { alg: 'RS256', message: msg };
-    rows.push({ scenario: 'ovh.sign.RS256', subject: postRequest(key(rsa, 'sign'), rsBody), references: [{ name: 'RSA sign alone over mTLS', request: referenceRequest('rs256', rsBody) }, echo(rsBody)] });
+    rows.push({
+      scenario: 'ovh.sign.RS256',
+      subject: postRequest(key(rsa, 'sign'), rsBody),
+      references: [{ name: 'RSA sign alone over mTLS', request: referenceRequest('rs256', rsBody) }, echo(rsBody)],
+    });
 
     const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
     const esBody = { alg: 'ES256', message: msg };
-    rows.push({ scenario: 'ovh.sign.ES256', subject: postRequest(key(ec, 'sign'), esBody), references: [{ name: 'ECDSA sign alone over mTLS', request: referenceRequest('es256', esBody) }, echo(esBody)] });
+    rows.push({
+      scenario: 'ovh.sign.ES256',
+      subject: postRequest(key(ec, 'sign'), esBody),
+      references: [{ name: 'ECDSA sign alone over mTLS', request: referenceRequest('es256', esBody) }, echo(esBody)],
+    });
 
     const dkBody = { size: 256 };
-    rows.push({ scenario: 'ovh.datakey', subject: postRequest(key(aes, 'datakey'), dkBody), references: [{ name: 'random + AES-GCM alone over mTLS', request: referenceRequest('datakey', dkBody) }, echo(dkBody)] });
+    rows.push({
+      scenario: 'ovh.datakey',
+      subject: postRequest(key(aes, 'datakey'), dkBody),
+      references: [{ name: 'random + AES-GCM alone over mTLS', request: referenceRequest('datakey', dkBody) }, echo(dkBody)],
+    });
 
     return {
       plan: { port: server.port, tls, mtls: true, ca: await caMaterial(kms), material: referenceMaterial(), rows },
@@ -84,7 +109,9 @@ export const ovhSuite: DialectSuite = {
     return {
       encrypt: (b) => ({ ciphertext: gcmSeal(k.aes, b64(b.plaintext)).toString('base64url') }),
       rs256: async (b) => ({ signature: (await rawSign('sha256', b64(b.message), k.rsa)).toString('base64') }),
-      es256: async (b) => ({ signature: (await rawSign('sha256', b64(b.message), k.ec, 'ieee-p1363')).toString('base64') }),
+      es256: async (b) => ({
+        signature: (await rawSign('sha256', b64(b.message), k.ec, 'ieee-p1363')).toString('base64'),
+      }),
       datakey: (b) => {
         const dk = randomBytes(b.size / 8);
         return { key: gcmSeal(k.aes, dk).toString('base64url'), plaintext: dk.toString('base64') };

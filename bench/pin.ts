@@ -49,7 +49,11 @@ export function threadAffinity(pid: number): { tid: number; name: string; cpus: 
   const out: { tid: number; name: string; cpus: number[] }[] = [];
   for (const tid of tids(pid)) {
     try {
-      out.push({ tid, name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), cpus: allowedCpus(pid, tid) });
+      out.push({
+        tid,
+        name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(),
+        cpus: allowedCpus(pid, tid),
+      });
     } catch {} // the thread ended
   }
   return out;

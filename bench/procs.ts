@@ -58,7 +58,13 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
     gw = await serverProcess(`${name} gateway`, o.pin.server);
     const plan = (await gw.call({ call: 'setup', suite: name, concurrency: o.concurrency })).plan as Plan;
     ref = await serverProcess(`${name} reference server`, o.pin.server);
-    const { port } = await ref.call({ call: 'reference', suite: name, ca: plan.ca, material: plan.material, mtls: plan.mtls });
+    const { port } = await ref.call({
+      call: 'reference',
+      suite: name,
+      ca: plan.ca,
+      material: plan.material,
+      mtls: plan.mtls,
+    });
     const gwLoad = new RemoteClient(plan.port, plan.tls, o.concurrency, { cpus: o.pin.load });
     const refLoad = new RemoteClient(port, plan.tls, o.concurrency, { cpus: o.pin.load });
     loads.push(gwLoad, refLoad);
@@ -128,7 +134,12 @@ async function inProcess(name: string, o: RunOpts): Promise<Row[]> {
     // core's rows are operation rates of a process on those CPUs; scale's are not rates of a core.
     if (name !== 'core') return rows;
     const cores = o.pin.server.length;
-    return rows.map((r) => ({ ...r, cores, reqPerSecPerCore: r.reqPerSec / cores, baselineReqPerSecPerCore: r.baselineReqPerSec / cores }));
+    return rows.map((r) => ({
+      ...r,
+      cores,
+      reqPerSecPerCore: r.reqPerSec / cores,
+      baselineReqPerSecPerCore: r.baselineReqPerSec / cores,
+    }));
   } finally {
     await stop(p);
   }

@@ -18,7 +18,10 @@ if (scen === 'echo') {
   op = echo.post(encBody);
 } else if (scen === 'es256') {
   const ec = await create({ name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
-  op = load.post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, { alg: 'ES256', message: randomBytes(256).toString('base64') });
+  op = load.post(`/api/${okmsId}/v1/servicekey/${ec}/sign`, {
+    alg: 'ES256',
+    message: randomBytes(256).toString('base64'),
+  });
 } else if (scen === 'sign') {
   const rsa = await create({ name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
   const b = { alg: 'RS256', message: randomBytes(256).toString('base64') };
@@ -33,13 +36,22 @@ await measure(op, 32, 500);
 const session = new Session();
 session.connect();
 const post_ = (m: string, p?: object) => new Promise<any>((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))));
-if (process.env.PROFILE) { await post_('Profiler.enable'); await post_('Profiler.start'); }
+if (process.env.PROFILE) {
+  await post_('Profiler.enable');
+  await post_('Profiler.start');
+}
 const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_hooks');
 const eld = monitorEventLoopDelay({ resolution: 1 });
 eld.enable();
 const gcs: number[] = [];
 const kinds = new Map<number, number[]>();
-const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) { gcs.push(e.duration); const k = (e as any).detail?.kind ?? 0; kinds.set(k, [...(kinds.get(k) ?? []), e.duration]); } });
+const obs = new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) {
+    gcs.push(e.duration);
+    const k = (e as any).detail?.kind ?? 0;
+    kinds.set(k, [...(kinds.get(k) ?? []), e.duration]);
+  }
+});
 obs.observe({ entryTypes: ['gc'] });
 // CPU per request (Linux), less noisy than req/s on a shared machine: the event loop's thread, every
 // thread (THREADS=1: load generator, database, workers, V8's helpers) and the whole process.
@@ -59,11 +71,40 @@ const c0 = process.cpuUsage();
 const m = await measure(op, 32, Number(process.argv[3] ?? 4000));
 const cu = process.cpuUsage(c0);
 const perReq = [...threadTicks()].map(([tid, t]) => [tid, ((t - (ticks0.get(tid) ?? 0)) * 1e4) / m.ops] as const);
-if (process.env.THREADS) console.log('CPU us a request by thread:', perReq.filter(([, us]) => us >= 1).sort((a, b) => b[1] - a[1]).map(([tid, us]) => `${tid === String(process.pid) ? 'loop' : tid}=${us.toFixed(0)}`).join(' '));
-console.log('CPU us a request: event loop', perReq.find(([tid]) => tid === String(process.pid))![1].toFixed(0), 'process', ((cu.user + cu.system) / m.ops).toFixed(0));
+if (process.env.THREADS)
+  console.log(
+    'CPU us a request by thread:',
+    perReq
+      .filter(([, us]) => us >= 1)
+      .sort((a, b) => b[1] - a[1])
+      .map(([tid, us]) => `${tid === String(process.pid) ? 'loop' : tid}=${us.toFixed(0)}`)
+      .join(' '),
+  );
+console.log(
+  'CPU us a request: event loop',
+  perReq.find(([tid]) => tid === String(process.pid))![1].toFixed(0),
+  'process',
+  ((cu.user + cu.system) / m.ops).toFixed(0),
+);
 eld.disable();
-console.log('event loop delay ms p50/p99/max', (eld.percentile(50) / 1e6).toFixed(1), (eld.percentile(99) / 1e6).toFixed(1), (eld.max / 1e6).toFixed(1), 'gc count', gcs.length, 'gc total ms', gcs.reduce((a, b) => a + b, 0).toFixed(0), 'gc max', Math.max(...gcs).toFixed(1));
-console.log('gc by kind', [...kinds].map(([k, v]) => `${k}: n=${v.length} max=${Math.max(...v).toFixed(1)} sum=${v.reduce((a, b) => a + b, 0).toFixed(0)}`).join('; '));
+console.log(
+  'event loop delay ms p50/p99/max',
+  (eld.percentile(50) / 1e6).toFixed(1),
+  (eld.percentile(99) / 1e6).toFixed(1),
+  (eld.max / 1e6).toFixed(1),
+  'gc count',
+  gcs.length,
+  'gc total ms',
+  gcs.reduce((a, b) => a + b, 0).toFixed(0),
+  'gc max',
+  Math.max(...gcs).toFixed(1),
+);
+console.log(
+  'gc by kind',
+  [...kinds]
+    .map(([k, v]) => `${k}: n=${v.length} max=${Math.max(...v).toFixed(1)} sum=${v.reduce((a, b) => a + b, 0).toFixed(0)}`)
+    .join('; '),
+);
 if (process.env.PROFILE) writeFileSync(process.env.PROFILE, JSON.stringify((await post_('Profiler.stop')).profile));
 console.log(scen, m.opsPerSec.toFixed(0), 'p99', m.p99Ms.toFixed(1), 'audit events still buffered', kms.audit.pending);
 process.exit(0);

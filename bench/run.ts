@@ -59,10 +59,15 @@ if (!values.shared) {
     return c;
   };
   const server = cpus('--server-cpus', values['server-cpus'], allowed.slice(0, 1));
-  const load = cpus('--load-cpus', values['load-cpus'], allowed.filter((c) => !server.includes(c)));
+  const load = cpus(
+    '--load-cpus',
+    values['load-cpus'],
+    allowed.filter((c) => !server.includes(c)),
+  );
   if (!load.length) fail(`no CPU left for the load generator (available: ${formatCpuList(allowed)}); give --load-cpus, or --shared`);
   const both = server.filter((c) => load.includes(c));
-  if (both.length) console.error(`warning: CPU ${formatCpuList(both)} is in both --server-cpus and --load-cpus: the load generator takes from the server`);
+  if (both.length)
+    console.error(`warning: CPU ${formatCpuList(both)} is in both --server-cpus and --load-cpus: the load generator takes from the server`);
   pin = { server, load };
   // This process only orchestrates, but it stays off the server's CPUs too.
   pinRunning(process.pid, load);

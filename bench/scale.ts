@@ -32,12 +32,43 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
         ids.push(id);
         const at = new Date(now - (n - i - j) * 1000);
         return {
-          key: { id, tenant_id: t.id, name: `k${i + j}`, description: '', alias: null, kind: 'oct', size: 256, curve: null, ops: ['encrypt', 'decrypt'], origin: 'generated', state: 'active', current_version: 1, revision: 1, created_at: at, updated_at: at, activated_at: at, attributes: '{}' },
-          version: { tenant_id: t.id, key_id: id, version: 1, root_key_id: root.id, material: sealMaterial(root, randomBytes(32), materialAad(t.id, id, 1)), public_spki: null },
+          key: {
+            id,
+            tenant_id: t.id,
+            name: `k${i + j}`,
+            description: '',
+            alias: null,
+            kind: 'oct',
+            size: 256,
+            curve: null,
+            ops: ['encrypt', 'decrypt'],
+            origin: 'generated',
+            state: 'active',
+            current_version: 1,
+            revision: 1,
+            created_at: at,
+            updated_at: at,
+            activated_at: at,
+            attributes: '{}',
+          },
+          version: {
+            tenant_id: t.id,
+            key_id: id,
+            version: 1,
+            root_key_id: root.id,
+            material: sealMaterial(root, randomBytes(32), materialAad(t.id, id, 1)),
+            public_spki: null,
+          },
         };
       });
-      await dbOf(kms).insertInto('keys').values(rows.map((r) => r.key)).execute();
-      await dbOf(kms).insertInto('key_versions').values(rows.map((r) => r.version)).execute();
+      await dbOf(kms)
+        .insertInto('keys')
+        .values(rows.map((r) => r.key))
+        .execute();
+      await dbOf(kms)
+        .insertInto('key_versions')
+        .values(rows.map((r) => r.version))
+        .execute();
       if (n > small) process.stderr.write(`\r  ${name}: ${i + rows.length}/${n} keys`);
     }
     if (n > small) process.stderr.write('\n');
@@ -66,7 +97,15 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
   const b2 = await closedLoop(listBig, 4, slice);
   const sRate = (s1.opsPerSec + s2.opsPerSec) / 2;
   const bRate = (b1.opsPerSec + b2.opsPerSec) / 2;
-  rows.push({ scenario: `scale.list.${big / 1000}k`, reqPerSec: bRate, p50Ms: Math.max(b1.p50Ms, b2.p50Ms), p99Ms: Math.max(b1.p99Ms, b2.p99Ms), baseline: `list page at ${small / 1000}k keys`, baselineReqPerSec: sRate, ratio: bRate / sRate });
+  rows.push({
+    scenario: `scale.list.${big / 1000}k`,
+    reqPerSec: bRate,
+    p50Ms: Math.max(b1.p50Ms, b2.p50Ms),
+    p99Ms: Math.max(b1.p99Ms, b2.p99Ms),
+    baseline: `list page at ${small / 1000}k keys`,
+    baselineReqPerSec: sRate,
+    ratio: bRate / sRate,
+  });
 
   // Touch every key once (encrypt): the parsed-key cache and the row cache are bounded. The hot path
   // runs first on one key, so that what starts once (the audit writer's worker, the crypto paths) is in
@@ -110,10 +149,21 @@ export async function benchScale(opts: { ms: number; concurrency: number; keys?:
   const t1 = performance.now();
   kms = await open();
   const startupMs = performance.now() - t1;
-  rows.push({ scenario: `scale.startup.${big / 1000}k`, reqPerSec: 1000 / startupMs, p50Ms: startupMs, p99Ms: startupMs, baseline: 'target 3000 ms', baselineReqPerSec: 1000 / 3000, ratio: 3000 / startupMs, startupMs: Math.round(startupMs) } as Row);
+  rows.push({
+    scenario: `scale.startup.${big / 1000}k`,
+    reqPerSec: 1000 / startupMs,
+    p50Ms: startupMs,
+    p99Ms: startupMs,
+    baseline: 'target 3000 ms',
+    baselineReqPerSec: 1000 / 3000,
+    ratio: 3000 / startupMs,
+    startupMs: Math.round(startupMs),
+  } as Row);
   await kms.close();
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
-  console.error(`scale: list ratio ${(bRate / sRate).toFixed(2)} (>= 0.67 wanted), RSS growth ${rssGrowthMb.toFixed(0)} MB over ${big} keys (< 100 wanted), start-up ${startupMs.toFixed(0)} ms (< 3000 wanted)`);
+  console.error(
+    `scale: list ratio ${(bRate / sRate).toFixed(2)} (>= 0.67 wanted), RSS growth ${rssGrowthMb.toFixed(0)} MB over ${big} keys (< 100 wanted), start-up ${startupMs.toFixed(0)} ms (< 3000 wanted)`,
+  );
   return rows;
 }

@@ -16,7 +16,9 @@ export async function openBenchKms(suite: string) {
   // Logged and counted as the gateway does by default (level info, Prometheus metrics), into /dev/null.
   const log = infoLoggerToNull();
   const kms = await Kms.open({ databaseUrl: db.url, dataDir: dir, keyring: testKeyring(), logger: log });
-  const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }) });
+  const metrics = new Metrics({
+    keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }),
+  });
   console.error(`${suite}: storage ${kms.driver}${dir ? ` in ${dir}` : ''}`);
   return {
     kms,

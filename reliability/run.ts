@@ -19,7 +19,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log(`usage: pnpm test:reliability [--full | --ci] [--only SCENARIO ...] [--seed N]\nscenarios: ${SCENARIOS.map((s) => `${s.name} (${s.title})`).join('; ')}`);
+  console.log(
+    `usage: pnpm test:reliability [--full | --ci] [--only SCENARIO ...] [--seed N]\nscenarios: ${SCENARIOS.map((s) => `${s.name} (${s.title})`).join('; ')}`,
+  );
   process.exit(0);
 }
 const only = values.only?.flatMap((s) => s.split(',')).filter(Boolean);
@@ -35,6 +37,8 @@ if (tally.details.length) {
 }
 for (const x of tally.timings.filter((x) => x.error)) console.log(`  [error] ${x.scenario} did not finish: ${x.error?.split('\n')[0]}`);
 console.log(`\n${renderTable(tally)}`);
-console.log(`scenarios: ${tally.timings.map((x) => `${x.scenario} ${(x.ms / 1000).toFixed(1)}s${x.error ? ' (error)' : ''}`).join(', ')}; other failures: ${otherFailures(tally)}`);
+console.log(
+  `scenarios: ${tally.timings.map((x) => `${x.scenario} ${(x.ms / 1000).toFixed(1)}s${x.error ? ' (error)' : ''}`).join(', ')}; other failures: ${otherFailures(tally)}`,
+);
 console.log(finalLine(tally));
 process.exit(failed(tally) ? 1 : 0);

@@ -23,14 +23,17 @@ describe('architecture', () => {
 
   it('lets apps reach core only through its public entries, never its store', () => {
     // What core's package.json exports, test helpers aside.
-    const exported = Object.keys(JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')).exports as Record<string, string>);
+    const exported = Object.keys(
+      JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')).exports as Record<string, string>,
+    );
     const publicEntries = new Set(exported.map((e) => e.replace(/^\.\/?/, '')).filter((e) => e !== '' && e !== 'testing'));
     const offenders: string[] = [];
     for (const app of readdirSync(join(root, 'apps'))) {
       for (const p of sources(`apps/${app}/src`)) {
         if (p.endsWith('.test.ts') || /\/src\/testing\.ts$/.test(p)) continue;
         const text = readFileSync(p, 'utf8');
-        for (const m of text.matchAll(/from '@polykms\/core\/([^']+)'/g)) if (!publicEntries.has(m[1]!)) offenders.push(`${rel(p)}: imports a core internal (${m[1]})`);
+        for (const m of text.matchAll(/from '@polykms\/core\/([^']+)'/g))
+          if (!publicEntries.has(m[1]!)) offenders.push(`${rel(p)}: imports a core internal (${m[1]})`);
         if (/packages\/core\/src/.test(text)) offenders.push(`${rel(p)}: imports a core internal by path`);
         if (/from '@polykms\/core\/testing'/.test(text)) offenders.push(`${rel(p)}: imports core's test helpers`);
         if (/\b(storeOf|dbOf)\(/.test(text)) offenders.push(`${rel(p)}: reaches the key store directly`);

@@ -87,7 +87,12 @@ export async function build() {
           b.onResolve({ filter: /^[^./]/ }, async (args) => {
             if (args.pluginData?.polykms || args.path.startsWith('node:') || builtins.has(args.path)) return undefined;
             if (args.path.startsWith('@polykms/')) return undefined;
-            const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { polykms: true } });
+            const r = await b.resolve(args.path, {
+              kind: args.kind,
+              importer: args.importer,
+              resolveDir: args.resolveDir,
+              pluginData: { polykms: true },
+            });
             if (r.errors.length) return { errors: r.errors };
             return { path: relFromDist(r.path), external: true };
           });
@@ -95,7 +100,10 @@ export async function build() {
             if (!sideEffectOnly.get(args.importer)?.has(args.path)) return undefined;
             const file = resolve(args.resolveDir, args.path);
             // Next to the chunks, so that paths relative to the output directory hold for it too.
-            const tag = createHash('sha256').update(toPosix(relative(ROOT, file))).digest('hex').slice(0, 8);
+            const tag = createHash('sha256')
+              .update(toPosix(relative(ROOT, file)))
+              .digest('hex')
+              .slice(0, 8);
             const out = join(DIST, `side-${basename(file).replace(/\.[cm]?[jt]s$/, '')}-${tag}.js`);
             separate.set(file, out);
             return { path: relFromDist(out), external: true };
@@ -105,7 +113,10 @@ export async function build() {
             const text = readFileSync(args.path, 'utf8');
             sideEffectOnly.set(args.path, new Set([...text.matchAll(/^import\s*['"](\.[^'"]+)['"]/gm)].map((x) => x[1])));
             const own = `new URL(${JSON.stringify(relFromDist(args.path))}, import.meta.url).href`;
-            return { contents: text.replaceAll('import.meta.url', own), loader: args.path.endsWith('.ts') ? 'ts' : 'js' };
+            return {
+              contents: text.replaceAll('import.meta.url', own),
+              loader: args.path.endsWith('.ts') ? 'ts' : 'js',
+            };
           });
         },
       },
@@ -123,7 +134,10 @@ export async function build() {
   const keep = new Set([...files, ...previous, 'build.json']);
   for (const f of readdirSync(DIST)) if (!keep.has(f) && !f.startsWith('build.json')) rmSync(join(DIST, f), { force: true });
   const tmp = `${MANIFEST}.${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify({ startedAt, entry: toPosix(relative(DIST, resolve(ROOT, entry))), files, inputs: [...inputs] }, null, 1)}\n`);
+  writeFileSync(
+    tmp,
+    `${JSON.stringify({ startedAt, entry: toPosix(relative(DIST, resolve(ROOT, entry))), files, inputs: [...inputs] }, null, 1)}\n`,
+  );
   renameSync(tmp, MANIFEST);
   return currentBuild();
 }

@@ -35,7 +35,16 @@ export class GatewayUnderTest {
       url = db.url;
       drop = db.drop;
     }
-    return new GatewayUnderTest(backend, dataDir, url, drop, opts.rootKey ?? rootKey(), opts.token ?? adminToken(), await freePort(), await freePort());
+    return new GatewayUnderTest(
+      backend,
+      dataDir,
+      url,
+      drop,
+      opts.rootKey ?? rootKey(),
+      opts.token ?? adminToken(),
+      await freePort(),
+      await freePort(),
+    );
   }
 
   /** Another process on the same store (Postgres only): same root key and token, its own ports. */
@@ -44,7 +53,14 @@ export class GatewayUnderTest {
   }
 
   async start(databaseUrl = this.databaseUrl) {
-    const g = await startGateway({ dataDir: this.dataDir, databaseUrl, rootKey: this.rootKey, adminToken: this.token, adminPort: this.adminPort, ovhPort: this.ovhPort });
+    const g = await startGateway({
+      dataDir: this.dataDir,
+      databaseUrl,
+      rootKey: this.rootKey,
+      adminToken: this.token,
+      adminPort: this.adminPort,
+      ovhPort: this.ovhPort,
+    });
     this.child = g.child;
     this.urls = g.urls;
     // The admin port is HTTPS under the gateway CA, which the gateway writes into its data directory.

@@ -31,7 +31,11 @@ async function toRequest(req: IncomingMessage, base: string): Promise<Request> {
   const body = Buffer.concat(chunks);
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
-  return new Request(new URL(req.url ?? '/', base), { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body });
+  return new Request(new URL(req.url ?? '/', base), {
+    method: req.method,
+    headers,
+    body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
+  });
 }
 
 async function reply(res: ServerResponse, r: Response) {
@@ -43,13 +47,19 @@ async function reply(res: ServerResponse, r: Response) {
 const main = async () => {
   const token = process.env.RELIABILITY_ADMIN_TOKEN!;
   const databaseUrl = process.env.DATABASE_URL || undefined;
-  const kms = await Kms.open({ databaseUrl, inMemory: !databaseUrl, keyring: makeKeyring(rootKeyFromBytes(randomBytes(32))), logger: silentLogger() });
+  const kms = await Kms.open({
+    databaseUrl,
+    inMemory: !databaseUrl,
+    keyring: makeKeyring(rootKeyFromBytes(randomBytes(32))),
+    logger: silentLogger(),
+  });
   const ca = await gatewayCa(kms);
   const host = '127.0.0.1';
   const ovh = await startOvhServer(kms, ca, { host, port: 0 });
   const huawei = await startHuaweiServer(kms, ca, { host, port: 0 });
   const cse: string[] = [];
-  for (const c of JSON.parse(process.env.RELIABILITY_CSE_CONFIGS ?? '[]') as unknown[]) cse.push((await startCseServer(kms, ca, { host, port: 0, config: parseCseConfig(c) })).url);
+  for (const c of JSON.parse(process.env.RELIABILITY_CSE_CONFIGS ?? '[]') as unknown[])
+    cse.push((await startCseServer(kms, ca, { host, port: 0, config: parseCseConfig(c) })).url);
   const gwAdmin: FetchApp = adminApp(kms, { adminToken: token, ovhUrl: ovh.url });
   const hwAdmin: FetchApp = huaweiAdminApp(kms);
   const server = createServer((req, res) => {
@@ -76,7 +86,14 @@ const main = async () => {
   });
   await new Promise<void>((r) => server.listen(0, host, r));
   const admin = `http://${host}:${(server.address() as { port: number }).port}`;
-  console.log(JSON.stringify({ level: 30, hostReady: true, storage: kms.driver, urls: { admin, ovh: ovh.url, huawei: huawei.url, cse } }));
+  console.log(
+    JSON.stringify({
+      level: 30,
+      hostReady: true,
+      storage: kms.driver,
+      urls: { admin, ovh: ovh.url, huawei: huawei.url, cse },
+    }),
+  );
   const stop = () => process.exit(0);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -82,14 +82,21 @@ export class Client {
       } catch {
         json = undefined;
       }
-      return { status: r.statusCode, headers: r.headers as Reply['headers'], text, json, ms: Math.round(performance.now() - started) };
+      return {
+        status: r.statusCode,
+        headers: r.headers as Reply['headers'],
+        text,
+        json,
+        ms: Math.round(performance.now() - started),
+      };
     } catch (e) {
       const ms = Math.round(performance.now() - started);
       const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string } };
       const code = err.code ?? err.cause?.code ?? err.name ?? '';
       if (/Timeout|AbortError/i.test(code)) throw new NoAnswer('hang', `${s.method} ${s.path}: no answer in ${timeout} ms`, ms);
       if (code === 'ECONNREFUSED') throw new NoAnswer('refused', `${s.method} ${s.path}: connection refused`, ms);
-      if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_CHAR') throw new NoAnswer('client', `${s.method} ${s.path}: the client refused to send this: ${err.message}`, ms);
+      if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_CHAR')
+        throw new NoAnswer('client', `${s.method} ${s.path}: the client refused to send this: ${err.message}`, ms);
       throw new NoAnswer('reset', `${s.method} ${s.path}: ${code} ${err.message ?? ''}`, ms);
     }
   }
@@ -104,7 +111,12 @@ export class Client {
  * shorter than its Content-Length, broken chunked framing). Resolves with the status line's code,
  * or 0 when the server closed without answering or `waitMs` passed (both fine for broken framing).
  */
-export function rawTls(url: string, creds: TlsCreds, bytes: Buffer, opts: { waitMs?: number; halfClose?: boolean } = {}): Promise<{ status: number; text: string }> {
+export function rawTls(
+  url: string,
+  creds: TlsCreds,
+  bytes: Buffer,
+  opts: { waitMs?: number; halfClose?: boolean } = {},
+): Promise<{ status: number; text: string }> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -118,10 +130,20 @@ export function rawTls(url: string, creds: TlsCreds, bytes: Buffer, opts: { wait
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
       resolve({ status: m ? Number(m[1]) : 0, text });
     };
-    const sock = tlsConnect({ host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname, port: Number(u.port), servername: 'localhost', ca: creds.ca, cert: creds.cert, key: creds.key }, () => {
-      sock.write(bytes);
-      if (opts.halfClose) sock.end();
-    });
+    const sock = tlsConnect(
+      {
+        host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname,
+        port: Number(u.port),
+        servername: 'localhost',
+        ca: creds.ca,
+        cert: creds.cert,
+        key: creds.key,
+      },
+      () => {
+        sock.write(bytes);
+        if (opts.halfClose) sock.end();
+      },
+    );
     const timer = setTimeout(finish, opts.waitMs ?? 3_000);
     sock.on('data', (d) => {
       chunks.push(d);

@@ -13,7 +13,13 @@ export class Admin {
   }
 
   async call(method: string, path: string, body?: unknown): Promise<Reply> {
-    return this.http.send({ method, path, json: body, headers: { authorization: `Bearer ${this.token}` }, timeoutMs: 30_000 });
+    return this.http.send({
+      method,
+      path,
+      json: body,
+      headers: { authorization: `Bearer ${this.token}` },
+      timeoutMs: 30_000,
+    });
   }
 
   async ok(method: string, path: string, body?: unknown): Promise<any> {
@@ -55,7 +61,12 @@ export const USER = (nic: string, name: string) => `urn:v1:eu:identity:user:${ni
 
 /** OVH's ErrorResponse, exactly these four fields. */
 export const isOvhError = (j: any) =>
-  !!j && typeof j === 'object' && !Array.isArray(j) && Object.keys(j).sort().join(',') === 'error_code,error_id,errors,request_id' && Array.isArray(j.errors) && typeof j.error_code === 'number';
+  !!j &&
+  typeof j === 'object' &&
+  !Array.isArray(j) &&
+  Object.keys(j).sort().join(',') === 'error_code,error_id,errors,request_id' &&
+  Array.isArray(j.errors) &&
+  typeof j.error_code === 'number';
 
 /** The category nibble of an OVH error_code (bits 12-15): 7 is Unavailable. */
 export const ovhCategory = (code: number) => (code >>> 12) & 0xf;

@@ -32,7 +32,11 @@ export interface Child {
  * holds (the gateway's "listening" line carries `urls`).
  */
 export function startChild(args: string[], env: NodeJS.ProcessEnv, isReady: (line: any) => boolean, timeoutMs = 90_000): Promise<Child> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const errors: any[] = [];
   let alive = true;

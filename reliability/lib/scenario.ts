@@ -25,9 +25,51 @@ export interface Profile {
 }
 
 export const PROFILES: Record<Profile['name'], Omit<Profile, 'seed'>> = {
-  ci: { name: 'ci', fuzzPerDialect: 150, rawPerDialect: 8, killsPglite: 3, killsPostgres: 3, killClients: 3, killWindowMs: [200, 700], auditKills: 20, auditKillWindowMs: [0, 250], outages: 1, outageMs: 2500, concurrencyRounds: 2, concurrencyClients: 6 },
-  short: { name: 'short', fuzzPerDialect: 300, rawPerDialect: 12, killsPglite: 12, killsPostgres: 8, killClients: 4, killWindowMs: [200, 900], auditKills: 20, auditKillWindowMs: [0, 600], outages: 1, outageMs: 3000, concurrencyRounds: 3, concurrencyClients: 8 },
-  full: { name: 'full', fuzzPerDialect: 5000, rawPerDialect: 100, killsPglite: 25, killsPostgres: 25, killClients: 8, killWindowMs: [300, 3000], auditKills: 50, auditKillWindowMs: [0, 3000], outages: 3, outageMs: 10_000, concurrencyRounds: 20, concurrencyClients: 16 },
+  ci: {
+    name: 'ci',
+    fuzzPerDialect: 150,
+    rawPerDialect: 8,
+    killsPglite: 3,
+    killsPostgres: 3,
+    killClients: 3,
+    killWindowMs: [200, 700],
+    auditKills: 20,
+    auditKillWindowMs: [0, 250],
+    outages: 1,
+    outageMs: 2500,
+    concurrencyRounds: 2,
+    concurrencyClients: 6,
+  },
+  short: {
+    name: 'short',
+    fuzzPerDialect: 300,
+    rawPerDialect: 12,
+    killsPglite: 12,
+    killsPostgres: 8,
+    killClients: 4,
+    killWindowMs: [200, 900],
+    auditKills: 20,
+    auditKillWindowMs: [0, 600],
+    outages: 1,
+    outageMs: 3000,
+    concurrencyRounds: 3,
+    concurrencyClients: 8,
+  },
+  full: {
+    name: 'full',
+    fuzzPerDialect: 5000,
+    rawPerDialect: 100,
+    killsPglite: 25,
+    killsPostgres: 25,
+    killClients: 8,
+    killWindowMs: [300, 3000],
+    auditKills: 50,
+    auditKillWindowMs: [0, 3000],
+    outages: 3,
+    outageMs: 10_000,
+    concurrencyRounds: 20,
+    concurrencyClients: 16,
+  },
 };
 
 export interface Ctx {
@@ -77,6 +119,6 @@ export async function pool<T>(items: T[], n: number, fn: (x: T, i: number) => Pr
 }
 
 export const preview = (x: unknown, n = 160) => {
-  const s = Buffer.isBuffer(x) ? x.toString('utf8') : typeof x === 'string' ? x : JSON.stringify(x) ?? String(x);
+  const s = Buffer.isBuffer(x) ? x.toString('utf8') : typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x));
   return s.length > n ? `${s.slice(0, n)}...(${s.length} chars)` : s;
 };

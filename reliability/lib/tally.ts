@@ -2,9 +2,34 @@
  * What the reliability suite counts. Failure counters (fiveXX, hangs, lost, leaks, tamperMissed, and
  * the "other" group) make `pnpm test:reliability` exit 1; everything else is shown for context.
  */
-export type FailureKind = 'fiveXX' | 'hangs' | 'lost' | 'unaudited' | 'leaks' | 'tamperMissed' | 'badBody' | 'slow' | 'crash' | 'consistency' | 'recovery' | 'dropped';
+export type FailureKind =
+  | 'fiveXX'
+  | 'hangs'
+  | 'lost'
+  | 'unaudited'
+  | 'leaks'
+  | 'tamperMissed'
+  | 'badBody'
+  | 'slow'
+  | 'crash'
+  | 'consistency'
+  | 'recovery'
+  | 'dropped';
 
-export const FAILURE_KINDS: FailureKind[] = ['fiveXX', 'hangs', 'lost', 'unaudited', 'leaks', 'tamperMissed', 'badBody', 'slow', 'crash', 'consistency', 'recovery', 'dropped'];
+export const FAILURE_KINDS: FailureKind[] = [
+  'fiveXX',
+  'hangs',
+  'lost',
+  'unaudited',
+  'leaks',
+  'tamperMissed',
+  'badBody',
+  'slow',
+  'crash',
+  'consistency',
+  'recovery',
+  'dropped',
+];
 
 export interface Tally {
   /** Inputs sent by the fuzzer, per dialect. */
@@ -69,7 +94,8 @@ export function countAnswer(t: Tally, dialect: string, cls: string) {
 }
 
 export const totalInputs = (t: Tally) => Object.values(t.inputs).reduce((a, b) => a + b, 0);
-export const otherFailures = (t: Tally) => t.failures.badBody + t.failures.slow + t.failures.crash + t.failures.consistency + t.failures.recovery + t.failures.dropped;
+export const otherFailures = (t: Tally) =>
+  t.failures.badBody + t.failures.slow + t.failures.crash + t.failures.consistency + t.failures.recovery + t.failures.dropped;
 export const failed = (t: Tally) => FAILURE_KINDS.some((k) => t.failures[k] > 0) || t.timings.some((x) => x.error);
 
 /** The last line of `pnpm test:reliability`, in the issue's words. */
@@ -80,12 +106,18 @@ export function renderTable(t: Tally): string {
   const rows: [string, string][] = [];
   for (const [d, n] of Object.entries(t.inputs)) {
     const a = t.answers[d] ?? {};
-    rows.push([`fuzz inputs tried (${d})`, `${n}  [${Object.entries(a).sort().map(([k, v]) => `${k}:${v}`).join(' ')}]`]);
+    rows.push([
+      `fuzz inputs tried (${d})`,
+      `${n}  [${Object.entries(a)
+        .sort()
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ')}]`,
+    ]);
   }
   rows.push(['fuzz inputs tried (total)', String(totalInputs(t))]);
   rows.push(['5xx on bad input', String(t.failures.fiveXX)]);
   rows.push(['hangs (no answer in 10 s)', String(t.failures.hangs)]);
-  rows.push(['4xx not in the dialect\'s error body', String(t.failures.badBody)]);
+  rows.push(["4xx not in the dialect's error body", String(t.failures.badBody)]);
   rows.push(['kept-alive connections dropped', String(t.failures.dropped)]);
   rows.push(['processes crashed (not killed by us)', String(t.failures.crash)]);
   rows.push(['crashes survived (SIGKILL + restart)', String(t.kills)]);

@@ -38,8 +38,17 @@ export interface World {
   ca: string;
   urls: { admin: string; ovh: string; huawei: string; cse: string[] };
   ovh: { okms: { A: string; B: string }; who: Record<string, OvhPrincipal>; anonymous: Client };
-  huawei: { client: Client; who: Record<string, HuaweiPrincipal>; call(token: string | undefined, verb: string, body?: unknown, project?: string, method?: string): Promise<Reply> };
-  cse: { clients: Client[]; issuers: Awaited<ReturnType<typeof makeIssuers>>; authn(email: string): Promise<string>; authz(instance: 0 | 1, role: string, resource: string, email: string): Promise<string> };
+  huawei: {
+    client: Client;
+    who: Record<string, HuaweiPrincipal>;
+    call(token: string | undefined, verb: string, body?: unknown, project?: string, method?: string): Promise<Reply>;
+  };
+  cse: {
+    clients: Client[];
+    issuers: Awaited<ReturnType<typeof makeIssuers>>;
+    authn(email: string): Promise<string>;
+    authz(instance: 0 | 1, role: string, resource: string, email: string): Promise<string>;
+  };
   /** SQL on the host's store (tamper scenario). */
   sql(text: string): Promise<any[]>;
   close(): Promise<void>;
@@ -64,7 +73,12 @@ const cseConfig = (kaclsUrl: string, is: Awaited<ReturnType<typeof makeIssuers>>
 
 /** The OVH principals of the isolation matrix and what their policies allow. */
 export const OVH_POLICIES: Record<string, string[]> = {
-  encryptor: ['okms:apikms:serviceKey/encrypt', 'okms:apikms:serviceKey/decrypt', 'okms:apikms:serviceKey/dataKey/create', 'okms:apikms:serviceKey/dataKey/decrypt'],
+  encryptor: [
+    'okms:apikms:serviceKey/encrypt',
+    'okms:apikms:serviceKey/decrypt',
+    'okms:apikms:serviceKey/dataKey/create',
+    'okms:apikms:serviceKey/dataKey/decrypt',
+  ],
   reader: ['okms:apikms:serviceKey/get'],
   signer: ['okms:apikms:serviceKey/sign', 'okms:apikms:serviceKey/verify'],
   nobody: [],
@@ -77,7 +91,12 @@ export async function openWorld(backend: Backend = 'pglite'): Promise<World> {
   const token = adminToken();
   const child = await startChild(
     ['--import', 'tsx', 'reliability/lib/host.ts'],
-    { RELIABILITY_ADMIN_TOKEN: token, RELIABILITY_CSE_CONFIGS: JSON.stringify([cseConfig(KACLS_A, issuers), cseConfig(KACLS_B, issuers)]), DATABASE_URL: db.url ?? '', POLYKMS_TEST_LOG: 'error' },
+    {
+      RELIABILITY_ADMIN_TOKEN: token,
+      RELIABILITY_CSE_CONFIGS: JSON.stringify([cseConfig(KACLS_A, issuers), cseConfig(KACLS_B, issuers)]),
+      DATABASE_URL: db.url ?? '',
+      POLYKMS_TEST_LOG: 'error',
+    },
     (j) => j.hostReady === true,
   );
   const urls = child.ready.urls as World['urls'];
@@ -91,7 +110,12 @@ export async function openWorld(backend: Backend = 'pglite'): Promise<World> {
   who.rootB = { name: 'rootB', domain: 'B', client: new Client(urls.ovh, await cred('B', ACCOUNT('yy2222-ovh'))) };
   for (const [name, actions] of Object.entries(OVH_POLICIES)) {
     const urn = USER('xx1111-ovh', name);
-    if (actions.length) await admin.policy(okms.A, name, { identities: [urn], resources: [{ urn: `urn:v1:eu:resource:okms:${okms.A}` }], permissions: { allow: actions.map((action) => ({ action })) } });
+    if (actions.length)
+      await admin.policy(okms.A, name, {
+        identities: [urn],
+        resources: [{ urn: `urn:v1:eu:resource:okms:${okms.A}` }],
+        permissions: { allow: actions.map((action) => ({ action })) },
+      });
     who[name] = { name, domain: 'A', client: new Client(urls.ovh, await cred('A', urn)), grants: actions };
   }
 
@@ -103,17 +127,35 @@ export async function openWorld(backend: Backend = 'pglite'): Promise<World> {
     ['adminP2', P2, ['KMS Administrator']],
   ];
   for (const [name, project, roles] of users) {
-    await admin.ok('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects: [{ id: project, roles }] });
+    await admin.ok('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name,
+      password: `${name}-password`,
+      projects: [{ id: project, roles }],
+    });
     const r = await hw.send({
       method: 'POST',
       path: '/v3/auth/tokens?nocatalog=true',
-      json: { auth: { identity: { methods: ['password'], password: { user: { name, password: `${name}-password`, domain: { name: 'acme' } } } }, scope: { project: { id: project } } } },
+      json: {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name, password: `${name}-password`, domain: { name: 'acme' } } },
+          },
+          scope: { project: { id: project } },
+        },
+      },
     });
     if (r.status !== 201) throw new Error(`huawei token for ${name}: ${r.status} ${r.text}`);
     hwWho[name] = { name, project, roles, token: String(r.headers['x-subject-token']) };
   }
   const hwCall = (t: string | undefined, verb: string, body: unknown = {}, project = P1, method = 'POST') =>
-    hw.send({ method, path: `/v1.0/${project}/kms/${verb}`, json: method === 'GET' || method === 'DELETE' ? undefined : body, headers: t ? { 'X-Auth-Token': t } : {} });
+    hw.send({
+      method,
+      path: `/v1.0/${project}/kms/${verb}`,
+      json: method === 'GET' || method === 'DELETE' ? undefined : body,
+      headers: t ? { 'X-Auth-Token': t } : {},
+    });
 
   const cseClients = urls.cse.map((u) => new Client(u, { ca }));
   const kaclsOf = [KACLS_A, KACLS_B];
@@ -128,13 +170,19 @@ export async function openWorld(backend: Backend = 'pglite'): Promise<World> {
       clients: cseClients,
       issuers,
       authn: (email) => issuers.idp.mint({ email }, { aud: 'client-web' }),
-      authz: (instance, role, resource_name, email) => issuers.drive.mint({ email, role, resource_name, kacls_url: kaclsOf[instance]!, perimeter_id: '' }, { aud: 'cse-authorization' }),
+      authz: (instance, role, resource_name, email) =>
+        issuers.drive.mint({ email, role, resource_name, kacls_url: kaclsOf[instance]!, perimeter_id: '' }, { aud: 'cse-authorization' }),
     },
     async sql(text) {
       return (await admin.ok('POST', '/reliability/sql', { sql: text })).rows;
     },
     async close() {
-      await Promise.all([admin.close(), hw.close(), ...cseClients.map((c) => c.close()), ...Object.values(who).map((p) => p.client.close())]);
+      await Promise.all([
+        admin.close(),
+        hw.close(),
+        ...cseClients.map((c) => c.close()),
+        ...Object.values(who).map((p) => p.client.close()),
+      ]);
       await child.stop(5_000);
       await db.drop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });

@@ -27,7 +27,14 @@ interface Op {
 }
 
 /** Runs `clients` loops of random operations until `ops` requests were sent. */
-async function race(ctx: Ctx, n: number, perClient: number, seed: number, send: (kind: Op['kind'], client: number) => Promise<Reply>, kinds: [Op['kind'], number][]) {
+async function race(
+  ctx: Ctx,
+  n: number,
+  perClient: number,
+  seed: number,
+  send: (kind: Op['kind'], client: number) => Promise<Reply>,
+  kinds: [Op['kind'], number][],
+) {
   const log: Op[] = [];
   const r = rng(seed);
   const bag = kinds.flatMap(([k, w]) => Array<Op['kind']>(w).fill(k));
@@ -61,13 +68,21 @@ function judge(ctx: Ctx, label: string, log: Op[], finalState: string, ok = (o: 
   const deactAcks = log.filter((o) => o.kind === 'deactivate' && ok(o)).map((o) => o.acked);
   const firstDeactAck = deactAcks.length ? Math.min(...deactAcks) : Infinity;
   const late = log.filter((o) => o.kind === 'encrypt' && ok(o) && o.sent > firstDeactAck);
-  for (const o of late) fail(t, 'consistency', NAME, `${label}: an encrypt sent ${Math.round(o.sent - firstDeactAck)} ms after a deactivation was acknowledged succeeded (client ${o.via})`);
+  for (const o of late)
+    fail(
+      t,
+      'consistency',
+      NAME,
+      `${label}: an encrypt sent ${Math.round(o.sent - firstDeactAck)} ms after a deactivation was acknowledged succeeded (client ${o.via})`,
+    );
   const deletes = log.filter((o) => o.kind === 'delete' && ok(o));
   if (deletes.length > 1) fail(t, 'consistency', NAME, `${label}: ${deletes.length} deletes of one key succeeded`);
   const firstDeactSent = Math.min(...log.filter((o) => o.kind === 'deactivate').map((o) => o.sent), Infinity);
-  for (const d of deletes) if (d.acked < firstDeactSent) fail(t, 'consistency', NAME, `${label}: a delete succeeded before any deactivation was sent`);
+  for (const d of deletes)
+    if (d.acked < firstDeactSent) fail(t, 'consistency', NAME, `${label}: a delete succeeded before any deactivation was sent`);
   const expected = deletes.length ? 'destroyed' : deactAcks.length ? 'deactivated' : 'active';
-  if (finalState !== expected) fail(t, 'consistency', NAME, `${label}: final state ${finalState}, but the acknowledged operations allow only ${expected}`);
+  if (finalState !== expected)
+    fail(t, 'consistency', NAME, `${label}: final state ${finalState}, but the acknowledged operations allow only ${expected}`);
   t.concurrencyRounds++;
 }
 
@@ -81,7 +96,13 @@ async function ovhRounds(ctx: Ctx) {
     const { creds, client: admin } = await a.domainWithRoot();
     const via = [a, ...(b ? [b] : [])].map((g) => new Client(g.urls.ovh, creds, 8));
     for (let round = 1; round <= ctx.profile.concurrencyRounds; round++) {
-      const key = (await admin.send({ method: 'POST', path: '/v1/servicekey', json: { name: `race${round}`, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] } })).json.id as string;
+      const key = (
+        await admin.send({
+          method: 'POST',
+          path: '/v1/servicekey',
+          json: { name: `race${round}`, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] },
+        })
+      ).json.id as string;
       // Warm both processes' caches with the active key first: the race must invalidate them.
       for (const c of via) await c.send({ method: 'POST', path: `/v1/servicekey/${key}/encrypt`, json: { plaintext: 'AAAA' } });
       const ciphertexts: string[] = [];
@@ -93,11 +114,20 @@ async function ovhRounds(ctx: Ctx) {
         async (kind, client) => {
           const c = via[client % via.length]!;
           if (kind === 'encrypt') {
-            const r = await c.send({ method: 'POST', path: `/v1/servicekey/${key}/encrypt`, json: { plaintext: 'aGVsbG8=' } });
+            const r = await c.send({
+              method: 'POST',
+              path: `/v1/servicekey/${key}/encrypt`,
+              json: { plaintext: 'aGVsbG8=' },
+            });
             if (r.status === 200) ciphertexts.push(r.json.ciphertext);
             return r;
           }
-          if (kind === 'deactivate') return c.send({ method: 'POST', path: `/v1/servicekey/${key}/deactivate`, json: { reason: 'unspecified' } });
+          if (kind === 'deactivate')
+            return c.send({
+              method: 'POST',
+              path: `/v1/servicekey/${key}/deactivate`,
+              json: { reason: 'unspecified' },
+            });
           return c.send({ method: 'DELETE', path: `/v1/servicekey/${key}` });
         },
         [
@@ -106,8 +136,11 @@ async function ovhRounds(ctx: Ctx) {
           ['delete', 1],
         ],
       );
-      const states = await Promise.all(via.map(async (c) => (await c.send({ method: 'GET', path: `/v1/servicekey/${key}` })).json?.attributes?.state as string));
-      if (new Set(states).size > 1) fail(ctx.tally, 'consistency', NAME, `ovh round ${round}: the two processes disagree on the key's state: ${states.join(' vs ')}`);
+      const states = await Promise.all(
+        via.map(async (c) => (await c.send({ method: 'GET', path: `/v1/servicekey/${key}` })).json?.attributes?.state as string),
+      );
+      if (new Set(states).size > 1)
+        fail(ctx.tally, 'consistency', NAME, `ovh round ${round}: the two processes disagree on the key's state: ${states.join(' vs ')}`);
       judge(ctx, `ovh round ${round} (${via.length} process${via.length > 1 ? 'es' : ''})`, log, states[0] ?? 'unknown');
       ctx.log(`concurrency ovh round ${round}: ${log.length} operations, ${ciphertexts.length} encrypts ok, final ${states.join('/')}`);
     }
@@ -152,11 +185,19 @@ async function huaweiRounds(ctx: Ctx) {
       for (const a of acked) {
         const r = await w.huawei.call(tok, 'decrypt-data', { cipher_text: a.ct });
         ctx.tally.ackedChecked++;
-        if (r.status !== 200 || r.json.plain_text !== a.pt) fail(ctx.tally, 'lost', NAME, `huawei round ${round}: a ciphertext acknowledged during rotations does not decrypt: ${r.status} ${r.text.slice(0, 200)}`);
+        if (r.status !== 200 || r.json.plain_text !== a.pt)
+          fail(
+            ctx.tally,
+            'lost',
+            NAME,
+            `huawei round ${round}: a ciphertext acknowledged during rotations does not decrypt: ${r.status} ${r.text.slice(0, 200)}`,
+          );
       }
       // The final state before enable-key is judged from the log: disable is the only state change.
       judge(ctx, `huawei round ${round}`, log, log.some((o) => o.kind === 'deactivate' && o.status < 300) ? 'deactivated' : 'active');
-      ctx.log(`concurrency huawei round ${round}: ${log.length} operations, ${acked.length} encrypts ok, ${log.filter((o) => o.kind === 'rotate' && o.status < 300).length} rotations ok`);
+      ctx.log(
+        `concurrency huawei round ${round}: ${log.length} operations, ${acked.length} encrypts ok, ${log.filter((o) => o.kind === 'rotate' && o.status < 300).length} rotations ok`,
+      );
     }
   } finally {
     await w.close();

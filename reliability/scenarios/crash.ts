@@ -32,9 +32,23 @@ interface CipherFact {
   cycle: number;
 }
 
-const STATE_OF: Record<string, State> = { active: 'active', deactivated: 'deactivated', compromised: 'deactivated', destroyed: 'destroyed', destroyed_compromised: 'destroyed' };
+const STATE_OF: Record<string, State> = {
+  active: 'active',
+  deactivated: 'deactivated',
+  compromised: 'deactivated',
+  destroyed: 'destroyed',
+  destroyed_compromised: 'destroyed',
+};
 
-async function cycleLoad(ctx: Ctx, client: Client, keys: Map<string, KeyFact>, ciphers: CipherFact[], cycle: number, clientNo: number, stop: { stopped: boolean }) {
+async function cycleLoad(
+  ctx: Ctx,
+  client: Client,
+  keys: Map<string, KeyFact>,
+  ciphers: CipherFact[],
+  cycle: number,
+  clientNo: number,
+  stop: { stopped: boolean },
+) {
   const r = rng(ctx.profile.seed * 1000 + cycle * 37 + clientNo);
   const mine = () => [...keys.values()].filter((k) => !k.busy && k.id.endsWith(String(clientNo % 10)));
   while (!stop.stopped) {
@@ -66,24 +80,58 @@ async function cycleLoad(ctx: Ctx, client: Client, keys: Map<string, KeyFact>, c
       const crypto = r.next() < 0.4;
       const k: KeyFact = { id, states: new Set(['absent']), crypto, busy: true };
       keys.set(id, k);
-      await act(k, () => client.send({ method: 'POST', path: '/v1/servicekey', json: { id, name: `c${cycle}`, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] } }), () => (k.states = new Set(['active'])), 'active');
+      await act(
+        k,
+        () =>
+          client.send({
+            method: 'POST',
+            path: '/v1/servicekey',
+            json: { id, name: `c${cycle}`, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] },
+          }),
+        () => (k.states = new Set(['active'])),
+        'active',
+      );
     } else if (op === 'encrypt') {
       const k = pickKey((x) => x.crypto && only(x, 'active'));
       if (!k) continue;
       const plaintext = randomBytes(r.int(1, 64)).toString('base64');
-      await act(undefined, () => client.send({ method: 'POST', path: `/v1/servicekey/${k.id}/encrypt`, json: { plaintext, context: k.id.slice(0, 8) } }), (res) => void ciphers.push({ keyId: k.id, ciphertext: res.json.ciphertext, plaintext, cycle }));
+      await act(
+        undefined,
+        () =>
+          client.send({
+            method: 'POST',
+            path: `/v1/servicekey/${k.id}/encrypt`,
+            json: { plaintext, context: k.id.slice(0, 8) },
+          }),
+        (res) => void ciphers.push({ keyId: k.id, ciphertext: res.json.ciphertext, plaintext, cycle }),
+      );
     } else if (op === 'deactivate') {
       const k = pickKey((x) => !x.crypto && only(x, 'active'));
       if (!k) continue;
-      await act(k, () => client.send({ method: 'POST', path: `/v1/servicekey/${k.id}/deactivate`, json: { reason: 'unspecified' } }), () => (k.states = new Set(['deactivated'])), 'deactivated');
+      await act(
+        k,
+        () => client.send({ method: 'POST', path: `/v1/servicekey/${k.id}/deactivate`, json: { reason: 'unspecified' } }),
+        () => (k.states = new Set(['deactivated'])),
+        'deactivated',
+      );
     } else if (op === 'activate') {
       const k = pickKey((x) => !x.crypto && only(x, 'deactivated'));
       if (!k) continue;
-      await act(k, () => client.send({ method: 'POST', path: `/v1/servicekey/${k.id}/activate` }), () => (k.states = new Set(['active'])), 'active');
+      await act(
+        k,
+        () => client.send({ method: 'POST', path: `/v1/servicekey/${k.id}/activate` }),
+        () => (k.states = new Set(['active'])),
+        'active',
+      );
     } else {
       const k = pickKey((x) => !x.crypto && only(x, 'deactivated'));
       if (!k) continue;
-      await act(k, () => client.send({ method: 'DELETE', path: `/v1/servicekey/${k.id}` }), () => (k.states = new Set(['destroyed'])), 'destroyed');
+      await act(
+        k,
+        () => client.send({ method: 'DELETE', path: `/v1/servicekey/${k.id}` }),
+        () => (k.states = new Set(['destroyed'])),
+        'destroyed',
+      );
     }
   }
 }
@@ -96,7 +144,12 @@ async function check(ctx: Ctx, backend: Backend, client: Client, keys: Map<strin
     const actual: State | undefined = r.status === 404 ? 'absent' : r.status === 200 ? STATE_OF[r.json.attributes?.state] : undefined;
     t.ackedChecked++;
     if (!actual || !k.states.has(actual)) {
-      fail(t, 'lost', NAME, `${backend} cycle ${cycle}: key ${k.id} acknowledged as ${[...k.states].join(' or ')}, after the restart: ${r.status} ${actual ?? r.text.slice(0, 200)}`);
+      fail(
+        t,
+        'lost',
+        NAME,
+        `${backend} cycle ${cycle}: key ${k.id} acknowledged as ${[...k.states].join(' or ')}, after the restart: ${r.status} ${actual ?? r.text.slice(0, 200)}`,
+      );
     }
     // Adopt what is there (an in-doubt request may have gone either way); a lost key is dropped.
     if (actual && actual !== 'absent') k.states = new Set([actual]);
@@ -107,9 +160,19 @@ async function check(ctx: Ctx, backend: Backend, client: Client, keys: Map<strin
   const older = ciphers.filter((c) => c.cycle !== cycle);
   const sample = [...recent, ...older.sort(() => Math.random() - 0.5).slice(0, 20)];
   for (const c of sample) {
-    const r = await client.send({ method: 'POST', path: `/v1/servicekey/${c.keyId}/decrypt`, json: { ciphertext: c.ciphertext, context: c.keyId.slice(0, 8) } });
+    const r = await client.send({
+      method: 'POST',
+      path: `/v1/servicekey/${c.keyId}/decrypt`,
+      json: { ciphertext: c.ciphertext, context: c.keyId.slice(0, 8) },
+    });
     t.ackedChecked++;
-    if (r.status !== 200 || r.json?.plaintext !== c.plaintext) fail(t, 'lost', NAME, `${backend} cycle ${cycle}: an acknowledged ciphertext of key ${c.keyId} (cycle ${c.cycle}) no longer decrypts: ${r.status} ${r.text.slice(0, 200)}`);
+    if (r.status !== 200 || r.json?.plaintext !== c.plaintext)
+      fail(
+        t,
+        'lost',
+        NAME,
+        `${backend} cycle ${cycle}: an acknowledged ciphertext of key ${c.keyId} (cycle ${c.cycle}) no longer decrypts: ${r.status} ${r.text.slice(0, 200)}`,
+      );
   }
 }
 
@@ -136,7 +199,12 @@ async function runBackend(ctx: Ctx, backend: Backend, cycles: number) {
       try {
         await gw.start();
       } catch (e) {
-        fail(ctx.tally, 'recovery', NAME, `${backend} cycle ${cycle}: the gateway did not start again after SIGKILL: ${(e as Error).message.slice(0, 600)}`);
+        fail(
+          ctx.tally,
+          'recovery',
+          NAME,
+          `${backend} cycle ${cycle}: the gateway did not start again after SIGKILL: ${(e as Error).message.slice(0, 600)}`,
+        );
         return;
       }
       restartMs += Date.now() - started;
@@ -145,7 +213,9 @@ async function runBackend(ctx: Ctx, backend: Backend, cycles: number) {
       await check(ctx, backend, checker, keys, ciphers, cycle);
       await checker.close();
     }
-    ctx.log(`crash ${backend}: ${cycles} kills, ${keys.size} keys and ${ciphers.length} ciphertexts acknowledged, mean restart ${Math.round(restartMs / cycles)} ms`);
+    ctx.log(
+      `crash ${backend}: ${cycles} kills, ${keys.size} keys and ${ciphers.length} ciphertexts acknowledged, mean restart ${Math.round(restartMs / cycles)} ms`,
+    );
   } finally {
     await gw.dispose();
   }

@@ -21,7 +21,16 @@ interface Acked {
   what: string;
 }
 
-async function load(ctx: Ctx, client: Client, shared: string[], own: { id: string; active: boolean }, ciphers: { keyId: string; ciphertext: string }[], acked: Acked[], seed: number, stop: { stopped: boolean }) {
+async function load(
+  ctx: Ctx,
+  client: Client,
+  shared: string[],
+  own: { id: string; active: boolean },
+  ciphers: { keyId: string; ciphertext: string }[],
+  acked: Acked[],
+  seed: number,
+  stop: { stopped: boolean },
+) {
   const r = rng(seed);
   const send = async (keyId: string, what: string, req: () => Promise<Reply>, ok?: (res: Reply) => void) => {
     try {
@@ -39,18 +48,40 @@ async function load(ctx: Ctx, client: Client, shared: string[], own: { id: strin
     const op = r.pick(['encrypt', 'encrypt', 'encrypt', 'decrypt', 'get', 'toggle'] as const);
     const k = r.pick(shared);
     if (op === 'encrypt') {
-      await send(k, 'encrypt', () => client.send({ method: 'POST', path: `/v1/servicekey/${k}/encrypt`, json: { plaintext: randomBytes(r.int(1, 48)).toString('base64') } }), (res) => {
-        if (ciphers.length < 200) ciphers.push({ keyId: k, ciphertext: res.json.ciphertext });
-      });
+      await send(
+        k,
+        'encrypt',
+        () =>
+          client.send({
+            method: 'POST',
+            path: `/v1/servicekey/${k}/encrypt`,
+            json: { plaintext: randomBytes(r.int(1, 48)).toString('base64') },
+          }),
+        (res) => {
+          if (ciphers.length < 200) ciphers.push({ keyId: k, ciphertext: res.json.ciphertext });
+        },
+      );
     } else if (op === 'decrypt' && ciphers.length) {
       const c = r.pick(ciphers);
-      await send(c.keyId, 'decrypt', () => client.send({ method: 'POST', path: `/v1/servicekey/${c.keyId}/decrypt`, json: { ciphertext: c.ciphertext } }));
+      await send(c.keyId, 'decrypt', () =>
+        client.send({ method: 'POST', path: `/v1/servicekey/${c.keyId}/decrypt`, json: { ciphertext: c.ciphertext } }),
+      );
     } else if (op === 'get') {
       await send(k, 'get', () => client.send({ method: 'GET', path: `/v1/servicekey/${k}` }));
     } else if (op === 'toggle') {
       // A change, audited in its own transaction: its state may be in doubt after a kill, so it is read back first.
       const action = own.active ? 'deactivate' : 'activate';
-      await send(own.id, action, () => client.send({ method: 'POST', path: `/v1/servicekey/${own.id}/${action}`, json: action === 'deactivate' ? { reason: 'unspecified' } : undefined }), () => (own.active = !own.active));
+      await send(
+        own.id,
+        action,
+        () =>
+          client.send({
+            method: 'POST',
+            path: `/v1/servicekey/${own.id}/${action}`,
+            json: action === 'deactivate' ? { reason: 'unspecified' } : undefined,
+          }),
+        () => (own.active = !own.active),
+      );
     }
   }
 }
@@ -75,9 +106,18 @@ async function runBackend(ctx: Ctx, backend: Backend, cycles: number) {
   try {
     await gw.start();
     const { creds, client: setup } = await gw.domainWithRoot();
-    const mk = async (name: string) => (await setup.send({ method: 'POST', path: '/v1/servicekey', json: { name, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] } })).json.id as string;
+    const mk = async (name: string) =>
+      (
+        await setup.send({
+          method: 'POST',
+          path: '/v1/servicekey',
+          json: { name, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] },
+        })
+      ).json.id as string;
     const shared = [await mk('audited-1'), await mk('audited-2'), await mk('audited-3')];
-    const own = await Promise.all(Array.from({ length: ctx.profile.killClients }, async (_, i) => ({ id: await mk(`toggled-${i}`), active: true })));
+    const own = await Promise.all(
+      Array.from({ length: ctx.profile.killClients }, async (_, i) => ({ id: await mk(`toggled-${i}`), active: true })),
+    );
     await setup.close();
     const ciphers: { keyId: string; ciphertext: string }[] = [];
     const r = rng(ctx.profile.seed + 7 + (backend === 'postgres' ? 1 : 0));
@@ -96,27 +136,46 @@ async function runBackend(ctx: Ctx, backend: Backend, cycles: number) {
       try {
         await gw.start();
       } catch (e) {
-        fail(ctx.tally, 'recovery', NAME, `${backend} cycle ${cycle}: the gateway did not start again after SIGKILL: ${(e as Error).message.slice(0, 600)}`);
+        fail(
+          ctx.tally,
+          'recovery',
+          NAME,
+          `${backend} cycle ${cycle}: the gateway did not start again after SIGKILL: ${(e as Error).message.slice(0, 600)}`,
+        );
         return;
       }
       ctx.tally.kills++;
       // A toggle cut by the kill may have happened: adopt the state the restarted gateway shows.
       const checker = new Client(gw.urls.ovh, creds);
-      for (const k of own) k.active = (await checker.send({ method: 'GET', path: `/v1/servicekey/${k.id}` })).json?.attributes?.state === 'active';
+      for (const k of own)
+        k.active = (await checker.send({ method: 'GET', path: `/v1/servicekey/${k.id}` })).json?.attributes?.state === 'active';
       await checker.close();
       const byKey = new Map<string, Set<string>>();
       for (const a of acked) (byKey.get(a.keyId) ?? byKey.set(a.keyId, new Set()).get(a.keyId)!).add(a.reqId);
       for (const [keyId, wanted] of byKey) {
         const seen = await auditedIds(gw, keyId, wanted);
         for (const a of acked.filter((x) => x.keyId === keyId && !seen.has(x.reqId)))
-          fail(ctx.tally, 'unaudited', NAME, `${backend} cycle ${cycle}: an acknowledged ${a.what} of key ${keyId} (request ${a.reqId}) has no audit event after the restart`);
+          fail(
+            ctx.tally,
+            'unaudited',
+            NAME,
+            `${backend} cycle ${cycle}: an acknowledged ${a.what} of key ${keyId} (request ${a.reqId}) has no audit event after the restart`,
+          );
       }
       acknowledged += acked.length;
       ctx.tally.auditedChecked += acked.length;
     }
     const v = await gw.admin.verifyAudit();
-    if (!v.ok) fail(ctx.tally, 'consistency', NAME, `${backend}: after ${cycles} kills the audit trail does not verify: ${JSON.stringify(v.problems).slice(0, 400)}`);
-    ctx.log(`crashaudit ${backend}: ${cycles} kills, ${acknowledged} acknowledged operations checked against the trail (${v.checked} events verified)`);
+    if (!v.ok)
+      fail(
+        ctx.tally,
+        'consistency',
+        NAME,
+        `${backend}: after ${cycles} kills the audit trail does not verify: ${JSON.stringify(v.problems).slice(0, 400)}`,
+      );
+    ctx.log(
+      `crashaudit ${backend}: ${cycles} kills, ${acknowledged} acknowledged operations checked against the trail (${v.checked} events verified)`,
+    );
   } finally {
     await gw.dispose();
   }

@@ -41,7 +41,13 @@ export const dbFault: Scenario = {
     try {
       await gw.start();
       const { client: root, creds } = await gw.domainWithRoot();
-      const key = (await root.send({ method: 'POST', path: '/v1/servicekey', json: { name: 'dbf', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] } })).json.id as string;
+      const key = (
+        await root.send({
+          method: 'POST',
+          path: '/v1/servicekey',
+          json: { name: 'dbf', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] },
+        })
+      ).json.id as string;
       const answers: Answer[] = [];
       const stop = { stopped: false };
       const clients = Array.from({ length: 4 }, () => new Client(gw.urls.ovh, creds, 2));
@@ -61,7 +67,14 @@ export const dbFault: Scenario = {
             answers.push({ at, ms: r.ms, status: r.status, json: r.json, text: r.text, what });
           } catch (e) {
             const x = e as NoAnswer;
-            answers.push({ at, ms: x.ms ?? 0, status: x.kind === 'hang' ? -1 : 0, json: undefined, text: x.message, what });
+            answers.push({
+              at,
+              ms: x.ms ?? 0,
+              status: x.kind === 'hang' ? -1 : 0,
+              json: undefined,
+              text: x.message,
+              what,
+            });
           }
           await sleep(20);
         }
@@ -88,32 +101,58 @@ export const dbFault: Scenario = {
           if (a.status === -1) fail(t, 'hangs', NAME, `outage ${o}: ${a.what} had no answer in 10 s while the database was away`);
           else if (a.status === 0) {
             // A dead process is reported once, below; a live one that drops connections is a failure each time.
-            if (gw.child?.alive()) fail(t, 'crash', NAME, `outage ${o}: ${a.what}: the connection closed without an HTTP answer while the database was away`);
-          }
-          else if (a.status >= 500) {
+            if (gw.child?.alive())
+              fail(t, 'crash', NAME, `outage ${o}: ${a.what}: the connection closed without an HTTP answer while the database was away`);
+          } else if (a.status >= 500) {
             t.unavailable++;
             t.unavailableMaxMs = Math.max(t.unavailableMaxMs, a.ms);
-            if (!isOvhError(a.json) || ovhCategory(a.json.error_code) !== 7) fail(t, 'badBody', NAME, `outage ${o}: ${a.what} -> ${a.status} is not OVH's "unavailable" error: ${preview(a.text, 200)}`);
+            if (!isOvhError(a.json) || ovhCategory(a.json.error_code) !== 7)
+              fail(t, 'badBody', NAME, `outage ${o}: ${a.what} -> ${a.status} is not OVH's "unavailable" error: ${preview(a.text, 200)}`);
             if (a.ms > FAST_MS) fail(t, 'slow', NAME, `outage ${o}: ${a.what} took ${a.ms} ms to fail (limit ${FAST_MS} ms)`);
-          } else if (a.status >= 400) fail(t, 'badBody', NAME, `outage ${o}: ${a.what} -> ${a.status} while the database was away (a client error, not "unavailable"): ${preview(a.text, 200)}`);
+          } else if (a.status >= 400)
+            fail(
+              t,
+              'badBody',
+              NAME,
+              `outage ${o}: ${a.what} -> ${a.status} while the database was away (a client error, not "unavailable"): ${preview(a.text, 200)}`,
+            );
         }
         if (!during.length) fail(t, 'hangs', NAME, `outage ${o}: no request finished while the database was away`);
         if (!gw.child?.alive()) {
           const tail = gw.child?.tail() ?? '';
           const first = tail.split('\n').findIndex((l) => /^\S*Error|^node:|throw|Unhandled/.test(l));
-          fail(t, 'crash', NAME, `outage ${o}: the gateway process died (exit ${JSON.stringify(await gw.child?.exited)}): ${tail.split('\n').slice(Math.max(0, first - 2), first + 12).join('\n')}`);
+          fail(
+            t,
+            'crash',
+            NAME,
+            `outage ${o}: the gateway process died (exit ${JSON.stringify(await gw.child?.exited)}): ${tail
+              .split('\n')
+              .slice(Math.max(0, first - 2), first + 12)
+              .join('\n')}`,
+          );
           break;
         }
-        if (!recoveredAt) fail(t, 'recovery', NAME, `outage ${o}: service did not resume within ${RECOVERY_MS / 1000} s of the database coming back`);
+        if (!recoveredAt)
+          fail(t, 'recovery', NAME, `outage ${o}: service did not resume within ${RECOVERY_MS / 1000} s of the database coming back`);
         else t.outages++;
-        ctx.log(`dbfault outage ${o}: ${during.length} answers while away (${during.filter((a) => a.status >= 500).length} 5xx, slowest ${Math.max(0, ...during.map((a) => a.ms))} ms), ${recoveredAt ? `recovered ${recoveredAt - restoreAt} ms after the database came back` : 'no recovery'}`);
+        ctx.log(
+          `dbfault outage ${o}: ${during.length} answers while away (${during.filter((a) => a.status >= 500).length} 5xx, slowest ${Math.max(0, ...during.map((a) => a.ms))} ms), ${recoveredAt ? `recovered ${recoveredAt - restoreAt} ms after the database came back` : 'no recovery'}`,
+        );
       }
       stop.stopped = true;
       await Promise.all(loops);
       // After recovery nothing should still fail (stale pooled connections, a lost LISTEN, ...).
       if (gw.child?.alive()) {
-        const after = await root.send({ method: 'POST', path: `/v1/servicekey/${key}/encrypt`, json: { plaintext: 'aGVsbG8=' } }).catch((e: NoAnswer) => e);
-        if (after instanceof NoAnswer || after.status !== 200) fail(t, 'recovery', NAME, `after the outages an encrypt failed: ${after instanceof NoAnswer ? after.message : `${after.status} ${after.text}`}`);
+        const after = await root
+          .send({ method: 'POST', path: `/v1/servicekey/${key}/encrypt`, json: { plaintext: 'aGVsbG8=' } })
+          .catch((e: NoAnswer) => e);
+        if (after instanceof NoAnswer || after.status !== 200)
+          fail(
+            t,
+            'recovery',
+            NAME,
+            `after the outages an encrypt failed: ${after instanceof NoAnswer ? after.message : `${after.status} ${after.text}`}`,
+          );
       }
       await Promise.all(clients.map((c) => c.close()));
       await root.close();

@@ -17,7 +17,11 @@ const NAME = 'tamper';
 const q = (v: unknown) => (v === null || v === undefined ? 'null' : `'${String(v).replace(/'/g, "''")}'`);
 
 async function tamperings(w: World): Promise<[string, () => Promise<() => Promise<void>>][]> {
-  const ids = async () => (await w.sql(`select id, seq from audit_events where seq is not null order by seq`)) as { id: string; seq: string }[];
+  const ids = async () =>
+    (await w.sql(`select id, seq from audit_events where seq is not null order by seq`)) as {
+      id: string;
+      seq: string;
+    }[];
   /** Deleted rows are kept aside in a table of the same shape, so they go back exactly. */
   let n = 0;
   const deleteKept = async (where: string) => {
@@ -34,7 +38,9 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
     const table = `reliability_head_${++n}_${Date.now()}`;
     await w.sql(`create table ${table} as select * from audit_chain_head`);
     return async () => {
-      await w.sql(`update audit_chain_head h set seq = k.seq, chain = k.chain, mac = k.mac, legacy_max_id = k.legacy_max_id from ${table} k where h.id = k.id`);
+      await w.sql(
+        `update audit_chain_head h set seq = k.seq, chain = k.chain, mac = k.mac, legacy_max_id = k.legacy_max_id from ${table} k where h.id = k.id`,
+      );
       await w.sql(`drop table ${table}`);
     };
   };
@@ -62,7 +68,8 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
       async () => {
         const [r] = await w.sql(`select id, details from audit_events where details is not null and seq is not null limit 1`);
         await w.sql(`update audit_events set details = '{"forged": true}'::jsonb where id = ${q(r.id)}`);
-        return async () => void (await w.sql(`update audit_events set details = ${q(JSON.stringify(r.details))}::jsonb where id = ${q(r.id)}`));
+        return async () =>
+          void (await w.sql(`update audit_events set details = ${q(JSON.stringify(r.details))}::jsonb where id = ${q(r.id)}`));
       },
     ],
     [
@@ -85,7 +92,12 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
         const all = await ids();
         const survivor = all[all.length - 4]!;
         const head = await keepHead();
-        const events = await deleteKept(`id in (${all.slice(-3).map((r) => q(r.id)).join(', ')})`);
+        const events = await deleteKept(
+          `id in (${all
+            .slice(-3)
+            .map((r) => q(r.id))
+            .join(', ')})`,
+        );
         await w.sql(`update audit_chain_head set seq = x.seq, chain = x.chain from audit_events x where x.id = ${q(survivor.id)}`);
         return async () => {
           await events();
@@ -119,7 +131,9 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
     [
       'an unsealed event with id -1 (passed as "legacy" before)',
       async () => {
-        await w.sql(`insert into audit_events (id, at, dialect, principal, action, outcome) values (-1, now(), 'ovh', 'mallory', 'key.destroy', 'allowed')`);
+        await w.sql(
+          `insert into audit_events (id, at, dialect, principal, action, outcome) values (-1, now(), 'ovh', 'mallory', 'key.destroy', 'allowed')`,
+        );
         return async () => void (await w.sql(`delete from audit_events where id = -1`));
       },
     ],
@@ -127,7 +141,9 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
       'the legacy bound raised over a forged unsealed event',
       async () => {
         const head = await keepHead();
-        const [r] = await w.sql(`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`);
+        const [r] = await w.sql(
+          `insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`,
+        );
         await w.sql(`update audit_chain_head set legacy_max_id = ${q(r.id)}`);
         return async () => {
           await w.sql(`delete from audit_events where id = ${q(r.id)}`);
@@ -155,7 +171,9 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
     [
       'a forged event (inserted without a MAC, then sealed by the gateway)',
       async () => {
-        const [r] = await w.sql(`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`);
+        const [r] = await w.sql(
+          `insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`,
+        );
         await w.admin.ok('POST', '/reliability/seal');
         // The gateway never seals a row it did not write: the forgery stays outside the chain.
         return async () => void (await w.sql(`delete from audit_events where id = ${q(r.id)}`));
@@ -166,7 +184,13 @@ async function tamperings(w: World): Promise<[string, () => Promise<() => Promis
 
 async function traffic(w: World) {
   const a = w.ovh.who.rootA!.client;
-  const k = (await a.send({ method: 'POST', path: '/v1/servicekey', json: { name: 'audited', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] } })).json.id as string;
+  const k = (
+    await a.send({
+      method: 'POST',
+      path: '/v1/servicekey',
+      json: { name: 'audited', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] },
+    })
+  ).json.id as string;
   for (let i = 0; i < 12; i++) await a.send({ method: 'POST', path: `/v1/servicekey/${k}/encrypt`, json: { plaintext: 'aGVsbG8=' } });
   await w.ovh.who.nobody!.client.send({ method: 'GET', path: `/v1/servicekey/${k}` }); // a denial
   await w.huawei.call(w.huawei.who.readerP1!.token, 'create-key', { key_alias: 'denied' }); // another
@@ -180,7 +204,12 @@ async function runBackend(ctx: Ctx, backend: Backend) {
     await w.admin.ok('POST', '/reliability/seal');
     const clean = await w.admin.verifyAudit();
     if (!clean.ok) {
-      fail(ctx.tally, 'tamperMissed', NAME, `${backend}: the untouched trail does not verify: ${JSON.stringify(clean.problems).slice(0, 300)}`);
+      fail(
+        ctx.tally,
+        'tamperMissed',
+        NAME,
+        `${backend}: the untouched trail does not verify: ${JSON.stringify(clean.problems).slice(0, 300)}`,
+      );
       return;
     }
     for (const [name, tamper] of await tamperings(w)) {
@@ -190,7 +219,8 @@ async function runBackend(ctx: Ctx, backend: Backend) {
       if (v.ok || !v.problems.length) fail(ctx.tally, 'tamperMissed', NAME, `${backend}: ${name} was not detected (checked ${v.checked})`);
       await undo();
       const again = await w.admin.verifyAudit();
-      if (!again.ok) ctx.log(`tamper ${backend}: after undoing '${name}' the trail still reports: ${JSON.stringify(again.problems).slice(0, 200)}`);
+      if (!again.ok)
+        ctx.log(`tamper ${backend}: after undoing '${name}' the trail still reports: ${JSON.stringify(again.problems).slice(0, 200)}`);
     }
     ctx.log(`tamper ${backend}: ${clean.checked} events checked; ${ctx.tally.tamperings} tamperings made so far`);
   } finally {

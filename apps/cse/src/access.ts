@@ -53,15 +53,22 @@ export class Access {
   }
 
   /** Both tokens of a user call (wrap, unwrap, privatekey*, delegate). `roles: null` for delegate. */
-  async user(body: { authentication: string; authorization: string }, method: RoleMethod | 'delegate'): Promise<{ identity: Identity; authz: Authorization }> {
+  async user(
+    body: { authentication: string; authorization: string },
+    method: RoleMethod | 'delegate',
+  ): Promise<{ identity: Identity; authz: Authorization }> {
     const identity = await this.tokens.authenticate(body.authentication);
     const authz = await this.tokens.authorize(body.authorization);
     if (method !== 'delegate') this.role(authz, method);
     this.kaclsUrl(authz);
     if (!sameEmail(authz.email, identity.email))
-      throw forbidden(`the authorization token is for ${authz.email} but the authentication token is for ${identity.email}`, 'email_mismatch');
+      throw forbidden(
+        `the authorization token is for ${authz.email} but the authentication token is for ${identity.email}`,
+        'email_mismatch',
+      );
     if (authz.email_type !== undefined && authz.email_type !== 'google') {
-      if (!GUEST_TYPES.has(authz.email_type)) throw forbidden(`authorization token: unknown email_type '${authz.email_type}'`, 'email_type');
+      if (!GUEST_TYPES.has(authz.email_type))
+        throw forbidden(`authorization token: unknown email_type '${authz.email_type}'`, 'email_type');
       if (!this.config.allowGuests) throw forbidden(`guest access (email_type ${authz.email_type}) is not enabled on this KACLS`, 'guest');
     }
     this.ownerDomain(authz);
@@ -96,7 +103,8 @@ export class Access {
     }
     const identity = await this.tokens.authenticate(authentication);
     if (identity.kind !== 'idp') throw forbidden('privileged methods need an identity provider token', 'privileged');
-    if (!this.admins.has(identity.email.toLowerCase())) throw forbidden(`${identity.email} is not a privileged user of this KACLS (privilegedUsers)`, 'privileged');
+    if (!this.admins.has(identity.email.toLowerCase()))
+      throw forbidden(`${identity.email} is not a privileged user of this KACLS (privilegedUsers)`, 'privileged');
     return identity;
   }
 
@@ -112,19 +120,27 @@ export class Access {
     const roles: readonly string[] = ROLES[method];
     if (!roles.includes(authz.role)) throw forbidden(`role '${authz.role}' may not ${method}; it needs ${roles.join(' or ')}`, 'role');
     const appRoles = authz.application ? APPLICATION_ROLES[authz.application] : undefined;
-    if (appRoles && !appRoles.includes(authz.role)) throw forbidden(`issuer ${authz.iss} (${authz.application}) does not grant role '${authz.role}'`, 'role');
+    if (appRoles && !appRoles.includes(authz.role))
+      throw forbidden(`issuer ${authz.iss} (${authz.application}) does not grant role '${authz.role}'`, 'role');
   }
 
   private kaclsUrl(authz: Authorization) {
     if (this.forThisKacls.has(authz)) return;
     const ok = URL.canParse(authz.kacls_url) && sameText(normalizeUrl(authz.kacls_url), this.selfUrl);
     if (ok && Object.isFrozen(authz)) this.forThisKacls.add(authz);
-    if (!ok) throw forbidden(`authorization token: kacls_url '${authz.kacls_url.slice(0, 300)}' is not this KACLS (${this.config.kaclsUrl})`, 'kacls_url');
+    if (!ok)
+      throw forbidden(
+        `authorization token: kacls_url '${authz.kacls_url.slice(0, 300)}' is not this KACLS (${this.config.kaclsUrl})`,
+        'kacls_url',
+      );
   }
 
   private ownerDomain(authz: Authorization) {
     const want = this.config.ownerDomain;
     if (want !== undefined && authz.kacls_owner_domain !== undefined && !sameEmail(authz.kacls_owner_domain, want))
-      throw forbidden(`authorization token: kacls_owner_domain '${authz.kacls_owner_domain}' is not this KACLS's owner domain`, 'kacls_owner_domain');
+      throw forbidden(
+        `authorization token: kacls_owner_domain '${authz.kacls_owner_domain}' is not this KACLS's owner domain`,
+        'kacls_owner_domain',
+      );
   }
 }

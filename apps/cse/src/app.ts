@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, requestHeader, responseHeader } from '@polykms/http';
+import {
+  clientAddress,
+  handleErrors,
+  limitBody,
+  type Metrics,
+  observe,
+  readJson,
+  refuseCrossSite,
+  requestHeader,
+  responseHeader,
+} from '@polykms/http';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -50,7 +60,9 @@ export async function body<S extends z.ZodType>(c: CseContext, schema: S): Promi
     describe: describeIssues,
     refuse: (p) => {
       if (p.why === 'schema') noteReason(c, p.json);
-      return p.why === 'content_type' ? new CseError(415, p.message) : badRequest(p.why === 'empty' ? 'the body is not valid JSON' : p.message, 'body');
+      return p.why === 'content_type'
+        ? new CseError(415, p.message)
+        : badRequest(p.why === 'empty' ? 'the body is not valid JSON' : p.message, 'body');
     },
   });
   noteReason(c, data);
@@ -70,7 +82,12 @@ function noteReason(c: CseContext, json: unknown) {
 export function sanitizeReason(reason: string): string {
   const clean = reason.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, '?');
   const bytes = Buffer.from(clean, 'utf8');
-  return bytes.length <= 1024 ? clean : bytes.subarray(0, 1024).toString('utf8').replace(/\ufffd$/, '');
+  return bytes.length <= 1024
+    ? clean
+    : bytes
+        .subarray(0, 1024)
+        .toString('utf8')
+        .replace(/\ufffd$/, '');
 }
 
 /**
@@ -99,14 +116,21 @@ function kaclsCors(origins: string[]): MiddlewareHandler {
  * The KACLS: every method at `<kaclsUrl path>/<method>` (and at `/<method>`, for a proxy that strips
  * the prefix), CORS for Workspace's browser client, one error renderer, one audit event per call.
  */
-export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) => void, obs: { log?: Logger | undefined; metrics?: Metrics | undefined } = {}) {
+export function cseApp(
+  kms: Kms,
+  config: CseConfig,
+  register: (route: Register) => void,
+  obs: { log?: Logger | undefined; metrics?: Metrics | undefined } = {},
+) {
   const instance = new CseInstance(kms, config);
   const tokens = new TokenVerifier(config, new KeySets(), () => instance.selfKeySet());
   const deps: CseDeps = { kms, config, instance, access: new Access(config, tokens) };
   const app = new Hono<CseEnv>();
   app.use('*', observe('cse', obs));
   handleErrors(app, 'cse', (e) => renderError(e), kms.log);
-  app.notFound((c) => c.json({ code: 404, message: `no KACLS method at ${c.req.method} ${c.req.path.slice(0, 200)}`, details: 'not_found' }, 404));
+  app.notFound((c) =>
+    c.json({ code: 404, message: `no KACLS method at ${c.req.method} ${c.req.path.slice(0, 200)}`, details: 'not_found' }, 404),
+  );
   app.use('*', kaclsCors(config.corsOrigins));
   app.use('*', async (c, next) => {
     if (!c.get('requestId')) c.set('requestId', randomUUID());
@@ -115,10 +139,21 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
     await next();
   });
   // Workspace's browser client calls from its configured origins (CORS above); no other site's page may.
-  app.use('*', refuseCrossSite((_c, reason) => {
-    throw new CseError(403, reason, 'cross_site');
-  }, { allowOrigins: config.corsOrigins }));
-  app.use('*', limitBody(MAX_BODY, () => { throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`); }));
+  app.use(
+    '*',
+    refuseCrossSite(
+      (_c, reason) => {
+        throw new CseError(403, reason, 'cross_site');
+      },
+      { allowOrigins: config.corsOrigins },
+    ),
+  );
+  app.use(
+    '*',
+    limitBody(MAX_BODY, () => {
+      throw new CseError(413, `the body is larger than ${MAX_BODY} bytes`);
+    }),
+  );
 
   // Unconfigured, the KACLS still answers at /v1, the path the gateway announces (`<url>/v1`).
   const prefix = config.enabled ? new URL(config.kaclsUrl).pathname.replace(/\/+$/, '') : '/v1';
@@ -138,7 +173,9 @@ export function cseApp(kms: Kms, config: CseConfig, register: (route: Register) 
         else if (config.enabled && name !== 'status' && name !== 'certs') {
           // A refusal after core ran (resource name, perimeter, spki_hash) is still this method's denial.
           // If the store is down the refusal stays the answer (core logs the event it could not write).
-          await audit(deps, c, name, status === 403 ? 'denied' : 'failed', status, e instanceof CseError ? e.details : undefined).catch(() => undefined);
+          await audit(deps, c, name, status === 403 ? 'denied' : 'failed', status, e instanceof CseError ? e.details : undefined).catch(
+            () => undefined,
+          );
         }
         throw e;
       }
@@ -170,7 +207,14 @@ async function refusedAuth(deps: CseDeps, c: CseContext, name: string, e: unknow
   });
 }
 
-async function audit(deps: CseDeps, c: CseContext, name: string, outcome: 'allowed' | 'denied' | 'failed', status?: number, reason?: string) {
+async function audit(
+  deps: CseDeps,
+  c: CseContext,
+  name: string,
+  outcome: 'allowed' | 'denied' | 'failed',
+  status?: number,
+  reason?: string,
+) {
   const st = await deps.instance.state();
   const scope = c.get('audit');
   await deps.kms.audit.record({

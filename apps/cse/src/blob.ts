@@ -64,7 +64,8 @@ export function encodePrivateKeyPayload(pkcs8: Buffer, perimeterId: string): Buf
 }
 
 export function decodePrivateKeyPayload(b: Buffer): { pkcs8: Buffer; perimeterId: string } {
-  if (b.length < 4 || b[0] !== VERSION) throw badRequest('wrapped_private_key: not a private key wrapped by this KACLS', 'wrapped_private_key');
+  if (b.length < 4 || b[0] !== VERSION)
+    throw badRequest('wrapped_private_key: not a private key wrapped by this KACLS', 'wrapped_private_key');
   const pLen = b.readUInt16BE(1);
   if (3 + pLen >= b.length) throw badRequest('wrapped_private_key: not a private key wrapped by this KACLS', 'wrapped_private_key');
   return { perimeterId: b.subarray(3, 3 + pLen).toString('utf8'), pkcs8: Buffer.from(b.subarray(3 + pLen)) };
@@ -80,14 +81,28 @@ export async function seal(inst: CseInstance, scope: AuditScope, requestId: stri
 }
 
 /** Opens a blob of this tenant's KEK (any version); anything else is a 400 naming the field. */
-export async function open(inst: CseInstance, scope: AuditScope, requestId: string, blob: Buffer, context: Buffer, field: string): Promise<Buffer> {
+export async function open(
+  inst: CseInstance,
+  scope: AuditScope,
+  requestId: string,
+  blob: Buffer,
+  context: Buffer,
+  field: string,
+): Promise<Buffer> {
   const { kekId } = await inst.state();
   scope.inCore = true;
   try {
-    return (await inst.kms.decrypt(await inst.caller(scope.principal, requestId, scope.details), blob, context, { expectKeyId: kekId })).plaintext;
+    return (
+      await inst.kms.decrypt(await inst.caller(scope.principal, requestId, scope.details), blob, context, {
+        expectKeyId: kekId,
+      })
+    ).plaintext;
   } catch (e) {
     if (e instanceof KmsError && (e.kind === 'invalid_argument' || e.kind === 'not_found'))
-      throw badRequest(`${field}: not ${field === 'wrapped_key' ? 'a key' : 'a private key'} wrapped by this KACLS, or it was altered`, field);
+      throw badRequest(
+        `${field}: not ${field === 'wrapped_key' ? 'a key' : 'a private key'} wrapped by this KACLS, or it was altered`,
+        field,
+      );
     throw e;
   }
 }
@@ -100,4 +115,3 @@ export async function open(inst: CseInstance, scope: AuditScope, requestId: stri
 export function resourceKeyHash(dek: Uint8Array, resourceName: string, perimeterId: string): string {
   return createHmac('sha256', dek).update(`ResourceKeyDigest:${resourceName}:${perimeterId}`, 'utf8').digest('base64');
 }
-

@@ -23,7 +23,9 @@ const jwksUri = z
   .string()
   .min(1)
   .max(2048)
-  .refine((u) => URL.canParse(u) && ['https:', 'file:'].includes(new URL(u).protocol), { message: 'jwksUri must be https://... or file:///absolute/path' });
+  .refine((u) => URL.canParse(u) && ['https:', 'file:'].includes(new URL(u).protocol), {
+    message: 'jwksUri must be https://... or file:///absolute/path',
+  });
 
 const email = z.string().regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an email address' });
 
@@ -83,7 +85,10 @@ export type CseConfig = z.output<typeof CseConfigSchema> & {
 };
 
 /** Without a config: /status only. The URL is never matched, since no token is ever verified. */
-export const DISABLED_CONFIG: CseConfig = { ...CseConfigSchema.parse({ kaclsUrl: 'https://kacls.invalid' }), enabled: false };
+export const DISABLED_CONFIG: CseConfig = {
+  ...CseConfigSchema.parse({ kaclsUrl: 'https://kacls.invalid' }),
+  enabled: false,
+};
 
 /** One line per problem: `identityProviders.0.jwksUri: jwksUri must be https://... or file:///absolute/path`. */
 export function describeConfigIssues(e: z.ZodError): string {

@@ -37,10 +37,21 @@ describe('cse demo', () => {
   // Checked with jose against the published key set, not with the code that signed.
   it('mints tokens with the claims Workspace sends, verifiable with the JWKS files', async () => {
     const jwks = (who: string) => createLocalJWKSet(JSON.parse(readFileSync(join(demoDir, `${who}.jwks.json`), 'utf8')));
-    const authn = await jwtVerify(await demoToken(demoDir, { kind: 'authentication' }), jwks('idp'), { audience: DEMO_AUDIENCE });
+    const authn = await jwtVerify(await demoToken(demoDir, { kind: 'authentication' }), jwks('idp'), {
+      audience: DEMO_AUDIENCE,
+    });
     expect(authn.payload).toMatchObject({ email: DEMO_USER });
-    const authz = await jwtVerify(await demoToken(demoDir, { kind: 'signer', spkiHash: 'abc=', minutes: 5 }), jwks('authorization'), { audience: GOOGLE_AUTHORIZATION_AUDIENCE });
-    expect(authz.payload).toMatchObject({ email: DEMO_USER, role: 'signer', resource_name: DEMO_RESOURCE, kacls_url: kaclsUrl, spki_hash: 'abc=', spki_hash_algorithm: 'SHA-256' });
+    const authz = await jwtVerify(await demoToken(demoDir, { kind: 'signer', spkiHash: 'abc=', minutes: 5 }), jwks('authorization'), {
+      audience: GOOGLE_AUTHORIZATION_AUDIENCE,
+    });
+    expect(authz.payload).toMatchObject({
+      email: DEMO_USER,
+      role: 'signer',
+      resource_name: DEMO_RESOURCE,
+      kacls_url: kaclsUrl,
+      spki_hash: 'abc=',
+      spki_hash_algorithm: 'SHA-256',
+    });
     expect(authz.payload.exp! - authz.payload.iat!).toBe(300);
     await expect(demoToken(join(dir, 'nowhere'), { kind: 'reader' })).rejects.toThrow(/run polykms cse demo first/);
   });
@@ -52,15 +63,32 @@ describe('cse demo', () => {
       await drop();
     });
     const { app } = buildCseApp(kms, await loadCseConfig(join(demoDir, 'cse.json')));
-    const post = (path: string, body: unknown) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const dek = randomBytes(32).toString('base64');
     const authentication = await demoToken(demoDir, { kind: 'authentication' });
-    const wrapped = await post('/v1/wrap', { authentication, authorization: await demoToken(demoDir, { kind: 'writer' }), key: dek });
+    const wrapped = await post('/v1/wrap', {
+      authentication,
+      authorization: await demoToken(demoDir, { kind: 'writer' }),
+      key: dek,
+    });
     expect(wrapped.status).toBe(200);
     const { wrapped_key } = (await wrapped.json()) as { wrapped_key: string };
-    const unwrapped = await post('/unwrap', { authentication, authorization: await demoToken(demoDir, { kind: 'reader' }), wrapped_key });
+    const unwrapped = await post('/unwrap', {
+      authentication,
+      authorization: await demoToken(demoDir, { kind: 'reader' }),
+      wrapped_key,
+    });
     expect(await unwrapped.json()).toEqual({ key: dek });
-    const reader = await post('/v1/wrap', { authentication, authorization: await demoToken(demoDir, { kind: 'reader' }), key: dek });
+    const reader = await post('/v1/wrap', {
+      authentication,
+      authorization: await demoToken(demoDir, { kind: 'reader' }),
+      key: dek,
+    });
     expect(reader.status).toBe(403);
     expect(await (await app.request('/v1/status')).json()).toEqual(await (await app.request('/status')).json());
   });
@@ -78,7 +106,11 @@ describe('cse demo', () => {
     expect(v1.status).toBe(200);
     expect(await v1.json()).toEqual(await root.json());
     expect((await app.request('/v2/status')).status).toBe(404);
-    const wrap = await app.request('/v1/wrap', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ authentication: 'x', authorization: 'y', key: 'AAAA' }) });
+    const wrap = await app.request('/v1/wrap', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ authentication: 'x', authorization: 'y', key: 'AAAA' }),
+    });
     expect(wrap.status).toBe(401);
   });
 });

@@ -59,7 +59,14 @@ export function writeDemo(dir: string, kaclsUrl: string, force = false): DemoFil
     kaclsUrl,
     name: 'polykms CSE demo (testing only: local token issuers)',
     instance: 'cse-demo',
-    identityProviders: [{ name: 'demo identity provider', issuer: DEMO_IDP_ISSUER, jwksUri: pathToFileURL(jwksFile(abs, 'idp')).href, audiences: [DEMO_AUDIENCE] }],
+    identityProviders: [
+      {
+        name: 'demo identity provider',
+        issuer: DEMO_IDP_ISSUER,
+        jwksUri: pathToFileURL(jwksFile(abs, 'idp')).href,
+        audiences: [DEMO_AUDIENCE],
+      },
+    ],
     authorizationIssuers: [{ issuer: DEMO_AUTHZ_ISSUER, jwksUri: pathToFileURL(jwksFile(abs, 'authorization')).href }],
     privilegedUsers: [DEMO_ADMIN],
     allowGuests: false,
@@ -94,7 +101,10 @@ export async function demoToken(dir: string, r: DemoTokenRequest): Promise<strin
   const email = r.email ?? DEMO_USER;
   const claims: Record<string, unknown> =
     r.kind === 'authentication'
-      ? { email, ...(r.delegatedTo ? { delegated_to: r.delegatedTo, resource_name: r.resourceName ?? DEMO_RESOURCE } : {}) }
+      ? {
+          email,
+          ...(r.delegatedTo ? { delegated_to: r.delegatedTo, resource_name: r.resourceName ?? DEMO_RESOURCE } : {}),
+        }
       : {
           email,
           role: r.kind,
@@ -113,4 +123,3 @@ export async function demoToken(dir: string, r: DemoTokenRequest): Promise<strin
     .setExpirationTime(now + Math.round((r.minutes ?? 60) * 60))
     .sign(key);
 }
-

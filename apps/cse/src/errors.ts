@@ -62,7 +62,11 @@ export function renderError(e: unknown): { status: CseStatus; body: CseErrorBody
     const status = BY_KIND[e.kind];
     if (e.kind === 'internal') return { status, body: { code: status, message: 'internal error', details: 'internal' } };
     // A key the KACLS does not hold is a blob that is not ours: bad input, not a missing route.
-    if (e.kind === 'not_found') return { status: 400, body: { code: 400, message: 'the wrapped key was not made by this KACLS', details: 'wrapped_key' } };
+    if (e.kind === 'not_found')
+      return {
+        status: 400,
+        body: { code: 400, message: 'the wrapped key was not made by this KACLS', details: 'wrapped_key' },
+      };
     return { status, body: { code: status, message: e.message, details: e.reason ?? REASON_BY_STATUS[status] } };
   }
   return { status: 500, body: { code: 500, message: 'internal error', details: 'internal' } };

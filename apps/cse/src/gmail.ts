@@ -1,5 +1,14 @@
 import { createHash, createPrivateKey, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { ExpiringCache, loadKey, oaepDecrypt, rsaPkcs1v15Decrypt, signWith, type HashName, type LoadedKey, type SignParams } from '@polykms/core';
+import {
+  ExpiringCache,
+  loadKey,
+  oaepDecrypt,
+  rsaPkcs1v15Decrypt,
+  signWith,
+  type HashName,
+  type LoadedKey,
+  type SignParams,
+} from '@polykms/core';
 import { badRequest, forbidden } from './errors.ts';
 import type { DecryptAlgorithm, SignAlgorithm } from './schemas.ts';
 
@@ -15,9 +24,14 @@ export function parsePrivateKey(text: string): { pkcs8: Buffer; key: KeyObject }
   const t = text.trim();
   let key: KeyObject | undefined;
   if (t.startsWith('-----BEGIN')) {
-    if (/ENCRYPTED|Proc-Type: 4,ENCRYPTED/.test(t)) throw badRequest('private_key: an encrypted PEM is not accepted; send the key unencrypted (over TLS)', 'private_key');
+    if (/ENCRYPTED|Proc-Type: 4,ENCRYPTED/.test(t))
+      throw badRequest('private_key: an encrypted PEM is not accepted; send the key unencrypted (over TLS)', 'private_key');
     const m = PEM_RE.exec(t);
-    if (!m) throw badRequest("private_key: expected one PEM block '-----BEGIN RSA PRIVATE KEY-----' (PKCS#1) or '-----BEGIN PRIVATE KEY-----' (PKCS#8)", 'private_key');
+    if (!m)
+      throw badRequest(
+        "private_key: expected one PEM block '-----BEGIN RSA PRIVATE KEY-----' (PKCS#1) or '-----BEGIN PRIVATE KEY-----' (PKCS#8)",
+        'private_key',
+      );
     try {
       key = createPrivateKey({ key: t, format: 'pem' });
     } catch {
@@ -36,9 +50,11 @@ export function parsePrivateKey(text: string): { pkcs8: Buffer; key: KeyObject }
     }
     if (!key) throw badRequest('private_key: neither a PEM nor base64 DER of a PKCS#1 or PKCS#8 private key', 'private_key');
   }
-  if (key.asymmetricKeyType !== 'rsa') throw badRequest(`private_key: an RSA key is needed for S/MIME; this is ${key.asymmetricKeyType}`, 'private_key');
+  if (key.asymmetricKeyType !== 'rsa')
+    throw badRequest(`private_key: an RSA key is needed for S/MIME; this is ${key.asymmetricKeyType}`, 'private_key');
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < 2048 || bits > 4096 || bits % 8 !== 0) throw badRequest(`private_key: RSA keys of 2048 to 4096 bits are accepted; this one has ${bits}`, 'private_key');
+  if (bits < 2048 || bits > 4096 || bits % 8 !== 0)
+    throw badRequest(`private_key: RSA keys of 2048 to 4096 bits are accepted; this one has ${bits}`, 'private_key');
   return { pkcs8: key.export({ format: 'der', type: 'pkcs8' }), key };
 }
 
@@ -72,17 +88,25 @@ export function loadRsa(pkcs8: Buffer): LoadedKey {
 /** base64(SHA-256(SubjectPublicKeyInfo DER)), as Gmail's `spki_hash`. */
 export function spkiHash(k: LoadedKey): Buffer {
   let h = spkiHashes.get(k);
-  if (!h) spkiHashes.set(k, (h = createHash('sha256').update((k.publicKey ?? createPublicKey(k.key)).export({ format: 'der', type: 'spki' })).digest()));
+  if (!h)
+    spkiHashes.set(
+      k,
+      (h = createHash('sha256')
+        .update((k.publicKey ?? createPublicKey(k.key)).export({ format: 'der', type: 'spki' }))
+        .digest()),
+    );
   return h;
 }
 
 /** The key's SPKI hash must be the one Gmail names (token claim or request field), compared in constant time. */
 export function checkSpkiHash(k: LoadedKey, claimed: string | undefined, algorithm: string | undefined, where: string, fail = forbidden) {
   if (claimed === undefined) throw fail(`${where}: spki_hash is required to use a wrapped private key`, 'spki_hash');
-  if (algorithm !== undefined && algorithm !== 'SHA-256') throw fail(`${where}: spki_hash_algorithm must be SHA-256; got '${algorithm}'`, 'spki_hash_algorithm');
+  if (algorithm !== undefined && algorithm !== 'SHA-256')
+    throw fail(`${where}: spki_hash_algorithm must be SHA-256; got '${algorithm}'`, 'spki_hash_algorithm');
   const want = spkiHash(k);
   const got = Buffer.from(claimed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw fail(`${where}: spki_hash does not match the wrapped private key`, 'spki_hash');
+  if (got.length !== want.length || !timingSafeEqual(got, want))
+    throw fail(`${where}: spki_hash does not match the wrapped private key`, 'spki_hash');
 }
 
 const SIGN: Record<SignAlgorithm, { scheme: SignParams['scheme']; hash: HashName }> = {
@@ -99,7 +123,12 @@ const SIGN: Record<SignAlgorithm, { scheme: SignParams['scheme']; hash: HashName
  * or EMSA-PSS over the digest and runs OpenSSL's raw RSA. PSS salt: `rsa_pss_salt_length` when given,
  * else the digest length (the RFC 4055 / CMS default for SHA-256 and SHA-512).
  */
-export async function signDigest(k: LoadedKey, algorithm: SignAlgorithm, digest: Buffer, saltLength: number | null | undefined): Promise<Buffer> {
+export async function signDigest(
+  k: LoadedKey,
+  algorithm: SignAlgorithm,
+  digest: Buffer,
+  saltLength: number | null | undefined,
+): Promise<Buffer> {
   const a = SIGN[algorithm];
   return signWith(k, { ...a, prehashed: true, saltLength: a.scheme === 'RSA-PSS' ? (saltLength ?? undefined) : undefined }, digest);
 }
@@ -111,7 +140,12 @@ const OAEP: Record<Exclude<DecryptAlgorithm, 'RSA/ECB/PKCS1Padding'>, HashName> 
 };
 
 /** `RSA/ECB/PKCS1Padding` goes through core's implicit-rejection decryption (see README: Marvin). */
-export async function decryptDek(k: LoadedKey, algorithm: DecryptAlgorithm, ciphertext: Buffer, label: Buffer | undefined): Promise<Buffer> {
+export async function decryptDek(
+  k: LoadedKey,
+  algorithm: DecryptAlgorithm,
+  ciphertext: Buffer,
+  label: Buffer | undefined,
+): Promise<Buffer> {
   if (algorithm === 'RSA/ECB/PKCS1Padding') {
     if (label?.length) throw badRequest('rsa_oaep_label: only for the OAEP algorithms', 'rsa_oaep_label');
     return rsaPkcs1v15Decrypt(k, ciphertext);

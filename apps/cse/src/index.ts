@@ -18,4 +18,12 @@ export {
 } from './config.ts';
 export { resourceKeyHash } from './blob.ts';
 export type { PerimeterRule } from './perimeter.ts';
-export { writeDemo, demoToken, DEMO_ROLES, DEMO_USER, DEMO_ADMIN, DEMO_RESOURCE, type DemoTokenRequest } from './demo.ts';
+export {
+  writeDemo,
+  demoToken,
+  DEMO_ROLES,
+  DEMO_USER,
+  DEMO_ADMIN,
+  DEMO_RESOURCE,
+  type DemoTokenRequest,
+} from './demo.ts';

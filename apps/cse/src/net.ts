@@ -11,7 +11,10 @@ export interface HttpsReply {
  * or the peer's configured CA, no redirects followed (a redirect could lead anywhere), bounded in time
  * and in size.
  */
-export function httpsCall(url: string, opts: { method?: 'GET' | 'POST'; body?: string; ca?: string | undefined; timeoutMs?: number; maxBytes?: number } = {}): Promise<HttpsReply> {
+export function httpsCall(
+  url: string,
+  opts: { method?: 'GET' | 'POST'; body?: string; ca?: string | undefined; timeoutMs?: number; maxBytes?: number } = {},
+): Promise<HttpsReply> {
   const u = new URL(url);
   if (u.protocol !== 'https:') return Promise.reject(new CseError(400, `refusing to call ${u.protocol} URL: only https`, 'url'));
   const maxBytes = opts.maxBytes ?? 256 * 1024;
@@ -23,7 +26,10 @@ export function httpsCall(url: string, opts: { method?: 'GET' | 'POST'; body?: s
         ca: opts.ca,
         minVersion: 'TLSv1.2',
         timeout: opts.timeoutMs ?? 10_000,
-        headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(opts.body) } : {}) },
+        headers: {
+          accept: 'application/json',
+          ...(opts.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(opts.body) } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -45,7 +51,9 @@ export function httpsCall(url: string, opts: { method?: 'GET' | 'POST'; body?: s
       },
     );
     req.on('timeout', () => req.destroy(new CseError(503, `${u.origin} did not answer in time`, 'peer_timeout')));
-    req.on('error', (e) => reject(e instanceof CseError ? e : new CseError(503, `cannot reach ${u.origin}: ${(e as Error).message}`, 'peer_unreachable')));
+    req.on('error', (e) =>
+      reject(e instanceof CseError ? e : new CseError(503, `cannot reach ${u.origin}: ${(e as Error).message}`, 'peer_unreachable')),
+    );
     if (opts.body !== undefined) req.write(opts.body);
     req.end();
   });

@@ -55,12 +55,22 @@ const Leaf = z
     includes: z.union([z.string(), z.number()]).optional(),
     present: z.boolean().optional(),
   })
-  .refine((l) => ['equals', 'oneOf', 'endsWith', 'matches', 'includes', 'present'].filter((k) => (l as Record<string, unknown>)[k] !== undefined).length === 1, {
-    message: 'a claim test needs exactly one of equals, oneOf, endsWith, matches, includes, present',
-  });
+  .refine(
+    (l) =>
+      ['equals', 'oneOf', 'endsWith', 'matches', 'includes', 'present'].filter((k) => (l as Record<string, unknown>)[k] !== undefined)
+        .length === 1,
+    {
+      message: 'a claim test needs exactly one of equals, oneOf, endsWith, matches, includes, present',
+    },
+  );
 
 export const PerimeterRuleSchema: z.ZodType<PerimeterRule> = z.lazy(() =>
-  z.union([z.strictObject({ allOf: z.array(PerimeterRuleSchema).min(1) }), z.strictObject({ anyOf: z.array(PerimeterRuleSchema).min(1) }), z.strictObject({ not: PerimeterRuleSchema }), Leaf]),
+  z.union([
+    z.strictObject({ allOf: z.array(PerimeterRuleSchema).min(1) }),
+    z.strictObject({ anyOf: z.array(PerimeterRuleSchema).min(1) }),
+    z.strictObject({ not: PerimeterRuleSchema }),
+    Leaf,
+  ]),
 );
 
 export interface PerimeterInput {
@@ -91,6 +101,7 @@ export function evaluatePerimeter(rule: PerimeterRule, input: PerimeterInput): b
   if (rule.oneOf !== undefined) return rule.oneOf.some((o) => v === norm(o));
   if (rule.endsWith !== undefined) return typeof v === 'string' && v.endsWith(norm(rule.endsWith) as string);
   if (rule.matches !== undefined) return typeof v === 'string' && new RegExp(rule.matches, 'u').test(v);
-  if (rule.includes !== undefined) return Array.isArray(v) ? v.includes(rule.includes) : typeof v === 'string' && v.split(/\s+/).includes(String(rule.includes));
+  if (rule.includes !== undefined)
+    return Array.isArray(v) ? v.includes(rule.includes) : typeof v === 'string' && v.split(/\s+/).includes(String(rule.includes));
   return false;
 }

@@ -24,7 +24,11 @@ describe('rsaPkcs1v15Decrypt', () => {
     for (const n of [1, 16, 32, 100, 245]) {
       const msg = randomBytes(n);
       write(dir, 'm.bin', msg);
-      execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'm.bin', '-out', 'c.bin'], { cwd: dir });
+      execFileSync(
+        'openssl',
+        ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'm.bin', '-out', 'c.bin'],
+        { cwd: dir },
+      );
       expect(rsaPkcs1v15Decrypt(k, readFileSync(join(dir, 'c.bin')))).toEqual(msg);
     }
     // An empty message is valid PKCS#1 v1.5 too.
@@ -35,7 +39,17 @@ describe('rsaPkcs1v15Decrypt', () => {
   it('what it decrypts, openssl decrypts the same', () => {
     const msg = randomBytes(48);
     const ct = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, msg);
-    const r = openssl({ 'k.pem': privPem, 'c.bin': ct }, () => ['pkeyutl', '-decrypt', '-inkey', 'k.pem', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'c.bin', '-hexdump']);
+    const r = openssl({ 'k.pem': privPem, 'c.bin': ct }, () => [
+      'pkeyutl',
+      '-decrypt',
+      '-inkey',
+      'k.pem',
+      '-pkeyopt',
+      'rsa_padding_mode:pkcs1',
+      '-in',
+      'c.bin',
+      '-hexdump',
+    ]);
     expect(r.ok, r.out).toBe(true);
     expect(rsaPkcs1v15Decrypt(k, ct)).toEqual(msg);
   });

@@ -25,7 +25,10 @@ export const LIMITS = {
 } as const;
 
 const maxUtf8 = (max: number, what: string) =>
-  z.string().refine((s) => Buffer.byteLength(s, 'utf8') <= max, { message: `at most ${max} bytes (UTF-8)`, abort: true }).describe(what);
+  z
+    .string()
+    .refine((s) => Buffer.byteLength(s, 'utf8') <= max, { message: `at most ${max} bytes (UTF-8)`, abort: true })
+    .describe(what);
 
 /**
  * Base64 as Google's clients send it: standard with padding. URL-safe or unpadded input is tolerated
@@ -34,7 +37,12 @@ const maxUtf8 = (max: number, what: string) =>
 const B64_RE = /^[A-Za-z0-9+/_-]*={0,2}$/;
 export function decodeBase64(s: string, field: string, max: number, min = 1): Buffer {
   const compact = s.replace(/=+$/, '');
-  if (!B64_RE.test(s) || compact.length % 4 === 1 || (s.length !== compact.length && s.length % 4 !== 0) || (/[+/]/.test(s) && /[-_]/.test(s)))
+  if (
+    !B64_RE.test(s) ||
+    compact.length % 4 === 1 ||
+    (s.length !== compact.length && s.length % 4 !== 0) ||
+    (/[+/]/.test(s) && /[-_]/.test(s))
+  )
     throw badRequest(`${field}: not valid base64 (standard base64 with padding, RFC 4648 §4)`, field);
   const bytes = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (bytes.length < min) throw badRequest(`${field}: must not be empty`, field);
@@ -44,15 +52,34 @@ export function decodeBase64(s: string, field: string, max: number, min = 1): Bu
 
 /** A base64 field: the string is bounded before decoding, so an oversized value never gets decoded. */
 const b64 = (max: number) => z.string().max(Math.ceil(max / 3) * 4 + 4, { message: `at most ${max} bytes once decoded` });
-const token = z.string().min(1, { message: 'is required' }).max(LIMITS.token, { message: `at most ${LIMITS.token} characters` });
+const token = z
+  .string()
+  .min(1, { message: 'is required' })
+  .max(LIMITS.token, { message: `at most ${LIMITS.token} characters` });
 const reason = maxUtf8(LIMITS.reason, 'reason').optional();
 const resourceName = maxUtf8(LIMITS.resourceName, 'resource_name').pipe(z.string().min(1, { message: 'is required' }));
 const perimeterId = maxUtf8(LIMITS.perimeterId, 'perimeter_id');
 
 export const WrapRequest = z.object({ authentication: token, authorization: token, key: b64(LIMITS.key), reason });
-export const UnwrapRequest = z.object({ authentication: token, authorization: token, wrapped_key: b64(LIMITS.wrappedKey), reason });
-export const PrivilegedWrapRequest = z.object({ authentication: token, key: b64(LIMITS.key), resource_name: resourceName, perimeter_id: perimeterId.optional(), reason });
-export const PrivilegedUnwrapRequest = z.object({ authentication: token, wrapped_key: b64(LIMITS.wrappedKey), resource_name: resourceName, reason });
+export const UnwrapRequest = z.object({
+  authentication: token,
+  authorization: token,
+  wrapped_key: b64(LIMITS.wrappedKey),
+  reason,
+});
+export const PrivilegedWrapRequest = z.object({
+  authentication: token,
+  key: b64(LIMITS.key),
+  resource_name: resourceName,
+  perimeter_id: perimeterId.optional(),
+  reason,
+});
+export const PrivilegedUnwrapRequest = z.object({
+  authentication: token,
+  wrapped_key: b64(LIMITS.wrappedKey),
+  resource_name: resourceName,
+  reason,
+});
 export const DigestRequest = z.object({ authorization: token, wrapped_key: b64(LIMITS.wrappedKey), reason });
 export const RewrapRequest = z.object({
   authorization: token,
@@ -60,8 +87,20 @@ export const RewrapRequest = z.object({
   wrapped_key: b64(LIMITS.wrappedKey),
   reason,
 });
-const SIGN_ALGORITHMS = ['SHA1withRSA', 'SHA256withRSA', 'SHA512withRSA', 'SHA1withRSA/PSS', 'SHA256withRSA/PSS', 'SHA512withRSA/PSS'] as const;
-const DECRYPT_ALGORITHMS = ['RSA/ECB/PKCS1Padding', 'RSA/ECB/OAEPwithSHA-1andMGF1Padding', 'RSA/ECB/OAEPwithSHA-256andMGF1Padding', 'RSA/ECB/OAEPwithSHA-512andMGF1Padding'] as const;
+const SIGN_ALGORITHMS = [
+  'SHA1withRSA',
+  'SHA256withRSA',
+  'SHA512withRSA',
+  'SHA1withRSA/PSS',
+  'SHA256withRSA/PSS',
+  'SHA512withRSA/PSS',
+] as const;
+const DECRYPT_ALGORITHMS = [
+  'RSA/ECB/PKCS1Padding',
+  'RSA/ECB/OAEPwithSHA-1andMGF1Padding',
+  'RSA/ECB/OAEPwithSHA-256andMGF1Padding',
+  'RSA/ECB/OAEPwithSHA-512andMGF1Padding',
+] as const;
 export type SignAlgorithm = (typeof SIGN_ALGORITHMS)[number];
 export type DecryptAlgorithm = (typeof DECRYPT_ALGORITHMS)[number];
 const signAlgorithm = z.enum(SIGN_ALGORITHMS, { message: `must be one of ${SIGN_ALGORITHMS.join(', ')}` });
@@ -93,7 +132,10 @@ export const PrivilegedPrivateKeyDecryptRequest = z.object({
 export const WrapPrivateKeyRequest = z.object({
   authentication: token,
   perimeter_id: perimeterId.optional(),
-  private_key: z.string().min(1, { message: 'is required' }).max(LIMITS.privateKeyPem, { message: `at most ${LIMITS.privateKeyPem} characters` }),
+  private_key: z
+    .string()
+    .min(1, { message: 'is required' })
+    .max(LIMITS.privateKeyPem, { message: `at most ${LIMITS.privateKeyPem} characters` }),
   reason,
 });
 export const DelegateRequest = z.object({ authentication: token, authorization: token, reason });

@@ -33,7 +33,14 @@ export function buildCseApp(kms: Kms, config: CseConfig, obs: { log?: Logger | u
 export async function startCseServer(
   kms: Kms,
   ca: Ca,
-  opts: { host: string; port: number; hostnames?: string[] | undefined; config: CseConfig; log?: Logger | undefined; metrics?: Metrics | undefined },
+  opts: {
+    host: string;
+    port: number;
+    hostnames?: string[] | undefined;
+    config: CseConfig;
+    log?: Logger | undefined;
+    metrics?: Metrics | undefined;
+  },
 ): Promise<CseServer> {
   const { app, instance } = buildCseApp(kms, opts.config, opts);
   if (opts.config.enabled) await instance.state();

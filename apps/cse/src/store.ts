@@ -22,10 +22,14 @@ export const CSE_STORAGE: DialectStorage = {
   migrations: {
     '0001_kek_owner': {
       async up(db: Kysely<any>) {
-        const keks = await sql<{ id: string; tenant_id: string }>`select id, tenant_id from keys k where name = 'google-cse-kek' and owner is null
+        const keks = await sql<{
+          id: string;
+          tenant_id: string;
+        }>`select id, tenant_id from keys k where name = 'google-cse-kek' and owner is null
           and exists (select 1 from tenant_bindings b where b.dialect = 'cse' and b.tenant_id = k.tenant_id)`.execute(db);
         for (const k of keks.rows) {
-          if (k.id.toLowerCase() === kekIdBeforeOwners(k.tenant_id)) await sql`update keys set owner = 'cse' where tenant_id = ${k.tenant_id} and id = ${k.id}`.execute(db);
+          if (k.id.toLowerCase() === kekIdBeforeOwners(k.tenant_id))
+            await sql`update keys set owner = 'cse' where tenant_id = ${k.tenant_id} and id = ${k.id}`.execute(db);
         }
       },
     },

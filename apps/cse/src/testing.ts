@@ -24,7 +24,18 @@ export class TestIssuer {
   }
 
   /** `exp`/`iat` relative to now (seconds); `kid`/`key` overridable to forge. */
-  async mint(claims: JWTPayload & Record<string, unknown>, o: { aud?: string | string[]; iss?: string; expIn?: number; iatOffset?: number; key?: CryptoKey; kid?: string; noExp?: boolean } = {}): Promise<string> {
+  async mint(
+    claims: JWTPayload & Record<string, unknown>,
+    o: {
+      aud?: string | string[];
+      iss?: string;
+      expIn?: number;
+      iatOffset?: number;
+      key?: CryptoKey;
+      kid?: string;
+      noExp?: boolean;
+    } = {},
+  ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     let jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: 'RS256', kid: o.kid ?? this.kid, typ: 'JWT' })
@@ -40,4 +51,3 @@ export class TestIssuer {
     return new CompactSign(payload).setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'JWT' }).sign(this.key);
   }
 }
-

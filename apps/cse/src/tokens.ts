@@ -70,7 +70,13 @@ export class TokenVerifier {
     }
   }
 
-  private async verify(token: string, keys: JWTVerifyGetKey, o: { issuer: string; audience: string | string[]; algorithms?: string[] | undefined }, what: string, fail: Fail) {
+  private async verify(
+    token: string,
+    keys: JWTVerifyGetKey,
+    o: { issuer: string; audience: string | string[]; algorithms?: string[] | undefined },
+    what: string,
+    fail: Fail,
+  ) {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, {
@@ -83,7 +89,8 @@ export class TokenVerifier {
     } catch (e) {
       throw joseFailure(e, what, fail);
     }
-    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.config.clockSkewSeconds) throw fail(`${what} token: "iat" lies in the future`, `${what}_iat`);
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + this.config.clockSkewSeconds)
+      throw fail(`${what} token: "iat" lies in the future`, `${what}_iat`);
     return payload as JWTPayload & Record<string, unknown>;
   }
 
@@ -106,23 +113,38 @@ export class TokenVerifier {
 
   /** The IdP's token, or a delegated token this KACLS issued itself (see /delegate). */
   async authenticate(token: string): Promise<Identity> {
-    if (!this.config.enabled) throw unauthenticated('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
+    if (!this.config.enabled)
+      throw unauthenticated('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
     return this.remembered('authentication', token, () => this.authenticateOnce(token));
   }
 
   private async authenticateOnce(token: string): Promise<Identity> {
     const iss = this.peekIssuer(token, 'authentication', unauthenticated);
     if (normalizeIssuer(iss) === this.selfIssuer) {
-      const claims = await this.verify(token, await this.selfKeys(), { issuer: iss, audience: this.selfIssuer, algorithms: ['RS256'] }, 'authentication', unauthenticated);
-      if (typeof claims.delegated_to !== 'string' || typeof claims.resource_name !== 'string') throw unauthenticated('a token issued by this KACLS is only accepted as a delegated token', 'authentication_delegation');
+      const claims = await this.verify(
+        token,
+        await this.selfKeys(),
+        { issuer: iss, audience: this.selfIssuer, algorithms: ['RS256'] },
+        'authentication',
+        unauthenticated,
+      );
+      if (typeof claims.delegated_to !== 'string' || typeof claims.resource_name !== 'string')
+        throw unauthenticated('a token issued by this KACLS is only accepted as a delegated token', 'authentication_delegation');
       return { email: emailOf(claims), issuer: iss, kind: 'delegated', claims };
     }
     const idps = this.config.identityProviders.filter((p) => p.issuer === iss);
-    if (!idps.length) throw unauthenticated(`authentication token: issuer '${clip(iss)}' is not a configured identity provider`, 'authentication_issuer');
+    if (!idps.length)
+      throw unauthenticated(`authentication token: issuer '${clip(iss)}' is not a configured identity provider`, 'authentication_issuer');
     let last: unknown;
     for (const idp of idps) {
       try {
-        const claims = await this.verify(token, this.keys.get(idp.jwksUri), { issuer: idp.issuer, audience: idp.audiences, algorithms: idp.algorithms }, 'authentication', unauthenticated);
+        const claims = await this.verify(
+          token,
+          this.keys.get(idp.jwksUri),
+          { issuer: idp.issuer, audience: idp.audiences, algorithms: idp.algorithms },
+          'authentication',
+          unauthenticated,
+        );
         return { email: emailOf(claims), issuer: iss, kind: 'idp', claims };
       } catch (e) {
         last = e;
@@ -143,7 +165,13 @@ export class TokenVerifier {
     const peer = this.config.peers.find((p) => URL.canParse(iss) && normalizeUrl(p.url) === normalizeUrl(iss));
     if (!peer) return undefined;
     const ca = peer.caFile ? readFileSync(peer.caFile, 'utf8') : undefined;
-    const claims = await this.verify(token, this.keys.get(peer.jwksUri ?? `${peer.url.replace(/\/+$/, '')}/certs`, ca), { issuer: iss, audience: MIGRATION_AUDIENCE }, 'authentication', unauthenticated);
+    const claims = await this.verify(
+      token,
+      this.keys.get(peer.jwksUri ?? `${peer.url.replace(/\/+$/, '')}/certs`, ca),
+      { issuer: iss, audience: MIGRATION_AUDIENCE },
+      'authentication',
+      unauthenticated,
+    );
     if (typeof claims.kacls_url !== 'string' || !URL.canParse(claims.kacls_url) || normalizeUrl(claims.kacls_url) !== this.selfIssuer)
       throw forbidden('migration token: kacls_url does not name this KACLS', 'kacls_url');
     return { email: `kacls:${normalizeUrl(iss)}`, issuer: iss, kind: 'peer', claims };
@@ -151,15 +179,23 @@ export class TokenVerifier {
 
   /** Google's authorization token, from one of the configured issuers, with the claims every method needs. */
   async authorize(token: string): Promise<Authorization> {
-    if (!this.config.enabled) throw forbidden('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
+    if (!this.config.enabled)
+      throw forbidden('this KACLS is not configured (POLYKMS_CSE_CONFIG is not set): every token is refused', 'not_configured');
     return this.remembered('authorization', token, () => this.authorizeOnce(token));
   }
 
   private async authorizeOnce(token: string): Promise<Authorization> {
     const iss = this.peekIssuer(token, 'authorization', forbidden);
     const issuer = this.config.authorizationIssuers.find((i) => i.issuer === iss);
-    if (!issuer) throw forbidden(`authorization token: issuer '${clip(iss)}' is not a configured authorization issuer`, 'authorization_issuer');
-    const claims = await this.verify(token, this.keys.get(issuer.jwksUri), { issuer: issuer.issuer, audience: this.config.authorizationAudience }, 'authorization', forbidden);
+    if (!issuer)
+      throw forbidden(`authorization token: issuer '${clip(iss)}' is not a configured authorization issuer`, 'authorization_issuer');
+    const claims = await this.verify(
+      token,
+      this.keys.get(issuer.jwksUri),
+      { issuer: issuer.issuer, audience: this.config.authorizationAudience },
+      'authorization',
+      forbidden,
+    );
     const str = (name: string, required: boolean) => {
       const v = claims[name];
       if (v === undefined || v === null) {
@@ -185,8 +221,10 @@ export class TokenVerifier {
       application: issuer.application,
       claims,
     };
-    if (Buffer.byteLength(a.resource_name) > 512) throw forbidden('authorization token: resource_name is longer than 512 bytes', 'authorization_resource_name');
-    if (a.perimeter_id !== undefined && Buffer.byteLength(a.perimeter_id) > 128) throw forbidden('authorization token: perimeter_id is longer than 128 bytes', 'authorization_perimeter_id');
+    if (Buffer.byteLength(a.resource_name) > 512)
+      throw forbidden('authorization token: resource_name is longer than 512 bytes', 'authorization_resource_name');
+    if (a.perimeter_id !== undefined && Buffer.byteLength(a.perimeter_id) > 128)
+      throw forbidden('authorization token: perimeter_id is longer than 128 bytes', 'authorization_perimeter_id');
     return a;
   }
 }
@@ -212,10 +250,17 @@ function joseFailure(e: unknown, what: string, fail: Fail): CseError {
     case 'ERR_JWT_EXPIRED':
       return fail(`${what} token has expired`, `${what}_expired`);
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      if (claim === 'aud') return fail(`${what} token: audience (aud) ${reason === 'missing' ? 'is missing' : 'is not one this KACLS accepts'}`, `${what}_audience`);
+      if (claim === 'aud')
+        return fail(
+          `${what} token: audience (aud) ${reason === 'missing' ? 'is missing' : 'is not one this KACLS accepts'}`,
+          `${what}_audience`,
+        );
       if (claim === 'iss') return fail(`${what} token: issuer (iss) is not accepted`, `${what}_issuer`);
       if (claim === 'nbf') return fail(`${what} token is not valid yet (nbf)`, `${what}_nbf`);
-      return fail(`${what} token: "${claim}" claim ${reason === 'missing' ? 'is missing' : 'is not valid'}`, `${what}_${claim ?? 'claims'}`);
+      return fail(
+        `${what} token: "${claim}" claim ${reason === 'missing' ? 'is missing' : 'is not valid'}`,
+        `${what}_${claim ?? 'claims'}`,
+      );
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return fail(`${what} token: the signature does not verify`, `${what}_signature`);
     case 'ERR_JWKS_NO_MATCHING_KEY':

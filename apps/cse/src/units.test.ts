@@ -11,15 +11,25 @@ import { tempDir, write } from '../test/helpers.ts';
 
 describe('resource key hash (https://developers.google.com/workspace/cse/reference/resource-key-hash)', () => {
   it('matches the published vectors', () => {
-    expect(resourceKeyHash(Buffer.from('6a68079290123ed8f23c845cc8bda91cd961c0246b79446662919e336920cbef', 'hex'), '//googleapis.com/testcase/hJB0PzRI7nl79LC18qaV8WMDCBALBSs9BREcq79MfVw', '')).toBe(
-      Buffer.from('4d9aafeb06cd0e812d0f3c10f18573a5aee4c86300a104fad9b258f0b71bd813', 'hex').toString('base64'),
-    );
-    expect(resourceKeyHash(Buffer.from('05b62b91cb66f19e27789fb69eb680fac113a70a120178d6cfa6b1b4cb11bb95', 'hex'), '//googleapis.com/testcase/od8yfZiS5ZF2RN27X4ClalsV6LobL2FwKRk4qOJxWdE', 'perimeter1')).toBe(
-      Buffer.from('1b6231a171bc10ef99dd3b08f0742620811a59191570284d32b674c531cc2da5', 'hex').toString('base64'),
-    );
+    expect(
+      resourceKeyHash(
+        Buffer.from('6a68079290123ed8f23c845cc8bda91cd961c0246b79446662919e336920cbef', 'hex'),
+        '//googleapis.com/testcase/hJB0PzRI7nl79LC18qaV8WMDCBALBSs9BREcq79MfVw',
+        '',
+      ),
+    ).toBe(Buffer.from('4d9aafeb06cd0e812d0f3c10f18573a5aee4c86300a104fad9b258f0b71bd813', 'hex').toString('base64'));
+    expect(
+      resourceKeyHash(
+        Buffer.from('05b62b91cb66f19e27789fb69eb680fac113a70a120178d6cfa6b1b4cb11bb95', 'hex'),
+        '//googleapis.com/testcase/od8yfZiS5ZF2RN27X4ClalsV6LobL2FwKRk4qOJxWdE',
+        'perimeter1',
+      ),
+    ).toBe(Buffer.from('1b6231a171bc10ef99dd3b08f0742620811a59191570284d32b674c531cc2da5', 'hex').toString('base64'));
     expect(resourceKeyHash(Buffer.from('data-encryption-key'), 'resource-name', '')).toBe('BzUyXkZ0424Ve8NtOB1CWgg5hVx60OAPf9SNbVPdtUo=');
     expect(resourceKeyHash(Buffer.from('f00d', 'hex'), 'my_resource', 'my_perimeter')).toBe('EfRLb/AKdtsPSfX+vZ/Pi8h6bmKhBTu4egOABRnEdCg=');
-    expect(resourceKeyHash(Buffer.from('f00d', 'hex'), 'my_resource', 'my_perimeter')).toBe(createHmac('sha256', Buffer.from('f00d', 'hex')).update('ResourceKeyDigest:my_resource:my_perimeter').digest('base64'));
+    expect(resourceKeyHash(Buffer.from('f00d', 'hex'), 'my_resource', 'my_perimeter')).toBe(
+      createHmac('sha256', Buffer.from('f00d', 'hex')).update('ResourceKeyDigest:my_resource:my_perimeter').digest('base64'),
+    );
   });
 });
 
@@ -52,7 +62,12 @@ describe('wrapped key payload', () => {
 
   it('refuses a payload whose lengths run past its end as a 400, not a RangeError', () => {
     // A DEK length of 10 in a 6-byte payload: the resource name's length lay beyond the end.
-    for (const p of [[1, 10, 0, 0, 0, 0], [1, 255, 1, 2, 3, 4, 5], [1, 0, 0, 9, 0, 0], [1, 1, 7, 0xff, 0xff, 0]]) {
+    for (const p of [
+      [1, 10, 0, 0, 0, 0],
+      [1, 255, 1, 2, 3, 4, 5],
+      [1, 0, 0, 9, 0, 0],
+      [1, 1, 7, 0xff, 0xff, 0],
+    ]) {
       const e = (() => {
         try {
           return decodeDekPayload(Buffer.from(p));
@@ -81,11 +96,40 @@ describe('wrapped key payload', () => {
 });
 
 describe('perimeter rules', () => {
-  const rule = PerimeterRuleSchema.parse({ allOf: [{ claim: 'email', endsWith: '@Finance.example.com' }, { anyOf: [{ claim: 'authentication.amr', includes: 'mfa' }, { claim: 'authorization.role', equals: 'reader' }] }, { not: { claim: 'authentication.blocked', present: true } }] });
+  const rule = PerimeterRuleSchema.parse({
+    allOf: [
+      { claim: 'email', endsWith: '@Finance.example.com' },
+      {
+        anyOf: [
+          { claim: 'authentication.amr', includes: 'mfa' },
+          { claim: 'authorization.role', equals: 'reader' },
+        ],
+      },
+      { not: { claim: 'authentication.blocked', present: true } },
+    ],
+  });
   it('evaluates on both tokens, email case-insensitive', () => {
-    expect(evaluatePerimeter(rule, { email: 'Bob@finance.example.com', authentication: { amr: ['pwd', 'mfa'] }, authorization: { role: 'writer' } })).toBe(true);
-    expect(evaluatePerimeter(rule, { email: 'bob@finance.example.com', authentication: { amr: ['pwd'] }, authorization: { role: 'reader' } })).toBe(true);
-    expect(evaluatePerimeter(rule, { email: 'bob@finance.example.com', authentication: { amr: ['pwd'] }, authorization: { role: 'writer' } })).toBe(false);
+    expect(
+      evaluatePerimeter(rule, {
+        email: 'Bob@finance.example.com',
+        authentication: { amr: ['pwd', 'mfa'] },
+        authorization: { role: 'writer' },
+      }),
+    ).toBe(true);
+    expect(
+      evaluatePerimeter(rule, {
+        email: 'bob@finance.example.com',
+        authentication: { amr: ['pwd'] },
+        authorization: { role: 'reader' },
+      }),
+    ).toBe(true);
+    expect(
+      evaluatePerimeter(rule, {
+        email: 'bob@finance.example.com',
+        authentication: { amr: ['pwd'] },
+        authorization: { role: 'writer' },
+      }),
+    ).toBe(false);
     expect(evaluatePerimeter(rule, { email: 'bob@finance.example.com', authentication: { amr: ['mfa'], blocked: true } })).toBe(false);
     expect(evaluatePerimeter(rule, { email: 'eve@example.com', authentication: { amr: ['mfa'] } })).toBe(false);
     expect(evaluatePerimeter({ claim: 'authentication.__proto__', present: true }, { email: 'a@b', authentication: {} })).toBe(false);
@@ -100,14 +144,26 @@ describe('perimeter rules', () => {
 
 describe('configuration', () => {
   it('explains what is wrong, field by field', async () => {
-    expect(() => parseCseConfig({ kaclsUrl: 'http://kacls.example.com', identityProviders: [{ issuer: 'x', jwksUri: 'ftp://x', audiences: [] }], bogus: 1 })).toThrow(
+    expect(() =>
+      parseCseConfig({
+        kaclsUrl: 'http://kacls.example.com',
+        identityProviders: [{ issuer: 'x', jwksUri: 'ftp://x', audiences: [] }],
+        bogus: 1,
+      }),
+    ).toThrow(
       /kaclsUrl: kaclsUrl must be an https:\/\/ URL[\s\S]*identityProviders\.0\.jwksUri: jwksUri must be https:\/\/\.\.\. or file:[\s\S]*identityProviders\.0\.audiences: list every accepted audience[\s\S]*unknown field\(s\) bogus/,
     );
     const dir = tempDir();
     await expect(loadCseConfig(write(dir, 'bad.json', '{'))).rejects.toThrow(/is not JSON/);
     await expect(loadCseConfig(`${dir}/missing.json`)).rejects.toThrow(/cannot read/);
     const ok = await loadCseConfig(write(dir, 'ok.json', JSON.stringify({ kaclsUrl: 'https://kacls.example.com/v1/' })));
-    expect(ok).toMatchObject({ enabled: true, allowGuests: false, clockSkewSeconds: 60, privilegedUsers: [], corsOrigins: ['https://client-side-encryption.google.com'] });
+    expect(ok).toMatchObject({
+      enabled: true,
+      allowGuests: false,
+      clockSkewSeconds: 60,
+      privilegedUsers: [],
+      corsOrigins: ['https://client-side-encryption.google.com'],
+    });
     expect((await loadCseConfig(undefined)).enabled).toBe(false);
   });
 });

@@ -39,7 +39,8 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
   const user = 'Alice@Example.com';
   const admin = 'admin@example.com';
 
-  const api = (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST', headers?: Record<string, string>) => call(server.url, ca, method, path, body, headers);
+  const api = (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST', headers?: Record<string, string>) =>
+    call(server.url, ca, method, path, body, headers);
   const authn = (email = user, extra: Record<string, unknown> = {}) => is.idp.mint({ email, ...extra }, { aud: 'client-web' });
   const authz = (role: string, resource_name: string, extra: Record<string, unknown> = {}, email = 'alice@example.com') =>
     is.drive.mint({ email, role, resource_name, kacls_url: KACLS, perimeter_id: '', ...extra }, { aud: 'cse-authorization' });
@@ -49,7 +50,11 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     const gw = await gatewayCa(kms);
     ca = gw.certPem;
     is = await testIssuers(tempDir());
-    server = await startCseServer(kms, gw, { host: '127.0.0.1', port: 0, config: parseCseConfig(baseConfig(KACLS, is)) });
+    server = await startCseServer(kms, gw, {
+      host: '127.0.0.1',
+      port: 0,
+      config: parseCseConfig(baseConfig(KACLS, is)),
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -61,14 +66,31 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     for (const p of ['/status', '/v1/status']) {
       const s = await api(p);
       expect(s.status).toBe(200);
-      expect(s.json).toEqual({ name: 'test KACLS', vendor_id: 'polykms', version: '0.1.0', server_type: 'KACLS', operations_supported: expect.arrayContaining(['wrap', 'unwrap', 'privatekeysign', 'rewrap', 'delegate']) });
+      expect(s.json).toEqual({
+        name: 'test KACLS',
+        vendor_id: 'polykms',
+        version: '0.1.0',
+        server_type: 'KACLS',
+        operations_supported: expect.arrayContaining(['wrap', 'unwrap', 'privatekeysign', 'rewrap', 'delegate']),
+      });
     }
     const certs = await api('/v1/certs');
     expect(certs.json.keys).toHaveLength(1);
-    expect(certs.json.keys[0]).toMatchObject({ kty: 'RSA', use: 'sig', alg: 'RS256', kid: expect.any(String), n: expect.any(String), e: 'AQAB' });
+    expect(certs.json.keys[0]).toMatchObject({
+      kty: 'RSA',
+      use: 'sig',
+      alg: 'RS256',
+      kid: expect.any(String),
+      n: expect.any(String),
+      e: 'AQAB',
+    });
     expect(certs.json.keys[0].d).toBeUndefined();
 
-    const pre = await api('/v1/wrap', undefined, 'OPTIONS', { origin: 'https://client-side-encryption.google.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' });
+    const pre = await api('/v1/wrap', undefined, 'OPTIONS', {
+      origin: 'https://client-side-encryption.google.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type',
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe('https://client-side-encryption.google.com');
     expect(String(pre.headers['access-control-allow-methods'])).toContain('POST');
@@ -76,14 +98,30 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     expect(pre.headers['access-control-max-age']).toBe('3600');
     expect(pre.headers.vary).toBe('Origin, Access-Control-Request-Headers');
     expect(pre.headers['content-length']).toBeUndefined();
-    const other = await api('/v1/wrap', undefined, 'OPTIONS', { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+    const other = await api('/v1/wrap', undefined, 'OPTIONS', {
+      origin: 'https://evil.example',
+      'access-control-request-method': 'POST',
+    });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
     // The answers themselves, and the refusals, are readable by Workspace's browser client.
-    for (const [path, status] of [['/v1/status', 200], ['/v1/wrap', 400]] as const) {
-      const r = await api(path, path.endsWith('wrap') ? {} : undefined, undefined, { origin: 'https://client-side-encryption.google.com' });
+    for (const [path, status] of [
+      ['/v1/status', 200],
+      ['/v1/wrap', 400],
+    ] as const) {
+      const r = await api(path, path.endsWith('wrap') ? {} : undefined, undefined, {
+        origin: 'https://client-side-encryption.google.com',
+      });
       expect(r.status).toBe(status);
-      expect([r.headers['access-control-allow-origin'], r.headers['access-control-expose-headers'], r.headers.vary]).toEqual(['https://client-side-encryption.google.com', 'X-Request-Id', 'Origin']);
-      expect((await api(path, path.endsWith('wrap') ? {} : undefined, undefined, { origin: 'https://evil.example' })).headers['access-control-allow-origin']).toBeUndefined();
+      expect([r.headers['access-control-allow-origin'], r.headers['access-control-expose-headers'], r.headers.vary]).toEqual([
+        'https://client-side-encryption.google.com',
+        'X-Request-Id',
+        'Origin',
+      ]);
+      expect(
+        (await api(path, path.endsWith('wrap') ? {} : undefined, undefined, { origin: 'https://evil.example' })).headers[
+          'access-control-allow-origin'
+        ],
+      ).toBeUndefined();
     }
     const missing = await api('/v1/nope');
     expect(missing.status).toBe(404);
@@ -94,56 +132,128 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
   it('wrap then unwrap returns the DEK (writer wraps, reader unwraps), standard padded base64 both ways', async () => {
     const dek = randomBytes(32);
     const rn = '//googleapis.com/drive/files/abc123';
-    const w = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64'), reason: "{client:'drive' op:'write'}" });
+    const w = await api('/v1/wrap', {
+      authentication: await authn(),
+      authorization: await authz('writer', rn),
+      key: dek.toString('base64'),
+      reason: "{client:'drive' op:'write'}",
+    });
     expect(w.status, w.text).toBe(200);
     expect(Object.keys(w.json)).toEqual(['wrapped_key']);
     expect(w.json.wrapped_key).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
     expect(w.json.wrapped_key.length % 4).toBe(0);
     expect(Buffer.from(w.json.wrapped_key, 'base64').length).toBeLessThanOrEqual(1024);
-    const u = await api('/v1/unwrap', { authentication: await authn(), authorization: await authz('reader', rn), wrapped_key: w.json.wrapped_key, reason: "{client:'drive' op:'read'}" });
+    const u = await api('/v1/unwrap', {
+      authentication: await authn(),
+      authorization: await authz('reader', rn),
+      wrapped_key: w.json.wrapped_key,
+      reason: "{client:'drive' op:'read'}",
+    });
     expect(u.status, u.text).toBe(200);
     expect(u.json).toEqual({ key: dek.toString('base64') });
     // upgrader wraps; a 128-byte DEK is the maximum; an unpadded url-safe key is tolerated.
     const big = randomBytes(128);
-    const w2 = await api('/wrap', { authentication: await authn(), authorization: await authz('upgrader', rn), key: big.toString('base64url'), reason: '' });
+    const w2 = await api('/wrap', {
+      authentication: await authn(),
+      authorization: await authz('upgrader', rn),
+      key: big.toString('base64url'),
+      reason: '',
+    });
     expect(w2.status, w2.text).toBe(200);
-    const u2 = await api('/unwrap', { authentication: await authn(), authorization: await authz('writer', rn), wrapped_key: w2.json.wrapped_key });
+    const u2 = await api('/unwrap', {
+      authentication: await authn(),
+      authorization: await authz('writer', rn),
+      wrapped_key: w2.json.wrapped_key,
+    });
     expect(u2.json.key).toBe(big.toString('base64'));
     // The reason lands in the audit trail, sanitized.
     await kms.audit.flush();
-    const ev = await dbOf(kms).selectFrom('audit_events').selectAll().where('action', '=', 'key.encrypt').where('dialect', '=', 'cse').where('outcome', '=', 'allowed').execute();
-    expect(ev.some((e) => (e.details as any)?.method === 'wrap' && (e.details as any)?.reason === "{client:'drive' op:'write'}" && (e.details as any)?.resource_name === rn && e.principal === user)).toBe(true);
+    const ev = await dbOf(kms)
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('action', '=', 'key.encrypt')
+      .where('dialect', '=', 'cse')
+      .where('outcome', '=', 'allowed')
+      .execute();
+    expect(
+      ev.some(
+        (e) =>
+          (e.details as any)?.method === 'wrap' &&
+          (e.details as any)?.reason === "{client:'drive' op:'write'}" &&
+          (e.details as any)?.resource_name === rn &&
+          e.principal === user,
+      ),
+    ).toBe(true);
   });
 
   it('digest gives the resource key hash of the wrapped DEK; published vectors hold', async () => {
     const vectors: [string, string, string, string][] = [
-      ['6a68079290123ed8f23c845cc8bda91cd961c0246b79446662919e336920cbef', '//googleapis.com/testcase/hJB0PzRI7nl79LC18qaV8WMDCBALBSs9BREcq79MfVw', '', '4d9aafeb06cd0e812d0f3c10f18573a5aee4c86300a104fad9b258f0b71bd813'],
-      ['05b62b91cb66f19e27789fb69eb680fac113a70a120178d6cfa6b1b4cb11bb95', '//googleapis.com/testcase/od8yfZiS5ZF2RN27X4ClalsV6LobL2FwKRk4qOJxWdE', 'perimeter1', '1b6231a171bc10ef99dd3b08f0742620811a59191570284d32b674c531cc2da5'],
+      [
+        '6a68079290123ed8f23c845cc8bda91cd961c0246b79446662919e336920cbef',
+        '//googleapis.com/testcase/hJB0PzRI7nl79LC18qaV8WMDCBALBSs9BREcq79MfVw',
+        '',
+        '4d9aafeb06cd0e812d0f3c10f18573a5aee4c86300a104fad9b258f0b71bd813',
+      ],
+      [
+        '05b62b91cb66f19e27789fb69eb680fac113a70a120178d6cfa6b1b4cb11bb95',
+        '//googleapis.com/testcase/od8yfZiS5ZF2RN27X4ClalsV6LobL2FwKRk4qOJxWdE',
+        'perimeter1',
+        '1b6231a171bc10ef99dd3b08f0742620811a59191570284d32b674c531cc2da5',
+      ],
     ];
     for (const [dek, rn, perimeter, hex] of vectors) {
-      const w = await api('/v1/privilegedwrap', { authentication: await authn(admin), key: Buffer.from(dek, 'hex').toString('base64'), resource_name: rn, perimeter_id: perimeter, reason: 'import' });
+      const w = await api('/v1/privilegedwrap', {
+        authentication: await authn(admin),
+        key: Buffer.from(dek, 'hex').toString('base64'),
+        resource_name: rn,
+        perimeter_id: perimeter,
+        reason: 'import',
+      });
       if (perimeter) {
         // perimeter1 has no rule here: refused, fail closed.
         expect(w.status).toBe(403);
         continue;
       }
       expect(w.status, w.text).toBe(200);
-      const verifier = await is.migration.mint({ email: 'alice@example.com', role: 'verifier', resource_name: rn, kacls_url: KACLS }, { aud: 'cse-authorization' });
-      const d = await api('/v1/digest', { authorization: verifier, wrapped_key: w.json.wrapped_key, reason: 'migration' });
+      const verifier = await is.migration.mint(
+        { email: 'alice@example.com', role: 'verifier', resource_name: rn, kacls_url: KACLS },
+        { aud: 'cse-authorization' },
+      );
+      const d = await api('/v1/digest', {
+        authorization: verifier,
+        wrapped_key: w.json.wrapped_key,
+        reason: 'migration',
+      });
       expect(d.status, d.text).toBe(200);
       expect(d.json).toEqual({ resource_key_hash: Buffer.from(hex, 'hex').toString('base64') });
     }
-    expect(resourceKeyHash(Buffer.from(vectors[1]![0], 'hex'), vectors[1]![1], vectors[1]![2])).toBe(Buffer.from(vectors[1]![3], 'hex').toString('base64'));
+    expect(resourceKeyHash(Buffer.from(vectors[1]![0], 'hex'), vectors[1]![1], vectors[1]![2])).toBe(
+      Buffer.from(vectors[1]![3], 'hex').toString('base64'),
+    );
   });
 
   it('privilegedwrap and privilegedunwrap for an allowlisted admin (email case-insensitive); the blob also unwraps for a reader', async () => {
     const dek = randomBytes(32);
     const rn = '//googleapis.com/drive/files/imported';
-    const w = await api('/v1/privilegedwrap', { authentication: await authn('ADMIN@example.com'), key: dek.toString('base64'), resource_name: rn, reason: 'import' });
+    const w = await api('/v1/privilegedwrap', {
+      authentication: await authn('ADMIN@example.com'),
+      key: dek.toString('base64'),
+      resource_name: rn,
+      reason: 'import',
+    });
     expect(w.status, w.text).toBe(200);
-    const u = await api('/v1/privilegedunwrap', { authentication: await authn(admin), wrapped_key: w.json.wrapped_key, resource_name: rn, reason: 'takeout' });
+    const u = await api('/v1/privilegedunwrap', {
+      authentication: await authn(admin),
+      wrapped_key: w.json.wrapped_key,
+      resource_name: rn,
+      reason: 'takeout',
+    });
     expect(u.json).toEqual({ key: dek.toString('base64') });
-    const r = await api('/v1/unwrap', { authentication: await authn(), authorization: await authz('reader', rn), wrapped_key: w.json.wrapped_key });
+    const r = await api('/v1/unwrap', {
+      authentication: await authn(),
+      authorization: await authz('reader', rn),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(r.json).toEqual({ key: dek.toString('base64') });
   });
 
@@ -151,59 +261,137 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
     const rn = '//googleapis.com/drive/files/budget';
     const fin = 'bob@finance.example.com';
     const dek = randomBytes(32);
-    const w = await api('/v1/wrap', { authentication: await authn(fin), authorization: await authz('writer', rn, { perimeter_id: 'finance' }, fin), key: dek.toString('base64') });
+    const w = await api('/v1/wrap', {
+      authentication: await authn(fin),
+      authorization: await authz('writer', rn, { perimeter_id: 'finance' }, fin),
+      key: dek.toString('base64'),
+    });
     expect(w.status, w.text).toBe(200);
-    expect((await api('/v1/unwrap', { authentication: await authn(fin), authorization: await authz('reader', rn, {}, fin), wrapped_key: w.json.wrapped_key })).json).toEqual({ key: dek.toString('base64') });
-    const out = await api('/v1/unwrap', { authentication: await authn(), authorization: await authz('reader', rn), wrapped_key: w.json.wrapped_key });
+    expect(
+      (
+        await api('/v1/unwrap', {
+          authentication: await authn(fin),
+          authorization: await authz('reader', rn, {}, fin),
+          wrapped_key: w.json.wrapped_key,
+        })
+      ).json,
+    ).toEqual({ key: dek.toString('base64') });
+    const out = await api('/v1/unwrap', {
+      authentication: await authn(),
+      authorization: await authz('reader', rn),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(out.status).toBe(403);
     expect(out.json.details).toBe('perimeter');
     // Wrapping into the perimeter is refused to outsiders too.
-    expect((await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn, { perimeter_id: 'finance' }), key: dek.toString('base64') })).status).toBe(403);
+    expect(
+      (
+        await api('/v1/wrap', {
+          authentication: await authn(),
+          authorization: await authz('writer', rn, { perimeter_id: 'finance' }),
+          key: dek.toString('base64'),
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('the KEK rotates in core and old wrapped keys still unwrap', async () => {
     const rn = '//googleapis.com/drive/files/rotated';
     const dek = randomBytes(32);
-    const w1 = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
+    const w1 = await api('/v1/wrap', {
+      authentication: await authn(),
+      authorization: await authz('writer', rn),
+      key: dek.toString('base64'),
+    });
     const tenantId = (await kms.tenants.resolve('cse', KACLS))!;
     // The KEK is the cse dialect's own key: only a cse caller finds it.
     const asCse = { tenantId, dialect: 'cse', principal: 'test' };
     const kekId = (await kms.listKeys(asCse)).keys.find((k) => k.name === 'google-cse-kek')!.id;
     const before = Buffer.from(w1.json.wrapped_key, 'base64').readUInt32BE(17);
-    await expect(kms.rotate({ tenantId, dialect: 'test', principal: 'test' }, kekId)).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(kms.rotate({ tenantId, dialect: 'test', principal: 'test' }, kekId)).rejects.toMatchObject({
+      kind: 'not_found',
+    });
     await kms.rotate(asCse, kekId);
-    const w2 = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
+    const w2 = await api('/v1/wrap', {
+      authentication: await authn(),
+      authorization: await authz('writer', rn),
+      key: dek.toString('base64'),
+    });
     expect(Buffer.from(w2.json.wrapped_key, 'base64').readUInt32BE(17)).toBe(before + 1);
     for (const wk of [w1.json.wrapped_key, w2.json.wrapped_key]) {
-      expect((await api('/v1/unwrap', { authentication: await authn(), authorization: await authz('reader', rn), wrapped_key: wk })).json.key).toBe(dek.toString('base64'));
+      expect(
+        (
+          await api('/v1/unwrap', {
+            authentication: await authn(),
+            authorization: await authz('reader', rn),
+            wrapped_key: wk,
+          })
+        ).json.key,
+      ).toBe(dek.toString('base64'));
     }
   });
 
   describe('Gmail S/MIME', () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pubPem = publicKey.export({ format: 'pem', type: 'spki' }) as string;
-    const spki = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64');
+    const spki = createHash('sha256')
+      .update(publicKey.export({ format: 'der', type: 'spki' }))
+      .digest('base64');
     const rn = '//gmail.googleapis.com/gmail/users/alice%40example.com/settings/cse/keypairs/kp1';
     let wrapped: string;
     const gmailAuthz = (role: string, extra: Record<string, unknown> = {}) =>
-      is.gmail.mint({ email: 'alice@example.com', role, resource_name: rn, kacls_url: KACLS, perimeter_id: '', message_id: '<m1@mail.gmail.com>', spki_hash: spki, spki_hash_algorithm: 'SHA-256', ...extra }, { aud: 'cse-authorization' });
+      is.gmail.mint(
+        {
+          email: 'alice@example.com',
+          role,
+          resource_name: rn,
+          kacls_url: KACLS,
+          perimeter_id: '',
+          message_id: '<m1@mail.gmail.com>',
+          spki_hash: spki,
+          spki_hash_algorithm: 'SHA-256',
+          ...extra,
+        },
+        { aud: 'cse-authorization' },
+      );
 
     beforeAll(async () => {
-      const w = await api('/v1/wrapprivatekey', { authentication: await authn(admin), perimeter_id: '', private_key: privateKey.export({ format: 'pem', type: 'pkcs1' }) });
+      const w = await api('/v1/wrapprivatekey', {
+        authentication: await authn(admin),
+        perimeter_id: '',
+        private_key: privateKey.export({ format: 'pem', type: 'pkcs1' }),
+      });
       expect(w.status, w.text).toBe(200);
       wrapped = w.json.wrapped_private_key;
       expect(Buffer.from(wrapped, 'base64').length).toBeLessThanOrEqual(8192);
     });
 
     it('wrapprivatekey takes PKCS#8 too, and refuses what is not an RSA private key', async () => {
-      const p8 = await api('/v1/wrapprivatekey', { authentication: await authn(admin), private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }) });
+      const p8 = await api('/v1/wrapprivatekey', {
+        authentication: await authn(admin),
+        private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }),
+      });
       expect(p8.status, p8.text).toBe(200);
       const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
       const bad = await api('/v1/wrapprivatekey', { authentication: await authn(admin), private_key: ec });
       expect(bad.status).toBe(400);
       expect(bad.json.message).toMatch(/RSA/);
-      expect((await api('/v1/wrapprivatekey', { authentication: await authn(admin), private_key: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' })).status).toBe(400);
-      expect((await api('/v1/wrapprivatekey', { authentication: await authn(user), private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }) })).status).toBe(403);
+      expect(
+        (
+          await api('/v1/wrapprivatekey', {
+            authentication: await authn(admin),
+            private_key: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+          })
+        ).status,
+      ).toBe(400);
+      expect(
+        (
+          await api('/v1/wrapprivatekey', {
+            authentication: await authn(user),
+            private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }),
+          })
+        ).status,
+      ).toBe(403);
     });
 
     it('privatekeysign signs a real SignedAttributes digest; openssl verifies PKCS#1 v1.5 and PSS', async () => {
@@ -229,13 +417,43 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
         });
         expect(r.status, r.text).toBe(200);
         expect(Object.keys(r.json)).toEqual(['signature']);
-        const v = openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => ['dgst', `-${hash}`, ...opts, '-verify', 'pub.pem', '-signature', 'sig.bin', 'attrs.der']);
+        const v = openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => [
+          'dgst',
+          `-${hash}`,
+          ...opts,
+          '-verify',
+          'pub.pem',
+          '-signature',
+          'sig.bin',
+          'attrs.der',
+        ]);
         expect(v.ok, `${algorithm}: ${v.out}`).toBe(true);
         // The wrong salt length does not verify: the field is honoured.
-        if (salt !== undefined) expect(openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => ['dgst', `-${hash}`, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-verify', 'pub.pem', '-signature', 'sig.bin', 'attrs.der']).ok).toBe(false);
+        if (salt !== undefined)
+          expect(
+            openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => [
+              'dgst',
+              `-${hash}`,
+              '-sigopt',
+              'rsa_padding_mode:pss',
+              '-sigopt',
+              'rsa_pss_saltlen:32',
+              '-verify',
+              'pub.pem',
+              '-signature',
+              'sig.bin',
+              'attrs.der',
+            ]).ok,
+          ).toBe(false);
       }
       // A SHA-256 algorithm with a SHA-1 sized digest is bad input.
-      const short = await api('/v1/privatekeysign', { authentication: await authn(), authorization: await gmailAuthz('signer'), algorithm: 'SHA256withRSA', digest: randomBytes(20).toString('base64'), wrapped_private_key: wrapped });
+      const short = await api('/v1/privatekeysign', {
+        authentication: await authn(),
+        authorization: await gmailAuthz('signer'),
+        algorithm: 'SHA256withRSA',
+        digest: randomBytes(20).toString('base64'),
+        wrapped_private_key: wrapped,
+      });
       expect(short.status).toBe(400);
     });
 
@@ -243,9 +461,30 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
       const dek = randomBytes(32);
       const modes: [string, string[], string | undefined][] = [
         ['RSA/ECB/PKCS1Padding', ['-pkeyopt', 'rsa_padding_mode:pkcs1'], undefined],
-        ['RSA/ECB/OAEPwithSHA-1andMGF1Padding', ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha1', '-pkeyopt', 'rsa_mgf1_md:sha1'], undefined],
-        ['RSA/ECB/OAEPwithSHA-256andMGF1Padding', ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', 'rsa_mgf1_md:sha256', '-pkeyopt', 'rsa_oaep_label:6c6162656c'], 'label'],
-        ['RSA/ECB/OAEPwithSHA-512andMGF1Padding', ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha512', '-pkeyopt', 'rsa_mgf1_md:sha512'], undefined],
+        [
+          'RSA/ECB/OAEPwithSHA-1andMGF1Padding',
+          ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha1', '-pkeyopt', 'rsa_mgf1_md:sha1'],
+          undefined,
+        ],
+        [
+          'RSA/ECB/OAEPwithSHA-256andMGF1Padding',
+          [
+            '-pkeyopt',
+            'rsa_padding_mode:oaep',
+            '-pkeyopt',
+            'rsa_oaep_md:sha256',
+            '-pkeyopt',
+            'rsa_mgf1_md:sha256',
+            '-pkeyopt',
+            'rsa_oaep_label:6c6162656c',
+          ],
+          'label',
+        ],
+        [
+          'RSA/ECB/OAEPwithSHA-512andMGF1Padding',
+          ['-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha512', '-pkeyopt', 'rsa_mgf1_md:sha512'],
+          undefined,
+        ],
       ];
       // pkeyutl writes the ciphertext to a file (binary output through a string would be lossy).
       const { execFileSync } = await import('node:child_process');
@@ -256,7 +495,9 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
       write(dir, 'pub.pem', pubPem);
       write(dir, 'dek.bin', dek);
       for (const [algorithm, opts, label] of modes) {
-        execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', ...opts, '-in', 'dek.bin', '-out', 'ct.bin'], { cwd: dir });
+        execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', ...opts, '-in', 'dek.bin', '-out', 'ct.bin'], {
+          cwd: dir,
+        });
         const ct = readFileSync(join(dir, 'ct.bin'));
         const r = await api('/v1/privatekeydecrypt', {
           authentication: await authn(),
@@ -282,35 +523,100 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
         });
         expect(p.json, p.text).toEqual({ data_encryption_key: dek.toString('base64') });
       }
-      const wrongSpki = await api('/v1/privilegedprivatekeydecrypt', { authentication: await authn(admin), algorithm: 'RSA/ECB/PKCS1Padding', encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'), spki_hash: createHash('sha256').update('x').digest('base64'), spki_hash_algorithm: 'SHA-256', wrapped_private_key: wrapped });
+      const wrongSpki = await api('/v1/privilegedprivatekeydecrypt', {
+        authentication: await authn(admin),
+        algorithm: 'RSA/ECB/PKCS1Padding',
+        encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'),
+        spki_hash: createHash('sha256').update('x').digest('base64'),
+        spki_hash_algorithm: 'SHA-256',
+        wrapped_private_key: wrapped,
+      });
       expect(wrongSpki.status).toBe(400);
       // A token for another key pair (spki_hash) is refused before the key is used.
-      const other = await api('/v1/privatekeydecrypt', { authentication: await authn(), authorization: await gmailAuthz('decrypter', { spki_hash: createHash('sha256').update('x').digest('base64') }), algorithm: 'RSA/ECB/PKCS1Padding', encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'), wrapped_private_key: wrapped });
+      const other = await api('/v1/privatekeydecrypt', {
+        authentication: await authn(),
+        authorization: await gmailAuthz('decrypter', { spki_hash: createHash('sha256').update('x').digest('base64') }),
+        algorithm: 'RSA/ECB/PKCS1Padding',
+        encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'),
+        wrapped_private_key: wrapped,
+      });
       expect(other.status).toBe(403);
       expect(other.json.details).toBe('spki_hash');
       // Signer may not decrypt, and a Drive token cannot act for Gmail.
-      expect((await api('/v1/privatekeydecrypt', { authentication: await authn(), authorization: await gmailAuthz('signer'), algorithm: 'RSA/ECB/PKCS1Padding', encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'), wrapped_private_key: wrapped })).status).toBe(403);
-      expect((await api('/v1/privatekeysign', { authentication: await authn(), authorization: await authz('signer', rn), algorithm: 'SHA256withRSA', digest: randomBytes(32).toString('base64'), wrapped_private_key: wrapped })).status).toBe(403);
+      expect(
+        (
+          await api('/v1/privatekeydecrypt', {
+            authentication: await authn(),
+            authorization: await gmailAuthz('signer'),
+            algorithm: 'RSA/ECB/PKCS1Padding',
+            encrypted_data_encryption_key: Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64'),
+            wrapped_private_key: wrapped,
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await api('/v1/privatekeysign', {
+            authentication: await authn(),
+            authorization: await authz('signer', rn),
+            algorithm: 'SHA256withRSA',
+            digest: randomBytes(32).toString('base64'),
+            wrapped_private_key: wrapped,
+          })
+        ).status,
+      ).toBe(403);
     });
   });
 
   it('delegate issues a short-lived token this KACLS accepts for that resource only', async () => {
     const rn = '//googleapis.com/meet/rooms/r1';
     const dek = randomBytes(32);
-    const w = await api('/v1/wrap', { authentication: await authn(), authorization: await authz('writer', rn), key: dek.toString('base64') });
-    const d = await api('/v1/delegate', { authentication: await authn(), authorization: await authz('reader', rn, { delegated_to: 'bot@example.com' }), reason: "{client:'meet' op:'delegate_access'}" });
+    const w = await api('/v1/wrap', {
+      authentication: await authn(),
+      authorization: await authz('writer', rn),
+      key: dek.toString('base64'),
+    });
+    const d = await api('/v1/delegate', {
+      authentication: await authn(),
+      authorization: await authz('reader', rn, { delegated_to: 'bot@example.com' }),
+      reason: "{client:'meet' op:'delegate_access'}",
+    });
     expect(d.status, d.text).toBe(200);
     const token = d.json.delegated_authentication as string;
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ iss: KACLS, aud: KACLS, email: user, delegated_to: 'bot@example.com', resource_name: rn });
+    expect(claims).toMatchObject({
+      iss: KACLS,
+      aud: KACLS,
+      email: user,
+      delegated_to: 'bot@example.com',
+      resource_name: rn,
+    });
     expect(claims.exp! - claims.iat!).toBe(900);
     const jwks = (await api('/v1/certs')).json;
-    await jwtVerify(token, await importJWK(jwks.keys.find((k: { kid: string }) => k.kid === decodeProtectedHeader(token).kid), 'RS256'));
-    const ok = await api('/v1/unwrap', { authentication: token, authorization: await authz('reader', rn, { delegated_to: 'BOT@example.com' }), wrapped_key: w.json.wrapped_key });
+    await jwtVerify(
+      token,
+      await importJWK(
+        jwks.keys.find((k: { kid: string }) => k.kid === decodeProtectedHeader(token).kid),
+        'RS256',
+      ),
+    );
+    const ok = await api('/v1/unwrap', {
+      authentication: token,
+      authorization: await authz('reader', rn, { delegated_to: 'BOT@example.com' }),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(ok.json, ok.text).toEqual({ key: dek.toString('base64') });
-    const otherRn = await api('/v1/unwrap', { authentication: token, authorization: await authz('reader', `${rn}x`, { delegated_to: 'bot@example.com' }), wrapped_key: w.json.wrapped_key });
+    const otherRn = await api('/v1/unwrap', {
+      authentication: token,
+      authorization: await authz('reader', `${rn}x`, { delegated_to: 'bot@example.com' }),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(otherRn.status).toBe(403);
-    const noDelegation = await api('/v1/unwrap', { authentication: token, authorization: await authz('reader', rn), wrapped_key: w.json.wrapped_key });
+    const noDelegation = await api('/v1/unwrap', {
+      authentication: token,
+      authorization: await authz('reader', rn),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(noDelegation.status).toBe(403);
     expect((await api('/v1/delegate', { authentication: await authn(), authorization: await authz('reader', rn) })).status).toBe(403);
   });
@@ -321,12 +627,20 @@ describe('CSE without POLYKMS_CSE_CONFIG', () => {
     const { kms, drop } = await openTestKms('pglite');
     const gw = await gatewayCa(kms);
     const { loadCseConfig } = await import('../src/index.ts');
-    const server = await startCseServer(kms, gw, { host: '127.0.0.1', port: 0, config: await loadCseConfig(undefined) });
+    const server = await startCseServer(kms, gw, {
+      host: '127.0.0.1',
+      port: 0,
+      config: await loadCseConfig(undefined),
+    });
     try {
       const s = await call(server.url, gw.certPem, 'GET', '/status');
       expect(s.json).toMatchObject({ vendor_id: 'polykms', server_type: 'KACLS', operations_supported: [] });
       const is = await testIssuers(tempDir());
-      const w = await call(server.url, gw.certPem, 'POST', '/wrap', { authentication: await is.idp.mint({ email: 'a@b.c' }, { aud: 'x' }), authorization: await is.drive.mint({}, { aud: 'cse-authorization' }), key: 'AAAA' });
+      const w = await call(server.url, gw.certPem, 'POST', '/wrap', {
+        authentication: await is.idp.mint({ email: 'a@b.c' }, { aud: 'x' }),
+        authorization: await is.drive.mint({}, { aud: 'cse-authorization' }),
+        key: 'AAAA',
+      });
       expect(w.status).toBe(401);
       expect(w.json.details).toBe('not_configured');
       expect(await kms.tenants.inDialect('cse')).toEqual([]);

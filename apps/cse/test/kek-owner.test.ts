@@ -19,18 +19,30 @@ describe.each(backends())('the KEK made before keys had owners, on %s', (backend
     await drop?.();
   });
 
-  it('is claimed by the cse dialect at its old id, so old wrapped keys keep opening; a look-alike elsewhere stays the customer\'s', async () => {
+  it("is claimed by the cse dialect at its old id, so old wrapped keys keep opening; a look-alike elsewhere stays the customer's", async () => {
     const config = parseCseConfig(baseConfig('https://kacls.example/v1', await testIssuers(tempDir())));
     const instance = new CseInstance(kms, config);
     const tenantId = (await kms.tenants.resolve('cse', tenantExternalId(config), { create: true }))!;
     const as = (t: string, dialect: string): Caller => ({ tenantId: t, dialect, principal: 'test' });
     const oldId = kekIdBeforeOwners(tenantId);
-    const old = await kms.createKey(as(tenantId, 'test'), { id: oldId, name: 'google-cse-kek', spec: { kind: 'oct', size: 256 }, ops: ['encrypt', 'decrypt'] });
+    const old = await kms.createKey(as(tenantId, 'test'), {
+      id: oldId,
+      name: 'google-cse-kek',
+      spec: { kind: 'oct', size: 256 },
+      ops: ['encrypt', 'decrypt'],
+    });
     const wrapped = await kms.encrypt(as(tenantId, 'test'), old.id, Buffer.from('dek'));
     const other = (await kms.tenants.create('other')).id;
-    const lookalike = await kms.createKey(as(other, 'ovh'), { id: kekIdBeforeOwners(other), name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } });
+    const lookalike = await kms.createKey(as(other, 'ovh'), {
+      id: kekIdBeforeOwners(other),
+      name: 'google-cse-kek',
+      spec: { kind: 'oct', size: 256 },
+    });
     // Not the derived id of its tenant: never claimed.
-    const stray = await kms.createKey(as(tenantId, 'ovh'), { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } });
+    const stray = await kms.createKey(as(tenantId, 'ovh'), {
+      name: 'google-cse-kek',
+      spec: { kind: 'oct', size: 256 },
+    });
 
     const state = await instance.state();
     expect(state.tenantId).toBe(tenantId);

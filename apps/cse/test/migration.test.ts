@@ -32,8 +32,16 @@ describe('rewrap between two KACLS', () => {
     const [pa, pb] = [await freePort(), await freePort()];
     urlA = `https://localhost:${pa}/v1`;
     urlB = `https://localhost:${pb}/v1`;
-    a = await startCseServer(kms, gw, { host: '127.0.0.1', port: pa, config: parseCseConfig(baseConfig(urlA, is, { peers: [{ url: urlB, caFile }] })) });
-    b = await startCseServer(kms, gw, { host: '127.0.0.1', port: pb, config: parseCseConfig(baseConfig(urlB, is, { peers: [{ url: urlA, caFile }] })) });
+    a = await startCseServer(kms, gw, {
+      host: '127.0.0.1',
+      port: pa,
+      config: parseCseConfig(baseConfig(urlA, is, { peers: [{ url: urlB, caFile }] })),
+    });
+    b = await startCseServer(kms, gw, {
+      host: '127.0.0.1',
+      port: pb,
+      config: parseCseConfig(baseConfig(urlB, is, { peers: [{ url: urlA, caFile }] })),
+    });
   });
   afterAll(async () => {
     await a?.close();
@@ -46,25 +54,67 @@ describe('rewrap between two KACLS', () => {
     const rn = '//googleapis.com/drive/files/migrating';
     const dek = randomBytes(32);
     const authn = await is.idp.mint({ email: 'alice@example.com' }, { aud: 'client-web' });
-    const w = await call(urlA, ca, 'POST', '/v1/wrap', { authentication: authn, authorization: await is.drive.mint({ email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA }, { aud: 'cse-authorization' }), key: dek.toString('base64') });
+    const w = await call(urlA, ca, 'POST', '/v1/wrap', {
+      authentication: authn,
+      authorization: await is.drive.mint(
+        { email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA },
+        { aud: 'cse-authorization' },
+      ),
+      key: dek.toString('base64'),
+    });
     expect(w.status, w.text).toBe(200);
     // B cannot open A's blob itself: different tenant, different KEK.
-    const direct = await call(urlB, ca, 'POST', '/v1/unwrap', { authentication: authn, authorization: await is.drive.mint({ email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB }, { aud: 'cse-authorization' }), wrapped_key: w.json.wrapped_key });
+    const direct = await call(urlB, ca, 'POST', '/v1/unwrap', {
+      authentication: authn,
+      authorization: await is.drive.mint(
+        { email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB },
+        { aud: 'cse-authorization' },
+      ),
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(direct.status).toBe(400);
 
-    const migrator = await is.migration.mint({ email: 'alice@example.com', role: 'migrator', resource_name: rn, kacls_url: urlB, perimeter_id: '' }, { aud: 'cse-authorization' });
-    const r = await call(urlB, ca, 'POST', '/v1/rewrap', { authorization: migrator, original_kacls_url: `${urlA}/`, wrapped_key: w.json.wrapped_key, reason: 'migration' });
+    const migrator = await is.migration.mint(
+      { email: 'alice@example.com', role: 'migrator', resource_name: rn, kacls_url: urlB, perimeter_id: '' },
+      { aud: 'cse-authorization' },
+    );
+    const r = await call(urlB, ca, 'POST', '/v1/rewrap', {
+      authorization: migrator,
+      original_kacls_url: `${urlA}/`,
+      wrapped_key: w.json.wrapped_key,
+      reason: 'migration',
+    });
     expect(r.status, r.text).toBe(200);
     expect(Object.keys(r.json).sort()).toEqual(['resource_key_hash', 'wrapped_key']);
-    const verifierA = await is.migration.mint({ email: 'alice@example.com', role: 'verifier', resource_name: rn, kacls_url: urlA }, { aud: 'cse-authorization' });
-    const dA = await call(urlA, ca, 'POST', '/v1/digest', { authorization: verifierA, wrapped_key: w.json.wrapped_key });
+    const verifierA = await is.migration.mint(
+      { email: 'alice@example.com', role: 'verifier', resource_name: rn, kacls_url: urlA },
+      { aud: 'cse-authorization' },
+    );
+    const dA = await call(urlA, ca, 'POST', '/v1/digest', {
+      authorization: verifierA,
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(dA.json.resource_key_hash).toBe(r.json.resource_key_hash);
-    const u = await call(urlB, ca, 'POST', '/v1/unwrap', { authentication: authn, authorization: await is.drive.mint({ email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB }, { aud: 'cse-authorization' }), wrapped_key: r.json.wrapped_key });
+    const u = await call(urlB, ca, 'POST', '/v1/unwrap', {
+      authentication: authn,
+      authorization: await is.drive.mint(
+        { email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB },
+        { aud: 'cse-authorization' },
+      ),
+      wrapped_key: r.json.wrapped_key,
+    });
     expect(u.json).toEqual({ key: dek.toString('base64') });
 
     // A migrator token for another resource: A refuses to unwrap it (the blob is bound to rn).
-    const other = await is.migration.mint({ email: 'alice@example.com', role: 'migrator', resource_name: `${rn}-x`, kacls_url: urlB }, { aud: 'cse-authorization' });
-    const bad = await call(urlB, ca, 'POST', '/v1/rewrap', { authorization: other, original_kacls_url: urlA, wrapped_key: w.json.wrapped_key });
+    const other = await is.migration.mint(
+      { email: 'alice@example.com', role: 'migrator', resource_name: `${rn}-x`, kacls_url: urlB },
+      { aud: 'cse-authorization' },
+    );
+    const bad = await call(urlB, ca, 'POST', '/v1/rewrap', {
+      authorization: other,
+      original_kacls_url: urlA,
+      wrapped_key: w.json.wrapped_key,
+    });
     expect(bad.status).toBe(502);
     expect(bad.json.message).toMatch(/403/);
     expect((await kms.tenants.inDialect('cse')).map((x) => x.external_id).sort()).toEqual([urlA, urlB].sort());
@@ -73,10 +123,21 @@ describe('rewrap between two KACLS', () => {
   it("A refuses a migration token that claims to be B but is not signed with B's keys (from B's /certs)", async () => {
     const rn = '//googleapis.com/drive/files/m2';
     const authn = await is.idp.mint({ email: 'alice@example.com' }, { aud: 'client-web' });
-    const w = await call(urlA, ca, 'POST', '/v1/wrap', { authentication: authn, authorization: await is.drive.mint({ email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA }, { aud: 'cse-authorization' }), key: randomBytes(16).toString('base64') });
+    const w = await call(urlA, ca, 'POST', '/v1/wrap', {
+      authentication: authn,
+      authorization: await is.drive.mint(
+        { email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA },
+        { aud: 'cse-authorization' },
+      ),
+      key: randomBytes(16).toString('base64'),
+    });
     // Forged: claims to be B, signed by someone else.
     const forged = await is.stranger.mint({ kacls_url: urlA, resource_name: rn }, { aud: 'kacls-migration', iss: urlB });
-    const res = await call(urlA, ca, 'POST', '/v1/privilegedunwrap', { authentication: forged, wrapped_key: w.json.wrapped_key, resource_name: rn });
+    const res = await call(urlA, ca, 'POST', '/v1/privilegedunwrap', {
+      authentication: forged,
+      wrapped_key: w.json.wrapped_key,
+      resource_name: rn,
+    });
     expect(res.status).toBe(401);
   });
 });

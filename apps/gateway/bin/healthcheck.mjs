@@ -22,11 +22,14 @@ if (!plain) {
     fail(`no gateway CA yet (${e.message})`);
   }
 }
-const req = (plain ? httpRequest : httpsRequest)({ host: '127.0.0.1', port, path: '/readyz', agent: false, timeout: 2500, ...(plain ? {} : { ca }) }, (res) => {
-  res.resume();
-  if (res.statusCode === 200) process.exit(0);
-  fail(`/readyz answered ${res.statusCode}`);
-});
+const req = (plain ? httpRequest : httpsRequest)(
+  { host: '127.0.0.1', port, path: '/readyz', agent: false, timeout: 2500, ...(plain ? {} : { ca }) },
+  (res) => {
+    res.resume();
+    if (res.statusCode === 200) process.exit(0);
+    fail(`/readyz answered ${res.statusCode}`);
+  },
+);
 req.on('timeout', () => req.destroy(new Error('no answer in 2.5 s')));
 req.on('error', (e) => fail(e.message));
 req.end();

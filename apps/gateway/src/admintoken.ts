@@ -32,7 +32,13 @@ export function requireAdmin(token: string): MiddlewareHandler {
     const h = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (!m || !timingSafeEqual(digest(m[1]!), want)) {
-      return c.json({ class: 'Client::Unauthorized', message: m ? 'invalid admin token' : 'missing admin token (Authorization: Bearer <POLYKMS_ADMIN_TOKEN>)' }, 401);
+      return c.json(
+        {
+          class: 'Client::Unauthorized',
+          message: m ? 'invalid admin token' : 'missing admin token (Authorization: Bearer <POLYKMS_ADMIN_TOKEN>)',
+        },
+        401,
+      );
     }
     await next();
   };

@@ -60,7 +60,8 @@ export async function cseCommand(key: string, v: Values, out: (human: string, da
   };
   const need = (name: string) => str(name) ?? throwUsage(`${key} needs --${name}`);
   const read = (): CseConfigFile => {
-    if (!existsSync(file)) throw new UsageError(`${file} does not exist; create it with: polykms cse config init --kacls-url https://... --config ${file}`);
+    if (!existsSync(file))
+      throw new UsageError(`${file} does not exist; create it with: polykms cse config init --kacls-url https://... --config ${file}`);
     try {
       return JSON.parse(readFileSync(file, 'utf8')) as CseConfigFile;
     } catch (e) {
@@ -91,7 +92,18 @@ export async function cseCommand(key: string, v: Values, out: (human: string, da
     }
     case 'cse config init': {
       if (existsSync(file) && !v.force) throw new UsageError(`${file} exists; pass --force to replace it`);
-      return save({ kaclsUrl: need('kacls-url'), identityProviders: [], authorizationIssuers: [], privilegedUsers: [], allowGuests: false, perimeters: {}, peers: [] }, 'configuration created');
+      return save(
+        {
+          kaclsUrl: need('kacls-url'),
+          identityProviders: [],
+          authorizationIssuers: [],
+          privilegedUsers: [],
+          allowGuests: false,
+          perimeters: {},
+          peers: [],
+        },
+        'configuration created',
+      );
     }
     case 'cse config set': {
       const doc = read();
@@ -110,7 +122,10 @@ export async function cseCommand(key: string, v: Values, out: (human: string, da
         ...(str('owner-domain') !== undefined ? { ownerDomain: str('owner-domain') } : {}),
         ...(skew !== undefined ? { clockSkewSeconds: Number(skew) } : {}),
       };
-      if (!Object.keys(patch).length) throw new UsageError('cse config set needs at least one of --kacls-url, --name, --instance-name, --allow-guests, --owner-domain, --clock-skew');
+      if (!Object.keys(patch).length)
+        throw new UsageError(
+          'cse config set needs at least one of --kacls-url, --name, --instance-name, --allow-guests, --owner-domain, --clock-skew',
+        );
       return save({ ...doc, ...patch } as CseConfigFile, `set ${Object.keys(patch).join(', ')}`);
     }
     case 'cse config add-idp': {
@@ -118,28 +133,64 @@ export async function cseCommand(key: string, v: Values, out: (human: string, da
       const audiences = (v.audience as string[] | undefined) ?? [];
       if (!audiences.length) throw new UsageError('cse config add-idp needs at least one --audience (the IdP client ids)');
       const issuer = need('issuer');
-      return save({ ...doc, identityProviders: push(doc.identityProviders, { issuer, jwksUri: need('jwks-uri'), audiences }, (p) => p.issuer === issuer, `identity provider ${issuer}`) }, `identity provider ${issuer} added`);
+      return save(
+        {
+          ...doc,
+          identityProviders: push(
+            doc.identityProviders,
+            { issuer, jwksUri: need('jwks-uri'), audiences },
+            (p) => p.issuer === issuer,
+            `identity provider ${issuer}`,
+          ),
+        },
+        `identity provider ${issuer} added`,
+      );
     }
     case 'cse config add-issuer': {
       const doc = read();
       const issuer = need('issuer');
       const application = str('application') as 'drive' | undefined;
       return save(
-        { ...doc, authorizationIssuers: push(doc.authorizationIssuers, { issuer, jwksUri: need('jwks-uri'), ...(application ? { application } : {}) }, (p) => p.issuer === issuer, `authorization issuer ${issuer}`) },
+        {
+          ...doc,
+          authorizationIssuers: push(
+            doc.authorizationIssuers,
+            { issuer, jwksUri: need('jwks-uri'), ...(application ? { application } : {}) },
+            (p) => p.issuer === issuer,
+            `authorization issuer ${issuer}`,
+          ),
+        },
         `authorization issuer ${issuer} added`,
       );
     }
     case 'cse config add-privileged-user': {
       const doc = read();
       const email = need('email');
-      return save({ ...doc, privilegedUsers: push(doc.privilegedUsers, email, (e) => e.toLowerCase() === email.toLowerCase(), email) }, `${email} may call the privileged methods`);
+      return save(
+        {
+          ...doc,
+          privilegedUsers: push(doc.privilegedUsers, email, (e) => e.toLowerCase() === email.toLowerCase(), email),
+        },
+        `${email} may call the privileged methods`,
+      );
     }
     case 'cse config add-peer': {
       const doc = read();
       const url = need('url');
       const jwksUri = str('jwks-uri');
       const caFile = str('ca-file');
-      return save({ ...doc, peers: push(doc.peers, { url, ...(jwksUri ? { jwksUri } : {}), ...(caFile ? { caFile } : {}) }, (p) => p.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''), `peer ${url}`) }, `peer KACLS ${url} added`);
+      return save(
+        {
+          ...doc,
+          peers: push(
+            doc.peers,
+            { url, ...(jwksUri ? { jwksUri } : {}), ...(caFile ? { caFile } : {}) },
+            (p) => p.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''),
+            `peer ${url}`,
+          ),
+        },
+        `peer KACLS ${url} added`,
+      );
     }
     default:
       throw new UsageError(`unknown command '${key}'`);
@@ -161,7 +212,8 @@ async function cseDemo(key: string, v: Values, out: (human: string, data: unknow
   };
   const minutesText = str('minutes');
   const minutes = minutesText === undefined ? 60 : Number(minutesText);
-  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60) throw new UsageError('--minutes must be a number of minutes from 1 to 1440');
+  if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60)
+    throw new UsageError('--minutes must be a number of minutes from 1 to 1440');
   if (key === 'cse demo token') {
     const role = str('role');
     const kinds = ['authentication', ...DEMO_ROLES] as const;
@@ -183,7 +235,12 @@ async function cseDemo(key: string, v: Values, out: (human: string, data: unknow
   const kaclsUrl = `https://${host}:${cfg.csePort}/v1`;
   const demo = writeDemo(dir, kaclsUrl, v.force === true);
   const mint = (kind: 'authentication' | 'reader' | 'writer', email?: string) => demoToken(dir, { kind, email, minutes });
-  const tokens = { AUTHN: await mint('authentication'), AUTHZ_WRITER: await mint('writer'), AUTHZ_READER: await mint('reader'), ADMIN_AUTHN: await mint('authentication', DEMO_ADMIN) };
+  const tokens = {
+    AUTHN: await mint('authentication'),
+    AUTHZ_WRITER: await mint('writer'),
+    AUTHZ_READER: await mint('reader'),
+    ADMIN_AUTHN: await mint('authentication', DEMO_ADMIN),
+  };
   const dek = randomBytes(32).toString('base64');
   const config = join(dir, 'cse.json');
   const ca = join(cfg.dataDir, 'ca.pem');
@@ -213,7 +270,20 @@ async function cseDemo(key: string, v: Values, out: (human: string, data: unknow
     `   ${curl} https://${host}:${cfg.csePort}/v1/privilegedunwrap -d "{\\"authentication\\":\\"$ADMIN_AUTHN\\",\\"wrapped_key\\":\\"$WRAPPED\\",\\"resource_name\\":\\"${DEMO_RESOURCE}\\",\\"reason\\":\\"demo\\"}"`,
     '   every other method (digest, privilegedwrap, wrapprivatekey, privatekeysign, privatekeydecrypt, delegate): apps/cse/README.md',
   ].join('\n');
-  out(human, { testingOnly: true, dir, config, kaclsUrl, caFile: ca, start: `POLYKMS_CSE_CONFIG=${config} pnpm start`, user: DEMO_USER, admin: DEMO_ADMIN, resourceName: DEMO_RESOURCE, tokens, dek, minutes });
+  out(human, {
+    testingOnly: true,
+    dir,
+    config,
+    kaclsUrl,
+    caFile: ca,
+    start: `POLYKMS_CSE_CONFIG=${config} pnpm start`,
+    user: DEMO_USER,
+    admin: DEMO_ADMIN,
+    resourceName: DEMO_RESOURCE,
+    tokens,
+    dek,
+    minutes,
+  });
   return 0;
 }
 

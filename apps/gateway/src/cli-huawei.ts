@@ -41,7 +41,14 @@ export function parseProjects(v: Values, option = 'project'): { id: string; role
   return raw.map((p) => {
     const i = p.indexOf(':');
     const id = i < 0 ? '' : p.slice(0, i).trim();
-    const roles = i < 0 ? [] : p.slice(i + 1).split(',').map((r) => r.trim()).filter(Boolean);
+    const roles =
+      i < 0
+        ? []
+        : p
+            .slice(i + 1)
+            .split(',')
+            .map((r) => r.trim())
+            .filter(Boolean);
     if (!id || !roles.length) throw new UsageError(`--${option} must be PROJECT_ID:ROLE[,ROLE]; got '${p}'`);
     return { id, roles };
   });
@@ -55,13 +62,24 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
     return x;
   };
   const enc = encodeURIComponent;
-  const userLine = (u: { id: string; name: string; domain: { name: string }; enabled: boolean; projects: { id: string; roles: string[] }[] }) =>
+  const userLine = (u: {
+    id: string;
+    name: string;
+    domain: { name: string };
+    enabled: boolean;
+    projects: { id: string; roles: string[] }[];
+  }) =>
     `${u.id}  ${u.domain.name}/${u.name}${u.enabled ? '' : ' (disabled)'}  ${u.projects.map((p) => `${p.id}:${p.roles.join(',')}`).join(' ')}`;
   switch (key) {
     case 'huawei user create': {
       const projects = parseProjects(v);
       if (!projects.length) throw new UsageError('huawei user create needs at least one --project ID:ROLE');
-      const u = await api('POST', '/admin/huawei/users', { domain: need('domain'), name: need('name'), password: need('password'), projects });
+      const u = await api('POST', '/admin/huawei/users', {
+        domain: need('domain'),
+        name: need('name'),
+        password: need('password'),
+        projects,
+      });
       out(`user ${u.id} (${u.domain.name}/${u.name}) created`, u);
       return 0;
     }
@@ -79,21 +97,29 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
       const body: Record<string, unknown> = {};
       if (typeof v.password === 'string') body.password = v.password;
       if (v.project !== undefined) {
-        if (!v['replace-projects']) throw new UsageError('--project would replace every project of the user: use --add-project ID:ROLE[,ROLE] / --remove-project ID, or add --replace-projects');
+        if (!v['replace-projects'])
+          throw new UsageError(
+            '--project would replace every project of the user: use --add-project ID:ROLE[,ROLE] / --remove-project ID, or add --replace-projects',
+          );
         body.projects = parseProjects(v);
       } else if (v['replace-projects']) throw new UsageError('--replace-projects needs the new list as --project ID:ROLE[,ROLE] ...');
       const add = parseProjects(v, 'add-project');
       const remove = v['remove-project'] === undefined ? [] : (v['remove-project'] as string[]);
       if (remove.some((p) => !p)) throw new UsageError('--remove-project needs a project id');
-      if ((add.length || remove.length) && body.projects) throw new UsageError('--replace-projects --project ... and --add-project/--remove-project do not mix');
+      if ((add.length || remove.length) && body.projects)
+        throw new UsageError('--replace-projects --project ... and --add-project/--remove-project do not mix');
       if (v.enabled !== undefined) {
         if (v.enabled !== 'true' && v.enabled !== 'false') throw new UsageError('--enabled is true or false');
         body.enabled = v.enabled === 'true';
       }
-      if (!Object.keys(body).length && !add.length && !remove.length) throw new UsageError('huawei user update needs --password, --add-project, --remove-project or --enabled');
+      if (!Object.keys(body).length && !add.length && !remove.length)
+        throw new UsageError('huawei user update needs --password, --add-project, --remove-project or --enabled');
       if (add.length || remove.length) {
         // The admin API takes the whole list: start from the user's, so other projects stay as they are.
-        const current = (await api('GET', `/admin/huawei/users/${enc(need('id'))}`)).projects as { id: string; roles: string[] }[];
+        const current = (await api('GET', `/admin/huawei/users/${enc(need('id'))}`)).projects as {
+          id: string;
+          roles: string[];
+        }[];
         const missing = remove.filter((id) => !current.some((p) => p.id === id));
         if (missing.length) throw new UsageError(`the user has no project ${missing.join(', ')}`);
         const next = current.filter((p) => !remove.includes(p.id) && !add.some((a) => a.id === p.id));
@@ -114,13 +140,21 @@ export async function huaweiCommand(key: string, v: Values, api: AdminCall, out:
       return 0;
     }
     case 'huawei access-key create': {
-      const k = await api('POST', `/admin/huawei/users/${enc(need('user'))}/access-keys`, typeof v.description === 'string' ? { description: v.description } : {});
+      const k = await api(
+        'POST',
+        `/admin/huawei/users/${enc(need('user'))}/access-keys`,
+        typeof v.description === 'string' ? { description: v.description } : {},
+      );
       out(`AK ${k.access}\nSK ${k.secret}\n(the SK is shown only now)`, k);
       return 0;
     }
     case 'huawei access-key list': {
       const ks = await api('GET', `/admin/huawei/users/${enc(need('user'))}/access-keys`);
-      out(ks.map((k: { access: string; status: string; created_at: string }) => `${k.access}  ${k.status}  ${k.created_at}`).join('\n') || '(no access keys)', ks);
+      out(
+        ks.map((k: { access: string; status: string; created_at: string }) => `${k.access}  ${k.status}  ${k.created_at}`).join('\n') ||
+          '(no access keys)',
+        ks,
+      );
       return 0;
     }
     case 'huawei access-key delete': {

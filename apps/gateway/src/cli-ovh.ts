@@ -22,7 +22,14 @@ export interface AdminTarget {
 }
 
 /** One request to the admin API over HTTPS (the gateway CA trusted, nothing else) or loopback HTTP. */
-function send(t: AdminTarget, method: string, path: string, headers: Record<string, string>, body?: string, timeoutMs?: number): Promise<{ status: number; text: string }> {
+function send(
+  t: AdminTarget,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+  timeoutMs?: number,
+): Promise<{ status: number; text: string }> {
   const url = new URL(path, t.url);
   const tls = url.protocol === 'https:';
   // The certificate names the configured hostnames and the loopback addresses; a wildcard listen
@@ -34,7 +41,13 @@ function send(t: AdminTarget, method: string, path: string, headers: Record<stri
   return new Promise((resolve, reject) => {
     const req = (tls ? httpsRequest : httpRequest)(
       url,
-      { method, headers, agent: false, ...(tls ? { ca: t.ca, rejectUnauthorized: true, checkServerIdentity: identity } : {}), ...(timeoutMs ? { timeout: timeoutMs } : {}) },
+      {
+        method,
+        headers,
+        agent: false,
+        ...(tls ? { ca: t.ca, rejectUnauthorized: true, checkServerIdentity: identity } : {}),
+        ...(timeoutMs ? { timeout: timeoutMs } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
@@ -57,35 +70,54 @@ const NOT_LISTENING = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'EN
  * A listener whose certificate does not verify against the gateway CA is an error, not "no gateway":
  * the admin token is never sent to it.
  */
-export async function adminClient(target: AdminTarget, token: string | undefined, open: () => Promise<Kms>, ovhUrl = ''): Promise<{ call: AdminCall; close: () => Promise<void> }> {
+export async function adminClient(
+  target: AdminTarget,
+  token: string | undefined,
+  open: () => Promise<Kms>,
+  ovhUrl = '',
+): Promise<{ call: AdminCall; close: () => Promise<void> }> {
   if (target.url.startsWith('https:') && !target.ca) {
     // Without the CA nothing can be verified; only a port nobody listens on lets the CLI go on alone.
     const probe = await send({ ...target, ca: undefined }, 'GET', '/healthz', {}, undefined, 1000).then(
       () => 'listening',
       (e: NodeJS.ErrnoException) => (NOT_LISTENING.has(e.code ?? '') ? 'absent' : 'listening'),
     );
-    if (probe === 'listening') throw new UsageError(`a gateway is running at ${target.url} but its CA certificate is not in ${target.caFile ?? 'the data directory'}: set POLYKMS_ADMIN_CA_FILE (polykms ca export on the gateway's host writes it)`);
+    if (probe === 'listening')
+      throw new UsageError(
+        `a gateway is running at ${target.url} but its CA certificate is not in ${target.caFile ?? 'the data directory'}: set POLYKMS_ADMIN_CA_FILE (polykms ca export on the gateway's host writes it)`,
+      );
   }
-  const running = !target.url.startsWith('https:') || target.ca
-    ? await send(target, 'GET', '/healthz', {}, undefined, 1000).then(
-        (r) => r.status === 200,
-        (e: NodeJS.ErrnoException) => {
-          if (NOT_LISTENING.has(e.code ?? '')) return false;
-          throw new Error(`cannot reach the admin API at ${target.url}: ${e.message}`);
-        },
-      )
-    : false;
+  const running =
+    !target.url.startsWith('https:') || target.ca
+      ? await send(target, 'GET', '/healthz', {}, undefined, 1000).then(
+          (r) => r.status === 200,
+          (e: NodeJS.ErrnoException) => {
+            if (NOT_LISTENING.has(e.code ?? '')) return false;
+            throw new Error(`cannot reach the admin API at ${target.url}: ${e.message}`);
+          },
+        )
+      : false;
   const unwrap = async (r: { status: number; json: () => Promise<unknown> }) => {
     const data = r.status === 204 ? undefined : await r.json();
     // The status goes with the message: a 400 (a value refused) is a usage error for the CLI.
-    if (r.status >= 400) throw Object.assign(new Error((data as { message?: string })?.message ?? `HTTP ${r.status}`), { status: r.status });
+    if (r.status >= 400)
+      throw Object.assign(new Error((data as { message?: string })?.message ?? `HTTP ${r.status}`), {
+        status: r.status,
+      });
     return data;
   };
   if (running) {
-    if (!token) throw new UsageError(`a gateway is running at ${target.url}: set POLYKMS_ADMIN_TOKEN (or keep admin.token in POLYKMS_DATA_DIR)`);
+    if (!token)
+      throw new UsageError(`a gateway is running at ${target.url}: set POLYKMS_ADMIN_TOKEN (or keep admin.token in POLYKMS_DATA_DIR)`);
     return {
       call: async (method, path, body) => {
-        const r = await send(target, method, path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
+        const r = await send(
+          target,
+          method,
+          path,
+          { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body === undefined ? undefined : JSON.stringify(body),
+        );
         return unwrap({ status: r.status, json: async () => JSON.parse(r.text) });
       },
       close: async () => {},
@@ -98,13 +130,25 @@ export async function adminClient(target: AdminTarget, token: string | undefined
   const app = adminApp(kms, { adminToken: local, ovhUrl });
   return {
     call: async (method, path, body) =>
-      unwrap(await app.request(path, { method, headers: { authorization: `Bearer ${local}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })),
+      unwrap(
+        await app.request(path, {
+          method,
+          headers: { authorization: `Bearer ${local}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      ),
     close: () => kms.close(),
   };
 }
 
 /** `polykms ovh ...` */
-export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (human: string, data: unknown) => void, dataDir = './data'): Promise<number> {
+export async function ovhCommand(
+  key: string,
+  v: Values,
+  api: AdminCall,
+  out: (human: string, data: unknown) => void,
+  dataDir = './data',
+): Promise<number> {
   const need = (name: string) => {
     const x = v[name];
     if (typeof x !== 'string' || !x) throw new UsageError(`${key} needs --${name}`);
@@ -113,7 +157,11 @@ export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (h
   switch (key) {
     case 'ovh credential p12': {
       const { exportPkcs12 } = await import('@polykms/pki');
-      const p12 = await exportPkcs12({ certPem: readFileSync(need('cert'), 'utf8'), keyPem: readFileSync(need('key'), 'utf8'), password: need('password') });
+      const p12 = await exportPkcs12({
+        certPem: readFileSync(need('cert'), 'utf8'),
+        keyPem: readFileSync(need('key'), 'utf8'),
+        password: need('password'),
+      });
       writeFileSync(need('out'), p12, { mode: 0o600 });
       out(`wrote ${v.out}`, { file: v.out });
       return 0;
@@ -152,13 +200,25 @@ export async function ovhCommand(key: string, v: Values, api: AdminCall, out: (h
       writeFileSync(`${prefix}.cert`, got.certificatePEM);
       if (created.privateKeyPEM) writeFileSync(`${prefix}.key`, created.privateKeyPEM, { mode: 0o600 });
       writeFileSync(`${prefix}.ca.pem`, ca);
-      const files = { cert: `${prefix}.cert`, ...(created.privateKeyPEM ? { key: `${prefix}.key` } : {}), ca: `${prefix}.ca.pem` };
-      out(`credential ${created.id}: wrote ${Object.values(files).join(', ')}`, { ...got, ...(created.privateKeyPEM ? { privateKeyPEM: created.privateKeyPEM } : {}), caPEM: ca, files });
+      const files = {
+        cert: `${prefix}.cert`,
+        ...(created.privateKeyPEM ? { key: `${prefix}.key` } : {}),
+        ca: `${prefix}.ca.pem`,
+      };
+      out(`credential ${created.id}: wrote ${Object.values(files).join(', ')}`, {
+        ...got,
+        ...(created.privateKeyPEM ? { privateKeyPEM: created.privateKeyPEM } : {}),
+        caPEM: ca,
+        files,
+      });
       return 0;
     }
     case 'ovh credential list': {
       const cs = await api('GET', `/v2/okms/resource/${need('domain')}/credential`);
-      out(cs.map((c: { id: string; status: string; name: string }) => `${c.id}  ${c.status}  ${c.name}`).join('\n') || '(no credentials)', cs);
+      out(
+        cs.map((c: { id: string; status: string; name: string }) => `${c.id}  ${c.status}  ${c.name}`).join('\n') || '(no credentials)',
+        cs,
+      );
       return 0;
     }
     case 'ovh credential revoke': {

@@ -37,7 +37,7 @@ commands:
   ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
   ovh policy list       --domain ID
 ${HUAWEI_HELP}
-${CSE_HELP.join("\n")}
+${CSE_HELP.join('\n')}
 
 options: --json (machine-readable output), --config FILE (gateway configuration, as POLYKMS_CONFIG), --help
 environment: POLYKMS_CONFIG, POLYKMS_DATA_DIR, POLYKMS_*_PORT, POLYKMS_DIALECTS, POLYKMS_ADMIN_TOKEN, POLYKMS_ADMIN_CA_FILE, DATABASE_URL, POLYKMS_ROOT_KEY, POLYKMS_ROOT_KEY_FILE, POLYKMS_ROOT_KEYS_PREVIOUS`,
@@ -47,7 +47,6 @@ Re-wraps every stored key version under the current root key (POLYKMS_ROOT_KEY o
 opening rows with the previous keys listed in POLYKMS_ROOT_KEYS_PREVIOUS (comma-separated base64).
 Safe to interrupt: run it again and it continues where it stopped.`,
 };
-
 
 /**
  * The running gateway's admin API as this machine reaches it: a wildcard listen address through
@@ -59,7 +58,12 @@ function adminTarget(cfg: GatewayConfig): AdminTarget {
   const host = wildcard ? '127.0.0.1' : isIP(cfg.adminHost) === 6 ? `[${cfg.adminHost}]` : cfg.adminHost;
   if (!cfg.adminTls) return { url: `http://${host}:${cfg.adminPort}` };
   const caFile = process.env.POLYKMS_ADMIN_CA_FILE || join(cfg.dataDir, 'ca.pem');
-  return { url: `https://${host}:${cfg.adminPort}`, ca: existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined, caFile, hostnames: cfg.hostnames };
+  return {
+    url: `https://${host}:${cfg.adminPort}`,
+    ca: existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined,
+    caFile,
+    hostnames: cfg.hostnames,
+  };
 }
 
 /** The command being run, for the hint under a usage error. */
@@ -127,7 +131,12 @@ async function main(argv: string[]): Promise<number> {
   const open = async () => {
     const [{ Kms }, { pino }] = await Promise.all([import('@polykms/core'), import('pino')]);
     const log = pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
-    return Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+    return Kms.open({
+      databaseUrl: cfg.databaseUrl,
+      dataDir: cfg.dataDir,
+      logger: log,
+      rootKeys: { dataDir: cfg.dataDir },
+    });
   };
   switch (key) {
     case 'migrate': {
@@ -149,39 +158,66 @@ async function main(argv: string[]): Promise<number> {
           },
         });
         if (!values.json) process.stderr.write(r.done ? '\n' : `re-wrapped 0/${r.total}: nothing to do\n`);
-        out(`all key versions are under root key ${kms.currentRootKeyId} (${r.done} re-wrapped)`, { rootKeyId: kms.currentRootKeyId, ...r });
+        out(`all key versions are under root key ${kms.currentRootKeyId} (${r.done} re-wrapped)`, {
+          rootKeyId: kms.currentRootKeyId,
+          ...r,
+        });
       } finally {
         await kms.close();
       }
       return 0;
     }
     default: {
-      if (!['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify', 'audit export', 'key create', 'key list'].includes(key) && !vendor) throw new UsageError(`unknown command '${key || cmd}'`);
+      if (
+        !['ca export', 'tenant link', 'tenant create', 'tenant list', 'audit verify', 'audit export', 'key create', 'key list'].includes(
+          key,
+        ) &&
+        !vendor
+      )
+        throw new UsageError(`unknown command '${key || cmd}'`);
       // Before the store is opened or a gateway called: a vendor command the help does not list.
       if (vendor && !new RegExp(`^  ${key}(?:$| {2,}| --| \\[)`, 'm').test(HELP['']!)) throw new UsageError(`unknown command '${key}'`);
-      const token = cfg.adminToken ?? (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
+      const token =
+        cfg.adminToken ??
+        (existsSync(join(cfg.dataDir, 'admin.token')) ? readFileSync(join(cfg.dataDir, 'admin.token'), 'utf8').trim() : undefined);
       // Usage errors before anything is opened.
       if (key === 'tenant create' && !rest[0]) throw new UsageError('tenant create needs a NAME');
-      if ((key === 'key create' || key === 'key list' || key === 'tenant link') && !values.tenant) throw new UsageError(`${key} needs --tenant ID|NAME`);
+      if ((key === 'key create' || key === 'key list' || key === 'tenant link') && !values.tenant)
+        throw new UsageError(`${key} needs --tenant ID|NAME`);
       const spec = key === 'key create' ? keySpec(values) : undefined;
       const { adminClient, ovhCommand } = await import('./cli-ovh.ts');
       const admin = await adminClient(adminTarget(cfg), token, open, `https://${cfg.hostnames[0] ?? 'localhost'}:${cfg.ovhPort}`);
       try {
         if (key === 'key create') {
           const t = encodeURIComponent(values.tenant!);
-          const k = await admin.call('POST', `/admin/tenants/${t}/keys`, { name: values.name, ...spec, ...(values.operation ? { operations: values.operation } : {}) });
+          const k = await admin.call('POST', `/admin/tenants/${t}/keys`, {
+            name: values.name,
+            ...spec,
+            ...(values.operation ? { operations: values.operation } : {}),
+          });
           out(`key ${k.id} (${k.type ?? values.type}) created`, k);
           return 0;
         }
         if (key === 'key list') {
           const keys: unknown[] = [];
           for (let cursor: string | null = null; ; ) {
-            const page: { keys: unknown[]; nextCursor?: string | null; next?: string | null } = await admin.call('GET', `/admin/tenants/${encodeURIComponent(values.tenant!)}/keys?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+            const page: { keys: unknown[]; nextCursor?: string | null; next?: string | null } = await admin.call(
+              'GET',
+              `/admin/tenants/${encodeURIComponent(values.tenant!)}/keys?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+            );
             keys.push(...page.keys);
             cursor = page.nextCursor ?? page.next ?? null;
             if (!cursor) break;
           }
-          out(keys.map((k) => { const x = k as { id: string; name: string; state: string; type?: string }; return `${x.id}  ${x.state}  ${x.type ?? ''}  ${x.name}`; }).join('\n') || '(no keys)', keys);
+          out(
+            keys
+              .map((k) => {
+                const x = k as { id: string; name: string; state: string; type?: string };
+                return `${x.id}  ${x.state}  ${x.type ?? ''}  ${x.name}`;
+              })
+              .join('\n') || '(no keys)',
+            keys,
+          );
           return 0;
         }
         if (key === 'tenant create') {
@@ -192,7 +228,12 @@ async function main(argv: string[]): Promise<number> {
         if (key === 'tenant list') {
           const { tenants } = await admin.call('GET', '/admin/tenants');
           out(
-            tenants.map((t: { id: string; name: string; bindings: { dialect: string; externalId?: string; external_id?: string }[] }) => `${t.id}  ${t.name}  ${t.bindings.map((b) => `${b.dialect}:${b.externalId ?? b.external_id}`).join(' ')}`).join('\n') || '(no tenants)',
+            tenants
+              .map(
+                (t: { id: string; name: string; bindings: { dialect: string; externalId?: string; external_id?: string }[] }) =>
+                  `${t.id}  ${t.name}  ${t.bindings.map((b) => `${b.dialect}:${b.externalId ?? b.external_id}`).join(' ')}`,
+              )
+              .join('\n') || '(no tenants)',
             tenants,
           );
           return 0;
@@ -201,14 +242,25 @@ async function main(argv: string[]): Promise<number> {
           if (!values.tenant) throw new UsageError('tenant link needs --tenant ID|NAME');
           const wanted = { ovh: values['ovh-domain'], huawei: values['huawei-project'], cse: values['cse-instance'] };
           const links = [];
-          for (const [dialect, id] of Object.entries(wanted)) if (id) links.push(await admin.call('POST', `/admin/tenants/${encodeURIComponent(values.tenant)}/links`, { dialect, id }));
+          for (const [dialect, id] of Object.entries(wanted))
+            if (id) links.push(await admin.call('POST', `/admin/tenants/${encodeURIComponent(values.tenant)}/links`, { dialect, id }));
           if (!links.length) throw new UsageError('tenant link needs at least one of --ovh-domain, --huawei-project, --cse-instance');
-          out(links.map((l) => `${l.dialect} ${l.externalId} -> tenant ${l.tenantId}${l.moved ? ' (moved from its own empty tenant)' : ''}`).join('\n'), links);
+          out(
+            links
+              .map((l) => `${l.dialect} ${l.externalId} -> tenant ${l.tenantId}${l.moved ? ' (moved from its own empty tenant)' : ''}`)
+              .join('\n'),
+            links,
+          );
           return 0;
         }
         if (key === 'audit export') {
           const qs = (before: string | null) =>
-            new URLSearchParams({ limit: '1000', ...(values.tenant ? { tenant: values.tenant } : {}), ...(values.key ? { key: values.key as string } : {}), ...(before ? { before } : {}) }).toString();
+            new URLSearchParams({
+              limit: '1000',
+              ...(values.tenant ? { tenant: values.tenant } : {}),
+              ...(values.key ? { key: values.key as string } : {}),
+              ...(before ? { before } : {}),
+            }).toString();
           const file = values.out ? openSync(values.out as string, 'w', 0o600) : undefined;
           let n = 0;
           try {
@@ -246,7 +298,9 @@ async function main(argv: string[]): Promise<number> {
           out(pem.trimEnd(), { certificatePEM: pem });
           return 0;
         }
-        return cmd === 'huawei' ? await huaweiCommand(key, values, admin.call, out) : await ovhCommand(key, values, admin.call, out, cfg.dataDir);
+        return cmd === 'huawei'
+          ? await huaweiCommand(key, values, admin.call, out)
+          : await ovhCommand(key, values, admin.call, out, cfg.dataDir);
       } finally {
         await admin.close();
       }
@@ -254,7 +308,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const KEY_SIZES: Record<string, readonly number[]> = { oct: [128, 192, 256], HMAC: [256, 384, 512], RSA: [2048, 3072, 4096] };
+const KEY_SIZES: Record<string, readonly number[]> = {
+  oct: [128, 192, 256],
+  HMAC: [256, 384, 512],
+  RSA: [2048, 3072, 4096],
+};
 const DEFAULT_SIZE: Record<string, number> = { oct: 256, HMAC: 256, RSA: 2048 };
 
 /** `key create`'s type and size or curve, checked before anything is opened; the usual choice when not given. */
@@ -286,7 +344,8 @@ main(argv).then(
     const message = (e as Error).message;
     // A usage error is one line and where to read more; the full help is one --help away.
     const hint = code === 2 ? `run 'polykms ${running ? `${running} ` : ''}--help' for usage` : undefined;
-    if (argv.includes('--json')) console.error(JSON.stringify({ error: { kind: code === 2 ? 'usage' : 'refused', message, ...(hint ? { hint } : {}) } }));
+    if (argv.includes('--json'))
+      console.error(JSON.stringify({ error: { kind: code === 2 ? 'usage' : 'refused', message, ...(hint ? { hint } : {}) } }));
     else console.error(`polykms: ${message}${hint ? `\n${hint}` : ''}`);
     process.exit(code);
   },

@@ -47,13 +47,29 @@ const FileSchema = z.strictObject({
   host: z.string().min(1).optional(),
   adminHost: z.string().min(1).optional(),
   adminTls: z.boolean().optional(),
-  ports: z.strictObject({ admin: portNumber.optional(), ovh: portNumber.optional(), huawei: portNumber.optional(), cse: portNumber.optional() }).optional(),
+  ports: z
+    .strictObject({
+      admin: portNumber.optional(),
+      ovh: portNumber.optional(),
+      huawei: portNumber.optional(),
+      cse: portNumber.optional(),
+    })
+    .optional(),
   dialects: z.array(z.enum(DIALECTS)).min(1).optional(),
   adminTokenFile: z.string().min(1).optional(),
   hostnames: z.array(z.string().min(1)).min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   deletionSweepSeconds: z.number().int().min(1).optional(),
-  huawei: z.strictObject({ tokenTtlSeconds: z.number().int().min(60).max(7 * 86400).optional() }).optional(),
+  huawei: z
+    .strictObject({
+      tokenTtlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(7 * 86400)
+        .optional(),
+    })
+    .optional(),
   cse: z.strictObject({ configFile: z.string().min(1).optional() }).optional(),
 });
 export type ConfigFile = z.infer<typeof FileSchema>;
@@ -73,7 +89,10 @@ function onOff(v: string, name: string): boolean {
 }
 
 export function parseDialects(v: string, from: string): Dialect[] {
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((d) => !(DIALECTS as readonly string[]).includes(d));
   if (!list.length || bad.length) throw new Error(`${from} must list dialects among ${DIALECTS.join(', ')}; got '${v}'`);
   return [...new Set(list)] as Dialect[];
@@ -87,7 +106,8 @@ export function readConfigFile(path: string): ConfigFile {
     throw new Error(`cannot read the configuration file ${path}: ${(e as Error).message}`);
   }
   const r = FileSchema.safeParse(raw);
-  if (!r.success) throw new Error(`configuration file ${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new Error(`configuration file ${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return r.data;
 }
 
@@ -95,7 +115,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
   const f: ConfigFile = env.POLYKMS_CONFIG ? readConfigFile(env.POLYKMS_CONFIG) : {};
   const base = env.POLYKMS_CONFIG ? resolve(env.POLYKMS_CONFIG, '..') : process.cwd();
   const ttl = env.POLYKMS_HUAWEI_TOKEN_TTL ? Number(env.POLYKMS_HUAWEI_TOKEN_TTL) : (f.huawei?.tokenTtlSeconds ?? 86400);
-  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86400) throw new Error(`POLYKMS_HUAWEI_TOKEN_TTL must be whole seconds between 60 and 604800; got '${env.POLYKMS_HUAWEI_TOKEN_TTL}'`);
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86400)
+    throw new Error(`POLYKMS_HUAWEI_TOKEN_TTL must be whole seconds between 60 and 604800; got '${env.POLYKMS_HUAWEI_TOKEN_TTL}'`);
   const tokenFile = env.POLYKMS_ADMIN_TOKEN_FILE || (f.adminTokenFile ? resolve(base, f.adminTokenFile) : undefined);
   let adminTokenFromFile: string | undefined;
   if (!env.POLYKMS_ADMIN_TOKEN && tokenFile) {
@@ -124,7 +145,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     csePort: port(env, 'POLYKMS_CSE_PORT', f.ports?.cse ?? 8445),
     dialects: env.POLYKMS_DIALECTS ? parseDialects(env.POLYKMS_DIALECTS, 'POLYKMS_DIALECTS') : (f.dialects ?? [...DIALECTS]),
     adminToken: env.POLYKMS_ADMIN_TOKEN || adminTokenFromFile || undefined,
-    hostnames: (env.POLYKMS_HOSTNAMES ? env.POLYKMS_HOSTNAMES.split(',') : (f.hostnames ?? ['localhost'])).map((s) => s.trim()).filter(Boolean),
+    hostnames: (env.POLYKMS_HOSTNAMES ? env.POLYKMS_HOSTNAMES.split(',') : (f.hostnames ?? ['localhost']))
+      .map((s) => s.trim())
+      .filter(Boolean),
     logLevel: env.POLYKMS_LOG_LEVEL ?? f.logLevel ?? 'info',
     deletionSweepMs: (f.deletionSweepSeconds ?? 60) * 1000,
     huaweiTokenTtlSeconds: ttl,

@@ -15,7 +15,16 @@ describe('gateway process', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts on embedded PGlite in the data directory, answers health and readiness, and stops cleanly', async () => {
-    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_HUAWEI_PORT: '0', POLYKMS_CSE_PORT: '0' }), databaseUrl: undefined };
+    const cfg = {
+      ...configFromEnv({
+        POLYKMS_DATA_DIR: dir,
+        POLYKMS_ADMIN_PORT: '0',
+        POLYKMS_OVH_PORT: '0',
+        POLYKMS_HUAWEI_PORT: '0',
+        POLYKMS_CSE_PORT: '0',
+      }),
+      databaseUrl: undefined,
+    };
     const gw = await startGateway(cfg, pino({ level: 'silent' }));
     // The admin port is HTTPS under the gateway CA, which the gateway leaves in its data directory.
     const caFile = readFileSync(join(dir, 'ca.pem'), 'utf8');
@@ -34,13 +43,30 @@ describe('gateway process', () => {
       expect((await fetch(`${gw.urls.admin}/v2/okms/resource`)).status).toBe(401);
       expect((await fetch(`${gw.urls.admin}/v2/okms/resource`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
       const auth = { authorization: `Bearer ${gw.adminToken.token}` };
-      const domain: any = await (await fetch(`${gw.urls.admin}/v2/okms/resource`, { method: 'POST', headers: auth, body: JSON.stringify({ region: 'eu-west-rbx' }) })).json();
-      const cred: any = await (
-        await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'c', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] }) })
+      const domain: any = await (
+        await fetch(`${gw.urls.admin}/v2/okms/resource`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ region: 'eu-west-rbx' }),
+        })
       ).json();
-      const got: any = await (await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential/${cred.id}`, { headers: auth })).json();
+      const cred: any = await (
+        await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential`, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ name: 'c', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] }),
+        })
+      ).json();
+      const got: any = await (
+        await fetch(`${gw.urls.admin}/v2/okms/resource/${domain.id}/credential/${cred.id}`, { headers: auth })
+      ).json();
       const ca = (await gatewayCa(gw.kms)).certPem;
-      const created = await call(gw.urls.ovh!, { cert: got.certificatePEM, key: cred.privateKeyPEM, ca }, 'POST', '/v1/servicekey', { name: 'k', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+      const created = await call(gw.urls.ovh!, { cert: got.certificatePEM, key: cred.privateKeyPEM, ca }, 'POST', '/v1/servicekey', {
+        name: 'k',
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      });
       expect(created.status).toBe(201);
       const page = await fetch(`${gw.urls.admin}/console/`);
       expect(page.status).toBe(200);
@@ -55,10 +81,13 @@ describe('gateway process', () => {
       // Nothing on the admin port in clear, and a client that does not trust the gateway CA gets no answer.
       const port = Number(new URL(gw.urls.admin!).port);
       const clear = await new Promise<string>((r) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/healthz', headers: { authorization: `Bearer ${gw.adminToken.token}` } }, (res) => {
-          res.resume();
-          r(`HTTP ${res.statusCode}`);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/healthz', headers: { authorization: `Bearer ${gw.adminToken.token}` } },
+          (res) => {
+            res.resume();
+            r(`HTTP ${res.statusCode}`);
+          },
+        );
         req.on('error', (e) => r(`error ${(e as NodeJS.ErrnoException).code}`));
         req.end();
       });
@@ -68,12 +97,25 @@ describe('gateway process', () => {
       expect((await fetch(`https://127.0.0.1:${port}/healthz`)).status).toBe(200);
 
       // Another site's page in the operator's browser cannot use the admin API; the console's own origin can.
-      const post = (headers: Record<string, string>) => fetch(`${gw.urls.admin}/admin/tenants`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: `t-${Object.keys(headers).length}` }) });
+      const post = (headers: Record<string, string>) =>
+        fetch(`${gw.urls.admin}/admin/tenants`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ name: `t-${Object.keys(headers).length}` }),
+        });
       const forged = await post({ origin: 'https://evil.example' });
       expect(forged.status).toBe(403);
       expect(await forged.json()).toEqual({ class: 'Client::Forbidden', message: expect.stringMatching(/cross-site/) });
       expect((await post({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-      expect((await fetch(`${gw.urls.admin}/v2/okms/resource`, { method: 'POST', headers: { ...auth, origin: 'null' }, body: '{"region":"eu-west-rbx"}' })).status).toBe(403);
+      expect(
+        (
+          await fetch(`${gw.urls.admin}/v2/okms/resource`, {
+            method: 'POST',
+            headers: { ...auth, origin: 'null' },
+            body: '{"region":"eu-west-rbx"}',
+          })
+        ).status,
+      ).toBe(403);
       expect((await post({ origin: new URL(gw.urls.admin!).origin, 'sec-fetch-site': 'same-origin', 'x-a': '1' })).status).toBe(201);
     } finally {
       await gw.close();
@@ -83,17 +125,32 @@ describe('gateway process', () => {
   it('serves the admin port in plain HTTP only when asked, and only on loopback', async () => {
     const d = mkdtempSync(join(tmpdir(), 'polykms-gw-plain-'));
     try {
-      const env = { POLYKMS_DATA_DIR: d, POLYKMS_ADMIN_PORT: '0', POLYKMS_DIALECTS: 'ovh', POLYKMS_OVH_PORT: '0', POLYKMS_ADMIN_TLS: 'off' };
+      const env = {
+        POLYKMS_DATA_DIR: d,
+        POLYKMS_ADMIN_PORT: '0',
+        POLYKMS_DIALECTS: 'ovh',
+        POLYKMS_OVH_PORT: '0',
+        POLYKMS_ADMIN_TLS: 'off',
+      };
       // Refused before anything is opened: no store, no token file.
       for (const host of ['0.0.0.0', '::', '192.0.2.10', 'kms.example.com']) {
-        await expect(startGateway({ ...configFromEnv({ ...env, POLYKMS_HOST: host }), databaseUrl: undefined }, pino({ level: 'silent' }))).rejects.toThrow(
-          new RegExp(`plain HTTP on ${host.replace(/\./g, '\\.')}: .*only allowed on a loopback address`),
-        );
-        await expect(startGateway({ ...configFromEnv({ ...env, POLYKMS_HOST: '127.0.0.1', POLYKMS_ADMIN_HOST: host }), databaseUrl: undefined }, pino({ level: 'silent' }))).rejects.toThrow(/only allowed on a loopback address/);
+        await expect(
+          startGateway({ ...configFromEnv({ ...env, POLYKMS_HOST: host }), databaseUrl: undefined }, pino({ level: 'silent' })),
+        ).rejects.toThrow(new RegExp(`plain HTTP on ${host.replace(/\./g, '\\.')}: .*only allowed on a loopback address`));
+        await expect(
+          startGateway(
+            {
+              ...configFromEnv({ ...env, POLYKMS_HOST: '127.0.0.1', POLYKMS_ADMIN_HOST: host }),
+              databaseUrl: undefined,
+            },
+            pino({ level: 'silent' }),
+          ),
+        ).rejects.toThrow(/only allowed on a loopback address/);
       }
       expect(() => statSync(join(d, 'admin.token'))).toThrow();
       for (const h of ['127.0.0.1', '127.9.8.7', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1']) expect(isLoopback(h), h).toBe(true);
-      for (const h of ['0.0.0.0', '::', '128.0.0.1', '10.0.0.1', 'localhost.example.com', '::ffff:10.0.0.1', '']) expect(isLoopback(h), h).toBe(false);
+      for (const h of ['0.0.0.0', '::', '128.0.0.1', '10.0.0.1', 'localhost.example.com', '::ffff:10.0.0.1', ''])
+        expect(isLoopback(h), h).toBe(false);
       expect(() => configFromEnv({ POLYKMS_ADMIN_TLS: 'maybe' })).toThrow(/POLYKMS_ADMIN_TLS must be on or off/);
 
       const gw = await startGateway({ ...configFromEnv(env), databaseUrl: undefined }, pino({ level: 'silent' }));
@@ -126,6 +183,8 @@ describe('gateway process', () => {
 
   it('refuses a bad port setting with a message naming the variable', () => {
     expect(() => configFromEnv({ POLYKMS_ADMIN_PORT: 'eighty' })).toThrow(/POLYKMS_ADMIN_PORT must be a port number/);
-    expect(() => configFromEnv({ POLYKMS_BACKGROUND_NICE: '25' })).toThrow(/POLYKMS_BACKGROUND_NICE must be a whole number from 0 \(off\) to 19/);
+    expect(() => configFromEnv({ POLYKMS_BACKGROUND_NICE: '25' })).toThrow(
+      /POLYKMS_BACKGROUND_NICE must be a whole number from 0 \(off\) to 19/,
+    );
   });
 });

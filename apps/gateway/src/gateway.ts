@@ -65,17 +65,40 @@ type Starter = (kms: Kms, ca: Ca, cfg: GatewayConfig, obs: { log: Logger; metric
 /** How each dialect starts; a dialect not in `cfg.dialects` is not started at all. */
 const STARTERS: Record<Dialect, Starter | undefined> = {
   ovh: (kms, ca, cfg, obs) => startOvhServer(kms, ca, { host: cfg.host, port: cfg.ovhPort, hostnames: cfg.hostnames, ...obs }),
-  huawei: (kms, ca, cfg, obs) => startHuaweiServer(kms, ca, { host: cfg.host, port: cfg.huaweiPort, hostnames: cfg.hostnames, tokenTtlSeconds: cfg.huaweiTokenTtlSeconds, ...obs }),
-  cse: async (kms, ca, cfg, obs, cse) => startCseServer(kms, ca, { host: cfg.host, port: cfg.csePort, hostnames: cfg.hostnames, config: cse ?? (await loadCseConfig(cfg.cseConfigFile)), ...obs }),
+  huawei: (kms, ca, cfg, obs) =>
+    startHuaweiServer(kms, ca, {
+      host: cfg.host,
+      port: cfg.huaweiPort,
+      hostnames: cfg.hostnames,
+      tokenTtlSeconds: cfg.huaweiTokenTtlSeconds,
+      ...obs,
+    }),
+  cse: async (kms, ca, cfg, obs, cse) =>
+    startCseServer(kms, ca, {
+      host: cfg.host,
+      port: cfg.csePort,
+      hostnames: cfg.hostnames,
+      config: cse ?? (await loadCseConfig(cfg.cseConfigFile)),
+      ...obs,
+    }),
 };
 
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
 export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<Gateway> {
   checkAdminListener(cfg);
-  const kms = await Kms.open({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir }, serving: true });
+  const kms = await Kms.open({
+    databaseUrl: cfg.databaseUrl,
+    dataDir: cfg.dataDir,
+    logger: log,
+    rootKeys: { dataDir: cfg.dataDir },
+    serving: true,
+  });
   const adminToken = loadAdminToken(cfg.dataDir, cfg.adminToken);
   if (adminToken.generated) log.warn({ file: adminToken.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${adminToken.file}`);
-  const metrics = new Metrics({ keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }), authFailures: () => kms.authFailures.counts });
+  const metrics = new Metrics({
+    keyCache: () => ({ hits: kms.cache.hits, misses: kms.cache.misses, size: kms.cache.size }),
+    authFailures: () => kms.authFailures.counts,
+  });
   const servers: Partial<Record<Dialect, HttpsServer>> = {};
   let admin: { port: number; url: string; close(): Promise<void> } | undefined;
   try {
@@ -94,14 +117,21 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
     } else {
       const plain = await listen(app, cfg.adminHost, cfg.adminPort);
       const h = isIP(cfg.adminHost) === 6 ? `[${cfg.adminHost}]` : cfg.adminHost;
-      admin = { port: plain.port, url: `http://${h}:${plain.port}`, close: () => new Promise<void>((r) => plain.server.close(() => r())) };
+      admin = {
+        port: plain.port,
+        url: `http://${h}:${plain.port}`,
+        close: () => new Promise<void>((r) => plain.server.close(() => r())),
+      };
     }
   } catch (e) {
     await Promise.all(Object.values(servers).map((s) => s.close()));
     await kms.close();
     throw e;
   }
-  const sweep = setInterval(() => void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed')), cfg.deletionSweepMs);
+  const sweep = setInterval(
+    () => void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed')),
+    cfg.deletionSweepMs,
+  );
   sweep.unref();
   const urls: Gateway['urls'] = { admin: admin.url };
   for (const [d, s] of Object.entries(servers)) urls[d as Dialect] = s.url;

@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
  * processes above it in its own process group (up to the group's leader, the command that was typed)
  * and stops, as on SIGTERM, when one of them exits. Linux only (it reads /proc).
  */
-export function watchLauncher(onGone: (pid: number) => void, env: NodeJS.ProcessEnv = process.env, everyMs = 500): (() => void) | undefined {
+export function watchLauncher(
+  onGone: (pid: number) => void,
+  env: NodeJS.ProcessEnv = process.env,
+  everyMs = 500,
+): (() => void) | undefined {
   if (!env.npm_lifecycle_event || process.platform !== 'linux') return undefined;
   const self = stat(process.pid);
   if (!self) return undefined;

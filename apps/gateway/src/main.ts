@@ -9,9 +9,15 @@ const cfg = configFromEnv();
 const log = pino({ level: cfg.logLevel }, pino.destination({ fd: 1, sync: true }));
 try {
   const gw = await startGateway(cfg, log);
-  const where = Object.entries(gw.urls).map(([d, u]) => `${d} ${u}`).join(', ');
+  const where = Object.entries(gw.urls)
+    .map(([d, u]) => `${d} ${u}`)
+    .join(', ');
   log.info({ urls: gw.urls, storage: gw.kms.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
-  if (gw.adminToken.file) log.info({ adminTokenFile: gw.adminToken.file }, `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`);
+  if (gw.adminToken.file)
+    log.info(
+      { adminTokenFile: gw.adminToken.file },
+      `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`,
+    );
   if (gw.urls.ovh)
     log.info(
       'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out data/client (writes data/client.cert, data/client.key, data/client.ca.pem)',

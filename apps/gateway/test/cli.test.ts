@@ -15,13 +15,35 @@ describe('polykms CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   // Ports nobody listens on: the CLI works on the store itself.
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, POLYKMS_DATA_DIR: join(dir, 'data'), POLYKMS_ADMIN_PORT: '1', POLYKMS_LOG_LEVEL: 'error' };
-  const run = (...args: string[]) => spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    POLYKMS_DATA_DIR: join(dir, 'data'),
+    POLYKMS_ADMIN_PORT: '1',
+    POLYKMS_LOG_LEVEL: 'error',
+  };
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   it('explains itself: --help exits 0 and lists every command group', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
-    for (const c of ['serve', 'tenant link', 'root-key rotate', 'audit export', 'audit verify', 'ovh credential create', 'huawei user create', 'cse config init']) expect(r.stdout).toContain(c);
+    for (const c of [
+      'serve',
+      'tenant link',
+      'root-key rotate',
+      'audit export',
+      'audit verify',
+      'ovh credential create',
+      'huawei user create',
+      'cse config init',
+    ])
+      expect(r.stdout).toContain(c);
     expect(run('root-key', 'rotate', '--help').stdout).toMatch(/Safe to interrupt/);
   });
 
@@ -48,7 +70,25 @@ describe('polykms CLI', () => {
   it('prints JSON for scripts, exports the audit trail, verifies it, and rotates the root key with progress', () => {
     const t = JSON.parse(run('tenant', 'create', 'scripted', '--json').stdout);
     expect(t).toMatchObject({ name: 'scripted', id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
-    const k = JSON.parse(run('key', 'create', '--tenant', 'scripted', '--name', 'k1', '--type', 'RSA', '--size', '2048', '--operation', 'sign', '--operation', 'verify', '--json').stdout);
+    const k = JSON.parse(
+      run(
+        'key',
+        'create',
+        '--tenant',
+        'scripted',
+        '--name',
+        'k1',
+        '--type',
+        'RSA',
+        '--size',
+        '2048',
+        '--operation',
+        'sign',
+        '--operation',
+        'verify',
+        '--json',
+      ).stdout,
+    );
     expect(k).toMatchObject({ name: 'k1', state: 'active' });
     const bad = run('key', 'create', '--tenant', 'scripted', '--name', 'k2', '--type', 'RSA', '--size', '1024');
     expect(bad.status).toBe(2);
@@ -56,12 +96,28 @@ describe('polykms CLI', () => {
     expect(JSON.parse(run('key', 'list', '--tenant', 'scripted', '--json').stdout).map((x: { id: string }) => x.id)).toEqual([k.id]);
     const d = JSON.parse(run('ovh', 'domain', 'create', '--region', 'eu-west-gra', '--json').stdout);
     expect(d.region).toBe('eu-west-gra');
-    expect(run('ovh', 'credential', 'create', '--domain', d.id, '--identity', 'urn:v1:eu:identity:account:xx1111-ovh', '--out', join(dir, 'c'), '--json').status).toBe(0);
+    expect(
+      run(
+        'ovh',
+        'credential',
+        'create',
+        '--domain',
+        d.id,
+        '--identity',
+        'urn:v1:eu:identity:account:xx1111-ovh',
+        '--out',
+        join(dir, 'c'),
+        '--json',
+      ).status,
+    ).toBe(0);
     expect(statSync(join(dir, 'c.key')).mode & 0o777).toBe(0o600);
     const out = join(dir, 'audit.jsonl');
     const exp = run('audit', 'export', '--out', out, '--json');
     expect(exp.status, exp.stderr).toBe(0);
-    const events = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.some((e) => e.action === 'credential.create')).toBe(true);
     expect(JSON.parse(exp.stdout).events).toBe(events.length);
     const v = JSON.parse(run('audit', 'verify', '--json').stdout);
@@ -70,13 +126,29 @@ describe('polykms CLI', () => {
     // Root-key rotation: the old key stays readable during the move, progress on stderr, then the new key alone works.
     const old = readFileSync(join(dir, 'data', 'root.key'), 'utf8').trim();
     const next = randomBytes(32).toString('base64');
-    const rot = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'root-key', 'rotate'], { cwd: root, env: { ...env, POLYKMS_ROOT_KEY: next, POLYKMS_ROOT_KEYS_PREVIOUS: old }, encoding: 'utf8' });
+    const rot = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'root-key', 'rotate'], {
+      cwd: root,
+      env: { ...env, POLYKMS_ROOT_KEY: next, POLYKMS_ROOT_KEYS_PREVIOUS: old },
+      encoding: 'utf8',
+    });
     expect(rot.status, rot.stderr).toBe(0);
     expect(rot.stderr).toMatch(/re-wrapped 1\/1/);
-    const after = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'ovh', 'domain', 'list', '--json'], { cwd: root, env: { ...env, POLYKMS_ROOT_KEY: next }, encoding: 'utf8' });
+    const after = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'ovh', 'domain', 'list', '--json'], {
+      cwd: root,
+      env: { ...env, POLYKMS_ROOT_KEY: next },
+      encoding: 'utf8',
+    });
     expect(after.status, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout).map((x: { id: string }) => x.id)).toContain(d.id);
-    expect(JSON.parse(spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'key', 'list', '--tenant', 'scripted', '--json'], { cwd: root, env: { ...env, POLYKMS_ROOT_KEY: next }, encoding: 'utf8' }).stdout)[0].id).toBe(k.id);
+    expect(
+      JSON.parse(
+        spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'key', 'list', '--tenant', 'scripted', '--json'], {
+          cwd: root,
+          env: { ...env, POLYKMS_ROOT_KEY: next },
+          encoding: 'utf8',
+        }).stdout,
+      )[0].id,
+    ).toBe(k.id);
     const stale = run('tenant', 'list');
     expect(stale.status).toBe(1);
     expect(stale.stderr).toMatch(/not configured/);
@@ -94,16 +166,27 @@ describe('polykms CLI', () => {
       { host: '127.0.0.1', port: 0 },
     );
     try {
-      const at = { ...env, POLYKMS_ADMIN_PORT: String(impostor.port), POLYKMS_ADMIN_TOKEN: 'cli-test-admin-token-0123456789' };
+      const at = {
+        ...env,
+        POLYKMS_ADMIN_PORT: String(impostor.port),
+        POLYKMS_ADMIN_TOKEN: 'cli-test-admin-token-0123456789',
+      };
       const spawnAt = (extra: Record<string, string>) =>
         new Promise<{ status: number | null; stderr: string }>((res) => {
-          const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'tenant', 'list'], { cwd: root, env: { ...at, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] });
+          const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'tenant', 'list'], {
+            cwd: root,
+            env: { ...at, ...extra },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
           let stderr = '';
           child.stderr.on('data', (d) => (stderr += d));
           child.on('exit', (status) => res({ status, stderr }));
         });
       // A gateway CA, but not the one that signed this listener.
-      writeFileSync(join(dir, 'other-ca.pem'), (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 400 }))).certPem);
+      writeFileSync(
+        join(dir, 'other-ca.pem'),
+        (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 400 }))).certPem,
+      );
       const other = await spawnAt({ POLYKMS_ADMIN_CA_FILE: join(dir, 'other-ca.pem') });
       expect(other.status, other.stderr).toBe(1);
       expect(other.stderr).toMatch(/cannot reach the admin API at https:\/\/127\.0\.0\.1:\d+: .*(certificate|self.signed)/);
@@ -119,10 +202,22 @@ describe('polykms CLI', () => {
 
   // The tests below on a store of their own (the one above ends under a rotated root key).
   const env2 = { ...env, POLYKMS_DATA_DIR: join(dir, 'data2') };
-  const run2 = (...args: string[]) => spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], { cwd: root, env: env2, encoding: 'utf8', timeout: 60_000 });
+  const run2 = (...args: string[]) =>
+    spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], {
+      cwd: root,
+      env: env2,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   it('answers a usage error with one line and a hint, exit 2, and as JSON under --json', () => {
-    for (const args of [['frobnicate'], ['tenant', 'create'], ['tenant', 'list', '--no-such-option'], ['ovh', 'domain', 'frob'], ['key', 'create', '--tenant', 't', '--name', 'k', '--type', 'DES']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['tenant', 'create'],
+      ['tenant', 'list', '--no-such-option'],
+      ['ovh', 'domain', 'frob'],
+      ['key', 'create', '--tenant', 't', '--name', 'k', '--type', 'DES'],
+    ]) {
       const r = run(...args);
       expect(r.status, args.join(' ')).toBe(2);
       const lines = r.stderr.trimEnd().split('\n');
@@ -132,7 +227,9 @@ describe('polykms CLI', () => {
       expect(r.stdout).toBe('');
       const j = run(...args, '--json');
       expect(j.status).toBe(2);
-      expect(JSON.parse(j.stderr)).toEqual({ error: { kind: 'usage', message: lines[0]!.slice('polykms: '.length), hint: lines[1] } });
+      expect(JSON.parse(j.stderr)).toEqual({
+        error: { kind: 'usage', message: lines[0]!.slice('polykms: '.length), hint: lines[1] },
+      });
     }
   });
 
@@ -144,7 +241,10 @@ describe('polykms CLI', () => {
     const hmac = run2('key', 'create', '--tenant', t, '--name', 'mac', '--type', 'HMAC', '--size', '384', '--json');
     expect(hmac.status, hmac.stderr).toBe(0);
     expect(JSON.parse(hmac.stdout)).toMatchObject({ type: 'HMAC', size: 384 });
-    expect(JSON.parse(run2('key', 'create', '--tenant', t, '--name', 'ec', '--type', 'EC', '--json').stdout)).toMatchObject({ type: 'EC', curve: 'P-256' });
+    expect(JSON.parse(run2('key', 'create', '--tenant', t, '--name', 'ec', '--type', 'EC', '--json').stdout)).toMatchObject({
+      type: 'EC',
+      curve: 'P-256',
+    });
     // Refused by the admin API (an AES key does not sign): the value is wrong, exit 2.
     const refused = run2('key', 'create', '--tenant', t, '--name', 'x', '--type', 'oct', '--operation', 'sign', '--json');
     expect(refused.status, refused.stderr).toBe(2);
@@ -156,12 +256,30 @@ describe('polykms CLI', () => {
     expect(run2('key', 'list', '--tenant', 'no-such-tenant').stderr.trimEnd().split('\n')).toHaveLength(1);
   }, 120_000);
 
-  it('changes a Huawei user\'s projects one at a time; replacing them all must be asked for', () => {
+  it("changes a Huawei user's projects one at a time; replacing them all must be asked for", () => {
     const a = '0123456789abcdef0123456789abcdef';
     const b = 'fedcba9876543210fedcba9876543210';
     const c = '00112233445566778899aabbccddeeff';
-    const u = JSON.parse(run2('huawei', 'user', 'create', '--domain', 'acme', '--name', 'bob', '--password', 'S3cret!pass', '--project', `${a}:KMS Administrator`, '--json').stdout);
-    const projects = () => JSON.parse(run2('huawei', 'user', 'get', '--id', u.id, '--json').stdout).projects.map((p: { id: string; roles: string[] }) => `${p.id}:${p.roles.join(',')}`).sort();
+    const u = JSON.parse(
+      run2(
+        'huawei',
+        'user',
+        'create',
+        '--domain',
+        'acme',
+        '--name',
+        'bob',
+        '--password',
+        'S3cret!pass',
+        '--project',
+        `${a}:KMS Administrator`,
+        '--json',
+      ).stdout,
+    );
+    const projects = () =>
+      JSON.parse(run2('huawei', 'user', 'get', '--id', u.id, '--json').stdout)
+        .projects.map((p: { id: string; roles: string[] }) => `${p.id}:${p.roles.join(',')}`)
+        .sort();
     const add = run2('huawei', 'user', 'update', '--id', u.id, '--add-project', `${b}:KMS CMKReadOnlyAccess`);
     expect(add.status, add.stderr).toBe(0);
     expect(projects()).toEqual([`${a}:KMS Administrator`, `${b}:KMS CMKReadOnlyAccess`]);
@@ -183,7 +301,21 @@ describe('polykms CLI', () => {
     const d = JSON.parse(run2('ovh', 'domain', 'create', '--json').stdout);
     const cwd = mkdtempSync(join(tmpdir(), 'polykms-cwd-'));
     try {
-      const r = spawnSync(process.execPath, [join(root, 'apps/gateway/bin/polykms.mjs'), 'ovh', 'credential', 'create', '--domain', d.id, '--identity', 'urn:v1:eu:identity:account:xx1111-ovh', '--json'], { cwd, env: env2, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(root, 'apps/gateway/bin/polykms.mjs'),
+          'ovh',
+          'credential',
+          'create',
+          '--domain',
+          d.id,
+          '--identity',
+          'urn:v1:eu:identity:account:xx1111-ovh',
+          '--json',
+        ],
+        { cwd, env: env2, encoding: 'utf8', timeout: 60_000 },
+      );
       expect(r.status, r.stderr).toBe(0);
       const c = JSON.parse(r.stdout);
       const prefix = join(dir, 'data2', 'credentials', c.id);
@@ -199,7 +331,13 @@ describe('polykms CLI', () => {
   // `cse demo` writes into the data directory and needs no store; tokens come only after the demo.
   it('cse demo: marked for testing, tokens only once it exists, bad values are usage errors', () => {
     const env3 = { ...env, POLYKMS_DATA_DIR: join(dir, 'data3'), POLYKMS_CSE_PORT: '9445' };
-    const run3 = (...args: string[]) => spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], { cwd: root, env: env3, encoding: 'utf8', timeout: 60_000 });
+    const run3 = (...args: string[]) =>
+      spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args], {
+        cwd: root,
+        env: env3,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     const early = run3('cse', 'demo', 'token', '--role', 'writer');
     expect(early.status).toBe(2);
     expect(early.stderr).toMatch(/run polykms cse demo first/);
@@ -208,7 +346,11 @@ describe('polykms CLI', () => {
     expect(demo.stdout).toMatch(/^polykms CSE demo: FOR TESTING ONLY/);
     expect(demo.stdout).toContain('https://localhost:9445/v1/wrap');
     const json = JSON.parse(run3('cse', 'demo', '--json').stdout);
-    expect(json).toMatchObject({ testingOnly: true, kaclsUrl: 'https://localhost:9445/v1', tokens: { AUTHN: expect.stringMatching(/^eyJ/) } });
+    expect(json).toMatchObject({
+      testingOnly: true,
+      kaclsUrl: 'https://localhost:9445/v1',
+      tokens: { AUTHN: expect.stringMatching(/^eyJ/) },
+    });
     expect(run3('cse', 'demo', 'token', '--role', 'decrypter', '--spki-hash', 'abc=').stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
     for (const args of [['--role', 'owner'], ['--role', 'reader', '--minutes', '0'], []]) {
       const bad = run3('cse', 'demo', 'token', ...args);

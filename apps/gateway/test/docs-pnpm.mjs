@@ -42,7 +42,8 @@ if (existsSync(pidFile)) {
   const pid = Number(readFileSync(pidFile, 'utf8'));
   if (alive(pid)) {
     process.kill(pid, 'SIGTERM');
-    for (const end = Date.now() + 60_000; alive(pid); await sleep(100)) if (Date.now() > end) throw new Error(`gateway ${pid} did not stop`);
+    for (const end = Date.now() + 60_000; alive(pid); await sleep(100))
+      if (Date.now() > end) throw new Error(`gateway ${pid} did not stop`);
   }
 }
 const log = openSync(join(state, 'gateway.log'), 'a');

@@ -46,7 +46,13 @@ export function shellBlocks(file: string): Block[] {
 
 /** What the guide shows but this test cannot run, and why (the reason is the Markdown's own comment). */
 const NOT_RUN: Record<string, string[]> = {
-  'README.md': ['npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 start', 'npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 test', 'mkdir -p secrets', 'export POLYKMS_ROOT_KEY', 'pnpm bench'],
+  'README.md': [
+    'npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 start',
+    'npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 test',
+    'mkdir -p secrets',
+    'export POLYKMS_ROOT_KEY',
+    'pnpm bench',
+  ],
   'apps/ovh/README.md': [],
   'apps/huawei/README.md': [],
   'apps/cse/README.md': [],
@@ -100,7 +106,12 @@ describe('the guide works as written', () => {
         POLYKMS_LOG_LEVEL: 'info',
         POLYKMS_BACKGROUND_NICE: '0',
       };
-      const port = (text: string) => text.replace(/localhost:(8440|8443|8444|8445)\b/g, (_m, p: string) => `localhost:${ports[(Object.keys(DEFAULT_PORTS) as (keyof typeof ports)[]).find((k) => String(DEFAULT_PORTS[k]) === p)!]}`);
+      const port = (text: string) =>
+        text.replace(
+          /localhost:(8440|8443|8444|8445)\b/g,
+          (_m, p: string) =>
+            `localhost:${ports[(Object.keys(DEFAULT_PORTS) as (keyof typeof ports)[]).find((k) => String(DEFAULT_PORTS[k]) === p)!]}`,
+        );
       const script = [
         'set -eo pipefail',
         'exec 2>&1',
@@ -122,12 +133,19 @@ describe('the guide works as written', () => {
       const at = [...r.out.matchAll(/^### (.+)$/gm)].pop()?.[1] ?? '(before the first block)';
       const log = () => {
         try {
-          return readFileSync(join(state, 'gateway.log'), 'utf8').split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).slice(-10).join('\n');
+          return readFileSync(join(state, 'gateway.log'), 'utf8')
+            .split('\n')
+            .filter((l) => /"level":(4|5|6)0/.test(l))
+            .slice(-10)
+            .join('\n');
         } catch {
           return '';
         }
       };
-      expect(r.code, `the block at ${at} failed; its output:\n${r.out.slice(r.out.lastIndexOf(`### ${at}`)).slice(-4000)}\ngateway warnings:\n${log()}`).toBe(0);
+      expect(
+        r.code,
+        `the block at ${at} failed; its output:\n${r.out.slice(r.out.lastIndexOf(`### ${at}`)).slice(-4000)}\ngateway warnings:\n${log()}`,
+      ).toBe(0);
       expect(at).toBe('done');
     }, 600_000);
   }

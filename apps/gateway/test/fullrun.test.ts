@@ -26,7 +26,12 @@ describe('fresh start with the README command, then one call per dialect', () =>
   const ports: Record<string, number> = {};
 
   const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args, '--json'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', ...args, '--json'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.status !== 0) throw new Error(`polykms ${args.join(' ')}: ${r.status}\n${r.stdout}\n${r.stderr}`);
     return JSON.parse(r.stdout);
   };
@@ -52,16 +57,36 @@ describe('fresh start with the README command, then one call per dialect', () =>
     cli('cse', 'config', 'add-idp', '--issuer', idp.iss, '--jwks-uri', idp.jwksUri, '--audience', 'cse-web');
     cli('cse', 'config', 'add-issuer', '--issuer', drive.iss, '--jwks-uri', drive.jwksUri, '--application', 'drive');
     secrets.authn = await idp.mint({ email: 'ann@example.test' }, { aud: 'cse-web' });
-    secrets.authz = await drive.mint({ email: 'ann@example.test', role: 'writer', resource_name: '//googleapis.com/drive/files/f1', kacls_url: kaclsUrl }, { aud: 'cse-authorization' });
+    secrets.authz = await drive.mint(
+      {
+        email: 'ann@example.test',
+        role: 'writer',
+        resource_name: '//googleapis.com/drive/files/f1',
+        kacls_url: kaclsUrl,
+      },
+      { aud: 'cse-authorization' },
+    );
 
-    child = spawn('npx', ['-y', 'pnpm@10.34.9', 'start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child = spawn('npx', ['-y', 'pnpm@10.34.9', 'start'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     child.stdout!.on('data', (d) => (logs += d));
     child.stderr!.on('data', (d) => (logs += d));
     exited = new Promise((r) => child.on('exit', (code) => r(code)));
     for (let i = 0; i < 240; i++) {
       // HTTPS under the gateway CA, which the gateway writes into its data directory before the admin port opens.
       const caFile = join(dir, 'data', 'ca.pem');
-      const ok = existsSync(caFile) && (await request(`https://127.0.0.1:${ports.admin}/readyz`, { dispatcher: new Agent({ connect: { ca: readFileSync(caFile) } }) }).then((r) => (r.body.dump(), r.statusCode === 200), () => false));
+      const ok =
+        existsSync(caFile) &&
+        (await request(`https://127.0.0.1:${ports.admin}/readyz`, {
+          dispatcher: new Agent({ connect: { ca: readFileSync(caFile) } }),
+        }).then(
+          (r) => (r.body.dump(), r.statusCode === 200),
+          () => false,
+        ));
       if (ok) return;
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 250));
@@ -74,7 +99,9 @@ describe('fresh start with the README command, then one call per dialect', () =>
   });
 
   it('prints where it listens and how to get started', () => {
-    expect(logs).toContain(`polykms listening: admin https://localhost:${ports.admin}, ovh https://localhost:${ports.ovh}, huawei https://localhost:${ports.huawei}, cse https://localhost:${ports.cse}`);
+    expect(logs).toContain(
+      `polykms listening: admin https://localhost:${ports.admin}, ovh https://localhost:${ports.ovh}, huawei https://localhost:${ports.huawei}, cse https://localhost:${ports.cse}`,
+    );
     expect(logs).toMatch(/first OVH credential: pnpm polykms ovh domain create/);
     expect(logs).toMatch(/first Huawei user: pnpm polykms huawei user create/);
     expect(logs).toMatch(/admin API and console: .*\/console\/ with the token in .*admin\.token/);
@@ -83,30 +110,72 @@ describe('fresh start with the README command, then one call per dialect', () =>
   it('serves all three vendors with the credentials the CLI made, and one key through two of them', async () => {
     const ca = cli('ca', 'export').certificatePEM as string;
     const domain = cli('ovh', 'domain', 'create', '--region', 'eu-west-rbx');
-    const cred = cli('ovh', 'credential', 'create', '--domain', domain.id, '--identity', 'urn:v1:eu:identity:account:xx1111-ovh', '--out', join(dir, 'client'));
+    const cred = cli(
+      'ovh',
+      'credential',
+      'create',
+      '--domain',
+      domain.id,
+      '--identity',
+      'urn:v1:eu:identity:account:xx1111-ovh',
+      '--out',
+      join(dir, 'client'),
+    );
     secrets.ovhKey = readFileSync(join(dir, 'client.key'), 'utf8');
     expect(secrets.ovhKey).toBe(cred.privateKeyPEM);
-    const ovh = new Agent({ connect: { ca, cert: readFileSync(join(dir, 'client.cert')), key: secrets.ovhKey, servername: 'localhost' } });
+    const ovh = new Agent({
+      connect: { ca, cert: readFileSync(join(dir, 'client.cert')), key: secrets.ovhKey, servername: 'localhost' },
+    });
     const tls = new Agent({ connect: { ca, servername: 'localhost' } });
     const call = async (dispatcher: Agent, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-      const r = await request(url, { method: body === undefined ? 'GET' : 'POST', dispatcher, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await request(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const text = await r.body.text();
       return { status: r.statusCode, headers: r.headers, json: text ? JSON.parse(text) : undefined };
     };
 
     // OVH: the guide's first calls, over mTLS with the CLI's client.cert/client.key.
     const ovhUrl = `https://localhost:${ports.ovh}`;
-    const rsa = await call(ovh, `${ovhUrl}/v1/servicekey`, { name: 'shared-signer', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
+    const rsa = await call(ovh, `${ovhUrl}/v1/servicekey`, {
+      name: 'shared-signer',
+      type: 'RSA',
+      size: 2048,
+      operations: ['sign', 'verify'],
+    });
     expect(rsa.status).toBe(201);
 
     // Huawei: a user made by the CLI, its project linked to the OVH domain's tenant, a token the Keystone way.
     const project = randomBytes(16).toString('hex');
     secrets.password = `pw-${randomBytes(12).toString('hex')}`;
-    cli('huawei', 'user', 'create', '--domain', 'acme', '--name', 'ann', '--password', secrets.password, '--project', `${project}:KMS Administrator`);
+    cli(
+      'huawei',
+      'user',
+      'create',
+      '--domain',
+      'acme',
+      '--name',
+      'ann',
+      '--password',
+      secrets.password,
+      '--project',
+      `${project}:KMS Administrator`,
+    );
     const link = cli('tenant', 'link', '--tenant', `ovh:${domain.id}`, '--huawei-project', project);
     expect(link[0]).toMatchObject({ dialect: 'huawei', externalId: project });
     const hw = `https://localhost:${ports.huawei}`;
-    const auth = await call(tls, `${hw}/v3/auth/tokens`, { auth: { identity: { methods: ['password'], password: { user: { name: 'ann', password: secrets.password, domain: { name: 'acme' } } } }, scope: { project: { id: project } } } });
+    const auth = await call(tls, `${hw}/v3/auth/tokens`, {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'ann', password: secrets.password, domain: { name: 'acme' } } },
+        },
+        scope: { project: { id: project } },
+      },
+    });
     expect(auth.status).toBe(201);
     secrets.token = auth.headers['x-subject-token'] as string;
     const own = await call(tls, `${hw}/v1.0/${project}/kms/create-key`, { key_alias: 'hw-own' }, { 'x-auth-token': secrets.token });
@@ -115,20 +184,48 @@ describe('fresh start with the README command, then one call per dialect', () =>
 
     // One key, two vendors: created through OVH, signed through Huawei, verified through OVH.
     const message = Buffer.from('one key, two vendors');
-    const signed = await call(tls, `${hw}/v1.0/${project}/kms/sign`, { key_id: rsa.json.id, signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256', message_type: 'RAW', message: message.toString('base64') }, { 'x-auth-token': secrets.token });
+    const signed = await call(
+      tls,
+      `${hw}/v1.0/${project}/kms/sign`,
+      {
+        key_id: rsa.json.id,
+        signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        message_type: 'RAW',
+        message: message.toString('base64'),
+      },
+      { 'x-auth-token': secrets.token },
+    );
     expect(signed.status).toBe(200);
-    const verified = await call(ovh, `${ovhUrl}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature: signed.json.signature });
+    const verified = await call(ovh, `${ovhUrl}/v1/servicekey/${rsa.json.id}/verify`, {
+      alg: 'RS256',
+      message: message.toString('base64'),
+      signature: signed.json.signature,
+    });
     expect(verified.json).toEqual({ result: true });
-    const tampered = await call(ovh, `${ovhUrl}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: Buffer.from('another').toString('base64'), signature: signed.json.signature });
+    const tampered = await call(ovh, `${ovhUrl}/v1/servicekey/${rsa.json.id}/verify`, {
+      alg: 'RS256',
+      message: Buffer.from('another').toString('base64'),
+      signature: signed.json.signature,
+    });
     expect(tampered.json).toEqual({ result: false });
 
     // Google CSE: wrap then unwrap with tokens from the configured issuers.
     const cse = `https://localhost:${ports.cse}/v1`;
     const dek = randomBytes(32);
     secrets.dek = dek.toString('base64');
-    const wrapped = await call(tls, `${cse}/wrap`, { authentication: secrets.authn, authorization: secrets.authz, key: secrets.dek, reason: 'fullrun' });
+    const wrapped = await call(tls, `${cse}/wrap`, {
+      authentication: secrets.authn,
+      authorization: secrets.authz,
+      key: secrets.dek,
+      reason: 'fullrun',
+    });
     expect(wrapped.status, JSON.stringify(wrapped.json)).toBe(200);
-    const unwrapped = await call(tls, `${cse}/unwrap`, { authentication: secrets.authn, authorization: secrets.authz, wrapped_key: wrapped.json.wrapped_key, reason: 'fullrun' });
+    const unwrapped = await call(tls, `${cse}/unwrap`, {
+      authentication: secrets.authn,
+      authorization: secrets.authz,
+      wrapped_key: wrapped.json.wrapped_key,
+      reason: 'fullrun',
+    });
     expect(unwrapped.json.key).toBe(secrets.dek);
 
     // The admin token opened the admin API for the CLI; the audit trail verifies.
@@ -139,11 +236,23 @@ describe('fresh start with the README command, then one call per dialect', () =>
   });
 
   it('logs each request with its id and dialect, and no secret', () => {
-    const lines = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    for (const d of ['ovh', 'huawei', 'cse']) expect(lines.some((l) => l.msg === 'request' && l.dialect === d && typeof l.reqId === 'string' && l.reqId.length >= 16)).toBe(true);
+    const lines = logs
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    for (const d of ['ovh', 'huawei', 'cse'])
+      expect(lines.some((l) => l.msg === 'request' && l.dialect === d && typeof l.reqId === 'string' && l.reqId.length >= 16)).toBe(true);
     const rootKey = readFileSync(join(dir, 'data', 'root.key'), 'utf8').trim();
-    const pemBody = secrets.ovhKey!.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
-    const needles = { ...secrets, rootKey, ovhKey: pemBody.slice(0, 40), dekHex: Buffer.from(secrets.dek!, 'base64').toString('hex') };
+    const pemBody = secrets
+      .ovhKey!.split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
+    const needles = {
+      ...secrets,
+      rootKey,
+      ovhKey: pemBody.slice(0, 40),
+      dekHex: Buffer.from(secrets.dek!, 'base64').toString('hex'),
+    };
     expect(Object.keys(needles).length).toBeGreaterThanOrEqual(8);
     for (const [name, value] of Object.entries(needles)) {
       expect(value!.length, name).toBeGreaterThan(10);

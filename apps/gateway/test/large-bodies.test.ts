@@ -42,7 +42,16 @@ describe('large bodies', () => {
   let gw: Gateway;
   let ca: string;
   beforeAll(async () => {
-    const cfg = { ...configFromEnv({ POLYKMS_DATA_DIR: dir, POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_HUAWEI_PORT: '0', POLYKMS_CSE_PORT: '0' }), databaseUrl: undefined };
+    const cfg = {
+      ...configFromEnv({
+        POLYKMS_DATA_DIR: dir,
+        POLYKMS_ADMIN_PORT: '0',
+        POLYKMS_OVH_PORT: '0',
+        POLYKMS_HUAWEI_PORT: '0',
+        POLYKMS_CSE_PORT: '0',
+      }),
+      databaseUrl: undefined,
+    };
     gw = await startGateway(cfg, pino({ level: 'silent' }));
     ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
   }, 120_000);
@@ -89,10 +98,20 @@ describe('large bodies', () => {
     const auth = `Authorization: Bearer ${gw.adminToken.token}\r\n`;
     const chunk = (b: Buffer) => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
     const big = Buffer.alloc(ADMIN_MAX_BODY + 1, 0x20);
-    const over = await exchange(gw.urls.admin!, ca, `POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n${auth}\r\n`, Buffer.concat([chunk(big), Buffer.from('0\r\n\r\n')]));
+    const over = await exchange(
+      gw.urls.admin!,
+      ca,
+      `POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n${auth}\r\n`,
+      Buffer.concat([chunk(big), Buffer.from('0\r\n\r\n')]),
+    );
     expect(over).toMatch(/^HTTP\/1\.1 413 /);
     const small = Buffer.from(JSON.stringify({ name: 'under-the-limit' }));
-    const under = await exchange(gw.urls.admin!, ca, `POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\n${auth}\r\n`, small);
+    const under = await exchange(
+      gw.urls.admin!,
+      ca,
+      `POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\n${auth}\r\n`,
+      small,
+    );
     expect(under).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /);
     expect(under).toContain('"name":"under-the-limit"');
   });

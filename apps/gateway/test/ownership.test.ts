@@ -36,7 +36,12 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
   const auth = { authorization: '' };
   const admin = async (method: string, path: string, body?: unknown) => {
     // The admin port is HTTPS under the gateway's own CA.
-    const r = await tlsFetch(`${gw.urls.admin}${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: new Agent({ connect: { ca } }) });
+    const r = await tlsFetch(`${gw.urls.admin}${path}`, {
+      method,
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: new Agent({ connect: { ca } }),
+    });
     const text = await r.text();
     return { status: r.status, json: text ? JSON.parse(text) : undefined, text };
   };
@@ -48,7 +53,14 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
     kaclsUrl = `https://localhost:${csePort}/v1`;
     is = await testIssuers(dir);
     writeFileSync(join(dir, 'cse.json'), JSON.stringify(baseConfig(kaclsUrl, is)));
-    const env = { POLYKMS_DATA_DIR: join(dir, 'data'), POLYKMS_ADMIN_PORT: '0', POLYKMS_OVH_PORT: '0', POLYKMS_HUAWEI_PORT: '0', POLYKMS_CSE_PORT: String(csePort), POLYKMS_CSE_CONFIG: join(dir, 'cse.json') };
+    const env = {
+      POLYKMS_DATA_DIR: join(dir, 'data'),
+      POLYKMS_ADMIN_PORT: '0',
+      POLYKMS_OVH_PORT: '0',
+      POLYKMS_HUAWEI_PORT: '0',
+      POLYKMS_CSE_PORT: String(csePort),
+      POLYKMS_CSE_CONFIG: join(dir, 'cse.json'),
+    };
     gw = await startGateway({ ...configFromEnv(env), databaseUrl: db.url }, pino({ level: 'silent' }));
     auth.authorization = `Bearer ${gw.adminToken.token}`;
     ca = (await gatewayCa(gw.kms)).certPem;
@@ -59,14 +71,24 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('no other dialect lists, uses, changes or deletes the KEK; customer keys are shared; CSE keeps working', { timeout: 120_000 }, async () => {
+  it('no other dialect lists, uses, changes or deletes the KEK; customer keys are shared; CSE keeps working', {
+    timeout: 120_000,
+  }, async () => {
     // Workspace wraps a DEK: the blob names the KEK (0x01 | KEK id | version | ...).
     const rn = '//googleapis.com/drive/files/f1';
     const dek = randomBytes(32);
     const cse = (path: string, body: unknown) => httpsCall(gw.urls.cse!, ca, 'POST', path, body);
     const authn = () => is.idp.mint({ email: 'ann@example.com' }, { aud: 'client-web' });
-    const authz = (role: string) => is.drive.mint({ email: 'ann@example.com', role, resource_name: rn, kacls_url: kaclsUrl, perimeter_id: '' }, { aud: 'cse-authorization' });
-    const wrapped = await cse('/v1/wrap', { authentication: await authn(), authorization: await authz('writer'), key: dek.toString('base64') });
+    const authz = (role: string) =>
+      is.drive.mint(
+        { email: 'ann@example.com', role, resource_name: rn, kacls_url: kaclsUrl, perimeter_id: '' },
+        { aud: 'cse-authorization' },
+      );
+    const wrapped = await cse('/v1/wrap', {
+      authentication: await authn(),
+      authorization: await authz('writer'),
+      key: dek.toString('base64'),
+    });
     expect(wrapped.status, wrapped.text).toBe(200);
     const blob = Buffer.from(wrapped.json.wrapped_key, 'base64');
     const kekId = uuidOf(blob.subarray(1, 17));
@@ -76,24 +98,53 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
     const domain = (await admin('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).json;
     const project = randomBytes(16).toString('hex');
     const password = `pw-${randomBytes(12).toString('hex')}`;
-    expect((await admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'ann', password, projects: [{ id: project, roles: ['KMS Administrator'] }] })).status).toBe(201);
-    for (const [dialect, id] of [['ovh', domain.id], ['huawei', project]]) {
+    expect(
+      (
+        await admin('POST', '/admin/huawei/users', {
+          domain: 'acme',
+          name: 'ann',
+          password,
+          projects: [{ id: project, roles: ['KMS Administrator'] }],
+        })
+      ).status,
+    ).toBe(201);
+    for (const [dialect, id] of [
+      ['ovh', domain.id],
+      ['huawei', project],
+    ]) {
       const l = await admin('POST', `/admin/tenants/${tenant.id}/links`, { dialect, id });
       expect(l.status, l.text).toBe(200);
       expect(l.json.tenantId).toBe(tenant.id);
     }
     // The credential after the link: it is issued for the domain's tenant of the moment.
-    const cred = (await admin('POST', `/v2/okms/resource/${domain.id}/credential`, { name: 'c', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] })).json;
+    const cred = (
+      await admin('POST', `/v2/okms/resource/${domain.id}/credential`, {
+        name: 'c',
+        identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+      })
+    ).json;
     const cert = (await admin('GET', `/v2/okms/resource/${domain.id}/credential/${cred.id}`)).json.certificatePEM;
-    const ovh = (method: string, path: string, body?: unknown) => ovhCall(gw.urls.ovh!, { cert, key: cred.privateKeyPEM, ca }, method, path, body);
+    const ovh = (method: string, path: string, body?: unknown) =>
+      ovhCall(gw.urls.ovh!, { cert, key: cred.privateKeyPEM, ca }, method, path, body);
     const token = await httpsCall(gw.urls.huawei!, ca, 'POST', '/v3/auth/tokens', {
-      auth: { identity: { methods: ['password'], password: { user: { name: 'ann', password, domain: { name: 'acme' } } } }, scope: { project: { id: project } } },
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'ann', password, domain: { name: 'acme' } } } },
+        scope: { project: { id: project } },
+      },
     });
     expect(token.status, token.text).toBe(201);
-    const hw = (verb: string, body: unknown) => httpsCall(gw.urls.huawei!, ca, 'POST', `/v1.0/${project}/kms/${verb}`, body, { 'x-auth-token': token.headers['x-subject-token'] as string });
+    const hw = (verb: string, body: unknown) =>
+      httpsCall(gw.urls.huawei!, ca, 'POST', `/v1.0/${project}/kms/${verb}`, body, {
+        'x-auth-token': token.headers['x-subject-token'] as string,
+      });
 
     // Customer keys are the tenant's, through every vendor.
-    const viaOvh = await ovh('POST', '/v1/servicekey', { name: 'customer', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+    const viaOvh = await ovh('POST', '/v1/servicekey', {
+      name: 'customer',
+      type: 'oct',
+      size: 256,
+      operations: ['encrypt', 'decrypt'],
+    });
     expect(viaOvh.status, viaOvh.text).toBe(201);
     const viaHw = await hw('create-key', { key_alias: 'customer-hw' });
     expect(viaHw.status, viaHw.text).toBe(200);
@@ -106,7 +157,11 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
     expect(ovhList.json.objects_list.map((k: any) => k.id).sort()).toEqual([viaOvh.json.id, viaHw.json.key_info.key_id].sort());
     const ovhTries: [string, string, unknown?][] = [
       ['GET', `/v1/servicekey/${kekId}`],
-      ['POST', `/v1/servicekey/${kekId}/decrypt`, { ciphertext: toJwe(blob, kekId, 1, 256, 'ciphertext'), context: 'google-cse/wrapped-key/v1' }],
+      [
+        'POST',
+        `/v1/servicekey/${kekId}/decrypt`,
+        { ciphertext: toJwe(blob, kekId, 1, 256, 'ciphertext'), context: 'google-cse/wrapped-key/v1' },
+      ],
       ['POST', `/v1/servicekey/${kekId}/encrypt`, { plaintext: dek.toString('base64') }],
       ['POST', `/v1/servicekey/${kekId}/datakey`, { size: 256 }],
       ['PATCH', `/v1/servicekey/${kekId}`, { name: 'mine' }],
@@ -162,7 +217,11 @@ describe.each(backends())('a CSE tenant linked to OVH and Huawei on %s', (backen
     // CSE: untouched, the wrapped key still unwraps.
     const kek = await gw.kms.getKey({ tenantId: tenant.id, dialect: 'cse', principal: 'test' }, kekId);
     expect([kek.state, kek.name, kek.owner, kek.currentVersion]).toEqual(['active', 'google-cse-kek', 'cse', 1]);
-    const unwrapped = await cse('/v1/unwrap', { authentication: await authn(), authorization: await authz('reader'), wrapped_key: wrapped.json.wrapped_key });
+    const unwrapped = await cse('/v1/unwrap', {
+      authentication: await authn(),
+      authorization: await authz('reader'),
+      wrapped_key: wrapped.json.wrapped_key,
+    });
     expect(unwrapped.status, unwrapped.text).toBe(200);
     expect(unwrapped.json.key).toBe(dek.toString('base64'));
   });

@@ -4,13 +4,14 @@
  * frees the ports and the embedded database's lock, and leaves no gateway process behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@polykms/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Agent, fetch as tlsFetch } from 'undici';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const README_START = 'npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 start';
@@ -59,7 +60,10 @@ describe.skipIf(process.platform !== 'linux')('stopping the README start command
 
   // SIGTERM to the outermost process alone (kill PID, a supervisor); SIGINT to the whole process
   // group, as Ctrl-C in a terminal sends it.
-  for (const [signal, to] of [['SIGTERM', 'the wrapper alone'], ['SIGINT', 'the process group (Ctrl-C)']] as const) {
+  for (const [signal, to] of [
+    ['SIGTERM', 'the wrapper alone'],
+    ['SIGINT', 'the process group (Ctrl-C)'],
+  ] as const) {
     it(`${signal} to ${to} stops the gateway and frees its ports and the database lock`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'polykms-stop-'));
       dirs.push(dir);
@@ -75,13 +79,31 @@ describe.skipIf(process.platform !== 'linux')('stopping the README start command
         POLYKMS_LOG_LEVEL: 'info',
       };
       // Its own process group and session, as a terminal would give it; the signal goes to the wrapper's pid only.
-      const wrapper = spawn('sh', ['-c', README_START], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const wrapper = spawn('sh', ['-c', README_START], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
       let logs = '';
       wrapper.stdout!.on('data', (d) => (logs += d));
       wrapper.stderr!.on('data', (d) => (logs += d));
       const wrapperExit = new Promise((r) => wrapper.on('exit', r));
       try {
-        await until('the gateway to be ready', () => fetch(`http://127.0.0.1:${ports.admin}/readyz`).then((r) => r.ok, () => false), 240_000);
+        await until(
+          'the gateway to be ready',
+          () =>
+            // The admin port is HTTPS under the gateway CA, which the gateway writes into its data directory.
+            existsSync(join(dataDir, 'ca.pem'))
+              ? tlsFetch(`https://127.0.0.1:${ports.admin}/readyz`, {
+                  dispatcher: new Agent({ connect: { ca: readFileSync(join(dataDir, 'ca.pem'), 'utf8'), servername: 'localhost' } }),
+                }).then(
+                  (r) => r.ok,
+                  () => false,
+                )
+              : false,
+          240_000,
+        );
       } catch (e) {
         throw new Error(`${(e as Error).message}\n${logs}`);
       }
@@ -99,7 +121,12 @@ describe.skipIf(process.platform !== 'linux')('stopping the README start command
       await wrapperExit;
       for (const [name, port] of Object.entries(ports)) expect(await portFree(port), `${name} port ${port} free`).toBe(true);
       // The lock is free: the CLI opens the same embedded database on its own.
-      const r = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'tenant', 'list', '--json'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(process.execPath, ['apps/gateway/bin/polykms.mjs', 'tenant', 'list', '--json'], {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(logs).toMatch(/shutting down/);

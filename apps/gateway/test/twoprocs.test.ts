@@ -19,7 +19,12 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
   const token = 'two-process-admin-token-0123456789';
   // The admin port is HTTPS under the gateway CA, which both processes write into their data directory.
   const adminFetch = (port: number, method: string, path: string, body?: unknown) =>
-    undiciFetch(`https://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: new Agent({ connect: { ca: readFileSync(join(dir, 'ca.pem')) } }) });
+    undiciFetch(`https://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: new Agent({ connect: { ca: readFileSync(join(dir, 'ca.pem')) } }),
+    });
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -37,21 +42,32 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
         POLYKMS_OVH_PORT: String(ports.ovh),
         POLYKMS_HUAWEI_PORT: String(ports.huawei),
       };
-      const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'serve'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'serve'], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const p = { child, ports, logs: '' };
       child.stdout!.on('data', (d) => (p.logs += d));
       child.stderr!.on('data', (d) => (p.logs += d));
       procs.push(p);
       let ready = false;
       for (let t = 0; t < 200 && !ready && child.exitCode === null; t++) {
-        ready = existsSync(join(dir, 'ca.pem')) && (await adminFetch(ports.admin, 'GET', '/readyz').then((r) => r.ok, () => false));
+        ready =
+          existsSync(join(dir, 'ca.pem')) &&
+          (await adminFetch(ports.admin, 'GET', '/readyz').then(
+            (r) => r.ok,
+            () => false,
+          ));
         if (!ready) await new Promise((r) => setTimeout(r, 250));
       }
       if (!ready) throw new Error(`gateway ${i} did not start:\n${p.logs}`);
     }
   });
   afterAll(async () => {
-    await Promise.all(procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : (p.child.once('exit', r), p.child.kill('SIGTERM'))))));
+    await Promise.all(
+      procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : (p.child.once('exit', r), p.child.kill('SIGTERM'))))),
+    );
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -62,12 +78,22 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
       (await adminFetch(a.ports.admin!, method, path, body)).json() as Promise<any>;
     const ca = (await admin('GET', '/admin/ca')).certificatePEM as string;
     const domain = await admin('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
-    const cred = await admin('POST', `/v2/okms/resource/${domain.id}/credential`, { name: 'two', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
+    const cred = await admin('POST', `/v2/okms/resource/${domain.id}/credential`, {
+      name: 'two',
+      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+    });
     const got = await admin('GET', `/v2/okms/resource/${domain.id}/credential/${cred.id}`);
-    const ovh = new Agent({ connect: { ca, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' } });
+    const ovh = new Agent({
+      connect: { ca, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' },
+    });
     const tls = new Agent({ connect: { ca, servername: 'localhost' } });
     const post = async (dispatcher: Agent, url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const r = await request(url, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      const r = await request(url, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
       return { status: r.statusCode, headers: r.headers, json: JSON.parse((await r.body.text()) || 'null') };
     };
     const ovhA = `https://localhost:${a.ports.ovh}/api/${domain.id}/v1/servicekey`;
@@ -85,8 +111,21 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
 
     // The same through Huawei: disabled on A, refused on B at once.
     const project = 'c0ffee00c0ffee00c0ffee00c0ffee00';
-    await admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'bob', password: 'two-proc-password', projects: [{ id: project, roles: ['KMS Administrator'] }] });
-    const tok = await post(tls, `https://localhost:${b.ports.huawei}/v3/auth/tokens`, { auth: { identity: { methods: ['password'], password: { user: { name: 'bob', password: 'two-proc-password', domain: { name: 'acme' } } } }, scope: { project: { id: project } } } });
+    await admin('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'bob',
+      password: 'two-proc-password',
+      projects: [{ id: project, roles: ['KMS Administrator'] }],
+    });
+    const tok = await post(tls, `https://localhost:${b.ports.huawei}/v3/auth/tokens`, {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'bob', password: 'two-proc-password', domain: { name: 'acme' } } },
+        },
+        scope: { project: { id: project } },
+      },
+    });
     const h = { 'x-auth-token': tok.headers['x-subject-token'] as string };
     const hw = (g: typeof a, verb: string) => `https://localhost:${g.ports.huawei}/v1.0/${project}/kms/${verb}`;
     const hk = (await post(tls, hw(a, 'create-key'), { key_alias: 'shared-hw' }, h)).json.key_info.key_id;

@@ -35,8 +35,14 @@ const CreateUser = z.strictObject({
   projects: Projects,
   enabled: z.boolean().optional(),
 });
-const UpdateUser = z.strictObject({ password: CreateUser.shape.password.optional(), projects: Projects.optional(), enabled: z.boolean().optional() });
-const CreateProject = z.strictObject({ id: z.string().regex(PROJECT_ID, { message: 'a project id is 1-64 letters, digits, - or _' }) });
+const UpdateUser = z.strictObject({
+  password: CreateUser.shape.password.optional(),
+  projects: Projects.optional(),
+  enabled: z.boolean().optional(),
+});
+const CreateProject = z.strictObject({
+  id: z.string().regex(PROJECT_ID, { message: 'a project id is 1-64 letters, digits, - or _' }),
+});
 const CreateAccessKey = z.strictObject({ description: z.string().max(255).optional() });
 
 class AdminError extends Error {
@@ -80,7 +86,15 @@ export function huaweiAdminApp(kms: Kms) {
       throw new AdminError(400, 'the body is not valid JSON');
     }
     const r = schema.safeParse(data);
-    if (!r.success) throw new AdminError(400, r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : `${i.path.join('.') || 'body'}: ${i.message}`)).join('; '));
+    if (!r.success)
+      throw new AdminError(
+        400,
+        r.error.issues
+          .map((i) =>
+            i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : `${i.path.join('.') || 'body'}: ${i.message}`,
+          )
+          .join('; '),
+      );
     return r.data;
   };
   const userRow = async (id: string) => {
@@ -90,7 +104,16 @@ export function huaweiAdminApp(kms: Kms) {
   };
   const changed = async (action: string, details: Record<string, unknown>) => {
     await kms.publish(IAM_TOPIC, action);
-    await kms.audit.record({ at: new Date(), tenantId: null, dialect: 'huawei', principal: 'admin', action, keyId: null, outcome: 'allowed', details });
+    await kms.audit.record({
+      at: new Date(),
+      tenantId: null,
+      dialect: 'huawei',
+      principal: 'admin',
+      action,
+      keyId: null,
+      outcome: 'allowed',
+      details,
+    });
   };
   /** A project id seen for the first time becomes a tenant. */
   const withProjects = async (ps: z.infer<typeof Projects>): Promise<ProjectRoles[]> => {
@@ -101,7 +124,11 @@ export function huaweiAdminApp(kms: Kms) {
   app.post('/admin/huawei/users', async (c) => {
     const req = await json(c.req.raw, CreateUser);
     const projects = await withProjects(req.projects);
-    const sameDomain = await (await huaweiDb(kms)).selectFrom('huawei_users').select('domain_id').where('domain_name', '=', req.domain).executeTakeFirst();
+    const sameDomain = await (await huaweiDb(kms))
+      .selectFrom('huawei_users')
+      .select('domain_id')
+      .where('domain_name', '=', req.domain)
+      .executeTakeFirst();
     const now = new Date();
     const row = await (await huaweiDb(kms))
       .insertInto('huawei_users')
@@ -188,19 +215,47 @@ export function huaweiAdminApp(kms: Kms) {
       .returningAll()
       .executeTakeFirstOrThrow();
     await changed('huawei.access_key.create', { userId: u.id, access });
-    return c.json({ access, secret, user_id: u.id, status: row.status, description: row.description, created_at: row.created_at.toISOString() }, 201);
+    return c.json(
+      {
+        access,
+        secret,
+        user_id: u.id,
+        status: row.status,
+        description: row.description,
+        created_at: row.created_at.toISOString(),
+      },
+      201,
+    );
   });
 
   app.get('/admin/huawei/users/:id/access-keys', async (c) => {
     const u = await userRow(c.req.param('id'));
-    const rows = await (await huaweiDb(kms)).selectFrom('huawei_access_keys').selectAll().where('user_id', '=', u.id).orderBy('created_at').execute();
-    return c.json(rows.map((r) => ({ access: r.access, user_id: r.user_id, status: r.status, description: r.description, created_at: r.created_at.toISOString() })));
+    const rows = await (await huaweiDb(kms))
+      .selectFrom('huawei_access_keys')
+      .selectAll()
+      .where('user_id', '=', u.id)
+      .orderBy('created_at')
+      .execute();
+    return c.json(
+      rows.map((r) => ({
+        access: r.access,
+        user_id: r.user_id,
+        status: r.status,
+        description: r.description,
+        created_at: r.created_at.toISOString(),
+      })),
+    );
   });
 
   app.delete('/admin/huawei/users/:id/access-keys/:access', async (c) => {
     const u = await userRow(c.req.param('id'));
     const access = c.req.param('access');
-    const row = await (await huaweiDb(kms)).deleteFrom('huawei_access_keys').where('user_id', '=', u.id).where('access', '=', access).returning('access').executeTakeFirst();
+    const row = await (await huaweiDb(kms))
+      .deleteFrom('huawei_access_keys')
+      .where('user_id', '=', u.id)
+      .where('access', '=', access)
+      .returning('access')
+      .executeTakeFirst();
     if (!row) throw new AdminError(404, `access key ${access} not found for user ${u.id}`);
     await kms.secrets.delete(secretId(access));
     await changed('huawei.access_key.delete', { userId: u.id, access });
@@ -208,7 +263,13 @@ export function huaweiAdminApp(kms: Kms) {
   });
 
   app.get('/admin/huawei/projects', async (c) =>
-    c.json((await kms.tenants.inDialect('huawei')).map((b) => ({ id: b.external_id, tenant_id: b.tenant_id, created_at: b.created_at.toISOString() }))),
+    c.json(
+      (await kms.tenants.inDialect('huawei')).map((b) => ({
+        id: b.external_id,
+        tenant_id: b.tenant_id,
+        created_at: b.created_at.toISOString(),
+      })),
+    ),
   );
 
   app.post('/admin/huawei/projects', async (c) => {

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { clientAddress, handleErrors, limitBody, type Metrics, observe, parseJson, readBody, refuseCrossSite, responseHeader } from '@polykms/http';
+import {
+  clientAddress,
+  handleErrors,
+  limitBody,
+  type Metrics,
+  observe,
+  parseJson,
+  readBody,
+  refuseCrossSite,
+  responseHeader,
+} from '@polykms/http';
 import { Hono, type Context } from 'hono';
 import { isUuid, KmsError, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
@@ -66,7 +76,8 @@ export const grantPrincipals = (id: HuaweiIdentity) => [`user:${id.user.id}`, `d
  * A `key_id` where Huawei also takes an alias (describe-key and the operations that use a key): the id
  * of the key an alias, or a key's own alias, names; 404 KMS.0207 when none does.
  */
-export const keyIdOf = async (kms: Kms, c: HuaweiContext, ref: string): Promise<string> => (isUuid(ref) ? ref : kms.resolveAlias(caller(c), ref));
+export const keyIdOf = async (kms: Kms, c: HuaweiContext, ref: string): Promise<string> =>
+  isUuid(ref) ? ref : kms.resolveAlias(caller(c), ref);
 
 /**
  * For handlers that read the key before the core call (to answer Huawei's state codes): the role is
@@ -74,7 +85,12 @@ export const keyIdOf = async (kms: Kms, c: HuaweiContext, ref: string): Promise<
  */
 export function requireAction(c: HuaweiContext, action: Action) {
   const id = c.get('identity');
-  if (!roleAllows(id.roles, action)) throw new KmsError('permission_denied', `user ${id.user.name} may not ${action.replace('key.', '').replace(/_/g, ' ')} in project ${id.projectId}`, 'policy');
+  if (!roleAllows(id.roles, action))
+    throw new KmsError(
+      'permission_denied',
+      `user ${id.user.name} may not ${action.replace('key.', '').replace(/_/g, ' ')} in project ${id.projectId}`,
+      'policy',
+    );
 }
 
 /** Step one of every handler: the body against its schema; the first problem as Huawei's code. */
@@ -84,7 +100,14 @@ export function body<S extends z.ZodType>(c: HuaweiContext, schema: S): z.infer<
     refuse: (p) =>
       p.why === 'schema'
         ? issueError(p.error, p.json)
-        : new HuaweiError('0202', p.why === 'empty' ? 'The request needs a JSON body.' : p.why === 'syntax' ? 'The body is not valid JSON.' : 'The body must be a JSON object.'),
+        : new HuaweiError(
+            '0202',
+            p.why === 'empty'
+              ? 'The request needs a JSON body.'
+              : p.why === 'syntax'
+                ? 'The body is not valid JSON.'
+                : 'The body must be a JSON object.',
+          ),
   });
 }
 
@@ -106,7 +129,8 @@ export function huaweiApp(
     'huawei',
     (e, c) => {
       const requestId = c.get('requestId') ?? randomUUID();
-      if (e instanceof KmsError && e.kind === 'unauthenticated') kms.authFailures.refused({ dialect: 'huawei', source: clientAddress(c), reason: e.message, requestId });
+      if (e instanceof KmsError && e.kind === 'unauthenticated')
+        kms.authFailures.refused({ dialect: 'huawei', source: clientAddress(c), reason: e.message, requestId });
       const op = c.req.path.split('/').slice(4).join('/');
       const ctx: ErrorContext = { op, key: needsKey(e) ? ((e as KmsError).key as ErrorContext['key']) : undefined };
       return renderError(e, requestId, ctx);
@@ -121,10 +145,16 @@ export function huaweiApp(
   });
   // Huawei's credentials are headers a browser does not add by itself, so this is defence in depth:
   // no other site's page has business here, password logins included.
-  app.use('*', refuseCrossSite((_c, reason) => {
-    throw new ApigwError('0302', reason);
-  }));
-  app.use('*', limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)));
+  app.use(
+    '*',
+    refuseCrossSite((_c, reason) => {
+      throw new ApigwError('0302', reason);
+    }),
+  );
+  app.use(
+    '*',
+    limitBody(MAX_BODY, (c) => c.json(apigwBody('APIGW.0201', APIGW['0201'][1], (c as HuaweiContext).get('requestId')), 413)),
+  );
   app.use('/v1.0/:project_id/kms/*', async (c, next) => {
     const raw = c.req.method === 'GET' || c.req.method === 'HEAD' ? Buffer.alloc(0) : await readBody(c);
     if (raw.length > MAX_BODY) throw new ApigwError('0201');

@@ -95,12 +95,16 @@ export class ApigwError extends Error {
     readonly code: ApigwCode,
     readonly detail?: string,
   ) {
-    super(code === '0301' && detail ? `${APIGW[code][1]}: ${detail}` : detail ?? APIGW[code][1]);
+    super(code === '0301' && detail ? `${APIGW[code][1]}: ${detail}` : (detail ?? APIGW[code][1]));
   }
 }
 
 export const kmsBody = (code: string, msg: string) => ({ error: { error_code: code, error_msg: msg } });
-export const apigwBody = (code: string, msg: string, requestId: string) => ({ error_code: code, error_msg: msg, request_id: requestId });
+export const apigwBody = (code: string, msg: string, requestId: string) => ({
+  error_code: code,
+  error_msg: msg,
+  request_id: requestId,
+});
 
 /** What the error handler knows about the request, to pick Huawei's finer code for a core error. */
 export interface ErrorContext {
@@ -112,7 +116,14 @@ export interface ErrorContext {
 
 const SIGN_OPS = new Set(['sign', 'verify']);
 const MAC_OPS = new Set(['generate-mac', 'verify-mac']);
-const ENCRYPT_OPS = new Set(['encrypt-data', 'decrypt-data', 'create-datakey', 'create-datakey-without-plaintext', 'encrypt-datakey', 'decrypt-datakey']);
+const ENCRYPT_OPS = new Set([
+  'encrypt-data',
+  'decrypt-data',
+  'create-datakey',
+  'create-datakey-without-plaintext',
+  'encrypt-datakey',
+  'decrypt-datakey',
+]);
 
 /** The KMS code for a state refusal: which state the key is in, and what was asked. */
 function stateCode(op: string, state: KeyState | undefined): KmsCode {

@@ -68,7 +68,18 @@ export interface HuaweiUser {
   tokenEpoch: number;
 }
 
-type UserRow = { id: string; domain_id: string; domain_name: string; name: string; password_hash: string; projects: unknown; enabled: boolean; created_at: Date; updated_at: Date; token_epoch: number };
+type UserRow = {
+  id: string;
+  domain_id: string;
+  domain_name: string;
+  name: string;
+  password_hash: string;
+  projects: unknown;
+  enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+  token_epoch: number;
+};
 
 export const toUser = (r: UserRow): HuaweiUser => ({
   id: r.id,
@@ -120,7 +131,12 @@ export async function findUserById(kms: Kms, id: string): Promise<HuaweiUser | u
 }
 
 export async function findUserByName(kms: Kms, domainName: string, name: string): Promise<HuaweiUser | undefined> {
-  const r = await (await huaweiDb(kms)).selectFrom('huawei_users').selectAll().where('domain_name', '=', domainName).where('name', '=', name).executeTakeFirst();
+  const r = await (await huaweiDb(kms))
+    .selectFrom('huawei_users')
+    .selectAll()
+    .where('domain_name', '=', domainName)
+    .where('name', '=', name)
+    .executeTakeFirst();
   return r ? toUser(r) : undefined;
 }
 

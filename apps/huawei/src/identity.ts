@@ -3,7 +3,17 @@ import type { Context } from 'hono';
 import { KmsError, type Kms } from '@polykms/core';
 import { HuaweiError } from './errors.ts';
 import { IAM_TOPIC, REVOKED_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
-import { canonicalQuery, canonicalRequest, canonicalUris, parseAuthorization, parseSdkDate, payloadHash, signString, signatureMatches, stringToSign } from './signer.ts';
+import {
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUris,
+  parseAuthorization,
+  parseSdkDate,
+  payloadHash,
+  signString,
+  signatureMatches,
+  stringToSign,
+} from './signer.ts';
 import type { TokenClaims, TokenService } from './tokens.ts';
 import { requestHeader } from '@polykms/http';
 import { huaweiDb } from './store.ts';
@@ -62,7 +72,9 @@ export class IamCache {
     const hit = this.revocations.get(tokenId);
     if (hit && hit.until > Date.now()) return hit.v;
     const gen = this.generation;
-    const v = (await (await huaweiDb(this.kms)).selectFrom('huawei_revoked_tokens').select('id').where('id', '=', tokenId).executeTakeFirst()) !== undefined;
+    const v =
+      (await (await huaweiDb(this.kms)).selectFrom('huawei_revoked_tokens').select('id').where('id', '=', tokenId).executeTakeFirst()) !==
+      undefined;
     if (gen !== this.generation) return v;
     if (this.revocations.size > 10_000) this.revocations.clear();
     this.revocations.set(tokenId, { v, until: Date.now() + TTL_MS });
@@ -100,7 +112,11 @@ export interface AuthDeps {
  * The user behind a token, if the token is genuine, unexpired, not revoked, and its user still exists,
  * is enabled and has not changed password (or been disabled) since it was issued; otherwise why not.
  */
-export async function tokenHolder(deps: Pick<AuthDeps, 'tokens' | 'cache'>, token: string, now: Date): Promise<{ ok: true; claims: Readonly<TokenClaims>; user: HuaweiUser } | { ok: false; why: string }> {
+export async function tokenHolder(
+  deps: Pick<AuthDeps, 'tokens' | 'cache'>,
+  token: string,
+  now: Date,
+): Promise<{ ok: true; claims: Readonly<TokenClaims>; user: HuaweiUser } | { ok: false; why: string }> {
   const v = await deps.tokens.verify(token, now);
   if (!v.ok) return v;
   const user = await deps.cache.user(v.claims.u);
@@ -133,7 +149,8 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     const date = sdkDate ? parseSdkDate(sdkDate) : undefined;
     if (!sdkDate || !date) throw unauth('x-sdk-date not found or not in the form YYYYMMDDTHHMMSSZ');
     if (!auth.signedHeaders.includes('x-sdk-date')) throw unauth('x-sdk-date must be a signed header');
-    if (Math.abs(now.getTime() - date.getTime()) > MAX_SKEW_MS) throw unauth(`x-sdk-date ${sdkDate} is more than 15 minutes away from the server time`);
+    if (Math.abs(now.getTime() - date.getTime()) > MAX_SKEW_MS)
+      throw unauth(`x-sdk-date ${sdkDate} is more than 15 minutes away from the server time`);
     // An unknown AK is checked against a stand-in secret and refused in the words of a bad signature,
     // so neither the answer nor its timing tells which AKs exist.
     const found = await deps.cache.accessKey(auth.access);
@@ -149,7 +166,14 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
     let first = '';
     let ok = false;
     for (const uri of canonicalUris(rawPath)) {
-      const cr = canonicalRequest({ method: wireMethod, canonicalUri: uri, canonicalQuery: query, signedHeaders: auth.signedHeaders, header: (n) => requestHeader(c, n), payloadHash: hash });
+      const cr = canonicalRequest({
+        method: wireMethod,
+        canonicalUri: uri,
+        canonicalQuery: query,
+        signedHeaders: auth.signedHeaders,
+        header: (n) => requestHeader(c, n),
+        payloadHash: hash,
+      });
       first ||= cr;
       // Every candidate is computed and compared, so timing does not tell which form was tried.
       ok = signatureMatches(signString(found?.secret ?? UNKNOWN_AK_SECRET, stringToSign(sdkDate, cr)), auth.signature) || ok;
@@ -168,7 +192,14 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
 
 const UNKNOWN_AK_SECRET = randomBytes(40);
 
-async function identityOf(cache: IamCache, user: HuaweiUser, projectId: string, roles: string[], via: 'token' | 'aksk', access?: string): Promise<HuaweiIdentity> {
+async function identityOf(
+  cache: IamCache,
+  user: HuaweiUser,
+  projectId: string,
+  roles: string[],
+  via: 'token' | 'aksk',
+  access?: string,
+): Promise<HuaweiIdentity> {
   const tenantId = await cache.tenant(projectId);
   return { user, projectId, tenantId, roles, via, access };
 }

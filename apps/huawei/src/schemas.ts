@@ -16,14 +16,31 @@ export const ALIAS_NAME_RE = /^alias\/[a-zA-Z0-9:/_-]{1,249}$/;
  * Where Huawei takes an alias for a key (OTC: "`key_id` may be `alias/xxx`"): a key id, or an `alias/...`
  * name, an alias object's or a key's own; anything else is still a bad key id (KMS.0205).
  */
-const keyRef = z.union([keyId, z.string().regex(ALIAS_NAME_RE)], { message: 'must be a key id (uuid) or an alias/... name' });
+const keyRef = z.union([keyId, z.string().regex(ALIAS_NAME_RE)], {
+  message: 'must be a key id (uuid) or an alias/... name',
+});
 /** A number the SDK models type as string: "512" and 512 are the same. */
 const numStr = z.union([z.string().max(20), z.number()]);
 const sequence = z.string().max(36).optional();
 const context = z.record(z.string(), z.unknown()).optional();
 const aad = z.string().max(128).optional();
 
-export const KEY_SPECS = ['AES_256', 'SM4', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'EC_P256', 'EC_P384', 'SECP256K1', 'SM2', 'ED25519', 'HMAC_256', 'HMAC_384', 'HMAC_512', 'HMAC_SM3'] as const;
+export const KEY_SPECS = [
+  'AES_256',
+  'SM4',
+  'RSA_2048',
+  'RSA_3072',
+  'RSA_4096',
+  'EC_P256',
+  'EC_P384',
+  'SECP256K1',
+  'SM2',
+  'ED25519',
+  'HMAC_256',
+  'HMAC_384',
+  'HMAC_512',
+  'HMAC_SM3',
+] as const;
 export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC'] as const;
 export const SIGNING_ALGORITHMS = [
   'RSASSA_PSS_SHA_256',
@@ -67,7 +84,11 @@ export const ListKeys = z.object({
 export const KeyOnly = z.object({ key_id: keyId, sequence });
 export const KeyRefOnly = z.object({ key_id: keyRef, sequence });
 export const ScheduleKeyDeletion = z.object({ key_id: keyId, pending_days: numStr, sequence });
-export const UpdateKeyAlias = z.object({ key_id: keyId, key_alias: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }), sequence });
+export const UpdateKeyAlias = z.object({
+  key_id: keyId,
+  key_alias: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }),
+  sequence,
+});
 export const UpdateKeyDescription = z.object({ key_id: keyId, key_description: z.string().max(255), sequence });
 
 export const EncryptData = z.object({
@@ -96,7 +117,10 @@ export const CreateDatakey = z.object({
 });
 export const EncryptDatakey = z.object({
   key_id: keyRef,
-  plain_text: z.string().min(1).max(2 * (1024 + 32)),
+  plain_text: z
+    .string()
+    .min(1)
+    .max(2 * (1024 + 32)),
   datakey_plain_length: numStr,
   encryption_context: context,
   additional_authenticated_data: aad,
@@ -104,7 +128,10 @@ export const EncryptDatakey = z.object({
 });
 export const DecryptDatakey = z.object({
   key_id: keyRef,
-  cipher_text: z.string().min(1).max(4 * 1024),
+  cipher_text: z
+    .string()
+    .min(1)
+    .max(4 * 1024),
   datakey_cipher_length: numStr,
   encryption_context: context,
   additional_authenticated_data: aad,
@@ -120,7 +147,12 @@ export const Sign = z.object({
   sequence,
 });
 export const Verify = Sign.extend({ signature: z.string().min(1).max(2048) });
-export const GenerateMac = z.object({ key_id: keyRef, mac_algorithm: z.enum(MAC_ALGORITHMS), message: z.string().min(1).max(8192), sequence });
+export const GenerateMac = z.object({
+  key_id: keyRef,
+  mac_algorithm: z.enum(MAC_ALGORITHMS),
+  message: z.string().min(1).max(8192),
+  sequence,
+});
 export const VerifyMac = GenerateMac.extend({ mac: z.string().min(1).max(256) });
 
 export const RotationInterval = z.object({ key_id: keyId, rotation_interval: numStr, sequence });
@@ -150,7 +182,10 @@ const grantId = z.string().regex(/^[A-Fa-f0-9]{64}$/, { message: 'must be 64 hex
 export const CreateGrant = z.object({
   key_id: keyId,
   grantee_principal: principal,
-  operations: z.array(z.enum(GRANT_OPERATIONS)).min(1).max(GRANT_OPERATIONS.length * 2),
+  operations: z
+    .array(z.enum(GRANT_OPERATIONS))
+    .min(1)
+    .max(GRANT_OPERATIONS.length * 2),
   name: z.string().regex(ALIAS_RE, { message: 'must match ^[a-zA-Z0-9:/_-]{1,255}$' }).optional(),
   retiring_principal: principal.optional(),
   grantee_principal_type: z.enum(['user', 'domain']).optional(),
@@ -164,7 +199,11 @@ const aliasName = z.string().regex(ALIAS_NAME_RE, { message: 'must match ^alias/
 export const CreateAlias = z.object({ key_id: keyId, alias: aliasName, sequence });
 export const DeleteAlias = z.object({ key_id: keyId, aliases: z.array(aliasName).min(1).max(100), sequence });
 export const AssociateAlias = z.object({ alias: aliasName, target_key_id: keyId, sequence });
-export const ListAliasesQuery = z.object({ key_id: keyId.optional(), limit: numStr.optional(), marker: aliasName.optional() });
+export const ListAliasesQuery = z.object({
+  key_id: keyId.optional(),
+  limit: numStr.optional(),
+  marker: aliasName.optional(),
+});
 
 /** Which KMS code a bad value of a field gets (huawei-kms.md §5.2); others are KMS.0308. */
 const FIELD_CODES: Record<string, KmsCode> = {
@@ -198,11 +237,16 @@ export function issueError(error: z.ZodError, raw: unknown): HuaweiError {
   const issue = error.issues[0]!;
   const field = String(issue.path[0] ?? '');
   const path = issue.path.join('.');
-  const present = raw !== null && typeof raw === 'object' && field in (raw as Record<string, unknown>) && (raw as Record<string, unknown>)[field] !== null;
+  const present =
+    raw !== null &&
+    typeof raw === 'object' &&
+    field in (raw as Record<string, unknown>) &&
+    (raw as Record<string, unknown>)[field] !== null;
   if (field && !present) return new HuaweiError('0204', `${field} is required.`);
   let msg = issue.message;
   if (issue.code === 'invalid_value' && 'values' in issue) msg = `must be one of ${(issue.values as unknown[]).join(', ')}`;
-  if (issue.code === 'too_big' || issue.code === 'too_small') msg = issue.message.replace(/^Too (big|small): expected string to have /, 'must have ');
+  if (issue.code === 'too_big' || issue.code === 'too_small')
+    msg = issue.message.replace(/^Too (big|small): expected string to have /, 'must have ');
   return new HuaweiError(FIELD_CODES[field] ?? '0308', path ? `${path}: ${msg}` : msg);
 }
 

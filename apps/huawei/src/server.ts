@@ -30,20 +30,37 @@ export interface HuaweiOptions {
 }
 
 /** The Hono app of the Huawei endpoint (KMS + IAM tokens), for tests and embedding. */
-export function createHuaweiApp(kms: Kms, opts: { tokenTtlSeconds?: number | undefined; log?: Logger | undefined; metrics?: Metrics | undefined; logins?: LoginGuard | undefined } = {}) {
-  const deps = { kms, tokens: new TokenService(kms, opts.tokenTtlSeconds ?? 86_400), cache: new IamCache(kms), logins: opts.logins ?? new LoginGuard() };
-  return huaweiApp(deps, {
-    open: (app) => authRoutes(deps, app),
-    kms: (route) => {
-      keyRoutes(kms, route);
-      cryptoRoutes(kms, route);
-      asymmetricRoutes(kms, route);
-      rotationRoutes(kms, route);
-      tagRoutes(kms, route);
-      grantRoutes(kms, route);
-      aliasRoutes(kms, route);
+export function createHuaweiApp(
+  kms: Kms,
+  opts: {
+    tokenTtlSeconds?: number | undefined;
+    log?: Logger | undefined;
+    metrics?: Metrics | undefined;
+    logins?: LoginGuard | undefined;
+  } = {},
+) {
+  const deps = {
+    kms,
+    tokens: new TokenService(kms, opts.tokenTtlSeconds ?? 86_400),
+    cache: new IamCache(kms),
+    logins: opts.logins ?? new LoginGuard(),
+  };
+  return huaweiApp(
+    deps,
+    {
+      open: (app) => authRoutes(deps, app),
+      kms: (route) => {
+        keyRoutes(kms, route);
+        cryptoRoutes(kms, route);
+        asymmetricRoutes(kms, route);
+        rotationRoutes(kms, route);
+        tagRoutes(kms, route);
+        grantRoutes(kms, route);
+        aliasRoutes(kms, route);
+      },
     },
-  }, opts);
+    opts,
+  );
 }
 
 /** Huawei Cloud / OTC KMS over TLS 1.2+, with IAM's /v3/auth/tokens on the same host. */

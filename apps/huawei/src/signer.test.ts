@@ -1,10 +1,23 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { canonicalQuery, canonicalRequest, canonicalUris, parseAuthorization, parseSdkDate, signString, stringToSign, uriEncode } from './signer.ts';
+import {
+  canonicalQuery,
+  canonicalRequest,
+  canonicalUris,
+  parseAuthorization,
+  parseSdkDate,
+  signString,
+  stringToSign,
+  uriEncode,
+} from './signer.ts';
 
 describe('SDK-HMAC-SHA256', () => {
   it("reproduces Huawei's published test vector (API Request Signing Guide)", () => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', host: 'service.region.example.com', 'x-sdk-date': '20191115T033655Z' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      host: 'service.region.example.com',
+      'x-sdk-date': '20191115T033655Z',
+    };
     const cr = canonicalRequest({
       method: 'GET',
       canonicalUri: canonicalUris('/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs')[0]!,
@@ -15,18 +28,31 @@ describe('SDK-HMAC-SHA256', () => {
     });
     const sts = stringToSign('20191115T033655Z', cr);
     expect(sts.split('\n')[2]).toBe('b25362e603ee30f4f25e7858e8a7160fd36e803bb2dfe206278659d71a9bcd7a');
-    expect(signString('MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc', sts)).toBe('7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe');
+    expect(signString('MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc', sts)).toBe(
+      '7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d6870f4f6ebe',
+    );
   });
 
   it('matches the official Node SDK signer on a KMS request (trailing slash, unsigned extra headers, raw UTF-8 body)', () => {
     const require = createRequire(import.meta.url);
-    const { AKSKSigner } = require('@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner') as { AKSKSigner: { sign(r: unknown, c: unknown): Record<string, string> } };
+    const { AKSKSigner } = require('@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner') as {
+      AKSKSigner: { sign(r: unknown, c: unknown): Record<string, string> };
+    };
     const { BasicCredentials } = require('@huaweicloud/huaweicloud-sdk-core') as { BasicCredentials: new () => any };
-    const cred = new BasicCredentials().withAk('MOCKAKMOCKAKMOCKAK01').withSk('mockSecretKey0123456789mockSecretKey0123').withProjectId('0123456789abcdef0123456789abcdef');
+    const cred = new BasicCredentials()
+      .withAk('MOCKAKMOCKAKMOCKAK01')
+      .withSk('mockSecretKey0123456789mockSecretKey0123')
+      .withProjectId('0123456789abcdef0123456789abcdef');
     const data = { key_id: '8238c1f5-0a6e-45f8-8dc1-aa6d2224031f', plain_text: 'hello ✓ 7a238b56' };
     const path = '/v1.0/0123456789abcdef0123456789abcdef/kms/encrypt-data';
     const headers = AKSKSigner.sign(
-      { endpoint: `https://127.0.0.1:8444${path}`, method: 'POST', headers: { 'content-type': 'application/json', 'X-Project-Id': '0123456789abcdef0123456789abcdef' }, data, queryParams: {} },
+      {
+        endpoint: `https://127.0.0.1:8444${path}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'X-Project-Id': '0123456789abcdef0123456789abcdef' },
+        data,
+        queryParams: {},
+      },
       cred,
     );
     const auth = parseAuthorization(headers.Authorization!)!;
@@ -38,7 +64,10 @@ describe('SDK-HMAC-SHA256', () => {
       canonicalQuery: '',
       signedHeaders: auth.signedHeaders,
       header: (n) => lower[n],
-      payloadHash: require('node:crypto').createHash('sha256').update(Buffer.from(JSON.stringify(data), 'utf8')).digest('hex'),
+      payloadHash: require('node:crypto')
+        .createHash('sha256')
+        .update(Buffer.from(JSON.stringify(data), 'utf8'))
+        .digest('hex'),
     });
     expect(cr.split('\n')[1]).toBe(`${path}/`);
     expect(signString('mockSecretKey0123456789mockSecretKey0123', stringToSign(headers['X-Sdk-Date']!, cr))).toBe(auth.signature);

@@ -13,7 +13,9 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 /** RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes, upper-case hex. */
 export function uriEncode(s: string): string {
   return Array.from(Buffer.from(s, 'utf8'))
-    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .map((b) =>
+      /[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
     .join('');
 }
 
@@ -31,7 +33,10 @@ const safeDecode = (s: string) => {
  */
 export function canonicalUris(rawPath: string): string[] {
   const asIs = rawPath.split('/').map(uriEncode).join('/');
-  const decoded = rawPath.split('/').map((s) => uriEncode(safeDecode(s))).join('/');
+  const decoded = rawPath
+    .split('/')
+    .map((s) => uriEncode(safeDecode(s)))
+    .join('/');
   const slash = (p: string) => (p.endsWith('/') ? p : `${p}/`);
   return [...new Set([slash(decoded), slash(asIs)])];
 }
@@ -97,7 +102,14 @@ export function parseAuthorization(h: string): ParsedAuthorization | undefined {
   const signed = parts.get('SignedHeaders');
   const signature = parts.get('Signature');
   if (!access || !signed || !signature) return undefined;
-  return { access, signedHeaders: signed.split(';').filter(Boolean).map((s) => s.toLowerCase()), signature: signature.toLowerCase() };
+  return {
+    access,
+    signedHeaders: signed
+      .split(';')
+      .filter(Boolean)
+      .map((s) => s.toLowerCase()),
+    signature: signature.toLowerCase(),
+  };
 }
 
 /** Constant-time comparison of two hex signatures. */
@@ -115,4 +127,8 @@ export function parseSdkDate(s: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-export const formatSdkDate = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+export const formatSdkDate = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');

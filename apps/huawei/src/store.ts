@@ -76,7 +76,10 @@ export const HUAWEI_STORAGE: DialectStorage = {
       async up(db: Kysely<any>) {
         // A Huawei token names the user's epoch when it was issued; changing the password or disabling
         // the user raises it, so older tokens stop working on every process at once.
-        await db.schema.alterTable('huawei_users').addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('huawei_users')
+          .addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
         // Tokens revoked one by one (Keystone's DELETE /v3/auth/tokens), until they would have expired.
         await db.schema
           .createTable('huawei_revoked_tokens')

@@ -51,7 +51,9 @@ export class TokenService {
   }
 
   private async mac(payload: string) {
-    return createHmac('sha256', await this.macKey()).update(`polykms-huawei-token-v1\0${payload}`).digest();
+    return createHmac('sha256', await this.macKey())
+      .update(`polykms-huawei-token-v1\0${payload}`)
+      .digest();
   }
 
   async issue(claims: Omit<TokenClaims, 'iat' | 'exp' | 'n'>, now = new Date()): Promise<{ token: string; claims: TokenClaims }> {
@@ -78,14 +80,16 @@ export class TokenService {
       } catch {
         return fail;
       }
-      if (typeof parsed.exp !== 'number' || typeof parsed.u !== 'string' || typeof parsed.p !== 'string' || typeof parsed.n !== 'string') return fail;
+      if (typeof parsed.exp !== 'number' || typeof parsed.u !== 'string' || typeof parsed.p !== 'string' || typeof parsed.n !== 'string')
+        return fail;
       if (parsed.g === undefined) parsed.g = 0;
       if (!Number.isSafeInteger(parsed.g)) return fail;
       if (Array.isArray(parsed.m)) Object.freeze(parsed.m);
       claims = Object.freeze(parsed);
       this.verified.set(token, claims, claims.exp * 1000);
     }
-    if (claims.exp * 1000 <= now.getTime()) return { ok: false, why: `token expires, expires_at: ${new Date(claims.exp * 1000).toISOString()}` };
+    if (claims.exp * 1000 <= now.getTime())
+      return { ok: false, why: `token expires, expires_at: ${new Date(claims.exp * 1000).toISOString()}` };
     return { ok: true, claims };
   }
 }

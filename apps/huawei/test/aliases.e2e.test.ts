@@ -20,7 +20,12 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
     ({ kms, drop } = await openTestKms(backend));
     w = await world(kms);
     const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects });
+      const r = await w.admin('POST', '/admin/huawei/users', {
+        domain: 'acme',
+        name,
+        password: `${name}-password`,
+        projects,
+      });
       expect(r.status, JSON.stringify(r.json)).toBe(201);
       return r.json;
     };
@@ -44,13 +49,18 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
     expect(r.status, `${who} ${verb}: ${r.text}`).toBe(200);
     return r.json;
   };
-  const key = async (alias: string, spec?: string) => (await ok('admin', 'create-key', { key_alias: alias, ...(spec ? { key_spec: spec } : {}) })).key_info.key_id as string;
+  const key = async (alias: string, spec?: string) =>
+    (await ok('admin', 'create-key', { key_alias: alias, ...(spec ? { key_spec: spec } : {}) })).key_info.key_id as string;
   /** GET /aliases and DELETE /aliases (with a JSON body) as raw HTTP clients send them. */
-  const list = (who: string, query = '') => call(w.server.url, w.ca, 'GET', `/v1.0/${P1}/kms/aliases${query}`, undefined, { 'X-Auth-Token': t[who]! });
+  const list = (who: string, query = '') =>
+    call(w.server.url, w.ca, 'GET', `/v1.0/${P1}/kms/aliases${query}`, undefined, { 'X-Auth-Token': t[who]! });
   const del = (who: string, body: unknown) => {
     // Node's client sends a DELETE body neither chunked nor sized unless told its length (curl and axios do).
     const payload = JSON.stringify(body);
-    return call(w.server.url, w.ca, 'DELETE', `/v1.0/${P1}/kms/aliases`, payload, { 'X-Auth-Token': t[who]!, 'content-length': String(Buffer.byteLength(payload)) });
+    return call(w.server.url, w.ca, 'DELETE', `/v1.0/${P1}/kms/aliases`, payload, {
+      'X-Auth-Token': t[who]!,
+      'content-length': String(Buffer.byteLength(payload)),
+    });
   };
 
   it('creates aliases and uses them wherever Huawei takes a key id; the answers name the key', async () => {
@@ -68,16 +78,41 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
     expect((await ok('admin', 'describe-key', { key_id: 'alias/app' })).key_info.key_id).toBe(a);
     const e = await ok('admin', 'encrypt-data', { key_id: 'alias/app', plain_text: 'by alias' });
     expect(e.key_id).toBe(a);
-    expect(await ok('admin', 'decrypt-data', { cipher_text: e.cipher_text, key_id: 'alias/app-2' })).toMatchObject({ key_id: a, plain_text: 'by alias' });
+    expect(await ok('admin', 'decrypt-data', { cipher_text: e.cipher_text, key_id: 'alias/app-2' })).toMatchObject({
+      key_id: a,
+      plain_text: 'by alias',
+    });
     const dk = await ok('admin', 'create-datakey', { key_id: 'alias/app', datakey_length: '256' });
-    expect((await ok('admin', 'decrypt-datakey', { key_id: 'alias/app', cipher_text: dk.cipher_text, datakey_cipher_length: '32' })).data_key).toBe(dk.plain_text);
+    expect(
+      (
+        await ok('admin', 'decrypt-datakey', {
+          key_id: 'alias/app',
+          cipher_text: dk.cipher_text,
+          datakey_cipher_length: '32',
+        })
+      ).data_key,
+    ).toBe(dk.plain_text);
     // A key's own alias of that form resolves too (OTC's "key_id may be alias/xxx").
     const own = await key('alias/own-rsa', 'RSA_2048');
     const pem = (await ok('admin', 'get-publickey', { key_id: 'alias/own-rsa' })).public_key;
     const digest = createHash('sha256').update('signed by alias').digest();
-    const s = await ok('admin', 'sign', { key_id: 'alias/own-rsa', signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256', message: digest.toString('base64') });
+    const s = await ok('admin', 'sign', {
+      key_id: 'alias/own-rsa',
+      signing_algorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+      message: digest.toString('base64'),
+    });
     expect(s.key_id).toBe(own);
-    expect(openssl({ 'pub.pem': pem, 'msg.bin': Buffer.from('signed by alias'), 'sig.bin': Buffer.from(s.signature, 'base64') }, () => ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig.bin', 'msg.bin']).ok).toBe(true);
+    expect(
+      openssl({ 'pub.pem': pem, 'msg.bin': Buffer.from('signed by alias'), 'sig.bin': Buffer.from(s.signature, 'base64') }, () => [
+        'dgst',
+        '-sha256',
+        '-verify',
+        'pub.pem',
+        '-signature',
+        'sig.bin',
+        'msg.bin',
+      ]).ok,
+    ).toBe(true);
     // Unknown alias: the key does not exist; junk is still a bad key id.
     expectKmsError(await w.kms(t.admin!, 'encrypt-data', { key_id: 'alias/none', plain_text: 'x' }), 404, 'KMS.0207');
     expectKmsError(await w.kms(t.admin!, 'describe-key', { key_id: 'not-a-key' }), 400, 'KMS.0205');
@@ -101,7 +136,10 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
     expect(p1.json.aliases.map((x: { alias: string }) => x.alias)).toEqual(['alias/l1', 'alias/l2']);
     expect(p1.json.page_info).toEqual({ next_marker: 'alias/l2', current_count: 2 });
     const p2 = await list('bob', `?key_id=${a}&limit=2&marker=alias/l2`);
-    expect(p2.json).toMatchObject({ aliases: [{ alias: 'alias/l3', key_id: a }], page_info: { next_marker: '', current_count: 1 } });
+    expect(p2.json).toMatchObject({
+      aliases: [{ alias: 'alias/l3', key_id: a }],
+      page_info: { next_marker: '', current_count: 1 },
+    });
     expectKmsError(await list('admin', '?limit=0'), 400, 'KMS.1601');
     expectKmsError(await list('admin', '?key_id=nope'), 400, 'KMS.0205');
 
@@ -130,7 +168,11 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
 
   it('runs with requests signed and sent by the official Node SDK core (POST, GET with a query, DELETE with a body)', async () => {
     const { sdkKmsClient } = await import('./client.ts');
-    const sdk = sdkKmsClient(`https://localhost:${w.server.port}`, w.ca, { ak: ak.access, sk: ak.secret, projectId: P1 });
+    const sdk = sdkKmsClient(`https://localhost:${w.server.port}`, w.ca, {
+      ak: ak.access,
+      sk: ak.secret,
+      projectId: P1,
+    });
     const k = (await sdk.post('create-key', { key_alias: 'sdk-alias' })).key_info.key_id;
     const k2 = (await sdk.post('create-key', { key_alias: 'sdk-alias-2' })).key_info.key_id;
     expect((await sdk.send('POST', 'aliases', { key_id: k, alias: 'alias/sdk' })).key_id).toBe(k);

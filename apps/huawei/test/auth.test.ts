@@ -14,7 +14,10 @@ import { huaweiDb } from '../src/store.ts';
 type App = ReturnType<typeof createHuaweiApp>;
 
 const loginBody = (name: string, password: string, project = P1) => ({
-  auth: { identity: { methods: ['password'], password: { user: { name, password, domain: { name: 'acme' } } } }, scope: { project: { id: project } } },
+  auth: {
+    identity: { methods: ['password'], password: { user: { name, password, domain: { name: 'acme' } } } },
+    scope: { project: { id: project } },
+  },
 });
 /** The Node listener's request as the app sees it: only the peer address matters here. */
 const from = (ip: string) => ({ incoming: { headers: {}, socket: { remoteAddress: ip } } });
@@ -29,7 +32,10 @@ const tokenOf = async (app: App, name: string, password: string, project = P1) =
 const listKeys = (app: App, token: string, project = P1) =>
   app.request(`/v1.0/${project}/kms/list-keys`, { method: 'POST', body: '{}', headers: { 'X-Auth-Token': token } });
 const tokens = (app: App, method: 'GET' | 'DELETE', caller: string | undefined, subject: string | undefined) =>
-  app.request('/v3/auth/tokens', { method, headers: { ...(caller ? { 'X-Auth-Token': caller } : {}), ...(subject ? { 'X-Subject-Token': subject } : {}) } });
+  app.request('/v3/auth/tokens', {
+    method,
+    headers: { ...(caller ? { 'X-Auth-Token': caller } : {}), ...(subject ? { 'X-Subject-Token': subject } : {}) },
+  });
 
 const admin = (kms: Kms) => {
   const a = huaweiAdminApp(kms);
@@ -50,7 +56,9 @@ async function expectRefused(r: Response, why: RegExp = /the token has been revo
   expect(j.request_id).toBe(r.headers.get('x-request-id'));
 }
 
-const keystone401 = { error: { message: 'The request you have made requires authentication.', code: 401, title: 'Unauthorized' } };
+const keystone401 = {
+  error: { message: 'The request you have made requires authentication.', code: 401, title: 'Unauthorized' },
+};
 const keystone404 = { error: { message: 'The token could not be found.', code: 404, title: 'Not Found' } };
 
 describe.each(backends())('Huawei tokens end with their credentials, and can be revoked, on %s', (backend) => {
@@ -64,8 +72,20 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     ({ kms, drop } = await openTestKms(backend));
     app = createHuaweiApp(kms);
     adm = admin(kms);
-    alice = (await adm('POST', '/admin/huawei/users', { domain: 'acme', name: 'alice', password: 'alice-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] })).id;
-    await adm('POST', '/admin/huawei/users', { domain: 'acme', name: 'bob', password: 'bob-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
+    alice = (
+      await adm('POST', '/admin/huawei/users', {
+        domain: 'acme',
+        name: 'alice',
+        password: 'alice-password',
+        projects: [{ id: P1, roles: ['KMS Administrator'] }],
+      })
+    ).id;
+    await adm('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'bob',
+      password: 'bob-password',
+      projects: [{ id: P1, roles: ['KMS Administrator'] }],
+    });
   });
   afterAll(async () => {
     await kms?.close();
@@ -84,7 +104,12 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     expect((await tokens(app, 'GET', fresh, fresh)).status).toBe(200);
     expect((await tokens(app, 'GET', fresh, old)).status).toBe(404);
     // Changing only the projects keeps the tokens (roles are read at every use anyway).
-    await adm('PATCH', `/admin/huawei/users/${alice}`, { projects: [{ id: P1, roles: ['KMS Administrator'] }, { id: P2, roles: ['KMS CMKReadOnlyAccess'] }] });
+    await adm('PATCH', `/admin/huawei/users/${alice}`, {
+      projects: [
+        { id: P1, roles: ['KMS Administrator'] },
+        { id: P2, roles: ['KMS CMKReadOnlyAccess'] },
+      ],
+    });
     expect((await listKeys(app, fresh)).status).toBe(200);
   });
 
@@ -142,7 +167,13 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     expect(await (await tokens(app, 'DELETE', bob, undefined)).json()).toEqual(keystone404);
     const other = await tokens(app, 'DELETE', bob, al);
     expect(other.status).toBe(403);
-    expect(await other.json()).toEqual({ error: { message: 'You are not authorized to perform the requested action: revoke token.', code: 403, title: 'Forbidden' } });
+    expect(await other.json()).toEqual({
+      error: {
+        message: 'You are not authorized to perform the requested action: revoke token.',
+        code: 403,
+        title: 'Forbidden',
+      },
+    });
     expect((await listKeys(app, al)).status).toBe(200);
     expect((await listKeys(app, bob)).status).toBe(200);
   });
@@ -153,11 +184,18 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     const keyring = testKeyring();
     const db = backend === 'postgres' ? await createTestDatabase('postgres') : undefined;
     const open = () =>
-      db ? openTestKms('postgres', { url: db.url, keyring }).then((o) => o.kms) : Kms.open({ dataDir: dir!, keyring, logger: silentLogger() });
+      db
+        ? openTestKms('postgres', { url: db.url, keyring }).then((o) => o.kms)
+        : Kms.open({ dataDir: dir!, keyring, logger: silentLogger() });
     if (!db) dir = mkdtempSync(join(tmpdir(), 'polykms-huawei-revoke-'));
     const a = await open();
     try {
-      await admin(a)('POST', '/admin/huawei/users', { domain: 'acme', name: 'carol', password: 'carol-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
+      await admin(a)('POST', '/admin/huawei/users', {
+        domain: 'acme',
+        name: 'carol',
+        password: 'carol-password',
+        projects: [{ id: P1, roles: ['KMS Administrator'] }],
+      });
       const appA = createHuaweiApp(a);
       const keep = await tokenOf(appA, 'carol', 'carol-password');
       const gone = await tokenOf(appA, 'carol', 'carol-password');
@@ -211,13 +249,28 @@ describe('password logins are throttled per user and per source, and hashing is 
   let kms: Kms;
   let drop: () => Promise<void>;
   let clock = 1_700_000_000_000;
-  const guard = () => new LoginGuard({ now: () => clock, perUser: { burst: 3, everyMs: 60_000 }, perSource: { burst: 5, everyMs: 10_000 } });
+  const guard = () =>
+    new LoginGuard({
+      now: () => clock,
+      perUser: { burst: 3, everyMs: 60_000 },
+      perSource: { burst: 5, everyMs: 10_000 },
+    });
 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
     const adm = admin(kms);
-    await adm('POST', '/admin/huawei/users', { domain: 'acme', name: 'alice', password: 'alice-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
-    await adm('POST', '/admin/huawei/users', { domain: 'acme', name: 'bob', password: 'bob-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
+    await adm('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'alice',
+      password: 'alice-password',
+      projects: [{ id: P1, roles: ['KMS Administrator'] }],
+    });
+    await adm('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'bob',
+      password: 'bob-password',
+      projects: [{ id: P1, roles: ['KMS Administrator'] }],
+    });
   });
   afterAll(async () => {
     await kms?.close();

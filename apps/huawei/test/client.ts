@@ -9,24 +9,40 @@ export interface Reply {
 }
 
 /** One HTTPS call as a raw-HTTP Huawei client makes it (Terraform, curl): JSON body, the gateway CA trusted. */
-export function call(base: string, ca: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export function call(
+  base: string,
+  ca: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const url = new URL(path, base);
   const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, ca, agent: false, headers: { ...(payload !== undefined ? { 'content-type': 'application/json;charset=UTF-8' } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    const req = request(
+      url,
+      {
+        method,
+        ca,
+        agent: false,
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json;charset=UTF-8' } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
     req.on('error', reject);
     if (payload !== undefined) req.write(payload);
     req.end();
@@ -44,10 +60,16 @@ export function sdkKmsClient(endpoint: string, ca: string, creds: { ak: string; 
   const require = createRequire(import.meta.url);
   const { BasicCredentials } = require('@huaweicloud/huaweicloud-sdk-core') as { BasicCredentials: new () => any };
   const { HcClient } = require('@huaweicloud/huaweicloud-sdk-core/HcClient') as { HcClient: new (c: unknown) => any };
-  const { DefaultHttpClient } = require('@huaweicloud/huaweicloud-sdk-core/http/DefaultHttpClient') as { DefaultHttpClient: new (o: unknown, e: string[]) => unknown };
+  const { DefaultHttpClient } = require('@huaweicloud/huaweicloud-sdk-core/http/DefaultHttpClient') as {
+    DefaultHttpClient: new (o: unknown, e: string[]) => unknown;
+  };
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
   const http = new DefaultHttpClient(
-    { logger: silent, headers: { 'User-Agent': 'huaweicloud-usdk-nodejs/3.0; polykms-test' }, axiosRequestConfig: { httpsAgent: new Agent({ ca, keepAlive: true }) } },
+    {
+      logger: silent,
+      headers: { 'User-Agent': 'huaweicloud-usdk-nodejs/3.0; polykms-test' },
+      axiosRequestConfig: { httpsAgent: new Agent({ ca, keepAlive: true }) },
+    },
     [endpoint],
   );
   const credential = new BasicCredentials().withAk(creds.ak).withSk(creds.sk).withProjectId(creds.projectId);
@@ -67,6 +89,7 @@ export function sdkKmsClient(endpoint: string, ca: string, creds: { ak: string; 
     /** Resolves with the raw JSON body plus httpStatusCode; rejects with the SDK's exception. */
     post: (verb: string, data: unknown) => send('POST', `/v1.0/{project_id}/kms/${verb}`, data),
     /** Any method and query, as the generated KmsClient sends list-aliases (GET + query) and delete-alias (DELETE + body). */
-    send: (method: 'GET' | 'POST' | 'DELETE', verb: string, data?: unknown, query?: Record<string, string>) => send(method, `/v1.0/{project_id}/kms/${verb}`, data, query),
+    send: (method: 'GET' | 'POST' | 'DELETE', verb: string, data?: unknown, query?: Record<string, string>) =>
+      send(method, `/v1.0/{project_id}/kms/${verb}`, data, query),
   };
 }

@@ -54,7 +54,13 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
   it('a grant lets its grantee do exactly the listed verbs; list-grants shows it; revoked, it is refused again', async () => {
     const k = await key('granted');
     expectKmsError(await w.kms(t.bob!, 'encrypt-data', { key_id: k, plain_text: 'x' }), 403, 'KMS.0306');
-    const g = await ok('admin', 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data', 'decrypt-data', 'create-datakey'], name: 'app/one', retiring_principal: id.carol });
+    const g = await ok('admin', 'create-grant', {
+      key_id: k,
+      grantee_principal: id.bob,
+      operations: ['encrypt-data', 'decrypt-data', 'create-datakey'],
+      name: 'app/one',
+      retiring_principal: id.carol,
+    });
     expect(Object.keys(g)).toEqual(['grant_id']);
     expect(g.grant_id).toMatch(/^[0-9a-f]{64}$/);
 
@@ -64,7 +70,14 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
     expect((await ok('bob', 'create-datakey', { key_id: k, datakey_length: '8192' })).plain_text).toHaveLength(2048);
     for (const [verb, body] of [
       ['create-datakey-without-plaintext', { key_id: k }],
-      ['encrypt-datakey', { key_id: k, plain_text: '00'.repeat(32) + createHash('sha256').update(Buffer.alloc(32)).digest('hex'), datakey_plain_length: '32' }],
+      [
+        'encrypt-datakey',
+        {
+          key_id: k,
+          plain_text: '00'.repeat(32) + createHash('sha256').update(Buffer.alloc(32)).digest('hex'),
+          datakey_plain_length: '32',
+        },
+      ],
       ['disable-key', { key_id: k }],
       ['create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'] }],
       ['revoke-grant', { key_id: k, grant_id: g.grant_id }],
@@ -75,7 +88,13 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
     expectKmsError(await w.kms(t.erin!, 'encrypt-data', { key_id: k, plain_text: 'x' }), 403, 'KMS.0306');
     expectKmsError(await w.kms(t.stranger!, 'encrypt-data', { key_id: k, plain_text: 'x' }, P2), 404, 'KMS.0207');
     await kms.sealAudit();
-    const ev = await dbOf(kms).selectFrom('audit_events').select(['details', 'principal']).where('action', '=', 'key.encrypt').where('outcome', '=', 'allowed').where('principal', '=', `user:${id.bob}`).executeTakeFirstOrThrow();
+    const ev = await dbOf(kms)
+      .selectFrom('audit_events')
+      .select(['details', 'principal'])
+      .where('action', '=', 'key.encrypt')
+      .where('outcome', '=', 'allowed')
+      .where('principal', '=', `user:${id.bob}`)
+      .executeTakeFirstOrThrow();
     expect(ev.details).toMatchObject({ grant: g.grant_id });
 
     const list = await ok('carol', 'list-grants', { key_id: k });
@@ -101,7 +120,14 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
 
   it('retire-grant: by the retiring principal or a grantee granted retire-grant; list-retirable-grants names them', async () => {
     const k = await key('retire');
-    const g = (await ok('admin', 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'], retiring_principal: id.carol })).grant_id;
+    const g = (
+      await ok('admin', 'create-grant', {
+        key_id: k,
+        grantee_principal: id.bob,
+        operations: ['encrypt-data'],
+        retiring_principal: id.carol,
+      })
+    ).grant_id;
     const retirable = await ok('carol', 'list-retirable-grants', { limit: '10' });
     expect(retirable.grants.map((x: { grant_id: string }) => x.grant_id)).toContain(g);
     expect(retirable.grants.every((x: { retiring_principal: string }) => x.retiring_principal === id.carol)).toBe(true);
@@ -111,7 +137,13 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
     expect(await ok('carol', 'retire-grant', { key_id: k, grant_id: g })).toEqual({});
     expectKmsError(await w.kms(t.bob!, 'encrypt-data', { key_id: k, plain_text: 'x' }), 403, 'KMS.0306');
 
-    const self = (await ok('admin', 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data', 'retire-grant'] })).grant_id;
+    const self = (
+      await ok('admin', 'create-grant', {
+        key_id: k,
+        grantee_principal: id.bob,
+        operations: ['encrypt-data', 'retire-grant'],
+      })
+    ).grant_id;
     expect((await ok('bob', 'encrypt-data', { key_id: k, plain_text: 'x' })).key_id).toBe(k);
     expect(await ok('bob', 'retire-grant', { key_id: k, grant_id: self })).toEqual({});
     expectKmsError(await w.kms(t.bob!, 'encrypt-data', { key_id: k, plain_text: 'x' }), 403, 'KMS.0306');
@@ -119,16 +151,33 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
 
   it('a domain grant covers the account; a grantee with create-grant passes on no more than it holds', async () => {
     const k = await key('domain');
-    await ok('admin', 'create-grant', { key_id: k, grantee_principal: domainId, grantee_principal_type: 'domain', operations: ['encrypt-data', 'create-grant'] });
+    await ok('admin', 'create-grant', {
+      key_id: k,
+      grantee_principal: domainId,
+      grantee_principal_type: 'domain',
+      operations: ['encrypt-data', 'create-grant'],
+    });
     expect((await ok('dave', 'encrypt-data', { key_id: k, plain_text: 'x' })).key_id).toBe(k);
     expectKmsError(await w.kms(t.erin!, 'encrypt-data', { key_id: k, plain_text: 'x' }), 403, 'KMS.0306');
-    expectKmsError(await w.kms(t.dave!, 'create-grant', { key_id: k, grantee_principal: id.erin, operations: ['decrypt-data'] }), 403, 'KMS.0306');
+    expectKmsError(
+      await w.kms(t.dave!, 'create-grant', { key_id: k, grantee_principal: id.erin, operations: ['decrypt-data'] }),
+      403,
+      'KMS.0306',
+    );
     await ok('dave', 'create-grant', { key_id: k, grantee_principal: id.erin, operations: ['encrypt-data'] });
     expect((await ok('erin', 'encrypt-data', { key_id: k, plain_text: 'x' })).key_id).toBe(k);
     const list = await ok('admin', 'list-grants', { key_id: k, limit: '1' });
     expect(list).toMatchObject({ total: 2, truncated: 'true', next_marker: '1' });
-    expect(list.grants[0]).toMatchObject({ grantee_principal: domainId, grantee_principal_type: 'domain', retiring_principal: '', name: '' });
-    expect((await ok('admin', 'list-grants', { key_id: k, limit: '1', marker: '1' })).grants[0]).toMatchObject({ grantee_principal: id.erin, issuing_principal: id.dave });
+    expect(list.grants[0]).toMatchObject({
+      grantee_principal: domainId,
+      grantee_principal_type: 'domain',
+      retiring_principal: '',
+      name: '',
+    });
+    expect((await ok('admin', 'list-grants', { key_id: k, limit: '1', marker: '1' })).grants[0]).toMatchObject({
+      grantee_principal: id.erin,
+      issuing_principal: id.dave,
+    });
   });
 
   it('refuses bad grants with Huawei codes, writing nothing', async () => {
@@ -150,12 +199,25 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
     expectKmsError(await w.kms(t.admin!, 'list-grants', { key_id: k, limit: '0' }), 400, 'KMS.1601');
     expect((await ok('admin', 'list-grants', { key_id: k })).total).toBe(0);
     // Another project's key is not found; a key pending deletion takes no grant.
-    expectKmsError(await w.kms(t.stranger!, 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'] }, P2), 404, 'KMS.0207');
+    expectKmsError(
+      await w.kms(t.stranger!, 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'] }, P2),
+      404,
+      'KMS.0207',
+    );
     await ok('admin', 'schedule-key-deletion', { key_id: k, pending_days: '7' });
-    expectKmsError(await w.kms(t.admin!, 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'] }), 400, 'KMS.0210');
+    expectKmsError(
+      await w.kms(t.admin!, 'create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data'] }),
+      400,
+      'KMS.0210',
+    );
     const full = await key('full');
-    for (let i = 0; i < 100; i++) await ok('admin', 'create-grant', { key_id: full, grantee_principal: `u${i}`, operations: ['encrypt-data'] });
-    expectKmsError(await w.kms(t.admin!, 'create-grant', { key_id: full, grantee_principal: 'u100', operations: ['encrypt-data'] }), 400, 'KMS.2404');
+    for (let i = 0; i < 100; i++)
+      await ok('admin', 'create-grant', { key_id: full, grantee_principal: `u${i}`, operations: ['encrypt-data'] });
+    expectKmsError(
+      await w.kms(t.admin!, 'create-grant', { key_id: full, grantee_principal: 'u100', operations: ['encrypt-data'] }),
+      400,
+      'KMS.2404',
+    );
   });
 
   it('runs with AK/SK requests signed and sent by the official Node SDK core', async () => {
@@ -168,11 +230,18 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
       (e: { httpStatusCode?: number }) => e,
     );
     expect(refused?.httpStatusCode).toBe(403);
-    const g = await admin.post('create-grant', { key_id: k, grantee_principal: id.bob, operations: ['encrypt-data', 'decrypt-data'], grantee_principal_type: 'user' });
+    const g = await admin.post('create-grant', {
+      key_id: k,
+      grantee_principal: id.bob,
+      operations: ['encrypt-data', 'decrypt-data'],
+      grantee_principal_type: 'user',
+    });
     expect(g.httpStatusCode).toBe(200);
     const e = await bob.post('encrypt-data', { key_id: k, plain_text: 'via sdk' });
     expect((await bob.post('decrypt-data', { cipher_text: e.cipher_text })).plain_text).toBe('via sdk');
-    expect((await admin.post('list-grants', { key_id: k, limit: '10' })).grants.map((x: { grant_id: string }) => x.grant_id)).toEqual([g.grant_id]);
+    expect((await admin.post('list-grants', { key_id: k, limit: '10' })).grants.map((x: { grant_id: string }) => x.grant_id)).toEqual([
+      g.grant_id,
+    ]);
     expect((await admin.post('list-retirable-grants', { limit: '10' })).total).toBe(0);
     expect((await admin.post('revoke-grant', { key_id: k, grant_id: g.grant_id })).httpStatusCode).toBe(200);
     const again = await bob.post('decrypt-data', { cipher_text: e.cipher_text }).then(

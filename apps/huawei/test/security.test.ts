@@ -7,11 +7,22 @@ import { call, type Reply } from './client.ts';
 import { P1, P2, expectApigwError, expectKmsError, world, type World } from './setup.ts';
 
 /** An AK/SK request signed the way the Node SDK signs it (content-type;host;x-project-id;x-sdk-date). */
-function signed(w: World, creds: { ak: string; sk: string }, path: string, body: unknown, opts: { date?: Date; projectHeader?: string; method?: string; signAs?: string } = {}): Promise<Reply> {
+function signed(
+  w: World,
+  creds: { ak: string; sk: string },
+  path: string,
+  body: unknown,
+  opts: { date?: Date; projectHeader?: string; method?: string; signAs?: string } = {},
+): Promise<Reply> {
   const method = opts.method ?? 'POST';
   const payload = method === 'GET' || method === 'HEAD' || method === 'DELETE' ? '' : JSON.stringify(body ?? {});
   const host = `localhost:${w.server.port}`;
-  const headers: Record<string, string> = { 'content-type': 'application/json', host, 'x-project-id': opts.projectHeader ?? P1, 'x-sdk-date': formatSdkDate(opts.date ?? new Date()) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    host,
+    'x-project-id': opts.projectHeader ?? P1,
+    'x-sdk-date': formatSdkDate(opts.date ?? new Date()),
+  };
   const cr = canonicalRequest({
     method: opts.signAs ?? method,
     canonicalUri: `${path}/`,
@@ -50,7 +61,12 @@ describe('every Huawei route refuses who it should', () => {
     ({ kms, drop } = await openTestKms('pglite'));
     w = await world(kms);
     const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects });
+      const r = await w.admin('POST', '/admin/huawei/users', {
+        domain: 'acme',
+        name,
+        password: `${name}-password`,
+        projects,
+      });
       expect(r.status, JSON.stringify(r.json)).toBe(201);
       return r.json.id as string;
     };
@@ -90,11 +106,31 @@ describe('every Huawei route refuses who it should', () => {
     ['POST', 'decrypt-data', { cipher_text: cipher }, false],
     ['POST', 'create-datakey', { key_id: keyId }, false],
     ['POST', 'create-datakey-without-plaintext', { key_id: keyId }, false],
-    ['POST', 'encrypt-datakey', { key_id: keyId, plain_text: '00'.repeat(32) + createHash('sha256').update(Buffer.alloc(32)).digest('hex'), datakey_plain_length: '32' }, false],
+    [
+      'POST',
+      'encrypt-datakey',
+      {
+        key_id: keyId,
+        plain_text: '00'.repeat(32) + createHash('sha256').update(Buffer.alloc(32)).digest('hex'),
+        datakey_plain_length: '32',
+      },
+      false,
+    ],
     ['POST', 'decrypt-datakey', { key_id: keyId, cipher_text: dekCipher, datakey_cipher_length: '32' }, false],
     ['POST', 'gen-random', { random_data_length: '512' }, false],
     ['POST', 'sign', { key_id: rsaId, signing_algorithm: 'RSASSA_PSS_SHA_256', message_type: 'RAW', message: 'AAAA' }, false],
-    ['POST', 'verify', { key_id: rsaId, signing_algorithm: 'RSASSA_PSS_SHA_256', message_type: 'RAW', message: 'AAAA', signature: 'AAAA' }, false],
+    [
+      'POST',
+      'verify',
+      {
+        key_id: rsaId,
+        signing_algorithm: 'RSASSA_PSS_SHA_256',
+        message_type: 'RAW',
+        message: 'AAAA',
+        signature: 'AAAA',
+      },
+      false,
+    ],
     ['POST', 'get-publickey', { key_id: rsaId }, true],
     ['POST', 'enable-key-rotation', { key_id: keyId }, false],
     ['POST', 'get-key-rotation-status', { key_id: keyId }, true],
@@ -144,17 +180,47 @@ describe('every Huawei route refuses who it should', () => {
   it('a browser cross-site request -> 403 APIGW.0302 on every route that changes or uses a key, and on IAM token issue', async () => {
     const before = (await w.kms(t.admin!, 'describe-key', { key_id: keyId })).json.key_info;
     for (const [method, verb, body] of routes().filter(([m]) => m !== 'GET'))
-      for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', 'content-type': 'text/plain' }] as Record<string, string>[]) {
-        const r = await call(w.server.url, w.ca, method, `/v1.0/${P1}/kms/${verb}`, body, { 'X-Auth-Token': t.admin!, ...h });
+      for (const h of [
+        { origin: 'https://evil.example' },
+        { 'sec-fetch-site': 'cross-site' },
+        { origin: 'null', 'content-type': 'text/plain' },
+      ] as Record<string, string>[]) {
+        const r = await call(w.server.url, w.ca, method, `/v1.0/${P1}/kms/${verb}`, body, {
+          'X-Auth-Token': t.admin!,
+          ...h,
+        });
         expectApigwError(r, 403, 'APIGW.0302');
         expect(r.json.error_msg, verb).toMatch(/cross-site/);
       }
-    const login = { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: 'admin-password', domain: { name: 'acme' } } } }, scope: { project: { id: P1 } } } };
-    expectApigwError(await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login, { origin: 'https://evil.example' }), 403, 'APIGW.0302');
+    const login = {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', password: 'admin-password', domain: { name: 'acme' } } },
+        },
+        scope: { project: { id: P1 } },
+      },
+    };
+    expectApigwError(
+      await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login, { origin: 'https://evil.example' }),
+      403,
+      'APIGW.0302',
+    );
     expect((await w.kms(t.admin!, 'describe-key', { key_id: keyId })).json.key_info).toEqual(before);
     // A page of this origin, and clients that are not browsers, go through.
     const own = new URL(w.server.url).origin;
-    expect((await call(w.server.url, w.ca, 'POST', `/v1.0/${P1}/kms/describe-key`, { key_id: keyId }, { 'X-Auth-Token': t.admin!, origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+    expect(
+      (
+        await call(
+          w.server.url,
+          w.ca,
+          'POST',
+          `/v1.0/${P1}/kms/describe-key`,
+          { key_id: keyId },
+          { 'X-Auth-Token': t.admin!, origin: own, 'sec-fetch-site': 'same-origin' },
+        )
+      ).status,
+    ).toBe(200);
     expect((await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', login)).status).toBe(201);
   });
 
@@ -199,7 +265,9 @@ describe('every Huawei route refuses who it should', () => {
   });
 
   it("another project's key is not found (404 KMS.0207), and stays untouched", async () => {
-    for (const [method, verb, body] of routes().filter(([, v, b]) => v.includes(keyId) || JSON.stringify(b ?? {}).includes(keyId) || JSON.stringify(b ?? {}).includes(rsaId))) {
+    for (const [method, verb, body] of routes().filter(
+      ([, v, b]) => v.includes(keyId) || JSON.stringify(b ?? {}).includes(keyId) || JSON.stringify(b ?? {}).includes(rsaId),
+    )) {
       const path = verb.replace(keyId, keyId);
       expectKmsError(await w.kms(t.other!, path, body, P2, method), 404, 'KMS.0207');
     }
@@ -208,7 +276,8 @@ describe('every Huawei route refuses who it should', () => {
   });
 
   it('bad bodies get a Huawei 4xx, never a 500: JSON, missing and mistyped fields, size, unknown routes', async () => {
-    const raw = (body: string | Buffer, verb = 'create-key') => call(w.server.url, w.ca, 'POST', `/v1.0/${P1}/kms/${verb}`, body, { 'X-Auth-Token': t.admin! });
+    const raw = (body: string | Buffer, verb = 'create-key') =>
+      call(w.server.url, w.ca, 'POST', `/v1.0/${P1}/kms/${verb}`, body, { 'X-Auth-Token': t.admin! });
     expectKmsError(await raw('{"key_alias":'), 400, 'KMS.0202');
     expectKmsError(await raw(''), 400, 'KMS.0202');
     expectKmsError(await raw('[]'), 400, 'KMS.0202');
@@ -217,26 +286,56 @@ describe('every Huawei route refuses who it should', () => {
     expectKmsError(await w.kms(t.admin!, 'create-key', { key_alias: 'bad alias!' }), 400, 'KMS.1101');
     expectKmsError(await w.kms(t.admin!, 'create-key', { key_alias: 'x', key_spec: 'AES_512' }), 400, 'KMS.0308');
     expectKmsError(await w.kms(t.admin!, 'create-key', { key_alias: 'x', key_spec: 'SM4' }), 400, 'KMS.0308');
-    expectKmsError(await w.kms(t.admin!, 'create-key', { key_alias: 'x', key_spec: 'EC_P256', key_usage: 'ENCRYPT_DECRYPT' }), 400, 'KMS.1114');
+    expectKmsError(
+      await w.kms(t.admin!, 'create-key', { key_alias: 'x', key_spec: 'EC_P256', key_usage: 'ENCRYPT_DECRYPT' }),
+      400,
+      'KMS.1114',
+    );
     expectKmsError(await w.kms(t.admin!, 'describe-key', { key_id: ['x'] }), 400, 'KMS.0205');
     expectKmsError(await w.kms(t.admin!, 'encrypt-data', { key_id: keyId, plain_text: { a: 1 } }), 400, 'KMS.2101');
     expectKmsError(await w.kms(t.admin!, 'schedule-key-deletion', { key_id: keyId, pending_days: true }), 400, 'KMS.1401');
-    expectKmsError(await w.kms(t.admin!, 'sign', { key_id: rsaId, signing_algorithm: 'RSASSA_PSS_SHA_256', message: 'AAAA', message_type: 'HEX' }), 400, 'KMS.0308');
+    expectKmsError(
+      await w.kms(t.admin!, 'sign', {
+        key_id: rsaId,
+        signing_algorithm: 'RSASSA_PSS_SHA_256',
+        message: 'AAAA',
+        message_type: 'HEX',
+      }),
+      400,
+      'KMS.0308',
+    );
     // Fields Huawei's models do not have are ignored, as OTC clients send them (realm, rotation_interval: 0).
-    expect((await w.kms(t.admin!, 'describe-key', { key_id: keyId, realm: 'eu-de', rotation_interval: 0, extra: { x: 1 } })).status).toBe(200);
+    expect((await w.kms(t.admin!, 'describe-key', { key_id: keyId, realm: 'eu-de', rotation_interval: 0, extra: { x: 1 } })).status).toBe(
+      200,
+    );
     const big = await raw(Buffer.from(JSON.stringify({ key_alias: 'big', key_description: 'x'.repeat(40_000) })));
     expectApigwError(big, 413, 'APIGW.0201');
     expectApigwError(await w.kms(t.admin!, 'no-such-verb', {}), 404, 'APIGW.0101');
     expectApigwError(await call(w.server.url, w.ca, 'GET', '/v1.0/x/kms/create-key'), 401, 'APIGW.0301');
     expectApigwError(await call(w.server.url, w.ca, 'POST', '/v2/nothing', {}), 404, 'APIGW.0101');
-    const bad = await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: 'nope', domain: { name: 'acme' } } } }, scope: { project: { id: P1 } } } });
+    const bad = await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', password: 'nope', domain: { name: 'acme' } } },
+        },
+        scope: { project: { id: P1 } },
+      },
+    });
     expect(bad.status).toBe(401);
-    expect(bad.json).toEqual({ error: { message: 'The username or password is wrong.', code: 401, title: 'Unauthorized' } });
+    expect(bad.json).toEqual({
+      error: { message: 'The username or password is wrong.', code: 401, title: 'Unauthorized' },
+    });
     expect((await call(w.server.url, w.ca, 'POST', '/v3/auth/tokens', '{')).status).toBe(400);
   });
 
   it('deleting a user or an access key ends its tokens and signatures at once', async () => {
-    const u = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'leaver', password: 'leaver-password', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
+    const u = await w.admin('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'leaver',
+      password: 'leaver-password',
+      projects: [{ id: P1, roles: ['KMS Administrator'] }],
+    });
     const tok = await w.token('leaver', 'leaver-password', P1);
     const key = (await w.admin('POST', `/admin/huawei/users/${u.json.id}/access-keys`)).json;
     expect((await w.kms(tok, 'list-keys', {})).status).toBe(200);
@@ -248,19 +347,33 @@ describe('every Huawei route refuses who it should', () => {
     expect((await w.admin('DELETE', `/admin/huawei/users/${u.json.id}`)).status).toBe(204);
     expectApigwError(await w.kms(tok, 'list-keys', {}), 401, 'APIGW.0301');
     expect((await w.admin('GET', `/admin/huawei/users/${u.json.id}`)).status).toBe(404);
-    expect((await w.admin('GET', `/admin/huawei/users/${readerId}`)).json.projects).toEqual([{ id: P1, name: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
+    expect((await w.admin('GET', `/admin/huawei/users/${readerId}`)).json.projects).toEqual([
+      { id: P1, name: P1, roles: ['KMS CMKReadOnlyAccess'] },
+    ]);
   });
 
   it('the admin API validates and answers {message}', async () => {
-    const dup = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'admin', password: 'whatever-pw', projects: [{ id: P1, roles: ['KMS Administrator'] }] });
+    const dup = await w.admin('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'admin',
+      password: 'whatever-pw',
+      projects: [{ id: P1, roles: ['KMS Administrator'] }],
+    });
     expect(dup.status).toBe(409);
     expect(Object.keys(dup.json)).toEqual(['message']);
-    const badRole = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'x', password: 'whatever-pw', projects: [{ id: P1, roles: ['God'] }] });
+    const badRole = await w.admin('POST', '/admin/huawei/users', {
+      domain: 'acme',
+      name: 'x',
+      password: 'whatever-pw',
+      projects: [{ id: P1, roles: ['God'] }],
+    });
     expect(badRole.status).toBe(400);
     expect(badRole.json.message).toMatch(/unknown role/);
     expect((await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name: 'x', password: 'short', projects: [] })).status).toBe(400);
     expect((await w.admin('POST', '/admin/huawei/users', '{' as unknown)).status).toBe(400);
-    expect((await w.admin('GET', '/admin/huawei/projects')).json.map((p: { id: string }) => p.id)).toEqual(expect.arrayContaining([P1, P2]));
+    expect((await w.admin('GET', '/admin/huawei/projects')).json.map((p: { id: string }) => p.id)).toEqual(
+      expect.arrayContaining([P1, P2]),
+    );
     expect((await w.admin('GET', '/admin/huawei/roles')).json.map((r: { name: string }) => r.name)).toContain('KMS CMKReadOnlyAccess');
     const users = (await w.admin('GET', '/admin/huawei/users')).json;
     expect(JSON.stringify(users)).not.toMatch(/password|scrypt/);
@@ -272,6 +385,13 @@ describe('every Huawei route refuses who it should', () => {
     expect(r.summarized).toBeGreaterThan(0);
     // A burst of 20 a source, then 10 a minute.
     expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
-    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
+    expect(
+      r.each.every(
+        (e) =>
+          e.outcome === 'denied' &&
+          /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) &&
+          typeof (e.details as { reason?: unknown }).reason === 'string',
+      ),
+    ).toBe(true);
   });
 });

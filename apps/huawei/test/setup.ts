@@ -28,7 +28,10 @@ export async function world(kms: Kms): Promise<World> {
     return { status: r.status, json: r.status === 204 ? undefined : await r.json() };
   };
   const authBody = (name: string, password: string, project: string, domain = 'acme') => ({
-    auth: { identity: { methods: ['password'], password: { user: { name, password, domain: { name: domain } } } }, scope: { project: { id: project } } },
+    auth: {
+      identity: { methods: ['password'], password: { user: { name, password, domain: { name: domain } } } },
+      scope: { project: { id: project } },
+    },
   });
   const token = async (name: string, password: string, project: string, domain = 'acme') => {
     const r = await call(server.url, ca.certPem, 'POST', '/v3/auth/tokens?nocatalog=true', authBody(name, password, project, domain));
@@ -37,12 +40,17 @@ export async function world(kms: Kms): Promise<World> {
   };
   const short = createHuaweiApp(kms, { tokenTtlSeconds: 1 });
   const shortToken = async (name: string, password: string, project: string) => {
-    const r = await short.request('/v3/auth/tokens', { method: 'POST', body: JSON.stringify(authBody(name, password, project)) });
+    const r = await short.request('/v3/auth/tokens', {
+      method: 'POST',
+      body: JSON.stringify(authBody(name, password, project)),
+    });
     expect(r.status).toBe(201);
     return r.headers.get('x-subject-token')!;
   };
   const kmsCall = (t: string, verb: string, body: unknown = {}, project = P1, method = 'POST') =>
-    call(server.url, ca.certPem, method, `/v1.0/${project}/kms/${verb}`, method === 'GET' || method === 'DELETE' ? undefined : body, { 'X-Auth-Token': t });
+    call(server.url, ca.certPem, method, `/v1.0/${project}/kms/${verb}`, method === 'GET' || method === 'DELETE' ? undefined : body, {
+      'X-Auth-Token': t,
+    });
   return { server, ca: ca.certPem, admin, token, kms: kmsCall, shortToken };
 }
 

@@ -27,7 +27,12 @@ export function caller(c: OvhContext, override?: Partial<Record<Action, string>>
     details,
     // A method, not an arrow: the TypeScript loader names every arrow assigned to a property at run time.
     authorize(action, key) {
-      return allowed(id.policies, id.identities, override?.[action] ?? OVH_ACTIONS[action], key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId));
+      return allowed(
+        id.policies,
+        id.identities,
+        override?.[action] ?? OVH_ACTIONS[action],
+        key ? keyUrn(id.okmsId, key.id) : domainUrn(id.okmsId),
+      );
     },
   };
 }
@@ -36,7 +41,10 @@ const JSON_TYPES = /^(application\/json|text\/json|application\/[a-z0-9.+-]+\+js
 
 /** Step one of every handler: the body against its schema, with OVH's 400 and a message per field. */
 export const body = <S extends z.ZodType>(c: OvhContext, schema: S): Promise<z.infer<S>> =>
-  readJson(c, schema, { types: JSON_TYPES, refuse: (p) => invalid(p.why === 'empty' ? 'the body is not valid JSON' : p.message) });
+  readJson(c, schema, {
+    types: JSON_TYPES,
+    refuse: (p) => invalid(p.why === 'empty' ? 'the body is not valid JSON' : p.message),
+  });
 
 /**
  * The data plane: every route at `/api/{okmsId}/...` and at the legacy `/...`, where the domain is the
@@ -51,11 +59,23 @@ export function ovhApp(
   app.use('*', observe('ovh', obs));
   const identities = new IdentityCache(kms);
   handleErrors(app, 'ovh', (e, c) => renderError(e, c.get('requestId') ?? randomUUID()), kms.log);
-  app.notFound((c) => c.json(errorBody({ status: 404, code: DOMAIN_NOT_FOUND.code }, `no route for ${c.req.method} ${c.req.path}`, c.get('requestId') ?? randomUUID()), 404));
+  app.notFound((c) =>
+    c.json(
+      errorBody(
+        { status: 404, code: DOMAIN_NOT_FOUND.code },
+        `no route for ${c.req.method} ${c.req.path}`,
+        c.get('requestId') ?? randomUUID(),
+      ),
+      404,
+    ),
+  );
   // A browser holding a credential must not be steered by another site's page (form posts included).
-  app.use('*', refuseCrossSite((_c, reason) => {
-    throw new KmsError('permission_denied', reason);
-  }));
+  app.use(
+    '*',
+    refuseCrossSite((_c, reason) => {
+      throw new KmsError('permission_denied', reason);
+    }),
+  );
   app.route('/', swaggerApp() as never);
   app.use('*', async (c, next) => {
     if (c.req.path === '/swagger' || c.req.path.startsWith('/swagger/')) return next();
@@ -66,13 +86,24 @@ export function ovhApp(
     } catch (e) {
       if (e instanceof KmsError && e.kind === 'unauthenticated') {
         const fp = socket?.getPeerCertificate?.()?.fingerprint256;
-        kms.authFailures.refused({ dialect: 'ovh', source: clientAddress(c), reason: e.message, principal: fp ? `certificate:${fp.replace(/:/g, '').toLowerCase()}` : undefined, requestId: c.get('requestId') });
+        kms.authFailures.refused({
+          dialect: 'ovh',
+          source: clientAddress(c),
+          reason: e.message,
+          principal: fp ? `certificate:${fp.replace(/:/g, '').toLowerCase()}` : undefined,
+          requestId: c.get('requestId'),
+        });
       }
       throw e;
     }
     await next();
   });
-  app.use('*', limitBody(MAX_BODY, () => { throw invalid(`the body is larger than ${MAX_BODY} bytes`); }));
+  app.use(
+    '*',
+    limitBody(MAX_BODY, () => {
+      throw invalid(`the body is larger than ${MAX_BODY} bytes`);
+    }),
+  );
   const domainCheck = (c: OvhContext) => {
     const okmsId = c.req.param('okmsId' as never) as string | undefined;
     if (okmsId !== undefined && (!isUuid(okmsId) || okmsId.toLowerCase() !== c.get('identity').okmsId.toLowerCase()))

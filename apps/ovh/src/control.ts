@@ -16,10 +16,15 @@ import { parsePolicy, type IamPolicy } from './iam.ts';
 import { ACCESS_TOPIC } from './identity.ts';
 import { ovhDb } from './store.ts';
 
-const CreateResource = z.strictObject({ region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }) });
+const CreateResource = z.strictObject({
+  region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }),
+});
 const CreateCredential = z.strictObject({
   name: z.string().min(1).max(50),
-  identityURNs: z.array(z.string().regex(/^urn:v1:[a-z]+:identity:/, { message: 'must be an identity URN (urn:v1:<region>:identity:...)' })).min(1).max(25),
+  identityURNs: z
+    .array(z.string().regex(/^urn:v1:[a-z]+:identity:/, { message: 'must be an identity URN (urn:v1:<region>:identity:...)' }))
+    .min(1)
+    .max(25),
   description: z.string().max(200).optional(),
   validity: z.number().int().min(1).max(365).optional(),
   csr: z.string().min(1).optional(),
@@ -93,7 +98,21 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
   app.get('/v2/okms/resource', async (c) => c.json((await kms.tenants.inDialect('ovh')).map((b) => resource(b.external_id, b))));
   app.get('/v2/okms/resource/:okmsId', async (c) => c.json(resource(c.req.param('okmsId'), await domain(c.req.param('okmsId')))));
 
-  const credential = (r: { id: string; name: string; description: string; identities: string[]; status: string; attributes: Record<string, unknown>; certificate_pem: string | null; created_at: Date; expires_at: Date; revoked_at: Date | null }, status = r.status) => ({
+  const credential = (
+    r: {
+      id: string;
+      name: string;
+      description: string;
+      identities: string[];
+      status: string;
+      attributes: Record<string, unknown>;
+      certificate_pem: string | null;
+      created_at: Date;
+      expires_at: Date;
+      revoked_at: Date | null;
+    },
+    status = r.status,
+  ) => ({
     id: r.id,
     name: r.name,
     description: r.description || null,
@@ -113,7 +132,13 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     const id = randomUUID();
     const type = req.certificateType ?? 'ECDSA';
     const validity = req.validity ?? 365;
-    const cert = await issueClientCertificate(await ca(), { commonName: id, upn: `okms.domain:${b.external_id}`, validityDays: validity, csrPem: req.csr, keyType: type === 'RSA' ? 'RSA' : 'EC' });
+    const cert = await issueClientCertificate(await ca(), {
+      commonName: id,
+      upn: `okms.domain:${b.external_id}`,
+      validityDays: validity,
+      csrPem: req.csr,
+      keyType: type === 'RSA' ? 'RSA' : 'EC',
+    });
     const row = await (await ovhDb(kms))
       .insertInto('credentials')
       .values({
@@ -133,16 +158,29 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.create', keyId: null, outcome: 'allowed', details: { credentialId: id, identities: req.identityURNs } });
+    await kms.audit.record({
+      at: new Date(),
+      tenantId: b.tenant_id,
+      dialect: 'ovh',
+      principal: 'admin',
+      action: 'credential.create',
+      keyId: null,
+      outcome: 'allowed',
+      details: { credentialId: id, identities: req.identityURNs },
+    });
     // OVH answers CREATING and gives the certificate on GET; the private key is shown only here, once,
     // in the form OVH uses (SEC1 for ECDSA).
     const privateKeyPEM = cert.privateKeyPem
-      ? (createPrivateKey(cert.privateKeyPem).export({ format: 'pem', type: type === 'RSA' ? 'pkcs1' : 'sec1' }) as string)
+      ? (createPrivateKey(cert.privateKeyPem).export({
+          format: 'pem',
+          type: type === 'RSA' ? 'pkcs1' : 'sec1',
+        }) as string)
       : undefined;
     return c.json({ ...credential(row, 'CREATING'), ...(privateKeyPEM ? { privateKeyPEM } : {}) }, 201);
   });
 
-  const credentials = async (tenantId: string) => (await ovhDb(kms)).selectFrom('credentials').selectAll().where('tenant_id', '=', tenantId).where('dialect', '=', 'ovh');
+  const credentials = async (tenantId: string) =>
+    (await ovhDb(kms)).selectFrom('credentials').selectAll().where('tenant_id', '=', tenantId).where('dialect', '=', 'ovh');
   app.get('/v2/okms/resource/:okmsId/credential', async (c) => {
     const b = await domain(c.req.param('okmsId'));
     return c.json((await (await credentials(b.tenant_id)).orderBy('created_at').execute()).map((r) => credential(r)));
@@ -158,11 +196,27 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     const b = await domain(c.req.param('okmsId'));
     const id = c.req.param('credentialId');
     const row = isUuid(id)
-      ? await (await ovhDb(kms)).updateTable('credentials').set({ revoked_at: new Date(), status: 'DELETING' }).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').where('id', '=', id).returning('id').executeTakeFirst()
+      ? await (await ovhDb(kms))
+          .updateTable('credentials')
+          .set({ revoked_at: new Date(), status: 'DELETING' })
+          .where('tenant_id', '=', b.tenant_id)
+          .where('dialect', '=', 'ovh')
+          .where('id', '=', id)
+          .returning('id')
+          .executeTakeFirst()
       : undefined;
     if (!row) throw notFound('credential');
     await kms.publish(ACCESS_TOPIC, id);
-    await kms.audit.record({ at: new Date(), tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'credential.revoke', keyId: null, outcome: 'allowed', details: { credentialId: id } });
+    await kms.audit.record({
+      at: new Date(),
+      tenantId: b.tenant_id,
+      dialect: 'ovh',
+      principal: 'admin',
+      action: 'credential.revoke',
+      keyId: null,
+      outcome: 'allowed',
+      details: { credentialId: id },
+    });
     return c.body(null, 204);
   });
   // Not OVH's: the gateway's own admin routes for IAM policies and the CA certificate.
@@ -179,16 +233,39 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
     const now = new Date();
     await (await ovhDb(kms))
       .insertInto('policies')
-      .values({ id: randomUUID(), tenant_id: b.tenant_id, dialect: 'ovh', name, document: JSON.stringify(doc), created_at: now, updated_at: now })
+      .values({
+        id: randomUUID(),
+        tenant_id: b.tenant_id,
+        dialect: 'ovh',
+        name,
+        document: JSON.stringify(doc),
+        created_at: now,
+        updated_at: now,
+      })
       .onConflict((oc) => oc.columns(['tenant_id', 'dialect', 'name']).doUpdateSet({ document: JSON.stringify(doc), updated_at: now }))
       .execute();
     await kms.publish(ACCESS_TOPIC, name);
-    await kms.audit.record({ at: now, tenantId: b.tenant_id, dialect: 'ovh', principal: 'admin', action: 'policy.set', keyId: null, outcome: 'allowed', details: { name } });
+    await kms.audit.record({
+      at: now,
+      tenantId: b.tenant_id,
+      dialect: 'ovh',
+      principal: 'admin',
+      action: 'policy.set',
+      keyId: null,
+      outcome: 'allowed',
+      details: { name },
+    });
     return c.json({ name, policy: doc });
   });
   app.get('/admin/ovh/domains/:okmsId/policies', async (c) => {
     const b = await domain(c.req.param('okmsId'));
-    const rows = await (await ovhDb(kms)).selectFrom('policies').select(['name', 'document']).where('tenant_id', '=', b.tenant_id).where('dialect', '=', 'ovh').orderBy('name').execute();
+    const rows = await (await ovhDb(kms))
+      .selectFrom('policies')
+      .select(['name', 'document'])
+      .where('tenant_id', '=', b.tenant_id)
+      .where('dialect', '=', 'ovh')
+      .orderBy('name')
+      .execute();
     return c.json(rows.map((r) => ({ name: r.name, policy: r.document })));
   });
   app.get('/admin/ca', async (c) => c.json({ certificatePEM: (await ca()).certPem }));

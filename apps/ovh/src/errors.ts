@@ -19,7 +19,8 @@ export const CATEGORY = {
   Conflict: 10,
 } as const;
 
-export const packCode = (system: number, component: number, category: number, code: number) => ((system << 24) | (component << 16) | (category << 12) | code) >>> 0;
+export const packCode = (system: number, component: number, category: number, code: number) =>
+  ((system << 24) | (component << 16) | (category << 12) | code) >>> 0;
 
 export interface OvhErrorSpec {
   status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500;
@@ -44,7 +45,10 @@ const BY_KIND: Record<ErrorKind, OvhErrorSpec> = {
 };
 
 /** A domain that is not this certificate's, or does not exist (CCM/Domain/NotFound, as OVH answers). */
-export const DOMAIN_NOT_FOUND: OvhErrorSpec = { status: 404, code: packCode(SYSTEM.CCM, COMPONENT.Domain, CATEGORY.NotFound, 1) };
+export const DOMAIN_NOT_FOUND: OvhErrorSpec = {
+  status: 404,
+  code: packCode(SYSTEM.CCM, COMPONENT.Domain, CATEGORY.NotFound, 1),
+};
 
 export interface OvhErrorBody {
   error_id: string;

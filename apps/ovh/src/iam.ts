@@ -49,7 +49,12 @@ export const isRoot = (identities: readonly string[]) => identities.some((i) => 
 const glob = (pattern: string, value: string) => {
   if (pattern === '*' || pattern === value) return true;
   if (!pattern.includes('*')) return false;
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(value);
 };
 
@@ -63,7 +68,8 @@ export function allowed(policies: readonly IamPolicy[], identities: readonly str
     if (!p.identities.some((i) => identities.includes(i))) continue;
     if (!p.resources.some((r) => resourceMatches(r.urn, urn))) continue;
     if (p.permissions.deny?.some((a) => glob(a.action, action))) return false;
-    if (p.permissions.allow?.some((a) => glob(a.action, action)) && !p.permissions.except?.some((a) => glob(a.action, action))) allow = true;
+    if (p.permissions.allow?.some((a) => glob(a.action, action)) && !p.permissions.except?.some((a) => glob(a.action, action)))
+      allow = true;
   }
   return allow;
 }
@@ -72,12 +78,23 @@ export function allowed(policies: readonly IamPolicy[], identities: readonly str
 export function parsePolicy(doc: unknown): IamPolicy {
   const d = doc as Partial<IamPolicy> | null;
   const urns = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x.startsWith('urn:v1:'));
-  const acts = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x?.action === 'string' && x.action.length > 0));
+  const acts = (v: unknown) =>
+    v === undefined || (Array.isArray(v) && v.every((x) => typeof x?.action === 'string' && x.action.length > 0));
   if (!d || typeof d !== 'object') throw new Error('a policy is a JSON object');
-  if (!urns(d.identities) || d.identities!.length === 0) throw new Error('policy.identities must be a non-empty list of identity URNs (urn:v1:...)');
-  if (!Array.isArray(d.resources) || d.resources.length === 0 || !d.resources.every((r) => typeof r?.urn === 'string' && r.urn.startsWith('urn:v1:')))
+  if (!urns(d.identities) || d.identities!.length === 0)
+    throw new Error('policy.identities must be a non-empty list of identity URNs (urn:v1:...)');
+  if (
+    !Array.isArray(d.resources) ||
+    d.resources.length === 0 ||
+    !d.resources.every((r) => typeof r?.urn === 'string' && r.urn.startsWith('urn:v1:'))
+  )
     throw new Error('policy.resources must be a non-empty list of {"urn": "urn:v1:..."}');
   const p = d.permissions;
-  if (!p || typeof p !== 'object' || !acts(p.allow) || !acts(p.except) || !acts(p.deny)) throw new Error('policy.permissions has allow/except/deny lists of {"action": "okms:apikms:..."}');
-  return { identities: d.identities!, resources: d.resources, permissions: { allow: p.allow, except: p.except, deny: p.deny } };
+  if (!p || typeof p !== 'object' || !acts(p.allow) || !acts(p.except) || !acts(p.deny))
+    throw new Error('policy.permissions has allow/except/deny lists of {"action": "okms:apikms:..."}');
+  return {
+    identities: d.identities!,
+    resources: d.resources,
+    permissions: { allow: p.allow, except: p.except, deny: p.deny },
+  };
 }

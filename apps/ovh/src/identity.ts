@@ -81,7 +81,9 @@ export async function identify(kms: Kms, socket: TLSSocket | undefined, cache?: 
   const domain = await kms.tenants.binding('ovh', okmsId);
   const cred =
     domain &&
-    (await (await ovhDb(kms))
+    (await (
+      await ovhDb(kms)
+    )
       .selectFrom('credentials')
       .select(['id', 'tenant_id', 'identities', 'revoked_at', 'expires_at'])
       .where('tenant_id', '=', domain.tenant_id)
@@ -92,8 +94,19 @@ export async function identify(kms: Kms, socket: TLSSocket | undefined, cache?: 
   if (cred.revoked_at) throw unauth('the client certificate has been revoked');
   if (cred.expires_at.getTime() < Date.now()) throw unauth('the client certificate has expired');
   const rows = await (await ovhDb(kms))
-    .selectFrom('policies').select('document').where('tenant_id', '=', cred.tenant_id).where('dialect', '=', 'ovh').execute();
-  const id = { okmsId, tenantId: cred.tenant_id, credentialId: cred.id, identities: cred.identities, policies: rows.map((r) => parsePolicy(r.document)), expiresAt: cred.expires_at.getTime() };
+    .selectFrom('policies')
+    .select('document')
+    .where('tenant_id', '=', cred.tenant_id)
+    .where('dialect', '=', 'ovh')
+    .execute();
+  const id = {
+    okmsId,
+    tenantId: cred.tenant_id,
+    credentialId: cred.id,
+    identities: cred.identities,
+    policies: rows.map((r) => parsePolicy(r.document)),
+    expiresAt: cred.expires_at.getTime(),
+  };
   cache?.set(fp, id);
   return id;
 }

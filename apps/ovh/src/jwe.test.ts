@@ -21,7 +21,10 @@ describe('OVH compact JWE', () => {
       e = x;
     }
     expect(e, s).toBeInstanceOf(KmsError);
-    expect(e).toMatchObject({ kind: 'invalid_argument', message: `the ${kind === 'datakey' ? 'data key' : 'ciphertext'} is not a ciphertext produced by this KMS` });
+    expect(e).toMatchObject({
+      kind: 'invalid_argument',
+      message: `the ${kind === 'datakey' ? 'data key' : 'ciphertext'} is not a ciphertext produced by this KMS`,
+    });
   };
 
   it('reads back what it wrote', () => {
@@ -43,7 +46,8 @@ describe('OVH compact JWE', () => {
   it('refuses members of the wrong type, huge or oddly encoded, without throwing anything else', () => {
     const odd: unknown[] = [null, [], {}, 0, 1.5, -1, 1e300, '', 'x', true, 'A'.repeat(5000), { toString: 1 }, { valueOf: 1 }];
     for (const k of ['alg', 'enc', 'kid', 'okms.kv', 'cty'])
-      for (const v of [...odd, [header[k]], typeof header[k] === 'number' ? String(header[k]) : `${String(header[k])}\u0000`]) refused(withHeader(JSON.stringify({ ...header, [k]: v })));
+      for (const v of [...odd, [header[k]], typeof header[k] === 'number' ? String(header[k]) : `${String(header[k])}\u0000`])
+        refused(withHeader(JSON.stringify({ ...header, [k]: v })));
     // The same values, written differently: escapes, duplicate members, another member order.
     refused(withHeader(JSON.stringify(header).replace('"dir"', '"\\u0064ir"')));
     refused(withHeader(`${JSON.stringify(header).slice(0, -1)},"kid":null}`));
@@ -52,7 +56,8 @@ describe('OVH compact JWE', () => {
 
   it('refuses wrong part counts and characters outside base64url', () => {
     for (let n = 1; n <= 7; n++) if (n !== 5) refused(Array.from({ length: n }, (_, i) => parts[i % 5]).join('.'));
-    for (let i = 0; i < 5; i++) for (const ch of ['+', '/', '=', ' ', '%', '\u00e9']) refused(parts.map((p, j) => (j === i ? p + ch : p)).join('.'));
+    for (let i = 0; i < 5; i++)
+      for (const ch of ['+', '/', '=', ' ', '%', '\u00e9']) refused(parts.map((p, j) => (j === i ? p + ch : p)).join('.'));
     refused(withHeader(JSON.stringify(header)).replace(/^[^.]+/, (h) => `${h}==`));
   });
 });

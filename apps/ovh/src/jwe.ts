@@ -11,7 +11,15 @@ import { encodeHeader, invalid, isUuid, MAX_VERSION } from '@polykms/core';
 export type JweKind = 'ciphertext' | 'datakey';
 
 const header = (keyId: string, version: number, bits: number, kind: JweKind) =>
-  Buffer.from(JSON.stringify({ alg: 'dir', enc: `A${bits}GCM`, kid: keyId, 'okms.kv': version, ...(kind === 'datakey' ? { cty: 'okms.datakey' } : {}) })).toString('base64url');
+  Buffer.from(
+    JSON.stringify({
+      alg: 'dir',
+      enc: `A${bits}GCM`,
+      kid: keyId,
+      'okms.kv': version,
+      ...(kind === 'datakey' ? { cty: 'okms.datakey' } : {}),
+    }),
+  ).toString('base64url');
 
 /** Core ciphertext blob -> compact JWE. */
 export function toJwe(blob: Buffer, keyId: string, version: number, bits: number, kind: JweKind): string {
@@ -38,11 +46,22 @@ export function fromJwe(jwe: string, kind: JweKind): { keyId: string; blob: Buff
   if (!h || typeof h !== 'object' || Array.isArray(h)) throw bad(what);
   const { kid, enc, 'okms.kv': version } = h as { kid?: unknown; 'okms.kv'?: unknown; enc?: unknown };
   const bits = typeof enc === 'string' ? Number(enc.replace(/^A(\d+)GCM$/, '$1')) : NaN;
-  if (!isUuid(kid) || typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > MAX_VERSION || ![128, 192, 256].includes(bits)) throw bad(what);
+  if (
+    !isUuid(kid) ||
+    typeof version !== 'number' ||
+    !Number.isInteger(version) ||
+    version < 1 ||
+    version > MAX_VERSION ||
+    ![128, 192, 256].includes(bits)
+  )
+    throw bad(what);
   if (header(kid, version, bits, kind) !== parts[0]) throw bad(what);
   const iv = Buffer.from(parts[2]!, 'base64url');
   const ct = Buffer.from(parts[3]!, 'base64url');
   const tag = Buffer.from(parts[4]!, 'base64url');
   if (iv.length !== 12 || tag.length !== 16) throw bad(what);
-  return { keyId: kid, blob: Buffer.concat([encodeHeader(kid, version, kind === 'datakey' ? 'dataKey' : 'data'), iv, tag, ct]) };
+  return {
+    keyId: kid,
+    blob: Buffer.concat([encodeHeader(kid, version, kind === 'datakey' ? 'dataKey' : 'data'), iv, tag, ct]),
+  };
 }

@@ -28,16 +28,26 @@ describe('restoreLeadingZeros', () => {
   it('leaves full-length keys alone and refuses a k too far from any AES size', () => {
     const k = randomBytes(32).toString('base64url');
     expect(restoreLeadingZeros({ kty: 'oct', k })).toEqual({ jwk: { kty: 'oct', k }, restored: 0 });
-    for (const n of [1, 12, 20, 28]) expect(() => restoreLeadingZeros({ kty: 'oct', k: randomBytes(n).toString('base64url') })).toThrow(/16, 24 or 32 bytes/);
+    for (const n of [1, 12, 20, 28])
+      expect(() => restoreLeadingZeros({ kty: 'oct', k: randomBytes(n).toString('base64url') })).toThrow(/16, 24 or 32 bytes/);
     // longer than 32: left for core to refuse
     expect(restoreLeadingZeros({ kty: 'oct', k: randomBytes(33).toString('base64url') }).restored).toBe(0);
   });
 
   it('pads EC members to the curve length; the key then equals the original', () => {
-    for (const [crv, node] of [['P-256', 'prime256v1'], ['P-521', 'secp521r1']] as const) {
+    for (const [crv, node] of [
+      ['P-256', 'prime256v1'],
+      ['P-521', 'secp521r1'],
+    ] as const) {
       const full = generateKeyPairSync('ec', { namedCurve: node }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
-      const short = { ...full, x: stripped(Buffer.concat([Buffer.alloc(1), Buffer.from(full.x!, 'base64url').subarray(1)])) };
-      const want = { ...full, x: Buffer.concat([Buffer.alloc(1), Buffer.from(full.x!, 'base64url').subarray(1)]).toString('base64url') };
+      const short = {
+        ...full,
+        x: stripped(Buffer.concat([Buffer.alloc(1), Buffer.from(full.x!, 'base64url').subarray(1)])),
+      };
+      const want = {
+        ...full,
+        x: Buffer.concat([Buffer.alloc(1), Buffer.from(full.x!, 'base64url').subarray(1)]).toString('base64url'),
+      };
       const { jwk, restored } = restoreLeadingZeros(short);
       expect(restored).toBeGreaterThanOrEqual(1);
       expect(jwk).toEqual(want);

@@ -32,7 +32,10 @@ export function restoreLeadingZeros(jwk: Record<string, unknown>): { jwk: Record
     const n = Buffer.from(jwk.k, 'base64url').length;
     if (!AES_BYTES.includes(n) && n < 32) {
       const to = AES_BYTES.find((s) => s > n && s - n <= MAX_RESTORED);
-      if (to === undefined) throw invalid(`an AES key is 16, 24 or 32 bytes; JWK 'k' has ${n} (send all ${AES_BYTES.filter((s) => s > n).join(' or ')} bytes, leading zeros included)`);
+      if (to === undefined)
+        throw invalid(
+          `an AES key is 16, 24 or 32 bytes; JWK 'k' has ${n} (send all ${AES_BYTES.filter((s) => s > n).join(' or ')} bytes, leading zeros included)`,
+        );
       pad('k', to);
     }
   }

@@ -15,7 +15,8 @@ export function ovhState(k: Pick<KeyRecord, 'state' | 'compromisedAt'>): string 
 const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
 
 /** 2.16.2's ServiceKeyClassEnum. */
-export const keyClass = (k: Pick<KeyRecord, 'kind' | 'publicOnly'>) => (k.publicOnly ? 'PUBLIC_KEY' : k.kind === 'RSA' || k.kind === 'EC' ? 'KEY_PAIR' : 'SECRET_KEY');
+export const keyClass = (k: Pick<KeyRecord, 'kind' | 'publicOnly'>) =>
+  k.publicOnly ? 'PUBLIC_KEY' : k.kind === 'RSA' || k.kind === 'EC' ? 'KEY_PAIR' : 'SECRET_KEY';
 
 /** GetServiceKeyResponse; `jwk` is the public JWK (format=jwk), present only when asked. */
 export function serviceKey(k: KeyRecord, jwk?: Record<string, unknown>) {

@@ -28,7 +28,15 @@ export const WrappedKeyEntry = z.strictObject({
   ciphertext: z.string().min(1).max(5000),
 });
 export const SignatureAlgs = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']);
-export const RevocationReasons = z.enum(['unspecified', 'key_compromise', 'ca_compromise', 'affiliation_changed', 'superseded', 'cessation_of_operation', 'privilege_withdrawn']);
+export const RevocationReasons = z.enum([
+  'unspecified',
+  'key_compromise',
+  'ca_compromise',
+  'affiliation_changed',
+  'superseded',
+  'cessation_of_operation',
+  'privilege_withdrawn',
+]);
 
 export const JsonWebKeyRequest = z.strictObject({
   use: z.enum(['sig', 'enc']).optional(),
@@ -58,7 +66,10 @@ export const CreateImportServiceKeyRequest = z.strictObject({
   type: KeyTypes.optional(),
   size: z.union([z.literal(128), z.literal(192), z.literal(256), z.literal(2048), z.literal(3072), z.literal(4096)]).optional(),
   // okms-cli sends `"curve": ""` for `--type ec` without `--curve`: read as no curve.
-  curve: z.union([Curves, z.literal('')]).optional().transform((c) => (c === '' ? undefined : c)),
+  curve: z
+    .union([Curves, z.literal('')])
+    .optional()
+    .transform((c) => (c === '' ? undefined : c)),
   operations: z.array(ClientUsages).max(32).nullable().optional(),
   protectionLevel: z.enum(['SOFTWARE', 'HSM', 'CLOUD_HSM']).nullable().optional(),
   keys: z.array(JsonWebKeyRequest).nullable().optional(),
@@ -67,24 +78,39 @@ export const CreateImportServiceKeyRequest = z.strictObject({
 });
 
 /** 2.16.2: `name` is optional; `extractable` makes a key exportable (or no longer). */
-export const PatchServiceKeyRequest = z.strictObject({ name: z.string().min(1).max(32).optional(), extractable: z.boolean().nullable().optional() });
+export const PatchServiceKeyRequest = z.strictObject({
+  name: z.string().min(1).max(32).optional(),
+  extractable: z.boolean().nullable().optional(),
+});
 export const DeactivateServicekeyRequest = z.strictObject({ reason: RevocationReasons });
 
 /** 5464 base64 characters = 4096 bytes. */
-export const EncryptRequest = z.strictObject({ plaintext: base64(5464), context: z.string().max(64).nullable().optional() });
+export const EncryptRequest = z.strictObject({
+  plaintext: base64(5464),
+  context: z.string().max(64).nullable().optional(),
+});
 /**
  * The document caps `ciphertext` at 5464 characters, but the JWE of a 4096-byte plaintext is longer
  * (the payload alone is 5462 characters): the limit here is what this gateway's own encrypt can return.
  */
 export const MAX_JWE = 5800;
-export const DecryptRequest = z.strictObject({ ciphertext: z.string().min(1).max(MAX_JWE), context: z.string().max(64).nullable().optional() });
-export const GenerateDataKeyRequest = z.strictObject({ name: z.string().max(32).nullable().optional(), size: z.number().int().min(64).max(4096) });
+export const DecryptRequest = z.strictObject({
+  ciphertext: z.string().min(1).max(MAX_JWE),
+  context: z.string().max(64).nullable().optional(),
+});
+export const GenerateDataKeyRequest = z.strictObject({
+  name: z.string().max(32).nullable().optional(),
+  size: z.number().int().min(64).max(4096),
+});
 export const DecryptDataKeyRequest = z.strictObject({ key: z.string().min(1).max(5000) });
-export const SignRequest = z.strictObject({ message: base64(5464), alg: SignatureAlgs, isdigest: z.boolean().optional() });
+export const SignRequest = z.strictObject({
+  message: base64(5464),
+  alg: SignatureAlgs,
+  isdigest: z.boolean().optional(),
+});
 export const VerifyRequest = z.strictObject({
   message: base64(5464).nullable().optional(),
   signature: z.string().min(1).max(8192),
   alg: SignatureAlgs.optional(),
   isdigest: z.boolean().optional(),
 });
-

@@ -13,10 +13,29 @@ export type OvhServer = HttpsServer;
  * untrusted certificate does not end the handshake: the request is answered with OVH's Authentication
  * error body, which a client can read.
  */
-export async function startOvhServer(kms: Kms, ca: Ca, opts: { host: string; port: number; hostnames?: string[] | undefined; log?: Logger | undefined; metrics?: Metrics | undefined }): Promise<OvhServer> {
-  const app = ovhApp(kms, (route) => {
-    serviceKeyRoutes(kms, route);
-    randomRoutes(kms, route);
-  }, opts);
-  return serveHttps(app.fetch, ca, { host: opts.host, port: opts.port, hostnames: opts.hostnames, requestClientCertificate: true });
+export async function startOvhServer(
+  kms: Kms,
+  ca: Ca,
+  opts: {
+    host: string;
+    port: number;
+    hostnames?: string[] | undefined;
+    log?: Logger | undefined;
+    metrics?: Metrics | undefined;
+  },
+): Promise<OvhServer> {
+  const app = ovhApp(
+    kms,
+    (route) => {
+      serviceKeyRoutes(kms, route);
+      randomRoutes(kms, route);
+    },
+    opts,
+  );
+  return serveHttps(app.fetch, ca, {
+    host: opts.host,
+    port: opts.port,
+    hostnames: opts.hostnames,
+    requestClientCertificate: true,
+  });
 }

@@ -59,8 +59,15 @@ export const OVH_STORAGE: DialectStorage = {
           .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
           .addColumn('revoked_at', 'timestamptz')
           .execute();
-        await sql`create unique index if not exists credentials_fingerprint on credentials (fingerprint) where fingerprint is not null`.execute(db);
-        await db.schema.createIndex('credentials_tenant').ifNotExists().on('credentials').columns(['tenant_id', 'dialect', 'created_at']).execute();
+        await sql`create unique index if not exists credentials_fingerprint on credentials (fingerprint) where fingerprint is not null`.execute(
+          db,
+        );
+        await db.schema
+          .createIndex('credentials_tenant')
+          .ifNotExists()
+          .on('credentials')
+          .columns(['tenant_id', 'dialect', 'created_at'])
+          .execute();
         await db.schema
           .createTable('policies')
           .ifNotExists()

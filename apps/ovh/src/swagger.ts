@@ -67,11 +67,14 @@ export function swaggerApp() {
   app.get('/swagger/', (c) => c.html(PAGE));
   app.get('/swagger/openapi.yaml', (c) => {
     const origin = new URL(c.req.url).origin;
-    return c.body(stringify({ ...spec, servers: [{ url: origin }] }), 200, { 'content-type': 'application/yaml; charset=utf-8' });
+    return c.body(stringify({ ...spec, servers: [{ url: origin }] }), 200, {
+      'content-type': 'application/yaml; charset=utf-8',
+    });
   });
   // One static route per file (an unknown name is the data plane's 404): a `/swagger/:file` pattern
   // next to `/swagger/` is more than hono's RegExpRouter takes, and every data-plane request would then
   // be routed by the slower trie.
-  for (const [file, a] of assets) app.get(`/swagger/${file}`, (c) => c.body(a.body, 200, { 'content-type': a.type, 'cache-control': 'public, max-age=86400' }));
+  for (const [file, a] of assets)
+    app.get(`/swagger/${file}`, (c) => c.body(a.body, 200, { 'content-type': a.type, 'cache-control': 'public, max-age=86400' }));
   return app;
 }

@@ -13,7 +13,14 @@ export interface Reply {
 }
 
 /** An HTTPS call as OVH's clients make it: JSON body, client certificate, the gateway CA trusted. */
-export function call(base: string, creds: Creds, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export function call(
+  base: string,
+  creds: Creds,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const url = new URL(path, base);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {

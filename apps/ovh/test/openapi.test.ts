@@ -40,9 +40,7 @@ const errorBody = () => ({
 });
 
 async function jwe(bytes: number): Promise<string> {
-  return new CompactEncrypt(randomBytes(bytes))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: KEY })
-    .encrypt(randomBytes(32));
+  return new CompactEncrypt(randomBytes(bytes)).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: KEY }).encrypt(randomBytes(32));
 }
 
 describe('loadSpec / operationFor', () => {
@@ -50,14 +48,20 @@ describe('loadSpec / operationFor', () => {
     const spec = loadSpec();
     expect(spec.openapi).toBe('3.0.1');
     expect(spec.info.version).toBe('2.16.2');
-    expect(createHash('sha256').update(readFileSync(SPEC_PATH)).digest('hex')).toBe('72e335bf9732af3b1039c6c101eab8885c9d3f7f84da00323bcbcfabb90c0c1f');
+    expect(createHash('sha256').update(readFileSync(SPEC_PATH)).digest('hex')).toBe(
+      '72e335bf9732af3b1039c6c101eab8885c9d3f7f84da00323bcbcfabb90c0c1f',
+    );
     expect(loadSpec()).toBe(spec);
   });
 
   it('maps both path forms onto the /api/{okmsId} template', () => {
     for (const base of [CURRENT, LEGACY]) {
       const m = operationFor('GET', `${base}/${KEY}`);
-      expect(m).toMatchObject({ operationId: 'GetServiceKey', template: '/api/{okmsId}/v1/servicekey/{keyId}', paramErrors: [] });
+      expect(m).toMatchObject({
+        operationId: 'GetServiceKey',
+        template: '/api/{okmsId}/v1/servicekey/{keyId}',
+        paramErrors: [],
+      });
       expect(m?.params.keyId).toBe(KEY);
       expect(m?.legacy).toBe(base === LEGACY);
     }
@@ -106,8 +110,13 @@ describe('loadSpec / operationFor', () => {
 
 describe('OpenAPI 3.0 -> JSON Schema', () => {
   it('turns nullable into type unions, and $ref/allOf + nullable into anyOf with null', () => {
-    expect(toJsonSchema({ type: 'string', nullable: true, readOnly: true, example: 'x' })).toEqual({ type: ['string', 'null'] });
-    expect(toJsonSchema({ type: 'string', enum: ['a'], nullable: true })).toEqual({ type: ['string', 'null'], enum: ['a', null] });
+    expect(toJsonSchema({ type: 'string', nullable: true, readOnly: true, example: 'x' })).toEqual({
+      type: ['string', 'null'],
+    });
+    expect(toJsonSchema({ type: 'string', enum: ['a'], nullable: true })).toEqual({
+      type: ['string', 'null'],
+      enum: ['a', null],
+    });
     expect(toJsonSchema({ $ref: '#/components/schemas/KeyTypes', nullable: true, default: 'oct' })).toEqual({
       default: 'oct',
       anyOf: [{ $ref: expect.stringMatching(/#\/definitions\/KeyTypes$/) }, { type: 'null' }],
@@ -137,7 +146,11 @@ describe('OpenAPI 3.0 -> JSON Schema', () => {
 describe('validateResponse', () => {
   it('accepts a valid GetServiceKeyResponse on both path forms', () => {
     for (const base of [CURRENT, LEGACY]) {
-      expect(validateResponse('GET', `${base}/${KEY}`, 200, serviceKey())).toEqual({ ok: true, errors: [], operationId: 'GetServiceKey' });
+      expect(validateResponse('GET', `${base}/${KEY}`, 200, serviceKey())).toEqual({
+        ok: true,
+        errors: [],
+        operationId: 'GetServiceKey',
+      });
     }
     expect(validateResponse('POST', LEGACY, 201, serviceKey()).ok).toBe(true);
     // raw text is parsed
@@ -188,7 +201,10 @@ describe('validateResponse', () => {
     const [, ...rest] = token.split('.');
     expect(encrypt([Buffer.from('not json').toString('base64url'), ...rest].join('.')).ok).toBe(false);
     expect(encrypt([Buffer.from('{"alg":"dir"}').toString('base64url'), ...rest].join('.')).ok).toBe(false); // no enc
-    const dk = validateResponse('POST', `${LEGACY}/${KEY}/datakey`, 201, { key: token, plaintext: randomBytes(32).toString('base64') });
+    const dk = validateResponse('POST', `${LEGACY}/${KEY}/datakey`, 201, {
+      key: token,
+      plaintext: randomBytes(32).toString('base64'),
+    });
     expect(dk.ok).toBe(true);
     expect(validateRequest('POST', `${LEGACY}/${KEY}/datakey/decrypt`, { key: token }).ok).toBe(true);
   });
@@ -241,7 +257,11 @@ describe('validateResponse', () => {
   });
 
   it('follows the spec on ListServiceKeysResponse.continuation_token (minLength 1): "" fails', () => {
-    const page = (continuation_token: string, is_truncated: boolean) => ({ objects_list: [serviceKey()], continuation_token, is_truncated });
+    const page = (continuation_token: string, is_truncated: boolean) => ({
+      objects_list: [serviceKey()],
+      continuation_token,
+      is_truncated,
+    });
     expect(validateResponse('GET', `${LEGACY}?max=10`, 200, page('b3BhcXVl', true)).ok).toBe(true);
     const last = validateResponse('GET', LEGACY, 200, page('', false));
     expect(last.ok).toBe(false);
@@ -251,11 +271,14 @@ describe('validateResponse', () => {
   });
 
   it('validates fetch Responses, including their content type', async () => {
-    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+    const json = (body: unknown, status = 200) =>
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=UTF-8' } });
     expect((await validateHttpResponse('GET', `${LEGACY}/${KEY}`, json(serviceKey()))).ok).toBe(true);
     expect((await validateHttpResponse('DELETE', `${LEGACY}/${KEY}`, new Response(null, { status: 204 }))).ok).toBe(true);
     const text = new Response(JSON.stringify(serviceKey()), { status: 200, headers: { 'content-type': 'text/plain' } });
-    expect((await validateHttpResponse('GET', `${LEGACY}/${KEY}`, text)).errors).toEqual(['content-type must be application/json, got "text/plain"']);
+    expect((await validateHttpResponse('GET', `${LEGACY}/${KEY}`, text)).errors).toEqual([
+      'content-type must be application/json, got "text/plain"',
+    ]);
   });
 });
 
@@ -263,7 +286,11 @@ describe('validateRequest', () => {
   const encrypt = `${LEGACY}/${KEY}/encrypt`;
 
   it('accepts {plaintext, context} and rejects unknown fields', () => {
-    expect(validateRequest('POST', encrypt, { plaintext: 'aGVsbG8=', context: 'aad' })).toEqual({ ok: true, errors: [], operationId: 'Encrypt' });
+    expect(validateRequest('POST', encrypt, { plaintext: 'aGVsbG8=', context: 'aad' })).toEqual({
+      ok: true,
+      errors: [],
+      operationId: 'Encrypt',
+    });
     expect(validateRequest('POST', `${CURRENT}/${KEY}/encrypt`, { plaintext: 'aGVsbG8=', context: null }).ok).toBe(true);
     const r = validateRequest('POST', encrypt, { plaintext: 'aGVsbG8=', aad: 'x' });
     expect(r.ok).toBe(false);
@@ -285,7 +312,12 @@ describe('validateRequest', () => {
     expect(validateRequest('POST', `${LEGACY}?format=jwk`, { name: 'imported', keys: [jwk] }).ok).toBe(true);
     expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, ext: true }] }).ok).toBe(false);
     expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, alg: 'A256GCM' }] }).ok).toBe(false);
-    expect(validateRequest('POST', LEGACY, { name: 'imported', keys: [{ ...jwk, k: `${randomBytes(32).toString('base64')}=` }] }).ok).toBe(false);
+    expect(
+      validateRequest('POST', LEGACY, {
+        name: 'imported',
+        keys: [{ ...jwk, k: `${randomBytes(32).toString('base64')}=` }],
+      }).ok,
+    ).toBe(false);
   });
 
   it('rejects a body on an operation without requestBody, and malformed path ids', () => {
@@ -314,7 +346,16 @@ describe('what 2.16.2 adds', () => {
   const wrapped = () => ({ keyFormatType: 'JWK', wrappingKeyId: KEY, ciphertext: 'a.b.c.d.e' });
 
   it('create, import and PATCH take `extractable`; PATCH no longer needs a name', () => {
-    expect(validateRequest('POST', LEGACY, { context: 'k', extractable: false, name: 'k', operations: [], size: 256, type: 'oct' }).ok).toBe(true);
+    expect(
+      validateRequest('POST', LEGACY, {
+        context: 'k',
+        extractable: false,
+        name: 'k',
+        operations: [],
+        size: 256,
+        type: 'oct',
+      }).ok,
+    ).toBe(true);
     expect(validateRequest('POST', LEGACY, { name: 'k', type: 'oct', size: 256, extractable: null }).ok).toBe(true);
     expect(validateRequest('PATCH', `${LEGACY}/${KEY}`, { extractable: true }).ok).toBe(true);
     expect(validateRequest('PATCH', `${LEGACY}/${KEY}`, {}).ok).toBe(true);
@@ -330,7 +371,8 @@ describe('what 2.16.2 adds', () => {
   });
 
   it('every key may carry a class, one of SECRET_KEY, KEY_PAIR, PUBLIC_KEY', () => {
-    for (const c of ['SECRET_KEY', 'KEY_PAIR', 'PUBLIC_KEY']) expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), class: c }).ok).toBe(true);
+    for (const c of ['SECRET_KEY', 'KEY_PAIR', 'PUBLIC_KEY'])
+      expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), class: c }).ok).toBe(true);
     expect(validateResponse('GET', `${LEGACY}/${KEY}`, 200, { ...serviceKey(), class: 'PRIVATE_KEY' }).ok).toBe(false);
   });
 

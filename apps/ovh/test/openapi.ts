@@ -168,7 +168,17 @@ const SCHEMAS_ID = 'https://polykms.invalid/ovh-okms-openapi/components.json';
 const COMPONENT_REF = '#/components/schemas/';
 
 /** Keywords that are OpenAPI-only or pure annotations; removed (`nullable` is applied first). */
-const STRIPPED = new Set(['nullable', 'readOnly', 'writeOnly', 'example', 'examples', 'deprecated', 'discriminator', 'xml', 'externalDocs']);
+const STRIPPED = new Set([
+  'nullable',
+  'readOnly',
+  'writeOnly',
+  'example',
+  'examples',
+  'deprecated',
+  'discriminator',
+  'xml',
+  'externalDocs',
+]);
 const COMPOSITIONS = ['allOf', 'anyOf', 'oneOf'] as const;
 
 function rewriteRef(ref: string, where: string): string {
@@ -425,7 +435,15 @@ export function operationFor(method: string, path: string): OperationMatch | und
     const paramErrors = checkPathParams(v, route, params);
     const rank: [number, number] = [route.literalLength, paramErrors.length];
     if (rank[0] > bestRank[0] || (rank[0] === bestRank[0] && rank[1] < bestRank[1])) {
-      best = { operationId: route.operationId, template: route.template, method: m, legacy, params, paramErrors, operation: route.operation };
+      best = {
+        operationId: route.operationId,
+        template: route.template,
+        method: m,
+        legacy,
+        params,
+        paramErrors,
+        operation: route.operation,
+      };
       bestRank = rank;
     }
   }
@@ -482,7 +500,12 @@ function responseFor(doc: OpenApiDocument, op: OperationObject, status: number):
   const exact = pick(String(status));
   if (exact) return exact;
   if (status === 403) {
-    return pick('401') ?? { description: '403 (not in the spec)', content: { 'application/json': { schema: { $ref: `${COMPONENT_REF}ErrorResponse` } } } };
+    return (
+      pick('401') ?? {
+        description: '403 (not in the spec)',
+        content: { 'application/json': { schema: { $ref: `${COMPONENT_REF}ErrorResponse` } } },
+      }
+    );
   }
   return pick(`${Math.floor(status / 100)}XX`) ?? pick('default');
 }
@@ -537,7 +560,11 @@ export async function validateHttpResponse(method: string, path: string, res: Re
   const result = validateResponse(method, path, res.status, text);
   const type = res.headers.get('content-type') ?? '';
   if (text !== '' && !/^application\/(?:[\w.-]+\+)?json\b/i.test(type)) {
-    return { ...result, ok: false, errors: [...result.errors, `content-type must be application/json, got ${JSON.stringify(type)}`] };
+    return {
+      ...result,
+      ok: false,
+      errors: [...result.errors, `content-type must be application/json, got ${JSON.stringify(type)}`],
+    };
   }
   return result;
 }

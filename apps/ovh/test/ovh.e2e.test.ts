@@ -33,7 +33,11 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     return { status: r.status, json: (r.status === 204 ? undefined : await r.json()) as any };
   };
   const newCredential = async (identityURNs: string[], extra: Record<string, unknown> = {}): Promise<Creds & { id: string }> => {
-    const created = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'test', identityURNs, ...extra });
+    const created = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, {
+      name: 'test',
+      identityURNs,
+      ...extra,
+    });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
     const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${created.json.id}`);
     expect(got.json.status).toBe('READY');
@@ -60,12 +64,27 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
 
   it('runs the guide: create AES/RSA/EC, get, list, rename, encrypt with context, datakey, sign and verify', async () => {
     for (const prefix of ['', `/api/${okmsId}`]) {
-      const aes = await api(root, 'POST', `${prefix}/v1/servicekey`, { name: 'aes', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+      const aes = await api(root, 'POST', `${prefix}/v1/servicekey`, {
+        name: 'aes',
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      });
       expect(aes.status).toBe(201);
       expect(aes.json.attributes.state).toBe('active');
-      const rsa = await api(root, 'POST', `${prefix}/v1/servicekey?format=jwk`, { name: 'rsa', type: 'RSA', size: 2048, operations: ['sign', 'verify'] });
+      const rsa = await api(root, 'POST', `${prefix}/v1/servicekey?format=jwk`, {
+        name: 'rsa',
+        type: 'RSA',
+        size: 2048,
+        operations: ['sign', 'verify'],
+      });
       expect(rsa.json.keys[0].kid).toBe(rsa.json.id);
-      const ec = await api(root, 'POST', `${prefix}/v1/servicekey`, { name: 'ec', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] });
+      const ec = await api(root, 'POST', `${prefix}/v1/servicekey`, {
+        name: 'ec',
+        type: 'EC',
+        curve: 'P-256',
+        operations: ['sign', 'verify'],
+      });
       expect(ec.json.curve).toBe('P-256');
 
       const got = await api(root, 'GET', `${prefix}/v1/servicekey/${aes.json.id}`);
@@ -75,46 +94,117 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
       expect((await api(root, 'PATCH', `${prefix}/v1/servicekey/${aes.json.id}`, { name: 'renamed' })).json.name).toBe('renamed');
 
       const plaintext = Buffer.from('Hello OKMS').toString('base64');
-      const enc = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/encrypt`, { plaintext, context: 'my-context' });
+      const enc = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/encrypt`, {
+        plaintext,
+        context: 'my-context',
+      });
       expect(enc.json.ciphertext.split('.')).toHaveLength(5);
-      const dec = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: enc.json.ciphertext, context: 'my-context' });
+      const dec = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, {
+        ciphertext: enc.json.ciphertext,
+        context: 'my-context',
+      });
       expect(dec.json.plaintext).toBe(plaintext);
-      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: enc.json.ciphertext, context: 'other' })).status).toBe(400);
+      expect(
+        (
+          await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, {
+            ciphertext: enc.json.ciphertext,
+            context: 'other',
+          })
+        ).status,
+      ).toBe(400);
 
       const dk = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/datakey`, { name: 'dk', size: 256 });
       expect(dk.status).toBe(201);
       expect(Buffer.from(dk.json.plaintext, 'base64').length).toBe(32);
-      const dkd = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/datakey/decrypt`, { key: dk.json.key });
+      const dkd = await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/datakey/decrypt`, {
+        key: dk.json.key,
+      });
       expect(dkd.json.plaintext).toBe(dk.json.plaintext);
       // A data key is not a ciphertext, and the other way round.
       expect((await api(root, 'POST', `${prefix}/v1/servicekey/${aes.json.id}/decrypt`, { ciphertext: dk.json.key })).status).toBe(400);
 
       const message = Buffer.from('message to sign');
-      const sig = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, { alg: 'RS256', message: message.toString('base64') });
-      const pubPem = createPublicKey({ key: rsa.json.keys[0], format: 'jwk' }).export({ format: 'pem', type: 'spki' }) as string;
-      expect(openssl({ 'pub.pem': pubPem, 'm.bin': message, 's.bin': Buffer.from(sig.json.signature, 'base64') }, () => ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 's.bin', 'm.bin']).ok).toBe(true);
-      const ok = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature: sig.json.signature });
+      const sig = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, {
+        alg: 'RS256',
+        message: message.toString('base64'),
+      });
+      const pubPem = createPublicKey({ key: rsa.json.keys[0], format: 'jwk' }).export({
+        format: 'pem',
+        type: 'spki',
+      }) as string;
+      expect(
+        openssl({ 'pub.pem': pubPem, 'm.bin': message, 's.bin': Buffer.from(sig.json.signature, 'base64') }, () => [
+          'dgst',
+          '-sha256',
+          '-verify',
+          'pub.pem',
+          '-signature',
+          's.bin',
+          'm.bin',
+        ]).ok,
+      ).toBe(true);
+      const ok = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, {
+        alg: 'RS256',
+        message: message.toString('base64'),
+        signature: sig.json.signature,
+      });
       expect(ok.json).toEqual({ result: true });
       const bad = Buffer.from(sig.json.signature, 'base64');
       bad[5]! ^= 1;
-      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature: bad.toString('base64') })).json).toEqual({ result: false });
+      expect(
+        (
+          await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, {
+            alg: 'RS256',
+            message: message.toString('base64'),
+            signature: bad.toString('base64'),
+          })
+        ).json,
+      ).toEqual({ result: false });
 
       // ES256 over a digest (isdigest, as the SDK's crypto.Signer sends it): raw r||s checked by WebCrypto.
       const ecKey = await api(root, 'GET', `${prefix}/v1/servicekey/${ec.json.id}?format=jwk`);
       const digest = Buffer.from(await webcrypto.subtle.digest('SHA-256', message));
-      const es = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign`, { alg: 'ES256', message: digest.toString('base64'), isdigest: true });
+      const es = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign`, {
+        alg: 'ES256',
+        message: digest.toString('base64'),
+        isdigest: true,
+      });
       expect(Buffer.from(es.json.signature, 'base64').length).toBe(64);
-      const wk = await webcrypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: ecKey.json.keys[0].x, y: ecKey.json.keys[0].y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
-      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, Buffer.from(es.json.signature, 'base64'), message)).toBe(true);
+      const wk = await webcrypto.subtle.importKey(
+        'jwk',
+        { kty: 'EC', crv: 'P-256', x: ecKey.json.keys[0].x, y: ecKey.json.keys[0].y },
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        false,
+        ['verify'],
+      );
+      expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, Buffer.from(es.json.signature, 'base64'), message)).toBe(
+        true,
+      );
 
       // JWS output verifies with jose and goes back to /verify.
-      const jws = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign?format=jws`, { alg: 'ES256', message: message.toString('base64') });
+      const jws = await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/sign?format=jws`, {
+        alg: 'ES256',
+        message: message.toString('base64'),
+      });
       const verified = await jose.compactVerify(jws.json.signature, await jose.importJWK(ecKey.json.keys[0], 'ES256'));
       expect(Buffer.from(verified.payload).toString()).toBe('message to sign');
-      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/verify`, { signature: jws.json.signature })).json).toEqual({ result: true });
+      expect((await api(root, 'POST', `${prefix}/v1/servicekey/${ec.json.id}/verify`, { signature: jws.json.signature })).json).toEqual({
+        result: true,
+      });
       for (const alg of ['PS256', 'RS512']) {
-        const s = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, { alg, message: message.toString('base64') });
-        expect((await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, { alg, message: message.toString('base64'), signature: s.json.signature })).json.result).toBe(true);
+        const s = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/sign`, {
+          alg,
+          message: message.toString('base64'),
+        });
+        expect(
+          (
+            await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, {
+              alg,
+              message: message.toString('base64'),
+              signature: s.json.signature,
+            })
+          ).json.result,
+        ).toBe(true);
       }
 
       const rnd = await api(root, 'GET', `${prefix}/v1/random?length=64`);
@@ -122,7 +212,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     }
   });
 
-  it('serves the Swagger UI with OVH\'s document pointed at this gateway', async () => {
+  it("serves the Swagger UI with OVH's document pointed at this gateway", async () => {
     const page = await call(server.url, { ca: caPem }, 'GET', '/swagger/');
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/swagger-ui-bundle\.js/);
@@ -145,7 +235,12 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
       req.on('error', ko);
     });
     const csp = String(res.headers['content-security-policy']);
-    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
+    const directives = new Map(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k!, v]),
+    );
     expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
     expect(directives.get('default-src')).toEqual(["'none'"]);
     expect(directives.get('script-src')).toEqual(["'self'"]);
@@ -177,7 +272,14 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
   });
 
   it('walks the states: deactivate, compromise, reactivate, delete only when deactivated', async () => {
-    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'life', type: 'oct', size: 128, operations: ['encrypt', 'decrypt'] })).json;
+    const k = (
+      await api(root, 'POST', '/v1/servicekey', {
+        name: 'life',
+        type: 'oct',
+        size: 128,
+        operations: ['encrypt', 'decrypt'],
+      })
+    ).json;
     expect((await api(root, 'DELETE', `/v1/servicekey/${k.id}`)).status).toBe(400);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'unspecified' })).status).toBe(204);
     expect((await api(root, 'GET', `/v1/servicekey/${k.id}`)).json.attributes.state).toBe('deactivated');
@@ -197,14 +299,23 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
   it('imports a JWK as the SDK sends it', async () => {
     const { privateKey } = await jose.generateKeyPair('ES384', { extractable: true });
     const jwk = await jose.exportJWK(privateKey);
-    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'imported', keys: [{ ...jwk, kid: 'imported', key_ops: ['sign', 'verify'] }] });
+    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', {
+      name: 'imported',
+      keys: [{ ...jwk, kid: 'imported', key_ops: ['sign', 'verify'] }],
+    });
     expect(r.status).toBe(201);
     expect(r.json.curve).toBe('P-384');
     expect(r.json.keys[0].d).toBeUndefined();
-    const aes = await api(root, 'POST', '/v1/servicekey', { name: 'aes-imp', keys: [{ kty: 'oct', k: randomBytes(32).toString('base64url'), key_ops: ['encrypt', 'decrypt'] }] });
+    const aes = await api(root, 'POST', '/v1/servicekey', {
+      name: 'aes-imp',
+      keys: [{ kty: 'oct', k: randomBytes(32).toString('base64url'), key_ops: ['encrypt', 'decrypt'] }],
+    });
     expect(aes.json.size).toBe(256);
     // 29-31 bytes are a 32-byte key whose leading zeros okms-sdk-go stripped (see src/jwk.ts); 28 is nothing.
-    const short = await api(root, 'POST', '/v1/servicekey', { name: 'short', keys: [{ kty: 'oct', k: randomBytes(28).toString('base64url') }] });
+    const short = await api(root, 'POST', '/v1/servicekey', {
+      name: 'short',
+      keys: [{ kty: 'oct', k: randomBytes(28).toString('base64url') }],
+    });
     expect(short.status).toBe(400);
     expect(short.json.errors[0]).toMatch(/16, 24 or 32 bytes/);
   });
@@ -212,41 +323,71 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
   it('imports a public RSA key (as `okms keys import` of a .pub.pem sends it): verify works, sign is refused', async () => {
     const { publicKey, privateKey } = await jose.generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
     const pub = await jose.exportJWK(publicKey);
-    const refused = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'pub-sign', keys: [{ ...pub, kid: 'pub-sign', key_ops: ['sign'] }] });
+    const refused = await api(root, 'POST', '/v1/servicekey?format=jwk', {
+      name: 'pub-sign',
+      keys: [{ ...pub, kid: 'pub-sign', key_ops: ['sign'] }],
+    });
     expect(refused.status).toBe(400);
     expect(refused.json.errors[0]).toMatch(/public key/);
     validateResponse('post', '/v1/servicekey', 400, refused.json);
-    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', { name: 'pub', keys: [{ ...pub, kid: 'pub', key_ops: ['wrapKey', 'verify'] }] });
+    const r = await api(root, 'POST', '/v1/servicekey?format=jwk', {
+      name: 'pub',
+      keys: [{ ...pub, kid: 'pub', key_ops: ['wrapKey', 'verify'] }],
+    });
     expect(r.status).toBe(201);
     validateResponse('post', '/v1/servicekey', 201, r.json);
     expect(r.json.keys[0]).toMatchObject({ kty: 'RSA', n: pub.n, e: pub.e, kid: r.json.id });
     expect(r.json.keys[0].d).toBeUndefined();
     const message = Buffer.from('signed by the key owner');
-    const signature = Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey as webcrypto.CryptoKey, message)).toString('base64');
-    const ok = await api(root, 'POST', `/v1/servicekey/${r.json.id}/verify`, { alg: 'RS256', message: message.toString('base64'), signature });
+    const signature = Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', privateKey as webcrypto.CryptoKey, message)).toString(
+      'base64',
+    );
+    const ok = await api(root, 'POST', `/v1/servicekey/${r.json.id}/verify`, {
+      alg: 'RS256',
+      message: message.toString('base64'),
+      signature,
+    });
     expect(ok.json).toEqual({ result: true });
-    const sign = await api(root, 'POST', `/v1/servicekey/${r.json.id}/sign`, { alg: 'RS256', message: message.toString('base64') });
+    const sign = await api(root, 'POST', `/v1/servicekey/${r.json.id}/sign`, {
+      alg: 'RS256',
+      message: message.toString('base64'),
+    });
     expect(sign.status).toBe(400);
     validateResponse('post', '/v1/servicekey/{keyId}/sign', 400, sign.json);
   });
 
   it('refuses bad input with OVH error bodies', async () => {
-    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'in', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json;
+    const k = (
+      await api(root, 'POST', '/v1/servicekey', {
+        name: 'in',
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      })
+    ).json;
     const unknown = await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA', extra: 1 });
     expect(unknown.status).toBe(400);
     expect(unknown.json.errors[0]).toMatch(/unknown field 'extra'/);
     expect(unknown.json.error_code).toBe(50405377);
-    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'not base64!' })).json.errors[0]).toMatch(/plaintext: must be standard base64/);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'not base64!' })).json.errors[0]).toMatch(
+      /plaintext: must be standard base64/,
+    );
     // Whole 4-character groups with at most two '=' at the end, as Go's StdEncoding writes []byte.
     for (const bad of ['AAA', 'AAAAA', 'A===', '====', 'A=AA', 'AA=A', 'AAAA_-AA', 'AAAA\nAAA'])
-      expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: bad })).json.errors?.[0], bad).toMatch(/plaintext: must be standard base64/);
+      expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: bad })).json.errors?.[0], bad).toMatch(
+        /plaintext: must be standard base64/,
+      );
     for (const good of ['AA==', 'AAA=', 'AAAA', 'AAAAAA==', '+/+/'])
       expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: good })).status, good).toBe(200);
-    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: randomBytes(4097).toString('base64') })).status).toBe(400);
+    expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: randomBytes(4097).toString('base64') })).status).toBe(
+      400,
+    );
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, '{"plaintext":')).json.errors[0]).toMatch(/not valid JSON/);
     expect((await api(root, 'POST', `/v1/servicekey/${k.id}/sign`, { alg: 'RS256', message: 'AAAA' })).status).toBe(400);
     expect((await api(root, 'POST', '/v1/servicekey', { name: 'x'.repeat(33), type: 'oct', size: 256 })).status).toBe(400);
-    expect((await api(root, 'POST', '/v1/servicekey', { name: 'hsm', type: 'oct', size: 256, protectionLevel: 'HSM' })).json.errors[0]).toMatch(/SOFTWARE/);
+    expect(
+      (await api(root, 'POST', '/v1/servicekey', { name: 'hsm', type: 'oct', size: 256, protectionLevel: 'HSM' })).json.errors[0],
+    ).toMatch(/SOFTWARE/);
     const missing = await api(root, 'GET', '/v1/servicekey/2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b');
     expect(missing.status).toBe(404);
     expect(missing.json.error_code).toBe(((3 << 24) | (3 << 16) | (5 << 12) | 1) >>> 0);
@@ -265,15 +406,26 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     // A protected header that is JSON but no object (null was a TypeError: a 500 and an error log line).
     const dk0 = ((await api(root, 'POST', `/v1/servicekey/${k.id}/datakey`, { size: 128 })).json.key as string).split('.');
     for (const h of ['null', '[]', '0', '"dir"', 'true', '{"alg":"dir","enc":{"toString":1}}']) {
-      const r = await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, { ciphertext: [Buffer.from(h).toString('base64url'), ...parts.slice(1)].join('.') });
+      const r = await api(root, 'POST', `/v1/servicekey/${k.id}/decrypt`, {
+        ciphertext: [Buffer.from(h).toString('base64url'), ...parts.slice(1)].join('.'),
+      });
       expect(r.status, h).toBe(400);
       expect(r.json.errors, h).toEqual(['the ciphertext is not a ciphertext produced by this KMS']);
       expect(r.json.error_code).toBe(unknown.json.error_code);
-      const d = await api(root, 'POST', `/v1/servicekey/${k.id}/datakey/decrypt`, { key: [Buffer.from(h).toString('base64url'), ...dk0.slice(1)].join('.') });
+      const d = await api(root, 'POST', `/v1/servicekey/${k.id}/datakey/decrypt`, {
+        key: [Buffer.from(h).toString('base64url'), ...dk0.slice(1)].join('.'),
+      });
       expect(d.status, h).toBe(400);
       expect(d.json.errors, h).toEqual(['the data key is not a ciphertext produced by this KMS']);
     }
-    const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecv', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
+    const ec = (
+      await api(root, 'POST', '/v1/servicekey', {
+        name: 'ecv',
+        type: 'EC',
+        curve: 'P-256',
+        operations: ['sign', 'verify'],
+      })
+    ).json;
     expect((await api(root, 'POST', `/v1/servicekey/${ec.id}/verify`, { signature: 'bnVsbA.e30.AAAA' })).status).toBe(400);
     // A data key stripped of its type and sent to /decrypt does not open.
     const dk = (await api(root, 'POST', `/v1/servicekey/${k.id}/datakey`, { size: 128 })).json.key as string;
@@ -285,13 +437,24 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
   });
 
   it('refuses callers: no certificate, foreign CA, revoked, wrong domain, IAM denial', async () => {
-    const k = (await api(root, 'POST', '/v1/servicekey', { name: 'sec', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json;
+    const k = (
+      await api(root, 'POST', '/v1/servicekey', {
+        name: 'sec',
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      })
+    ).json;
     const none = await api({ ca: caPem }, 'GET', '/v1/servicekey');
     expect(none.status).toBe(401);
     expect(none.json.errors[0]).toMatch(/client certificate is required/);
 
     const otherCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
-    const forged = await issueClientCertificate(otherCa, { commonName: 'x', upn: `okms.domain:${okmsId}`, validityDays: 29 });
+    const forged = await issueClientCertificate(otherCa, {
+      commonName: 'x',
+      upn: `okms.domain:${okmsId}`,
+      validityDays: 29,
+    });
     const foreign = await api({ ca: caPem, cert: forged.certPem, key: forged.privateKeyPem }, 'GET', '/v1/servicekey');
     expect(foreign.status).toBe(401);
 
@@ -317,7 +480,15 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     // IAM: a user allowed to encrypt this key only.
     const user = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/alice']);
     expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(403);
-    expect((await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/alice`, { identities: ['urn:v1:eu:identity:user:xx1111-ovh/alice'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/encrypt' }] } })).status).toBe(200);
+    expect(
+      (
+        await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/alice`, {
+          identities: ['urn:v1:eu:identity:user:xx1111-ovh/alice'],
+          resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }],
+          permissions: { allow: [{ action: 'okms:apikms:serviceKey/encrypt' }] },
+        })
+      ).status,
+    ).toBe(200);
     expect((await api(user, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: 'AAAA' })).status).toBe(200);
     const denied = await api(user, 'POST', `/v1/servicekey/${k.id}/deactivate`, { reason: 'unspecified' });
     expect(denied.status).toBe(403);
@@ -325,14 +496,44 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect((await api(user, 'POST', '/v1/servicekey', { name: 'n', type: 'oct', size: 256 })).status).toBe(403);
     // Signing needs the sign right only (not get).
     const signer = await newCredential(['urn:v1:eu:identity:user:xx1111-ovh/signer']);
-    const ec = (await api(root, 'POST', '/v1/servicekey', { name: 'ecs', type: 'EC', curve: 'P-256', operations: ['sign', 'verify'] })).json;
-    expect((await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/signer`, { identities: ['urn:v1:eu:identity:user:xx1111-ovh/signer'], resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}` }], permissions: { allow: [{ action: 'okms:apikms:serviceKey/sign' }, { action: 'okms:apikms:serviceKey/verify' }] } })).status).toBe(200);
+    const ec = (
+      await api(root, 'POST', '/v1/servicekey', {
+        name: 'ecs',
+        type: 'EC',
+        curve: 'P-256',
+        operations: ['sign', 'verify'],
+      })
+    ).json;
+    expect(
+      (
+        await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/signer`, {
+          identities: ['urn:v1:eu:identity:user:xx1111-ovh/signer'],
+          resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}` }],
+          permissions: {
+            allow: [{ action: 'okms:apikms:serviceKey/sign' }, { action: 'okms:apikms:serviceKey/verify' }],
+          },
+        })
+      ).status,
+    ).toBe(200);
     const s1 = await api(signer, 'POST', `/v1/servicekey/${ec.id}/sign`, { alg: 'ES256', message: 'AAAA' });
     expect(s1.status).toBe(200);
-    expect((await api(signer, 'POST', `/v1/servicekey/${ec.id}/verify`, { alg: 'ES256', message: 'AAAA', signature: s1.json.signature })).json.result).toBe(true);
+    expect(
+      (
+        await api(signer, 'POST', `/v1/servicekey/${ec.id}/verify`, {
+          alg: 'ES256',
+          message: 'AAAA',
+          signature: s1.json.signature,
+        })
+      ).json.result,
+    ).toBe(true);
     expect((await api(signer, 'GET', `/v1/servicekey/${ec.id}`)).status).toBe(403);
     await kms.audit.flush();
-    const audit = await dbOf(kms).selectFrom('audit_events').selectAll().where('principal', '=', `credential:${user.id}`).where('outcome', '=', 'denied').execute();
+    const audit = await dbOf(kms)
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('principal', '=', `credential:${user.id}`)
+      .where('outcome', '=', 'denied')
+      .execute();
     expect(audit.length).toBeGreaterThanOrEqual(3);
   });
 });

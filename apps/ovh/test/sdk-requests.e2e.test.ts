@@ -54,7 +54,10 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
       return r.status === 204 ? undefined : r.json();
     };
     okmsId = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).id;
-    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'cli', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
+    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, {
+      name: 'cli',
+      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+    });
     const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`);
     root = { cert: got.certificatePEM, key: cred.privateKeyPEM, ca: ca.certPem };
   });
@@ -65,31 +68,66 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   });
 
   it('keys generate: oct with operations [] and extractable false, RSA, EC; curve "" is no curve', async () => {
-    const oct = await sdk('POST', '/v1/servicekey', '{"context":"gen","extractable":false,"name":"gen","operations":[],"size":256,"type":"oct"}');
+    const oct = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"context":"gen","extractable":false,"name":"gen","operations":[],"size":256,"type":"oct"}',
+    );
     expect(oct.status).toBe(201);
-    expect(oct.json).toMatchObject({ name: 'gen', type: 'oct', size: 256, class: 'SECRET_KEY', protectionLevel: 'SOFTWARE', operations: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] });
+    expect(oct.json).toMatchObject({
+      name: 'gen',
+      type: 'oct',
+      size: 256,
+      class: 'SECRET_KEY',
+      protectionLevel: 'SOFTWARE',
+      operations: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+    });
     expect(oct.json.attributes).toMatchObject({ state: 'active', context: 'gen' });
-    const rsa = await sdk('POST', '/v1/servicekey', '{"context":"r","extractable":false,"name":"r","operations":["sign","verify"],"size":2048,"type":"RSA"}');
+    const rsa = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"context":"r","extractable":false,"name":"r","operations":["sign","verify"],"size":2048,"type":"RSA"}',
+    );
     expect(rsa.json).toMatchObject({ type: 'RSA', size: 2048, class: 'KEY_PAIR' });
-    const ec = await sdk('POST', '/v1/servicekey', '{"context":"e","curve":"P-256","extractable":false,"name":"e","operations":["sign","verify"],"type":"EC"}');
+    const ec = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"context":"e","curve":"P-256","extractable":false,"name":"e","operations":["sign","verify"],"type":"EC"}',
+    );
     expect(ec.json).toMatchObject({ type: 'EC', curve: 'P-256', class: 'KEY_PAIR' });
-    const noCurve = await sdk('POST', '/v1/servicekey', '{"context":"e","curve":"","extractable":false,"name":"e","operations":[],"type":"EC"}');
+    const noCurve = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"context":"e","curve":"","extractable":false,"name":"e","operations":[],"type":"EC"}',
+    );
     expect(noCurve.status).toBe(400);
     expect(noCurve.json.errors[0]).toMatch(/EC key needs a curve/);
     // SDK helpers: protectionLevel always set
-    const helper = await sdk('POST', '/v1/servicekey', '{"name":"h","type":"oct","operations":["encrypt","decrypt"],"size":128,"protectionLevel":"SOFTWARE"}');
+    const helper = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"name":"h","type":"oct","operations":["encrypt","decrypt"],"size":128,"protectionLevel":"SOFTWARE"}',
+    );
     expect(helper.status).toBe(201);
     expect(helper.json.attributes.context).toBeUndefined();
   });
 
   it('--protectionLevel hsm, MANAGED_HSM and deriveKey/deriveBits usages are clear 400s', async () => {
     for (const level of ['HSM', 'CLOUD_HSM']) {
-      const r = await sdk('POST', '/v1/servicekey', `{"context":"x","extractable":false,"name":"x","operations":[],"protectionLevel":"${level}","size":256,"type":"oct"}`);
+      const r = await sdk(
+        'POST',
+        '/v1/servicekey',
+        `{"context":"x","extractable":false,"name":"x","operations":[],"protectionLevel":"${level}","size":256,"type":"oct"}`,
+      );
       expect(r.status).toBe(400);
       expect(r.json.errors[0]).toMatch(/software keys; send SOFTWARE/);
     }
     expect((await sdk('POST', '/v1/servicekey', '{"name":"x","protectionLevel":"MANAGED_HSM","size":256,"type":"oct"}')).status).toBe(400);
-    const derive = await sdk('POST', '/v1/servicekey', '{"context":"x","extractable":false,"name":"x","operations":["deriveKey","deriveBits"],"size":256,"type":"oct"}');
+    const derive = await sdk(
+      'POST',
+      '/v1/servicekey',
+      '{"context":"x","extractable":false,"name":"x","operations":["deriveKey","deriveBits"],"size":256,"type":"oct"}',
+    );
     expect(derive.status).toBe(400);
     expect(derive.json.errors[0]).toMatch(/deriveKey and deriveBits are not available/);
     const before = await dbOf(kms).selectFrom('keys').select('id').where('name', '=', 'x').execute();
@@ -108,7 +146,9 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect(other.status).toBe(409);
     expect(other.json.errors[0]).toMatch(/already exists/);
     expect((await sdk('POST', '/v1/servicekey', body.replace('"extractable":false', '"extractable":true'))).status).toBe(409);
-    expect((await sdk('POST', '/v1/servicekey', '{"id":"not-a-uuid","name":"bad","size":256,"type":"oct"}')).json.errors[0]).toMatch(/id must be a UUID/);
+    expect((await sdk('POST', '/v1/servicekey', '{"id":"not-a-uuid","name":"bad","size":256,"type":"oct"}')).json.errors[0]).toMatch(
+      /id must be a UUID/,
+    );
   });
 
   it('keys import (PEM private key, EC): members zero-stripped, kid = name, key_ops [], no type; the key is the one sent', async () => {
@@ -124,9 +164,21 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect([r.json.keys[0].x, r.json.keys[0].y]).toEqual([jwk.x, jwk.y]);
     // A signature made here verifies under the original key: the same key was stored.
     const digest = createHash('sha256').update('m').digest();
-    const sig = await sdk('POST', `/v1/servicekey/${r.json.id}/sign`, `{"alg":"ES256","isdigest":true,"message":"${digest.toString('base64')}"}`);
-    const pub = await webcrypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
-    expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, Buffer.from(sig.json.signature, 'base64'), Buffer.from('m'))).toBe(true);
+    const sig = await sdk(
+      'POST',
+      `/v1/servicekey/${r.json.id}/sign`,
+      `{"alg":"ES256","isdigest":true,"message":"${digest.toString('base64')}"}`,
+    );
+    const pub = await webcrypto.subtle.importKey(
+      'jwk',
+      { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y },
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['verify'],
+    );
+    expect(
+      await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, pub, Buffer.from(sig.json.signature, 'base64'), Buffer.from('m')),
+    ).toBe(true);
   });
 
   it('keys import --symmetric: a 32-byte AES key starting with 0 arrives as 31 bytes and is stored as the 32-byte key', async () => {
@@ -138,36 +190,63 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect(r.status, r.text).toBe(201);
     expect(r.json).toMatchObject({ size: 256, class: 'SECRET_KEY' });
     // Decrypt locally (WebCrypto, with the 32-byte key) what the gateway encrypted: same key.
-    const enc = await sdk('POST', `/v1/servicekey/${r.json.id}/encrypt`, `{"context":"C","plaintext":"${Buffer.from('zero first').toString('base64')}"}`);
+    const enc = await sdk(
+      'POST',
+      `/v1/servicekey/${r.json.id}/encrypt`,
+      `{"context":"C","plaintext":"${Buffer.from('zero first').toString('base64')}"}`,
+    );
     expect((await openLocally(enc.json.ciphertext, key, 'C')).toString()).toBe('zero first');
     await expect(openLocally(enc.json.ciphertext, Buffer.concat([key.subarray(1), Buffer.alloc(1)]), 'C')).rejects.toThrow();
     await kms.sealAudit();
-    const ev = await dbOf(kms).selectFrom('audit_events').select('details').where('key_id', '=', r.json.id).where('action', '=', 'key.import').executeTakeFirst();
+    const ev = await dbOf(kms)
+      .selectFrom('audit_events')
+      .select('details')
+      .where('key_id', '=', r.json.id)
+      .where('action', '=', 'key.import')
+      .executeTakeFirst();
     expect(ev?.details).toMatchObject({ jwkLeadingZerosRestored: 1 });
   });
 
   it('keys import of a public key (--usage wrapKey): class PUBLIC_KEY, extractable as sent', async () => {
     const pub = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
-    const r = await sdk('POST', '/v1/servicekey?format=jwk', `{"context":"pub","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"pub","kty":"RSA","n":"${pub.n}"}],"name":"pub"}`);
+    const r = await sdk(
+      'POST',
+      '/v1/servicekey?format=jwk',
+      `{"context":"pub","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"pub","kty":"RSA","n":"${pub.n}"}],"name":"pub"}`,
+    );
     expect(r.status, r.text).toBe(201);
     expect(r.json).toMatchObject({ class: 'PUBLIC_KEY', operations: ['wrapKey'] });
   });
 
   it('keys get / export / update / list / activate / deactivate / delete', async () => {
-    const k = (await sdk('POST', '/v1/servicekey', '{"context":"life","extractable":false,"name":"life","operations":[],"size":256,"type":"oct"}')).json;
+    const k = (
+      await sdk('POST', '/v1/servicekey', '{"context":"life","extractable":false,"name":"life","operations":[],"size":256,"type":"oct"}')
+    ).json;
     const got = await sdk('GET', `/v1/servicekey/${k.id}`);
     expect(got.json).toMatchObject({ id: k.id, class: 'SECRET_KEY' });
     expect(got.json.attributes.original_creation_date).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?format=jwk`)).json.keys[0]).toMatchObject({ kty: 'oct', kid: k.id });
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?format=jwk`)).json.keys[0]).toMatchObject({
+      kty: 'oct',
+      kid: k.id,
+    });
     expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"name":"N"}')).json.name).toBe('N');
     expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"extractable":true}')).json.name).toBe('N');
     expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"extractable":false,"name":"M"}')).json.name).toBe('M');
     await kms.sealAudit();
-    const updates = await dbOf(kms).selectFrom('audit_events').select('details').where('key_id', '=', k.id).where('action', '=', 'key.update').orderBy('id').execute();
+    const updates = await dbOf(kms)
+      .selectFrom('audit_events')
+      .select('details')
+      .where('key_id', '=', k.id)
+      .where('action', '=', 'key.update')
+      .orderBy('id')
+      .execute();
     expect(updates.map((u) => u.details?.extractable)).toEqual([undefined, true, false]);
     const page = await sdk('GET', '/v1/servicekey?state=active&max=100');
     expect(page.json.objects_list.every((x: { class?: string }) => typeof x.class === 'string')).toBe(true);
-    const next = await sdk('GET', `/v1/servicekey?state=active&continuation-token=${encodeURIComponent(page.json.continuation_token)}&max=100`);
+    const next = await sdk(
+      'GET',
+      `/v1/servicekey?state=active&continuation-token=${encodeURIComponent(page.json.continuation_token)}&max=100`,
+    );
     expect(next.json.is_truncated).toBe(false);
     expect((await sdk('GET', '/v1/servicekey?state=all&max=100')).status).toBe(200);
     expect((await sdk('POST', `/v1/servicekey/${k.id}/deactivate`, '{"reason":"unspecified"}')).status).toBe(204);
@@ -178,39 +257,79 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   });
 
   it('encrypt / decrypt / datakey / sign / verify with padded standard base64', async () => {
-    const k = (await sdk('POST', '/v1/servicekey', '{"context":"c","extractable":false,"name":"c","operations":["encrypt","decrypt"],"size":256,"type":"oct"}')).json;
+    const k = (
+      await sdk(
+        'POST',
+        '/v1/servicekey',
+        '{"context":"c","extractable":false,"name":"c","operations":["encrypt","decrypt"],"size":256,"type":"oct"}',
+      )
+    ).json;
     for (const data of ['a', 'ab', 'abc']) {
       const pt = Buffer.from(data).toString('base64');
       expect(pt.endsWith('=') || data.length === 3).toBe(true);
       const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${pt}"}`);
       const noCtx = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"plaintext":"${pt}"}`);
-      expect((await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${enc.json.ciphertext}","context":"C"}`)).json.plaintext).toBe(pt);
+      expect(
+        (await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${enc.json.ciphertext}","context":"C"}`)).json.plaintext,
+      ).toBe(pt);
       expect((await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${noCtx.json.ciphertext}"}`)).json.plaintext).toBe(pt);
     }
     const dk = await sdk('POST', `/v1/servicekey/${k.id}/datakey`, '{"name":"ephemeral.v2","size":256}');
     expect(dk.status).toBe(201);
     expect(dk.json.plaintext).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey`, '{"size":256}')).status).toBe(201);
-    expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey/decrypt`, `{"key":"${dk.json.key}"}`)).json.plaintext).toBe(dk.json.plaintext);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey/decrypt`, `{"key":"${dk.json.key}"}`)).json.plaintext).toBe(
+      dk.json.plaintext,
+    );
     // a data key opens locally too: AES-256-GCM under the data key, as the CLI's --dk stream mode does
     const c = createCipheriv('aes-256-gcm', Buffer.from(dk.json.plaintext, 'base64'), randomBytes(12));
     expect(c.update('x').length).toBe(1);
 
-    const rsa = (await sdk('POST', '/v1/servicekey', '{"context":"s","extractable":false,"name":"s","operations":["sign","verify"],"size":2048,"type":"RSA"}')).json;
+    const rsa = (
+      await sdk(
+        'POST',
+        '/v1/servicekey',
+        '{"context":"s","extractable":false,"name":"s","operations":["sign","verify"],"size":2048,"type":"RSA"}',
+      )
+    ).json;
     const digest = createHash('sha256').update('data').digest().toString('base64');
     const sig = await sdk('POST', `/v1/servicekey/${rsa.id}/sign`, `{"alg":"PS256","isdigest":true,"message":"${digest}"}`);
     expect(sig.json.signature).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
-    const ok = await sdk('POST', `/v1/servicekey/${rsa.id}/verify`, `{"alg":"PS256","isdigest":true,"message":"${digest}","signature":"${sig.json.signature}"}`);
+    const ok = await sdk(
+      'POST',
+      `/v1/servicekey/${rsa.id}/verify`,
+      `{"alg":"PS256","isdigest":true,"message":"${digest}","signature":"${sig.json.signature}"}`,
+    );
     expect(ok.json).toEqual({ result: true });
   });
 
   it('keys get --wrapping-key-id (wrapped export): the key in use, under the customer RSA key, opened with jose', async () => {
     const customer = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pub = customer.publicKey.export({ format: 'jwk' }) as Record<string, string>;
-    const transport = (await sdk('POST', '/v1/servicekey?format=jwk', `{"context":"t","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"t","kty":"RSA","n":"${pub.n}"}],"name":"t"}`)).json;
-    const k = (await sdk('POST', '/v1/servicekey', '{"context":"x","extractable":true,"name":"x","operations":["encrypt","decrypt"],"size":256,"type":"oct"}')).json;
-    const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${Buffer.from('in use').toString('base64')}"}`);
-    for (const [fmt, alg] of [['RAW', 'RSA-OAEP-256'], ['JWK', 'RSA-OAEP-256'], ['RAW', 'RSA-OAEP']]) {
+    const transport = (
+      await sdk(
+        'POST',
+        '/v1/servicekey?format=jwk',
+        `{"context":"t","extractable":false,"keys":[{"e":"${pub.e}","key_ops":["wrapKey"],"kid":"t","kty":"RSA","n":"${pub.n}"}],"name":"t"}`,
+      )
+    ).json;
+    const k = (
+      await sdk(
+        'POST',
+        '/v1/servicekey',
+        '{"context":"x","extractable":true,"name":"x","operations":["encrypt","decrypt"],"size":256,"type":"oct"}',
+      )
+    ).json;
+    const enc = await sdk(
+      'POST',
+      `/v1/servicekey/${k.id}/encrypt`,
+      `{"context":"C","plaintext":"${Buffer.from('in use').toString('base64')}"}`,
+    );
+    for (const [fmt, alg] of [
+      ['RAW', 'RSA-OAEP-256'],
+      ['JWK', 'RSA-OAEP-256'],
+      ['RAW', 'RSA-OAEP'],
+    ]) {
       const r = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=${fmt}&wrappingAlgorithm=${alg}`);
       expect(r.status, r.text).toBe(200);
       expect(r.json.keys).toBeUndefined();
@@ -222,8 +341,11 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
       expect((await openLocally(enc.json.ciphertext, key, 'C')).toString()).toBe('in use');
     }
     // refusals: each a 4xx in OVH's body
-    const closed = (await sdk('POST', '/v1/servicekey', '{"context":"n","extractable":false,"name":"n","operations":[],"size":256,"type":"oct"}')).json;
-    const q = (id: string, extra = '') => `/v1/servicekey/${id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256${extra}`;
+    const closed = (
+      await sdk('POST', '/v1/servicekey', '{"context":"n","extractable":false,"name":"n","operations":[],"size":256,"type":"oct"}')
+    ).json;
+    const q = (id: string, extra = '') =>
+      `/v1/servicekey/${id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256${extra}`;
     const refused = await sdk('GET', q(closed.id));
     expect(refused.status).toBe(400);
     expect(refused.json.errors[0]).toMatch(/not extractable/);
@@ -231,16 +353,36 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect((await sdk('GET', q(closed.id))).status).toBe(200);
     const rsa15 = await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA1_5`);
     expect([rsa15.status, rsa15.json.errors[0]]).toEqual([400, expect.stringMatching(/RSA1_5.*not offered/)]);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}`)).json.errors[0]).toMatch(/wrappedKeyFormat is required/);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=nope&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=PKCS8&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${k.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(400);
-    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(404);
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}`)).json.errors[0]).toMatch(
+      /wrappedKeyFormat is required/,
+    );
+    expect((await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=nope&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status).toBe(
+      400,
+    );
+    expect(
+      (await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${transport.id}&wrappedKeyFormat=PKCS8&wrappingAlgorithm=RSA-OAEP-256`))
+        .status,
+    ).toBe(400);
+    expect(
+      (await sdk('GET', `/v1/servicekey/${k.id}?wrappingKeyId=${k.id}&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`)).status,
+    ).toBe(400);
+    expect(
+      (
+        await sdk(
+          'GET',
+          `/v1/servicekey/${k.id}?wrappingKeyId=2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b&wrappedKeyFormat=RAW&wrappingAlgorithm=RSA-OAEP-256`,
+        )
+      ).status,
+    ).toBe(404);
 
     // IAM: get on the key is not enough; wrapKey on the transport key is needed too (and alone is not enough)
     const urn = 'urn:v1:eu:identity:user:xx1111-ovh/exporter';
     const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'exp', identityURNs: [urn] });
-    const user: Creds = { cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM, key: cred.privateKeyPEM, ca: caPem };
+    const user: Creds = {
+      cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM,
+      key: cred.privateKeyPEM,
+      ca: caPem,
+    };
     const as = async (path: string) => {
       const r = await call(server.url, user, 'GET', `/api/${okmsId}${path}`, undefined, GO);
       expect(validateResponse('GET', `/api/${okmsId}${path.split('?')[0]}`, r.status, r.json).errors).toEqual([]);
@@ -259,7 +401,10 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     expect((await as(q(k.id))).status).toBe(403);
     await ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/exporter`, {
       identities: [urn],
-      resources: [{ urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` }, { urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${transport.id}` }],
+      resources: [
+        { urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${k.id}` },
+        { urn: `urn:v1:eu:resource:okms:${okmsId}/serviceKey/${transport.id}` },
+      ],
       permissions: { allow: [{ action: 'okms:apikms:serviceKey/get' }, { action: 'okms:apikms:serviceKey/wrapKey' }] },
     });
     expect((await as(q(k.id))).status).toBe(200);

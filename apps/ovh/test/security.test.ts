@@ -49,23 +49,48 @@ describe('every OVH route refuses who it should', () => {
     await ctl('DELETE', `/v2/okms/resource/${okmsId}/credential/${revoked.id}`);
     who.revoked = revoked;
     const expired = await cred(okmsId, 'urn:v1:eu:identity:account:xx1111-ovh');
-    await (await ovhDb(kms)).updateTable('credentials').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', expired.id).execute();
+    await (await ovhDb(kms))
+      .updateTable('credentials')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', expired.id)
+      .execute();
     await kms.publish(ACCESS_TOPIC);
     who.expired = expired;
     // A certificate whose own validity has ended, though its credential row says otherwise: the TLS
     // layer's verdict stands.
-    const old = await issueClientCertificate(ca, { commonName: '00000000-0000-4000-8000-00000000e0e0', upn: `okms.domain:${okmsId}`, validityDays: 1, issuedAt: new Date(Date.now() - 10 * 86400_000) });
+    const old = await issueClientCertificate(ca, {
+      commonName: '00000000-0000-4000-8000-00000000e0e0',
+      upn: `okms.domain:${okmsId}`,
+      validityDays: 1,
+      issuedAt: new Date(Date.now() - 10 * 86400_000),
+    });
     const rootRow = await (await ovhDb(kms)).selectFrom('credentials').selectAll().where('id', '=', who.root.id!).executeTakeFirstOrThrow();
     await (await ovhDb(kms))
       .insertInto('credentials')
-      .values({ ...rootRow, id: '00000000-0000-4000-8000-00000000e0e0', certificate_pem: old.certPem, serial: old.serialNumber, fingerprint: old.fingerprintSha256, attributes: JSON.stringify(rootRow.attributes) })
+      .values({
+        ...rootRow,
+        id: '00000000-0000-4000-8000-00000000e0e0',
+        certificate_pem: old.certPem,
+        serial: old.serialNumber,
+        fingerprint: old.fingerprintSha256,
+        attributes: JSON.stringify(rootRow.attributes),
+      })
       .execute();
     who.tlsExpired = { cert: old.certPem, key: old.privateKeyPem!, ca: caPem };
     const foreignCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
-    const f = await issueClientCertificate(foreignCa, { commonName: 'forged', upn: `okms.domain:${okmsId}`, validityDays: 29 });
+    const f = await issueClientCertificate(foreignCa, {
+      commonName: 'forged',
+      upn: `okms.domain:${okmsId}`,
+      validityDays: 29,
+    });
     who.foreign = { cert: f.certPem, key: f.privateKeyPem!, ca: caPem };
     who.none = { ca: caPem };
-    const k = await call(server.url, who.root!, 'POST', '/v1/servicekey', { name: 'target', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+    const k = await call(server.url, who.root!, 'POST', '/v1/servicekey', {
+      name: 'target',
+      type: 'oct',
+      size: 256,
+      operations: ['encrypt', 'decrypt'],
+    });
     keyId = k.json.id;
     // Well-formed inputs, so the refusal under test is about the caller, not the body.
     ciphertext = (await call(server.url, who.root!, 'POST', `/v1/servicekey/${keyId}/encrypt`, { plaintext: 'AAAA' })).json.ciphertext;
@@ -112,7 +137,8 @@ describe('every OVH route refuses who it should', () => {
         expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
         if (name === 'tlsExpired') expect(r.json.errors[0]).toBe('the client certificate has expired');
         // The document lists no 401 on create; everything else must match it.
-        if (!(status === 401 && method === 'POST' && path === '/v1/servicekey')) expect(validateResponse(method, p.split('?')[0]!, r.status, r.json).errors).toEqual([]);
+        if (!(status === 401 && method === 'POST' && path === '/v1/servicekey'))
+          expect(validateResponse(method, p.split('?')[0]!, r.status, r.json).errors).toEqual([]);
         n++;
       }
     }
@@ -132,9 +158,19 @@ describe('every OVH route refuses who it should', () => {
   it("refuses browser cross-site requests on every state-changing or crypto route, in OVH's body", async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     // The review's reproduction: a compromised key, re-activated by another site's empty form post.
-    const k = (await call(server.url, who.root!, 'POST', '/v1/servicekey', { name: 'csrf', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json.id;
+    const k = (
+      await call(server.url, who.root!, 'POST', '/v1/servicekey', {
+        name: 'csrf',
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      })
+    ).json.id;
     expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/deactivate`, { reason: 'key_compromise' })).status).toBe(204);
-    const csrf = await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', { ...form, origin: 'https://evil.example' });
+    const csrf = await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', {
+      ...form,
+      origin: 'https://evil.example',
+    });
     expect(csrf.status, csrf.text).toBe(403);
     expect(Object.keys(csrf.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
     expect(csrf.json.errors[0]).toMatch(/cross-site/);
@@ -142,7 +178,10 @@ describe('every OVH route refuses who it should', () => {
     let n = 0;
     for (const [method, path, body] of routes().filter(([m]) => m !== 'GET'))
       for (const p of [path, `/api/${okmsId}${path}`])
-        for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', ...form }] as Record<string, string>[]) {
+        for (const h of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { origin: 'null', ...form }] as Record<
+          string,
+          string
+        >[]) {
           const r = await call(server.url, who.root!, method, p, body, h);
           expect(r.status, `${method} ${p} ${JSON.stringify(h)}: ${r.text}`).toBe(403);
           expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
@@ -152,13 +191,28 @@ describe('every OVH route refuses who it should', () => {
     expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
     // The Swagger UI on this port is same-origin; a client that is not a browser sends no Origin.
     const own = new URL(server.url).origin;
-    expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', { ...form, origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(204);
+    expect(
+      (
+        await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', {
+          ...form,
+          origin: own,
+          'sec-fetch-site': 'same-origin',
+        })
+      ).status,
+    ).toBe(204);
     expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/deactivate`, { reason: 'unspecified' })).status).toBe(204);
     expect((await call(server.url, who.root!, 'POST', `/v1/servicekey/${k}/activate`, '', form)).status).toBe(204);
   });
 
   it("another domain's key id is as free as an unused one: both keys work apart; the same domain gets 409", async () => {
-    const create = (creds: Creds, id: string, name: string) => call(server.url, creds, 'POST', '/v1/servicekey', { id, name, type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] });
+    const create = (creds: Creds, id: string, name: string) =>
+      call(server.url, creds, 'POST', '/v1/servicekey', {
+        id,
+        name,
+        type: 'oct',
+        size: 256,
+        operations: ['encrypt', 'decrypt'],
+      });
     const theirs = await create(who.stranger!, keyId, 'same id, other domain');
     expect(theirs.status, theirs.text).toBe(201);
     expect(theirs.json.id).toBe(keyId);
@@ -166,9 +220,14 @@ describe('every OVH route refuses who it should', () => {
     const fresh = await create(who.stranger!, '5b0c7c52-4a0e-4d8e-9c61-2f3e4d5a6b7c', 'fresh id');
     expect(fresh.status).toBe(201);
     // Each domain's key is its own: same id, different material.
-    for (const [mine, other] of [[who.root!, who.stranger!], [who.stranger!, who.root!]] as const) {
+    for (const [mine, other] of [
+      [who.root!, who.stranger!],
+      [who.stranger!, who.root!],
+    ] as const) {
       const ct = (await call(server.url, mine, 'POST', `/v1/servicekey/${keyId}/encrypt`, { plaintext: 'aGVsbG8=' })).json.ciphertext;
-      expect((await call(server.url, mine, 'POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: ct })).json).toEqual({ plaintext: 'aGVsbG8=' });
+      expect((await call(server.url, mine, 'POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: ct })).json).toEqual({
+        plaintext: 'aGVsbG8=',
+      });
       const across = await call(server.url, other, 'POST', `/v1/servicekey/${keyId}/decrypt`, { ciphertext: ct });
       expect(across.status, across.text).toBe(400);
     }
@@ -189,6 +248,13 @@ describe('every OVH route refuses who it should', () => {
     expect(r.summarized).toBeGreaterThan(0);
     // A burst of 20 a source, then 10 a minute.
     expect(r.each.length).toBeLessThanOrEqual(21 + Math.ceil((Date.now() - started) / 6000));
-    expect(r.each.every((e) => e.outcome === 'denied' && /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) && typeof (e.details as { reason?: unknown }).reason === 'string')).toBe(true);
+    expect(
+      r.each.every(
+        (e) =>
+          e.outcome === 'denied' &&
+          /127\.0\.0\.1/.test(String((e.details as { source?: unknown }).source)) &&
+          typeof (e.details as { reason?: unknown }).reason === 'string',
+      ),
+    ).toBe(true);
   });
 });

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { headMac } from './auditseal.mjs';
 import type { Database } from './db/schema.ts';
 
 /** The chain head as this process last wrote or verified it. */
@@ -38,3 +40,30 @@ export function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, 
     where exists (select 1 from moved)`.execute(db);
 }
 
+export async function readHead(db: Kysely<Database> | Transaction<Database>) {
+  const h = await db
+    .selectFrom('audit_chain_head')
+    .select(['seq', 'chain', 'legacy_max_id', 'mac', 'adopt_pending'])
+    .where('id', '=', 1)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  return {
+    head: {
+      seq: String(h.seq),
+      chain: Buffer.from(h.chain),
+      legacy: String(h.legacy_max_id),
+      mac: h.mac ? Buffer.from(h.mac) : null,
+    } as Head,
+    adoptPending: h.adopt_pending,
+  };
+}
+
+/** Why the head as read cannot be extended as is (see verifyAuditChain), or undefined. */
+export function headProblem(macKey: Buffer, highestSeen: bigint, h: Head): string | undefined {
+  if (!h.mac) return 'the chain head had no MAC';
+  const want = headMac(macKey, h.seq, h.chain, h.legacy);
+  if (want.length !== h.mac.length || !timingSafeEqual(want, h.mac))
+    return 'the chain head did not match its MAC (moved, or its legacy bound changed)';
+  if (BigInt(h.seq) < highestSeen) return `the chain head went back from ${highestSeen} to ${h.seq}`;
+  return undefined;
+}

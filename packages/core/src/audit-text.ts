@@ -1,4 +1,15 @@
-import type { AuditEvent } from './audit.ts';
+export interface AuditEvent {
+  at: Date;
+  tenantId: string | null;
+  dialect: string;
+  principal: string;
+  action: string;
+  keyId: string | null;
+  outcome: 'allowed' | 'denied' | 'failed';
+  errorKind?: string | null | undefined;
+  requestId?: string | null | undefined;
+  details?: Record<string, unknown> | null | undefined;
+}
 
 /** NUL, and UTF-16 halves without their pair (which no UTF-8 text can hold). */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -23,7 +34,7 @@ export function storable(e: AuditEvent): AuditEvent {
     return storable({ ...e, details: { unserializable: true } });
   }
   if (!strings.some((v) => v !== undefined && v !== null && MAYBE.test(v)) && !MAYBE_JSON.test(details)) return e;
-  const clean = <T,>(v: T): T =>
+  const clean = <T>(v: T): T =>
     (typeof v === 'string'
       ? v.replace(UNSTORABLE, '\ufffd')
       : Array.isArray(v)
@@ -41,4 +52,3 @@ export function storable(e: AuditEvent): AuditEvent {
     details: clean(e.details),
   };
 }
-

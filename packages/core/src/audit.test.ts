@@ -4,7 +4,15 @@ import { AuditTrail, type AuditEvent } from './audit.ts';
 import { silentLogger } from './testing.ts';
 import type { KmsError } from './errors.ts';
 
-const event = (i: number): AuditEvent => ({ at: new Date(), tenantId: null, dialect: 't', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' });
+const event = (i: number): AuditEvent => ({
+  at: new Date(),
+  tenantId: null,
+  dialect: 't',
+  principal: 'p',
+  action: `a${i}`,
+  keyId: null,
+  outcome: 'allowed',
+});
 
 /**
  * A database (kysely over a stand-in driver) whose inserts fail `failures` times, then store; each
@@ -32,15 +40,32 @@ function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boole
     },
   };
   const nothing = async () => undefined;
-  const driver: Driver = { init: nothing, acquireConnection: async () => connection, beginTransaction: nothing, commitTransaction: nothing, rollbackTransaction: nothing, releaseConnection: nothing, destroy: nothing };
+  const driver: Driver = {
+    init: nothing,
+    acquireConnection: async () => connection,
+    beginTransaction: nothing,
+    commitTransaction: nothing,
+    rollbackTransaction: nothing,
+    releaseConnection: nothing,
+    destroy: nothing,
+  };
   const db = new Kysely<any>({
-    dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => driver, createIntrospector: (k) => new PostgresIntrospector(k), createQueryCompiler: () => new PostgresQueryCompiler() },
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (k) => new PostgresIntrospector(k),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
   });
   return { db: db as never, stored, batches, attempts: () => attempts };
 }
 
 const opts = { maxBatch: 500, maxQueued: 1000 };
-const settle = (p: Promise<void>) => p.then(() => 'stored', (e: KmsError) => e.kind);
+const settle = (p: Promise<void>) =>
+  p.then(
+    () => 'stored',
+    (e: KmsError) => e.kind,
+  );
 
 describe('audit trail (group commit)', () => {
   it('writes at once when idle, gathers what is recorded during a write into one statement, and resolves each event only once its batch is stored', async () => {

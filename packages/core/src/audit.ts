@@ -1,30 +1,17 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './db/schema.ts';
-import { KmsError, } from './errors.ts';
+import { KmsError } from './errors.ts';
 import { eventColumns } from './auditchain.ts';
 import { listAuditEvents, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
 import { storable } from './audit-text.ts';
-import { insertEvents, moveHeadAndInsert, type Head } from './audit-sql.ts';
+import { headProblem, insertEvents, moveHeadAndInsert, readHead, type Head } from './audit-sql.ts';
+import type { AuditEvent } from './audit-text.ts';
 
 export { likeContains, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
-export { unstorableText } from './audit-text.ts';
+export { unstorableText, type AuditEvent } from './audit-text.ts';
 import { headMac, sealBatch, unsealedRows } from './auditseal.mjs';
 import { offloadAudit } from './runtime/offload.ts';
-
-export interface AuditEvent {
-  at: Date;
-  tenantId: string | null;
-  dialect: string;
-  principal: string;
-  action: string;
-  keyId: string | null;
-  outcome: 'allowed' | 'denied' | 'failed';
-  errorKind?: string | null | undefined;
-  requestId?: string | null | undefined;
-  details?: Record<string, unknown> | null | undefined;
-}
 
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -86,11 +73,12 @@ export class AuditTrail {
   async useKey(key: Buffer) {
     this.macKey = key;
     await this.db.transaction().execute(async (trx) => {
-      const head = await this.readHead(trx);
+      const head = await readHead(trx);
       const h = head.head;
       if (h.mac || !head.adoptPending) {
-        const problem = this.headProblem(h);
-        if (problem) this.log.error({ seq: h.seq, problem }, 'audit chain head does not verify: the trail was tampered with (polykms audit verify)');
+        const problem = headProblem(this.macKey!, this.highestSeen, h);
+        if (problem)
+          this.log.error({ seq: h.seq, problem }, 'audit chain head does not verify: the trail was tampered with (polykms audit verify)');
         return;
       }
       const adopted = { ...h, mac: headMac(key, h.seq, h.chain, h.legacy) };
@@ -106,21 +94,17 @@ export class AuditTrail {
   }
 
   private systemEvent(action: string, outcome: AuditEvent['outcome'], details: Record<string, unknown>): AuditEvent {
-    return { at: new Date(), tenantId: null, dialect: 'core', principal: 'polykms', action, keyId: null, outcome, errorKind: outcome === 'failed' ? 'tampered' : null, details };
-  }
-
-  private async readHead(db: Kysely<Database> | Transaction<Database>) {
-    const h = await db.selectFrom('audit_chain_head').select(['seq', 'chain', 'legacy_max_id', 'mac', 'adopt_pending']).where('id', '=', 1).forUpdate().executeTakeFirstOrThrow();
-    return { head: { seq: String(h.seq), chain: Buffer.from(h.chain), legacy: String(h.legacy_max_id), mac: h.mac ? Buffer.from(h.mac) : null } as Head, adoptPending: h.adopt_pending };
-  }
-
-  /** Why the head as read cannot be extended as is (see verifyAuditChain), or undefined. */
-  private headProblem(h: Head): string | undefined {
-    if (!h.mac) return 'the chain head had no MAC';
-    const want = headMac(this.macKey!, h.seq, h.chain, h.legacy);
-    if (want.length !== h.mac.length || !timingSafeEqual(want, h.mac)) return 'the chain head did not match its MAC (moved, or its legacy bound changed)';
-    if (BigInt(h.seq) < this.highestSeen) return `the chain head went back from ${this.highestSeen} to ${h.seq}`;
-    return undefined;
+    return {
+      at: new Date(),
+      tenantId: null,
+      dialect: 'core',
+      principal: 'polykms',
+      action,
+      keyId: null,
+      outcome,
+      errorKind: outcome === 'failed' ? 'tampered' : null,
+      details,
+    };
   }
 
   /**
@@ -130,14 +114,19 @@ export class AuditTrail {
    */
   private async append(db: Kysely<Database> | Transaction<Database>, from: Head, events: AuditEvent[], offThread = false, checked = false) {
     const key = this.macKey!;
-    const problem = checked ? undefined : this.headProblem(from);
+    const problem = checked ? undefined : headProblem(this.macKey!, this.highestSeen, from);
     if (problem) {
-      this.log.error({ seq: from.seq, legacyMaxId: from.legacy, problem }, 'audit chain head does not verify: the trail was tampered with; marked in the trail');
+      this.log.error(
+        { seq: from.seq, legacyMaxId: from.legacy, problem },
+        'audit chain head does not verify: the trail was tampered with; marked in the trail',
+      );
       events = [this.systemEvent('audit.head_rejected', 'failed', { problem, seq: from.seq, legacyMaxId: from.legacy }), ...events];
     }
     const columns = events.map(eventColumns);
     const head = { seq: from.seq, chain: from.chain };
-    const sealed = offThread ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns }) : sealBatch(key, head, columns);
+    const sealed = offThread
+      ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns })
+      : sealBatch(key, head, columns);
     const chain = Buffer.from(sealed.chain);
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
     const r = await moveHeadAndInsert(db, from, to, sealed.rows);
@@ -150,7 +139,7 @@ export class AuditTrail {
     // Logged as it is sealed: the transaction commits after this line (the row is the durable record).
     this.logEvent(e);
     if (!this.macKey) return void (await insertEvents(trx, unsealedRows([eventColumns(e)])));
-    const { head } = await this.readHead(trx);
+    const { head } = await readHead(trx);
     await this.append(trx, head, [e]);
   }
 
@@ -163,7 +152,8 @@ export class AuditTrail {
     const e = storable(event);
     let p: Promise<void>;
     if (this.closed) p = Promise.reject(this.refuse([e], 'the audit trail is closed'));
-    else if (this.queue.length >= this.opts.maxQueued) p = Promise.reject(this.refuse([e], `${this.queue.length} audit events are already waiting for the store`));
+    else if (this.queue.length >= this.opts.maxQueued)
+      p = Promise.reject(this.refuse([e], `${this.queue.length} audit events are already waiting for the store`));
     else {
       p = new Promise<void>((resolve, reject) => this.queue.push({ e, resolve, reject }));
       this.writing ??= this.drain();
@@ -218,7 +208,7 @@ export class AuditTrail {
       if (r.stored) return (this.head = r.to);
       this.head = undefined;
     }
-    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await this.readHead(trx)).head, events, offThread));
+    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events, offThread));
     if (!r.stored) throw new KmsError('internal', 'the audit chain head moved while it was locked');
     return (this.head = r.to);
   }
@@ -229,7 +219,15 @@ export class AuditTrail {
     const last = head ? BigInt(head.seq) : 0n;
     events.forEach((e, i) => {
       const end = i === events.length - 1;
-      this.logEvent(e, head ? { seq: String(last - BigInt(events.length - 1 - i)), ...(end ? { head: { seq: head.seq, chain: head.chain.toString('hex') } } : {}) } : undefined);
+      this.logEvent(
+        e,
+        head
+          ? {
+              seq: String(last - BigInt(events.length - 1 - i)),
+              ...(end ? { head: { seq: head.seq, chain: head.chain.toString('hex') } } : {}),
+            }
+          : undefined,
+      );
     });
   }
 
@@ -237,7 +235,20 @@ export class AuditTrail {
     this.dropped += events.length;
     for (const e of events)
       this.log.error(
-        { audit: true, recorded: false, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId, err: err === undefined ? undefined : (err as Error).message, dropped: this.dropped },
+        {
+          audit: true,
+          recorded: false,
+          tenant: e.tenantId,
+          dialect: e.dialect,
+          principal: e.principal,
+          action: e.action,
+          key: e.keyId,
+          outcome: e.outcome,
+          errorKind: e.errorKind,
+          reqId: e.requestId,
+          err: err === undefined ? undefined : (err as Error).message,
+          dropped: this.dropped,
+        },
         `audit event not recorded (${why}); its operation is refused`,
       );
     return new KmsError('unavailable', 'the audit trail cannot record this operation right now; it was not carried out');
@@ -256,7 +267,18 @@ export class AuditTrail {
 
   private logEvent(e: AuditEvent, sealed?: { seq: string; head?: { seq: string; chain: string } }) {
     this.log.info(
-      { audit: true, tenant: e.tenantId, dialect: e.dialect, principal: e.principal, action: e.action, key: e.keyId, outcome: e.outcome, errorKind: e.errorKind, reqId: e.requestId, ...sealed },
+      {
+        audit: true,
+        tenant: e.tenantId,
+        dialect: e.dialect,
+        principal: e.principal,
+        action: e.action,
+        key: e.keyId,
+        outcome: e.outcome,
+        errorKind: e.errorKind,
+        reqId: e.requestId,
+        ...sealed,
+      },
       'audit',
     );
   }

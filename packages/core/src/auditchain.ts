@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Kysely, } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { AuditEvent } from './audit.ts';
 import type { Database } from './db/schema.ts';
 import { eventMac, headMac, link, type SealInput } from './auditseal.mjs';
@@ -81,20 +81,46 @@ export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: 
   // The legacy bound is trusted only through the head's MAC.
   const wantHead = headMac(key, String(head.seq), head.chain, String(head.legacy_max_id));
   const headOk = !!head.mac && head.mac.length === wantHead.length && timingSafeEqual(wantHead, head.mac);
-  if (!head.mac) problem(null, String(head.seq), head.adopt_pending ? 'the chain head is not authenticated yet (it is at the next start of the gateway)' : 'the chain head has no MAC: it was rewritten');
-  else if (!headOk) problem(null, String(head.seq), 'the chain head does not match its MAC: it was moved (events cut at the end) or its legacy bound was changed');
-  if (opts.atLeast !== undefined && BigInt(head.seq) < opts.atLeast) problem(null, String(head.seq), `the chain head went back: this gateway sealed up to ${opts.atLeast}, the head says ${head.seq} (events cut and an older head put back)`);
+  if (!head.mac)
+    problem(
+      null,
+      String(head.seq),
+      head.adopt_pending
+        ? 'the chain head is not authenticated yet (it is at the next start of the gateway)'
+        : 'the chain head has no MAC: it was rewritten',
+    );
+  else if (!headOk)
+    problem(
+      null,
+      String(head.seq),
+      'the chain head does not match its MAC: it was moved (events cut at the end) or its legacy bound was changed',
+    );
+  if (opts.atLeast !== undefined && BigInt(head.seq) < opts.atLeast)
+    problem(
+      null,
+      String(head.seq),
+      `the chain head went back: this gateway sealed up to ${opts.atLeast}, the head says ${head.seq} (events cut and an older head put back)`,
+    );
   const legacyMax = headOk ? BigInt(head.legacy_max_id) : 0n;
   // Legacy: from before the chain (no MAC, no place in it), a real id, within the authenticated bound.
   const checkMac = (r: MacInput & { id: string | number; mac: Buffer | null; seq: string | null }) => {
     if (!r.mac) return problem(String(r.id), r.seq, 'no MAC: this event was not written by polykms');
     const want = eventMac(key, r);
-    if (want.length !== r.mac.length || !timingSafeEqual(want, r.mac)) problem(String(r.id), r.seq, 'content does not match its MAC: the event was edited');
+    if (want.length !== r.mac.length || !timingSafeEqual(want, r.mac))
+      problem(String(r.id), r.seq, 'content does not match its MAC: the event was edited');
     else if (r.dialect === 'core' && r.action === 'audit.head_rejected')
-      problem(String(r.id), r.seq, `the gateway found the chain head rewritten before this event (${String((r.details as { problem?: unknown } | null)?.problem ?? '')}): events before it may have been cut or forged`);
+      problem(
+        String(r.id),
+        r.seq,
+        `the gateway found the chain head rewritten before this event (${String((r.details as { problem?: unknown } | null)?.problem ?? '')}): events before it may have been cut or forged`,
+      );
     // The head is adopted once, at the upgrade; again means its MAC and the migration's flag were reset.
     else if (r.dialect === 'core' && r.action === 'audit.head_adopted' && ++adoptions > 1)
-      problem(String(r.id), r.seq, 'the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut');
+      problem(
+        String(r.id),
+        r.seq,
+        'the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut',
+      );
   };
   let adoptions = 0;
   let anchorSeen = false;
@@ -126,19 +152,40 @@ export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: 
       checkMac(r as never);
       if (opts.anchor && String(r.seq) === opts.anchor.seq) {
         anchorSeen = true;
-        if (!r.chain || Buffer.from(r.chain).toString('hex') !== opts.anchor.chain.toLowerCase()) problem(String(r.id), r.seq, 'the event at the anchor has another chain value: the trail was rewritten since the anchor was taken');
+        if (!r.chain || Buffer.from(r.chain).toString('hex') !== opts.anchor.chain.toLowerCase())
+          problem(
+            String(r.id),
+            r.seq,
+            'the event at the anchor has another chain value: the trail was rewritten since the anchor was taken',
+          );
       }
       out.checked++;
       prevSeq = seq;
     }
     if (rows.length < pageSize) break;
   }
-  if (prevSeq !== BigInt(head.seq)) problem(null, String(prevSeq), `the chain head says ${head.seq} events were sealed but the trail ends at ${prevSeq}: events at the end were deleted`);
-  else if (prevSeq > 0n && !timingSafeEqual(chain, head.chain)) problem(null, String(prevSeq), 'the chain head does not match the last event');
-  if (opts.anchor && !anchorSeen) problem(null, opts.anchor.seq, `the anchored event ${opts.anchor.seq} is not in the chain: the trail was cut or put back to an older copy`);
+  if (prevSeq !== BigInt(head.seq))
+    problem(
+      null,
+      String(prevSeq),
+      `the chain head says ${head.seq} events were sealed but the trail ends at ${prevSeq}: events at the end were deleted`,
+    );
+  else if (prevSeq > 0n && !timingSafeEqual(chain, head.chain))
+    problem(null, String(prevSeq), 'the chain head does not match the last event');
+  if (opts.anchor && !anchorSeen)
+    problem(
+      null,
+      opts.anchor.seq,
+      `the anchored event ${opts.anchor.seq} is not in the chain: the trail was cut or put back to an older copy`,
+    );
   const legacyRow = (w: any) => w.and([w('mac', 'is', null), w('id', '>=', '1'), w('id', '<=', String(legacyMax))]);
   if (legacyMax > 0n) {
-    const n = await db.selectFrom('audit_events').select((e) => e.fn.countAll<string>().as('n')).where('seq', 'is', null).where(legacyRow).executeTakeFirstOrThrow();
+    const n = await db
+      .selectFrom('audit_events')
+      .select((e) => e.fn.countAll<string>().as('n'))
+      .where('seq', 'is', null)
+      .where(legacyRow)
+      .executeTakeFirstOrThrow();
     out.legacy = Number(n.n);
   }
   const unchained = await db

@@ -18,7 +18,11 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms(backend));
     // The trail's own log lines, to read the anchors it writes.
-    (kms.audit as unknown as { log: unknown }).log = { info: (o: Record<string, any>) => lines.push(o), warn: (o: Record<string, any>, m: string) => lines.push({ ...o, msg: m }), error: (o: Record<string, any>, m: string) => lines.push({ ...o, msg: m, level: 'error' }) };
+    (kms.audit as unknown as { log: unknown }).log = {
+      info: (o: Record<string, any>) => lines.push(o),
+      warn: (o: Record<string, any>, m: string) => lines.push({ ...o, msg: m }),
+      error: (o: Record<string, any>, m: string) => lines.push({ ...o, msg: m, level: 'error' }),
+    };
     const t = await kms.tenants.create('head');
     c = { tenantId: t.id, dialect: 'test', principal: 'alice' };
     keyId = (await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } })).id;
@@ -28,7 +32,16 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     await drop?.();
   });
 
-  const head = async () => (await sql<{ seq: string; chain: Buffer; mac: Buffer | null; legacy_max_id: string; adopt_pending: boolean }>`select * from audit_chain_head`.execute(dbOf(kms))).rows[0]!;
+  const head = async () =>
+    (
+      await sql<{
+        seq: string;
+        chain: Buffer;
+        mac: Buffer | null;
+        legacy_max_id: string;
+        adopt_pending: boolean;
+      }>`select * from audit_chain_head`.execute(dbOf(kms))
+    ).rows[0]!;
 
   it('logs the head (seq, chain) with each committed batch, and an anchor taken from it catches a rollback a fresh process cannot see', async () => {
     await kms.encrypt(c, keyId, Buffer.from('a'));
@@ -52,7 +65,9 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     expect((await kms.verifyAudit()).problems.map((p) => p.problem).join('\n')).toMatch(/went back/);
     for (const r of saved) {
       const cols = Object.keys(r);
-      await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && r[k] !== null ? JSON.stringify(r[k]) : r[k])))})`.execute(dbOf(kms));
+      await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && r[k] !== null ? JSON.stringify(r[k]) : r[k])))})`.execute(
+        dbOf(kms),
+      );
     }
     await sql`update audit_chain_head set seq = ${now.seq}, chain = ${now.chain}, mac = ${now.mac}`.execute(dbOf(kms));
     expect((await kms.verifyAudit(anchor)).problems).toEqual([]);
@@ -64,7 +79,15 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     const h0 = await head();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
-      ids.push((await sql<{ id: string }>`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'old', 'key.encrypt', 'allowed') returning id`.execute(dbOf(kms))).rows[0]!.id);
+      ids.push(
+        (
+          await sql<{
+            id: string;
+          }>`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'old', 'key.encrypt', 'allowed') returning id`.execute(
+            dbOf(kms),
+          )
+        ).rows[0]!.id,
+      );
     await sql`update audit_chain_head set mac = null, adopt_pending = true, legacy_max_id = ${ids.at(-1)}`.execute(dbOf(kms));
     // Until then the legacy bound is not trusted either.
     const before = (await kms.verifyAudit()).problems.map((p) => p.problem);
@@ -76,15 +99,24 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     expect(adopted.legacy).toBe(3);
     expect(BigInt((await head()).seq)).toBe(BigInt(h0.seq) + 1n);
     expect(lines.some((l) => /authenticated as found/.test(l.msg ?? ''))).toBe(true);
-    expect(Number((await sql<{ n: string }>`select count(*) as n from audit_events where action = 'audit.head_adopted'`.execute(dbOf(kms))).rows[0]!.n)).toBe(1);
+    expect(
+      Number(
+        (await sql<{ n: string }>`select count(*) as n from audit_events where action = 'audit.head_adopted'`.execute(dbOf(kms))).rows[0]!
+          .n,
+      ),
+    ).toBe(1);
 
     // Resetting the flag too gets a second adoption, which the verifier reports.
     const adoptedHead = await head();
     await sql`update audit_chain_head set mac = null, adopt_pending = true`.execute(dbOf(kms));
     await kms.audit.useKey(kms.audit.macKey!);
-    expect((await kms.verifyAudit()).problems.map((p) => p.problem)).toEqual(['the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut']);
+    expect((await kms.verifyAudit()).problems.map((p) => p.problem)).toEqual([
+      'the chain head was authenticated as found a second time: it had been reset in the database, and events before this one may have been cut',
+    ]);
     await sql`delete from audit_events where seq > ${adoptedHead.seq}`.execute(dbOf(kms));
-    await sql`update audit_chain_head set seq = ${adoptedHead.seq}, chain = ${adoptedHead.chain}, mac = ${adoptedHead.mac}`.execute(dbOf(kms));
+    await sql`update audit_chain_head set seq = ${adoptedHead.seq}, chain = ${adoptedHead.chain}, mac = ${adoptedHead.mac}`.execute(
+      dbOf(kms),
+    );
     expect((await verifyAuditChain(dbOf(kms), kms.audit.macKey!)).problems).toEqual([]);
 
     // Only once: the flag is gone, so a head whose MAC is removed later is not adopted again.
@@ -96,7 +128,9 @@ describe.each(backends())('audit chain head on %s: upgrade, rollback, anchors', 
     await kms.encrypt(c, keyId, Buffer.from('after'));
     const v = await kms.verifyAudit();
     expect(v.ok).toBe(false);
-    expect(v.problems.map((p) => p.problem).join('\n')).toMatch(/found the chain head rewritten before this event \(the chain head had no MAC\)/);
+    expect(v.problems.map((p) => p.problem).join('\n')).toMatch(
+      /found the chain head rewritten before this event \(the chain head had no MAC\)/,
+    );
     expect(v.problems.map((p) => p.problem).join('\n')).not.toMatch(/has no MAC:/);
   });
 });

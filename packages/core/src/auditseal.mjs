@@ -45,7 +45,9 @@ export function link(key, prev, seq, mac) {
  * chain existed), so none of them can be moved without the audit key.
  */
 export function headMac(key, seq, chain, legacyMaxId) {
-  return createHmac('sha256', key).update(JSON.stringify(['polykms-audit-head-v1', String(seq), Buffer.from(chain).toString('hex'), String(legacyMaxId)])).digest();
+  return createHmac('sha256', key)
+    .update(JSON.stringify(['polykms-audit-head-v1', String(seq), Buffer.from(chain).toString('hex'), String(legacyMaxId)]))
+    .digest();
 }
 
 /** `events` as the one JSON text the insert spreads, unsealed (a store whose MAC key is not set yet). */

@@ -12,7 +12,12 @@ function setup(opts = { burst: 3, perMinute: 6, maxSources: 2, summaryMs: 60_000
   return { f, events, tick: (ms: number) => (t += ms) };
 }
 
-const refusal = (source: string, n = 0) => ({ dialect: 'ovh', source, reason: `bad certificate ${n}`, requestId: `r${n}` });
+const refusal = (source: string, n = 0) => ({
+  dialect: 'ovh',
+  source,
+  reason: `bad certificate ${n}`,
+  requestId: `r${n}`,
+});
 
 describe('authentication refusals', () => {
   it('audits each refusal up to the burst, counts the rest, and writes their count as one summary when the source has room again', () => {
@@ -21,7 +26,14 @@ describe('authentication refusals', () => {
     expect(f.counts).toEqual({ ovh: 10 });
     expect(f.suppressed).toBe(7);
     expect(events.map((e) => e.action)).toEqual(['auth.refused', 'auth.refused', 'auth.refused']);
-    expect(events[0]).toMatchObject({ dialect: 'ovh', outcome: 'denied', errorKind: 'unauthenticated', principal: 'anonymous', requestId: 'r0', details: { source: '10.0.0.1', reason: 'bad certificate 0' } });
+    expect(events[0]).toMatchObject({
+      dialect: 'ovh',
+      outcome: 'denied',
+      errorKind: 'unauthenticated',
+      principal: 'anonymous',
+      requestId: 'r0',
+      details: { source: '10.0.0.1', reason: 'bad certificate 0' },
+    });
     tick(10_000); // one token back (6 a minute)
     f.refused(refusal('10.0.0.1', 10));
     expect(events.slice(3).map((e) => [e.action, e.details?.refused])).toEqual([

@@ -72,7 +72,10 @@ export class AuthFailures {
       this.suppressed++;
       if (b.suppressed++ === 0) {
         b.since = new Date(t);
-        this.log.warn({ authFailure: true, dialect: b.dialect, source: b.source }, 'authentication refusals over the audit bound for this source: counted, summarized later');
+        this.log.warn(
+          { authFailure: true, dialect: b.dialect, source: b.source },
+          'authentication refusals over the audit bound for this source: counted, summarized later',
+        );
       }
       this.timer ??= setInterval(() => this.sweep(), this.opts.summaryMs).unref();
       return;
@@ -80,7 +83,10 @@ export class AuthFailures {
     b.tokens -= 1;
     this.summarize(b);
     const reason = clip(r.reason);
-    this.log.info({ authFailure: true, dialect: r.dialect, source: r.source, principal: r.principal, reason, reqId: r.requestId }, 'authentication refused');
+    this.log.info(
+      { authFailure: true, dialect: r.dialect, source: r.source, principal: r.principal, reason, reqId: r.requestId },
+      'authentication refused',
+    );
     void this.audit.record({
       at: new Date(t),
       tenantId: r.tenantId ?? null,
@@ -117,7 +123,10 @@ export class AuthFailures {
     const since = b.since;
     b.suppressed = 0;
     b.since = undefined;
-    this.log.warn({ authFailure: true, dialect: b.dialect, source: b.source, suppressed: n, since }, 'authentication refusals over the audit bound');
+    this.log.warn(
+      { authFailure: true, dialect: b.dialect, source: b.source, suppressed: n, since },
+      'authentication refusals over the audit bound',
+    );
     void this.audit.record({
       at: new Date(this.now()),
       tenantId: null,

@@ -17,7 +17,8 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID_RE.test(s);
 
 export function encodeHeader(keyId: string, version: number, kind: CiphertextKind = 'data'): Buffer {
-  if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION) throw invalid('the ciphertext names an impossible key version', 'ciphertext');
+  if (!Number.isInteger(version) || version < 1 || version > MAX_VERSION)
+    throw invalid('the ciphertext names an impossible key version', 'ciphertext');
   const h = Buffer.alloc(HEADER_BYTES);
   h[0] = FORMAT[kind];
   Buffer.from(keyId.replace(/-/g, ''), 'hex').copy(h, 1);
@@ -40,7 +41,8 @@ export interface ParsedCiphertext {
 export function parseCiphertext(blob: Uint8Array): ParsedCiphertext {
   const b = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const kind = b[0] === FORMAT.data ? 'data' : b[0] === FORMAT.dataKey ? 'dataKey' : undefined;
-  if (b.length < CIPHERTEXT_OVERHEAD || !kind) throw invalid('the ciphertext is malformed or was not produced by this service', 'ciphertext');
+  if (b.length < CIPHERTEXT_OVERHEAD || !kind)
+    throw invalid('the ciphertext is malformed or was not produced by this service', 'ciphertext');
   const hex = b.subarray(1, 17).toString('hex');
   const keyId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   const version = b.readUInt32BE(17);
@@ -55,4 +57,5 @@ export function parseCiphertext(blob: Uint8Array): ParsedCiphertext {
 }
 
 /** The GCM AAD: the header, then the caller's context. */
-export const ciphertextAad = (header: Buffer, context?: Uint8Array) => (context && context.length ? Buffer.concat([header, context]) : header);
+export const ciphertextAad = (header: Buffer, context?: Uint8Array) =>
+  context && context.length ? Buffer.concat([header, context]) : header;

@@ -1,9 +1,5 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  randomFillSync,
-} from 'node:crypto';
-import { invalid, } from './errors.ts';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { invalid } from './errors.ts';
 import type { LoadedKey } from './crypto.ts';
 
 // ---- AES-GCM (symmetric encrypt/decrypt) ----------------------------------------------------
@@ -50,4 +46,3 @@ export function gcmDecrypt(k: LoadedKey, parts: GcmParts, aad: Uint8Array | unde
     throw invalid('the ciphertext cannot be decrypted with this key and context', 'ciphertext');
   }
 }
-

@@ -1,15 +1,7 @@
-import {
-  constants,
-  createHash,
-  createHmac,
-  privateDecrypt,
-  publicEncrypt,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
+import { constants, createHash, createHmac, privateDecrypt, publicEncrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 import { offload } from './runtime/offload.ts';
 import { invalid, KmsError } from './errors.ts';
-import { HASH_BYTES, NODE_HASH, type HashName, } from './keyspec.ts';
+import { HASH_BYTES, NODE_HASH, type HashName } from './keyspec.ts';
 import type { LoadedKey } from './crypto.ts';
 
 // ---- RSA-OAEP --------------------------------------------------------------------------------
@@ -21,19 +13,30 @@ export interface OaepParams {
 
 export function oaepEncrypt(k: LoadedKey, plaintext: Uint8Array, p: OaepParams): Buffer {
   const max = k.spec.size! / 8 - 2 * HASH_BYTES[p.hash] - 2;
-  if (plaintext.length > max) throw invalid(`RSA-OAEP with ${p.hash} on a ${k.spec.size}-bit key encrypts at most ${max} bytes`, 'plaintext_size');
-  return publicEncrypt({ key: k.publicKey!, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label }, plaintext);
+  if (plaintext.length > max)
+    throw invalid(`RSA-OAEP with ${p.hash} on a ${k.spec.size}-bit key encrypts at most ${max} bytes`, 'plaintext_size');
+  return publicEncrypt(
+    { key: k.publicKey!, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label },
+    plaintext,
+  );
 }
 
 export async function oaepDecrypt(k: LoadedKey, ciphertext: Uint8Array, p: OaepParams): Promise<Buffer> {
-  if (ciphertext.length !== k.spec.size! / 8) throw invalid(`an RSA ciphertext for this key is ${k.spec.size! / 8} bytes; got ${ciphertext.length}`, 'ciphertext');
+  if (ciphertext.length !== k.spec.size! / 8)
+    throw invalid(`an RSA ciphertext for this key is ${k.spec.size! / 8} bytes; got ${ciphertext.length}`, 'ciphertext');
   try {
-    return await offload<Buffer>({ op: 'privateDecrypt', key: k.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: NODE_HASH[p.hash], oaepLabel: p.label, data: ciphertext });
+    return await offload<Buffer>({
+      op: 'privateDecrypt',
+      key: k.key,
+      padding: constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: NODE_HASH[p.hash],
+      oaepLabel: p.label,
+      data: ciphertext,
+    });
   } catch {
     throw invalid('the ciphertext cannot be decrypted with this key', 'ciphertext');
   }
 }
-
 
 /** DER prefix of DigestInfo per hash (RFC 8017 §9.2 note 1). */
 export const DIGEST_INFO: Record<HashName, Buffer> = {
@@ -184,4 +187,3 @@ export function rsaPkcs1v15Decrypt(k: LoadedKey, ciphertext: Uint8Array): Buffer
   out.fill(0);
   return message;
 }
-

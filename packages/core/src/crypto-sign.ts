@@ -1,11 +1,4 @@
-import {
-  constants,
-  createHmac,
-  publicDecrypt,
-  sign as nodeSign,
-  timingSafeEqual,
-  verify as nodeVerify,
-} from 'node:crypto';
+import { constants, createHmac, publicDecrypt, sign as nodeSign, timingSafeEqual, verify as nodeVerify } from 'node:crypto';
 import { offload } from './runtime/offload.ts';
 import { invalid, KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, hmacHash, type Curve, type HashName, type KeySpec } from './keyspec.ts';
@@ -47,27 +40,34 @@ export type JoseAlg = keyof typeof JOSE_ALGS;
 export function joseSignParams(alg: string, spec: KeySpec): SignParams {
   const a = (JOSE_ALGS as Record<string, { scheme: SignScheme; hash: HashName; curve?: Curve }>)[alg];
   if (!a) throw invalid(`unknown signature algorithm '${alg}'; expected one of ${Object.keys(JOSE_ALGS).join(', ')}`, 'algorithm');
-  if (a.curve && spec.curve !== a.curve) throw new KmsError('unsupported', `${alg} needs a ${a.curve} key; this key is ${spec.kind} ${spec.curve ?? spec.size}`, 'algorithm');
+  if (a.curve && spec.curve !== a.curve)
+    throw new KmsError('unsupported', `${alg} needs a ${a.curve} key; this key is ${spec.kind} ${spec.curve ?? spec.size}`, 'algorithm');
   return { scheme: a.scheme, hash: a.hash, ecdsaFormat: 'p1363' };
 }
 
 function checkScheme(k: LoadedKey, p: SignParams) {
   const kind = k.spec.kind;
-  const ok = (p.scheme === 'ECDSA' && kind === 'EC') || (p.scheme === 'HMAC' && kind === 'HMAC') || ((p.scheme === 'RSASSA-PKCS1-v1_5' || p.scheme === 'RSA-PSS') && kind === 'RSA');
+  const ok =
+    (p.scheme === 'ECDSA' && kind === 'EC') ||
+    (p.scheme === 'HMAC' && kind === 'HMAC') ||
+    ((p.scheme === 'RSASSA-PKCS1-v1_5' || p.scheme === 'RSA-PSS') && kind === 'RSA');
   if (!ok) throw new KmsError('unsupported', `${p.scheme} cannot be used with a ${kind} key`, 'algorithm');
   if (!(p.hash in HASH_BYTES)) throw invalid(`unknown hash '${p.hash}'`, 'algorithm');
   if (p.scheme === 'HMAC' && p.prehashed) throw invalid('an HMAC is computed over the message, not a digest', 'algorithm');
-  if (p.scheme === 'HMAC' && p.hash !== hmacHash(k.spec.size!)) throw new KmsError('unsupported', `this HMAC key is for ${hmacHash(k.spec.size!)}`, 'algorithm');
+  if (p.scheme === 'HMAC' && p.hash !== hmacHash(k.spec.size!))
+    throw new KmsError('unsupported', `this HMAC key is for ${hmacHash(k.spec.size!)}`, 'algorithm');
 }
 
 function checkDigest(p: SignParams, input: Uint8Array) {
-  if (p.prehashed && input.length !== HASH_BYTES[p.hash]) throw invalid(`a ${p.hash} digest is ${HASH_BYTES[p.hash]} bytes; got ${input.length}`, 'digest_length');
+  if (p.prehashed && input.length !== HASH_BYTES[p.hash])
+    throw invalid(`a ${p.hash} digest is ${HASH_BYTES[p.hash]} bytes; got ${input.length}`, 'digest_length');
 }
 
 function saltOf(k: LoadedKey, p: SignParams): number {
   const s = p.saltLength ?? HASH_BYTES[p.hash];
   const max = Math.ceil((k.spec.size! - 1) / 8) - HASH_BYTES[p.hash] - 2;
-  if (!Number.isInteger(s) || s < 0 || s > max) throw invalid(`RSA-PSS salt length must be 0..${max} bytes for this key and hash`, 'salt_length');
+  if (!Number.isInteger(s) || s < 0 || s > max)
+    throw invalid(`RSA-PSS salt length must be 0..${max} bytes for this key and hash`, 'salt_length');
   return s;
 }
 
@@ -75,7 +75,6 @@ const nodeSignAsync = (alg: string | null, data: Uint8Array, key: Parameters<typ
   new Promise<Buffer>((res, rej) => nodeSign(alg, data, key, (err, sig) => (err ? rej(err) : res(sig))));
 const nodeVerifyAsync = (alg: string | null, data: Uint8Array, key: Parameters<typeof nodeVerify>[2], sig: Uint8Array) =>
   new Promise<boolean>((res, rej) => nodeVerify(alg, data, key, sig, (err, ok) => (err ? rej(err) : res(ok))));
-
 
 export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): Promise<Buffer> {
   checkScheme(k, p);
@@ -85,17 +84,35 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
     case 'HMAC':
       return createHmac(h, k.key).update(input).digest();
     case 'RSASSA-PKCS1-v1_5':
-      if (p.prehashed) return offload<Buffer>({ op: 'privateEncrypt', key: k.key, padding: constants.RSA_PKCS1_PADDING, data: Buffer.concat([DIGEST_INFO[p.hash], input]) });
+      if (p.prehashed)
+        return offload<Buffer>({
+          op: 'privateEncrypt',
+          key: k.key,
+          padding: constants.RSA_PKCS1_PADDING,
+          data: Buffer.concat([DIGEST_INFO[p.hash], input]),
+        });
       return nodeSignAsync(h, input, { key: k.key, padding: constants.RSA_PKCS1_PADDING });
     case 'RSA-PSS': {
       const salt = saltOf(k, p);
-      if (p.prehashed) return offload<Buffer>({ op: 'privateEncrypt', key: k.key, padding: constants.RSA_NO_PADDING, data: emsaPssEncode(input, k.spec.size!, p.hash, salt) });
+      if (p.prehashed)
+        return offload<Buffer>({
+          op: 'privateEncrypt',
+          key: k.key,
+          padding: constants.RSA_NO_PADDING,
+          data: emsaPssEncode(input, k.spec.size!, p.hash, salt),
+        });
       return nodeSignAsync(h, input, { key: k.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: salt });
     }
     case 'ECDSA': {
       const format = p.ecdsaFormat ?? 'der';
       if (p.prehashed) {
-        return offload<Buffer>({ op: 'ecdsaSign', curve: k.spec.curve!, key: k.key, digest: input, format: format === 'der' ? 'der' : 'compact' });
+        return offload<Buffer>({
+          op: 'ecdsaSign',
+          curve: k.spec.curve!,
+          key: k.key,
+          digest: input,
+          format: format === 'der' ? 'der' : 'compact',
+        });
       }
       const dsaEncoding = format === 'der' ? 'der' : 'ieee-p1363';
       // P-256 signs in ~20 us: handing each one to libuv's pool woke a thread per request, and the event
@@ -127,14 +144,28 @@ export async function verifyWith(k: LoadedKey, p: SignParams, input: Uint8Array,
       }
       case 'RSA-PSS': {
         const salt = saltOf(k, p);
-        if (!p.prehashed) return await nodeVerifyAsync(h, input, { key: k.publicKey!, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: salt }, signature);
+        if (!p.prehashed)
+          return await nodeVerifyAsync(
+            h,
+            input,
+            { key: k.publicKey!, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: salt },
+            signature,
+          );
         if (signature.length !== k.spec.size! / 8) return false;
         const em = publicDecrypt({ key: k.publicKey!, padding: constants.RSA_NO_PADDING }, signature);
         return emsaPssVerify(input, em, k.spec.size!, p.hash, salt);
       }
       case 'ECDSA': {
         const format = p.ecdsaFormat ?? 'der';
-        if (p.prehashed) return await offload<boolean>({ op: 'ecdsaVerify', curve: k.spec.curve!, point: k.ec!.point, digest: input, signature, format: format === 'der' ? 'der' : 'compact' });
+        if (p.prehashed)
+          return await offload<boolean>({
+            op: 'ecdsaVerify',
+            curve: k.spec.curve!,
+            point: k.ec!.point,
+            digest: input,
+            signature,
+            format: format === 'der' ? 'der' : 'compact',
+          });
         return await nodeVerifyAsync(h, input, { key: k.publicKey!, dsaEncoding: format === 'der' ? 'der' : 'ieee-p1363' }, signature);
       }
     }
@@ -143,4 +174,3 @@ export async function verifyWith(k: LoadedKey, p: SignParams, input: Uint8Array,
     return false;
   }
 }
-

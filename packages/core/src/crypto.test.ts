@@ -1,6 +1,6 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadKey, signWith, verifyWith, joseSignParams, oaepDecrypt, oaepEncrypt, randomIv, type LoadedKey, type SignParams } from './crypto.ts';
+import { loadKey, signWith, verifyWith, joseSignParams, type LoadedKey, type SignParams } from './crypto.ts';
 import { KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, type HashName } from './keyspec.ts';
 import { generateMaterial, materialKeyObject } from './material.ts';
@@ -16,9 +16,11 @@ const digestOf = (hash: HashName, msg: Uint8Array) => createHash(NODE_HASH[hash]
 
 /** OpenSSL verifies a message signature (dgst) or a digest signature (pkeyutl), with the padding asked. */
 function opensslVerify(k: LoadedKey, p: SignParams, input: Uint8Array, sig: Uint8Array): boolean {
-  const pss = p.scheme === 'RSA-PSS' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', `rsa_pss_saltlen:${p.saltLength ?? HASH_BYTES[p.hash]}`] : [];
+  const pss =
+    p.scheme === 'RSA-PSS' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', `rsa_pss_saltlen:${p.saltLength ?? HASH_BYTES[p.hash]}`] : [];
   const files = { 'pub.pem': pubPem(k), 'in.bin': input, 'sig.bin': sig };
-  if (!p.prehashed) return openssl(files, () => ['dgst', `-${NODE_HASH[p.hash]}`, '-verify', 'pub.pem', ...pss, '-signature', 'sig.bin', 'in.bin']).ok;
+  if (!p.prehashed)
+    return openssl(files, () => ['dgst', `-${NODE_HASH[p.hash]}`, '-verify', 'pub.pem', ...pss, '-signature', 'sig.bin', 'in.bin']).ok;
   const opts = ['-pkeyopt', `digest:${NODE_HASH[p.hash]}`, ...pss.map((x) => (x === '-sigopt' ? '-pkeyopt' : x))];
   return openssl(files, () => ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-in', 'in.bin', '-sigfile', 'sig.bin', ...opts]).ok;
 }
@@ -26,9 +28,21 @@ function opensslVerify(k: LoadedKey, p: SignParams, input: Uint8Array, sig: Uint
 /** OpenSSL signs a digest, so core's verify is checked against signatures it did not make. */
 function opensslSignDigest(k: LoadedKey, p: SignParams, digest: Uint8Array): Buffer {
   const pem = k.key.export({ format: 'pem', type: 'pkcs8' }) as string;
-  const pss = p.scheme === 'RSA-PSS' ? ['-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', `rsa_pss_saltlen:${p.saltLength ?? HASH_BYTES[p.hash]}`] : [];
+  const pss =
+    p.scheme === 'RSA-PSS' ? ['-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', `rsa_pss_saltlen:${p.saltLength ?? HASH_BYTES[p.hash]}`] : [];
   const dir = { 'key.pem': pem, 'in.bin': digest };
-  const out = openssl(dir, () => ['pkeyutl', '-sign', '-inkey', 'key.pem', '-in', 'in.bin', '-pkeyopt', `digest:${NODE_HASH[p.hash]}`, ...pss, '-hexdump']);
+  const out = openssl(dir, () => [
+    'pkeyutl',
+    '-sign',
+    '-inkey',
+    'key.pem',
+    '-in',
+    'in.bin',
+    '-pkeyopt',
+    `digest:${NODE_HASH[p.hash]}`,
+    ...pss,
+    '-hexdump',
+  ]);
   expect(out.ok, out.out).toBe(true);
   return fromHexdump(out.out);
 }
@@ -160,11 +174,25 @@ describe('signatures, checked by OpenSSL', () => {
       expect(Object.keys(k.ec!)).toEqual(['point']);
       const d = Buffer.from(k.key.export({ format: 'jwk' }).d!, 'base64url');
       expect(Buffer.from(JSON.stringify(k.ec)).includes(d.toString('hex'))).toBe(false);
-      for (const [hash, got] of [['SHA-256', 20], ['SHA-256', 48], ['SHA-512', 32], ['SHA-384', 0]] as const) {
-        const e = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got)).catch((x: unknown) => x);
+      for (const [hash, got] of [
+        ['SHA-256', 20],
+        ['SHA-256', 48],
+        ['SHA-512', 32],
+        ['SHA-384', 0],
+      ] as const) {
+        const e = await signWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got)).catch(
+          (x: unknown) => x,
+        );
         expect(e).toBeInstanceOf(KmsError);
-        expect(e).toMatchObject({ kind: 'invalid_argument', message: `a ${hash} digest is ${HASH_BYTES[hash]} bytes; got ${got}` });
-        expect(await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got), Buffer.alloc(8)).catch((x: unknown) => x)).toMatchObject({ kind: 'invalid_argument' });
+        expect(e).toMatchObject({
+          kind: 'invalid_argument',
+          message: `a ${hash} digest is ${HASH_BYTES[hash]} bytes; got ${got}`,
+        });
+        expect(
+          await verifyWith(k, { scheme: 'ECDSA', hash, prehashed: true, ecdsaFormat: 'p1363' }, randomBytes(got), Buffer.alloc(8)).catch(
+            (x: unknown) => x,
+          ),
+        ).toMatchObject({ kind: 'invalid_argument' });
       }
     }
   });
@@ -178,8 +206,12 @@ describe('signatures, checked by OpenSSL', () => {
 
   it('refuses a digest of the wrong length and a scheme that does not fit the key', async () => {
     const rsa = await key({ kind: 'RSA', size: 2048 });
-    await expect(signWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, randomBytes(20))).rejects.toThrow(/32 bytes/);
-    await expect(signWith(rsa, { scheme: 'ECDSA', hash: 'SHA-256' }, msg)).rejects.toMatchObject({ kind: 'unsupported' });
+    await expect(signWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, randomBytes(20))).rejects.toThrow(
+      /32 bytes/,
+    );
+    await expect(signWith(rsa, { scheme: 'ECDSA', hash: 'SHA-256' }, msg)).rejects.toMatchObject({
+      kind: 'unsupported',
+    });
     expect(await verifyWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, msg, Buffer.from('short'))).toBe(false);
   });
 
@@ -187,46 +219,23 @@ describe('signatures, checked by OpenSSL', () => {
     for (const size of [256, 384, 512] as const) {
       const m = await generateMaterial({ kind: 'HMAC', size });
       const k = loadKey(m.spec, materialKeyObject(m.spec, m.secret));
-      const hash = (`SHA-${size}`) as HashName;
+      const hash = `SHA-${size}` as HashName;
       const mac = await signWith(k, { scheme: 'HMAC', hash }, msg);
-      const r = openssl({ 'in.bin': msg }, () => ['dgst', `-sha${size}`, '-mac', 'HMAC', '-macopt', `hexkey:${m.secret.toString('hex')}`, 'in.bin']);
+      const r = openssl({ 'in.bin': msg }, () => [
+        'dgst',
+        `-sha${size}`,
+        '-mac',
+        'HMAC',
+        '-macopt',
+        `hexkey:${m.secret.toString('hex')}`,
+        'in.bin',
+      ]);
       expect(r.out.trim().split('= ')[1]).toBe(mac.toString('hex'));
       expect(await verifyWith(k, { scheme: 'HMAC', hash }, msg, mac)).toBe(true);
       expect(await verifyWith(k, { scheme: 'HMAC', hash }, msg, mac.subarray(1))).toBe(false);
-      await expect(signWith(k, { scheme: 'HMAC', hash: size === 256 ? 'SHA-512' : 'SHA-256' }, msg)).rejects.toMatchObject({ kind: 'unsupported' });
+      await expect(signWith(k, { scheme: 'HMAC', hash: size === 256 ? 'SHA-512' : 'SHA-256' }, msg)).rejects.toMatchObject({
+        kind: 'unsupported',
+      });
     }
-  });
-});
-
-describe('RSA-OAEP', () => {
-  it('decrypts what OpenSSL encrypted, and encrypts what OpenSSL decrypts', async () => {
-    const k = await key({ kind: 'RSA', size: 2048 });
-    const dek = randomBytes(32);
-    for (const hash of ['SHA-1', 'SHA-256'] as const) {
-      const r = openssl({ 'pub.pem': pubPem(k), 'dek.bin': dek }, () => ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', '-in', 'dek.bin', '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${NODE_HASH[hash]}`, '-pkeyopt', `rsa_mgf1_md:${NODE_HASH[hash]}`, '-hexdump']);
-      expect(r.ok, r.out).toBe(true);
-      const ct = fromHexdump(r.out);
-      expect((await oaepDecrypt(k, ct, { hash })).equals(dek)).toBe(true);
-    }
-    const ct = oaepEncrypt(k, dek, { hash: 'SHA-256', label: Buffer.from('label') });
-    const priv = k.key.export({ format: 'pem', type: 'pkcs8' }) as string;
-    const r = openssl({ 'key.pem': priv, 'ct.bin': ct }, () => ['pkeyutl', '-decrypt', '-inkey', 'key.pem', '-in', 'ct.bin', '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', `rsa_oaep_label:${Buffer.from('label').toString('hex')}`, '-hexdump']);
-    expect(r.ok, r.out).toBe(true);
-    await expect(oaepDecrypt(k, randomBytes(256), { hash: 'SHA-256' })).rejects.toThrow(KmsError);
-    await expect(oaepDecrypt(k, randomBytes(10), { hash: 'SHA-256' })).rejects.toThrow(/256 bytes/);
-    expect(() => oaepEncrypt(k, randomBytes(300), { hash: 'SHA-256' })).toThrow(/at most/);
-  });
-});
-
-
-describe('randomIv', () => {
-  it('gives 12-byte nonces that never repeat across pool refills, each its own copy', () => {
-    const ivs = Array.from({ length: 2000 }, randomIv);
-    expect(ivs.every((iv) => iv.length === 12)).toBe(true);
-    expect(new Set(ivs.map((iv) => iv.toString('hex'))).size).toBe(ivs.length);
-    const a = randomIv();
-    const copy = Buffer.from(a);
-    for (let i = 0; i < 300; i++) randomIv();
-    expect(a).toEqual(copy);
   });
 });

@@ -1,7 +1,4 @@
-import {
-  createPublicKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { KeySpec } from './keyspec.ts';
 
 /** A key version ready for use: parsed once, cached by the key store. */
@@ -28,7 +25,14 @@ export function loadKey(spec: KeySpec, key: KeyObject): LoadedKey {
   return { spec, key, publicKey, ec: { point } };
 }
 
-
 export { gcmDecrypt, gcmEncrypt, randomIv, type GcmParts } from './crypto-aes.ts';
-export { JOSE_ALGS, joseSignParams, signWith, verifyWith, type JoseAlg, type SignParams, type SignScheme } from './crypto-sign.ts';
+export {
+  JOSE_ALGS,
+  joseSignParams,
+  signWith,
+  verifyWith,
+  type JoseAlg,
+  type SignParams,
+  type SignScheme,
+} from './crypto-sign.ts';
 export { oaepDecrypt, oaepEncrypt, rsaPkcs1v15Decrypt, type OaepParams } from './crypto-rsa.ts';

@@ -37,7 +37,20 @@ export const notFound = (what = 'key') => new KmsError('not_found', `${what} not
 export const invalid = (message: string, reason?: string) => new KmsError('invalid_argument', message, reason);
 
 /** Errors from the database driver when the server is gone; everything else unknown is internal. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
 
 /** Turns anything thrown into a KmsError whose message is safe to show. */
 export function toKmsError(e: unknown): KmsError {
@@ -47,7 +60,11 @@ export function toKmsError(e: unknown): KmsError {
     return new KmsError('unavailable', 'the key store is unavailable; retry later', 'database');
   }
   const msg = e instanceof Error ? e.message : '';
-  if (/Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg)) {
+  if (
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      msg,
+    )
+  ) {
     return new KmsError('unavailable', 'the key store is unavailable; retry later', 'database');
   }
   return new KmsError('internal', 'internal error', 'internal');

@@ -10,7 +10,17 @@ export * from './audit.ts';
 export * from './auditchain.ts';
 export * from './authfail.ts';
 export * from './cache.ts';
-export { Kms, encodeCursor, BINDINGS_TOPIC, WRAPPED_FORMATS, WRAPPING_ALGORITHMS, type WrappedFormat, type WrappingAlgorithm, type ExportInput, type WrappedExport } from './kms.ts';
+export {
+  Kms,
+  encodeCursor,
+  BINDINGS_TOPIC,
+  WRAPPED_FORMATS,
+  WRAPPING_ALGORITHMS,
+  type WrappedFormat,
+  type WrappingAlgorithm,
+  type ExportInput,
+  type WrappedExport,
+} from './kms.ts';
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';
 export type { SealedSecrets } from './secrets.ts';

@@ -33,7 +33,8 @@ export const CURVE_BYTES: Record<Curve, number> = { 'P-256': 32, 'P-384': 48, 'P
 export const NODE_CURVE: Record<Curve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
 
 export function normalizeSpec(spec: KeySpec): KeySpec {
-  if (!KEY_KINDS.includes(spec.kind)) throw invalid(`unknown key type '${String(spec.kind)}'; expected one of ${KEY_KINDS.join(', ')}`, 'key_spec');
+  if (!KEY_KINDS.includes(spec.kind))
+    throw invalid(`unknown key type '${String(spec.kind)}'; expected one of ${KEY_KINDS.join(', ')}`, 'key_spec');
   if (spec.kind === 'EC') {
     if (!spec.curve || !CURVES.includes(spec.curve)) throw invalid(`an EC key needs a curve: ${CURVES.join(', ')}`, 'key_spec');
     if (spec.size !== undefined) throw invalid('an EC key takes a curve, not a size', 'key_spec');
@@ -54,7 +55,8 @@ export function normalizeOps(kind: KeyKind, ops: readonly string[] | undefined):
   if (ops.length === 0) throw invalid('a key needs at least one operation', 'key_ops');
   const out: KeyOp[] = [];
   for (const op of ops) {
-    if (!(KEY_OPS as readonly string[]).includes(op)) throw invalid(`unknown operation '${op}'; expected one of ${KEY_OPS.join(', ')}`, 'key_ops');
+    if (!(KEY_OPS as readonly string[]).includes(op))
+      throw invalid(`unknown operation '${op}'; expected one of ${KEY_OPS.join(', ')}`, 'key_ops');
     if (!allowed.includes(op as KeyOp)) throw invalid(`a ${kind} key cannot '${op}'; it can ${allowed.join(', ')}`, 'key_ops');
     if (!out.includes(op as KeyOp)) out.push(op as KeyOp);
   }
@@ -64,7 +66,12 @@ export function normalizeOps(kind: KeyKind, ops: readonly string[] | undefined):
 export const HASHES = ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as const;
 export type HashName = (typeof HASHES)[number];
 export const HASH_BYTES: Record<HashName, number> = { 'SHA-1': 20, 'SHA-256': 32, 'SHA-384': 48, 'SHA-512': 64 };
-export const NODE_HASH: Record<HashName, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
+export const NODE_HASH: Record<HashName, string> = {
+  'SHA-1': 'sha1',
+  'SHA-256': 'sha256',
+  'SHA-384': 'sha384',
+  'SHA-512': 'sha512',
+};
 
 /** An HMAC key's hash is fixed by its size (the key is as long as the hash output). */
 export function hmacHash(size: number): HashName {

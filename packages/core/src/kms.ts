@@ -36,7 +36,14 @@ import { Tenants } from './tenants.ts';
 import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
-export { WRAPPED_FORMATS, WRAPPING_ALGORITHMS, type WrappedFormat, type WrappingAlgorithm, type ExportInput, type WrappedExport } from './operations/export.ts';
+export {
+  WRAPPED_FORMATS,
+  WRAPPING_ALGORITHMS,
+  type WrappedFormat,
+  type WrappingAlgorithm,
+  type ExportInput,
+  type WrappedExport,
+} from './operations/export.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
@@ -96,7 +103,13 @@ export class Kms {
   static async open(opts: OpenOptions): Promise<Kms> {
     const logger = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
     const keyring =
-      opts.keyring ?? loadKeyring({ ...rootKeyConfigFromEnv(), dataDir: opts.dataDir, ...opts.rootKeys, warn: (m, x) => logger.warn(x ?? {}, m) });
+      opts.keyring ??
+      loadKeyring({
+        ...rootKeyConfigFromEnv(),
+        dataDir: opts.dataDir,
+        ...opts.rootKeys,
+        warn: (m, x) => logger.warn(x ?? {}, m),
+      });
     if (opts.serving) logger.debug({ threads: await favourEventLoop() }, 'background threads below the event loop');
     const store = await openStore(opts);
     const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
@@ -208,19 +221,35 @@ export class Kms {
   updateKey = (c: Caller, keyId: string, input: Parameters<typeof updateKey>[3]) => updateKey(this.core, c, keyId, input);
   activate = (c: Caller, keyId: string) => activate(this.core, c, keyId);
   deactivate = (c: Caller, keyId: string, reason?: DeactivationReason) => deactivate(this.core, c, keyId, reason);
-  scheduleDeletion = (c: Caller, keyId: string, pendingDays: number, opts?: { deactivate?: boolean }) => scheduleDeletion(this.core, c, keyId, pendingDays, opts);
+  scheduleDeletion = (c: Caller, keyId: string, pendingDays: number, opts?: { deactivate?: boolean }) =>
+    scheduleDeletion(this.core, c, keyId, pendingDays, opts);
   cancelDeletion = (c: Caller, keyId: string) => cancelDeletion(this.core, c, keyId);
   destroy = (c: Caller, keyId: string) => destroy(this.core, c, keyId);
   destroyDueKeys = () => destroyDueKeys(this.core);
   rotate = (c: Caller, keyId: string, material?: ImportInput) => rotate(this.core, c, keyId, material);
-  encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: { activeOnly?: boolean }) => encrypt(this.core, c, keyId, plaintext, context, opts);
-  decrypt = (c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof decrypt>[4]) => decrypt(this.core, c, ciphertext, context, opts);
-  generateDataKey = (c: Caller, keyId: string, bytes: number, opts?: Parameters<typeof generateDataKey>[4]) => generateDataKey(this.core, c, keyId, bytes, opts);
-  sign = (c: Caller, keyId: string, params: SignParams | ((k: KeyRecord) => SignParams), input: Uint8Array, opts?: { activeOnly?: boolean }) =>
-    sign(this.core, c, keyId, params, input, opts);
-  verify = (c: Caller, keyId: string, params: SignParams | ((k: KeyRecord) => SignParams), input: Uint8Array, signature: Uint8Array, opts?: Parameters<typeof verify>[6]) =>
-    verify(this.core, c, keyId, params, input, signature, opts);
-  rsaEncrypt = (c: Caller, keyId: string, plaintext: Uint8Array, params: OaepParams, opts?: { activeOnly?: boolean }) => rsaEncrypt(this.core, c, keyId, plaintext, params, opts);
+  encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: { activeOnly?: boolean }) =>
+    encrypt(this.core, c, keyId, plaintext, context, opts);
+  decrypt = (c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof decrypt>[4]) =>
+    decrypt(this.core, c, ciphertext, context, opts);
+  generateDataKey = (c: Caller, keyId: string, bytes: number, opts?: Parameters<typeof generateDataKey>[4]) =>
+    generateDataKey(this.core, c, keyId, bytes, opts);
+  sign = (
+    c: Caller,
+    keyId: string,
+    params: SignParams | ((k: KeyRecord) => SignParams),
+    input: Uint8Array,
+    opts?: { activeOnly?: boolean },
+  ) => sign(this.core, c, keyId, params, input, opts);
+  verify = (
+    c: Caller,
+    keyId: string,
+    params: SignParams | ((k: KeyRecord) => SignParams),
+    input: Uint8Array,
+    signature: Uint8Array,
+    opts?: Parameters<typeof verify>[6],
+  ) => verify(this.core, c, keyId, params, input, signature, opts);
+  rsaEncrypt = (c: Caller, keyId: string, plaintext: Uint8Array, params: OaepParams, opts?: { activeOnly?: boolean }) =>
+    rsaEncrypt(this.core, c, keyId, plaintext, params, opts);
   rsaDecrypt = (c: Caller, keyId: string, ciphertext: Uint8Array, params: OaepParams, opts?: Parameters<typeof rsaDecrypt>[5]) =>
     rsaDecrypt(this.core, c, keyId, ciphertext, params, opts);
   getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);

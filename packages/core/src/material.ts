@@ -1,4 +1,13 @@
-import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPair, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPair,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { invalid, KmsError } from './errors.ts';
 import { CURVES, CURVE_BYTES, NODE_CURVE, SIZES, type Curve, type KeySpec } from './keyspec.ts';
@@ -26,11 +35,13 @@ function fromPublicKeyObject(pub: KeyObject): Material {
   if (pub.asymmetricKeyType === 'rsa') {
     const bits = d.modulusLength ?? 0;
     if (!SIZES.RSA.includes(bits)) throw invalid(`RSA keys must be ${SIZES.RSA.join(', ')} bits; this one is ${bits}`, 'import_length');
-    if ((d.publicExponent ?? 0n) < 65537n) throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
+    if ((d.publicExponent ?? 0n) < 65537n)
+      throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
     return { spec: { kind: 'RSA', size: bits }, secret: Buffer.alloc(0), spki, publicOnly: true };
   }
-  const curve = (Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0]) as Curve | undefined;
-  if (pub.asymmetricKeyType !== 'ec' || !curve) throw invalid(`unsupported public key type; expected RSA or EC on ${CURVES.join(', ')}`, 'import_key');
+  const curve = Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0] as Curve | undefined;
+  if (pub.asymmetricKeyType !== 'ec' || !curve)
+    throw invalid(`unsupported public key type; expected RSA or EC on ${CURVES.join(', ')}`, 'import_key');
   return { spec: { kind: 'EC', curve }, secret: Buffer.alloc(0), spki, publicOnly: true };
 }
 
@@ -40,7 +51,10 @@ export async function generateMaterial(spec: KeySpec): Promise<Material> {
     case 'HMAC':
       return { spec, secret: randomBytes(spec.size! / 8) };
     case 'RSA': {
-      const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: spec.size!, publicExponent: 65537 });
+      const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
+        modulusLength: spec.size!,
+        publicExponent: 65537,
+      });
       return asymmetric(spec, privateKey, publicKey);
     }
     case 'EC': {
@@ -83,7 +97,8 @@ function describeText(b: Buffer): string | undefined {
   if (s.startsWith('-----BEGIN')) return 'looks like PEM text; symmetric keys are imported as raw bytes';
   if (!/^[\x09\x0a\x0d\x20-\x7e]+$/.test(s)) return undefined;
   const t = s.trim();
-  if (/^[0-9a-fA-F\s]+$/.test(t) || /^[0-9a-f]{8}: [0-9a-f]{4} /m.test(t)) return `looks like hex text (${b.length} characters); decode it first (xxd -r -p)`;
+  if (/^[0-9a-fA-F\s]+$/.test(t) || /^[0-9a-f]{8}: [0-9a-f]{4} /m.test(t))
+    return `looks like hex text (${b.length} characters); decode it first (xxd -r -p)`;
   if (/^[A-Za-z0-9+/_\s-]+={0,2}$/.test(t)) return `looks like base64 text (${b.length} characters); decode it first (base64 -d)`;
   return 'is printable text, not raw key bytes';
 }
@@ -93,10 +108,15 @@ function importRaw(bytes: Buffer, kind: 'oct' | 'HMAC'): Material {
   if (text) throw invalid(`the key material ${text}`, 'import_encoding');
   if (kind === 'HMAC') {
     const bits = bytes.length * 8;
-    if (!SIZES.HMAC.includes(bits)) throw invalid(`an HMAC key must be as long as its hash output: 32 (SHA-256), 48 (SHA-384) or 64 (SHA-512) bytes; got ${bytes.length}`, 'import_length');
+    if (!SIZES.HMAC.includes(bits))
+      throw invalid(
+        `an HMAC key must be as long as its hash output: 32 (SHA-256), 48 (SHA-384) or 64 (SHA-512) bytes; got ${bytes.length}`,
+        'import_length',
+      );
     return { spec: { kind: 'HMAC', size: bits }, secret: bytes };
   }
-  if (bytes.length !== 16 && bytes.length !== 32) throw invalid(`a symmetric key is 16 or 32 raw bytes; got ${bytes.length}`, 'import_length');
+  if (bytes.length !== 16 && bytes.length !== 32)
+    throw invalid(`a symmetric key is 16 or 32 raw bytes; got ${bytes.length}`, 'import_length');
   return { spec: { kind: 'oct', size: bytes.length * 8 }, secret: bytes };
 }
 
@@ -110,9 +130,14 @@ function importPkcs8(data: Uint8Array | string): Material {
     if (!m) throw invalid('the PEM text is malformed: expected one -----BEGIN PRIVATE KEY----- block', 'import_encoding');
     const label = m[1]!;
     if (label === 'RSA PRIVATE KEY' || label === 'EC PRIVATE KEY')
-      throw invalid(`this is a ${label === 'RSA PRIVATE KEY' ? 'PKCS#1 RSA' : 'SEC1 EC'} key; convert it to PKCS#8 first: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8.pem`, 'import_format');
-    if (label === 'ENCRYPTED PRIVATE KEY') throw invalid('this PKCS#8 key is encrypted; decrypt it first: openssl pkcs8 -topk8 -nocrypt -in key.pem', 'import_format');
-    if (label === 'PUBLIC KEY' || label === 'CERTIFICATE') throw invalid(`this is a ${label.toLowerCase()}, not a private key`, 'import_format');
+      throw invalid(
+        `this is a ${label === 'RSA PRIVATE KEY' ? 'PKCS#1 RSA' : 'SEC1 EC'} key; convert it to PKCS#8 first: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8.pem`,
+        'import_format',
+      );
+    if (label === 'ENCRYPTED PRIVATE KEY')
+      throw invalid('this PKCS#8 key is encrypted; decrypt it first: openssl pkcs8 -topk8 -nocrypt -in key.pem', 'import_format');
+    if (label === 'PUBLIC KEY' || label === 'CERTIFICATE')
+      throw invalid(`this is a ${label.toLowerCase()}, not a private key`, 'import_format');
     if (label !== 'PRIVATE KEY') throw invalid(`unexpected PEM block '${label}'; expected PRIVATE KEY (PKCS#8)`, 'import_format');
     der = Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
   } else {
@@ -127,7 +152,10 @@ function importPkcs8(data: Uint8Array | string): Material {
     for (const type of ['pkcs1', 'sec1'] as const) {
       try {
         createPrivateKey({ key: der, format: 'der', type });
-        throw invalid(`this is a ${type === 'pkcs1' ? 'PKCS#1 RSA' : 'SEC1 EC'} DER key, not PKCS#8; convert it: openssl pkcs8 -topk8 -nocrypt -inform DER -outform DER -in key.der -out key.pk8`, 'import_format');
+        throw invalid(
+          `this is a ${type === 'pkcs1' ? 'PKCS#1 RSA' : 'SEC1 EC'} DER key, not PKCS#8; convert it: openssl pkcs8 -topk8 -nocrypt -inform DER -outform DER -in key.der -out key.pk8`,
+          'import_format',
+        );
       } catch (e) {
         if (e instanceof KmsError) throw e;
       }
@@ -144,11 +172,12 @@ function fromPrivateKeyObject(priv: KeyObject): Material {
     const bits = d.modulusLength ?? 0;
     if (!SIZES.RSA.includes(bits)) throw invalid(`RSA keys must be ${SIZES.RSA.join(', ')} bits; this one is ${bits}`, 'import_length');
     // FIPS 186-4 B.3.1: e >= 65537.
-    if ((d.publicExponent ?? 0n) < 65537n) throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
+    if ((d.publicExponent ?? 0n) < 65537n)
+      throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
     return asymmetric({ kind: 'RSA', size: bits }, priv, pub);
   }
   if (priv.asymmetricKeyType === 'ec') {
-    const curve = (Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0]) as Curve | undefined;
+    const curve = Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0] as Curve | undefined;
     if (!curve) throw invalid(`unsupported EC curve '${d.namedCurve}'; expected ${CURVES.join(', ')}`, 'import_key');
     return asymmetric({ kind: 'EC', curve }, priv, pub);
   }
@@ -164,7 +193,8 @@ function b64urlMember(jwk: Record<string, unknown>, name: string, required = tru
     return undefined;
   }
   if (typeof v !== 'string' || v.length === 0) throw invalid(`JWK '${name}' must be a non-empty base64url string`, 'import_jwk');
-  if (!B64URL_RE.test(v) || v.length % 4 === 1) throw invalid(`JWK '${name}' is not base64url (RFC 7515: '-' and '_', no padding)`, 'import_jwk');
+  if (!B64URL_RE.test(v) || v.length % 4 === 1)
+    throw invalid(`JWK '${name}' is not base64url (RFC 7515: '-' and '_', no padding)`, 'import_jwk');
   return Buffer.from(v, 'base64url');
 }
 
@@ -176,18 +206,21 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
     const alg = typeof jwk.alg === 'string' ? jwk.alg : undefined;
     if (hmac || (alg && /^HS(256|384|512)$/.test(alg))) {
       const bits = k.length * 8;
-      if (!SIZES.HMAC.includes(bits)) throw invalid(`an HMAC key must be as long as its hash output (32, 48 or 64 bytes); got ${k.length}`, 'import_length');
+      if (!SIZES.HMAC.includes(bits))
+        throw invalid(`an HMAC key must be as long as its hash output (32, 48 or 64 bytes); got ${k.length}`, 'import_length');
       if (alg && alg !== `HS${bits}`) throw invalid(`JWK alg ${alg} does not match a ${k.length}-byte key (HS${bits})`, 'import_jwk');
       return { spec: { kind: 'HMAC', size: bits }, secret: k };
     }
     if (![16, 24, 32].includes(k.length)) throw invalid(`an AES key is 16, 24 or 32 bytes; JWK 'k' has ${k.length}`, 'import_length');
-    if (alg && !new RegExp(`^A${k.length * 8}(GCM|KW|GCMKW)$`).test(alg)) throw invalid(`JWK alg ${alg} does not match a ${k.length * 8}-bit AES key`, 'import_jwk');
+    if (alg && !new RegExp(`^A${k.length * 8}(GCM|KW|GCMKW)$`).test(alg))
+      throw invalid(`JWK alg ${alg} does not match a ${k.length * 8}-bit AES key`, 'import_jwk');
     return { spec: { kind: 'oct', size: k.length * 8 }, secret: k };
   }
   if (kty === 'RSA') {
     for (const m of ['n', 'e']) b64urlMember(jwk, m);
     if (jwk.d === undefined) {
-      for (const m of ['p', 'q', 'dp', 'dq', 'qi']) if (jwk[m] !== undefined) throw invalid(`the JWK has '${m}' but no private exponent 'd'`, 'import_jwk');
+      for (const m of ['p', 'q', 'dp', 'dq', 'qi'])
+        if (jwk[m] !== undefined) throw invalid(`the JWK has '${m}' but no private exponent 'd'`, 'import_jwk');
       return fromPublicKeyObject(publicFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }));
     }
     // RFC 7518 §6.3.2: if 'p' is present, the other CRT members must be too; OpenSSL needs all of them.
@@ -200,7 +233,8 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
   }
   if (kty === 'EC') {
     const crv = jwk.crv;
-    if (typeof crv !== 'string' || !CURVES.includes(crv as Curve)) throw invalid(`JWK 'crv' must be one of ${CURVES.join(', ')}`, 'import_jwk');
+    if (typeof crv !== 'string' || !CURVES.includes(crv as Curve))
+      throw invalid(`JWK 'crv' must be one of ${CURVES.join(', ')}`, 'import_jwk');
     const size = CURVE_BYTES[crv as Curve];
     for (const mname of ['x', 'y', 'd']) {
       if (mname === 'd' && jwk.d === undefined) continue;

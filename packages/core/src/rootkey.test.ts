@@ -58,8 +58,7 @@ describe.each(backends())('root key rotation on %s', (backend) => {
     const oldKr = makeKeyring(rootKeyFromBytes(randomBytes(32)));
     // A persistent PGlite directory stands in for "the same database after a restart".
     const dataDir = tmp();
-    const open = (keyring: typeof oldKr) =>
-      Kms.open({ databaseUrl: db.url, dataDir, keyring, logger: silentLogger() });
+    const open = (keyring: typeof oldKr) => Kms.open({ databaseUrl: db.url, dataDir, keyring, logger: silentLogger() });
     let kms = await open(oldKr);
     const t = await kms.tenants.create('rot');
     const c: Caller = { tenantId: t.id, dialect: 'test', principal: 'op' };

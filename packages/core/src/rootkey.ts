@@ -33,7 +33,8 @@ export function parseRootKey(text: string, source: string): RootKey {
   const t = text.trim();
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) throw new KmsError('invalid_argument', `${source}: a root key is 32 bytes in base64`);
   const bytes = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  if (bytes.length !== 32) throw new KmsError('invalid_argument', `${source}: a root key is 32 bytes in base64; this decodes to ${bytes.length} bytes`);
+  if (bytes.length !== 32)
+    throw new KmsError('invalid_argument', `${source}: a root key is 32 bytes in base64; this decodes to ${bytes.length} bytes`);
   return rootKeyFromBytes(bytes);
 }
 
@@ -80,7 +81,10 @@ export function loadKeyring(cfg: RootKeyConfig): Keyring {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
       current = parseRootKey(readFileSync(file, 'utf8'), file);
-      cfg.warn?.(`no POLYKMS_ROOT_KEY or POLYKMS_ROOT_KEY_FILE: generated a development root key in ${file}; keep it with the database, and set a real one for production`, { file });
+      cfg.warn?.(
+        `no POLYKMS_ROOT_KEY or POLYKMS_ROOT_KEY_FILE: generated a development root key in ${file}; keep it with the database, and set a real one for production`,
+        { file },
+      );
     }
   }
   const previous = (cfg.previousRootKeys ?? '')

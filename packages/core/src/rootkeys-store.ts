@@ -10,8 +10,14 @@ import type { Keyring } from './rootkey.ts';
 export async function registerRootKeys(db: Kysely<Database>, keyring: Keyring) {
   for (const rk of keyring.byId.values()) {
     const existing = await db.selectFrom('root_keys').select('check_value').where('id', '=', rk.id).executeTakeFirst();
-    if (existing && existing.check_value !== rk.checkValue) throw new KmsError('internal', `root key ${rk.id} does not match the one recorded in the store`);
-    if (!existing) await db.insertInto('root_keys').values({ id: rk.id, check_value: rk.checkValue }).onConflict((c) => c.column('id').doNothing()).execute();
+    if (existing && existing.check_value !== rk.checkValue)
+      throw new KmsError('internal', `root key ${rk.id} does not match the one recorded in the store`);
+    if (!existing)
+      await db
+        .insertInto('root_keys')
+        .values({ id: rk.id, check_value: rk.checkValue })
+        .onConflict((c) => c.column('id').doNothing())
+        .execute();
   }
   const used = await db
     .selectFrom('key_versions')
@@ -22,5 +28,8 @@ export async function registerRootKeys(db: Kysely<Database>, keyring: Keyring) {
     .execute();
   const missing = [...new Set(used.map((u) => u.root_key_id!))].filter((id) => !keyring.byId.has(id));
   if (missing.length)
-    throw new KmsError('internal', `the store holds key material under root key(s) ${missing.join(', ')}, which are not configured; set POLYKMS_ROOT_KEY (and POLYKMS_ROOT_KEYS_PREVIOUS during a rotation)`);
+    throw new KmsError(
+      'internal',
+      `the store holds key material under root key(s) ${missing.join(', ')}, which are not configured; set POLYKMS_ROOT_KEY (and POLYKMS_ROOT_KEYS_PREVIOUS during a rotation)`,
+    );
 }

@@ -15,15 +15,19 @@ export interface RotationProgress {
  */
 export async function rotateRootKey(
   kms: Kms,
-  opts: { batchSize?: number; onProgress?: (p: RotationProgress) => void; /** test hook: simulate a crash */ afterBatch?: (n: number) => void } = {},
+  opts: {
+    batchSize?: number;
+    onProgress?: (p: RotationProgress) => void /** test hook: simulate a crash */;
+    afterBatch?: (n: number) => void;
+  } = {},
 ): Promise<RotationProgress> {
   const keyring = kms.keyringForRotation;
   const current = keyring.current;
   const batchSize = opts.batchSize ?? 200;
   await registerRootKeys(storeOf(kms).db, keyring);
   const pending = () =>
-    storeOf(kms).db
-      .selectFrom('key_versions')
+    storeOf(kms)
+      .db.selectFrom('key_versions')
       .select((e) => e.fn.countAll<string>().as('n'))
       .where('material', 'is not', null)
       .where('root_key_id', '<>', current.id)
@@ -32,34 +36,36 @@ export async function rotateRootKey(
   let done = 0;
   let batches = 0;
   for (;;) {
-    const n = await storeOf(kms).db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('key_versions as v')
-        .select(['v.tenant_id', 'v.key_id', 'v.version', 'v.root_key_id', 'v.material'])
-        .where('v.material', 'is not', null)
-        .where('v.root_key_id', '<>', current.id)
-        .orderBy('v.tenant_id')
-        .orderBy('v.key_id')
-        .orderBy('v.version')
-        .limit(batchSize)
-        .modifyEnd(sql`for update of v skip locked`)
-        .execute();
-      for (const r of rows) {
-        const aad = materialAad(r.tenant_id, r.key_id, r.version);
-        const secret = openMaterial(keyring, r.root_key_id!, r.material!, aad);
-        const sealed = sealMaterial(current, secret, aad);
-        secret.fill(0);
-        await trx
-          .updateTable('key_versions')
-          .set({ material: sealed, root_key_id: current.id })
-          .where('tenant_id', '=', r.tenant_id)
-          .where('key_id', '=', r.key_id)
-          .where('version', '=', r.version)
-          .where('root_key_id', '=', r.root_key_id)
+    const n = await storeOf(kms)
+      .db.transaction()
+      .execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('key_versions as v')
+          .select(['v.tenant_id', 'v.key_id', 'v.version', 'v.root_key_id', 'v.material'])
+          .where('v.material', 'is not', null)
+          .where('v.root_key_id', '<>', current.id)
+          .orderBy('v.tenant_id')
+          .orderBy('v.key_id')
+          .orderBy('v.version')
+          .limit(batchSize)
+          .modifyEnd(sql`for update of v skip locked`)
           .execute();
-      }
-      return rows.length;
-    });
+        for (const r of rows) {
+          const aad = materialAad(r.tenant_id, r.key_id, r.version);
+          const secret = openMaterial(keyring, r.root_key_id!, r.material!, aad);
+          const sealed = sealMaterial(current, secret, aad);
+          secret.fill(0);
+          await trx
+            .updateTable('key_versions')
+            .set({ material: sealed, root_key_id: current.id })
+            .where('tenant_id', '=', r.tenant_id)
+            .where('key_id', '=', r.key_id)
+            .where('version', '=', r.version)
+            .where('root_key_id', '=', r.root_key_id)
+            .execute();
+        }
+        return rows.length;
+      });
     if (n === 0) break;
     done += n;
     batches++;
@@ -70,8 +76,8 @@ export async function rotateRootKey(
   const secrets = await storeOf(kms).db.selectFrom('sealed_secrets').selectAll().where('root_key_id', '<>', current.id).execute();
   for (const s of secrets) {
     const secret = openMaterial(keyring, s.root_key_id, s.sealed, secretAad(s.id));
-    await storeOf(kms).db
-      .updateTable('sealed_secrets')
+    await storeOf(kms)
+      .db.updateTable('sealed_secrets')
       .set({ sealed: sealMaterial(current, secret, secretAad(s.id)), root_key_id: current.id })
       .where('id', '=', s.id)
       .where('root_key_id', '=', s.root_key_id)

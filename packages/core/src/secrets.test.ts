@@ -1,9 +1,7 @@
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from './errors.ts';
 import type { Caller, Kms } from './kms.ts';
 import { backends, openTestKms, dbOf } from './testing.ts';
-
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
@@ -14,7 +12,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('secrets on %s', (backend) => {
   let kms: Kms;

@@ -23,8 +23,18 @@ export type Transition = 'activate' | 'deactivate' | 'compromise' | 'schedule_de
  */
 const TRANSITIONS: Record<Transition, Partial<Record<KeyState, KeyState>>> = {
   activate: { pre_active: 'active', active: 'active', deactivated: 'active', compromised: 'active' },
-  deactivate: { pre_active: 'deactivated', active: 'deactivated', deactivated: 'deactivated', compromised: 'compromised' },
-  compromise: { pre_active: 'compromised', active: 'compromised', deactivated: 'compromised', compromised: 'compromised' },
+  deactivate: {
+    pre_active: 'deactivated',
+    active: 'deactivated',
+    deactivated: 'deactivated',
+    compromised: 'compromised',
+  },
+  compromise: {
+    pre_active: 'compromised',
+    active: 'compromised',
+    deactivated: 'compromised',
+    compromised: 'compromised',
+  },
   schedule_deletion: { deactivated: 'pending_deletion', compromised: 'pending_deletion' },
   // Back to deactivated (or compromised, restored from compromised_at by the caller).
   cancel_deletion: { pending_deletion: 'deactivated' },

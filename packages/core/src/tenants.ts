@@ -17,7 +17,8 @@ export class Tenants {
   ) {}
 
   async create(name: string): Promise<{ id: string; name: string }> {
-    if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX) throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
+    if (typeof name !== 'string' || name.length < 1 || name.length > NAME_MAX)
+      throw invalid(`a tenant name is 1 to ${NAME_MAX} characters`);
     refuseUnstorable('a tenant name', name);
     // Tenants are found by id or name: a name that reads as an id would shadow (or be shadowed by) another tenant.
     if (isUuid(name)) throw invalid('a tenant name cannot be a UUID (tenant ids are UUIDs)', 'name');
@@ -59,17 +60,37 @@ export class Tenants {
    * Links a dialect's namespace to an existing tenant, so its keys are usable from that vendor's API too.
    * A namespace already bound elsewhere moves only if its tenant holds no keys: keys never change tenant.
    */
-  async link(dialect: string, externalId: string, tenantId: string): Promise<{ dialect: string; externalId: string; tenantId: string; moved: boolean }> {
+  async link(
+    dialect: string,
+    externalId: string,
+    tenantId: string,
+  ): Promise<{ dialect: string; externalId: string; tenantId: string; moved: boolean }> {
     if (!externalId || externalId.length > NAME_MAX) throw invalid(`the ${dialect} id must be 1 to ${NAME_MAX} characters`);
     const tenant = await this.get(tenantId);
     if (!tenant) throw notFound(`tenant ${tenantId}`);
     const result = await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).where('external_id', '=', externalId).forUpdate().executeTakeFirst();
+      const row = await trx
+        .selectFrom('tenant_bindings')
+        .selectAll()
+        .where('dialect', '=', dialect)
+        .where('external_id', '=', externalId)
+        .forUpdate()
+        .executeTakeFirst();
       if (row?.tenant_id === tenant.id) return { moved: false };
       if (row) {
         const keys = await trx.selectFrom('keys').select('id').where('tenant_id', '=', row.tenant_id).limit(1).executeTakeFirst();
-        if (keys) throw new KmsError('conflict', `${dialect} ${externalId} already belongs to tenant ${row.tenant_id}, which holds keys; keys never move between tenants`, 'binding_in_use');
-        await trx.updateTable('tenant_bindings').set({ tenant_id: tenant.id }).where('dialect', '=', dialect).where('external_id', '=', externalId).execute();
+        if (keys)
+          throw new KmsError(
+            'conflict',
+            `${dialect} ${externalId} already belongs to tenant ${row.tenant_id}, which holds keys; keys never move between tenants`,
+            'binding_in_use',
+          );
+        await trx
+          .updateTable('tenant_bindings')
+          .set({ tenant_id: tenant.id })
+          .where('dialect', '=', dialect)
+          .where('external_id', '=', externalId)
+          .execute();
         return { moved: true };
       }
       await trx.insertInto('tenant_bindings').values({ dialect, external_id: externalId, tenant_id: tenant.id }).execute();
@@ -81,7 +102,12 @@ export class Tenants {
 
   /** Every namespace bound to a tenant, across dialects. */
   async bindings(tenantId: string) {
-    return this.db.selectFrom('tenant_bindings').select(['dialect', 'external_id', 'attributes', 'created_at']).where('tenant_id', '=', tenantId).orderBy('created_at').execute();
+    return this.db
+      .selectFrom('tenant_bindings')
+      .select(['dialect', 'external_id', 'attributes', 'created_at'])
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .execute();
   }
 
   /** The bindings of these tenants (all tenants when absent), oldest first. */
@@ -93,17 +119,26 @@ export class Tenants {
   }
 
   async binding(dialect: string, externalId: string) {
-    return this.db.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).where('external_id', '=', externalId).executeTakeFirst();
+    return this.db
+      .selectFrom('tenant_bindings')
+      .selectAll()
+      .where('dialect', '=', dialect)
+      .where('external_id', '=', externalId)
+      .executeTakeFirst();
   }
 
   async inDialect(dialect: string) {
     return this.db.selectFrom('tenant_bindings').selectAll().where('dialect', '=', dialect).orderBy('created_at').execute();
   }
 
-
   /** The tenant behind a dialect's namespace; with `create`, a namespace seen for the first time gets its own. */
   async resolve(dialect: string, externalId: string, opts: { create?: boolean } = {}): Promise<string | undefined> {
-    const row = await this.db.selectFrom('tenant_bindings').select('tenant_id').where('dialect', '=', dialect).where('external_id', '=', externalId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('tenant_bindings')
+      .select('tenant_id')
+      .where('dialect', '=', dialect)
+      .where('external_id', '=', externalId)
+      .executeTakeFirst();
     if (row) return row.tenant_id;
     if (!opts.create) return undefined;
     const name = `${dialect}:${externalId}`;

@@ -25,7 +25,12 @@ export const fromHexdump = (text: string) =>
   Buffer.from(
     text
       .split('\n')
-      .map((l) => l.replace(/^[0-9a-f]{4} - /, '').slice(0, 48).replace(/[- ]/g, ''))
+      .map((l) =>
+        l
+          .replace(/^[0-9a-f]{4} - /, '')
+          .slice(0, 48)
+          .replace(/[- ]/g, ''),
+      )
       .join(''),
     'hex',
   );

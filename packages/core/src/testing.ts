@@ -51,7 +51,14 @@ export async function createTestDatabase(backend: Backend): Promise<TestDb> {
 export async function openTestKms(backend: Backend, opts: { keyring?: Keyring; url?: string; cacheSize?: number; now?: () => Date } = {}) {
   const db = opts.url ? { url: opts.url, drop: async () => {} } : await createTestDatabase(backend);
   const keyring = opts.keyring ?? testKeyring();
-  const kms = await Kms.open({ databaseUrl: db.url, inMemory: backend === 'pglite', keyring, logger: silentLogger(), cacheSize: opts.cacheSize, now: opts.now });
+  const kms = await Kms.open({
+    databaseUrl: db.url,
+    inMemory: backend === 'pglite',
+    keyring,
+    logger: silentLogger(),
+    cacheSize: opts.cacheSize,
+    now: opts.now,
+  });
   return { kms, keyring, url: db.url, drop: db.drop };
 }
 
@@ -118,11 +125,17 @@ export const dbOf = (kms: Kms) => storeOf(kms).db;
  * The authentication refusals of `dialect` as the trail holds them, once those over the rate bound are
  * summarized: the events written one each, the count the summaries carry, and the count core kept.
  */
-export async function refusalsAudited(kms: Kms, dialect: string, isRefusal: (action: string, errorKind: string | null) => boolean = (a) => a === 'auth.refused') {
+export async function refusalsAudited(
+  kms: Kms,
+  dialect: string,
+  isRefusal: (action: string, errorKind: string | null) => boolean = (a) => a === 'auth.refused',
+) {
   kms.authFailures.sweep();
   await kms.audit.flush();
   const rows = await dbOf(kms).selectFrom('audit_events').selectAll().where('dialect', '=', dialect).execute();
   const each = rows.filter((r) => isRefusal(r.action, r.error_kind));
-  const summarized = rows.filter((r) => r.action === 'auth.refused_summary').reduce((n, r) => n + Number((r.details as { refused?: number } | null)?.refused ?? 0), 0);
+  const summarized = rows
+    .filter((r) => r.action === 'auth.refused_summary')
+    .reduce((n, r) => n + Number((r.details as { refused?: number } | null)?.refused ?? 0), 0);
   return { each, summarized, counted: kms.authFailures.counts[dialect] ?? 0 };
 }

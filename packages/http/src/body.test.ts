@@ -61,7 +61,11 @@ describe('readBody', () => {
     const reset = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
     const ctx = (complete: boolean, destroyed: boolean) => ({ env: { incoming: { complete, destroyed } } }) as unknown as Context;
     // Cut short, or whole but not yet read when the client hung up: the client's.
-    for (const [complete, destroyed] of [[false, true], [false, false], [true, true]] as const)
+    for (const [complete, destroyed] of [
+      [false, true],
+      [false, false],
+      [true, true],
+    ] as const)
       expect(clientGone(ctx(complete, destroyed), aborted)).toMatchObject({ kind: 'invalid_argument', reason: 'body' });
     // The client still there: a database's reset (or anything else) stays what it is.
     expect(clientGone(ctx(true, false), aborted)).toBe(aborted);

@@ -57,4 +57,3 @@ export function readBody(c: Context): Promise<Buffer> {
 }
 
 export const readText = async (c: Context) => (await readBody(c)).toString('utf8');
-

@@ -24,7 +24,13 @@ describe('refuseCrossSite', () => {
   it('refuses a foreign Origin on every state-changing method, whatever the content type, before the route runs', async () => {
     const { a, ran } = app();
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'])
-      for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/plain', 'application/json', undefined]) {
+      for (const type of [
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'text/plain',
+        'application/json',
+        undefined,
+      ]) {
         const r = await send(a, method, { origin: 'https://evil.example', ...(type ? { 'content-type': type } : {}) });
         expect(r.status, `${method} ${type}`).toBe(403);
         expect(((await r.json()) as { refused: string }).refused).toMatch(/Origin https:\/\/evil\.example/);
@@ -48,14 +54,17 @@ describe('refuseCrossSite', () => {
 
   it('lets through safe methods, same-origin browsers, allowed origins and clients that are not browsers', async () => {
     const { a, ran } = app(['https://client-side-encryption.google.com']);
-    for (const method of ['GET', 'HEAD', 'OPTIONS']) expect((await send(a, method, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status).toBe(204);
+    for (const method of ['GET', 'HEAD', 'OPTIONS'])
+      expect((await send(a, method, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status).toBe(204);
     expect((await send(a, 'POST', {})).status).toBe(204);
     expect((await send(a, 'POST', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(204);
     expect((await send(a, 'POST', { origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(204);
     expect((await send(a, 'DELETE', { 'sec-fetch-site': 'same-origin' })).status).toBe(204);
     expect((await send(a, 'POST', { 'sec-fetch-site': 'none' })).status).toBe(204);
     // Workspace's browser client is cross-site by nature; its origin is configured.
-    expect((await send(a, 'POST', { origin: 'https://client-side-encryption.google.com', 'sec-fetch-site': 'cross-site' })).status).toBe(204);
+    expect((await send(a, 'POST', { origin: 'https://client-side-encryption.google.com', 'sec-fetch-site': 'cross-site' })).status).toBe(
+      204,
+    );
     expect(ran).toEqual(['GET', 'HEAD', 'OPTIONS', 'POST', 'POST', 'POST', 'DELETE', 'POST', 'POST']);
   });
 
@@ -70,10 +79,21 @@ describe('refuseCrossSite', () => {
     afterAll(async () => server?.close());
     const post = (headers: Record<string, string>) =>
       new Promise<number>((res, rej) => {
-        const req = httpsRequest({ host: '127.0.0.1', port: server.port, path: '/x', method: 'POST', ca: caPem, servername: 'localhost', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (r) => {
-          r.resume();
-          r.on('end', () => res(r.statusCode!));
-        });
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: '/x',
+            method: 'POST',
+            ca: caPem,
+            servername: 'localhost',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          },
+          (r) => {
+            r.resume();
+            r.on('end', () => res(r.statusCode!));
+          },
+        );
         req.on('error', rej);
         req.end();
       });

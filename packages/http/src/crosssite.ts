@@ -21,7 +21,10 @@ export interface CrossSiteOptions {
  * `Sec-Fetch-Site` says `cross-site` or `same-site` (a sibling host is another origin). A client that
  * sends neither header is not a browser and passes. `refuse` renders the dialect's own 403.
  */
-export function refuseCrossSite(refuse: (c: Context, reason: string) => Response | Promise<Response>, opts: CrossSiteOptions = {}): MiddlewareHandler {
+export function refuseCrossSite(
+  refuse: (c: Context, reason: string) => Response | Promise<Response>,
+  opts: CrossSiteOptions = {},
+): MiddlewareHandler {
   const allowed = new Set(opts.allowOrigins ?? []);
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return next();

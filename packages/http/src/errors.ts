@@ -10,7 +10,12 @@ export interface Rendered {
  * The one error handler of a listener: anything a handler throws goes through the listener's renderer
  * (its vendor's body), and only what renders as a 5xx is logged, with the request id.
  */
-export function handleErrors<E extends Env>(app: Hono<E>, name: string, render: (e: unknown, c: Context<E>) => Rendered | Promise<Rendered>, log?: Logger | undefined) {
+export function handleErrors<E extends Env>(
+  app: Hono<E>,
+  name: string,
+  render: (e: unknown, c: Context<E>) => Rendered | Promise<Rendered>,
+  log?: Logger | undefined,
+) {
   app.onError(async (e, c) => {
     const { status, body } = await render(e, c);
     if (status >= 500) log?.error({ err: e, reqId: c.get('requestId' as never) }, `${name} request failed`);

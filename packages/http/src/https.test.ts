@@ -19,7 +19,10 @@ describe('serveHttps', () => {
     const app = new Hono();
     app.get('/', (c) => c.text('ok'));
     app.get('/coalesced', (c) => c.json({ coalesced: (c.env as { outgoing: unknown }).outgoing instanceof CoalescedResponse }));
-    app.use('/body', limitBody(1000, (c) => c.json({ refused: true }, 413)));
+    app.use(
+      '/body',
+      limitBody(1000, (c) => c.json({ refused: true }, 413)),
+    );
     app.post('/late', async (c) => {
       await new Promise((r) => setTimeout(r, 200));
       lateRead = readBody(c).then(
@@ -40,7 +43,15 @@ describe('serveHttps', () => {
   // Dialects read a connection's client certificate once; renegotiating to present another is refused.
   it('answers over TLS 1.2 and refuses a renegotiation', async () => {
     const client = await issueClientCertificate(ca, { commonName: 'c1', upn: 'okms.domain:test', validityDays: 1 });
-    const socket = connect({ host: '127.0.0.1', port: server.port, ca: ca.certPem, cert: client.certPem, key: client.privateKeyPem, servername: 'localhost', maxVersion: 'TLSv1.2' });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: server.port,
+      ca: ca.certPem,
+      cert: client.certPem,
+      key: client.privateKeyPem,
+      servername: 'localhost',
+      maxVersion: 'TLSv1.2',
+    });
     await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
     expect(socket.getProtocol()).toBe('TLSv1.2');
     const reply = await new Promise<string>((res) => {
@@ -77,7 +88,10 @@ describe('serveHttps', () => {
     expect(get).toMatchObject({ status: 200, body: 'ok' });
     expect(await call('HEAD')).toEqual({ ...get, body: '' });
     // A target Node accepts and a web Request would not (an absolute URL with credentials).
-    for (const method of ['GET', 'HEAD']) expect(await raw(`${method} https://u:p@localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, false)).toMatch(/^HTTP\/1\.1 200/);
+    for (const method of ['GET', 'HEAD'])
+      expect(await raw(`${method} https://u:p@localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, false)).toMatch(
+        /^HTTP\/1\.1 200/,
+      );
   });
 
   it('writes its responses at the end of the turn (coalesce.ts)', async () => {
@@ -131,7 +145,10 @@ describe('serveHttps', () => {
 
   it('a pipelining client cannot make one turn run thousands of its requests: answers go out by 64 at most', async () => {
     let handled = 0;
-    const s2 = await serveHttps(((_: Request) => new Response(String(++handled))) as never, ca, { host: '127.0.0.1', port: 0 });
+    const s2 = await serveHttps(((_: Request) => new Response(String(++handled))) as never, ca, {
+      host: '127.0.0.1',
+      port: 0,
+    });
     const socket = connect({ host: '127.0.0.1', port: s2.port, ca: ca.certPem, servername: 'localhost' });
     await new Promise<void>((res, rej) => socket.once('secureConnect', res).once('error', rej));
     socket.on('error', () => undefined);
@@ -149,14 +166,24 @@ describe('serveHttps', () => {
   const post = (body: Buffer, chunked: boolean) =>
     new Promise<{ status: number; connection: string | undefined; json: any }>((resolve, reject) => {
       const req = httpsRequest(
-        { host: '127.0.0.1', port: server.port, path: '/body', method: 'POST', ca: ca.certPem, servername: 'localhost', headers: chunked ? {} : { 'content-length': body.length } },
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/body',
+          method: 'POST',
+          ca: ca.certPem,
+          servername: 'localhost',
+          headers: chunked ? {} : { 'content-length': body.length },
+        },
         (res) => {
           let t = '';
           res.on('data', (d) => (t += d));
           res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, json: JSON.parse(t) }));
         },
       );
-      req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(e)));
+      req.on('error', (e) =>
+        (e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(e),
+      );
       if (chunked) for (let i = 0; i < body.length; i += 300) req.write(body.subarray(i, i + 300));
       else req.write(body);
       req.end();
@@ -200,7 +227,10 @@ describe('serveHttps', () => {
     expect((await replies(2))[1]).toEqual({ length: 900, sha: sha(b), same: true });
     // And once more whole, then an empty body.
     socket.write(Buffer.concat([Buffer.from(head(a.length)), a, Buffer.from(head(0))]));
-    expect((await replies(4)).slice(2)).toEqual([{ length: 700, sha: sha(a), same: true }, { length: 0, sha: sha(Buffer.alloc(0)), same: true }]);
+    expect((await replies(4)).slice(2)).toEqual([
+      { length: 700, sha: sha(a), same: true },
+      { length: 0, sha: sha(Buffer.alloc(0)), same: true },
+    ]);
     socket.destroy();
   });
 
@@ -231,12 +261,16 @@ describe('serveHttps', () => {
               res(got);
             }
           }, 10);
-          socket.once('close', () => setTimeout(() => (clearInterval(t), what.test(got) ? res(got) : rej(new Error(`closed with: ${got}`))), 50));
+          socket.once('close', () =>
+            setTimeout(() => (clearInterval(t), what.test(got) ? res(got) : rej(new Error(`closed with: ${got}`))), 50),
+          );
         });
       return { socket, until, got: () => got };
     };
     const big = await open();
-    big.socket.write('POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\nExpect: 100-continue\r\n\r\n');
+    big.socket.write(
+      'POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\nExpect: 100-continue\r\n\r\n',
+    );
     const refused = await big.until(/\{"refused":true\}/);
     expect(refused).toMatch(/^HTTP\/1\.1 413 /);
     expect(refused).not.toMatch(/100 Continue/);
@@ -245,7 +279,9 @@ describe('serveHttps', () => {
 
     const small = await open();
     const body = JSON.stringify({ hello: 'world' });
-    small.socket.write(`POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    small.socket.write(
+      `POST /body HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
+    );
     expect(await small.until(/^HTTP\/1\.1 100 Continue\r\n\r\n/)).toBe('HTTP/1.1 100 Continue\r\n\r\n');
     small.socket.write(body);
     const answer = await small.until(/"same":true/);

@@ -33,7 +33,8 @@ export interface ServeHttpsOptions {
 function headAsGet(fetch: (req: Request, env: never) => Response | Promise<Response>) {
   // Only the method is overridden: URL, headers and Node's request stay those of the request as sent
   // (a new Request would refuse some targets Node accepts, such as an absolute URL with credentials).
-  return (req: Request, env: never) => fetch(req.method === 'HEAD' ? (Object.create(req, { method: { value: 'GET' } }) as Request) : req, env);
+  return (req: Request, env: never) =>
+    fetch(req.method === 'HEAD' ? (Object.create(req, { method: { value: 'GET' } }) as Request) : req, env);
 }
 
 /**
@@ -70,7 +71,11 @@ export async function serveHttps(
   opts: ServeHttpsOptions,
 ): Promise<HttpsServer> {
   const names = opts.hostnames?.length ? opts.hostnames : ['localhost'];
-  const tls = await issueServerCertificate(ca, { dnsNames: names, ipAddresses: ['127.0.0.1', '::1'], validityDays: 365 });
+  const tls = await issueServerCertificate(ca, {
+    dnsNames: names,
+    ipAddresses: ['127.0.0.1', '::1'],
+    validityDays: 365,
+  });
   return new Promise((resolve, reject) => {
     const server = serve(
       {

@@ -28,7 +28,8 @@ export interface JsonBodyOptions {
 export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => {
     const path = i.path.join('.');
-    if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${path ? `${path}.` : ''}${k}'`).join(', ')}`;
+    if (i.code === 'unrecognized_keys')
+      return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${path ? `${path}.` : ''}${k}'`).join(', ')}`;
     return path ? `${path}: ${i.message}` : i.message;
   });
 }
@@ -41,12 +42,21 @@ export function parseJson<S extends z.ZodType>(text: string, schema: S, o: JsonB
     try {
       json = JSON.parse(text);
     } catch {
-      throw o.refuse(text === '' ? { why: 'empty', message: 'the request needs a JSON body' } : { why: 'syntax', message: 'the body is not valid JSON' });
+      throw o.refuse(
+        text === '' ? { why: 'empty', message: 'the request needs a JSON body' } : { why: 'syntax', message: 'the body is not valid JSON' },
+      );
     }
   }
-  if (o.objectOnly && (json === null || typeof json !== 'object' || Array.isArray(json))) throw o.refuse({ why: 'not_object', message: 'the body must be a JSON object' });
+  if (o.objectOnly && (json === null || typeof json !== 'object' || Array.isArray(json)))
+    throw o.refuse({ why: 'not_object', message: 'the body must be a JSON object' });
   const r = schema.safeParse(json);
-  if (!r.success) throw o.refuse({ why: 'schema', message: (o.describe ?? describeIssues)(r.error).join('; '), error: r.error, json });
+  if (!r.success)
+    throw o.refuse({
+      why: 'schema',
+      message: (o.describe ?? describeIssues)(r.error).join('; '),
+      error: r.error,
+      json,
+    });
   return r.data;
 }
 
@@ -55,6 +65,10 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, o: Js
   const type = requestHeader(c, 'content-type');
   const text = await readText(c);
   if (o.types && !(type === undefined ? o.untypedOk : o.types.test(type)))
-    throw o.refuse({ why: 'content_type', message: `the body must be JSON (Content-Type: application/json); got '${(type ?? 'none').slice(0, 100)}'`, contentType: type });
+    throw o.refuse({
+      why: 'content_type',
+      message: `the body must be JSON (Content-Type: application/json); got '${(type ?? 'none').slice(0, 100)}'`,
+      contentType: type,
+    });
   return parseJson(text, schema, o);
 }

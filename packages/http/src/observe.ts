@@ -24,7 +24,11 @@ export class RecentCounts {
     const m = Math.floor(this.now() / 60_000);
     let s = this.series.get(dialect);
     if (!s) {
-      s = { stamp: new Float64Array(this.minutes).fill(-1), requests: new Uint32Array(this.minutes), errors: new Uint32Array(this.minutes) };
+      s = {
+        stamp: new Float64Array(this.minutes).fill(-1),
+        requests: new Uint32Array(this.minutes),
+        errors: new Uint32Array(this.minutes),
+      };
       this.series.set(dialect, s);
     }
     const i = m % this.minutes;
@@ -69,12 +73,28 @@ export class Metrics {
   /** The last hour per minute, for the console. */
   readonly recent: RecentCounts;
 
-  constructor(opts: { keyCache?: () => { hits: number; misses: number; size: number }; authFailures?: () => Record<string, number>; now?: () => number } = {}) {
+  constructor(
+    opts: {
+      keyCache?: () => { hits: number; misses: number; size: number };
+      authFailures?: () => Record<string, number>;
+      now?: () => number;
+    } = {},
+  ) {
     this.recent = new RecentCounts(60, opts.now);
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'polykms_process_' });
-    this.requests = new Counter({ name: 'polykms_requests_total', help: 'Requests answered, by dialect, operation and status code', labelNames: ['dialect', 'operation', 'status'], registers });
-    this.errors = new Counter({ name: 'polykms_request_errors_total', help: 'Requests answered with a 4xx or 5xx status', labelNames: ['dialect', 'operation', 'status'], registers });
+    this.requests = new Counter({
+      name: 'polykms_requests_total',
+      help: 'Requests answered, by dialect, operation and status code',
+      labelNames: ['dialect', 'operation', 'status'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'polykms_request_errors_total',
+      help: 'Requests answered with a 4xx or 5xx status',
+      labelNames: ['dialect', 'operation', 'status'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'polykms_request_duration_seconds',
       help: 'Time from request to response headers, by dialect and operation',
@@ -84,8 +104,24 @@ export class Metrics {
     });
     const cache = opts.keyCache;
     if (cache) {
-      new Counter({ name: 'polykms_key_cache_hits_total', help: 'Parsed key versions found in the cache', registers, collect() { this.reset(); this.inc(cache().hits); } });
-      new Counter({ name: 'polykms_key_cache_misses_total', help: 'Parsed key versions loaded from the store', registers, collect() { this.reset(); this.inc(cache().misses); } });
+      new Counter({
+        name: 'polykms_key_cache_hits_total',
+        help: 'Parsed key versions found in the cache',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cache().hits);
+        },
+      });
+      new Counter({
+        name: 'polykms_key_cache_misses_total',
+        help: 'Parsed key versions loaded from the store',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cache().misses);
+        },
+      });
     }
     const refused = opts.authFailures;
     if (refused) {
@@ -134,7 +170,16 @@ export function observe(dialect: string, opts: { log?: Logger | undefined; metri
         opts.metrics.latency.observe({ dialect, operation }, seconds);
         opts.metrics.recent.add(dialect, c.res.status >= 400);
       }
-      opts.log?.info({ reqId: c.get('requestId' as never), dialect, operation, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      opts.log?.info(
+        {
+          reqId: c.get('requestId' as never),
+          dialect,
+          operation,
+          status: c.res.status,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
+        'request',
+      );
     }
   };
 }

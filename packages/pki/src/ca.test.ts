@@ -37,7 +37,11 @@ describe('certificate authority', () => {
   });
 
   it('issues a server certificate that OpenSSL verifies against the CA', async () => {
-    const server = await issueServerCertificate(ca, { dnsNames: ['localhost', 'kms.example.test'], ipAddresses: ['127.0.0.1', '::1'], validityDays: 90 });
+    const server = await issueServerCertificate(ca, {
+      dnsNames: ['localhost', 'kms.example.test'],
+      ipAddresses: ['127.0.0.1', '::1'],
+      validityDays: 90,
+    });
     const file = dir.write('server.pem', server.certPem);
     expect(openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', dir.path('ca.pem'), file])).toMatch(/server.pem: OK/);
     const text = openssl(['x509', '-in', file, '-noout', '-text']);
@@ -58,7 +62,11 @@ describe('certificate authority', () => {
     const rsaCa = await loadCa(rsaMaterial);
     const caFile = dir.write('rsa-ca.pem', rsaMaterial.certPem);
     expect(openssl(['x509', '-in', caFile, '-noout', '-text'])).toMatch(/Public-Key: \(3072 bit\)[\s\S]*sha256WithRSAEncryption/);
-    const client = await issueClientCertificate(rsaCa, { commonName: 'cred-rsa-ca', upn: 'okms.domain:x', validityDays: 7 });
+    const client = await issueClientCertificate(rsaCa, {
+      commonName: 'cred-rsa-ca',
+      upn: 'okms.domain:x',
+      validityDays: 7,
+    });
     const file = dir.write('rsa-client.pem', client.certPem);
     expect(openssl(['verify', '-CAfile', caFile, file])).toMatch(/OK/);
   });
@@ -79,8 +87,16 @@ describe('certificate authority', () => {
     await expectKmsError(createCa({ commonName: '', validityDays: 1 }), 'invalid_argument', /common name/);
     await expectKmsError(createCa({ commonName: 'x', validityDays: 1, keyType: 'constructor' as never }), 'invalid_argument', /EC or RSA/);
     await expectKmsError(issueServerCertificate(ca, { validityDays: 1 }), 'invalid_argument', /at least one DNS name or IP/);
-    await expectKmsError(issueServerCertificate(ca, { dnsNames: ['bad name'], validityDays: 1 }), 'invalid_argument', /not a valid DNS name/);
-    await expectKmsError(issueServerCertificate(ca, { ipAddresses: ['300.1.1.1'], validityDays: 1 }), 'invalid_argument', /not an IPv4 or IPv6/);
+    await expectKmsError(
+      issueServerCertificate(ca, { dnsNames: ['bad name'], validityDays: 1 }),
+      'invalid_argument',
+      /not a valid DNS name/,
+    );
+    await expectKmsError(
+      issueServerCertificate(ca, { ipAddresses: ['300.1.1.1'], validityDays: 1 }),
+      'invalid_argument',
+      /not an IPv4 or IPv6/,
+    );
     await expectKmsError(issueServerCertificate(ca, { dnsNames: ['a.test'], validityDays: 826 }), 'invalid_argument', /1 to 825/);
   });
 

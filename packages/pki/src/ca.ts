@@ -41,7 +41,8 @@ export async function createCa(options: CreateCaOptions): Promise<CaMaterial> {
   const commonName = checkCommonName(options.commonName, 'the CA');
   const days = checkValidityDays(options.validityDays, CA_MAX_VALIDITY_DAYS, 'the CA certificate');
   const keyType = options.keyType ?? 'EC';
-  if (!Object.hasOwn(CA_KEYS, keyType)) throw new KmsError('invalid_argument', `a CA key type must be EC or RSA; got ${String(keyType)}`, 'key_type');
+  if (!Object.hasOwn(CA_KEYS, keyType))
+    throw new KmsError('invalid_argument', `a CA key type must be EC or RSA; got ${String(keyType)}`, 'key_type');
 
   const { spkiDer, pkcs8Der } = await generateKeyPair(CA_KEYS[keyType]);
   const signingKey = (await importSigningKey(pkcs8Der))!;

@@ -19,7 +19,18 @@ describe('client access certificates', () => {
     const key = dir.path(`${name}.key`);
     openssl(['genpkey', ...keyArgs, '-out', key]);
     const csr = dir.path(`${name}.csr`);
-    openssl(['req', '-new', '-key', key, '-subj', '/CN=chosen-by-requester/O=Evil Corp', '-addext', 'basicConstraints=critical,CA:TRUE', '-out', csr]);
+    openssl([
+      'req',
+      '-new',
+      '-key',
+      key,
+      '-subj',
+      '/CN=chosen-by-requester/O=Evil Corp',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-out',
+      csr,
+    ]);
     return dir.read(`${name}.csr`);
   };
 
@@ -59,7 +70,9 @@ describe('client access certificates', () => {
     expect(issued.notAfter.getTime() - before).toBeGreaterThanOrEqual(365 * DAY_MS - 1000);
     expect(issued.notAfter.getTime() - Date.now()).toBeLessThanOrEqual(365 * DAY_MS);
     expect(issued.notBefore.getTime()).toBeLessThanOrEqual(before);
-    expect(issued.fingerprintSha256).toBe(openssl(['x509', '-in', file, '-noout', '-fingerprint', '-sha256']).split('=')[1]!.trim().replaceAll(':', '').toLowerCase());
+    expect(issued.fingerprintSha256).toBe(
+      openssl(['x509', '-in', file, '-noout', '-fingerprint', '-sha256']).split('=')[1]!.trim().replaceAll(':', '').toLowerCase(),
+    );
     expect(issued.keyType).toBe('EC');
 
     expect(issued.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
@@ -67,7 +80,13 @@ describe('client access certificates', () => {
     expect(publicKeyPem('pkey', dir.path('client.key'))).toBe(publicKeyPem('x509', file));
 
     const identity = parseClientCertificate(issued.certPem);
-    expect(identity).toMatchObject({ commonName: credentialId, upns: [upn], issuerDn: 'CN=CCMUsersCA', serialNumber: issued.serialNumber, fingerprintSha256: issued.fingerprintSha256 });
+    expect(identity).toMatchObject({
+      commonName: credentialId,
+      upns: [upn],
+      issuerDn: 'CN=CCMUsersCA',
+      serialNumber: issued.serialNumber,
+      fingerprintSha256: issued.fingerprintSha256,
+    });
   });
 
   it('generates an RSA 2048 key when asked', async () => {
@@ -86,51 +105,74 @@ describe('client access certificates', () => {
     ['EC P-256', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], 'EC', /Digital Signature, Key Agreement/],
     ['EC P-384', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'], 'EC', /Digital Signature, Key Agreement/],
     ['EC P-521', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-521'], 'EC', /Digital Signature, Key Agreement/],
-  ] as const)('certifies the key of an openssl req %s CSR, with the CA choosing subject and extensions', async (name, keyArgs, keyType, usage) => {
-    const slug = name.replace(' ', '-');
-    const csrPem = opensslCsr(slug, [...keyArgs]);
-    const issued = await issueClientCertificate(ca, { commonName: 'cred-from-csr', upn, validityDays: 30, csrPem });
-    const file = dir.write(`${slug}.pem`, issued.certPem);
+  ] as const)(
+    'certifies the key of an openssl req %s CSR, with the CA choosing subject and extensions',
+    async (name, keyArgs, keyType, usage) => {
+      const slug = name.replace(' ', '-');
+      const csrPem = opensslCsr(slug, [...keyArgs]);
+      const issued = await issueClientCertificate(ca, { commonName: 'cred-from-csr', upn, validityDays: 30, csrPem });
+      const file = dir.write(`${slug}.pem`, issued.certPem);
 
-    expect(issued.privateKeyPem).toBeUndefined();
-    expect(issued.keyType).toBe(keyType);
-    expect(publicKeyPem('x509', file)).toBe(publicKeyPem('req', dir.path(`${slug}.csr`)));
-    expect(openssl(['verify', '-CAfile', dir.path('ca.pem'), file])).toMatch(/OK/);
-    const text = openssl(['x509', '-in', file, '-noout', '-text']);
-    expect(text).toMatch(/Subject: CN = cred-from-csr\n/);
-    expect(text).not.toMatch(/Evil Corp|chosen-by-requester|CA:TRUE/);
-    expect(text).toMatch(usage);
-    expect(text).toMatch(new RegExp(`critical\\s+othername: UPN::${upn}`));
-  });
+      expect(issued.privateKeyPem).toBeUndefined();
+      expect(issued.keyType).toBe(keyType);
+      expect(publicKeyPem('x509', file)).toBe(publicKeyPem('req', dir.path(`${slug}.csr`)));
+      expect(openssl(['verify', '-CAfile', dir.path('ca.pem'), file])).toMatch(/OK/);
+      const text = openssl(['x509', '-in', file, '-noout', '-text']);
+      expect(text).toMatch(/Subject: CN = cred-from-csr\n/);
+      expect(text).not.toMatch(/Evil Corp|chosen-by-requester|CA:TRUE/);
+      expect(text).toMatch(usage);
+      expect(text).toMatch(new RegExp(`critical\\s+othername: UPN::${upn}`));
+    },
+  );
 
-  it('accepts a SHA-1 self-signature, as on the OVH guide\'s sample CSR: it only proves possession of the key', async () => {
+  it("accepts a SHA-1 self-signature, as on the OVH guide's sample CSR: it only proves possession of the key", async () => {
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', dir.path('sha1.key')]);
     openssl(['req', '-new', '-sha1', '-key', dir.path('sha1.key'), '-subj', '/CN=x', '-out', dir.path('sha1.csr')]);
     expect(openssl(['req', '-in', dir.path('sha1.csr'), '-noout', '-text'])).toMatch(/Signature Algorithm: ecdsa-with-SHA1/);
-    const issued = await issueClientCertificate(ca, { commonName: 'sha1', upn, validityDays: 1, csrPem: dir.read('sha1.csr') });
-    expect(openssl(['x509', '-in', dir.write('sha1.pem', issued.certPem), '-noout', '-text'])).toMatch(/Signature Algorithm: ecdsa-with-SHA384/);
+    const issued = await issueClientCertificate(ca, {
+      commonName: 'sha1',
+      upn,
+      validityDays: 1,
+      csrPem: dir.read('sha1.csr'),
+    });
+    expect(openssl(['x509', '-in', dir.write('sha1.pem', issued.certPem), '-noout', '-text'])).toMatch(
+      /Signature Algorithm: ecdsa-with-SHA384/,
+    );
   });
 
   it('refuses a CSR whose signature was tampered with', async () => {
     const csrPem = opensslCsr('tamper', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
-    const toPem = (bytes: Buffer) => `-----BEGIN CERTIFICATE REQUEST-----\n${bytes.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const toPem = (bytes: Buffer) =>
+      `-----BEGIN CERTIFICATE REQUEST-----\n${bytes.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE REQUEST-----\n`;
 
     const badSignature = Buffer.from(der);
     badSignature[badSignature.length - 1]! ^= 0x01;
-    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: toPem(badSignature) }), 'invalid_argument', /signature does not verify/);
+    await expectKmsError(
+      issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: toPem(badSignature) }),
+      'invalid_argument',
+      /signature does not verify/,
+    );
 
     // A changed subject keeps the structure valid but no longer matches what was signed.
     const at = der.indexOf(Buffer.from('chosen-by-requester'));
     const badSubject = Buffer.from(der);
     badSubject[at] = 'C'.charCodeAt(0);
-    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: toPem(badSubject) }), 'invalid_argument', /signature does not verify/);
+    await expectKmsError(
+      issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: toPem(badSubject) }),
+      'invalid_argument',
+      /signature does not verify/,
+    );
   });
 
   it('refuses weak or unsupported CSR keys, saying what is accepted', async () => {
     const cases: [string, string[], RegExp][] = [
       ['rsa1024', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], /RSA key is 1024 bits; at least 2048 are required/],
-      ['rsa-e3', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-pkeyopt', 'rsa_keygen_pubexp:3'], /public exponent 3 is not accepted/],
+      [
+        'rsa-e3',
+        ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-pkeyopt', 'rsa_keygen_pubexp:3'],
+        /public exponent 3 is not accepted/,
+      ],
       ['k256', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1'], /EC key on secp256k1; accepted are/],
       ['ed25519', ['-algorithm', 'ED25519'], /ed25519 key; accepted are/],
     ];
@@ -152,7 +194,11 @@ describe('client access certificates', () => {
       [42, /BEGIN CERTIFICATE REQUEST/],
     ];
     for (const [csrPem, message] of cases) {
-      await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: csrPem as string }), 'invalid_argument', message);
+      await expectKmsError(
+        issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem: csrPem as string }),
+        'invalid_argument',
+        message,
+      );
     }
   });
 
@@ -163,10 +209,22 @@ describe('client access certificates', () => {
     await expectKmsError(issueClientCertificate(ca, { commonName: '', upn, validityDays: 1 }), 'invalid_argument', /common name/);
     await expectKmsError(issueClientCertificate(ca, { commonName: 'x'.repeat(65), upn, validityDays: 1 }), 'invalid_argument', /1 to 64/);
     await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn: '', validityDays: 1 }), 'invalid_argument', /UPN/);
-    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'DSA' as never }), 'invalid_argument', /EC or RSA/);
-    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'toString' as never }), 'invalid_argument', /EC or RSA/);
+    await expectKmsError(
+      issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'DSA' as never }),
+      'invalid_argument',
+      /EC or RSA/,
+    );
+    await expectKmsError(
+      issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, keyType: 'toString' as never }),
+      'invalid_argument',
+      /EC or RSA/,
+    );
     const csrPem = opensslCsr('mismatch', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
-    await expectKmsError(issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem, keyType: 'RSA' }), 'invalid_argument', /keyType RSA does not match the CSR, which has an EC P-256 key/);
+    await expectKmsError(
+      issueClientCertificate(ca, { commonName: 'c', upn, validityDays: 1, csrPem, keyType: 'RSA' }),
+      'invalid_argument',
+      /keyType RSA does not match the CSR, which has an EC P-256 key/,
+    );
   });
 
   it('reads the identity from DER or PEM, and refuses what is not a certificate', async () => {

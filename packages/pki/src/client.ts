@@ -12,7 +12,10 @@ import { checkValidityDays } from './validity.ts';
 /** OVH's maximum `validity` for an access certificate. */
 export const CLIENT_MAX_VALIDITY_DAYS = 365;
 
-const GENERATED_KEYS: Record<KeyType, KeyPairSpec> = { EC: { type: 'EC', curve: 'P-256' }, RSA: { type: 'RSA', bits: 2048 } };
+const GENERATED_KEYS: Record<KeyType, KeyPairSpec> = {
+  EC: { type: 'EC', curve: 'P-256' },
+  RSA: { type: 'RSA', bits: 2048 },
+};
 
 export interface ClientCertificateOptions {
   /** Subject CN: the credential id. */

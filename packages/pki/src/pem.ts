@@ -13,7 +13,11 @@ export function pemBlocks(pem: unknown, labels: readonly string[], what: string,
   if (pem.length > MAX_PEM_CHARS) throw new KmsError('invalid_argument', `${what} is too large`, reason);
   const label = labels.find((l) => pem.includes(`-----BEGIN ${l}-----`));
   const malformed = () =>
-    new KmsError('invalid_argument', `${what} is not valid PEM: between -----BEGIN ${label}----- and -----END ${label}----- there must be base64 data`, reason);
+    new KmsError(
+      'invalid_argument',
+      `${what} is not valid PEM: between -----BEGIN ${label}----- and -----END ${label}----- there must be base64 data`,
+      reason,
+    );
   let blocks: ReturnType<typeof x509.PemConverter.decodeWithHeaders>;
   try {
     blocks = x509.PemConverter.decodeWithHeaders(pem);

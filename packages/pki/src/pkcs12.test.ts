@@ -20,7 +20,12 @@ describe('PKCS#12 export', () => {
   afterAll(() => dir.remove());
 
   it('opens with openssl pkcs12 (PBES2/AES-256-CBC, PBKDF2-SHA256, SHA-256 MAC) and holds the matching key and the chain', async () => {
-    const p12 = await exportPkcs12({ certPem: client.certPem, keyPem: client.privateKeyPem!, caCertPem: ca.certPem, password: 'pw' });
+    const p12 = await exportPkcs12({
+      certPem: client.certPem,
+      keyPem: client.privateKeyPem!,
+      caCertPem: ca.certPem,
+      password: 'pw',
+    });
     const file = dir.write('client.p12', p12);
 
     const { ok, output: info } = opensslStatus(['pkcs12', '-in', file, '-passin', 'pass:pw', '-info', '-nokeys']);
@@ -48,7 +53,12 @@ describe('PKCS#12 export', () => {
   });
 
   it('is refused with a wrong password', async () => {
-    const p12 = await exportPkcs12({ certPem: client.certPem, keyPem: client.privateKeyPem!, password: 'right', iterations: 2048 });
+    const p12 = await exportPkcs12({
+      certPem: client.certPem,
+      keyPem: client.privateKeyPem!,
+      password: 'right',
+      iterations: 2048,
+    });
     const result = opensslStatus(['pkcs12', '-in', dir.write('wrong.p12', p12), '-passin', 'pass:wrong', '-nodes']);
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/mac verify failure|invalid password/i);
@@ -58,14 +68,20 @@ describe('PKCS#12 export', () => {
     const sec1 = createPrivateKey(client.privateKeyPem!).export({ type: 'sec1', format: 'pem' }).toString();
     expect(sec1).toMatch(/BEGIN EC PRIVATE KEY/);
     const password = 'pässwörd-🔑';
-    const p12 = await exportPkcs12({ certPem: client.certPem, keyPem: sec1, password, iterations: 2048, friendlyName: 'my KMS' });
+    const p12 = await exportPkcs12({
+      certPem: client.certPem,
+      keyPem: sec1,
+      password,
+      iterations: 2048,
+      friendlyName: 'my KMS',
+    });
     const out = openssl(['pkcs12', '-in', dir.write('sec1.p12', p12), '-passin', `pass:${password}`, '-nodes']);
     expect(out).toMatch(/friendlyName: my KMS/);
     dir.write('sec1.pem', out);
     expect(publicKeyPem('pkey', dir.path('sec1.pem'))).toBe(publicKeyPem('x509', dir.path('client.pem')));
   });
 
-  it('refuses a key that is not the certificate\'s, an empty password and garbage', async () => {
+  it("refuses a key that is not the certificate's, an empty password and garbage", async () => {
     const other = await issueClientCertificate(ca, { commonName: 'other', upn: 'okms.domain:p12', validityDays: 1 });
     const base = { certPem: client.certPem, keyPem: client.privateKeyPem!, password: 'pw', iterations: 2048 };
     await expectKmsError(exportPkcs12({ ...base, keyPem: other.privateKeyPem! }), 'invalid_argument', /does not belong to the certificate/);

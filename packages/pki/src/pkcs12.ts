@@ -69,13 +69,12 @@ export async function exportPkcs12(options: Pkcs12Options): Promise<Buffer> {
     iterationCount: iterations,
   };
 
-  const shrouded = new pkijs.PKCS8ShroudedKeyBag({ parsedValue: pkijs.PrivateKeyInfo.fromBER(toArrayBuffer(pkcs8Der)) });
+  const shrouded = new pkijs.PKCS8ShroudedKeyBag({
+    parsedValue: pkijs.PrivateKeyInfo.fromBER(toArrayBuffer(pkcs8Der)),
+  });
   await shrouded.makeInternalValues(encryption);
   const keyBag = new pkijs.SafeBag({ bagId: OID.keyBag, bagValue: shrouded, bagAttributes: attributes });
-  const certBags = [
-    certBag(certDer, attributes),
-    ...caCerts.map((der) => certBag(der, [])),
-  ];
+  const certBags = [certBag(certDer, attributes), ...caCerts.map((der) => certBag(der, []))];
 
   // The layout OpenSSL writes: certificates in an encrypted SafeContents, the shrouded key in a plain one.
   const authenticatedSafe = new pkijs.AuthenticatedSafe({
@@ -128,7 +127,10 @@ function attribute(type: string, value: asn1js.BaseBlock): pkijs.Attribute {
 
 function certBag(der: Uint8Array, bagAttributes: pkijs.Attribute[]): pkijs.SafeBag {
   // certValue as the original bytes: re-encoding a parsed certificate could change what was signed.
-  const bagValue = new pkijs.CertBag({ certId: '1.2.840.113549.1.9.22.1', certValue: new asn1js.OctetString({ valueHex: toArrayBuffer(der) }) });
+  const bagValue = new pkijs.CertBag({
+    certId: '1.2.840.113549.1.9.22.1',
+    certValue: new asn1js.OctetString({ valueHex: toArrayBuffer(der) }),
+  });
   return new pkijs.SafeBag({ bagId: OID.certBag, bagValue, ...(bagAttributes.length ? { bagAttributes } : {}) });
 }
 

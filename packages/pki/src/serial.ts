@@ -10,4 +10,3 @@ export function randomSerialHex(): string {
   bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('hex');
 }
-

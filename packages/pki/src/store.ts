@@ -12,7 +12,10 @@ export async function gatewayCa(kms: Kms, commonName = 'polykms gateway CA'): Pr
   let stored = await kms.secrets.get(CA_SECRET);
   if (!stored) {
     const m = await createCa({ commonName, validityDays: 3650 });
-    stored = await kms.secrets.putIfAbsent(CA_SECRET, Buffer.from(JSON.stringify({ certPem: m.certPem, key: m.keyPkcs8Der.toString('base64') })));
+    stored = await kms.secrets.putIfAbsent(
+      CA_SECRET,
+      Buffer.from(JSON.stringify({ certPem: m.certPem, key: m.keyPkcs8Der.toString('base64') })),
+    );
   }
   const { certPem, key } = JSON.parse(stored.toString('utf8')) as { certPem: string; key: string };
   return loadCa({ certPem, keyPkcs8Der: Buffer.from(key, 'base64') });

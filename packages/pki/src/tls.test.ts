@@ -44,7 +44,11 @@ describe('mTLS with certificates from the CA', () => {
     const otherCa = await loadCa(await createCa({ commonName: 'polykms mTLS CA', validityDays: 30 }));
     foreign = await issueClientCertificate(otherCa, { commonName: 'intruder', upn: 'okms.domain:x', validityDays: 1 });
 
-    const tlsCert = await issueServerCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1 });
+    const tlsCert = await issueServerCertificate(ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      validityDays: 1,
+    });
     const base = { key: tlsCert.keyPem, cert: tlsCert.chainPem, ca: ca.certPem, requestCert: true };
     strictPort = await listen({ ...base, rejectUnauthorized: true }, (socket) => {
       const identity = parseClientCertificate(socket.getPeerCertificate().raw);
@@ -79,7 +83,12 @@ describe('mTLS with certificates from the CA', () => {
   });
 
   it('accepts an RSA client certificate too', async () => {
-    const client = await issueClientCertificate(ca, { commonName: 'credential-rsa', upn: 'okms.domain:rsa', validityDays: 1, keyType: 'RSA' });
+    const client = await issueClientCertificate(ca, {
+      commonName: 'credential-rsa',
+      upn: 'okms.domain:rsa',
+      validityDays: 1,
+      keyType: 'RSA',
+    });
     expect((await attempt(strictPort, { cert: client.certPem, key: client.privateKeyPem! })).reply).toBe('hello credential-rsa');
   });
 

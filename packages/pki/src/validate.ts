@@ -35,7 +35,8 @@ export function checkDnsNames(names: unknown): string[] {
 
 export function checkIpAddresses(addresses: unknown): string[] {
   if (addresses === undefined) return [];
-  if (!Array.isArray(addresses)) throw new KmsError('invalid_argument', 'ipAddresses must be a list of IPv4 or IPv6 addresses', 'ip_address');
+  if (!Array.isArray(addresses))
+    throw new KmsError('invalid_argument', 'ipAddresses must be a list of IPv4 or IPv6 addresses', 'ip_address');
   return addresses.map((address: unknown) => {
     if (typeof address !== 'string' || isIP(address) === 0) {
       throw new KmsError('invalid_argument', `'${String(address)}' is not an IPv4 or IPv6 address`, 'ip_address');

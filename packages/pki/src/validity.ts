@@ -9,7 +9,11 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 
 export function checkValidityDays(days: unknown, max: number, what: string): number {
   if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > max) {
-    throw new KmsError('invalid_argument', `${what} validity must be a whole number of days from 1 to ${max}; got ${String(days)}`, 'validity');
+    throw new KmsError(
+      'invalid_argument',
+      `${what} validity must be a whole number of days from 1 to ${max}; got ${String(days)}`,
+      'validity',
+    );
   }
   return days;
 }

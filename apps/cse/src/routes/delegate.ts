@@ -17,10 +17,23 @@ export function delegateRoutes(route: Register) {
     const { identity, authz } = await d.access.user(req, 'delegate');
     const scope = c.get('audit');
     scope.principal = identity.email;
-    Object.assign(scope.details, { resource_name: authz.resource_name, delegated_to: authz.delegated_to, role: authz.role });
-    d.access.perimeter(authz.perimeter_id, { email: identity.email, authentication: identity.claims, authorization: authz.claims });
+    Object.assign(scope.details, {
+      resource_name: authz.resource_name,
+      delegated_to: authz.delegated_to,
+      role: authz.role,
+    });
+    d.access.perimeter(authz.perimeter_id, {
+      email: identity.email,
+      authentication: identity.claims,
+      authorization: authz.claims,
+    });
     const token = await d.instance.sign(
-      { email: identity.email, delegated_to: authz.delegated_to, resource_name: authz.resource_name, ...(typeof identity.claims.google_email === 'string' ? { google_email: identity.claims.google_email } : {}) },
+      {
+        email: identity.email,
+        delegated_to: authz.delegated_to,
+        resource_name: authz.resource_name,
+        ...(typeof identity.claims.google_email === 'string' ? { google_email: identity.claims.google_email } : {}),
+      },
       normalizeUrl(d.config.kaclsUrl),
       DELEGATED_TTL_SECONDS,
     );

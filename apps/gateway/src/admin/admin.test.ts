@@ -73,7 +73,11 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     ];
     for (const [method, path] of routes) {
       for (const auth of [undefined, 'Bearer wrong', `Basic ${Buffer.from(`admin:${token}`).toString('base64')}`, `Bearer ${token}x`]) {
-        const r = await app.request(path, { method, headers: auth ? { authorization: auth } : {}, body: method === 'GET' ? undefined : '{}' });
+        const r = await app.request(path, {
+          method,
+          headers: auth ? { authorization: auth } : {},
+          body: method === 'GET' ? undefined : '{}',
+        });
         expect(r.status, `${method} ${path} with ${auth}`).toBe(401);
       }
     }
@@ -93,7 +97,8 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const js = await app.request('/console/app.js');
     expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(await js.text()).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
-    for (const p of ['/console/constructor', '/console/..%2Fadmin-keys.ts', '/console/index.html.bak']) expect((await app.request(p)).status).toBe(404);
+    for (const p of ['/console/constructor', '/console/..%2Fadmin-keys.ts', '/console/index.html.bak'])
+      expect((await app.request(p)).status).toBe(404);
   });
 
   it('lists and creates tenants, shows their bindings, refuses duplicates and bad bodies', async () => {
@@ -107,7 +112,14 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(list.status).toBe(200);
     expect(list.headers.get('cache-control')).toBe('no-store');
     const ovhTenant = list.json.tenants.find((t: any) => t.name === `ovh:${domain.json.id}`);
-    expect(ovhTenant.bindings).toEqual([{ dialect: 'ovh', externalId: domain.json.id, attributes: { region: 'eu-west-rbx' }, createdAt: expect.any(String) }]);
+    expect(ovhTenant.bindings).toEqual([
+      {
+        dialect: 'ovh',
+        externalId: domain.json.id,
+        attributes: { region: 'eu-west-rbx' },
+        createdAt: expect.any(String),
+      },
+    ]);
     expect(list.json.tenants.map((t: any) => t.id)).toContain(created.id);
 
     // By id or by name; bindings on their own.
@@ -116,7 +128,17 @@ describe.each(backends())('admin keys API on %s', (backend) => {
 
     expect((await call('POST', '/admin/tenants', { name: 'acme <prod>' })).status).toBe(409);
     // A name that reads as a tenant id would make `{tenant}` (an id or a name) ambiguous.
-    for (const bad of ['{', '', '[]', { name: '' }, { name: 'x'.repeat(257) }, { name: 'ok', extra: 1 }, { name: 42 }, { name: ovhTenant.id }, { name: randomUUID().toUpperCase() }]) {
+    for (const bad of [
+      '{',
+      '',
+      '[]',
+      { name: '' },
+      { name: 'x'.repeat(257) },
+      { name: 'ok', extra: 1 },
+      { name: 42 },
+      { name: ovhTenant.id },
+      { name: randomUUID().toUpperCase() },
+    ]) {
       const r = await call('POST', '/admin/tenants', bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
       expect(typeof r.json.message).toBe('string');
@@ -130,8 +152,22 @@ describe.each(backends())('admin keys API on %s', (backend) => {
 
   it('creates AES, RSA and EC keys from the form fields, pages the list, gets and renames a key', async () => {
     const t = await newTenant();
-    const aes = await newKey(t.id, { type: 'oct', size: 256, name: 'aes', description: 'for backups', operations: ['encrypt', 'decrypt'] });
-    expect(aes).toMatchObject({ type: 'oct', size: 256, curve: null, operations: ['encrypt', 'decrypt'], state: 'active', origin: 'generated', description: 'for backups' });
+    const aes = await newKey(t.id, {
+      type: 'oct',
+      size: 256,
+      name: 'aes',
+      description: 'for backups',
+      operations: ['encrypt', 'decrypt'],
+    });
+    expect(aes).toMatchObject({
+      type: 'oct',
+      size: 256,
+      curve: null,
+      operations: ['encrypt', 'decrypt'],
+      state: 'active',
+      origin: 'generated',
+      description: 'for backups',
+    });
     const rsa = await newKey(t.id, { type: 'RSA', size: 2048, name: 'rsa', operations: ['sign', 'verify'] });
     expect(rsa).toMatchObject({ type: 'RSA', size: 2048 });
     const ec = await newKey(t.id, { type: 'EC', curve: 'P-384', name: 'ec' });
@@ -145,7 +181,10 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(p2.json.nextCursor).toBeNull();
     expect((await call('GET', `/admin/tenants/${t.id}/keys?state=deactivated`)).json.keys).toEqual([]);
 
-    const renamed = await call('PATCH', `/admin/tenants/${t.id}/keys/${aes.id}`, { name: 'aes-renamed', description: '' });
+    const renamed = await call('PATCH', `/admin/tenants/${t.id}/keys/${aes.id}`, {
+      name: 'aes-renamed',
+      description: '',
+    });
     expect(renamed.json).toMatchObject({ name: 'aes-renamed', description: '' });
     expect((await call('GET', `/admin/tenants/${t.id}/keys/${aes.id.toUpperCase()}`)).json.name).toBe('aes-renamed');
   });
@@ -174,7 +213,8 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     for (const q of ['limit=0', 'limit=abc', 'limit=5000', 'cursor=%%%', 'cursor=bm90LWEtY3Vyc29y', 'state=gone', 'extra=1']) {
       expect((await call('GET', `/admin/tenants/${t.id}/keys?${q}`)).status, q).toBe(400);
     }
-    for (const body of [{}, { name: '' }, { state: 'active' }, 'nope']) expect((await call('PATCH', `/admin/tenants/${t.id}/keys/${k.id}`, body)).status).toBe(400);
+    for (const body of [{}, { name: '' }, { state: 'active' }, 'nope'])
+      expect((await call('PATCH', `/admin/tenants/${t.id}/keys/${k.id}`, body)).status).toBe(400);
     expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/deactivate`, { reason: 'bored' })).status).toBe(400);
     expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/schedule-deletion`, { pendingDays: -1 })).status).toBe(400);
     expect((await call('GET', `/admin/tenants/${t.id}/keys/${k.id}`)).json.state).toBe('active');
@@ -185,8 +225,18 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const b = await newTenant();
     const k = await newKey(a.id);
     for (const id of [randomUUID(), 'not-a-uuid', "1' or '1'='1"]) {
-      for (const [method, suffix] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/deactivate'], ['POST', '/activate']] as const) {
-        const r = await call(method, `/admin/tenants/${a.id}/keys/${encodeURIComponent(id)}${suffix}`, method === 'PATCH' ? { name: 'x' } : undefined);
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['PATCH', ''],
+        ['DELETE', ''],
+        ['POST', '/deactivate'],
+        ['POST', '/activate'],
+      ] as const) {
+        const r = await call(
+          method,
+          `/admin/tenants/${a.id}/keys/${encodeURIComponent(id)}${suffix}`,
+          method === 'PATCH' ? { name: 'x' } : undefined,
+        );
         expect(r.status, `${method} ${id}${suffix}`).toBe(404);
       }
     }
@@ -201,12 +251,17 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const refused = await call('DELETE', `/admin/tenants/${t.id}/keys/${k.id}`);
     expect(refused.status).toBe(409);
     expect(refused.json.message).toMatch(/deactivate it first/);
-    expect((await kms.encrypt({ tenantId: t.id, dialect: 'test', principal: 't' }, k.id, Buffer.from('still works'))).ciphertext.length).toBeGreaterThan(0);
+    expect(
+      (await kms.encrypt({ tenantId: t.id, dialect: 'test', principal: 't' }, k.id, Buffer.from('still works'))).ciphertext.length,
+    ).toBeGreaterThan(0);
 
     const d = await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/deactivate`, { reason: 'superseded' });
     expect(d.json).toMatchObject({ state: 'deactivated', deactivationReason: 'superseded' });
     expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/activate`)).json.state).toBe('active');
-    expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/deactivate`)).json).toMatchObject({ state: 'deactivated', deactivationReason: 'unspecified' });
+    expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/deactivate`)).json).toMatchObject({
+      state: 'deactivated',
+      deactivationReason: 'unspecified',
+    });
 
     const del = await call('DELETE', `/admin/tenants/${t.id}/keys/${k.id}`);
     expect(del.status).toBe(200);
@@ -226,7 +281,10 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const s = await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/schedule-deletion`, { pendingDays: 7 });
     expect(s.json.state).toBe('pending_deletion');
     expect(new Date(s.json.deletionDueAt).getTime()).toBeGreaterThan(Date.now() + 6 * 86_400_000);
-    expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/cancel-deletion`)).json).toMatchObject({ state: 'deactivated', deletionDueAt: null });
+    expect((await call('POST', `/admin/tenants/${t.id}/keys/${k.id}/cancel-deletion`)).json).toMatchObject({
+      state: 'deactivated',
+      deletionDueAt: null,
+    });
   });
 
   it('records every console operation in the audit trail, newest first, per tenant and key, with paging', async () => {
@@ -246,7 +304,13 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const keyEvents = events.filter((e) => e.keyId === k.id).map((e) => e.action);
     expect(keyEvents.slice(0, 3)).toEqual(['key.destroy', 'key.deactivate', 'key.create']);
     const deactivate = events.find((e) => e.action === 'key.deactivate');
-    expect(deactivate).toMatchObject({ dialect: 'admin', principal: 'admin-console', outcome: 'allowed', requestId: 'req-console-1', details: { reason: 'superseded', from: 'active', to: 'deactivated' } });
+    expect(deactivate).toMatchObject({
+      dialect: 'admin',
+      principal: 'admin-console',
+      outcome: 'allowed',
+      requestId: 'req-console-1',
+      details: { reason: 'superseded', from: 'active', to: 'deactivated' },
+    });
     expect(events.find((e) => e.action === 'key.destroy').requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(events.some((e) => e.action === 'key.get' && e.outcome === 'failed' && e.errorKind === 'not_found')).toBe(true);
     expect(events.some((e) => e.action === 'tenant.create')).toBe(true);
@@ -260,14 +324,19 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect((await call('GET', `/admin/audit?key=${k.id}`)).json.events.every((e: any) => e.keyId === k.id)).toBe(true);
     expect((await call('GET', `/admin/audit?tenant=${t.name}`)).json.events.length).toBe(events.length);
     expect((await call('GET', '/admin/audit?limit=1')).json.events).toHaveLength(1);
-    for (const q of ['limit=0', 'limit=x', 'before=zzz', 'key=nope', 'what=1']) expect((await call('GET', `/admin/audit?${q}`)).status, q).toBe(400);
+    for (const q of ['limit=0', 'limit=x', 'before=zzz', 'key=nope', 'what=1'])
+      expect((await call('GET', `/admin/audit?${q}`)).status, q).toBe(400);
     expect((await call('GET', `/admin/audit?tenant=${randomUUID()}`)).status).toBe(404);
   });
 
   it('verifies the audit trail, against an anchor kept outside the database when given one', async () => {
     const full = adminApp(kms, { adminToken: token, ovhUrl: 'https://127.0.0.1:1' });
     const verify = async (body?: unknown) => {
-      const r = await full.request('/admin/audit/verify', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+      const r = await full.request('/admin/audit/verify', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
       return { status: r.status, json: (await r.json()) as any };
     };
     const t = await newTenant();
@@ -283,27 +352,46 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(wrong.json.problems[0].problem).toMatch(/another chain value/);
     const ahead = await verify({ anchor: { seq: String(BigInt(head.seq) + 1000n), chain: head.chain } });
     expect(ahead.json.problems[0].problem).toMatch(/not in the chain/);
-    for (const body of ['{', { anchor: { seq: '1' } }, { anchor: { seq: '-1', chain: head.chain } }, { other: 1 }]) expect((await verify(body)).status, JSON.stringify(body)).toBe(400);
+    for (const body of ['{', { anchor: { seq: '1' } }, { anchor: { seq: '-1', chain: head.chain } }, { other: 1 }])
+      expect((await verify(body)).status, JSON.stringify(body)).toBe(400);
   });
 
   it("lists a tenant's credentials of every dialect without certificates or keys", async () => {
     const domain = (await call('POST', '/v2/okms/resource', { region: 'eu-west-gra' })).json;
-    const cred = await call('POST', `/v2/okms/resource/${domain.id}/credential`, { name: 'ops', identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
+    const cred = await call('POST', `/v2/okms/resource/${domain.id}/credential`, {
+      name: 'ops',
+      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+    });
     expect(cred.status).toBe(201);
-    const tenant = (await call('GET', '/admin/tenants')).json.tenants.find((t: any) => t.bindings.some((b: any) => b.externalId === domain.id));
+    const tenant = (await call('GET', '/admin/tenants')).json.tenants.find((t: any) =>
+      t.bindings.some((b: any) => b.externalId === domain.id),
+    );
     const list = await call('GET', `/admin/tenants/${tenant.id}/credentials`);
     expect(list.json.credentials).toEqual([
-      expect.objectContaining({ id: cred.json.id, dialect: 'ovh', name: 'ops', status: 'active', identities: ['urn:v1:eu:identity:account:xx1111-ovh'], revokedAt: null }),
+      expect.objectContaining({
+        id: cred.json.id,
+        dialect: 'ovh',
+        name: 'ops',
+        status: 'active',
+        identities: ['urn:v1:eu:identity:account:xx1111-ovh'],
+        revokedAt: null,
+      }),
     ]);
     expect(list.text).not.toMatch(/BEGIN/);
     expect((await call('DELETE', `/v2/okms/resource/${domain.id}/credential/${cred.json.id}`)).status).toBe(204);
     expect((await call('GET', `/admin/tenants/${tenant.id}/credentials`)).json.credentials[0].status).toBe('revoked');
   });
 
-  it('searches and filters a tenant\'s keys by text, type and state, with paging, and refuses bad queries', async () => {
+  it("searches and filters a tenant's keys by text, type and state, with paging, and refuses bad queries", async () => {
     const t = await newTenant();
     await newKey(t.id, { type: 'oct', size: 256, name: 'payroll-db' });
-    await newKey(t.id, { type: 'RSA', size: 2048, name: 'release-signer', description: 'signs payroll exports', operations: ['sign', 'verify'] });
+    await newKey(t.id, {
+      type: 'RSA',
+      size: 2048,
+      name: 'release-signer',
+      description: 'signs payroll exports',
+      operations: ['sign', 'verify'],
+    });
     const ec = await newKey(t.id, { type: 'EC', curve: 'P-256', name: 'tls-ec' });
     await call('POST', `/admin/tenants/${t.id}/keys/${ec.id}/deactivate`, {});
     const names = async (q: string) => {
@@ -328,7 +416,7 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     }
   });
 
-  it('filters the audit trail by principal, action, outcome, dialect and time, and hides the console\'s own reads on request', async () => {
+  it("filters the audit trail by principal, action, outcome, dialect and time, and hides the console's own reads on request", async () => {
     const t = await newTenant();
     const k = await newKey(t.id);
     await call('GET', `/admin/tenants/${t.id}/keys/${k.id}`);
@@ -341,7 +429,12 @@ describe.each(backends())('admin keys API on %s', (backend) => {
       expect(r.status, r.text).toBe(200);
       return (r.json.events as any[]).map((e) => `${e.dialect} ${e.action} ${e.outcome}`);
     };
-    expect(await actions('hideConsoleReads=true')).toEqual(['ovh key.get allowed', 'admin key.get failed', 'admin key.create allowed', 'admin tenant.create allowed']);
+    expect(await actions('hideConsoleReads=true')).toEqual([
+      'ovh key.get allowed',
+      'admin key.get failed',
+      'admin key.create allowed',
+      'admin tenant.create allowed',
+    ]);
     expect(await actions('hideConsoleReads=false')).toHaveLength(6);
     expect(await actions('principal=USER:xxx')).toEqual(['ovh key.get allowed']);
     expect(await actions('dialect=ovh')).toEqual(['ovh key.get allowed']);
@@ -350,7 +443,14 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(await actions(`since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).toEqual([]);
     expect(await actions(`until=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).toEqual([]);
     expect(await actions('since=2000-01-01T00:00:00%2B02:00&until=2999-01-01T00:00:00Z')).toHaveLength(6);
-    for (const q of ['outcome=maybe', 'since=yesterday', 'until=2026-13-01T00:00:00Z', 'principal=', `action=${'a'.repeat(300)}`, 'hideConsoleReads=yes']) {
+    for (const q of [
+      'outcome=maybe',
+      'since=yesterday',
+      'until=2026-13-01T00:00:00Z',
+      'principal=',
+      `action=${'a'.repeat(300)}`,
+      'hideConsoleReads=yes',
+    ]) {
       const r = await call('GET', `/admin/audit?${q}`);
       expect(r.status, q).toBe(400);
       expect(r.json.message, q).toMatch(/^(outcome|since|until|principal|action|hideConsoleReads):/);
@@ -367,7 +467,12 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     const plain = await newTenant();
     await newKey(plain.id, { type: 'EC', curve: 'P-384', name: 'e' });
     const after = (await call('GET', '/admin/dashboard')).json;
-    const diff = (a: Record<string, number> = {}, b: Record<string, number> = {}) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! - (b[k] ?? 0)]).filter(([, n]) => n !== 0));
+    const diff = (a: Record<string, number> = {}, b: Record<string, number> = {}) =>
+      Object.fromEntries(
+        Object.keys(a)
+          .map((k) => [k, a[k]! - (b[k] ?? 0)])
+          .filter(([, n]) => n !== 0),
+      );
     expect(after.tenants - before.tenants).toBe(2);
     expect(after.keys.total - before.keys.total).toBe(3);
     expect(diff(after.keys.byState, before.keys.byState)).toEqual({ active: 2, deactivated: 1 });

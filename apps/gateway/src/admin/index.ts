@@ -38,8 +38,17 @@ export function cseSummary(config: CseConfig) {
     kaclsUrl: config.kaclsUrl,
     // The tenant binding's external id (see tenantExternalId in @polykms/cse).
     instance: config.instance ?? normalizeUrl(config.kaclsUrl),
-    identityProviders: config.identityProviders.map((p) => ({ name: p.name ?? null, issuer: p.issuer, jwksUri: p.jwksUri, audiences: p.audiences })),
-    authorizationIssuers: config.authorizationIssuers.map((a) => ({ issuer: a.issuer, jwksUri: a.jwksUri, application: a.application ?? null })),
+    identityProviders: config.identityProviders.map((p) => ({
+      name: p.name ?? null,
+      issuer: p.issuer,
+      jwksUri: p.jwksUri,
+      audiences: p.audiences,
+    })),
+    authorizationIssuers: config.authorizationIssuers.map((a) => ({
+      issuer: a.issuer,
+      jwksUri: a.jwksUri,
+      application: a.application ?? null,
+    })),
     authorizationAudience: config.authorizationAudience,
     privilegedUsers: config.privilegedUsers,
     allowGuests: config.allowGuests,
@@ -55,11 +64,17 @@ export function cseSummary(config: CseConfig) {
  * token, the gateway's admin API (routes/), Huawei's IAM administration, OVH's control plane and the
  * console. One error mapping for all of it (errors.ts, STATUS_OF_KIND).
  */
-export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined; cse?: CseConfig | undefined }) {
+export function adminApp(
+  kms: Kms,
+  opts: { adminToken: string; ovhUrl: string; metrics?: Metrics | undefined; cse?: CseConfig | undefined },
+) {
   const app = new Hono<AdminEnv>();
   handleErrors(app, 'admin', (e) => renderAdminError(e), kms.log);
   app.use('*', refuseCrossSiteAdmin());
-  app.use('*', limitBody(ADMIN_MAX_BODY, (c) => c.json({ message: `the body is larger than ${ADMIN_MAX_BODY} bytes` }, 413)));
+  app.use(
+    '*',
+    limitBody(ADMIN_MAX_BODY, (c) => c.json({ message: `the body is larger than ${ADMIN_MAX_BODY} bytes` }, 413)),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // Prometheus scrapes without credentials; the series carry route patterns and counts, never ids or data.
   app.get('/metrics', async (c) => {
@@ -81,7 +96,13 @@ export function adminApp(kms: Kms, opts: { adminToken: string; ovhUrl: string; m
   app.use('/admin/*', noStore);
   app.use('/admin/*', requestIds);
   app.route('/', huaweiAdminApp(kms) as never);
-  app.route('/', ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: opts.ovhUrl, swaggerEndpoint: `${opts.ovhUrl}/swagger/` }) as never);
+  app.route(
+    '/',
+    ovhControlApp(kms, () => gatewayCa(kms), {
+      restEndpoint: opts.ovhUrl,
+      swaggerEndpoint: `${opts.ovhUrl}/swagger/`,
+    }) as never,
+  );
   const bindingsOf = tenantRoutes(app, kms);
   keyRoutes(app, kms);
   auditRoutes(app, kms);

@@ -17,13 +17,24 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S>
 
 /** The body against its schema; with `optional`, no body reads as `{}`. */
 export const body = <S extends z.ZodType>(c: Context, schema: S, optional = false): Promise<z.infer<S>> =>
-  readJson(c, schema, { objectOnly: true, describe, ...(optional ? { empty: {} } : {}), refuse: (p) => invalid(p.why === 'empty' ? 'the body is not valid JSON' : p.message) });
+  readJson(c, schema, {
+    objectOnly: true,
+    describe,
+    ...(optional ? { empty: {} } : {}),
+    refuse: (p) => invalid(p.why === 'empty' ? 'the body is not valid JSON' : p.message),
+  });
 
 /** A body already read (the links route takes it before the tenant is resolved). */
-export const parseBody = <S extends z.ZodType>(text: string, schema: S) => parseJson(text, schema, { objectOnly: true, describe, refuse: (p) => invalid(p.message) });
+export const parseBody = <S extends z.ZodType>(text: string, schema: S) =>
+  parseJson(text, schema, { objectOnly: true, describe, refuse: (p) => invalid(p.message) });
 
 /** Core sees the console as a caller of its own, so its key operations obey the same rules and are audited. */
-export const caller = (c: AdminContext): Caller => ({ tenantId: c.get('tenant').id, dialect: 'admin', principal: 'admin-console', requestId: c.get('requestId') });
+export const caller = (c: AdminContext): Caller => ({
+  tenantId: c.get('tenant').id,
+  dialect: 'admin',
+  principal: 'admin-console',
+  requestId: c.get('requestId'),
+});
 
 /** A request id for every admin answer (the caller's own, if it is a sane one). */
 export const requestIds: MiddlewareHandler<AdminEnv> = async (c, next) => {

@@ -62,7 +62,9 @@ export function consoleApp(opts: ConsoleOptions = {}) {
   app.get(base, (c) => c.redirect(`${base}/`, 301));
   const serveFile = (name: string) => {
     const f = files.get(name);
-    return f ? new Response(new Uint8Array(f.body), { status: 200, headers: { 'Content-Type': f.type } }) : new Response('not found\n', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    return f
+      ? new Response(new Uint8Array(f.body), { status: 200, headers: { 'Content-Type': f.type } })
+      : new Response('not found\n', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   };
   app.get(`${base}/`, () => serveFile(''));
   app.get(`${base}/:file`, (c) => serveFile(c.req.param('file')));

@@ -36,7 +36,10 @@ export function aliasRoutes(kms: Kms, route: Route) {
     const limit = q.limit === undefined || q.limit === '' ? 100 : S.intOf(q.limit, '1601', 'limit');
     if (limit < 1 || limit > 1000) throw new HuaweiError('1601', 'limit is 1 to 1000.');
     const r = await kms.listAliases(caller(c), { keyId: q.key_id, limit, after: q.marker });
-    return c.json({ aliases: r.aliases.map((a) => render(c, a)), page_info: { next_marker: r.next ?? '', current_count: r.aliases.length } });
+    return c.json({
+      aliases: r.aliases.map((a) => render(c, a)),
+      page_info: { next_marker: r.next ?? '', current_count: r.aliases.length },
+    });
   });
 
   route('delete', '/aliases', async (c) => {

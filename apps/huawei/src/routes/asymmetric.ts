@@ -36,19 +36,32 @@ export function signParams(alg: Alg, messageType: 'DIGEST' | 'RAW' | undefined, 
   return (k: KeyRecord): SignParams => {
     if (k.kind === 'HMAC') throw new KmsError('unsupported', 'an HMAC key makes MACs (generate-mac), not signatures', 'key_usage');
     const kindOk = a.scheme === 'ECDSA' ? k.kind === 'EC' : k.kind === 'RSA';
-    if (kindOk && a.curve && k.curve !== a.curve) throw new KmsError('unsupported', `${alg} needs a ${a.curve} key; this key is ${k.curve}`, 'algorithm');
-    if (!kindOk && (k.kind === 'EC' || k.kind === 'RSA')) throw new KmsError('unsupported', `${alg} cannot be used with an ${k.kind} key`, 'algorithm');
-    return { scheme: a.scheme, hash: a.hash, prehashed, ecdsaFormat: 'der', ...(a.scheme === 'RSA-PSS' ? { saltLength: HASH_BYTES[a.hash] } : {}) };
+    if (kindOk && a.curve && k.curve !== a.curve)
+      throw new KmsError('unsupported', `${alg} needs a ${a.curve} key; this key is ${k.curve}`, 'algorithm');
+    if (!kindOk && (k.kind === 'EC' || k.kind === 'RSA'))
+      throw new KmsError('unsupported', `${alg} cannot be used with an ${k.kind} key`, 'algorithm');
+    return {
+      scheme: a.scheme,
+      hash: a.hash,
+      prehashed,
+      ecdsaFormat: 'der',
+      ...(a.scheme === 'RSA-PSS' ? { saltLength: HASH_BYTES[a.hash] } : {}),
+    };
   };
 }
 
-const MAC_HASH: Record<string, HashName | undefined> = { HMAC_SHA_256: 'SHA-256', HMAC_SHA_384: 'SHA-384', HMAC_SHA_512: 'SHA-512' };
+const MAC_HASH: Record<string, HashName | undefined> = {
+  HMAC_SHA_256: 'SHA-256',
+  HMAC_SHA_384: 'SHA-384',
+  HMAC_SHA_512: 'SHA-512',
+};
 const macParams = (alg: string) => {
   const hash = MAC_HASH[alg];
   if (!hash) throw new HuaweiError('0332', `${alg} is not supported here.`);
   return (k: KeyRecord): SignParams => {
     if (k.kind !== 'HMAC') throw new KmsError('unsupported', 'only an HMAC key makes MACs', 'key_usage');
-    if (k.size !== HASH_BYTES[hash] * 8) throw new KmsError('unsupported', `this key is HMAC_${k.size}: use HMAC_SHA_${k.size}`, 'algorithm');
+    if (k.size !== HASH_BYTES[hash] * 8)
+      throw new KmsError('unsupported', `this key is HMAC_${k.size}: use HMAC_SHA_${k.size}`, 'algorithm');
     return { scheme: 'HMAC', hash };
   };
 };

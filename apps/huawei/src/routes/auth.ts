@@ -22,7 +22,10 @@ const keystoneError = (code: number, message: string) => ({ error: { message, co
 /** The API gateway's throttling answer (APIGW.0308, 429) with the reason and when to come back. */
 const throttled = (c: Context<HuaweiEnv>, r: { retryAfterSeconds: number; message: string }) => {
   c.header('Retry-After', String(r.retryAfterSeconds));
-  return c.json(apigwBody('APIGW.0308', `${APIGW['0308'][1]} ${r.message[0]!.toUpperCase()}${r.message.slice(1)}.`, c.get('requestId')), 429);
+  return c.json(
+    apigwBody('APIGW.0308', `${APIGW['0308'][1]} ${r.message[0]!.toUpperCase()}${r.message.slice(1)}.`, c.get('requestId')),
+    429,
+  );
 };
 
 const ref = z.object({ id: z.string().min(1).max(64).optional(), name: z.string().min(1).max(255).optional() });
@@ -31,7 +34,12 @@ const PasswordAuth = z.object({
     identity: z.object({
       methods: z.array(z.string()).min(1),
       password: z.object({
-        user: z.object({ id: z.string().max(64).optional(), name: z.string().max(255).optional(), password: z.string().min(1).max(1024), domain: ref.optional() }),
+        user: z.object({
+          id: z.string().max(64).optional(),
+          name: z.string().max(255).optional(),
+          password: z.string().min(1).max(1024),
+          domain: ref.optional(),
+        }),
       }),
     }),
     scope: z.object({ project: ref.extend({ domain: ref.optional() }).optional(), domain: ref.optional() }).optional(),
@@ -50,8 +58,26 @@ function tokenBody(user: HuaweiUser, project: ProjectRoles, claims: TokenClaims,
       ...(catalog
         ? {
             catalog: [
-              { type: 'identity', id: 'iam', name: 'iam', endpoints: [{ url: `https://${host}/v3`, region: '*', region_id: '*', interface: 'public', id: 'iam-public' }] },
-              { type: 'kms', id: 'kms', name: 'kms', endpoints: [{ url: `https://${host}/v1.0/${project.id}`, region: project.name, region_id: project.name, interface: 'public', id: 'kms-public' }] },
+              {
+                type: 'identity',
+                id: 'iam',
+                name: 'iam',
+                endpoints: [{ url: `https://${host}/v3`, region: '*', region_id: '*', interface: 'public', id: 'iam-public' }],
+              },
+              {
+                type: 'kms',
+                id: 'kms',
+                name: 'kms',
+                endpoints: [
+                  {
+                    url: `https://${host}/v1.0/${project.id}`,
+                    region: project.name,
+                    region_id: project.name,
+                    interface: 'public',
+                    id: 'kms-public',
+                  },
+                ],
+              },
             ],
           }
         : {}),
@@ -77,8 +103,10 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     const { identity, scope } = r.data.auth;
     if (!identity.methods.includes('password')) return c.json(keystoneError(400, "only the 'password' method is supported here"), 400);
     const u = identity.password.user;
-    if (!u.id && !(u.name && u.domain && (u.domain.name || u.domain.id))) return c.json(keystoneError(400, "'auth.identity.password.user' needs an id, or a name and a domain"), 400);
-    if (!scope?.project || (!scope.project.id && !scope.project.name)) return c.json(keystoneError(400, "'auth.scope.project' (id or name) is required: KMS needs a project-scoped token"), 400);
+    if (!u.id && !(u.name && u.domain && (u.domain.name || u.domain.id)))
+      return c.json(keystoneError(400, "'auth.identity.password.user' needs an id, or a name and a domain"), 400);
+    if (!scope?.project || (!scope.project.id && !scope.project.name))
+      return c.json(keystoneError(400, "'auth.scope.project' (id or name) is required: KMS needs a project-scoped token"), 400);
     // Throttled before the user is looked up or any hash computed, by the name as asked for.
     const admission = deps.logins.admit(u.id ? `id:${u.id}` : `name:${u.domain?.name ?? `#${u.domain?.id}`}/${u.name}`, sourceOf(c));
     if (!admission.ok) return throttled(c, admission);
@@ -86,7 +114,11 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     if (u.id) user = await findUserById(kms, u.id);
     else if (u.domain?.name) user = await findUserByName(kms, u.domain.name, u.name!);
     else {
-      const row = await (await huaweiDb(kms)).selectFrom('huawei_users').select('domain_name').where('domain_id', '=', u.domain!.id!).executeTakeFirst();
+      const row = await (await huaweiDb(kms))
+        .selectFrom('huawei_users')
+        .select('domain_name')
+        .where('domain_id', '=', u.domain!.id!)
+        .executeTakeFirst();
       user = row ? await findUserByName(kms, row.domain_name, u.name!) : undefined;
     }
     if (u.domain?.id && user && user.domainId !== u.domain.id) user = undefined;
@@ -105,8 +137,24 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     const project = user.projects.find((p) => (scope.project!.id ? p.id === scope.project!.id : p.name === scope.project!.name));
     if (!project) return c.json(keystoneError(401, `The user has no access to project ${scope.project.id ?? scope.project.name}.`), 401);
     await deps.cache.tenant(project.id);
-    const { token, claims } = await tokens.issue({ u: user.id, p: project.id, pn: project.name, d: user.domainId, m: ['password'], g: user.tokenEpoch });
-    await kms.audit.record({ at: new Date(), tenantId: await deps.cache.tenant(project.id), dialect: 'huawei', principal: `user:${user.id}`, action: 'token.issue', keyId: null, outcome: 'allowed', requestId: c.get('requestId') });
+    const { token, claims } = await tokens.issue({
+      u: user.id,
+      p: project.id,
+      pn: project.name,
+      d: user.domainId,
+      m: ['password'],
+      g: user.tokenEpoch,
+    });
+    await kms.audit.record({
+      at: new Date(),
+      tenantId: await deps.cache.tenant(project.id),
+      dialect: 'huawei',
+      principal: `user:${user.id}`,
+      action: 'token.issue',
+      keyId: null,
+      outcome: 'allowed',
+      requestId: c.get('requestId'),
+    });
     c.header('X-Subject-Token', token);
     return c.json(tokenBody(user, project, claims, c.req.header('host') ?? 'localhost', c.req.query('nocatalog') !== 'true'), 201);
   });
@@ -138,15 +186,36 @@ export function authRoutes(deps: HuaweiDeps, app: Hono<HuaweiEnv>) {
     const r = await callerAndSubject(c);
     if (r.refused) return r.refused;
     const { claims } = r.subject;
-    if (claims.u !== r.caller.claims.u) return c.json(keystoneError(403, 'You are not authorized to perform the requested action: revoke token.'), 403);
+    if (claims.u !== r.caller.claims.u)
+      return c.json(keystoneError(403, 'You are not authorized to perform the requested action: revoke token.'), 403);
     await (await huaweiDb(kms)).deleteFrom('huawei_revoked_tokens').where('expires_at', '<', new Date()).execute();
-    await (await huaweiDb(kms)).insertInto('huawei_revoked_tokens').values({ id: claims.n, expires_at: new Date(claims.exp * 1000) }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await (await huaweiDb(kms))
+      .insertInto('huawei_revoked_tokens')
+      .values({ id: claims.n, expires_at: new Date(claims.exp * 1000) })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await kms.publish(REVOKED_TOPIC, claims.n);
-    kms.audit.record({ at: new Date(), tenantId: await deps.cache.tenant(claims.p), dialect: 'huawei', principal: `user:${claims.u}`, action: 'token.revoke', keyId: null, outcome: 'allowed', requestId: c.get('requestId') });
+    kms.audit.record({
+      at: new Date(),
+      tenantId: await deps.cache.tenant(claims.p),
+      dialect: 'huawei',
+      principal: `user:${claims.u}`,
+      action: 'token.revoke',
+      keyId: null,
+      outcome: 'allowed',
+      requestId: c.get('requestId'),
+    });
     return c.body(null, 204);
   });
 
-  const version = (host: string) => ({ id: 'v1.0', links: [{ href: `https://${host}/v1.0/`, rel: 'self' }], min_version: '', status: 'CURRENT', version: '', updated: '2018-09-05T08:18:05Z' });
+  const version = (host: string) => ({
+    id: 'v1.0',
+    links: [{ href: `https://${host}/v1.0/`, rel: 'self' }],
+    min_version: '',
+    status: 'CURRENT',
+    version: '',
+    updated: '2018-09-05T08:18:05Z',
+  });
   app.get('/', (c) => c.json({ versions: [version(c.req.header('host') ?? 'localhost')] }));
   app.get('/v1.0', (c) => c.json({ version: version(c.req.header('host') ?? 'localhost') }));
 }

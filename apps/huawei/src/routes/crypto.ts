@@ -14,10 +14,21 @@ import * as S from '../schemas.ts';
  * The AAD bound to a ciphertext: OTC's `encryption_context` (an object, keys sorted so the order a
  * client sends does not matter) and Huawei's `additional_authenticated_data`; both needed again to decrypt.
  */
-export function aadOf(req: { encryption_context?: Record<string, unknown> | undefined; additional_authenticated_data?: string | undefined }, domain = ''): Buffer | undefined {
+export function aadOf(
+  req: { encryption_context?: Record<string, unknown> | undefined; additional_authenticated_data?: string | undefined },
+  domain = '',
+): Buffer | undefined {
   const ctx = req.encryption_context;
-  if (ctx !== undefined && JSON.stringify(ctx).length > 8192) throw new HuaweiError('0208', 'encryption_context is at most 8192 characters.');
-  const sorted = ctx && Object.keys(ctx).length ? Object.fromEntries(Object.keys(ctx).sort().map((k) => [k, ctx[k]])) : undefined;
+  if (ctx !== undefined && JSON.stringify(ctx).length > 8192)
+    throw new HuaweiError('0208', 'encryption_context is at most 8192 characters.');
+  const sorted =
+    ctx && Object.keys(ctx).length
+      ? Object.fromEntries(
+          Object.keys(ctx)
+            .sort()
+            .map((k) => [k, ctx[k]]),
+        )
+      : undefined;
   const aad = req.additional_authenticated_data || undefined;
   if (!sorted && !aad && !domain) return undefined;
   return Buffer.from(`${domain}${JSON.stringify([sorted ?? null, aad ?? null])}`, 'utf8');
@@ -30,7 +41,13 @@ export function aadOf(req: { encryption_context?: Record<string, unknown> | unde
  */
 const DEK_DOMAIN = 'huawei:datakey\0';
 
-const DATAKEY_SPEC_BYTES: Record<string, number> = { AES_256: 32, AES_128: 16, HMAC_256: 32, HMAC_384: 48, HMAC_512: 64 };
+const DATAKEY_SPEC_BYTES: Record<string, number> = {
+  AES_256: 32,
+  AES_128: 16,
+  HMAC_256: 32,
+  HMAC_384: 48,
+  HMAC_512: 64,
+};
 const sha256 = (b: Uint8Array) => hash('sha256', b, 'buffer');
 
 export function cryptoRoutes(kms: Kms, route: Route) {
@@ -60,14 +77,20 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     if (alg !== 'SYMMETRIC_DEFAULT') {
       // Asymmetric ciphertext carries no metadata: the key id is required (EncryptData.html).
       if (!keyRef) throw new HuaweiError('0204', 'key_id is required to decrypt with an asymmetric key.');
-      const r = await kms.rsaDecrypt(caller(c), keyRef, blob, { hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256' });
+      const r = await kms.rsaDecrypt(caller(c), keyRef, blob, {
+        hash: alg === 'RSAES_OAEP_SHA_1' ? 'SHA-1' : 'SHA-256',
+      });
       ({ keyId, plaintext } = r);
     } else {
       const { coreBlob } = unwrapCiphertext(blob);
       const r = await kms.decrypt(caller(c), coreBlob, aadOf(req), keyRef ? { expectKeyId: keyRef } : {});
       ({ keyId, plaintext } = r);
     }
-    return c.json({ key_id: keyId, plain_text: plaintext.toString('utf8'), plain_text_base64: plaintext.toString('base64') });
+    return c.json({
+      key_id: keyId,
+      plain_text: plaintext.toString('utf8'),
+      plain_text_base64: plaintext.toString('base64'),
+    });
   });
 
   /** datakey_length (bits) wins over key_spec; neither means 256 bits (CreateDatakeyRequestBody). */
@@ -80,7 +103,11 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     }
     if (req.key_spec === undefined) return 32;
     const n = DATAKEY_SPEC_BYTES[req.key_spec];
-    if (!n) throw new HuaweiError('1902', `key_spec ${req.key_spec} is not supported here; supported: ${Object.keys(DATAKEY_SPEC_BYTES).join(', ')}.`);
+    if (!n)
+      throw new HuaweiError(
+        '1902',
+        `key_spec ${req.key_spec} is not supported here; supported: ${Object.keys(DATAKEY_SPEC_BYTES).join(', ')}.`,
+      );
     return n;
   };
 
@@ -94,7 +121,11 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     }
     const dek = await kms.random(caller(c), bytes);
     const r = await kms.encrypt(caller(c), keyId, dek, aadOf(req, DEK_DOMAIN));
-    return { keyId: r.keyId, cipher: wrapCiphertext(r.ciphertext, r.keyId), plaintext: withPlaintext ? dek : (dek.fill(0), undefined) };
+    return {
+      keyId: r.keyId,
+      cipher: wrapCiphertext(r.ciphertext, r.keyId),
+      plaintext: withPlaintext ? dek : (dek.fill(0), undefined),
+    };
   };
 
   route('post', '/create-datakey', async (c) => {
@@ -114,12 +145,20 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     if (len < 1 || len > 1024) throw new HuaweiError('2104', 'datakey_plain_length is 1 to 1024 bytes.');
     // plain_text = hex(DEK) || hex(SHA-256(DEK)), either case.
     const all = S.fromHex(req.plain_text, '2101', 'plain_text');
-    if (all.length !== len + 32) throw new HuaweiError('2104', `plain_text must be ${len} bytes of data key and its 32-byte SHA-256 digest, hex-encoded (${2 * (len + 32)} characters).`);
+    if (all.length !== len + 32)
+      throw new HuaweiError(
+        '2104',
+        `plain_text must be ${len} bytes of data key and its 32-byte SHA-256 digest, hex-encoded (${2 * (len + 32)} characters).`,
+      );
     const dek = all.subarray(0, len);
     if (!timingSafeEqual(sha256(dek), all.subarray(len))) throw new HuaweiError('2103');
     const r = await kms.encrypt(caller(c), keyId, dek, aadOf(req, DEK_DOMAIN));
     all.fill(0);
-    return c.json({ key_id: r.keyId, cipher_text: S.hexUpper(wrapCiphertext(r.ciphertext, r.keyId)), datakey_length: String(len) });
+    return c.json({
+      key_id: r.keyId,
+      cipher_text: S.hexUpper(wrapCiphertext(r.ciphertext, r.keyId)),
+      datakey_length: String(len),
+    });
   });
 
   route('post', '/decrypt-datakey', async (c) => {
@@ -130,9 +169,16 @@ export function cryptoRoutes(kms: Kms, route: Route) {
     const { coreBlob } = unwrapCiphertext(S.fromHex(req.cipher_text, '2201', 'cipher_text'));
     // Core's format byte says who made the data key: core's generator, or this dialect's sealing.
     const generated = coreBlob[0] === 0x02;
-    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), { expectKeyId: keyId, dataKey: generated });
+    const r = await kms.decrypt(caller(c), coreBlob, generated ? aadOf(req) : aadOf(req, DEK_DOMAIN), {
+      expectKeyId: keyId,
+      dataKey: generated,
+    });
     if (r.plaintext.length !== len) throw new HuaweiError('2204', `The data key is ${r.plaintext.length} bytes.`);
-    return c.json({ data_key: S.hexUpper(r.plaintext), datakey_length: String(len), datakey_dgst: S.hexUpper(sha256(r.plaintext)) });
+    return c.json({
+      data_key: S.hexUpper(r.plaintext),
+      datakey_length: String(len),
+      datakey_dgst: S.hexUpper(sha256(r.plaintext)),
+    });
   });
 
   route('post', '/gen-random', async (c) => {

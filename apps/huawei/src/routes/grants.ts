@@ -38,7 +38,12 @@ function page(req: { limit?: string | number | undefined; marker?: string | numb
 
 const listed = (r: { grants: GrantRecord[]; total: number }, p: { offset: number }) => {
   const truncated = p.offset + r.grants.length < r.total;
-  return { grants: r.grants.map(render), next_marker: truncated ? String(p.offset + r.grants.length) : '', truncated: truncated ? 'true' : 'false', total: r.total };
+  return {
+    grants: r.grants.map(render),
+    next_marker: truncated ? String(p.offset + r.grants.length) : '',
+    truncated: truncated ? 'true' : 'false',
+    total: r.total,
+  };
 };
 
 export function grantRoutes(kms: Kms, route: Route) {

@@ -26,7 +26,11 @@ async function allKeys(kms: Kms, c: HuaweiContext): Promise<KeyRecord[]> {
   const out: KeyRecord[] = [];
   let cursor: string | undefined;
   do {
-    const page = await kms.listKeys(caller(c), { limit: 1000, cursor, states: ['pre_active', 'active', 'deactivated', 'compromised', 'pending_deletion'] });
+    const page = await kms.listKeys(caller(c), {
+      limit: 1000,
+      cursor,
+      states: ['pre_active', 'active', 'deactivated', 'compromised', 'pending_deletion'],
+    });
     out.push(...page.keys);
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
@@ -45,8 +49,10 @@ const flat = (k: KeyRecord) => ({ key_id: k.id, key_state: huaweiState(k.state) 
 export function keyRoutes(kms: Kms, route: Route) {
   route('post', '/create-key', async (c) => {
     const req = body(c, S.CreateKey);
-    if (req.origin === 'external') throw new HuaweiError('0308', 'origin external (importing key material) is not supported here; use origin kms.');
-    if (req.key_alias.endsWith('/default')) throw new HuaweiError('1101', 'An alias ending with /default is reserved for default master keys.');
+    if (req.origin === 'external')
+      throw new HuaweiError('0308', 'origin external (importing key material) is not supported here; use origin kms.');
+    if (req.key_alias.endsWith('/default'))
+      throw new HuaweiError('1101', 'An alias ending with /default is reserved for default master keys.');
     const spec = coreSpec(req.key_spec ?? 'AES_256');
     const ops = opsFor(spec, req.key_usage);
     const k = await kms.createKey(caller(c), {
@@ -77,7 +83,9 @@ export function keyRoutes(kms: Kms, route: Route) {
     if (marker < 0) throw new HuaweiError('1602');
     const spec = req.key_spec ?? 'AES_256';
     const states = req.key_state === undefined ? undefined : STATE_FILTER[String(req.key_state)];
-    const matching = (await allKeys(kms, c)).filter((k) => (spec === 'ALL' || keySpecOf(k) === spec) && (!states || states.includes(k.state)));
+    const matching = (await allKeys(kms, c)).filter(
+      (k) => (spec === 'ALL' || keySpecOf(k) === spec) && (!states || states.includes(k.state)),
+    );
     const page = matching.slice(marker, marker + limit);
     const truncated = marker + page.length < matching.length;
     return c.json({
@@ -117,7 +125,8 @@ export function keyRoutes(kms: Kms, route: Route) {
   route('post', '/update-key-alias', async (c) => {
     const req = body(c, S.UpdateKeyAlias);
     requireAction(c, 'key.update');
-    if (req.key_alias.endsWith('/default')) throw new HuaweiError('1101', 'An alias ending with /default is reserved for default master keys.');
+    if (req.key_alias.endsWith('/default'))
+      throw new HuaweiError('1101', 'An alias ending with /default is reserved for default master keys.');
     const k = await liveKey(kms, c, req.key_id);
     if (k.state === 'pending_deletion') throw new HuaweiError('0210');
     const u = await kms.updateKey(caller(c), req.key_id, { alias: req.key_alias, name: req.key_alias });
@@ -137,6 +146,13 @@ export function keyRoutes(kms: Kms, route: Route) {
 
   route('get', '/user-quotas', async (c) => {
     const used = (await allKeys(kms, c)).length;
-    return c.json({ quotas: { resources: [{ type: 'CMK', used, quota: CMK_QUOTA }, { type: 'grant_per_CMK', used: 0, quota: 100 }] } });
+    return c.json({
+      quotas: {
+        resources: [
+          { type: 'CMK', used, quota: CMK_QUOTA },
+          { type: 'grant_per_CMK', used: 0, quota: 100 },
+        ],
+      },
+    });
   });
 }

@@ -14,8 +14,10 @@ const BAD = /[\x00-\x1f*<>\\=]/;
 const tagsOf = (k: KeyRecord): Record<string, string> => (k.attributes.tags ?? {}) as Record<string, string>;
 
 function checkTag(key: string, value: string | undefined) {
-  if (!key.trim() || BAD.test(key)) throw new HuaweiError('0406', 'A tag key is 1 to 36 characters without control characters or * < > \\ =.');
-  if (value !== undefined && BAD.test(value)) throw new HuaweiError('0405', 'A tag value is at most 43 characters without control characters or * < > \\ =.');
+  if (!key.trim() || BAD.test(key))
+    throw new HuaweiError('0406', 'A tag key is 1 to 36 characters without control characters or * < > \\ =.');
+  if (value !== undefined && BAD.test(value))
+    throw new HuaweiError('0405', 'A tag value is at most 43 characters without control characters or * < > \\ =.');
 }
 
 export function tagRoutes(kms: Kms, route: Route) {
@@ -36,7 +38,8 @@ export function tagRoutes(kms: Kms, route: Route) {
     let cursor: string | undefined;
     do {
       const page = await kms.listKeys(caller(c), { limit: 1000, cursor });
-      for (const k of page.keys) if (k.state !== 'destroyed') for (const [t, v] of Object.entries(tagsOf(k))) (all.get(t) ?? all.set(t, new Set()).get(t)!).add(v);
+      for (const k of page.keys)
+        if (k.state !== 'destroyed') for (const [t, v] of Object.entries(tagsOf(k))) (all.get(t) ?? all.set(t, new Set()).get(t)!).add(v);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return c.json({ tags: [...all].map(([key, values]) => ({ key, values: [...values] })) });

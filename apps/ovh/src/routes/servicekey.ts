@@ -39,7 +39,11 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (k.kind === 'RSA' || k.kind === 'EC') {
       // On create, the public half is part of what was just allowed: no separate `get` right needed.
       const pub = await kms.getPublicKey(caller(c, asAction ? { 'key.get_public_key': asAction } : undefined), k.id);
-      return serviceKey(k, { ...pub.jwk, kid: k.id, key_ops: k.ops.filter((o) => o === 'verify' || o === 'encrypt' || o === 'wrapKey') });
+      return serviceKey(k, {
+        ...pub.jwk,
+        kid: k.id,
+        key_ops: k.ops.filter((o) => o === 'verify' || o === 'encrypt' || o === 'wrapKey'),
+      });
     }
     // A secret key is never exported: the JWK names it only.
     return serviceKey(k, { kty: 'oct', kid: k.id, key_ops: k.ops });
@@ -51,7 +55,12 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (req.protectionLevel && req.protectionLevel !== 'SOFTWARE')
       throw invalid(`protectionLevel ${req.protectionLevel} is not available: keys here are software keys; send SOFTWARE or leave it out`);
     if (req.id != null && !isUuid(req.id)) throw invalid(`id must be a UUID; got '${req.id}'`);
-    const common = { id: req.id ?? undefined, name: req.name, attributes: req.context !== undefined ? { context: req.context } : {}, extractable: req.extractable ?? undefined };
+    const common = {
+      id: req.id ?? undefined,
+      name: req.name,
+      attributes: req.context !== undefined ? { context: req.context } : {},
+      extractable: req.extractable ?? undefined,
+    };
     let k: KeyRecord;
     if (req.keys && req.keys.length) {
       if (req.keys.length > 1) throw invalid('keys: import one key per request');
@@ -61,7 +70,11 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
       const { kid: _kid, key_ops, use: _use, ...given } = req.keys[0]!;
       const { jwk: material, restored } = restoreLeadingZeros(given);
       const details = restored ? { jwkLeadingZerosRestored: restored } : undefined;
-      k = await kms.importKey(caller(c, undefined, details), { ...common, ops: usages(key_ops) ?? usages(req.operations), material: { format: 'jwk', jwk: material } });
+      k = await kms.importKey(caller(c, undefined, details), {
+        ...common,
+        ops: usages(key_ops) ?? usages(req.operations),
+        material: { format: 'jwk', jwk: material },
+      });
     } else if (req.wrappedKeys?.length) {
       throw invalid('wrappedKeys: wrapped import is not available yet');
     } else {
@@ -69,9 +82,16 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
       if (req.type === 'EC' && req.size !== undefined) throw invalid('an EC key takes a curve, not a size');
       if (req.type !== 'EC' && req.curve !== undefined) throw invalid(`a ${req.type} key takes a size, not a curve`);
       if (req.type === 'EC' && req.curve === undefined) throw invalid('an EC key needs a curve: P-256, P-384 or P-521');
-      k = await kms.createKey(caller(c), { ...common, spec: { kind: req.type, size: req.size, curve: req.curve }, ops: usages(req.operations) });
+      k = await kms.createKey(caller(c), {
+        ...common,
+        spec: { kind: req.type, size: req.size, curve: req.curve },
+        ops: usages(req.operations),
+      });
     }
-    return c.json(await withJwk(c, k, jwk, k.origin === 'imported' ? 'okms:apikms:serviceKey/import' : 'okms:apikms:serviceKey/create'), 201);
+    return c.json(
+      await withJwk(c, k, jwk, k.origin === 'imported' ? 'okms:apikms:serviceKey/import' : 'okms:apikms:serviceKey/create'),
+      201,
+    );
   });
 
   route('get', '/v1/servicekey', async (c) => {
@@ -86,8 +106,14 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const keys = page.keys.filter((k) => state === 'all' || ovhState(k) === state);
     // The document wants a non-empty token even on the last page: the position after the last key.
     const last = page.keys[page.keys.length - 1];
-    const position = page.nextCursor ?? (last ? encodeCursor(last.createdAt, last.id) : (token ?? encodeCursor(new Date(0), '00000000-0000-0000-0000-000000000000')));
-    return c.json({ objects_list: keys.map((k) => serviceKey(k)), continuation_token: position, is_truncated: page.nextCursor !== null });
+    const position =
+      page.nextCursor ??
+      (last ? encodeCursor(last.createdAt, last.id) : (token ?? encodeCursor(new Date(0), '00000000-0000-0000-0000-000000000000')));
+    return c.json({
+      objects_list: keys.map((k) => serviceKey(k)),
+      continuation_token: position,
+      is_truncated: page.nextCursor !== null,
+    });
   });
 
   route('get', '/v1/servicekey/:keyId', async (c) => {
@@ -96,7 +122,8 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const wrappedKeyFormat = c.req.query('wrappedKeyFormat');
     const wrappingAlgorithm = c.req.query('wrappingAlgorithm');
     if (wrappingKeyId === undefined) {
-      if (wrappedKeyFormat !== undefined || wrappingAlgorithm !== undefined) throw invalid('wrappedKeyFormat and wrappingAlgorithm go with wrappingKeyId (wrapped export)');
+      if (wrappedKeyFormat !== undefined || wrappingAlgorithm !== undefined)
+        throw invalid('wrappedKeyFormat and wrappingAlgorithm go with wrappingKeyId (wrapped export)');
       return c.json(await withJwk(c, await kms.getKey(caller(c), keyIdOf(c)), jwk));
     }
     // Wrapped export: the material leaves only as a JWE under the customer's transport key (core).
@@ -105,8 +132,16 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (!fmt.success) throw invalid(`wrappedKeyFormat is required with wrappingKeyId: one of ${S.KeyFormatTypes.options.join(', ')}`);
     const alg = S.WrappingAlgorithms.safeParse(wrappingAlgorithm);
     if (!alg.success) throw invalid(`wrappingAlgorithm is required with wrappingKeyId: one of ${S.WrappingAlgorithms.options.join(', ')}`);
-    const r = await kms.exportWrapped(caller(c), keyIdOf(c), { wrappingKeyId, format: fmt.data, algorithm: alg.data, maxLength: MAX_WRAPPED });
-    return c.json({ ...serviceKey(r.key), wrappedKeys: [{ keyFormatType: r.format, wrappingKeyId: r.wrappingKeyId, ciphertext: r.jwe }] });
+    const r = await kms.exportWrapped(caller(c), keyIdOf(c), {
+      wrappingKeyId,
+      format: fmt.data,
+      algorithm: alg.data,
+      maxLength: MAX_WRAPPED,
+    });
+    return c.json({
+      ...serviceKey(r.key),
+      wrappedKeys: [{ keyFormatType: r.format, wrappingKeyId: r.wrappingKeyId, ciphertext: r.jwe }],
+    });
   });
 
   route('patch', '/v1/servicekey/:keyId', async (c) => {
@@ -153,13 +188,22 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     const req = await body(c, S.GenerateDataKeyRequest);
     if (req.size % 8 !== 0) throw invalid('size: a data key is a whole number of bytes (a multiple of 8 bits)');
     const r = await kms.generateDataKey(caller(c), keyIdOf(c), req.size / 8);
-    return c.json({ key: toJwe(r.ciphertext, r.keyId, r.version, r.keySize ?? 256, 'datakey'), plaintext: r.plaintext!.toString('base64') }, 201);
+    return c.json(
+      {
+        key: toJwe(r.ciphertext, r.keyId, r.version, r.keySize ?? 256, 'datakey'),
+        plaintext: r.plaintext!.toString('base64'),
+      },
+      201,
+    );
   });
 
   route('post', '/v1/servicekey/:keyId/datakey/decrypt', async (c) => {
     const req = await body(c, S.DecryptDataKeyRequest);
     const { blob } = fromJwe(req.key, 'datakey');
-    const r = await kms.decrypt(caller(c, { 'key.decrypt': 'okms:apikms:serviceKey/dataKey/decrypt' }), blob, undefined, { expectKeyId: keyIdOf(c), dataKey: true });
+    const r = await kms.decrypt(caller(c, { 'key.decrypt': 'okms:apikms:serviceKey/dataKey/decrypt' }), blob, undefined, {
+      expectKeyId: keyIdOf(c),
+      dataKey: true,
+    });
     return c.json({ plaintext: r.plaintext.toString('base64') });
   });
 
@@ -182,9 +226,12 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
       } catch {
         claims = undefined;
       }
-      if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw invalid('format jwt: message must be base64 of a JSON object (the claims)');
+      if (!claims || typeof claims !== 'object' || Array.isArray(claims))
+        throw invalid('format jwt: message must be base64 of a JSON object (the claims)');
     }
-    const header = Buffer.from(JSON.stringify({ alg: req.alg, kid: keyId, ...(fmt === 'jwt' ? { typ: 'JWT' } : {}) })).toString('base64url');
+    const header = Buffer.from(JSON.stringify({ alg: req.alg, kid: keyId, ...(fmt === 'jwt' ? { typ: 'JWT' } : {}) })).toString(
+      'base64url',
+    );
     const signingInput = `${header}.${message.toString('base64url')}`;
     const r = await kms.sign(caller(c), keyId, params(req.alg), Buffer.from(signingInput));
     return c.json({ signature: `${signingInput}.${r.signature.toString('base64url')}` });
@@ -202,7 +249,8 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
       } catch {
         header = undefined;
       }
-      if (!header || typeof header !== 'object' || Array.isArray(header) || typeof (header as { alg?: unknown }).alg !== 'string') throw invalid('signature: not a compact JWS (its header has no alg)');
+      if (!header || typeof header !== 'object' || Array.isArray(header) || typeof (header as { alg?: unknown }).alg !== 'string')
+        throw invalid('signature: not a compact JWS (its header has no alg)');
       const alg = (header as { alg: string }).alg;
       if (req.alg && req.alg !== alg) throw invalid(`alg ${req.alg} does not match the JWS header (${alg})`);
       if (req.message != null && Buffer.from(jws[1]!, 'base64url').toString('base64') !== req.message) return c.json({ result: false });
@@ -212,11 +260,16 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
     if (!req.alg) throw invalid('alg is required to verify a raw signature');
     if (req.message == null) throw invalid('message is required to verify a raw signature');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(req.signature)) throw invalid('signature: must be standard base64, or a compact JWS');
-    const r = await kms.verify(caller(c), keyId, (k) => ({ ...params(req.alg!)(k), prehashed: !!req.isdigest }), b64(req.message), b64(req.signature));
+    const r = await kms.verify(
+      caller(c),
+      keyId,
+      (k) => ({ ...params(req.alg!)(k), prehashed: !!req.isdigest }),
+      b64(req.message),
+      b64(req.signature),
+    );
     return c.json({ result: r.valid });
   });
 }
-
 
 /**
  * okms-cli sends `operations: []` (and `key_ops: []`) when no `--usage` was given: the key then gets
@@ -226,7 +279,10 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
 function usages(ops: readonly string[] | null | undefined): string[] | undefined {
   if (!ops || ops.length === 0) return undefined;
   const derive = ops.filter((o) => o === 'deriveKey' || o === 'deriveBits');
-  if (derive.length) throw invalid(`${derive.join(' and ')} ${derive.length > 1 ? 'are' : 'is'} not available: keys here encrypt, decrypt, sign, verify, wrapKey and unwrapKey`);
+  if (derive.length)
+    throw invalid(
+      `${derive.join(' and ')} ${derive.length > 1 ? 'are' : 'is'} not available: keys here encrypt, decrypt, sign, verify, wrapKey and unwrapKey`,
+    );
   return [...ops];
 }
 

@@ -42,7 +42,12 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
 async function openPostgres(url: string, poolSize: number): Promise<Store> {
   const pg = (await import('pg')).default;
   // bigint ids (audit) come back as strings; int8 parsing would lose precision past 2^53.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30000,
+  });
   // A client that loses its server must not crash the process: an idle one is discarded by the pool,
   // and a checked-out one (mid-transaction) fails its query, which the caller sees as an error. Without
   // a listener on each client, node-postgres re-emits the socket error as an unhandled 'error' event.
@@ -128,7 +133,11 @@ function lockDirectory(dir: string): () => void {
         alive = false;
       }
       if (alive)
-        throw new KmsError('unavailable', `the embedded database in ${dir} is in use by process ${pid} (a running gateway?); stop it, talk to its admin API, or use DATABASE_URL`, 'database_locked');
+        throw new KmsError(
+          'unavailable',
+          `the embedded database in ${dir} is in use by process ${pid} (a running gateway?); stop it, talk to its admin API, or use DATABASE_URL`,
+          'database_locked',
+        );
       rmSync(file, { force: true });
     }
   }

@@ -18,7 +18,7 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps every key working, leaves every existing key the customer\'s, and frees ids across tenants', async () => {
+  it("keeps every key working, leaves every existing key the customer's, and frees ids across tenants", async () => {
     const db = await createTestDatabase(backend);
     drop = db.drop;
     const where = { databaseUrl: db.url, dataDir: dir };
@@ -32,13 +32,26 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     const [squatId, plainId] = [randomUUID(), randomUUID()];
     const raw = new Map<string, Buffer>();
     const now = new Date();
-    for (const [id, name] of [[cse, 'cse:https://kacls.example/v1'], [other, 'ovh:domain'], [plain, 'plain']]) await sql`insert into tenants (id, name) values (${id}, ${name})`.execute(store.db);
-    for (const [tenant, id, name] of [[cse, kekId, 'kek'], [other, squatId, 'kek'], [plain, plainId, 'plain']] as const) {
+    for (const [id, name] of [
+      [cse, 'cse:https://kacls.example/v1'],
+      [other, 'ovh:domain'],
+      [plain, 'plain'],
+    ])
+      await sql`insert into tenants (id, name) values (${id}, ${name})`.execute(store.db);
+    for (const [tenant, id, name] of [
+      [cse, kekId, 'kek'],
+      [other, squatId, 'kek'],
+      [plain, plainId, 'plain'],
+    ] as const) {
       const bytes = randomBytes(32);
       raw.set(id, bytes);
       await sql`insert into keys (id, tenant_id, name, kind, size, ops, origin, state, current_version, created_at, updated_at, activated_at)
-                values (${id}, ${tenant}, ${name}, 'oct', 256, ${sql`array['encrypt','decrypt']`}, 'imported', 'active', 1, ${now}, ${now}, ${now})`.execute(store.db);
-      await sql`insert into key_versions (key_id, version, root_key_id, material) values (${id}, 1, ${root.id}, ${sealMaterial(root, bytes, materialAad(tenant, id, 1))})`.execute(store.db);
+                values (${id}, ${tenant}, ${name}, 'oct', 256, ${sql`array['encrypt','decrypt']`}, 'imported', 'active', 1, ${now}, ${now}, ${now})`.execute(
+        store.db,
+      );
+      await sql`insert into key_versions (key_id, version, root_key_id, material) values (${id}, 1, ${root.id}, ${sealMaterial(root, bytes, materialAad(tenant, id, 1))})`.execute(
+        store.db,
+      );
     }
     await store.close();
 
@@ -46,18 +59,28 @@ describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existin
     try {
       const as = (tenantId: string, dialect: string): Caller => ({ tenantId, dialect, principal: 'p' });
       const owners = await dbOf(kms).selectFrom('keys').select(['id', 'owner']).execute();
-      expect(Object.fromEntries(owners.map((o) => [o.id, o.owner]))).toEqual({ [kekId]: null, [squatId]: null, [plainId]: null });
-      expect((await dbOf(kms).selectFrom('key_versions').select(['key_id', 'tenant_id']).execute()).map((v) => `${v.tenant_id}/${v.key_id}`).sort()).toEqual(
-        [`${cse}/${kekId}`, `${other}/${squatId}`, `${plain}/${plainId}`].sort(),
-      );
+      expect(Object.fromEntries(owners.map((o) => [o.id, o.owner]))).toEqual({
+        [kekId]: null,
+        [squatId]: null,
+        [plainId]: null,
+      });
+      expect(
+        (await dbOf(kms).selectFrom('key_versions').select(['key_id', 'tenant_id']).execute())
+          .map((v) => `${v.tenant_id}/${v.key_id}`)
+          .sort(),
+      ).toEqual([`${cse}/${kekId}`, `${other}/${squatId}`, `${plain}/${plainId}`].sort());
       // Material sealed before the migration still opens: encrypt then decrypt with the stored key.
       const p = await kms.encrypt(as(plain, 'ovh'), plainId, Buffer.from('still here'));
       expect((await kms.decrypt(as(plain, 'huawei'), p.ciphertext)).plaintext.toString()).toBe('still here');
       // Ids are per tenant now: another tenant takes an existing id, the same tenant cannot.
       expect((await kms.createKey(as(other, 'ovh'), { id: plainId, name: 'same id', spec: { kind: 'oct', size: 256 } })).id).toBe(plainId);
-      await expect(kms.createKey(as(plain, 'ovh'), { id: plainId, name: 'dup', spec: { kind: 'oct', size: 256 } })).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(kms.createKey(as(plain, 'ovh'), { id: plainId, name: 'dup', spec: { kind: 'oct', size: 256 } })).rejects.toMatchObject({
+        kind: 'conflict',
+      });
       // A version row cannot point at another tenant's key.
-      await expect(sql`insert into key_versions (tenant_id, key_id, version) values (${other}, ${kekId}, 9)`.execute(dbOf(kms))).rejects.toThrow(/foreign key/);
+      await expect(
+        sql`insert into key_versions (tenant_id, key_id, version) values (${other}, ${kekId}, 9)`.execute(dbOf(kms)),
+      ).rejects.toThrow(/foreign key/);
     } finally {
       await kms.close();
     }
@@ -84,14 +107,26 @@ describe.each(backends())('0006 (extractable) over existing data on %s', (backen
     const now = new Date();
     await sql`insert into tenants (id, name) values (${tenant}, 't')`.execute(store.db);
     const { generateKeyPairSync } = await import('node:crypto');
-    const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
-    for (const [id, kind, curve, size] of [[secretId, 'oct', null, 256], [pubId, 'EC', 'P-256', null]] as const) {
+    const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+      format: 'der',
+      type: 'spki',
+    });
+    for (const [id, kind, curve, size] of [
+      [secretId, 'oct', null, 256],
+      [pubId, 'EC', 'P-256', null],
+    ] as const) {
       await sql`insert into keys (id, tenant_id, name, kind, size, curve, ops, origin, state, current_version, created_at, updated_at, activated_at)
-                values (${id}, ${tenant}, 'k', ${kind}, ${size}, ${curve}, ${sql`array['verify']`}, 'imported', 'active', 1, ${now}, ${now}, ${now})`.execute(store.db);
+                values (${id}, ${tenant}, 'k', ${kind}, ${size}, ${curve}, ${sql`array['verify']`}, 'imported', 'active', 1, ${now}, ${now}, ${now})`.execute(
+        store.db,
+      );
     }
     const bytes = randomBytes(32);
-    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material) values (${tenant}, ${secretId}, 1, ${keyring.current.id}, ${sealMaterial(keyring.current, bytes, materialAad(tenant, secretId, 1))})`.execute(store.db);
-    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material, public_spki) values (${tenant}, ${pubId}, 1, null, null, ${spki})`.execute(store.db);
+    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material) values (${tenant}, ${secretId}, 1, ${keyring.current.id}, ${sealMaterial(keyring.current, bytes, materialAad(tenant, secretId, 1))})`.execute(
+      store.db,
+    );
+    await sql`insert into key_versions (tenant_id, key_id, version, root_key_id, material, public_spki) values (${tenant}, ${pubId}, 1, null, null, ${spki})`.execute(
+      store.db,
+    );
     await store.close();
 
     const kms = await Kms.open({ ...where, inMemory: false, keyring, logger: silentLogger() });

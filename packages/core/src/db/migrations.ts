@@ -86,7 +86,10 @@ const migrations: Record<string, Migration> = {
   '0002_access': {
     async up(db: Kysely<any>) {
       // Dialect metadata on a binding (an OVH domain's region, ...).
-      await db.schema.alterTable('tenant_bindings').addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`)).execute();
+      await db.schema
+        .alterTable('tenant_bindings')
+        .addColumn('attributes', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .execute();
       // Small secrets the gateway must read back (its CA key, AK/SK secrets), sealed like key material.
       await db.schema
         .createTable('sealed_secrets')
@@ -118,7 +121,9 @@ const migrations: Record<string, Migration> = {
         .addColumn('chain', 'bytea', (c) => c.notNull())
         .addColumn('legacy_max_id', 'bigint', (c) => c.notNull())
         .execute();
-      await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(db);
+      await sql`insert into audit_chain_head (id, seq, chain, legacy_max_id) select 1, 0, decode(repeat('00', 32), 'hex'), coalesce(max(id), 0) from audit_events`.execute(
+        db,
+      );
     },
   },
   '0005_tenant_scoped_keys': {
@@ -133,7 +138,9 @@ const migrations: Record<string, Migration> = {
       await sql`alter table keys drop constraint keys_pkey`.execute(db);
       await sql`alter table keys add constraint keys_pk primary key (tenant_id, id)`.execute(db);
       await sql`alter table key_versions add constraint key_versions_pk primary key (tenant_id, key_id, version)`.execute(db);
-      await sql`alter table key_versions add constraint key_versions_key_fk foreign key (tenant_id, key_id) references keys (tenant_id, id)`.execute(db);
+      await sql`alter table key_versions add constraint key_versions_key_fk foreign key (tenant_id, key_id) references keys (tenant_id, id)`.execute(
+        db,
+      );
       // Keys the gateway keeps for its own use belong to a dialect (null: the customer's); a dialect
       // finds its own by name, so their ids are random and cannot be taken ahead of it.
       await sql`alter table keys add column owner text`.execute(db);
@@ -146,7 +153,11 @@ const migrations: Record<string, Migration> = {
       // The head gets its own MAC (a database writer could otherwise cut the trail and move the head, or
       // raise the legacy bound). The migration has no audit key: the head as found here is MACed once, at
       // the next open, and `adopt_pending` says that this one adoption is still to come.
-      await db.schema.alterTable('audit_chain_head').addColumn('mac', 'bytea').addColumn('adopt_pending', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+      await db.schema
+        .alterTable('audit_chain_head')
+        .addColumn('mac', 'bytea')
+        .addColumn('adopt_pending', 'boolean', (c) => c.notNull().defaultTo(false))
+        .execute();
       await sql`update audit_chain_head set adopt_pending = true where mac is null`.execute(db);
     },
   },
@@ -210,7 +221,12 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'polykms_migrations',
+    migrationLockTableName: 'polykms_migrations_lock',
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new KmsError('internal', `database migration failed: ${(error as Error).message ?? String(error)}`);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
@@ -218,14 +234,24 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 
 /** Migrates up to (and including) `name`: tests of a migration over data written before it. */
 export async function migrateTo(db: Kysely<any>, name: string): Promise<void> {
-  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'polykms_migrations',
+    migrationLockTableName: 'polykms_migrations_lock',
+  });
   const { error } = await migrator.migrateTo(name);
   if (error) throw error;
 }
 
 /** True when every migration this code knows is applied (readiness). */
 export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'polykms_migrations',
+    migrationLockTableName: 'polykms_migrations_lock',
+  });
   const list = await migrator.getMigrations();
   return list.every((m) => m.executedAt !== undefined);
 }

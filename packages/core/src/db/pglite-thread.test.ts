@@ -11,7 +11,10 @@ describe('PgliteThread', () => {
     const r = await t.query('select b from t where id = $1', [1]);
     expect(Buffer.isBuffer(r.rows[0]!.b)).toBe(true);
     expect(r.rows[0]!.b).toEqual(Buffer.from('abc'));
-    await expect(t.query('insert into t values ($1, null)', [1])).rejects.toMatchObject({ code: '23505', constraint: 't_pkey' });
+    await expect(t.query('insert into t values ($1, null)', [1])).rejects.toMatchObject({
+      code: '23505',
+      constraint: 't_pkey',
+    });
     await expect(t.query('select $1', [() => 1])).rejects.toThrow();
     expect((await t.query('select 2 as n')).rows).toEqual([{ n: 2 }]);
     await t.close();

@@ -10,7 +10,10 @@ const rebuild = (e: { message: string; name: string } & Record<string, unknown>)
 
 /** Bytes come back from the thread as plain Uint8Array; the store hands out Buffers, as it did. */
 function buffers(rows: Record<string, unknown>[]) {
-  for (const row of rows) for (const k in row) if (row[k] instanceof Uint8Array && !Buffer.isBuffer(row[k])) row[k] = Buffer.from(row[k].buffer, row[k].byteOffset, row[k].byteLength);
+  for (const row of rows)
+    for (const k in row)
+      if (row[k] instanceof Uint8Array && !Buffer.isBuffer(row[k]))
+        row[k] = Buffer.from(row[k].buffer, row[k].byteOffset, row[k].byteLength);
   return rows;
 }
 
@@ -32,7 +35,10 @@ export class PgliteThread {
   private closing = false;
 
   /** `onDeath`: the thread stopped without `close()` (a crash of PGlite): nothing can be stored any more. */
-  constructor(dataDir: string | undefined, private readonly onDeath: (e: Error) => void = () => {}) {
+  constructor(
+    dataDir: string | undefined,
+    private readonly onDeath: (e: Error) => void = () => {},
+  ) {
     this.worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } });
     this.waitReady = new Promise((resolve, reject) => {
       this.worker.once('message', (m: { type: 'ready'; error?: never }) => (m.error ? reject(rebuild(m.error)) : resolve()));
@@ -55,7 +61,9 @@ export class PgliteThread {
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => {
-      const e = Object.assign(new Error(`the embedded database thread stopped (exit code ${code})`), { code: 'ECONNREFUSED' });
+      const e = Object.assign(new Error(`the embedded database thread stopped (exit code ${code})`), {
+        code: 'ECONNREFUSED',
+      });
       fail(e);
       if (!this.closing) this.onDeath(e);
     });
@@ -82,7 +90,11 @@ export class PgliteThread {
     // A Buffer is often a view into Node's shared 8 KiB pool: copying the view alone keeps the rest of
     // that pool (other requests' bytes) out of the database thread.
     const own = params.map((p) => (p instanceof Uint8Array && p.byteLength !== p.buffer.byteLength ? new Uint8Array(p) : p));
-    const r = await this.call<{ rows: Record<string, unknown>[]; affectedRows?: number }>({ type: 'query', sql, params: own });
+    const r = await this.call<{ rows: Record<string, unknown>[]; affectedRows?: number }>({
+      type: 'query',
+      sql,
+      params: own,
+    });
     buffers(r.rows);
     return r;
   }

@@ -12,7 +12,8 @@ const reply = (m) => parentPort.postMessage(m);
 lowerThisThread();
 const errorOf = (e) => {
   const out = { message: e instanceof Error ? e.message : String(e), name: e?.name ?? 'Error' };
-  for (const k of ['code', 'detail', 'hint', 'constraint', 'table', 'column', 'schema', 'severity', 'position', 'where']) if (e?.[k] !== undefined) out[k] = e[k];
+  for (const k of ['code', 'detail', 'hint', 'constraint', 'table', 'column', 'schema', 'severity', 'position', 'where'])
+    if (e?.[k] !== undefined) out[k] = e[k];
   return out;
 };
 

@@ -25,7 +25,12 @@ describe.each(backends())('aliases on %s', (backend) => {
     ({ kms, drop } = await openTestKms(backend));
     const t = (await kms.tenants.create('aliases-a')).id;
     admin = { tenantId: t, dialect: 'test', principal: 'admin' };
-    reader = { tenantId: t, dialect: 'test', principal: 'reader', authorize: (a: Action) => a === 'key.get' || a === 'key.list' || a === 'key.encrypt' };
+    reader = {
+      tenantId: t,
+      dialect: 'test',
+      principal: 'reader',
+      authorize: (a: Action) => a === 'key.get' || a === 'key.list' || a === 'key.encrypt',
+    };
     stranger = { tenantId: (await kms.tenants.create('aliases-b')).id, dialect: 'test', principal: 'stranger' };
   });
   afterAll(async () => {
@@ -70,9 +75,21 @@ describe.each(backends())('aliases on %s', (backend) => {
     await expectKind(kms.resolveAlias(admin, 'alias/y'), 'not_found');
 
     await kms.sealAudit();
-    const ev = await dbOf(kms).selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('action', '=', 'key.update').where('outcome', '=', 'allowed').execute();
+    const ev = await dbOf(kms)
+      .selectFrom('audit_events')
+      .select('details')
+      .where('tenant_id', '=', admin.tenantId)
+      .where('action', '=', 'key.update')
+      .where('outcome', '=', 'allowed')
+      .execute();
     const details = ev.map((e) => e.details);
-    expect(details).toEqual(expect.arrayContaining([expect.objectContaining({ aliasCreated: 'alias/x' }), expect.objectContaining({ aliasMoved: 'alias/x', fromKey: a.id }), expect.objectContaining({ aliasesDeleted: ['alias/y'] })]));
+    expect(details).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ aliasCreated: 'alias/x' }),
+        expect.objectContaining({ aliasMoved: 'alias/x', fromKey: a.id }),
+        expect.objectContaining({ aliasesDeleted: ['alias/y'] }),
+      ]),
+    );
   });
 
   it('needs the right to change every key concerned; bad names are refused', async () => {

@@ -10,7 +10,8 @@ import { keyRow, mapWriteError, scopedKey, toRecord, type KeyPatch, type KeyRow 
 /** Every process evicts a changed key from its caches on this channel. */
 export const KEY_CHANNEL = 'polykms_keys';
 
-const notify = (trx: Transaction<Database>, tenantId: string, keyId: string) => sql`select pg_notify(${KEY_CHANNEL}, ${scopedKey(tenantId, keyId)})`.execute(trx);
+const notify = (trx: Transaction<Database>, tenantId: string, keyId: string) =>
+  sql`select pg_notify(${KEY_CHANNEL}, ${scopedKey(tenantId, keyId)})`.execute(trx);
 
 export const transition = (row: KeyRow, t: Transition): KeyState => nextState(row.state as KeyState, t);
 
@@ -40,7 +41,10 @@ export async function change(
           .where('id', '=', keyId)
           .returningAll()
           .executeTakeFirstOrThrow();
-        await core.audit.inTransaction(trx, event(core, c, action, keyId, 'allowed', undefined, { from: row.state, to: updated.state, ...details }));
+        await core.audit.inTransaction(
+          trx,
+          event(core, c, action, keyId, 'allowed', undefined, { from: row.state, to: updated.state, ...details }),
+        );
         await notify(trx, c.tenantId, keyId);
         return toRecord(updated);
       });

@@ -4,7 +4,6 @@ import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, openTestKms, dbOf } from '../testing.ts';
 
-
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
     () => undefined,
@@ -14,7 +13,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('create on %s', (backend) => {
   let kms: Kms;
@@ -59,7 +57,11 @@ describe.each(backends())('create on %s', (backend) => {
   it('refuses bad specs and operations with a message that says what is wrong', async () => {
     await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'RSA', size: 1024 } }), 'invalid_argument', /2048, 3072, 4096/);
     await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'EC', curve: 'P-192' as never } }), 'invalid_argument', /curve/);
-    await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'oct', size: 256 }, ops: ['sign'] }), 'invalid_argument', /cannot 'sign'/);
+    await expectKind(
+      kms.createKey(alice, { name: 'x', spec: { kind: 'oct', size: 256 }, ops: ['sign'] }),
+      'invalid_argument',
+      /cannot 'sign'/,
+    );
     await expectKind(kms.createKey(alice, { name: '', spec: { kind: 'oct', size: 256 } }), 'invalid_argument', /name/);
     await expectKind(kms.createKey(alice, { name: 'x', spec: { kind: 'DSA' as never } }), 'invalid_argument', /unknown key type/);
   });
@@ -75,19 +77,26 @@ describe.each(backends())('create on %s', (backend) => {
   it('imports a public key: verifies and encrypts (checked with the private half outside), never signs or decrypts', async () => {
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await expectKind(
-      kms.importKey(alice, { name: 'pub-sign', ops: ['sign', 'verify'], material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } }),
+      kms.importKey(alice, {
+        name: 'pub-sign',
+        ops: ['sign', 'verify'],
+        material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> },
+      }),
       'invalid_argument',
       /public key .* not sign/,
     );
-    const k = await kms.importKey(alice, { name: 'pub', material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    const k = await kms.importKey(alice, {
+      name: 'pub',
+      material: { format: 'jwk', jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown> },
+    });
     expect(k.ops.sort()).toEqual(['encrypt', 'verify', 'wrapKey']);
     const msg = Buffer.from('signed elsewhere');
     const sig = cryptoSign('sha256', msg, pair.privateKey);
     const params = { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
     expect((await kms.verify(alice, k.id, params, msg, sig)).valid).toBe(true);
-    expect((await kms.verify(alice, k.id, params, Buffer.from("other"), sig)).valid).toBe(false);
+    expect((await kms.verify(alice, k.id, params, Buffer.from('other'), sig)).valid).toBe(false);
     const wrapped = await kms.rsaEncrypt(alice, k.id, Buffer.from('dek'), { hash: 'SHA-256' });
-    expect(privateDecrypt({ key: pair.privateKey, oaepHash: "sha256" }, wrapped.ciphertext).toString()).toBe('dek');
+    expect(privateDecrypt({ key: pair.privateKey, oaepHash: 'sha256' }, wrapped.ciphertext).toString()).toBe('dek');
     await expectKind(kms.sign(alice, k.id, params, msg), 'unsupported');
     await expectKind(kms.rsaDecrypt(alice, k.id, Buffer.alloc(256), { hash: 'SHA-256' }), 'unsupported');
     expect((await kms.getPublicKey(alice, k.id)).spki.equals(pair.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
@@ -147,7 +156,13 @@ describe.each(backends())('extractability and retried creates on %s', (backend) 
     await drop?.();
   });
 
-  const auditOf = async (keyId: string) => (await kms.sealAudit(), dbOf(kms)).selectFrom('audit_events').select(['action', 'outcome', 'details']).where('key_id', '=', keyId).orderBy('id').execute();
+  const auditOf = async (keyId: string) =>
+    (await kms.sealAudit(), dbOf(kms))
+      .selectFrom('audit_events')
+      .select(['action', 'outcome', 'details'])
+      .where('key_id', '=', keyId)
+      .orderBy('id')
+      .execute();
 
   it('keys are not extractable unless asked; a public key alone is', async () => {
     const plain = await kms.createKey(alice, { name: 'plain', spec: { kind: 'oct', size: 256 } });
@@ -155,9 +170,16 @@ describe.each(backends())('extractability and retried creates on %s', (backend) 
     const ext = await kms.createKey(alice, { name: 'ext', spec: { kind: 'oct', size: 256 }, extractable: true });
     expect([ext.extractable, ext.neverExtractable]).toEqual([true, false]);
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pub = await kms.importKey(alice, { name: 'pub', material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    const pub = await kms.importKey(alice, {
+      name: 'pub',
+      material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> },
+    });
     expect([pub.extractable, pub.neverExtractable, pub.publicOnly]).toEqual([true, false, true]);
-    const pubClosed = await kms.importKey(alice, { name: 'pub', extractable: false, material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> } });
+    const pubClosed = await kms.importKey(alice, {
+      name: 'pub',
+      extractable: false,
+      material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> },
+    });
     expect([pubClosed.extractable, pubClosed.publicOnly]).toEqual([false, true]);
     const imported = await kms.importKey(alice, { name: 'imp', material: { format: 'raw', bytes: randomBytes(32) } });
     expect([imported.extractable, imported.neverExtractable]).toEqual([false, true]);
@@ -184,7 +206,13 @@ describe.each(backends())('extractability and retried creates on %s', (backend) 
 
   it('a retried create with the same body answers the key the first made; anything else with that id is a conflict', async () => {
     const id = '6f1c2a9e-5b7d-4e21-9c0a-7d8e6f5a4b3c';
-    const input = { id, name: 'retry', spec: { kind: 'oct', size: 256 } as const, ops: ['encrypt', 'decrypt'], attributes: { context: 'c' } };
+    const input = {
+      id,
+      name: 'retry',
+      spec: { kind: 'oct', size: 256 } as const,
+      ops: ['encrypt', 'decrypt'],
+      attributes: { context: 'c' },
+    };
     const first = await kms.createKey(alice, input);
     const again = await kms.createKey(alice, { ...input, id: id.toUpperCase(), attributes: { context: 'c' } });
     expect(again).toEqual(first);

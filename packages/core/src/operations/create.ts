@@ -10,7 +10,15 @@ import { authorize, checkTenant, event, run } from './pipeline.ts';
 import { insertVersion, mapWriteError, publicOps, toRecord, validateNames } from './rows.ts';
 
 /** A new key and its first version, audited in the same transaction. */
-async function insertKey(core: Core, c: Caller, action: 'key.create' | 'key.import', input: Omit<CreateKeyInput, 'spec'>, m: Material, origin: 'generated' | 'imported', owner: string | null = null): Promise<KeyRecord> {
+async function insertKey(
+  core: Core,
+  c: Caller,
+  action: 'key.create' | 'key.import',
+  input: Omit<CreateKeyInput, 'spec'>,
+  m: Material,
+  origin: 'generated' | 'imported',
+  owner: string | null = null,
+): Promise<KeyRecord> {
   const ops = m.publicOnly ? publicOps(m.spec.kind, input.ops) : normalizeOps(m.spec.kind, input.ops);
   const now = core.now();
   const state = input.initialState ?? 'active';
@@ -48,7 +56,15 @@ async function insertKey(core: Core, c: Caller, action: 'key.create' | 'key.impo
         .returningAll()
         .executeTakeFirstOrThrow();
       await insertVersion(core, trx, c.tenantId, id, 1, m);
-      await core.audit.inTransaction(trx, event(core, c, action, id, 'allowed', undefined, { kind: m.spec.kind, size: m.spec.size, curve: m.spec.curve, extractable }));
+      await core.audit.inTransaction(
+        trx,
+        event(core, c, action, id, 'allowed', undefined, {
+          kind: m.spec.kind,
+          size: m.spec.size,
+          curve: m.spec.curve,
+          extractable,
+        }),
+      );
       return toRecord(row);
     });
   } catch (e) {
@@ -76,7 +92,11 @@ async function replayOf(
   core: Core,
   c: Caller,
   id: string,
-  input: Omit<CreateKeyInput, 'spec'> & { ops: readonly string[]; extractable: boolean; attributes: Record<string, unknown> },
+  input: Omit<CreateKeyInput, 'spec'> & {
+    ops: readonly string[];
+    extractable: boolean;
+    attributes: Record<string, unknown>;
+  },
   m: Material,
   origin: 'generated' | 'imported',
   owner: string | null,
@@ -97,7 +117,13 @@ async function replayOf(
     canonicalJson(row.attributes ?? {}) === canonicalJson(input.attributes);
   if (!same) return undefined;
   if (origin === 'imported') {
-    const v = await core.db.selectFrom('key_versions').select(['material', 'root_key_id', 'public_spki']).where('tenant_id', '=', c.tenantId).where('key_id', '=', id).where('version', '=', 1).executeTakeFirst();
+    const v = await core.db
+      .selectFrom('key_versions')
+      .select(['material', 'root_key_id', 'public_spki'])
+      .where('tenant_id', '=', c.tenantId)
+      .where('key_id', '=', id)
+      .where('version', '=', 1)
+      .executeTakeFirst();
     if (!v) return undefined;
     if (m.publicOnly) {
       if (!v.public_spki || !m.spki || !Buffer.from(v.public_spki).equals(m.spki)) return undefined;
@@ -114,7 +140,10 @@ async function replayOf(
 
 const canonicalJson = (v: unknown): string =>
   v && typeof v === 'object' && !Array.isArray(v)
-    ? `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`
+    ? `{${Object.keys(v as object)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+        .join(',')}}`
     : Array.isArray(v)
       ? `[${v.map(canonicalJson).join(',')}]`
       : JSON.stringify(v);
@@ -139,7 +168,14 @@ async function generateKey(core: Core, c: Caller, input: CreateKeyInput, owner: 
  */
 export async function ownKey(core: Core, c: Caller, input: Omit<CreateKeyInput, 'id' | 'alias'>): Promise<KeyRecord> {
   checkTenant(c);
-  const find = () => core.db.selectFrom('keys').selectAll().where('tenant_id', '=', c.tenantId).where('owner', '=', c.dialect).where('name', '=', input.name).executeTakeFirst();
+  const find = () =>
+    core.db
+      .selectFrom('keys')
+      .selectAll()
+      .where('tenant_id', '=', c.tenantId)
+      .where('owner', '=', c.dialect)
+      .where('name', '=', input.name)
+      .executeTakeFirst();
   const found = await find();
   if (found) return toRecord(found);
   try {
@@ -165,4 +201,3 @@ export async function importKey(core: Core, c: Caller, input: ImportKeyInput): P
     return insertKey(core, c, 'key.import', input, m, 'imported');
   });
 }
-

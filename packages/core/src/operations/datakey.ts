@@ -8,10 +8,25 @@ import { allowed, run } from './pipeline.ts';
 import { useKey } from './usekey.ts';
 
 /** A fresh data key sealed under the key; the plaintext is returned only when asked for. */
-export async function generateDataKey(core: Core, c: Caller, keyId: string, bytes: number, opts: { context?: Uint8Array; withPlaintext?: boolean; activeOnly?: boolean } = {}) {
+export async function generateDataKey(
+  core: Core,
+  c: Caller,
+  keyId: string,
+  bytes: number,
+  opts: { context?: Uint8Array; withPlaintext?: boolean; activeOnly?: boolean } = {},
+) {
   return run(core, c, 'key.generate_data_key', keyId, async () => {
-    if (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_DATA_KEY_BYTES) throw invalid(`a data key is 1 to ${MAX_DATA_KEY_BYTES} bytes`, 'data_key_size');
-    const { key, version, loaded } = await useKey(core, c, 'key.generate_data_key', keyId, ['encrypt', 'wrapKey'], undefined, opts.activeOnly);
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_DATA_KEY_BYTES)
+      throw invalid(`a data key is 1 to ${MAX_DATA_KEY_BYTES} bytes`, 'data_key_size');
+    const { key, version, loaded } = await useKey(
+      core,
+      c,
+      'key.generate_data_key',
+      keyId,
+      ['encrypt', 'wrapKey'],
+      undefined,
+      opts.activeOnly,
+    );
     if (key.kind !== 'oct') throw new KmsError('unsupported', `data keys are sealed with an AES key; this key is ${key.kind}`, 'key_usage');
     const plaintext = randomBytes(bytes);
     const header = encodeHeader(key.id, version, 'dataKey');

@@ -1,9 +1,8 @@
-import { randomBytes, } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, openTestKms, dbOf } from '../testing.ts';
-
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
@@ -14,7 +13,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('encrypt on %s', (backend) => {
   let kms: Kms;
@@ -73,11 +71,17 @@ describe.each(backends())('encrypt on %s', (backend) => {
     const victim = await kms.importKey(alice, { name: 'victim', material: { format: 'raw', bytes: randomBytes(32) } });
     const attacker = await kms.createKey(alice, { name: 'attacker', spec: { kind: 'oct', size: 256 } });
     const src = await dbOf(kms).selectFrom('key_versions').selectAll().where('key_id', '=', victim.id).executeTakeFirstOrThrow();
-    await dbOf(kms).updateTable('key_versions').set({ material: src.material, root_key_id: src.root_key_id }).where('key_id', '=', attacker.id).execute();
+    await dbOf(kms)
+      .updateTable('key_versions')
+      .set({ material: src.material, root_key_id: src.root_key_id })
+      .where('key_id', '=', attacker.id)
+      .execute();
     kms.cache.clear();
     await expectKind(kms.encrypt(alice, attacker.id, Buffer.from('x')), 'internal');
     // The message says what happened, and nothing of the material.
-    await kms.encrypt(alice, attacker.id, Buffer.from('x')).catch((e: KmsError) => expect(e.message).toBe('stored key material does not authenticate'));
+    await kms
+      .encrypt(alice, attacker.id, Buffer.from('x'))
+      .catch((e: KmsError) => expect(e.message).toBe('stored key material does not authenticate'));
   });
 
   it('keeps data keys and ciphertexts apart, and refuses impossible versions without hurting batched neighbours', async () => {

@@ -8,11 +8,19 @@ import { allowed, run } from './pipeline.ts';
 import { useKey } from './usekey.ts';
 
 /** AES-GCM under the key's current version; `context` is bound as AAD and needed again to decrypt. */
-export async function encrypt(core: Core, c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts: { activeOnly?: boolean } = {}) {
+export async function encrypt(
+  core: Core,
+  c: Caller,
+  keyId: string,
+  plaintext: Uint8Array,
+  context?: Uint8Array,
+  opts: { activeOnly?: boolean } = {},
+) {
   return run(core, c, 'key.encrypt', keyId, async () => {
     if (plaintext.length > MAX_PLAINTEXT) throw invalid(`plaintext is at most ${MAX_PLAINTEXT} bytes`, 'plaintext_size');
     const { key, version, loaded } = await useKey(core, c, 'key.encrypt', keyId, 'encrypt', undefined, opts.activeOnly);
-    if (key.kind !== 'oct') throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
+    if (key.kind !== 'oct')
+      throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
     const header = encodeHeader(key.id, version);
     const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
     await allowed(core, c, 'key.encrypt', keyId, { version });
@@ -21,15 +29,23 @@ export async function encrypt(core: Core, c: Caller, keyId: string, plaintext: U
 }
 
 /** Finds key and version from the ciphertext; `expectKeyId`, when given, must match it. */
-export async function decrypt(core: Core, c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts: { expectKeyId?: string; dataKey?: boolean; activeOnly?: boolean } = {}) {
+export async function decrypt(
+  core: Core,
+  c: Caller,
+  ciphertext: Uint8Array,
+  context?: Uint8Array,
+  opts: { expectKeyId?: string; dataKey?: boolean; activeOnly?: boolean } = {},
+) {
   const action: Action = 'key.decrypt';
   let keyId: string | null = opts.expectKeyId ?? null;
   return run(core, c, action, keyId, async () => {
     const parsed = parseCiphertext(ciphertext);
     keyId = parsed.keyId;
     // A data key opens only as a data key, and data only as data: the format byte is authenticated.
-    if ((parsed.kind === 'dataKey') !== !!opts.dataKey) throw invalid(opts.dataKey ? 'this is not a data key' : 'this is a data key: decrypt it as a data key', 'ciphertext');
-    if (opts.expectKeyId !== undefined && opts.expectKeyId.toLowerCase() !== parsed.keyId) throw invalid('the ciphertext was made with another key', 'ciphertext');
+    if ((parsed.kind === 'dataKey') !== !!opts.dataKey)
+      throw invalid(opts.dataKey ? 'this is not a data key' : 'this is a data key: decrypt it as a data key', 'ciphertext');
+    if (opts.expectKeyId !== undefined && opts.expectKeyId.toLowerCase() !== parsed.keyId)
+      throw invalid('the ciphertext was made with another key', 'ciphertext');
     const ops: KeyOp[] = opts.dataKey ? ['decrypt', 'unwrapKey'] : ['decrypt'];
     const { loaded } = await useKey(core, c, action, parsed.keyId, ops, parsed.version, opts.activeOnly);
     const plaintext = gcmDecrypt(loaded, parsed.parts, ciphertextAad(parsed.header, context));
@@ -38,8 +54,14 @@ export async function decrypt(core: Core, c: Caller, ciphertext: Uint8Array, con
   });
 }
 
-
-export async function rsaEncrypt(core: Core, c: Caller, keyId: string, plaintext: Uint8Array, params: OaepParams, opts: { activeOnly?: boolean } = {}) {
+export async function rsaEncrypt(
+  core: Core,
+  c: Caller,
+  keyId: string,
+  plaintext: Uint8Array,
+  params: OaepParams,
+  opts: { activeOnly?: boolean } = {},
+) {
   return run(core, c, 'key.encrypt', keyId, async () => {
     const { key, version, loaded } = await useKey(core, c, 'key.encrypt', keyId, ['encrypt', 'wrapKey'], undefined, opts.activeOnly);
     if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');
@@ -49,7 +71,14 @@ export async function rsaEncrypt(core: Core, c: Caller, keyId: string, plaintext
   });
 }
 
-export async function rsaDecrypt(core: Core, c: Caller, keyId: string, ciphertext: Uint8Array, params: OaepParams, opts: { version?: number; activeOnly?: boolean } = {}) {
+export async function rsaDecrypt(
+  core: Core,
+  c: Caller,
+  keyId: string,
+  ciphertext: Uint8Array,
+  params: OaepParams,
+  opts: { version?: number; activeOnly?: boolean } = {},
+) {
   return run(core, c, 'key.decrypt', keyId, async () => {
     const { key, version, loaded } = await useKey(core, c, 'key.decrypt', keyId, ['decrypt', 'unwrapKey'], opts.version, opts.activeOnly);
     if (key.kind !== 'RSA') throw new KmsError('unsupported', `RSA-OAEP needs an RSA key; this key is ${key.kind}`, 'key_usage');

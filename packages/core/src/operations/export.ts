@@ -35,7 +35,8 @@ export interface WrappedExport {
 
 export function checkWrappingAlgorithm(alg: string): WrappingAlgorithm {
   if (alg === 'RSA1_5') throw invalid('RSA1_5 (RSAES-PKCS1-v1_5) is not offered: use RSA-OAEP-256 (or RSA-OAEP)', 'wrapping_algorithm');
-  if (!(WRAPPING_ALGORITHMS as readonly string[]).includes(alg)) throw invalid(`the wrapping algorithm is RSA-OAEP-256 or RSA-OAEP; got '${alg}'`, 'wrapping_algorithm');
+  if (!(WRAPPING_ALGORITHMS as readonly string[]).includes(alg))
+    throw invalid(`the wrapping algorithm is RSA-OAEP-256 or RSA-OAEP; got '${alg}'`, 'wrapping_algorithm');
   return alg as WrappingAlgorithm;
 }
 
@@ -49,9 +50,18 @@ export async function exportWrapped(core: Core, c: Caller, keyId: string, input:
     const key = toRecord(await keyRow(core, c, keyId));
     await authorize(c, 'key.export', key);
     const alg = checkWrappingAlgorithm(input.algorithm);
-    if (!(WRAPPED_FORMATS as readonly string[]).includes(input.format)) throw invalid(`the wrapped key format is RAW, JWK, PKCS1 or PKCS8; got '${input.format}'`, 'key_format');
+    if (!(WRAPPED_FORMATS as readonly string[]).includes(input.format))
+      throw invalid(`the wrapped key format is RAW, JWK, PKCS1 or PKCS8; got '${input.format}'`, 'key_format');
     const facts = { kind: key.kind, ops: key.ops, state: key.state };
-    if (!key.extractable) throw Object.assign(new KmsError('failed_precondition', 'the key is not extractable; make it extractable first (it is then never again "never extractable")', 'not_extractable'), { key: facts });
+    if (!key.extractable)
+      throw Object.assign(
+        new KmsError(
+          'failed_precondition',
+          'the key is not extractable; make it extractable first (it is then never again "never extractable")',
+          'not_extractable',
+        ),
+        { key: facts },
+      );
     try {
       assertUsable(key.state, 'process');
     } catch (e) {
@@ -68,7 +78,8 @@ export async function exportWrapped(core: Core, c: Caller, keyId: string, input:
     await authorize(c, 'key.wrap', wrapping);
     if (wrapping.id === key.id) throw invalid('a key cannot wrap itself', 'wrapping_key');
     if (wrapping.kind !== 'RSA') throw invalid(`the wrapping key must be an RSA key; it is ${wrapping.kind}`, 'wrapping_key');
-    if (!wrapping.ops.includes('wrapKey')) throw invalid(`the wrapping key does not have the wrapKey operation; its operations are ${wrapping.ops.join(', ')}`, 'wrapping_key');
+    if (!wrapping.ops.includes('wrapKey'))
+      throw invalid(`the wrapping key does not have the wrapKey operation; its operations are ${wrapping.ops.join(', ')}`, 'wrapping_key');
     if (wrapping.state !== 'active') throw invalid(`the wrapping key is ${wrapping.state.replace('_', ' ')}, not active`, 'wrapping_key');
     const pub = await core.db
       .selectFrom('key_versions')
@@ -82,10 +93,20 @@ export async function exportWrapped(core: Core, c: Caller, keyId: string, input:
 
     const plaintext = await encodeMaterial(core, key, input.format);
     try {
-      const jwe = await new CompactEncrypt(plaintext).setProtectedHeader({ alg, enc: 'A256GCM', kid: wrapping.id, cty: `polykms.${input.format.toLowerCase()}` }).encrypt(wrappingKey);
+      const jwe = await new CompactEncrypt(plaintext)
+        .setProtectedHeader({ alg, enc: 'A256GCM', kid: wrapping.id, cty: `polykms.${input.format.toLowerCase()}` })
+        .encrypt(wrappingKey);
       if (input.maxLength !== undefined && jwe.length > input.maxLength)
-        throw invalid(`the wrapped key would be ${jwe.length} characters, more than the ${input.maxLength} this API carries; export it as ${key.kind === 'RSA' || key.kind === 'EC' ? 'PKCS8' : 'RAW'}`, 'key_format');
-      await allowed(core, c, 'key.export', key.id, { wrappingKeyId: wrapping.id, format: input.format, algorithm: alg, version: key.currentVersion });
+        throw invalid(
+          `the wrapped key would be ${jwe.length} characters, more than the ${input.maxLength} this API carries; export it as ${key.kind === 'RSA' || key.kind === 'EC' ? 'PKCS8' : 'RAW'}`,
+          'key_format',
+        );
+      await allowed(core, c, 'key.export', key.id, {
+        wrappingKeyId: wrapping.id,
+        format: input.format,
+        algorithm: alg,
+        version: key.currentVersion,
+      });
       return { key, wrappingKeyId: wrapping.id, format: input.format, jwe };
     } finally {
       plaintext.fill(0);
@@ -102,11 +123,17 @@ async function encodeMaterial(core: Core, key: KeyRecord, format: WrappedFormat)
     .where('key_id', '=', key.id)
     .where('version', '=', key.currentVersion)
     .executeTakeFirst();
-  const refuse = (what: string) => invalid(`a ${what} is not exported as ${format}; ${key.kind === 'oct' ? 'use RAW or JWK' : key.publicOnly ? 'use JWK' : `use JWK, PKCS8${key.kind === 'RSA' ? ' or PKCS1' : ''}`}`, 'key_format');
+  const refuse = (what: string) =>
+    invalid(
+      `a ${what} is not exported as ${format}; ${key.kind === 'oct' ? 'use RAW or JWK' : key.publicOnly ? 'use JWK' : `use JWK, PKCS8${key.kind === 'RSA' ? ' or PKCS1' : ''}`}`,
+      'key_format',
+    );
   if (key.publicOnly) {
     if (!v?.public_spki) throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
     if (format !== 'JWK') throw refuse('public key');
-    return Buffer.from(JSON.stringify(createPublicKey({ key: Buffer.from(v.public_spki), format: 'der', type: 'spki' }).export({ format: 'jwk' })));
+    return Buffer.from(
+      JSON.stringify(createPublicKey({ key: Buffer.from(v.public_spki), format: 'der', type: 'spki' }).export({ format: 'jwk' })),
+    );
   }
   if (!v?.material || !v.root_key_id) throw new KmsError('failed_precondition', 'the key material is destroyed', 'key_state');
   const secret = openMaterial(core.keyring, v.root_key_id, v.material, materialAad(key.tenantId, key.id, key.currentVersion));

@@ -14,7 +14,6 @@ export async function getKey(core: Core, c: Caller, keyId: string): Promise<KeyR
   });
 }
 
-
 export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: { version?: number } = {}) {
   return run(core, c, 'key.get_public_key', keyId, async () => {
     const row = await keyRow(core, c, keyId);
@@ -22,11 +21,23 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     await authorize(c, 'key.get_public_key', key, core.db);
     if (key.kind !== 'RSA' && key.kind !== 'EC') throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
     const version = opts.version ?? key.currentVersion;
-    const v = await core.db.selectFrom('key_versions').select('public_spki').where('tenant_id', '=', key.tenantId).where('key_id', '=', key.id).where('version', '=', version).executeTakeFirst();
+    const v = await core.db
+      .selectFrom('key_versions')
+      .select('public_spki')
+      .where('tenant_id', '=', key.tenantId)
+      .where('key_id', '=', key.id)
+      .where('version', '=', version)
+      .executeTakeFirst();
     if (!v?.public_spki) throw notFound('key version');
     const spki = Buffer.from(v.public_spki);
     const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     await allowed(core, c, 'key.get_public_key', keyId, { version });
-    return { keyId, version, spki, pem: pub.export({ format: 'pem', type: 'spki' }) as string, jwk: pub.export({ format: 'jwk' }) as Record<string, string> };
+    return {
+      keyId,
+      version,
+      spki,
+      pem: pub.export({ format: 'pem', type: 'spki' }) as string,
+      jwk: pub.export({ format: 'jwk' }) as Record<string, string>,
+    };
   });
 }

@@ -33,7 +33,13 @@ describe.each(backends())('grants on %s', (backend) => {
     ({ kms, drop } = await openTestKms(backend));
     tenant = (await kms.tenants.create('grants-a')).id;
     other = (await kms.tenants.create('grants-b')).id;
-    admin = { tenantId: tenant, dialect: 'test', principal: 'user:admin', authorize: () => true, grants: { principals: ['user:admin'], operation: 'x' } };
+    admin = {
+      tenantId: tenant,
+      dialect: 'test',
+      principal: 'user:admin',
+      authorize: () => true,
+      grants: { principals: ['user:admin'], operation: 'x' },
+    };
   });
   afterAll(async () => {
     await kms?.close();
@@ -43,15 +49,36 @@ describe.each(backends())('grants on %s', (backend) => {
   /** The last event of an action with that outcome (buffered events are written first). */
   const audit = async (action: string, outcome = 'allowed') => {
     await kms.sealAudit();
-    return storeOf(kms).db.selectFrom('audit_events').selectAll().where('tenant_id', '=', tenant).where('action', '=', action).where('outcome', '=', outcome).orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
+    return storeOf(kms)
+      .db.selectFrom('audit_events')
+      .selectAll()
+      .where('tenant_id', '=', tenant)
+      .where('action', '=', action)
+      .where('outcome', '=', outcome)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
   };
 
   it('a live grant allows exactly its operations, to its grantee, in its dialect; revoked, it allows nothing', async () => {
     const k = await kms.createKey(admin, { name: 'g1', spec: { kind: 'oct', size: 256 } });
     await expectKind(kms.encrypt(reader('bob', 'encrypt'), k.id, Buffer.from('x')), 'permission_denied');
-    const g = await kms.createGrant(admin, k.id, { grantee: 'user:bob', operations: ['encrypt', 'encrypt', 'describe'], retiring: 'user:carol', name: 'app' });
+    const g = await kms.createGrant(admin, k.id, {
+      grantee: 'user:bob',
+      operations: ['encrypt', 'encrypt', 'describe'],
+      retiring: 'user:carol',
+      name: 'app',
+    });
     expect(g.id).toMatch(/^[0-9a-f]{64}$/);
-    expect(g).toMatchObject({ keyId: k.id, grantee: 'user:bob', operations: ['encrypt', 'describe'], retiring: 'user:carol', issuer: 'user:admin', name: 'app', dialect: 'test' });
+    expect(g).toMatchObject({
+      keyId: k.id,
+      grantee: 'user:bob',
+      operations: ['encrypt', 'describe'],
+      retiring: 'user:carol',
+      issuer: 'user:admin',
+      name: 'app',
+      dialect: 'test',
+    });
     expect((await audit('key.create_grant')).details).toMatchObject({ newGrant: g.id, grantee: 'user:bob' });
 
     const ct = await kms.encrypt(reader('bob', 'encrypt'), k.id, Buffer.from('granted'));
@@ -85,10 +112,16 @@ describe.each(backends())('grants on %s', (backend) => {
 
   it('retiring: the retiring principal, the grantee when the grant lists the retiring operation, an administrator; nobody else', async () => {
     const k = await kms.createKey(admin, { name: 'g2', spec: { kind: 'oct', size: 256 } });
-    const g = await kms.createGrant(admin, k.id, { grantee: 'user:bob', operations: ['encrypt'], retiring: 'user:carol' });
+    const g = await kms.createGrant(admin, k.id, {
+      grantee: 'user:bob',
+      operations: ['encrypt'],
+      retiring: 'user:carol',
+    });
     const retirable = await kms.listRetirableGrants(reader('carol', 'list-retirable'), { limit: 10, offset: 0 });
     expect(retirable.grants.map((x) => x.id)).toContain(g.id);
-    expect((await kms.listRetirableGrants(reader('bob', 'list-retirable'), { limit: 10, offset: 0 })).grants.map((x) => x.id)).not.toContain(g.id);
+    expect(
+      (await kms.listRetirableGrants(reader('bob', 'list-retirable'), { limit: 10, offset: 0 })).grants.map((x) => x.id),
+    ).not.toContain(g.id);
     expect((await kms.listRetirableGrants(reader('carol', 'list-retirable', other), { limit: 10, offset: 0 })).total).toBe(0);
     await expectKind(kms.retireGrant(reader('bob', 'retire'), k.id, g.id), 'permission_denied');
     await expectKind(kms.retireGrant(reader('dave', 'retire'), k.id, g.id), 'permission_denied');
@@ -106,9 +139,18 @@ describe.each(backends())('grants on %s', (backend) => {
   it('a grantee that may create grants passes on only what its grant allows', async () => {
     const k = await kms.createKey(admin, { name: 'g3', spec: { kind: 'oct', size: 256 } });
     await kms.createGrant(admin, k.id, { grantee: 'user:bob', operations: ['encrypt', 'create-grant'] });
-    await expectKind(kms.createGrant(reader('bob', 'create-grant'), k.id, { grantee: 'user:bob', operations: ['decrypt'] }), 'permission_denied');
-    await expectKind(kms.createGrant(reader('dave', 'create-grant'), k.id, { grantee: 'user:dave', operations: ['encrypt'] }), 'permission_denied');
-    const passed = await kms.createGrant(reader('bob', 'create-grant'), k.id, { grantee: 'user:erin', operations: ['encrypt'] });
+    await expectKind(
+      kms.createGrant(reader('bob', 'create-grant'), k.id, { grantee: 'user:bob', operations: ['decrypt'] }),
+      'permission_denied',
+    );
+    await expectKind(
+      kms.createGrant(reader('dave', 'create-grant'), k.id, { grantee: 'user:dave', operations: ['encrypt'] }),
+      'permission_denied',
+    );
+    const passed = await kms.createGrant(reader('bob', 'create-grant'), k.id, {
+      grantee: 'user:erin',
+      operations: ['encrypt'],
+    });
     expect(passed.issuer).toBe('user:bob');
     expect((await kms.listGrants(admin, k.id, { limit: 10, offset: 0 })).total).toBe(2);
   });
@@ -121,7 +163,11 @@ describe.each(backends())('grants on %s', (backend) => {
     await expectKind(kms.createGrant(admin, '00000000-0000-4000-8000-000000000000', { grantee: 'user:x', operations: ['a'] }), 'not_found');
     await expectKind(kms.createGrant({ ...admin, tenantId: other }, k.id, { grantee: 'user:x', operations: ['a'] }), 'not_found');
     for (let i = 0; i < MAX_GRANTS_PER_KEY; i++) await kms.createGrant(admin, k.id, { grantee: `user:u${i}`, operations: ['encrypt'] });
-    await expectKind(kms.createGrant(admin, k.id, { grantee: 'user:one-more', operations: ['encrypt'] }), 'resource_exhausted', 'grants_per_key');
+    await expectKind(
+      kms.createGrant(admin, k.id, { grantee: 'user:one-more', operations: ['encrypt'] }),
+      'resource_exhausted',
+      'grants_per_key',
+    );
     expect((await kms.listGrants(admin, k.id, { limit: 1, offset: 0 })).total).toBe(MAX_GRANTS_PER_KEY);
     const p = await kms.createKey(admin, { name: 'g5', spec: { kind: 'oct', size: 256 } });
     await kms.scheduleDeletion(admin, p.id, 7, { deactivate: true });

@@ -20,17 +20,21 @@ const grantNotFound = () => new KmsError('not_found', 'grant not found for this 
 
 function validate(input: CreateGrantInput) {
   const principal = (v: unknown, field: string) => {
-    if (typeof v !== 'string' || v.length < 1 || v.length > PRINCIPAL_MAX) throw invalid(`a ${field} is 1 to ${PRINCIPAL_MAX} characters`, field);
+    if (typeof v !== 'string' || v.length < 1 || v.length > PRINCIPAL_MAX)
+      throw invalid(`a ${field} is 1 to ${PRINCIPAL_MAX} characters`, field);
     refuseUnstorable(`a ${field}`, v, field);
   };
   principal(input.grantee, 'grantee');
   if (input.retiring !== undefined) principal(input.retiring, 'retiring');
-  if (!Array.isArray(input.operations) || input.operations.length < 1 || input.operations.length > 32) throw invalid('a grant lists 1 to 32 operations', 'operations');
+  if (!Array.isArray(input.operations) || input.operations.length < 1 || input.operations.length > 32)
+    throw invalid('a grant lists 1 to 32 operations', 'operations');
   for (const op of input.operations) {
-    if (typeof op !== 'string' || op.length < 1 || op.length > OPERATION_MAX) throw invalid(`an operation is 1 to ${OPERATION_MAX} characters`, 'operations');
+    if (typeof op !== 'string' || op.length < 1 || op.length > OPERATION_MAX)
+      throw invalid(`an operation is 1 to ${OPERATION_MAX} characters`, 'operations');
     refuseUnstorable('an operation', op, 'operations');
   }
-  if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length < 1 || input.name.length > NAME_MAX)) throw invalid(`a grant name is 1 to ${NAME_MAX} characters`, 'name');
+  if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length < 1 || input.name.length > NAME_MAX))
+    throw invalid(`a grant name is 1 to ${NAME_MAX} characters`, 'name');
   if (input.name !== undefined) refuseUnstorable('a grant name', input.name, 'name');
   refuseUnstorableIn("a grant's attributes", input.attributes);
 }
@@ -62,16 +66,23 @@ export async function createGrant(core: Core, c: Caller, keyId: string, input: C
       const via = await authorize(c, 'key.create_grant', key, trx);
       // A grantee allowed to create grants passes on only what its own grant allows.
       if (via && operations.some((o) => !via.operations.includes(o)))
-        throw new KmsError('permission_denied', `grant ${via.id} allows only ${via.operations.join(', ')}; a grant it creates cannot allow more`, 'policy');
+        throw new KmsError(
+          'permission_denied',
+          `grant ${via.id} allows only ${via.operations.join(', ')}; a grant it creates cannot allow more`,
+          'policy',
+        );
       if (key.state === 'destroyed' || key.state === 'pending_deletion')
-        throw Object.assign(new KmsError('failed_precondition', `a key in state ${key.state} takes no new grants`, 'key_state'), { key: { kind: key.kind, ops: key.ops, state: key.state } });
+        throw Object.assign(new KmsError('failed_precondition', `a key in state ${key.state} takes no new grants`, 'key_state'), {
+          key: { kind: key.kind, ops: key.ops, state: key.state },
+        });
       const { n } = await trx
         .selectFrom('key_grants')
         .select((eb) => eb.fn.countAll<string>().as('n'))
         .where('tenant_id', '=', key.tenantId)
         .where('key_id', '=', key.id)
         .executeTakeFirstOrThrow();
-      if (Number(n) >= MAX_GRANTS_PER_KEY) throw new KmsError('resource_exhausted', `a key has at most ${MAX_GRANTS_PER_KEY} grants`, 'grants_per_key');
+      if (Number(n) >= MAX_GRANTS_PER_KEY)
+        throw new KmsError('resource_exhausted', `a key has at most ${MAX_GRANTS_PER_KEY} grants`, 'grants_per_key');
       const row = await trx
         .insertInto('key_grants')
         .values({
@@ -89,19 +100,35 @@ export async function createGrant(core: Core, c: Caller, keyId: string, input: C
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await core.audit.inTransaction(trx, event(core, c, 'key.create_grant', key.id, 'allowed', undefined, { newGrant: row.id, grantee: row.grantee, operations }));
+      await core.audit.inTransaction(
+        trx,
+        event(core, c, 'key.create_grant', key.id, 'allowed', undefined, {
+          newGrant: row.id,
+          grantee: row.grantee,
+          operations,
+        }),
+      );
       return toGrant(row);
     });
   });
 }
 
 /** The key's grants (of the caller's dialect), oldest first. */
-export async function listGrants(core: Core, c: Caller, keyId: string, page: { limit: number; offset: number }): Promise<{ grants: GrantRecord[]; total: number }> {
+export async function listGrants(
+  core: Core,
+  c: Caller,
+  keyId: string,
+  page: { limit: number; offset: number },
+): Promise<{ grants: GrantRecord[]; total: number }> {
   keyId = typeof keyId === 'string' ? keyId.toLowerCase() : keyId;
   return run(core, c, 'key.list_grants', keyId, async () => {
     const key = toRecord(await keyRow(core, c, keyId));
     await authorize(c, 'key.list_grants', key, core.db);
-    const base = core.db.selectFrom('key_grants').where('tenant_id', '=', key.tenantId).where('key_id', '=', key.id).where('dialect', '=', c.dialect);
+    const base = core.db
+      .selectFrom('key_grants')
+      .where('tenant_id', '=', key.tenantId)
+      .where('key_id', '=', key.id)
+      .where('dialect', '=', c.dialect);
     const [rows, { n }] = await Promise.all([
       base.selectAll().orderBy('created_at').orderBy('id').limit(page.limit).offset(page.offset).execute(),
       base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
@@ -112,7 +139,11 @@ export async function listGrants(core: Core, c: Caller, keyId: string, page: { l
 }
 
 /** The grants of the tenant the caller may retire (it is their retiring principal): a caller learns only grants naming it. */
-export async function listRetirableGrants(core: Core, c: Caller, page: { limit: number; offset: number }): Promise<{ grants: GrantRecord[]; total: number }> {
+export async function listRetirableGrants(
+  core: Core,
+  c: Caller,
+  page: { limit: number; offset: number },
+): Promise<{ grants: GrantRecord[]; total: number }> {
   return run(core, c, 'key.list_grants', null, async () => {
     checkTenant(c);
     const principals = [...(c.grants?.principals ?? [])];
@@ -143,7 +174,13 @@ export async function retireGrant(core: Core, c: Caller, keyId: string, grantId:
   return endGrant(core, c, 'key.retire_grant', keyId, grantId);
 }
 
-async function endGrant(core: Core, c: Caller, action: 'key.revoke_grant' | 'key.retire_grant', keyId: string, grantId: string): Promise<GrantRecord> {
+async function endGrant(
+  core: Core,
+  c: Caller,
+  action: 'key.revoke_grant' | 'key.retire_grant',
+  keyId: string,
+  grantId: string,
+): Promise<GrantRecord> {
   keyId = typeof keyId === 'string' ? keyId.toLowerCase() : keyId;
   return run(core, c, action, keyId, async () =>
     core.db.transaction().execute(async (trx) => {
@@ -157,7 +194,10 @@ async function endGrant(core: Core, c: Caller, action: 'key.revoke_grant' | 'key
         if (!retiring && !grantee) await authorize(c, action, key);
       }
       await trx.deleteFrom('key_grants').where('tenant_id', '=', row.tenant_id).where('id', '=', row.id).execute();
-      await core.audit.inTransaction(trx, event(core, c, action, key.id, 'allowed', undefined, { endedGrant: row.id, grantee: row.grantee }));
+      await core.audit.inTransaction(
+        trx,
+        event(core, c, action, key.id, 'allowed', undefined, { endedGrant: row.id, grantee: row.grantee }),
+      );
       return toGrant(row);
     }),
   );

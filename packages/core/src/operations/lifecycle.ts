@@ -7,9 +7,19 @@ import { change, transition } from './change.ts';
 export async function activate(core: Core, c: Caller, keyId: string) {
   return change(core, c, 'key.activate', keyId, async (row) => {
     if (c.policy?.exactTransitions && (row.state === 'active' || row.state === 'pre_active'))
-      throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: only a deactivated key can be activated`, 'key_state');
+      throw new KmsError(
+        'failed_precondition',
+        `the key is ${row.state.replace('_', ' ')}: only a deactivated key can be activated`,
+        'key_state',
+      );
     const to = transition(row, 'activate');
-    return { state: to, activated_at: row.state === 'active' ? row.activated_at : core.now(), deactivated_at: null, deactivation_reason: null, compromised_at: null };
+    return {
+      state: to,
+      activated_at: row.state === 'active' ? row.activated_at : core.now(),
+      deactivated_at: null,
+      deactivation_reason: null,
+      compromised_at: null,
+    };
   });
 }
 
@@ -20,15 +30,21 @@ export async function deactivate(core: Core, c: Caller, keyId: string, reason: D
     'key.deactivate',
     keyId,
     async (row) => {
-      if (!DEACTIVATION_REASONS.includes(reason)) throw invalid(`unknown deactivation reason '${reason}'; expected one of ${DEACTIVATION_REASONS.join(', ')}`, 'reason');
+      if (!DEACTIVATION_REASONS.includes(reason))
+        throw invalid(`unknown deactivation reason '${reason}'; expected one of ${DEACTIVATION_REASONS.join(', ')}`, 'reason');
       if (c.policy?.exactTransitions && row.state !== 'active')
-        throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: only an active key can be deactivated`, 'key_state');
+        throw new KmsError(
+          'failed_precondition',
+          `the key is ${row.state.replace('_', ' ')}: only an active key can be deactivated`,
+          'key_state',
+        );
       const to = transition(row, reason === 'key_compromise' ? 'compromise' : 'deactivate');
       const now = core.now();
       return {
         state: to,
         deactivated_at: row.deactivated_at ?? now,
-        deactivation_reason: to === 'compromised' && row.state === 'compromised' && reason !== 'key_compromise' ? row.deactivation_reason : reason,
+        deactivation_reason:
+          to === 'compromised' && row.state === 'compromised' && reason !== 'key_compromise' ? row.deactivation_reason : reason,
         compromised_at: to === 'compromised' ? (row.compromised_at ?? now) : null,
       };
     },
@@ -47,13 +63,22 @@ export async function scheduleDeletion(core: Core, c: Caller, keyId: string, pen
     'key.schedule_deletion',
     keyId,
     async (row) => {
-      if (!Number.isInteger(pendingDays) || pendingDays < 0 || pendingDays > 3650) throw invalid('the pending period is 0 to 3650 days', 'pending_days');
+      if (!Number.isInteger(pendingDays) || pendingDays < 0 || pendingDays > 3650)
+        throw invalid('the pending period is 0 to 3650 days', 'pending_days');
       const now = core.now();
       if (opts.deactivate && (row.state === 'active' || row.state === 'pre_active')) {
         const to = nextState(nextState(row.state as KeyState, 'deactivate'), 'schedule_deletion');
-        return { state: to, deactivated_at: row.deactivated_at ?? now, deactivation_reason: row.deactivation_reason ?? 'unspecified', deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000) };
+        return {
+          state: to,
+          deactivated_at: row.deactivated_at ?? now,
+          deactivation_reason: row.deactivation_reason ?? 'unspecified',
+          deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000),
+        };
       }
-      return { state: transition(row, 'schedule_deletion'), deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000) };
+      return {
+        state: transition(row, 'schedule_deletion'),
+        deletion_due_at: new Date(now.getTime() + pendingDays * 86_400_000),
+      };
     },
     { pendingDays },
   );
@@ -70,7 +95,12 @@ export async function cancelDeletion(core: Core, c: Caller, keyId: string) {
 export async function destroy(core: Core, c: Caller, keyId: string) {
   return change(core, c, 'key.destroy', keyId, async (row, trx) => {
     const to = transition(row, 'destroy');
-    await trx.updateTable('key_versions').set({ material: null, root_key_id: null }).where('tenant_id', '=', row.tenant_id).where('key_id', '=', keyId).execute();
+    await trx
+      .updateTable('key_versions')
+      .set({ material: null, root_key_id: null })
+      .where('tenant_id', '=', row.tenant_id)
+      .where('key_id', '=', keyId)
+      .execute();
     return { state: to, destroyed_at: core.now(), deletion_due_at: null };
   });
 }

@@ -1,9 +1,7 @@
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms, } from '../testing.ts';
-
+import { backends, openTestKms } from '../testing.ts';
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
@@ -14,7 +12,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('list on %s', (backend) => {
   let kms: Kms;
@@ -60,10 +57,15 @@ describe.each(backends())('list on %s', (backend) => {
     const t = await kms.tenants.create('searcher');
     const c: Caller = { tenantId: t.id, dialect: 'test', principal: 's' };
     const payroll = await kms.createKey(c, { name: 'Payroll-2026', spec: { kind: 'oct', size: 256 } });
-    const signer = await kms.createKey(c, { name: 'release signer', description: 'signs the PAYROLL exports', spec: { kind: 'EC', curve: 'P-256' } });
+    const signer = await kms.createKey(c, {
+      name: 'release signer',
+      description: 'signs the PAYROLL exports',
+      spec: { kind: 'EC', curve: 'P-256' },
+    });
     const pct = await kms.createKey(c, { name: '100%_sure', alias: 'alias/odd', spec: { kind: 'oct', size: 128 } });
     await kms.createKey(alice, { name: 'payroll of alice', spec: { kind: 'oct', size: 128 } });
-    const names = async (search: string, extra: object = {}) => (await kms.listKeys(c, { search, ...extra })).keys.map((k) => k.name).sort();
+    const names = async (search: string, extra: object = {}) =>
+      (await kms.listKeys(c, { search, ...extra })).keys.map((k) => k.name).sort();
     expect(await names('payroll')).toEqual(['Payroll-2026', 'release signer']);
     expect(await names('payroll', { kinds: ['EC'] })).toEqual(['release signer']);
     expect(await names(payroll.id.toUpperCase())).toEqual(['Payroll-2026']);

@@ -24,7 +24,12 @@ export async function listKeys(core: Core, c: Caller, input: ListInput = {}): Pr
       if (search.length > NAME_MAX || unstorableText(search)) throw invalid(`a search is at most ${NAME_MAX} characters`, 'search');
       const like = likeContains(search);
       q = q.where((w) =>
-        w.or([w('name', 'ilike', like), w('description', 'ilike', like), w('alias', 'ilike', like), ...(isUuid(search) ? [w('id', '=', search.toLowerCase())] : [])]),
+        w.or([
+          w('name', 'ilike', like),
+          w('description', 'ilike', like),
+          w('alias', 'ilike', like),
+          ...(isUuid(search) ? [w('id', '=', search.toLowerCase())] : []),
+        ]),
       );
     }
     if (input.cursor) {
@@ -32,7 +37,11 @@ export async function listKeys(core: Core, c: Caller, input: ListInput = {}): Pr
       // A row-value comparison, so the planner walks the (tenant_id, created_at, id) index from the cursor.
       q = q.where(sql<boolean>`(created_at, id) > (${at}, ${id}::uuid)`);
     }
-    const rows = await q.orderBy('created_at').orderBy('id').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit).map(toRecord);
     const last = page[page.length - 1];
     await core.audit.record(event(core, c, 'key.list', null, 'allowed', undefined, { count: page.length }));
@@ -64,5 +73,10 @@ export async function countKeys(core: Core): Promise<{ tenantId: string; state: 
     .select(['tenant_id', 'state', 'kind', (e) => e.fn.countAll<string>().as('n')])
     .groupBy(['tenant_id', 'state', 'kind'])
     .execute();
-  return rows.map((r) => ({ tenantId: r.tenant_id, state: r.state as KeyState, kind: r.kind as KeyKind, count: Number(r.n) }));
+  return rows.map((r) => ({
+    tenantId: r.tenant_id,
+    state: r.state as KeyState,
+    kind: r.kind as KeyKind,
+    count: Number(r.n),
+  }));
 }

@@ -6,7 +6,6 @@ import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, openTestKms, dbOf } from '../testing.ts';
 
-
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
     () => undefined,
@@ -16,7 +15,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('pipeline on %s', (backend) => {
   let kms: Kms;
@@ -66,12 +64,22 @@ describe.each(backends())('pipeline on %s', (backend) => {
 
   it('applies the dialect policy hook and audits denials', async () => {
     const k = await kms.createKey(alice, { name: 'policy', spec: { kind: 'oct', size: 256 } });
-    const readOnly: Caller = { ...alice, principal: 'reader', requestId: 'req-deny', authorize: (action) => action === 'key.get' || action === 'key.list' };
+    const readOnly: Caller = {
+      ...alice,
+      principal: 'reader',
+      requestId: 'req-deny',
+      authorize: (action) => action === 'key.get' || action === 'key.list',
+    };
     expect((await kms.getKey(readOnly, k.id)).id).toBe(k.id);
     await expectKind(kms.encrypt(readOnly, k.id, Buffer.from('x')), 'permission_denied');
     await expectKind(kms.createKey(readOnly, { name: 'n', spec: { kind: 'oct', size: 256 } }), 'permission_denied');
     // No flush: a refusal is answered once its event is stored.
-    const denied = await dbOf(kms).selectFrom('audit_events').selectAll().where('request_id', '=', 'req-deny').where('outcome', '=', 'denied').execute();
+    const denied = await dbOf(kms)
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('request_id', '=', 'req-deny')
+      .where('outcome', '=', 'denied')
+      .execute();
     expect(denied.map((d) => d.action).sort()).toEqual(['key.create', 'key.encrypt']);
     expect(denied[0]!.principal).toBe('reader');
   });
@@ -85,7 +93,12 @@ describe.each(backends())('pipeline on %s', (backend) => {
     // No flush: every operation was answered only once its event was stored.
     const rows = await dbOf(kms).selectFrom('audit_events').selectAll().where('request_id', '=', 'req-audit').orderBy('id').execute();
     // Changes are written in their transaction, reads and crypto through the buffer: compare as a set.
-    expect(rows.map((r) => `${r.action}:${r.outcome}`).sort()).toEqual(['key.create:allowed', 'key.deactivate:allowed', 'key.encrypt:allowed', 'key.encrypt:failed']);
+    expect(rows.map((r) => `${r.action}:${r.outcome}`).sort()).toEqual([
+      'key.create:allowed',
+      'key.deactivate:allowed',
+      'key.encrypt:allowed',
+      'key.encrypt:failed',
+    ]);
     expect(rows.every((r) => r.tenant_id === alice.tenantId && r.key_id === k.id && r.dialect === 'test')).toBe(true);
     expect(rows.find((r) => r.outcome === 'failed')!.error_kind).toBe('failed_precondition');
   });
@@ -106,10 +119,18 @@ describe.each(backends())('pipeline on %s', (backend) => {
   it('keeps a key a dialect owns out of every other dialect, linked or not; customer keys stay shared', async () => {
     const t = await kms.tenants.create('owned-keys');
     const cse: Caller = { tenantId: t.id, dialect: 'cse', principal: 'system:cse' };
-    const others: Caller[] = ['ovh', 'huawei', 'admin', 'test'].map((dialect) => ({ tenantId: t.id, dialect, principal: 'p' }));
+    const others: Caller[] = ['ovh', 'huawei', 'admin', 'test'].map((dialect) => ({
+      tenantId: t.id,
+      dialect,
+      principal: 'p',
+    }));
     // A customer key named like the KEK, made first, is not taken for it.
     const squatter = await kms.createKey(others[0]!, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } });
-    const kek = await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 }, ops: ['encrypt', 'decrypt'] });
+    const kek = await kms.ownKey(cse, {
+      name: 'google-cse-kek',
+      spec: { kind: 'oct', size: 256 },
+      ops: ['encrypt', 'decrypt'],
+    });
     expect(kek.id).not.toBe(squatter.id);
     expect(kek.owner).toBe('cse');
     expect((await kms.ownKey(cse, { name: 'google-cse-kek', spec: { kind: 'oct', size: 256 } })).id).toBe(kek.id);

@@ -42,7 +42,9 @@ export async function run<T>(core: Core, c: Caller, action: Action, keyId: strin
     const err = toKmsError(e);
     if ((err.kind === 'failed_precondition' || err.kind === 'unsupported') && !err.key && keyId) err.key = await keyFacts(core, c, keyId);
     if (err.kind === 'internal' || err.kind === 'unavailable') core.log.error({ err: e, action, reqId: c.requestId }, 'operation failed');
-    await core.audit.record(event(core, c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err)).catch(() => undefined);
+    await core.audit
+      .record(event(core, c, action, keyId, err.kind === 'permission_denied' ? 'denied' : 'failed', err))
+      .catch(() => undefined);
     throw err;
   }
 }

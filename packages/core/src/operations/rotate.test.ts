@@ -1,9 +1,8 @@
-import { randomBytes, } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms, } from '../testing.ts';
-
+import { backends, openTestKms } from '../testing.ts';
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
@@ -14,7 +13,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('rotate on %s', (backend) => {
   let kms: Kms;

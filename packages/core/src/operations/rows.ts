@@ -47,7 +47,8 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
  * Linking shares a tenant's customer keys (no owner) with every dialect; a key a dialect keeps for its
  * own use exists for that dialect alone, so any other gets not_found, as for a missing key.
  */
-export const visibleTo = (c: Caller) => (eb: ExpressionBuilder<Database, 'keys'>) => eb.or([eb('owner', 'is', null), eb('owner', '=', c.dialect)]);
+export const visibleTo = (c: Caller) => (eb: ExpressionBuilder<Database, 'keys'>) =>
+  eb.or([eb('owner', 'is', null), eb('owner', '=', c.dialect)]);
 export const canSee = (c: Caller, row: { owner: string | null }) => row.owner === null || row.owner === c.dialect;
 
 /** Key ids are unique per tenant only: caches and notifications name a key by both. */
@@ -93,14 +94,27 @@ export async function keyRow(core: Core, c: Caller, keyId: string, trx?: Transac
   return row;
 }
 
-export function validateNames(input: { name?: string | undefined; description?: string | undefined; alias?: string | null | undefined; attributes?: Record<string, unknown> | undefined }) {
+export function validateNames(input: {
+  name?: string | undefined;
+  description?: string | undefined;
+  alias?: string | null | undefined;
+  attributes?: Record<string, unknown> | undefined;
+}) {
   if (input.name !== undefined && (typeof input.name !== 'string' || input.name.length < 1 || input.name.length > NAME_MAX))
     throw invalid(`a key name is 1 to ${NAME_MAX} characters`, 'name');
   if (input.description !== undefined && (typeof input.description !== 'string' || input.description.length > DESCRIPTION_MAX))
     throw invalid(`a description is at most ${DESCRIPTION_MAX} characters`, 'description');
-  if (input.alias !== undefined && input.alias !== null && (typeof input.alias !== 'string' || input.alias.length < 1 || input.alias.length > NAME_MAX))
+  if (
+    input.alias !== undefined &&
+    input.alias !== null &&
+    (typeof input.alias !== 'string' || input.alias.length < 1 || input.alias.length > NAME_MAX)
+  )
     throw invalid(`an alias is 1 to ${NAME_MAX} characters`, 'alias');
-  for (const [field, label] of [['name', 'a key name'], ['description', 'a description'], ['alias', 'an alias']] as const) {
+  for (const [field, label] of [
+    ['name', 'a key name'],
+    ['description', 'a description'],
+    ['alias', 'an alias'],
+  ] as const) {
     const v = input[field];
     if (typeof v === 'string') refuseUnstorable(label, v, field);
   }
@@ -115,7 +129,14 @@ export async function insertVersion(core: Core, trx: Transaction<Database>, tena
     .values(
       m.publicOnly
         ? { tenant_id: tenantId, key_id: keyId, version, root_key_id: null, material: null, public_spki: m.spki! }
-        : { tenant_id: tenantId, key_id: keyId, version, root_key_id: root.id, material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)), public_spki: m.spki ?? null },
+        : {
+            tenant_id: tenantId,
+            key_id: keyId,
+            version,
+            root_key_id: root.id,
+            material: sealMaterial(root, m.secret, materialAad(tenantId, keyId, version)),
+            public_spki: m.spki ?? null,
+          },
     )
     .execute();
 }
@@ -132,4 +153,3 @@ export function mapWriteError(e: unknown): unknown {
   if (code === '23503') return notFound('tenant');
   return e;
 }
-

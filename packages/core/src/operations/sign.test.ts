@@ -1,10 +1,8 @@
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms, } from '../testing.ts';
+import { backends, openTestKms } from '../testing.ts';
 import { openssl } from '../test-openssl.ts';
-
 
 const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
   const e = await p.then(
@@ -15,7 +13,6 @@ const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: Reg
   expect((e as KmsError).kind).toBe(kind);
   if (msg) expect((e as KmsError).message).toMatch(msg);
 };
-
 
 describe.each(backends())('sign on %s', (backend) => {
   let kms: Kms;
@@ -42,9 +39,25 @@ describe.each(backends())('sign on %s', (backend) => {
     const pub = await kms.getPublicKey(alice, rsa.id);
     expect(pub.pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(pub.jwk.kty).toBe('RSA');
-    expect(openssl({ 'p.pem': pub.pem, 'm.bin': msg, 's.bin': sig.signature }, () => ['dgst', '-sha256', '-verify', 'p.pem', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-signature', 's.bin', 'm.bin']).ok).toBe(true);
+    expect(
+      openssl({ 'p.pem': pub.pem, 'm.bin': msg, 's.bin': sig.signature }, () => [
+        'dgst',
+        '-sha256',
+        '-verify',
+        'p.pem',
+        '-sigopt',
+        'rsa_padding_mode:pss',
+        '-sigopt',
+        'rsa_pss_saltlen:32',
+        '-signature',
+        's.bin',
+        'm.bin',
+      ]).ok,
+    ).toBe(true);
     expect((await kms.verify(alice, rsa.id, { scheme: 'RSA-PSS', hash: 'SHA-256' }, msg, sig.signature)).valid).toBe(true);
-    expect((await kms.verify(alice, rsa.id, { scheme: 'RSA-PSS', hash: 'SHA-256' }, Buffer.from('other'), sig.signature)).valid).toBe(false);
+    expect((await kms.verify(alice, rsa.id, { scheme: 'RSA-PSS', hash: 'SHA-256' }, Buffer.from('other'), sig.signature)).valid).toBe(
+      false,
+    );
     const ct = await kms.rsaEncrypt(alice, rsa.id, Buffer.from('dek'), { hash: 'SHA-256' });
     expect((await kms.rsaDecrypt(alice, rsa.id, ct.ciphertext, { hash: 'SHA-256' })).plaintext.toString()).toBe('dek');
     await expectKind(kms.rsaDecrypt(alice, rsa.id, ct.ciphertext, { hash: 'SHA-1' }), 'invalid_argument');

@@ -8,7 +8,13 @@ export async function updateKey(
   core: Core,
   c: Caller,
   keyId: string,
-  input: { name?: string; description?: string; alias?: string | null; attributes?: Record<string, unknown>; extractable?: boolean },
+  input: {
+    name?: string;
+    description?: string;
+    alias?: string | null;
+    attributes?: Record<string, unknown>;
+    extractable?: boolean;
+  },
 ) {
   // Making a key extractable is a security decision: the audit event says so, whatever else changed.
   const details = input.extractable !== undefined ? { extractable: input.extractable } : undefined;
@@ -19,7 +25,8 @@ export async function updateKey(
     keyId,
     async (row) => {
       validateNames(input);
-      if (input.extractable !== undefined && typeof input.extractable !== 'boolean') throw new KmsError('invalid_argument', 'extractable is true or false', 'extractable');
+      if (input.extractable !== undefined && typeof input.extractable !== 'boolean')
+        throw new KmsError('invalid_argument', 'extractable is true or false', 'extractable');
       if (row.state === 'destroyed') throw new KmsError('failed_precondition', 'the key is destroyed and cannot be changed', 'key_state');
       const patch: KeyPatch = {};
       if (input.name !== undefined) patch.name = input.name;

@@ -15,7 +15,15 @@ import { canSee, scopedKey, specOf, toRecord } from './rows.ts';
  * The warm path is one batched round trip (the key row and its version, no material); a cache miss
  * adds one read of the sealed material.
  */
-export async function useKey(core: Core, c: Caller, action: Action, keyId: string, op: KeyOp | KeyOp[], version?: number, activeOnly = false): Promise<{ key: KeyRecord; version: number; loaded: LoadedKey }> {
+export async function useKey(
+  core: Core,
+  c: Caller,
+  action: Action,
+  keyId: string,
+  op: KeyOp | KeyOp[],
+  version?: number,
+  activeOnly = false,
+): Promise<{ key: KeyRecord; version: number; loaded: LoadedKey }> {
   checkTenant(c);
   if (!isUuid(keyId)) throw notFound();
   const row = await core.loader.load(c.tenantId, keyId.toLowerCase(), version ?? null);
@@ -26,7 +34,12 @@ export async function useKey(core: Core, c: Caller, action: Action, keyId: strin
   if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
   const ops = Array.isArray(op) ? op : [op];
   try {
-    if (!ops.some((o) => key.ops.includes(o))) throw new KmsError('unsupported', `this key is not allowed to ${ops.join(' or ')}; its operations are ${key.ops.join(', ')}`, 'key_usage');
+    if (!ops.some((o) => key.ops.includes(o)))
+      throw new KmsError(
+        'unsupported',
+        `this key is not allowed to ${ops.join(' or ')}; its operations are ${key.ops.join(', ')}`,
+        'key_usage',
+      );
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly || !!c.policy?.activeOnly);
   } catch (e) {
     (e as KmsError).key = { kind: key.kind, ops: key.ops, state: key.state };

@@ -2,7 +2,11 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, KeysTable } from '../db/schema.ts';
 import type { Selectable } from 'kysely';
 
-export type KeyUseRow = Selectable<KeysTable> & { v_version: number | null; v_root: string | null; v_has_material: boolean | null };
+export type KeyUseRow = Selectable<KeysTable> & {
+  v_version: number | null;
+  v_root: string | null;
+  v_has_material: boolean | null;
+};
 
 interface Pending {
   tenantId: string;
@@ -31,7 +35,12 @@ export class KeyLoader {
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly opts: { cacheRows?: boolean; maxCachedKeys?: number; maxInFlight?: number; maxBatch?: number } = {},
+    private readonly opts: {
+      cacheRows?: boolean;
+      maxCachedKeys?: number;
+      maxInFlight?: number;
+      maxBatch?: number;
+    } = {},
   ) {}
 
   private get maxInFlight() {
@@ -107,26 +116,57 @@ export class KeyLoader {
       const keys = batch.filter((p) => !keySeen.has(`${p.tenantId}/${p.keyId}`) && keySeen.add(`${p.tenantId}/${p.keyId}`));
       // One row per key with its current version, plus any older versions asked for.
       const seen = new Set<string>();
-      const versions = batch.filter((p) => p.version !== null && !seen.has(`${p.keyId}/${p.version}`) && seen.add(`${p.keyId}/${p.version}`));
+      const versions = batch.filter(
+        (p) => p.version !== null && !seen.has(`${p.keyId}/${p.version}`) && seen.add(`${p.keyId}/${p.version}`),
+      );
       const rows = await this.db
         .selectFrom('keys as k')
         .leftJoin('key_versions as v', (j) =>
-          j.onRef('v.tenant_id', '=', 'k.tenant_id').onRef('v.key_id', '=', 'k.id').on((w) =>
-            versions.length
-              ? w.or([w('v.version', '=', w.ref('k.current_version')), w(w.refTuple('v.key_id', 'v.version'), 'in', versions.map((p) => w.tuple(p.keyId, p.version!)))])
-              : w('v.version', '=', w.ref('k.current_version')),
-          ),
+          j
+            .onRef('v.tenant_id', '=', 'k.tenant_id')
+            .onRef('v.key_id', '=', 'k.id')
+            .on((w) =>
+              versions.length
+                ? w.or([
+                    w('v.version', '=', w.ref('k.current_version')),
+                    w(
+                      w.refTuple('v.key_id', 'v.version'),
+                      'in',
+                      versions.map((p) => w.tuple(p.keyId, p.version!)),
+                    ),
+                  ])
+                : w('v.version', '=', w.ref('k.current_version')),
+            ),
         )
         .selectAll('k')
         .select(['v.version as v_version', 'v.root_key_id as v_root', sql<boolean>`v.material is not null`.as('v_has_material')])
-        .where((w) => w(w.refTuple('k.tenant_id', 'k.id'), 'in', keys.map((p) => w.tuple(p.tenantId, p.keyId))))
+        .where((w) =>
+          w(
+            w.refTuple('k.tenant_id', 'k.id'),
+            'in',
+            keys.map((p) => w.tuple(p.tenantId, p.keyId)),
+          ),
+        )
         .execute();
       for (const p of batch) {
         const want = p.version;
-        const row = rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId && (want === null ? r.v_version === r.current_version : r.v_version === want));
+        const row = rows.find(
+          (r) =>
+            r.id === p.keyId && r.tenant_id === p.tenantId && (want === null ? r.v_version === r.current_version : r.v_version === want),
+        );
         // A key of another tenant is simply not there.
         const keyExists = rows.some((r) => r.id === p.keyId && r.tenant_id === p.tenantId);
-        p.resolve(row ?? (keyExists ? ({ ...rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId)!, v_version: null, v_root: null, v_has_material: null } as KeyUseRow) : undefined));
+        p.resolve(
+          row ??
+            (keyExists
+              ? ({
+                  ...rows.find((r) => r.id === p.keyId && r.tenant_id === p.tenantId)!,
+                  v_version: null,
+                  v_root: null,
+                  v_has_material: null,
+                } as KeyUseRow)
+              : undefined),
+        );
       }
     }
   }

@@ -13,9 +13,23 @@ import type { SealInput } from '../auditseal.mjs';
  */
 type Request =
   | { op: 'privateEncrypt'; key: unknown; padding: number; data: Uint8Array }
-  | { op: 'privateDecrypt'; key: unknown; padding: number; data: Uint8Array; oaepHash?: string | undefined; oaepLabel?: Uint8Array | undefined }
+  | {
+      op: 'privateDecrypt';
+      key: unknown;
+      padding: number;
+      data: Uint8Array;
+      oaepHash?: string | undefined;
+      oaepLabel?: Uint8Array | undefined;
+    }
   | { op: 'ecdsaSign'; curve: string; key: unknown; digest: Uint8Array; format: 'der' | 'compact' }
-  | { op: 'ecdsaVerify'; curve: string; point: Uint8Array; digest: Uint8Array; signature: Uint8Array; format: 'der' | 'compact' }
+  | {
+      op: 'ecdsaVerify';
+      curve: string;
+      point: Uint8Array;
+      digest: Uint8Array;
+      signature: Uint8Array;
+      format: 'der' | 'compact';
+    }
   | { op: 'sign'; alg: string; key: unknown; data: Uint8Array; dsaEncoding?: 'der' | 'ieee-p1363' | undefined }
   | { op: 'auditSeal'; key: Uint8Array; head: { seq: string; chain: Uint8Array }; events: SealInput[] };
 
@@ -46,7 +60,12 @@ class Pool {
         this.waiting.delete(m.id);
         if (--w.slot.pending === 0) w.slot.worker.unref();
         if (m.error !== undefined) w.reject(new OffloadError(m.error));
-        else w.resolve(m.result instanceof Uint8Array && !Buffer.isBuffer(m.result) ? Buffer.from(m.result.buffer, m.result.byteOffset, m.result.byteLength) : m.result);
+        else
+          w.resolve(
+            m.result instanceof Uint8Array && !Buffer.isBuffer(m.result)
+              ? Buffer.from(m.result.buffer, m.result.byteOffset, m.result.byteLength)
+              : m.result,
+          );
       }
     });
     const fail = (e: unknown) => {

@@ -31,8 +31,18 @@ function child(env: Record<string, string>) {
     writeFileSync(join(dir, 'child.mjs'), script);
     const base: Record<string, string | undefined> = { ...process.env, UV_THREADPOOL_SIZE: '3' };
     delete base.POLYKMS_BACKGROUND_NICE;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(dir, 'child.mjs')], { encoding: 'utf8', env: { ...base, ...env } });
-    return JSON.parse(out.trim().split('\n').pop()!) as { before: Record<string, number>; after: Record<string, number>; pool: string[]; lowered: number; pid: number; nice: number };
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(dir, 'child.mjs')], {
+      encoding: 'utf8',
+      env: { ...base, ...env },
+    });
+    return JSON.parse(out.trim().split('\n').pop()!) as {
+      before: Record<string, number>;
+      after: Record<string, number>;
+      pool: string[];
+      lowered: number;
+      pid: number;
+      nice: number;
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -46,12 +56,18 @@ describe('POLYKMS_BACKGROUND_NICE', () => {
     expect(backgroundNice({ POLYKMS_BACKGROUND_NICE: '' })).toBe(byDefault);
     expect(backgroundNice({ POLYKMS_BACKGROUND_NICE: '0' })).toBe(0);
     expect(backgroundNice({ POLYKMS_BACKGROUND_NICE: '19' })).toBe(19);
-    for (const bad of ['20', '-1', '5.5', 'high', '0x5']) expect(() => backgroundNice({ POLYKMS_BACKGROUND_NICE: bad })).toThrow(/POLYKMS_BACKGROUND_NICE must be a whole number from 0 \(off\) to 19/);
+    for (const bad of ['20', '-1', '5.5', 'high', '0x5'])
+      expect(() => backgroundNice({ POLYKMS_BACKGROUND_NICE: bad })).toThrow(
+        /POLYKMS_BACKGROUND_NICE must be a whole number from 0 \(off\) to 19/,
+      );
   });
 });
 
 describe.skipIf(!existsSync('/proc/thread-self') || availableParallelism() < 2)('thread priorities', () => {
-  for (const [setting, step] of [[undefined, 10], ['7', 7]] as const) {
+  for (const [setting, step] of [
+    [undefined, 10],
+    ['7', 7],
+  ] as const) {
     it(`libuv's pool and the crypto workers run ${step} nice levels below the event loop; V8's helpers do not`, () => {
       const { before, after, pool, lowered, pid, nice: got } = child(setting ? { POLYKMS_BACKGROUND_NICE: setting } : {});
       expect(got).toBe(step);
@@ -63,11 +79,17 @@ describe.skipIf(!existsSync('/proc/thread-self') || availableParallelism() < 2)(
       // libuv's whole pool (UV_THREADPOOL_SIZE=3), and only it, was lowered.
       expect(lowered).toBe(3);
       expect(pool.length).toBe(3);
-      expect(pool.every((t) => after[t] === nice), JSON.stringify({ after, pool })).toBe(true);
+      expect(
+        pool.every((t) => after[t] === nice),
+        JSON.stringify({ after, pool }),
+      ).toBe(true);
       // The crypto worker started later lowered itself.
       const started = Object.keys(after).filter((t) => !(t in before));
       expect(started.length).toBeGreaterThan(0);
-      expect(started.every((t) => after[t] === nice), JSON.stringify({ after, started })).toBe(true);
+      expect(
+        started.every((t) => after[t] === nice),
+        JSON.stringify({ after, started }),
+      ).toBe(true);
       // V8's helper threads (garbage collection waits for them) keep the event loop's priority.
       const rest = Object.keys(after).filter((t) => t !== String(pid) && !pool.includes(t) && !started.includes(t));
       expect(rest.length).toBeGreaterThan(0);
@@ -78,6 +100,9 @@ describe.skipIf(!existsSync('/proc/thread-self') || availableParallelism() < 2)(
   it('POLYKMS_BACKGROUND_NICE=0 leaves every thread where it was', () => {
     const { after, lowered, pid } = child({ POLYKMS_BACKGROUND_NICE: '0' });
     expect(lowered).toBe(0);
-    expect(Object.values(after).every((n) => n === after[String(pid)]), JSON.stringify(after)).toBe(true);
+    expect(
+      Object.values(after).every((n) => n === after[String(pid)]),
+      JSON.stringify(after),
+    ).toBe(true);
   });
 });

@@ -82,7 +82,10 @@ describe('CoalescedResponse', () => {
       const [bad, good] = await Promise.allSettled([get('/end-throws'), get('/write-then-end')]);
       expect(bad.status).toBe('rejected');
       expect(good).toEqual({ status: 'fulfilled', value: 'ab' });
-      expect(logged).toHaveBeenCalledWith('polykms: a response could not be sent', expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(logged).toHaveBeenCalledWith(
+        'polykms: a response could not be sent',
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
       expect(uncaught).toEqual([]);
     } finally {
       logged.mockRestore();

@@ -34,5 +34,4 @@ export function auditRoutes(app: Hono<AdminEnv>, kms: Kms) {
       nextBefore: page.nextBefore,
     });
   });
-
 }

@@ -10,7 +10,12 @@ import type { Kms } from '@polykms/core';
 import type { AdminEnv } from '../request.ts';
 import type { AdminOptions } from '../schemas.ts';
 
-export function dashboardRoutes(app: Hono<AdminEnv>, kms: Kms, opts: AdminOptions, bindingsOf: (ids?: string[]) => Promise<{ tenantId: string; dialect: string }[]>) {
+export function dashboardRoutes(
+  app: Hono<AdminEnv>,
+  kms: Kms,
+  opts: AdminOptions,
+  bindingsOf: (ids?: string[]) => Promise<{ tenantId: string; dialect: string }[]>,
+) {
   /**
    * The overview: keys by state, type and dialect (a tenant's keys count under each dialect it is
    * bound to; a tenant bound to none counts as 'admin'), and this process's traffic of the last hour.
@@ -33,9 +38,12 @@ export function dashboardRoutes(app: Hono<AdminEnv>, kms: Kms, opts: AdminOption
         byDialect[d] = row;
       }
     }
-    return c.json({ tenants: tenants.length, keys: { total, byState, byType, byDialect }, traffic: opts.traffic?.() ?? null });
+    return c.json({
+      tenants: tenants.length,
+      keys: { total, byState, byType, byDialect },
+      traffic: opts.traffic?.() ?? null,
+    });
   });
 
   app.get('/admin/cse', (c) => c.json(opts.cse ?? { enabled: false }));
-
 }

@@ -20,13 +20,24 @@ import { body, caller, parse, renderKey, type AdminContext, type AdminEnv } from
 export function keyRoutes(app: Hono<AdminEnv>, kms: Kms) {
   app.get('/admin/tenants/:tenant/keys', async (c) => {
     const q = parse(ListKeys, c.req.query());
-    const page = await kms.listKeys(caller(c), { limit: q.limit ?? 50, cursor: q.cursor, states: q.state ? [q.state] : undefined, kinds: q.type ? [q.type] : undefined, search: q.search });
+    const page = await kms.listKeys(caller(c), {
+      limit: q.limit ?? 50,
+      cursor: q.cursor,
+      states: q.state ? [q.state] : undefined,
+      kinds: q.type ? [q.type] : undefined,
+      search: q.search,
+    });
     return c.json({ keys: page.keys.map(renderKey), nextCursor: page.nextCursor });
   });
   app.post('/admin/tenants/:tenant/keys', async (c) => {
     const req = await body(c, CreateKey);
     const spec = req.type === 'EC' ? { kind: 'EC' as const, curve: req.curve } : { kind: req.type, size: req.size };
-    const key = await kms.createKey(caller(c), { name: req.name, description: req.description, spec, ops: req.operations });
+    const key = await kms.createKey(caller(c), {
+      name: req.name,
+      description: req.description,
+      spec,
+      ops: req.operations,
+    });
     return c.json(renderKey(key), 201);
   });
 
@@ -68,7 +79,9 @@ export function keyRoutes(app: Hono<AdminEnv>, kms: Kms) {
    */
   app.delete('/admin/tenants/:tenant/keys/:key', async (c) => {
     const key = await kms.destroy(caller(c), keyId(c));
-    return c.json({ ...renderKey(key), message: 'the key material is destroyed; data encrypted with this key can no longer be decrypted' });
+    return c.json({
+      ...renderKey(key),
+      message: 'the key material is destroyed; data encrypted with this key can no longer be decrypted',
+    });
   });
-
 }

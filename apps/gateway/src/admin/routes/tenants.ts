@@ -17,15 +17,23 @@ import { body, findTenant, iso, type AdminEnv } from '../request.ts';
 export function tenantRoutes(app: Hono<AdminEnv>, kms: Kms) {
   const bindingsOf = async (tenantIds?: string[]) => {
     const rows = await kms.tenants.bindingsOf(tenantIds);
-    return rows.map((b) => ({ tenantId: b.tenant_id, dialect: b.dialect, externalId: b.external_id, attributes: b.attributes ?? {}, createdAt: iso(b.created_at) }));
+    return rows.map((b) => ({
+      tenantId: b.tenant_id,
+      dialect: b.dialect,
+      externalId: b.external_id,
+      attributes: b.attributes ?? {},
+      createdAt: iso(b.created_at),
+    }));
   };
-  const tenantView = (t: { id: string; name: string; created_at?: Date | undefined }, bindings: Awaited<ReturnType<typeof bindingsOf>>) => ({
+  const tenantView = (
+    t: { id: string; name: string; created_at?: Date | undefined },
+    bindings: Awaited<ReturnType<typeof bindingsOf>>,
+  ) => ({
     id: t.id,
     name: t.name,
     createdAt: iso(t.created_at),
     bindings: bindings.filter((b) => b.tenantId === t.id).map(({ tenantId: _, ...b }) => b),
   });
-
 
   app.get('/admin/tenants', async (c) => {
     const [tenants, bindings] = await Promise.all([kms.tenants.list(), bindingsOf()]);
@@ -34,7 +42,16 @@ export function tenantRoutes(app: Hono<AdminEnv>, kms: Kms) {
   app.post('/admin/tenants', async (c) => {
     const req = await body(c, CreateTenant);
     const t = await kms.tenants.create(req.name);
-    await kms.audit.record({ at: new Date(), tenantId: t.id, dialect: 'admin', principal: 'admin-console', action: 'tenant.create', keyId: null, outcome: 'allowed', details: { name: t.name } });
+    await kms.audit.record({
+      at: new Date(),
+      tenantId: t.id,
+      dialect: 'admin',
+      principal: 'admin-console',
+      action: 'tenant.create',
+      keyId: null,
+      outcome: 'allowed',
+      details: { name: t.name },
+    });
     return c.json(tenantView(await findTenant(kms, t.id), []), 201);
   });
 
@@ -47,7 +64,9 @@ export function tenantRoutes(app: Hono<AdminEnv>, kms: Kms) {
     const t = await findTenant(kms, c.req.param('tenant'));
     return c.json(tenantView(t, await bindingsOf([t.id])));
   });
-  app.get('/admin/tenants/:tenant/bindings', async (c) => c.json({ bindings: (await bindingsOf([c.get('tenant').id])).map(({ tenantId: _, ...b }) => b) }));
+  app.get('/admin/tenants/:tenant/bindings', async (c) =>
+    c.json({ bindings: (await bindingsOf([c.get('tenant').id])).map(({ tenantId: _, ...b }) => b) }),
+  );
 
   app.get('/admin/tenants/:tenant/credentials', async (c) => {
     const rows = await listCredentials(kms, c.get('tenant').id);

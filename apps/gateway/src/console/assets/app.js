@@ -2,7 +2,6 @@
 // textContent / text nodes; markup is never parsed from data (the CSP enforces Trusted Types, so an HTML sink would throw anyway).
 // Every URL is relative to the page's origin, so the console works the same over http and https.
 
-
 (() => {
   const TOKEN_KEY = 'polykms.adminToken';
   const $ = (id) => document.getElementById(id);
@@ -43,7 +42,10 @@
             dataset: { id },
             onclick: (ev) => {
               ev.preventDefault();
-              navigator.clipboard?.writeText(id).then(() => flash(`Copied ${id}`), () => undefined);
+              navigator.clipboard?.writeText(id).then(
+                () => flash(`Copied ${id}`),
+                () => undefined,
+              );
             },
           },
           id.length > 12 ? `${id.slice(0, 8)}…` : id,
@@ -58,7 +60,15 @@
     return h(
       'table',
       { ...attrs, class: `rt ${attrs.class || ''}`.trim() },
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', {}, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', {}, c)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -103,7 +113,14 @@
     }
     const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit', redirect: 'error' });
+    const res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+      redirect: 'error',
+    });
     const text = await res.text();
     let data;
     try {
@@ -116,7 +133,8 @@
       showLogin('The admin token was refused. Enter it again.');
       throw new ApiError(401, 'the admin token was refused');
     }
-    if (!res.ok) throw new ApiError(res.status, (data && typeof data.message === 'string' && data.message) || `${res.status} ${res.statusText}`);
+    if (!res.ok)
+      throw new ApiError(res.status, (data && typeof data.message === 'string' && data.message) || `${res.status} ${res.statusText}`);
     return data;
   }
 
@@ -193,14 +211,24 @@
       entries.map(([label, n, cls]) => {
         const fill = h('span', { class: `fill ${cls || ''}` });
         fill.style.width = `${(100 * n) / max}%`;
-        return h('div', { class: 'bar', dataset: { label } }, h('span', { class: 'bar-label' }, label), h('span', { class: 'bar-track' }, fill), h('span', { class: 'bar-value' }, String(n)));
+        return h(
+          'div',
+          { class: 'bar', dataset: { label } },
+          h('span', { class: 'bar-label' }, label),
+          h('span', { class: 'bar-track' }, fill),
+          h('span', { class: 'bar-value' }, String(n)),
+        );
       }),
     );
   }
 
   /** Requests per minute as columns, errors over them in red; drawn at the canvas's own width. */
   function sparkline(requests, errors) {
-    const canvas = h('canvas', { class: 'spark', height: '48', 'aria-label': `${requests.reduce((a, b) => a + b, 0)} requests in the last hour` });
+    const canvas = h('canvas', {
+      class: 'spark',
+      height: '48',
+      'aria-label': `${requests.reduce((a, b) => a + b, 0)} requests in the last hour`,
+    });
     const draw = () => {
       const ratio = window.devicePixelRatio || 1;
       const w = Math.max(60, canvas.clientWidth);
@@ -229,7 +257,11 @@
   // ---- Views: dashboard ---------------------------------------------------------------------
 
   async function dashboardView() {
-    const [d, recent, names] = await Promise.all([api('GET', '/admin/dashboard'), api('GET', '/admin/audit?limit=8&hideConsoleReads=true'), tenantNames()]);
+    const [d, recent, names] = await Promise.all([
+      api('GET', '/admin/dashboard'),
+      api('GET', '/admin/audit?limit=8&hideConsoleReads=true'),
+      tenantNames(),
+    ]);
     const states = STATES.filter((s) => d.keys.byState[s]).map((s) => [s.replace('_', ' '), d.keys.byState[s], `st-${s}`]);
     const types = Object.entries(d.keys.byType).map(([t, n]) => [t === 'oct' ? 'AES (oct)' : t, n]);
     const dialects = Object.entries(d.keys.byDialect).map(([dl, byState]) => {
@@ -248,7 +280,13 @@
             return h(
               'div',
               { class: 'traffic', dataset: { dialect: dl } },
-              h('div', { class: 'traffic-head' }, h('strong', {}, DIALECT_LABEL[dl] || dl), h('span', { class: 'traffic-total' }, `${total} requests`), h('span', { class: errs ? 'error traffic-errors' : 'muted traffic-errors' }, `${errs} errors`)),
+              h(
+                'div',
+                { class: 'traffic-head' },
+                h('strong', {}, DIALECT_LABEL[dl] || dl),
+                h('span', { class: 'traffic-total' }, `${total} requests`),
+                h('span', { class: errs ? 'error traffic-errors' : 'muted traffic-errors' }, `${errs} errors`),
+              ),
               sparkline(s.requests, s.errors),
             );
           })
@@ -259,13 +297,48 @@
       h(
         'div',
         { class: 'grid', id: 'dashboard' },
-        h('section', { class: 'card stat' }, h('h2', {}, 'Keys'), h('p', { class: 'big', id: 'keys-total' }, String(d.keys.total)), h('p', { class: 'muted' }, `in ${d.tenants} tenant${d.tenants === 1 ? '' : 's'} · `, h('a', { href: '#/tenants' }, 'Browse tenants'))),
+        h(
+          'section',
+          { class: 'card stat' },
+          h('h2', {}, 'Keys'),
+          h('p', { class: 'big', id: 'keys-total' }, String(d.keys.total)),
+          h(
+            'p',
+            { class: 'muted' },
+            `in ${d.tenants} tenant${d.tenants === 1 ? '' : 's'} · `,
+            h('a', { href: '#/tenants' }, 'Browse tenants'),
+          ),
+        ),
         h('section', { class: 'card' }, h('h2', {}, 'Keys by state'), bars('by-state', states)),
-        h('section', { class: 'card' }, h('h2', {}, 'Keys by dialect'), bars('by-dialect', dialects.map(([l, n]) => [l, n]))),
+        h(
+          'section',
+          { class: 'card' },
+          h('h2', {}, 'Keys by dialect'),
+          bars(
+            'by-dialect',
+            dialects.map(([l, n]) => [l, n]),
+          ),
+        ),
         h('section', { class: 'card' }, h('h2', {}, 'Keys by type'), bars('by-type', types)),
       ),
-      h('section', { class: 'card', id: 'traffic' }, h('h2', {}, 'Requests and errors, last hour'), h('p', { class: 'muted small' }, 'Per minute, this gateway process, since it started. Prometheus has the full history at /metrics.'), traffic),
-      h('section', { class: 'card' }, h('h2', {}, 'Recent activity'), auditTable(recent.events, names.name), h('p', {}, h('a', { href: '#/audit' }, 'All audit events'))),
+      h(
+        'section',
+        { class: 'card', id: 'traffic' },
+        h('h2', {}, 'Requests and errors, last hour'),
+        h(
+          'p',
+          { class: 'muted small' },
+          'Per minute, this gateway process, since it started. Prometheus has the full history at /metrics.',
+        ),
+        traffic,
+      ),
+      h(
+        'section',
+        { class: 'card' },
+        h('h2', {}, 'Recent activity'),
+        auditTable(recent.events, names.name),
+        h('p', {}, h('a', { href: '#/audit' }, 'All audit events')),
+      ),
     ];
   }
 
@@ -273,7 +346,12 @@
 
   async function tenantsView(params) {
     const { tenants } = await api('GET', '/admin/tenants');
-    const search = h('input', { type: 'search', id: 'tenant-search', placeholder: 'Name, id, domain or project', value: params.get('q') || '' });
+    const search = h('input', {
+      type: 'search',
+      id: 'tenant-search',
+      placeholder: 'Name, id, domain or project',
+      value: params.get('q') || '',
+    });
     const tbody = h('tbody');
     const pager = h('div', { class: 'pager' });
     const PAGE = 25;
@@ -291,15 +369,49 @@
             cells: [
               h('a', { href: tenantHref(t.id), class: 'tenant-link' }, t.name),
               shortId(t.id),
-              t.bindings.length ? t.bindings.map((b) => h('div', { class: 'binding' }, bindingText(b))) : h('span', { class: 'muted' }, 'none'),
+              t.bindings.length
+                ? t.bindings.map((b) => h('div', { class: 'binding' }, bindingText(b)))
+                : h('span', { class: 'muted' }, 'none'),
               when(t.createdAt),
             ],
           }),
         ),
       );
-      const prev = h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: () => { page--; render(); } }, '← Previous');
-      const next = h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: () => { page++; render(); } }, 'Next →');
-      pager.replaceChildren(prev, h('span', { class: 'muted' }, hits.length ? `${page * PAGE + 1}–${Math.min(hits.length, page * PAGE + PAGE)} of ${hits.length}` : 'No match'), next);
+      const prev = h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: page === 0,
+          onclick: () => {
+            page--;
+            render();
+          },
+        },
+        '← Previous',
+      );
+      const next = h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: page >= pages - 1,
+          onclick: () => {
+            page++;
+            render();
+          },
+        },
+        'Next →',
+      );
+      pager.replaceChildren(
+        prev,
+        h(
+          'span',
+          { class: 'muted' },
+          hits.length ? `${page * PAGE + 1}–${Math.min(hits.length, page * PAGE + PAGE)} of ${hits.length}` : 'No match',
+        ),
+        next,
+      );
     };
     search.addEventListener('input', () => {
       page = 0;
@@ -329,8 +441,29 @@
         'section',
         { class: 'card' },
         tenants.length
-          ? [h('div', { class: 'filters' }, h('label', {}, 'Search', search)), h('table', { id: 'tenants', class: 'rt' }, h('thead', {}, h('tr', {}, columns.map((c) => h('th', {}, c)))), tbody), pager]
-          : h('p', { class: 'muted' }, 'No tenants yet. Creating an OVH domain, a Huawei project or a CSE instance makes one; so does this form.'),
+          ? [
+              h('div', { class: 'filters' }, h('label', {}, 'Search', search)),
+              h(
+                'table',
+                { id: 'tenants', class: 'rt' },
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    columns.map((c) => h('th', {}, c)),
+                  ),
+                ),
+                tbody,
+              ),
+              pager,
+            ]
+          : h(
+              'p',
+              { class: 'muted' },
+              'No tenants yet. Creating an OVH domain, a Huawei project or a CSE instance makes one; so does this form.',
+            ),
       ),
       h('section', { class: 'card' }, h('h2', {}, 'New tenant'), form),
     ];
@@ -341,15 +474,29 @@
   // What a new key may do, and what it does unless asked otherwise: one purpose per key, so an RSA
   // or EC key signs and verifies; encryption with an RSA key is a choice made on purpose.
   const KEY_TYPES = {
-    oct: { label: 'AES (oct)', sizes: [128, 192, 256], ops: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'], defaults: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] },
-    RSA: { label: 'RSA', sizes: [2048, 3072, 4096], ops: ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'], defaults: ['sign', 'verify'] },
+    oct: {
+      label: 'AES (oct)',
+      sizes: [128, 192, 256],
+      ops: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+      defaults: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+    },
+    RSA: {
+      label: 'RSA',
+      sizes: [2048, 3072, 4096],
+      ops: ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+      defaults: ['sign', 'verify'],
+    },
     EC: { label: 'EC', curves: ['P-256', 'P-384', 'P-521'], ops: ['sign', 'verify'], defaults: ['sign', 'verify'] },
   };
 
   function createKeyForm(tenantId, onCreated) {
     const name = h('input', { name: 'name', id: 'key-name', required: true, maxlength: '256' });
     const description = h('input', { name: 'description', id: 'key-description', maxlength: '1024' });
-    const type = h('select', { name: 'type', id: 'key-type' }, Object.entries(KEY_TYPES).map(([v, t]) => h('option', { value: v }, t.label)));
+    const type = h(
+      'select',
+      { name: 'type', id: 'key-type' },
+      Object.entries(KEY_TYPES).map(([v, t]) => h('option', { value: v }, t.label)),
+    );
     const size = h('select', { name: 'size', id: 'key-size' });
     const sizeLabel = h('label', {}, 'Size (bits)', size);
     const curve = h('select', { name: 'curve', id: 'key-curve' });
@@ -363,8 +510,14 @@
       size.replaceChildren(...(t.sizes || []).map((s) => h('option', { value: String(s) }, String(s))));
       if (t.sizes) size.value = String(t.sizes.includes(256) ? 256 : type.value === 'RSA' ? 3072 : t.sizes[0]);
       curve.replaceChildren(...(t.curves || []).map((c) => h('option', { value: c }, c)));
-      ops.replaceChildren(h('legend', {}, 'Operations'), ...t.ops.map((op) => h('label', {}, h('input', { type: 'checkbox', name: 'op', value: op, checked: t.defaults.includes(op) }), op)));
-      hint.textContent = type.value === 'RSA' ? 'Signing only by default: tick encrypt or wrap only for a key meant for encryption; one key for both purposes is discouraged.' : '';
+      ops.replaceChildren(
+        h('legend', {}, 'Operations'),
+        ...t.ops.map((op) => h('label', {}, h('input', { type: 'checkbox', name: 'op', value: op, checked: t.defaults.includes(op) }), op)),
+      );
+      hint.textContent =
+        type.value === 'RSA'
+          ? 'Signing only by default: tick encrypt or wrap only for a key meant for encryption; one key for both purposes is discouraged.'
+          : '';
     };
     type.addEventListener('change', sync);
     sync();
@@ -389,7 +542,15 @@
           });
         },
       },
-      h('div', { class: 'actions' }, h('label', {}, 'Name', name), h('label', {}, 'Description', description), h('label', {}, 'Type', type), sizeLabel, curveLabel),
+      h(
+        'div',
+        { class: 'actions' },
+        h('label', {}, 'Name', name),
+        h('label', {}, 'Description', description),
+        h('label', {}, 'Type', type),
+        sizeLabel,
+        curveLabel,
+      ),
       ops,
       hint,
       h('p', {}, h('button', { type: 'submit' }, 'Create key')),
@@ -403,7 +564,10 @@
     return row(KEY_COLUMNS, {
       attrs: { dataset: { keyId: k.id } },
       cells: [
-        [h('a', { href: keyHref(tenantId, k.id), class: 'key-link' }, k.name), k.description ? h('div', { class: 'muted small' }, k.description) : null],
+        [
+          h('a', { href: keyHref(tenantId, k.id), class: 'key-link' }, k.name),
+          k.description ? h('div', { class: 'muted small' }, k.description) : null,
+        ],
         stateBadge(k.state),
         `${k.type} ${sizeOf(k)}`,
         k.operations.join(', '),
@@ -416,10 +580,29 @@
   /** Search, type and state filters, and pages (a stack of cursors, so Previous needs no offset). */
   async function keysSection(tenantId) {
     const tbody = h('tbody');
-    const search = h('input', { type: 'search', id: 'key-search', placeholder: 'Name, description, alias or id', maxlength: '256' });
-    const type = h('select', { id: 'key-filter-type' }, h('option', { value: '' }, 'Any type'), Object.entries(KEY_TYPES).map(([v, t]) => h('option', { value: v }, t.label)));
-    const state = h('select', { id: 'key-filter-state' }, h('option', { value: '' }, 'Any state'), STATES.map((s) => h('option', { value: s }, s.replace('_', ' '))));
-    const size = h('select', { id: 'key-page-size' }, ['10', '25', '50', '100'].map((n) => h('option', { value: n, selected: n === '25' }, `${n} a page`)));
+    const search = h('input', {
+      type: 'search',
+      id: 'key-search',
+      placeholder: 'Name, description, alias or id',
+      maxlength: '256',
+    });
+    const type = h(
+      'select',
+      { id: 'key-filter-type' },
+      h('option', { value: '' }, 'Any type'),
+      Object.entries(KEY_TYPES).map(([v, t]) => h('option', { value: v }, t.label)),
+    );
+    const state = h(
+      'select',
+      { id: 'key-filter-state' },
+      h('option', { value: '' }, 'Any state'),
+      STATES.map((s) => h('option', { value: s }, s.replace('_', ' '))),
+    );
+    const size = h(
+      'select',
+      { id: 'key-page-size' },
+      ['10', '25', '50', '100'].map((n) => h('option', { value: n, selected: n === '25' }, `${n} a page`)),
+    );
     const prev = h('button', { type: 'button', class: 'secondary', id: 'keys-prev' }, '← Previous');
     const next = h('button', { type: 'button', class: 'secondary', id: 'keys-next' }, 'Next →');
     const status = h('span', { class: 'muted', id: 'keys-status' });
@@ -438,7 +621,11 @@
       prev.disabled = page === 0;
       next.disabled = !res.nextCursor;
       const first = page * Number(size.value) + 1;
-      status.textContent = res.keys.length ? `Keys ${first}–${first + res.keys.length - 1}` : page === 0 ? 'No keys match.' : 'No more keys.';
+      status.textContent = res.keys.length
+        ? `Keys ${first}–${first + res.keys.length - 1}`
+        : page === 0
+          ? 'No keys match.'
+          : 'No more keys.';
     };
     const restart = () => {
       page = 0;
@@ -466,7 +653,10 @@
     await load();
     const filters = h(
       'form',
-      { class: 'filters', id: 'key-filters', onsubmit: (ev) => {
+      {
+        class: 'filters',
+        id: 'key-filters',
+        onsubmit: (ev) => {
           ev.preventDefault();
           act(null, restart);
         },
@@ -482,10 +672,32 @@
         { class: 'card' },
         h('h2', {}, 'Keys'),
         filters,
-        h('table', { id: 'keys', class: 'rt' }, h('thead', {}, h('tr', {}, KEY_COLUMNS.map((c) => h('th', {}, c)))), tbody),
+        h(
+          'table',
+          { id: 'keys', class: 'rt' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              KEY_COLUMNS.map((c) => h('th', {}, c)),
+            ),
+          ),
+          tbody,
+        ),
         h('div', { class: 'pager' }, prev, status, next),
       ),
-      h('section', { class: 'card' }, h('details', { id: 'new-key' }, h('summary', {}, h('h2', { class: 'inline' }, 'Create a key')), createKeyForm(tenantId, () => restart()))),
+      h(
+        'section',
+        { class: 'card' },
+        h(
+          'details',
+          { id: 'new-key' },
+          h('summary', {}, h('h2', { class: 'inline' }, 'Create a key')),
+          createKeyForm(tenantId, () => restart()),
+        ),
+      ),
     ];
   }
 
@@ -493,13 +705,18 @@
 
   async function ovhCredentials(b) {
     const base = `/v2/okms/resource/${enc(b.externalId)}/credential`;
-    const [creds, policies] = await Promise.all([api('GET', base), api('GET', `/admin/ovh/domains/${enc(b.externalId)}/policies`).catch(() => [])]);
+    const [creds, policies] = await Promise.all([
+      api('GET', base),
+      api('GET', `/admin/ovh/domains/${enc(b.externalId)}/policies`).catch(() => []),
+    ]);
     const columns = ['Name', 'Status', 'Identities', 'Type', 'Expires', 'Id', ''];
     const rows = creds.map((c) => {
       const revoke = h('button', { type: 'button', class: 'danger', disabled: c.status !== 'READY' && c.status !== 'CREATING' }, 'Revoke');
       revoke.addEventListener('click', () =>
         act(revoke, async () => {
-          const ok = confirm(`Revoke the access certificate "${c.name}" (${c.id})?\n\nClients using it are refused at once. This cannot be undone; issue a new credential to restore access.`);
+          const ok = confirm(
+            `Revoke the access certificate "${c.name}" (${c.id})?\n\nClients using it are refused at once. This cannot be undone; issue a new credential to restore access.`,
+          );
           if (!ok) return;
           await api('DELETE', `${base}/${enc(c.id)}`);
           flash(`Credential ${c.name} revoked.`);
@@ -508,19 +725,39 @@
       );
       return {
         attrs: { dataset: { credentialId: c.id } },
-        cells: [c.name, td({ class: 'cred-status' }, c.status), c.identityURNs.map((u) => h('div', { class: 'wrap' }, u)), c.certificateType, when(c.expiredAt), shortId(c.id), revoke],
+        cells: [
+          c.name,
+          td({ class: 'cred-status' }, c.status),
+          c.identityURNs.map((u) => h('div', { class: 'wrap' }, u)),
+          c.certificateType,
+          when(c.expiredAt),
+          shortId(c.id),
+          revoke,
+        ],
       };
     });
     return [
       h('h3', {}, `OVH domain ${b.externalId}`),
-      rows.length ? table({ class: 'credentials stack', dataset: { okmsId: b.externalId } }, columns, rows) : h('p', { class: 'muted' }, 'No access certificates.'),
-      h('p', { class: 'muted small' }, policies.length ? `IAM policies: ${policies.map((p) => p.name).join(', ')}` : 'No IAM policies: every identity of a valid certificate may use every key.'),
+      rows.length
+        ? table({ class: 'credentials stack', dataset: { okmsId: b.externalId } }, columns, rows)
+        : h('p', { class: 'muted' }, 'No access certificates.'),
+      h(
+        'p',
+        { class: 'muted small' },
+        policies.length
+          ? `IAM policies: ${policies.map((p) => p.name).join(', ')}`
+          : 'No IAM policies: every identity of a valid certificate may use every key.',
+      ),
     ];
   }
 
   async function huaweiCredentials(projects) {
     const users = (await api('GET', '/admin/huawei/users')).filter((u) => u.projects.some((p) => projects.includes(p.id)));
-    if (!users.length) return [h('h3', {}, `Huawei project ${projects.join(', ')}`), h('p', { class: 'muted' }, 'No IAM users with a role in this project.')];
+    if (!users.length)
+      return [
+        h('h3', {}, `Huawei project ${projects.join(', ')}`),
+        h('p', { class: 'muted' }, 'No IAM users with a role in this project.'),
+      ];
     const keys = await Promise.all(users.map((u) => api('GET', `/admin/huawei/users/${enc(u.id)}/access-keys`)));
     const columns = ['User', 'Roles', 'Enabled', 'Access keys', 'Created'];
     return [
@@ -534,7 +771,17 @@
             `${u.domain.name} / ${u.name}`,
             u.projects.filter((p) => projects.includes(p.id)).map((p) => h('div', {}, `${p.id}: ${p.roles.join(', ')}`)),
             u.enabled ? 'yes' : 'no',
-            keys[i].length ? keys[i].map((k) => h('div', { class: 'access-key' }, h('span', { class: 'mono' }, k.access), ` ${k.status}`, k.description ? ` · ${k.description}` : '')) : h('span', { class: 'muted' }, 'none'),
+            keys[i].length
+              ? keys[i].map((k) =>
+                  h(
+                    'div',
+                    { class: 'access-key' },
+                    h('span', { class: 'mono' }, k.access),
+                    ` ${k.status}`,
+                    k.description ? ` · ${k.description}` : '',
+                  ),
+                )
+              : h('span', { class: 'muted' }, 'none'),
             when(u.created_at),
           ],
         })),
@@ -545,7 +792,11 @@
   async function cseSummary(instances) {
     const cfg = await api('GET', '/admin/cse');
     const out = [h('h3', {}, `CSE instance ${instances.join(', ')}`)];
-    if (!cfg.enabled || !instances.includes(cfg.instance)) return [...out, h('p', { class: 'muted' }, 'This gateway does not serve this KACLS instance (no CSE configuration for it is loaded).')];
+    if (!cfg.enabled || !instances.includes(cfg.instance))
+      return [
+        ...out,
+        h('p', { class: 'muted' }, 'This gateway does not serve this KACLS instance (no CSE configuration for it is loaded).'),
+      ];
     const prop = (label, value) => [h('dt', {}, label), h('dd', { class: 'wrap' }, value)];
     const list = (xs, empty = 'none') => (xs.length ? xs.map((x) => h('div', {}, x)) : h('span', { class: 'muted' }, empty));
     return [
@@ -556,8 +807,17 @@
         prop('Name', cfg.name || '—'),
         prop('KACLS URL', cfg.kaclsUrl),
         prop('Configuration file', cfg.file || '—'),
-        prop('Identity providers', list(cfg.identityProviders.map((p) => `${p.name ? `${p.name}: ` : ''}${p.issuer} (audiences ${p.audiences.join(', ')})`))),
-        prop('Authorization issuers', list(cfg.authorizationIssuers.map((a) => `${a.issuer}${a.application ? ` (${a.application})` : ''}`), 'Google’s (default)')),
+        prop(
+          'Identity providers',
+          list(cfg.identityProviders.map((p) => `${p.name ? `${p.name}: ` : ''}${p.issuer} (audiences ${p.audiences.join(', ')})`)),
+        ),
+        prop(
+          'Authorization issuers',
+          list(
+            cfg.authorizationIssuers.map((a) => `${a.issuer}${a.application ? ` (${a.application})` : ''}`),
+            'Google’s (default)',
+          ),
+        ),
         prop('Authorization audience', cfg.authorizationAudience),
         prop('Privileged users', list(cfg.privilegedUsers)),
         prop('Guests', cfg.allowGuests ? 'allowed' : 'refused'),
@@ -582,7 +842,9 @@
         table(
           { class: 'stack' },
           ['Dialect', 'Name', 'Status', 'Identities', 'Expires', 'Id'],
-          others.map((c) => ({ cells: [c.dialect, c.name, c.status, td({ class: 'wrap' }, c.identities.join(', ')), when(c.expiresAt), shortId(c.id)] })),
+          others.map((c) => ({
+            cells: [c.dialect, c.name, c.status, td({ class: 'wrap' }, c.identities.join(', ')), when(c.expiresAt), shortId(c.id)],
+          })),
         ),
       );
     }
@@ -599,7 +861,14 @@
       h(
         'section',
         { class: 'card' },
-        h('dl', { class: 'props' }, h('dt', {}, 'Id'), h('dd', { class: 'mono wrap' }, tenant.id), h('dt', {}, 'Bound to'), h('dd', {}, tenant.bindings.length ? tenant.bindings.map((b) => h('div', { class: 'wrap' }, bindingText(b))) : 'nothing')),
+        h(
+          'dl',
+          { class: 'props' },
+          h('dt', {}, 'Id'),
+          h('dd', { class: 'mono wrap' }, tenant.id),
+          h('dt', {}, 'Bound to'),
+          h('dd', {}, tenant.bindings.length ? tenant.bindings.map((b) => h('div', { class: 'wrap' }, bindingText(b))) : 'nothing'),
+        ),
         h('p', {}, h('a', { href: `#/audit?tenant=${enc(tenant.id)}` }, 'Audit events of this tenant')),
       ),
       keys,
@@ -609,14 +878,25 @@
 
   // ---- Views: one key -----------------------------------------------------------------------
 
-  const DEACTIVATION_REASONS = ['unspecified', 'key_compromise', 'ca_compromise', 'affiliation_changed', 'superseded', 'cessation_of_operation', 'privilege_withdrawn'];
+  const DEACTIVATION_REASONS = [
+    'unspecified',
+    'key_compromise',
+    'ca_compromise',
+    'affiliation_changed',
+    'superseded',
+    'cessation_of_operation',
+    'privilege_withdrawn',
+  ];
   const DELETABLE = ['deactivated', 'compromised', 'pending_deletion'];
 
   async function keyView(tenantId, keyId) {
     const base = `/admin/tenants/${enc(tenantId)}/keys/${enc(keyId)}`;
     const k = await api('GET', base);
     const reload = () => route();
-    const prop = (label, value, cls) => [h('dt', {}, label), h('dd', { class: cls, dataset: { prop: label.toLowerCase().replace(/\W+/g, '-') } }, value)];
+    const prop = (label, value, cls) => [
+      h('dt', {}, label),
+      h('dd', { class: cls, dataset: { prop: label.toLowerCase().replace(/\W+/g, '-') } }, value),
+    ];
     const props = h(
       'dl',
       { class: 'props', id: 'key-props' },
@@ -640,10 +920,25 @@
 
     const sections = [];
     if (k.state === 'destroyed') {
-      sections.push(h('section', { class: 'card' }, h('p', { class: 'warning' }, 'This key is destroyed: its material is erased and data encrypted with it cannot be decrypted. Its metadata is kept for the audit trail.')));
+      sections.push(
+        h(
+          'section',
+          { class: 'card' },
+          h(
+            'p',
+            { class: 'warning' },
+            'This key is destroyed: its material is erased and data encrypted with it cannot be decrypted. Its metadata is kept for the audit trail.',
+          ),
+        ),
+      );
     } else {
       const newName = h('input', { name: 'name', id: 'rename-name', value: k.name, required: true, maxlength: '256' });
-      const newDescription = h('input', { name: 'description', id: 'rename-description', value: k.description, maxlength: '1024' });
+      const newDescription = h('input', {
+        name: 'description',
+        id: 'rename-description',
+        value: k.description,
+        maxlength: '1024',
+      });
       sections.push(
         h(
           'section',
@@ -672,9 +967,17 @@
 
       const state = [h('h2', {}, 'State')];
       if (k.state === 'active' || k.state === 'pre_active') {
-        const reason = h('select', { name: 'reason', id: 'deactivate-reason' }, DEACTIVATION_REASONS.map((r) => h('option', { value: r }, r.replace(/_/g, ' '))));
+        const reason = h(
+          'select',
+          { name: 'reason', id: 'deactivate-reason' },
+          DEACTIVATION_REASONS.map((r) => h('option', { value: r }, r.replace(/_/g, ' '))),
+        );
         state.push(
-          h('p', {}, 'A deactivated key no longer encrypts or signs; it still decrypts and verifies existing data, and it can be activated again.'),
+          h(
+            'p',
+            {},
+            'A deactivated key no longer encrypts or signs; it still decrypts and verifies existing data, and it can be activated again.',
+          ),
           h(
             'form',
             {
@@ -740,28 +1043,73 @@
 
     const events = await api('GET', `/admin/audit?key=${enc(k.id)}&limit=20&hideConsoleReads=true`);
     sections.push(
-      h('section', { class: 'card' }, h('h2', {}, 'Recent events of this key'), auditTable(events.events, () => undefined, false), h('p', {}, h('a', { href: `#/audit?key=${enc(k.id)}` }, 'All events of this key'))),
+      h(
+        'section',
+        { class: 'card' },
+        h('h2', {}, 'Recent events of this key'),
+        auditTable(events.events, () => undefined, false),
+        h('p', {}, h('a', { href: `#/audit?key=${enc(k.id)}` }, 'All events of this key')),
+      ),
     );
 
-    return [h('p', {}, h('a', { href: tenantHref(tenantId) }, '← Keys of the tenant')), h('h1', { class: 'wrap' }, `Key ${k.name}`), h('section', { class: 'card' }, props), sections];
+    return [
+      h('p', {}, h('a', { href: tenantHref(tenantId) }, '← Keys of the tenant')),
+      h('h1', { class: 'wrap' }, `Key ${k.name}`),
+      h('section', { class: 'card' }, props),
+      sections,
+    ];
   }
 
   // ---- Views: audit -------------------------------------------------------------------------
 
   const AUDIT_COLUMNS = ['Time', 'Tenant', 'Who', 'Action', 'Key', 'Outcome', 'Details'];
-  const detailsText = (d) => (d ? Object.entries(d).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '');
+  const detailsText = (d) =>
+    d
+      ? Object.entries(d)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ')
+      : '';
 
   function auditRow(e, tenantName, withTenant = true) {
     const cols = withTenant ? AUDIT_COLUMNS : AUDIT_COLUMNS.filter((c) => c !== 'Tenant');
     const details = detailsText(e.details);
     const cells = [
       td({ class: 'nowrap' }, when(e.at)),
-      withTenant ? (e.tenantId ? h('a', { href: tenantHref(e.tenantId), class: 'clip', title: `${tenantName(e.tenantId) || ''} ${e.tenantId}`.trim() }, tenantName(e.tenantId) || `${e.tenantId.slice(0, 8)}…`) : '—') : undefined,
-      td({ class: 'who' }, h('span', { class: 'dialect' }, e.dialect), ' ', h('span', { class: 'principal', title: e.principal }, e.principal)),
+      withTenant
+        ? e.tenantId
+          ? h(
+              'a',
+              {
+                href: tenantHref(e.tenantId),
+                class: 'clip',
+                title: `${tenantName(e.tenantId) || ''} ${e.tenantId}`.trim(),
+              },
+              tenantName(e.tenantId) || `${e.tenantId.slice(0, 8)}…`,
+            )
+          : '—'
+        : undefined,
+      td(
+        { class: 'who' },
+        h('span', { class: 'dialect' }, e.dialect),
+        ' ',
+        h('span', { class: 'principal', title: e.principal }, e.principal),
+      ),
       td({ class: 'nowrap' }, e.action),
-      e.keyId && e.tenantId ? h('a', { href: keyHref(e.tenantId, e.keyId), class: 'nowrap', title: e.keyId }, `${e.keyId.slice(0, 8)}…`) : e.keyId ? shortId(e.keyId) : '—',
-      td({ class: e.outcome === 'allowed' ? 'outcome' : 'outcome error' }, e.outcome, e.errorKind ? h('div', { class: 'small' }, e.errorKind) : ''),
-      td({ class: 'details' }, details ? h('span', { class: 'mono wrap' }, details) : '', e.requestId ? h('div', { class: 'muted small' }, 'request ', shortId(e.requestId)) : ''),
+      e.keyId && e.tenantId
+        ? h('a', { href: keyHref(e.tenantId, e.keyId), class: 'nowrap', title: e.keyId }, `${e.keyId.slice(0, 8)}…`)
+        : e.keyId
+          ? shortId(e.keyId)
+          : '—',
+      td(
+        { class: e.outcome === 'allowed' ? 'outcome' : 'outcome error' },
+        e.outcome,
+        e.errorKind ? h('div', { class: 'small' }, e.errorKind) : '',
+      ),
+      td(
+        { class: 'details' },
+        details ? h('span', { class: 'mono wrap' }, details) : '',
+        e.requestId ? h('div', { class: 'muted small' }, 'request ', shortId(e.requestId)) : '',
+      ),
     ].filter((c) => c !== undefined);
     return row(cols, { attrs: { dataset: { action: e.action, outcome: e.outcome } }, cells });
   }
@@ -769,10 +1117,51 @@
   function auditTable(events, tenantName, withTenant = true) {
     if (!events.length) return h('p', { class: 'muted' }, 'No events.');
     const cols = withTenant ? AUDIT_COLUMNS : AUDIT_COLUMNS.filter((c) => c !== 'Tenant');
-    return h('table', { class: 'rt audit stack' }, h('thead', {}, h('tr', {}, cols.map((c) => h('th', {}, c)))), h('tbody', {}, events.map((e) => auditRow(e, tenantName, withTenant))));
+    return h(
+      'table',
+      { class: 'rt audit stack' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          cols.map((c) => h('th', {}, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        events.map((e) => auditRow(e, tenantName, withTenant)),
+      ),
+    );
   }
 
-  const COMMON_ACTIONS = ['key.create', 'key.import', 'key.get', 'key.list', 'key.update', 'key.activate', 'key.deactivate', 'key.schedule_deletion', 'key.cancel_deletion', 'key.destroy', 'key.rotate', 'key.encrypt', 'key.decrypt', 'key.generate_data_key', 'key.sign', 'key.verify', 'key.get_public_key', 'random', 'tenant.create', 'credential.create', 'credential.revoke', 'policy.set', 'token.issue'];
+  const COMMON_ACTIONS = [
+    'key.create',
+    'key.import',
+    'key.get',
+    'key.list',
+    'key.update',
+    'key.activate',
+    'key.deactivate',
+    'key.schedule_deletion',
+    'key.cancel_deletion',
+    'key.destroy',
+    'key.rotate',
+    'key.encrypt',
+    'key.decrypt',
+    'key.generate_data_key',
+    'key.sign',
+    'key.verify',
+    'key.get_public_key',
+    'random',
+    'tenant.create',
+    'credential.create',
+    'credential.revoke',
+    'policy.set',
+    'token.issue',
+  ];
   /** `datetime-local` shows local time; the API takes ISO 8601. */
   const toLocalInput = (iso) => {
     if (!iso) return '';
@@ -784,17 +1173,50 @@
   async function auditView(params) {
     const names = await tenantNames();
     const q = new URLSearchParams({ limit: '50' });
-    for (const f of ['tenant', 'key', 'principal', 'action', 'outcome', 'dialect', 'since', 'until']) if (params.get(f)) q.set(f, params.get(f));
+    for (const f of ['tenant', 'key', 'principal', 'action', 'outcome', 'dialect', 'since', 'until'])
+      if (params.get(f)) q.set(f, params.get(f));
     const showConsole = params.get('console') === 'show';
     q.set('hideConsoleReads', showConsole ? 'false' : 'true');
     const page = await api('GET', `/admin/audit?${q}`);
 
     const field = (label, input) => h('label', {}, label, input);
-    const tenant = h('select', { id: 'audit-tenant' }, h('option', { value: '' }, 'All tenants'), names.tenants.map((t) => h('option', { value: t.id, selected: t.id === params.get('tenant') || t.name === params.get('tenant') }, t.name)));
-    const key = h('input', { id: 'audit-key', type: 'search', placeholder: 'Key id', value: params.get('key') || '', maxlength: '36', spellcheck: 'false' });
-    const principal = h('input', { id: 'audit-principal', type: 'search', placeholder: 'Contains…', value: params.get('principal') || '', maxlength: '256' });
-    const action = h('select', { id: 'audit-action' }, h('option', { value: '' }, 'Any action'), [...new Set([...COMMON_ACTIONS, params.get('action')].filter(Boolean))].map((a) => h('option', { value: a, selected: a === params.get('action') }, a)));
-    const outcome = h('select', { id: 'audit-outcome' }, h('option', { value: '' }, 'Any outcome'), ['allowed', 'denied', 'failed'].map((o) => h('option', { value: o, selected: o === params.get('outcome') }, o)));
+    const tenant = h(
+      'select',
+      { id: 'audit-tenant' },
+      h('option', { value: '' }, 'All tenants'),
+      names.tenants.map((t) =>
+        h('option', { value: t.id, selected: t.id === params.get('tenant') || t.name === params.get('tenant') }, t.name),
+      ),
+    );
+    const key = h('input', {
+      id: 'audit-key',
+      type: 'search',
+      placeholder: 'Key id',
+      value: params.get('key') || '',
+      maxlength: '36',
+      spellcheck: 'false',
+    });
+    const principal = h('input', {
+      id: 'audit-principal',
+      type: 'search',
+      placeholder: 'Contains…',
+      value: params.get('principal') || '',
+      maxlength: '256',
+    });
+    const action = h(
+      'select',
+      { id: 'audit-action' },
+      h('option', { value: '' }, 'Any action'),
+      [...new Set([...COMMON_ACTIONS, params.get('action')].filter(Boolean))].map((a) =>
+        h('option', { value: a, selected: a === params.get('action') }, a),
+      ),
+    );
+    const outcome = h(
+      'select',
+      { id: 'audit-outcome' },
+      h('option', { value: '' }, 'Any outcome'),
+      ['allowed', 'denied', 'failed'].map((o) => h('option', { value: o, selected: o === params.get('outcome') }, o)),
+    );
     const since = h('input', { id: 'audit-since', type: 'datetime-local', value: toLocalInput(params.get('since')) });
     const until = h('input', { id: 'audit-until', type: 'datetime-local', value: toLocalInput(params.get('until')) });
     const consoleReads = h('input', { id: 'audit-console', type: 'checkbox', checked: showConsole });
@@ -825,7 +1247,12 @@
       field('From', since),
       field('Until', until),
       h('label', { class: 'check' }, consoleReads, "Show the console's own reads"),
-      h('div', { class: 'filter-buttons' }, h('button', { type: 'submit' }, 'Apply'), h('a', { href: '#/audit', class: 'button secondary' }, 'Clear')),
+      h(
+        'div',
+        { class: 'filter-buttons' },
+        h('button', { type: 'submit' }, 'Apply'),
+        h('a', { href: '#/audit', class: 'button secondary' }, 'Clear'),
+      ),
     );
 
     const results = h('div', { id: 'audit-results' }, auditTable(page.events, names.name));
@@ -843,7 +1270,17 @@
     return [
       h('h1', {}, 'Audit events'),
       h('section', { class: 'card' }, form),
-      h('section', { class: 'card', id: 'audit' }, h('p', { class: 'muted small' }, showConsole ? 'Including the console’s own reads.' : 'The console’s own reads (key.get, key.list by admin-console) are hidden.'), results, more),
+      h(
+        'section',
+        { class: 'card', id: 'audit' },
+        h(
+          'p',
+          { class: 'muted small' },
+          showConsole ? 'Including the console’s own reads.' : 'The console’s own reads (key.get, key.list by admin-console) are hidden.',
+        ),
+        results,
+        more,
+      ),
     ];
   }
 
