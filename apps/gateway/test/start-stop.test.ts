@@ -69,8 +69,10 @@ describe.skipIf(process.platform !== 'linux')('stopping the README start command
       dirs.push(dir);
       const dataDir = join(dir, 'data');
       const ports = { admin: await freePort(), ovh: await freePort(), huawei: await freePort(), cse: await freePort() };
+      // The README's start command uses embedded PGlite: a DATABASE_URL from CI would point it at a shared database.
+      const { DATABASE_URL: _db, ...inherited } = process.env;
       const env = {
-        ...process.env,
+        ...inherited,
         POLYKMS_DATA_DIR: dataDir,
         POLYKMS_ADMIN_PORT: String(ports.admin),
         POLYKMS_OVH_PORT: String(ports.ovh),
