@@ -1,17 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, openTestKms } from '../testing.ts';
-
-const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], msg?: RegExp) => {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a KmsError').toBeInstanceOf(KmsError);
-  expect((e as KmsError).kind).toBe(kind);
-  if (msg) expect((e as KmsError).message).toMatch(msg);
-};
+import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('list on %s', (backend) => {
   let kms: Kms;
