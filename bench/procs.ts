@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { loadCa } from '@polykms/pki';
 import { echoBaseline } from './baselines.ts';
 import type { DialectBench, Plan } from './dialect.ts';
@@ -18,11 +19,16 @@ export interface RunOpts {
   concurrency: number;
   /** Absent: the old mode, everything in this process (the load generator on a worker thread). */
   pin?: Pinning | undefined;
+  /**
+   * A checkout of an earlier commit whose `bench/serve.ts` speaks this bench's protocol: its gateway is
+   * measured in the same slices, pinned the same way, as the reference row 'before'.
+   */
+  before?: string | undefined;
 }
 
 /** A bench server process (`serve.ts`) pinned to `cpus`, once it listens for calls. */
-async function serverProcess(label: string, cpus: number[]) {
-  const child = spawnNode([new URL('./serve.ts', import.meta.url).pathname], cpus);
+async function serverProcess(label: string, cpus: number[], script = new URL('./serve.ts', import.meta.url).pathname) {
+  const child = spawnNode([script], cpus);
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code, signal) => reject(new Error(`${label} exited (${signal ?? code}) while starting`)));
@@ -53,6 +59,7 @@ function verifyPinning(procs: [string, number | undefined, number[]][]) {
 async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promise<Row[]> {
   let gw: Awaited<ReturnType<typeof serverProcess>> | undefined;
   let ref: Awaited<ReturnType<typeof serverProcess>> | undefined;
+  let old: Awaited<ReturnType<typeof serverProcess>> | undefined;
   const loads: RemoteClient[] = [];
   try {
     gw = await serverProcess(`${name} gateway`, o.pin.server);
@@ -68,6 +75,14 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
     const gwLoad = new RemoteClient(plan.port, plan.tls, o.concurrency, { cpus: o.pin.load });
     const refLoad = new RemoteClient(port, plan.tls, o.concurrency, { cpus: o.pin.load });
     loads.push(gwLoad, refLoad);
+    let before: { plan: Plan; load: RemoteClient; pid: number; settle: () => Promise<unknown> } | undefined;
+    if (o.before) {
+      const b = (old = await serverProcess(`${name} gateway (before)`, o.pin.server, join(o.before, 'bench', 'serve.ts')));
+      const bplan = (await b.call({ call: 'setup', suite: name, concurrency: o.concurrency })).plan as Plan;
+      const load = new RemoteClient(bplan.port, bplan.tls, o.concurrency, { cpus: o.pin.load });
+      loads.push(load);
+      before = { plan: bplan, load, pid: b.pid, settle: () => b.call({ call: 'settle' }) };
+    }
     const [g, r] = [gw, ref];
     const rows: Row[] = [];
     for (const row of plan.rows) {
@@ -78,6 +93,15 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
         loadPid: refLoad.pid,
         settle: () => r.call({ call: 'settle' }),
       }));
+      const earlier = before?.plan.rows.find((x) => x.scenario === row.scenario);
+      if (before && earlier)
+        references.push({
+          name: 'before',
+          run: before.load.load(earlier.subject),
+          pid: before.pid,
+          loadPid: before.load.pid,
+          settle: before.settle,
+        });
       const subject: Entry = {
         name: row.scenario,
         run: gwLoad.load(row.subject),
@@ -98,6 +122,7 @@ async function pinnedDialect(name: string, o: RunOpts & { pin: Pinning }): Promi
   } finally {
     for (const l of loads) await l.close();
     await stop(ref);
+    await stop(old);
     await stop(gw);
   }
 }

@@ -68,7 +68,9 @@ const threadTicks = () => {
 };
 const ticks0 = threadTicks();
 const c0 = process.cpuUsage();
+const a0 = { batches: kms.audit.batches, written: kms.audit.written };
 const m = await measure(op, 32, Number(process.argv[3] ?? 4000));
+console.log('audit events a batch', ((kms.audit.written - a0.written) / (kms.audit.batches - a0.batches)).toFixed(1));
 const cu = process.cpuUsage(c0);
 const perReq = [...threadTicks()].map(([tid, t]) => [tid, ((t - (ticks0.get(tid) ?? 0)) * 1e4) / m.ops] as const);
 if (process.env.THREADS)
@@ -77,7 +79,10 @@ if (process.env.THREADS)
     perReq
       .filter(([, us]) => us >= 1)
       .sort((a, b) => b[1] - a[1])
-      .map(([tid, us]) => `${tid === String(process.pid) ? 'loop' : tid}=${us.toFixed(0)}`)
+      .map(
+        ([tid, us]) =>
+          `${tid === String(process.pid) ? 'loop' : tid + ':' + readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()}=${us.toFixed(0)}`,
+      )
       .join(' '),
   );
 console.log(

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { printTable, writeJson, type Row } from './harness.ts';
 import { favourEventLoop } from '@polykms/core/threads';
@@ -6,7 +8,7 @@ import { runSuite, type Pinning } from './procs.ts';
 import { SUITE_NAMES } from './suites.ts';
 
 const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
-                  [--server-cpus LIST] [--load-cpus LIST] [--shared]
+                  [--server-cpus LIST] [--load-cpus LIST] [--shared] [--before DIR]
 
 Each dialect's gateway listener runs in its own process pinned to --server-cpus (default: the first CPU
 this process may use), with the store, logging, metrics and audit of \`pnpm start\`; its reference
@@ -14,6 +16,8 @@ servers (the bare echo, the row's crypto alone, over the same transport) run in 
 same way, alternating with it in slices; the load generators run in processes pinned to --load-cpus
 (default: the other CPUs). Prints req/s per server core, p50/p99, the CPU time a request costs the
 gateway process (from /proc) and the ratios. core and scale run in a process pinned to --server-cpus.
+--before DIR: also measure, in the same slices and pinned the same way, the gateway of the checkout DIR
+(an earlier commit with this bench/ in it); each row then reports its ratio to 'before'.
 --shared: the old mode, everything in this process (the load generator on a worker thread), unpinned.
 With DATABASE_URL set, the suites run on that Postgres; otherwise on embedded PGlite.`;
 
@@ -26,6 +30,7 @@ const { values, positionals } = parseArgs({
     'server-cpus': { type: 'string' },
     'load-cpus': { type: 'string' },
     shared: { type: 'boolean', default: false },
+    before: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -43,6 +48,10 @@ const ms = Number(values.duration) * 1000;
 const concurrency = Number(values.concurrency);
 if (!(ms > 0) || !(concurrency > 0)) fail('--duration and --concurrency must be positive numbers');
 
+if (values.before !== undefined) {
+  if (values.shared) fail('--before needs the pinned mode (not --shared)');
+  if (!existsSync(join(values.before, 'bench', 'serve.ts'))) fail(`--before: ${values.before} has no bench/serve.ts`);
+}
 let pin: Pinning | undefined;
 if (!values.shared) {
   if (!canPin()) fail('pinning needs Linux with /proc and taskset (util-linux); --shared runs everything in one process, unpinned');
@@ -77,6 +86,6 @@ if (!values.shared) {
   await favourEventLoop();
 }
 const rows: Row[] = [];
-for (const w of wanted) rows.push(...(await runSuite(w, { ms, concurrency, pin })));
+for (const w of wanted) rows.push(...(await runSuite(w, { ms, concurrency, pin, before: values.before })));
 printTable(rows);
 if (values.json) writeJson(values.json, rows);

@@ -25,6 +25,10 @@ export async function openBenchKms(suite: string) {
     /** What the gateway gives each dialect's listener. */
     obs: { log, metrics },
     async close() {
+      const a = kms.audit;
+      console.error(
+        `${suite}: audit ${a.written} events in ${a.batches} batches (${(a.written / Math.max(1, a.batches)).toFixed(1)} a batch)`,
+      );
       await kms.close();
       await db.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });

@@ -46,6 +46,9 @@ export class AuditTrail {
   private closed = false;
   /** Events not recorded (store refusing, queue full, trail closed): each one's operation failed, and it was logged at error level. */
   dropped = 0;
+  /** Batches and events written so far: their ratio is how much the group commit gathered. */
+  batches = 0;
+  written = 0;
   /** Events waiting for the store or being written. */
   get pending() {
     return this.queue.length + this.inFlight;
@@ -182,6 +185,8 @@ export class AuditTrail {
     const events = batch.map((w) => w.e);
     try {
       const sealed = await this.write(events);
+      this.batches++;
+      this.written += events.length;
       this.committed(events, sealed);
       for (const w of batch) w.resolve();
     } catch (err) {
