@@ -14,7 +14,8 @@ const HELP: Record<string, string> = {
   '': `usage: polykms <command> [options]
 
 commands:
-  serve                 start the gateway (same as pnpm start); --dialect ovh|huawei|cse (repeatable) serves only those
+  serve                 start the gateway (same as pnpm start); --dialect ovh|huawei|cse (repeatable) serves only those;
+                        --workers N: processes serving the listeners (default: the cores available)
   migrate               apply database migrations and exit
   tenant create NAME    create a tenant
   tenant list           list tenants
@@ -92,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       password: { type: 'string' },
       file: { type: 'string' },
       dialect: { type: 'string', multiple: true },
+      workers: { type: 'string' },
       config: { type: 'string' },
       tenant: { type: 'string' },
       type: { type: 'string' },
@@ -121,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+  }
+  if (values.workers !== undefined) {
+    if (cmd !== 'serve') throw new UsageError('--workers is an option of serve');
+    process.env.POLYKMS_WORKERS = values.workers;
   }
   const cfg = configFromEnv();
   if (cmd === 'serve') {

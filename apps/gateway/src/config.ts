@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 // The threads module alone: a CLI call that only talks to a running gateway does not load the store.
@@ -37,8 +38,11 @@ export interface GatewayConfig {
   huaweiTokenTtlSeconds: number;
   /** The CSE (KACLS) configuration file; without it CSE answers /status and refuses every token. */
   cseConfigFile: string | undefined;
+  /** Processes serving the listeners (one event loop each); the cores available by default. */
+  workers: number;
 }
 
+const MAX_WORKERS = 256;
 const portNumber = z.number().int().min(0).max(65535);
 /** The file form: the same knobs, in camelCase, all optional. */
 const FileSchema = z.strictObject({
@@ -71,6 +75,7 @@ const FileSchema = z.strictObject({
     })
     .optional(),
   cse: z.strictObject({ configFile: z.string().min(1).optional() }).optional(),
+  workers: z.number().int().min(1).max(MAX_WORKERS).optional(),
 });
 export type ConfigFile = z.infer<typeof FileSchema>;
 
@@ -79,6 +84,15 @@ function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0-65535); got '${v}'`);
+  return n;
+}
+
+function workerCount(env: NodeJS.ProcessEnv, dflt: number): number {
+  const v = env.POLYKMS_WORKERS;
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS)
+    throw new Error(`POLYKMS_WORKERS must be a whole number from 1 to ${MAX_WORKERS}; got '${v}'`);
   return n;
 }
 
@@ -152,5 +166,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
     deletionSweepMs: (f.deletionSweepSeconds ?? 60) * 1000,
     huaweiTokenTtlSeconds: ttl,
     cseConfigFile: cseFile,
+    workers: workerCount(env, f.workers ?? availableParallelism()),
   };
 }

@@ -2,7 +2,7 @@ import { renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { Kms } from '@polykms/core';
+import { Kms, type StorePeer } from '@polykms/core';
 import { Metrics, serveHttps, type HttpsServer } from '@polykms/http';
 import { pino, type Logger } from 'pino';
 import { gatewayCa, type Ca } from '@polykms/pki';
@@ -84,11 +84,16 @@ const STARTERS: Record<Dialect, Starter | undefined> = {
 };
 
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
-export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<Gateway> {
+export async function startGateway(
+  cfg: GatewayConfig,
+  log: Logger = pino({ level: cfg.logLevel }),
+  opts: { storePeer?: StorePeer } = {},
+): Promise<Gateway> {
   checkAdminListener(cfg);
   const kms = await Kms.open({
     databaseUrl: cfg.databaseUrl,
     dataDir: cfg.dataDir,
+    sharedPglite: opts.storePeer,
     logger: log,
     rootKeys: { dataDir: cfg.dataDir },
     serving: true,

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, fetch as undiciFetch, request } from 'undici';
+import { Agent } from 'undici';
+import { adminFetch as sharedAdminFetch, changesEnforcedAcross, poster, provision, type Side } from './consistency.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, freePort } from '@polykms/core/testing';
 
@@ -19,12 +20,7 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
   const token = 'two-process-admin-token-0123456789';
   // The admin port is HTTPS under the gateway CA, which both processes write into their data directory.
   const adminFetch = (port: number, method: string, path: string, body?: unknown) =>
-    undiciFetch(`https://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: new Agent({ connect: { ca: readFileSync(join(dir, 'ca.pem')) } }),
-    });
+    sharedAdminFetch(readFileSync(join(dir, 'ca.pem')), port, token, method, path, body);
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -76,67 +72,16 @@ describe.skipIf(!process.env.DATABASE_URL)('two gateway processes on one Postgre
     const [a, b] = procs as [(typeof procs)[0], (typeof procs)[0]];
     const admin = async (method: string, path: string, body?: unknown) =>
       (await adminFetch(a.ports.admin!, method, path, body)).json() as Promise<any>;
-    const ca = (await admin('GET', '/admin/ca')).certificatePEM as string;
-    const domain = await admin('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
-    const cred = await admin('POST', `/v2/okms/resource/${domain.id}/credential`, {
-      name: 'two',
-      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
-    });
-    const got = await admin('GET', `/v2/okms/resource/${domain.id}/credential/${cred.id}`);
-    const ovh = new Agent({
-      connect: { ca, cert: got.certificatePEM, key: cred.privateKeyPEM, servername: 'localhost' },
-    });
+    const { ca, okmsId, ovhTls } = await provision(admin);
+    const ovh = new Agent({ connect: ovhTls });
     const tls = new Agent({ connect: { ca, servername: 'localhost' } });
-    const post = async (dispatcher: Agent, url: string, body: unknown, headers: Record<string, string> = {}) => {
-      const r = await request(url, {
-        method: 'POST',
-        dispatcher,
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
-      });
-      return { status: r.statusCode, headers: r.headers, json: JSON.parse((await r.body.text()) || 'null') };
-    };
-    const ovhA = `https://localhost:${a.ports.ovh}/api/${domain.id}/v1/servicekey`;
-    const ovhB = `https://localhost:${b.ports.ovh}/api/${domain.id}/v1/servicekey`;
-    const key = (await post(ovh, ovhA, { name: 'shared', type: 'oct', size: 256, operations: ['encrypt', 'decrypt'] })).json.id as string;
-    const ct = (await post(ovh, `${ovhB}/${key}/encrypt`, { plaintext: 'AAAA' })).json.ciphertext;
-    expect((await post(ovh, `${ovhA}/${key}/decrypt`, { ciphertext: ct })).json.plaintext).toBe('AAAA');
-    for (let i = 0; i < 10; i++) {
-      expect((await post(ovh, `${ovhA}/${key}/deactivate`, { reason: 'unspecified' })).status).toBeLessThan(300);
-      const refused = await post(ovh, `${ovhB}/${key}/encrypt`, { plaintext: 'AAAA' });
-      expect(refused.status, `round ${i}: ${JSON.stringify(refused.json)}`).toBe(400);
-      expect((await post(ovh, `${ovhB}/${key}/activate`, {})).status).toBeLessThan(300);
-      expect((await post(ovh, `${ovhA}/${key}/encrypt`, { plaintext: 'AAAA' })).status, `round ${i}`).toBe(200);
-    }
-
-    // The same through Huawei: disabled on A, refused on B at once.
-    const project = 'c0ffee00c0ffee00c0ffee00c0ffee00';
-    await admin('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'bob',
-      password: 'two-proc-password',
-      projects: [{ id: project, roles: ['KMS Administrator'] }],
+    const side = (p: typeof a): Side => ({
+      ovh: `https://localhost:${p.ports.ovh}`,
+      huawei: `https://localhost:${p.ports.huawei}`,
+      ovhPost: poster(ovh),
+      tlsPost: poster(tls),
     });
-    const tok = await post(tls, `https://localhost:${b.ports.huawei}/v3/auth/tokens`, {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: 'bob', password: 'two-proc-password', domain: { name: 'acme' } } },
-        },
-        scope: { project: { id: project } },
-      },
-    });
-    const h = { 'x-auth-token': tok.headers['x-subject-token'] as string };
-    const hw = (g: typeof a, verb: string) => `https://localhost:${g.ports.huawei}/v1.0/${project}/kms/${verb}`;
-    const hk = (await post(tls, hw(a, 'create-key'), { key_alias: 'shared-hw' }, h)).json.key_info.key_id;
-    for (let i = 0; i < 5; i++) {
-      expect((await post(tls, hw(a, 'disable-key'), { key_id: hk }, h)).status).toBe(200);
-      const refused = await post(tls, hw(b, 'encrypt-data'), { key_id: hk, plain_text: 'x' }, h);
-      expect(refused.status, JSON.stringify(refused.json)).toBe(400);
-      expect(refused.json.error.error_code).toBe('KMS.0209');
-      expect((await post(tls, hw(b, 'enable-key'), { key_id: hk }, h)).status).toBe(200);
-      expect((await post(tls, hw(a, 'encrypt-data'), { key_id: hk, plain_text: 'x' }, h)).status).toBe(200);
-    }
+    await changesEnforcedAcross(side(a), side(b), okmsId);
     await ovh.close();
     await tls.close();
   });

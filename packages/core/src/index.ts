@@ -24,6 +24,7 @@ export {
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';
 export type { SealedSecrets } from './secrets.ts';
-export { openStore, type Store, type StoreOptions } from './db/connect.ts';
+export { openStore, shareEmbeddedStore, type Store, type StoreOptions } from './db/connect.ts';
+export type { Peer as StorePeer } from './db/pglite-shared.ts';
 export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
 export type { DialectStorage } from './db/dialect.ts';

@@ -90,7 +90,7 @@ export class Kms {
       log: this.log,
       audit: this.audit,
       cache: this.cache,
-      loader: new KeyLoader(db, { cacheRows: store.driver === 'pglite' }),
+      loader: new KeyLoader(db, { cacheRows: store.exclusive }),
       now: opts.now ?? (() => new Date()),
       keyring,
     };

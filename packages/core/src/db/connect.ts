@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
 import { PgliteThread } from './pglite-thread.ts';
+import { PgliteBroker, PgliteClient, type Peer } from './pglite-shared.ts';
 
 export type Listener = (payload: string) => void;
 
@@ -12,6 +13,8 @@ export type Listener = (payload: string) => void;
 export interface Store {
   readonly db: Kysely<Database>;
   readonly driver: 'postgres' | 'pglite';
+  /** This process is the only one using the database (embedded, not shared): rows may be cached until a change. */
+  readonly exclusive: boolean;
   listen(channel: string, onPayload: Listener): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
@@ -24,10 +27,16 @@ export interface StoreOptions {
   inMemory?: boolean;
   poolSize?: number;
   migrate?: boolean;
+  /** A worker of `serve --workers`: the embedded database is the primary's, reached through this IPC peer. */
+  sharedPglite?: Peer | undefined;
 }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  const store = opts.databaseUrl ? await openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : await openPglite(opts);
+  const store = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts.poolSize ?? 10)
+    : opts.sharedPglite
+      ? openSharedPglite(opts.sharedPglite)
+      : await openPglite(opts);
   if (opts.migrate !== false) {
     try {
       await migrateToLatest(store.db);
@@ -58,6 +67,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   return {
     db,
     driver: 'postgres',
+    exclusive: false,
     async listen(channel, onPayload) {
       const client = new pg.Client({ connectionString: url });
       client.on('error', () => {});
@@ -79,7 +89,34 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   };
 }
 
-async function openPglite(opts: StoreOptions): Promise<Store> {
+/** A worker's store: every statement runs at the primary, so rows are never kept (another worker may change them). */
+function openSharedPglite(peer: Peer): Store {
+  const client = new PgliteClient(peer);
+  const db = new Kysely<Database>({ dialect: client.dialect() });
+  return {
+    db,
+    driver: 'pglite',
+    exclusive: false,
+    listen: (channel, onPayload) => client.listen(channel, onPayload),
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * The primary of `serve --workers`: opens (and migrates) the embedded database, then serves it to the
+ * workers attached; it runs no query of its own meanwhile.
+ */
+export async function shareEmbeddedStore(opts: StoreOptions) {
+  const store = await openStore({ ...opts, databaseUrl: undefined, sharedPglite: undefined });
+  const broker = new PgliteBroker((store as Store & { thread: PgliteThread }).thread);
+  return {
+    attach: (peer: Peer) => broker.attach(peer),
+    detach: (peer: Peer) => broker.detach(peer),
+    close: () => store.close(),
+  };
+}
+
+async function openPglite(opts: StoreOptions): Promise<Store & { thread: PgliteThread }> {
   const { PGliteDialect } = await import('kysely-pglite-dialect');
   let dir: string | undefined;
   let releaseLock = () => {};
@@ -106,6 +143,8 @@ async function openPglite(opts: StoreOptions): Promise<Store> {
   return {
     db,
     driver: 'pglite',
+    exclusive: true,
+    thread: pglite,
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     async close() {
       await db.destroy();

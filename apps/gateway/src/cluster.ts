@@ -1,0 +1,61 @@
+import cluster, { type Worker } from 'node:cluster';
+import { loadKeyring, openStore, rootKeyConfigFromEnv, shareEmbeddedStore } from '@polykms/core';
+import type { Logger } from 'pino';
+import { loadAdminToken } from './admintoken.ts';
+import type { GatewayConfig } from './config.ts';
+import { watchLauncher } from './launcher.ts';
+
+/**
+ * `serve --workers N`: one Node process is one event loop, so N worker processes serve the same
+ * listeners (node:cluster hands each new connection to the next worker). The primary does what the
+ * workers would race on (the development root key and admin token files, the schema), owns the
+ * embedded database when there is no DATABASE_URL (the workers reach it through IPC), replaces a
+ * worker that dies, and on SIGTERM or SIGINT lets every worker drain before it exits.
+ */
+export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void> {
+  loadKeyring({ ...rootKeyConfigFromEnv(), dataDir: cfg.dataDir, warn: (m, x) => log.warn(x ?? {}, m) });
+  const token = loadAdminToken(cfg.dataDir, cfg.adminToken);
+  if (token.generated) log.warn({ file: token.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${token.file}`);
+  const shared = cfg.databaseUrl ? undefined : await shareEmbeddedStore({ dataDir: cfg.dataDir });
+  if (cfg.databaseUrl) await (await openStore({ databaseUrl: cfg.databaseUrl, poolSize: 1 })).close();
+
+  // Bytes (bytea columns, parameters) cross the IPC channel as they are.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  let stopping = false;
+  const workers = new Set<Worker>();
+  const fork = () => {
+    const w = cluster.fork();
+    workers.add(w);
+    shared?.attach(w);
+    w.on('exit', (code, signal) => {
+      workers.delete(w);
+      void shared?.detach(w);
+      if (stopping) {
+        if (!workers.size) void finish();
+        return;
+      }
+      log.error({ worker: w.id, code, signal }, 'a gateway worker stopped; starting another');
+      fork();
+    });
+  };
+  const finish = async () => {
+    await shared?.close();
+    log.info('all workers stopped');
+    process.exit(0);
+  };
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers: workers.size }, 'shutting down: every worker finishes its in-flight requests');
+    for (const w of workers) w.process.kill('SIGTERM');
+    if (!workers.size) void finish();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  watchLauncher((pid) => {
+    log.info({ pid }, 'the command that started the gateway exited');
+    stop('launcher exited');
+  });
+  for (let i = 0; i < cfg.workers; i++) fork();
+  log.info({ workers: cfg.workers, storage: cfg.databaseUrl ? 'postgres' : 'pglite' }, `polykms: ${cfg.workers} worker processes`);
+}

@@ -1,0 +1,114 @@
+/**
+ * `polykms serve --workers 2` on the embedded database: both workers serve the same keys through the
+ * primary's PGlite, and a change acknowledged by one worker is enforced by the other on its very next
+ * request. Which worker served a request is read from its log line (by X-Request-Id), so the test
+ * proves it talked to both.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@polykms/core/testing';
+import { adminFetch, changesEnforcedAcross, poster, provision, type Post, type Side } from './consistency.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+describe('two workers of one gateway on embedded PGlite', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'polykms-workers-'));
+  const token = 'workers-admin-token-0123456789';
+  const ports = { admin: 0, ovh: 0, huawei: 0 };
+  let child: ReturnType<typeof spawn>;
+  let logs = '';
+  const admin = async (method: string, path: string, body?: unknown) =>
+    (await adminFetch(readFileSync(join(dir, 'ca.pem')), ports.admin, token, method, path, body)).json() as Promise<any>;
+
+  beforeAll(async () => {
+    Object.assign(ports, { admin: await freePort(), ovh: await freePort(), huawei: await freePort() });
+    const { DATABASE_URL: _db, ...inherited } = process.env;
+    child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'serve', '--workers', '2'], {
+      cwd: root,
+      env: {
+        ...inherited,
+        POLYKMS_DATA_DIR: dir,
+        POLYKMS_ADMIN_TOKEN: token,
+        POLYKMS_DIALECTS: 'ovh,huawei',
+        POLYKMS_ADMIN_PORT: String(ports.admin),
+        POLYKMS_OVH_PORT: String(ports.ovh),
+        POLYKMS_HUAWEI_PORT: String(ports.huawei),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => (logs += d));
+    child.stderr!.on('data', (d) => (logs += d));
+    // Both workers have said where they listen.
+    for (let t = 0; t < 480 && child.exitCode === null; t++) {
+      if (existsSync(join(dir, 'ca.pem')) && (logs.match(/polykms listening/g) ?? []).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if ((logs.match(/polykms listening/g) ?? []).length < 2) throw new Error(`the workers did not start:\n${logs}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) await new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The worker whose log line carries this request id. */
+  const workerOf = async (reqId: string): Promise<number> => {
+    for (let t = 0; t < 40; t++) {
+      const line = logs.split('\n').find((l) => l.includes(`"reqId":"${reqId}"`) && l.includes('"worker"'));
+      if (line) return JSON.parse(line).worker as number;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no log line for request ${reqId}`);
+  };
+
+  /** A client whose one connection is served by `worker`: new connections until one is. */
+  async function pinnedTo(worker: number, connect: object, probe: (post: Post) => ReturnType<Post>) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const agent = new Agent({ connect, connections: 1 });
+      const post = poster(agent);
+      const r = await probe(post);
+      if ((await workerOf(String(r.headers['x-request-id']))) === worker) {
+        // Every later request must be served by the same worker, or the test proves nothing.
+        const checked: Post = async (url, body, headers) => {
+          const res = await post(url, body, headers);
+          expect(await workerOf(String(res.headers['x-request-id'])), `${url} served by the other worker`).toBe(worker);
+          return res;
+        };
+        return { agent, post: checked };
+      }
+      await agent.close();
+    }
+    throw new Error(`no connection reached worker ${worker} in 20 tries`);
+  }
+
+  it('a key deactivated or disabled through one worker is refused by the other on its very next request', async () => {
+    const { ca, okmsId, ovhTls } = await provision(admin);
+    const ovh = `https://localhost:${ports.ovh}`;
+    const huawei = `https://localhost:${ports.huawei}`;
+    const probeOvh = (post: Post) =>
+      post(`${ovh}/api/${okmsId}/v1/servicekey`, { name: 'probe', type: 'oct', size: 256, operations: ['encrypt'] });
+    const probeHw = (post: Post) => post(`${huawei}/v1.0/00000000000000000000000000000000/kms/list-keys`, {});
+    const sides: Side[] = [];
+    const agents: Agent[] = [];
+    for (const w of [1, 2]) {
+      const o = await pinnedTo(w, ovhTls, probeOvh);
+      const t = await pinnedTo(w, { ca, servername: 'localhost' }, probeHw);
+      agents.push(o.agent, t.agent);
+      sides.push({ ovh, huawei, ovhPost: o.post, tlsPost: t.post });
+    }
+    await changesEnforcedAcross(sides[0]!, sides[1]!, okmsId);
+    await Promise.all(agents.map((a) => a.close()));
+  }, 180_000);
+
+  it('SIGTERM stops every worker and the primary', async () => {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logs).toContain('all workers stopped');
+  }, 120_000);
+});
