@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Load } from './load.ts';
-import { cpuBetween, cpuSample } from './pin.ts';
+import { cpuBetween, cpuSample, type CpuSample } from './pin.ts';
 
 /** One measured row, as `pnpm bench --json` writes it. */
 export interface Row {
@@ -112,6 +112,8 @@ export interface Entry {
   run: Subject;
   /** The serving process (its CPU is read from /proc around each slice). */
   pid?: number | undefined;
+  /** How to read its CPU when it is more than one process (`pid`'s alone otherwise). */
+  cpu?: (() => CpuSample) | undefined;
   /** The load generator's process (how busy it was: at 100% it, not the server, set the pace). */
   loadPid?: number | undefined;
   /** The background work a slice leaves behind in that server, done untimed before the next slice. */
@@ -126,7 +128,8 @@ interface Slice extends Measure {
 
 /** One slice: the load for `ms`, then the server's settling; the server's CPU over both (the work the slice caused). */
 async function slice(e: Entry, concurrency: number, ms: number, settle: () => Promise<void>): Promise<Slice> {
-  const c0 = e.pid ? cpuSample(e.pid) : undefined;
+  const sample = () => (e.cpu ? e.cpu() : cpuSample(e.pid!));
+  const c0 = e.pid ? sample() : undefined;
   const l0 = e.loadPid ? cpuSample(e.loadPid).processUs : undefined;
   const t0 = performance.now();
   const m = await measure(e.run, concurrency, ms);
@@ -136,7 +139,7 @@ async function slice(e: Entry, concurrency: number, ms: number, settle: () => Pr
   return {
     ...m,
     wallMs,
-    ...(c0 ? { cpu: cpuBetween(c0, cpuSample(e.pid!)) } : {}),
+    ...(c0 ? { cpu: cpuBetween(c0, sample()) } : {}),
     ...(loadUs !== undefined ? { loadUs } : {}),
   };
 }

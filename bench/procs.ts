@@ -7,7 +7,7 @@ import { compareMany, type Entry, type Row } from './harness.ts';
 import { exitOf, RemoteClient } from './load.ts';
 import { checkPinned, spawnNode } from './pin.ts';
 import { Rpc } from './rpc.ts';
-import { DIALECTS, IN_PROCESS } from './suites.ts';
+import { DIALECTS, IN_PROCESS, WHOLE } from './suites.ts';
 
 export interface Pinning {
   server: number[];
@@ -171,6 +171,7 @@ async function inProcess(name: string, o: RunOpts): Promise<Row[]> {
 }
 
 export function runSuite(name: string, o: RunOpts): Promise<Row[]> {
+  if (WHOLE[name]) return WHOLE[name](o);
   if (DIALECTS[name]) return o.pin ? pinnedDialect(name, { ...o, pin: o.pin }) : sharedDialect(name, o);
   return inProcess(name, o);
 }

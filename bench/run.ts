@@ -7,7 +7,7 @@ import { allowedCpus, canPin, formatCpuList, parseCpuList, pinRunning } from './
 import { runSuite, type Pinning } from './procs.ts';
 import { SUITE_NAMES } from './suites.ts';
 
-const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale ...] [--duration SECONDS] [--concurrency N] [--json FILE]
+const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale|workers ...] [--duration SECONDS] [--concurrency N] [--json FILE]
                   [--server-cpus LIST] [--load-cpus LIST] [--shared] [--before DIR]
 
 Each dialect's gateway listener runs in its own process pinned to --server-cpus (default: the first CPU
@@ -15,7 +15,9 @@ this process may use), with the store, logging, metrics and audit of \`pnpm star
 servers (the bare echo, the row's crypto alone, over the same transport) run in processes pinned the
 same way, alternating with it in slices; the load generators run in processes pinned to --load-cpus
 (default: the other CPUs). Prints req/s per server core, p50/p99, the CPU time a request costs the
-gateway process (from /proc) and the ratios. core and scale run in a process pinned to --server-cpus.
+gateway process (from /proc) and the ratios. core and scale run in a process pinned to --server-cpus;
+workers starts \`polykms serve --workers 1\` and \`--workers 2\` and loads them unpinned: req/s and the CPU a
+request costs all the gateway's processes.
 --before DIR: also measure, in the same slices and pinned the same way, the gateway of the checkout DIR
 (an earlier commit with this bench/ in it); each row then reports its ratio to 'before'.
 --shared: the old mode, everything in this process (the load generator on a worker thread), unpinned.

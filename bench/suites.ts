@@ -5,6 +5,7 @@ import { huaweiSuite } from './huawei.ts';
 import { cseSuite } from './cse.ts';
 import { benchCore } from './core.ts';
 import { benchScale } from './scale.ts';
+import { benchWorkers } from './workers.ts';
 
 /** The dialects' suites: a gateway listener, its reference servers and load generator, compared row by row. */
 export const DIALECTS: Record<string, DialectSuite> = { ovh: ovhSuite, huawei: huaweiSuite, cse: cseSuite };
@@ -15,4 +16,7 @@ export const IN_PROCESS: Record<string, (o: { ms: number; concurrency: number })
   scale: benchScale,
 };
 
-export const SUITE_NAMES = ['core', 'ovh', 'huawei', 'cse', 'scale'];
+/** Suites that start the real gateway and measure it unpinned (`serve --workers`). */
+export const WHOLE: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { workers: benchWorkers };
+
+export const SUITE_NAMES = ['core', 'ovh', 'huawei', 'cse', 'scale', 'workers'];

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { loadKeyring, openStore, rootKeyConfigFromEnv, shareEmbeddedStore } from '@polykms/core';
+import { Kms, loadKeyring, localChannel, openStore, rootKeyConfigFromEnv, serveForwardedAudit, shareEmbeddedStore } from '@polykms/core';
 import type { Logger } from 'pino';
 import { loadAdminToken } from './admintoken.ts';
 import type { GatewayConfig } from './config.ts';
@@ -9,15 +9,29 @@ import { watchLauncher } from './launcher.ts';
  * `serve --workers N`: one Node process is one event loop, so N worker processes serve the same
  * listeners (node:cluster hands each new connection to the next worker). The primary does what the
  * workers would race on (the development root key and admin token files, the schema), owns the
- * embedded database when there is no DATABASE_URL (the workers reach it through IPC), replaces a
+ * embedded database when there is no DATABASE_URL (the workers reach it through IPC, and it writes
+ * their audit events), replaces a
  * worker that dies, and on SIGTERM or SIGINT lets every worker drain before it exits.
  */
 export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void> {
   loadKeyring({ ...rootKeyConfigFromEnv(), dataDir: cfg.dataDir, warn: (m, x) => log.warn(x ?? {}, m) });
   const token = loadAdminToken(cfg.dataDir, cfg.adminToken);
   if (token.generated) log.warn({ file: token.file }, `no POLYKMS_ADMIN_TOKEN: generated an admin token in ${token.file}`);
-  const shared = cfg.databaseUrl ? undefined : await shareEmbeddedStore({ dataDir: cfg.dataDir });
+  const shared = cfg.databaseUrl
+    ? undefined
+    : await shareEmbeddedStore({ dataDir: cfg.dataDir }, (w) => {
+        // It did not drop a changed key from its caches in time: it must not answer with the old state.
+        log.error({ worker: (w as Worker).id }, 'a worker did not apply a key change in time; stopping it');
+        (w as Worker).process.kill('SIGKILL');
+      });
   if (cfg.databaseUrl) await (await openStore({ databaseUrl: cfg.databaseUrl, poolSize: 1 })).close();
+  // On the embedded store the primary writes every worker's audit events: one group commit for all.
+  let kms: Kms | undefined;
+  if (shared) {
+    const [brokerEnd, ownEnd] = localChannel();
+    shared.attach(brokerEnd);
+    kms = await Kms.open({ sharedPglite: ownEnd, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+  }
 
   // Bytes (bytea columns, parameters) cross the IPC channel as they are.
   cluster.setupPrimary({ serialization: 'advanced' });
@@ -27,28 +41,42 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
     const w = cluster.fork();
     workers.add(w);
     shared?.attach(w);
+    if (kms) serveForwardedAudit(w, kms.audit);
+    let ready = false;
+    w.on('message', (m) => {
+      if (m?.polykmsReady) ready = true;
+    });
     w.on('exit', (code, signal) => {
       workers.delete(w);
       void shared?.detach(w);
       if (stopping) {
-        if (!workers.size) void finish();
+        if (!workers.size) void finish(exitCode);
+        return;
+      }
+      if (!ready) {
+        // It could not start (its log says why): another would fail the same way.
+        log.fatal({ worker: w.id, code, signal }, 'a gateway worker failed to start; stopping');
+        exitCode = 1;
+        stop('a worker failed to start');
         return;
       }
       log.error({ worker: w.id, code, signal }, 'a gateway worker stopped; starting another');
       fork();
     });
   };
-  const finish = async () => {
+  let exitCode = 0;
+  const finish = async (code: number) => {
+    await kms?.close();
     await shared?.close();
     log.info('all workers stopped');
-    process.exit(0);
+    process.exit(code);
   };
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, workers: workers.size }, 'shutting down: every worker finishes its in-flight requests');
     for (const w of workers) w.process.kill('SIGTERM');
-    if (!workers.size) void finish();
+    if (!workers.size) void finish(exitCode);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

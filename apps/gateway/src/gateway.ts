@@ -94,6 +94,7 @@ export async function startGateway(
     databaseUrl: cfg.databaseUrl,
     dataDir: cfg.dataDir,
     sharedPglite: opts.storePeer,
+    auditTo: opts.storePeer,
     logger: log,
     rootKeys: { dataDir: cfg.dataDir },
     serving: true,

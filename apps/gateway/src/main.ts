@@ -18,6 +18,7 @@ async function serveHere() {
   try {
     // A worker reaches the embedded database through the primary, which owns it.
     const gw = await startGateway(cfg, log, worker && !cfg.databaseUrl ? { storePeer: process as never } : {});
+    process.send?.({ polykmsReady: true });
     const where = Object.entries(gw.urls)
       .map(([d, u]) => `${d} ${u}`)
       .join(', ');

@@ -5,6 +5,7 @@
  * proves it talked to both.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -111,4 +112,34 @@ describe('two workers of one gateway on embedded PGlite', () => {
     expect(await exited).toBe(0);
     expect(logs).toContain('all workers stopped');
   }, 120_000);
+});
+
+describe('a worker that cannot start', () => {
+  it('stops the gateway with exit 1 instead of being restarted for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'polykms-workers-fail-'));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const busy = (taken.address() as AddressInfo).port;
+    const { DATABASE_URL: _db, ...inherited } = process.env;
+    const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'serve', '--workers', '2'], {
+      cwd: root,
+      env: {
+        ...inherited,
+        POLYKMS_DATA_DIR: dir,
+        POLYKMS_DIALECTS: 'ovh',
+        POLYKMS_ADMIN_PORT: String(await freePort()),
+        POLYKMS_OVH_PORT: String(busy),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let logs = '';
+    child.stdout!.on('data', (d) => (logs += d));
+    child.stderr!.on('data', (d) => (logs += d));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+    expect(code, logs).toBe(1);
+    expect(logs).toContain('failed to start');
+    expect(logs).not.toContain('starting another');
+  }, 180_000);
 });

@@ -17,4 +17,6 @@ export interface Core {
   readonly now: () => Date;
   /** Replaced during a root-key rotation. */
   keyring: Keyring;
+  /** After a key change commits: every other process sharing this store has dropped the key from its caches. */
+  readonly fence: (scopedKeyId: string) => Promise<void>;
 }

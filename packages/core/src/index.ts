@@ -25,6 +25,7 @@ export * from './types.ts';
 export type { Tenants } from './tenants.ts';
 export type { SealedSecrets } from './secrets.ts';
 export { openStore, shareEmbeddedStore, type Store, type StoreOptions } from './db/connect.ts';
-export type { Peer as StorePeer } from './db/pglite-shared.ts';
+export { localChannel, type Peer as StorePeer } from './db/pglite-shared.ts';
+export { serveForwardedAudit } from './audit-forward.ts';
 export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
 export type { DialectStorage } from './db/dialect.ts';

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail } from './audit.ts';
+import { ForwardingAuditTrail } from './audit-forward.ts';
+import type { Peer } from './db/pglite-shared.ts';
 import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
@@ -55,6 +57,8 @@ type OpenOptions = StoreOptions & {
   now?: () => Date;
   /** This process serves requests: its helper threads run below the event loop (runtime/threads.mjs). */
   serving?: boolean;
+  /** A worker of `serve --workers` on the shared embedded store: the primary writes its audit events. */
+  auditTo?: Peer | undefined;
 };
 
 /**
@@ -78,11 +82,16 @@ export class Kms {
   constructor(
     private readonly store: Store,
     keyring: Keyring,
-    opts: { logger?: Logger | undefined; cacheSize?: number | undefined; now?: (() => Date) | undefined } = {},
+    opts: {
+      logger?: Logger | undefined;
+      cacheSize?: number | undefined;
+      now?: (() => Date) | undefined;
+      auditTo?: Peer | undefined;
+    } = {},
   ) {
     const db = store.db;
     this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
-    this.audit = new AuditTrail(db, this.log);
+    this.audit = opts.auditTo ? new ForwardingAuditTrail(db, this.log, opts.auditTo) : new AuditTrail(db, this.log);
     this.authFailures = new AuthFailures(this.audit, this.log);
     this.cache = new KeyCache(opts.cacheSize ?? 10_000);
     this.core = {
@@ -90,9 +99,10 @@ export class Kms {
       log: this.log,
       audit: this.audit,
       cache: this.cache,
-      loader: new KeyLoader(db, { cacheRows: store.exclusive }),
+      loader: new KeyLoader(db, { cacheRows: store.cachesRows }),
       now: opts.now ?? (() => new Date()),
       keyring,
+      fence: (scoped) => store.fence?.(KEY_CHANNEL, scoped) ?? Promise.resolve(),
     };
     this.events = new EventBus(store);
     this.tenants = new Tenants(db, (topic, payload) => this.publish(topic, payload));
@@ -112,7 +122,7 @@ export class Kms {
       });
     if (opts.serving) logger.debug({ threads: await favourEventLoop() }, 'background threads below the event loop');
     const store = await openStore(opts);
-    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now });
+    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now, auditTo: opts.auditTo });
     try {
       await registerRootKeys(store.db, keyring);
       await kms.audit.useKey(await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));
@@ -123,7 +133,10 @@ export class Kms {
         kms.maintenance = setInterval(() => void kms.analyze().catch(() => {}), 10 * 60_000);
         kms.maintenance.unref();
       }
-      kms.unlisten = await store.listen(KEY_CHANNEL, (keyId) => kms.cache.evictKey(keyId));
+      kms.unlisten = await store.listen(KEY_CHANNEL, (scoped) => {
+        kms.cache.evictKey(scoped);
+        kms.core.loader.forget(scoped);
+      });
       await kms.events.start();
     } catch (e) {
       await store.close();

@@ -13,8 +13,13 @@ export type Listener = (payload: string) => void;
 export interface Store {
   readonly db: Kysely<Database>;
   readonly driver: 'postgres' | 'pglite';
-  /** This process is the only one using the database (embedded, not shared): rows may be cached until a change. */
-  readonly exclusive: boolean;
+  /**
+   * Key rows may be cached until a change: every change reaches every process's cache before it is
+   * acknowledged (one process alone on embedded PGlite, or workers the primary fences).
+   */
+  readonly cachesRows: boolean;
+  /** Runs `channel`'s listeners in every other process and waits for them (shared embedded store only). */
+  fence?(channel: string, payload: string): Promise<void>;
   listen(channel: string, onPayload: Listener): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
@@ -67,7 +72,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   return {
     db,
     driver: 'postgres',
-    exclusive: false,
+    cachesRows: false,
     async listen(channel, onPayload) {
       const client = new pg.Client({ connectionString: url });
       client.on('error', () => {});
@@ -89,14 +94,15 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   };
 }
 
-/** A worker's store: every statement runs at the primary, so rows are never kept (another worker may change them). */
+/** A worker's store: every statement runs at the primary, which fences every other worker before a change is answered. */
 function openSharedPglite(peer: Peer): Store {
   const client = new PgliteClient(peer);
   const db = new Kysely<Database>({ dialect: client.dialect() });
   return {
     db,
     driver: 'pglite',
-    exclusive: false,
+    cachesRows: true,
+    fence: (channel, payload) => client.fence(channel, payload),
     listen: (channel, onPayload) => client.listen(channel, onPayload),
     close: () => db.destroy(),
   };
@@ -106,9 +112,9 @@ function openSharedPglite(peer: Peer): Store {
  * The primary of `serve --workers`: opens (and migrates) the embedded database, then serves it to the
  * workers attached; it runs no query of its own meanwhile.
  */
-export async function shareEmbeddedStore(opts: StoreOptions) {
+export async function shareEmbeddedStore(opts: StoreOptions, onStuck?: (peer: Peer) => void) {
   const store = await openStore({ ...opts, databaseUrl: undefined, sharedPglite: undefined });
-  const broker = new PgliteBroker((store as Store & { thread: PgliteThread }).thread);
+  const broker = new PgliteBroker((store as Store & { thread: PgliteThread }).thread, onStuck);
   return {
     attach: (peer: Peer) => broker.attach(peer),
     detach: (peer: Peer) => broker.detach(peer),
@@ -143,7 +149,7 @@ async function openPglite(opts: StoreOptions): Promise<Store & { thread: PgliteT
   return {
     db,
     driver: 'pglite',
-    exclusive: true,
+    cachesRows: true,
     thread: pglite,
     listen: (channel, onPayload) => pglite.listen(channel, onPayload),
     async close() {

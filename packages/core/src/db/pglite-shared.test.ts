@@ -1,19 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PgliteThread } from './pglite-thread.ts';
-import { PgliteBroker, PgliteClient, type Peer } from './pglite-shared.ts';
-
-/** Two ends of an IPC channel: what one sends the other receives, later and as a copy (as cluster IPC does). */
-function channel(): [Peer, Peer] {
-  const a = new EventEmitter();
-  const b = new EventEmitter();
-  const end = (self: EventEmitter, other: EventEmitter): Peer => ({
-    send: (m) => setImmediate(() => other.emit('message', structuredClone(m))),
-    on: (e, f) => self.on(e, f),
-  });
-  return [end(a, b), end(b, a)];
-}
+import { localChannel as channel, PgliteBroker, PgliteClient } from './pglite-shared.ts';
 
 describe('the embedded database shared by workers', () => {
   const open: (() => Promise<unknown>)[] = [];

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -29,10 +30,17 @@ type ToPrimary =
   | { kind: 'query'; id: number; session: number; sql: string; params: unknown[] }
   | { kind: 'release'; session: number }
   | { kind: 'listen'; id: number; channel: string }
-  | { kind: 'unlisten'; id: number; sub: number };
-type ToWorker = { id: number; result?: unknown; error?: Record<string, unknown> } | { notify: number; payload: string };
+  | { kind: 'unlisten'; id: number; sub: number }
+  | { kind: 'fence'; id: number; channel: string; payload: string }
+  | { kind: 'fenced'; fence: number };
+type ToWorker =
+  | { id: number; result?: unknown; error?: Record<string, unknown> }
+  | { notify: number; payload: string }
+  | { fence: number; channel: string; payload: string };
 
 const TAG = 'polykmsStore';
+/** How long a fence waits for a worker before that worker is taken out of service. */
+const FENCE_MS = 10_000;
 const errorOf = (e: unknown) => {
   const out: Record<string, unknown> = { message: e instanceof Error ? e.message : String(e), name: (e as Error)?.name ?? 'Error' };
   for (const k of ['code', 'detail', 'constraint', 'table', 'column', 'severity'])
@@ -52,11 +60,19 @@ export class PgliteBroker {
   private holder: { peer: Peer; session: number } | undefined;
   private readonly waiting: Turn[] = [];
   private readonly subs = new Map<Peer, Map<number, () => Promise<void>>>();
+  private readonly peers = new Set<Peer>();
+  private fences = 0;
+  private readonly fencing = new Map<number, { waiting: Set<Peer>; done: () => void }>();
 
-  constructor(private readonly pglite: PgliteThread) {}
+  /** `onStuck`: a worker did not take a fence in time; it must not serve again (the cluster kills it). */
+  constructor(
+    private readonly pglite: PgliteThread,
+    private readonly onStuck: (peer: Peer) => void = () => {},
+  ) {}
 
   /** Serves a worker's store requests; call `detach` when it exits. */
   attach(peer: Peer) {
+    this.peers.add(peer);
     this.subs.set(peer, new Map());
     peer.on('message', (m) => {
       const msg = m?.[TAG] as ToPrimary | undefined;
@@ -66,6 +82,8 @@ export class PgliteBroker {
 
   /** A worker ended: its turn (rolled back if a transaction was open), its queued sessions and its listeners go. */
   async detach(peer: Peer) {
+    this.peers.delete(peer);
+    for (const f of this.fencing.values()) if (f.waiting.delete(peer) && !f.waiting.size) f.done();
     for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]!.peer === peer) this.waiting.splice(i, 1);
     for (const unlisten of this.subs.get(peer)?.values() ?? []) await unlisten().catch(() => undefined);
     this.subs.delete(peer);
@@ -121,6 +139,34 @@ export class PgliteBroker {
           this.reply(peer, { id: m.id, error: errorOf(e) });
         }
         return;
+      case 'fence': {
+        // Every other worker has applied it (dropped what it cached of the key) before the change is answered.
+        const waiting = new Set([...this.peers].filter((p) => p !== peer));
+        const fid = ++this.fences;
+        await new Promise<void>((done) => {
+          if (!waiting.size) return done();
+          const timer = setTimeout(() => {
+            for (const p of waiting) this.onStuck(p);
+            done();
+          }, FENCE_MS);
+          this.fencing.set(fid, {
+            waiting,
+            done: () => {
+              clearTimeout(timer);
+              done();
+            },
+          });
+          for (const p of waiting) this.reply(p, { fence: fid, channel: m.channel, payload: m.payload });
+        });
+        this.fencing.delete(fid);
+        this.reply(peer, { id: m.id, result: null });
+        return;
+      }
+      case 'fenced': {
+        const f = this.fencing.get(m.fence);
+        if (f?.waiting.delete(peer) && !f.waiting.size) f.done();
+        return;
+      }
       case 'unlisten': {
         const unlisten = this.subs.get(peer)?.get(m.sub);
         this.subs.get(peer)?.delete(m.sub);
@@ -137,13 +183,17 @@ export class PgliteClient {
   private seq = 0;
   private sessions = 0;
   private readonly calls = new Map<number, { resolve: (v: any) => void; reject: (e: unknown) => void }>();
-  private readonly subs = new Map<number, (payload: string) => void>();
+  private readonly subs = new Map<number, { channel: string; onPayload: (payload: string) => void }>();
 
   constructor(private readonly peer: Peer) {
     peer.on('message', (m) => {
       const msg = m?.[TAG] as ToWorker | undefined;
       if (!msg) return;
-      if ('notify' in msg) return void this.subs.get(msg.notify)?.(msg.payload);
+      if ('notify' in msg) return void this.subs.get(msg.notify)?.onPayload(msg.payload);
+      if ('fence' in msg) {
+        for (const s of this.subs.values()) if (s.channel === msg.channel) s.onPayload(msg.payload);
+        return void this.peer.send({ [TAG]: { kind: 'fenced', fence: msg.fence } satisfies ToPrimary });
+      }
       const c = this.calls.get(msg.id);
       if (!c) return;
       this.calls.delete(msg.id);
@@ -169,6 +219,11 @@ export class PgliteClient {
     });
   }
 
+  /** Resolves once every other worker has run its `channel` listeners with `payload`. */
+  fence(channel: string, payload: string): Promise<void> {
+    return this.call({ kind: 'fence', id: ++this.seq, channel, payload });
+  }
+
   openSession() {
     return ++this.sessions;
   }
@@ -179,7 +234,7 @@ export class PgliteClient {
 
   async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
     const id = ++this.seq;
-    this.subs.set(id, onPayload);
+    this.subs.set(id, { channel, onPayload });
     await this.call({ kind: 'listen', id, channel });
     return async () => {
       this.subs.delete(id);
@@ -245,4 +300,15 @@ class SessionConnection implements DatabaseConnection {
     // A session that never queried never took the turn.
     if (this.used) this.client.release(this.session);
   }
+}
+
+/** Two ends of an in-process channel, as cluster IPC behaves: later, and a copy. (The primary's own store.) */
+export function localChannel(): [Peer, Peer] {
+  const a = new EventEmitter();
+  const b = new EventEmitter();
+  const end = (self: EventEmitter, other: EventEmitter): Peer => ({
+    send: (m) => setImmediate(() => other.emit('message', structuredClone(m))),
+    on: (e, f) => self.on(e, f),
+  });
+  return [end(a, b), end(b, a)];
 }

@@ -50,6 +50,7 @@ export async function change(
       });
       core.loader.invalidate(c.tenantId, keyId);
       core.cache.evictKey(scopedKey(c.tenantId, keyId));
+      await core.fence(scopedKey(c.tenantId, keyId));
       return rec;
     } catch (e) {
       throw mapWriteError(e);

@@ -74,6 +74,12 @@ export class KeyLoader {
     this.rows.delete(`${tenantId}/${keyId}`);
   }
 
+  /** The same, for a key named as `tenantId/keyId` (what LISTEN/NOTIFY and fences carry). */
+  forget(scoped: string) {
+    this.epoch++;
+    this.rows.delete(scoped);
+  }
+
   private remember(tenantId: string, keyId: string, version: number | null, r: KeyUseRow) {
     // Key ids are unique per tenant only.
     const id = `${tenantId}/${keyId}`;
