@@ -5,7 +5,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
 import { PgliteThread } from './pglite-thread.ts';
-import { PgliteBroker, PgliteClient, type Peer } from './pglite-shared.ts';
+import { PgliteBroker, type Peer } from './pglite-shared.ts';
+import { PgliteClient } from './pglite-client.ts';
 
 export type Listener = (payload: string) => void;
 

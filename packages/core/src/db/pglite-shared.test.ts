@@ -1,7 +1,8 @@
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PgliteThread } from './pglite-thread.ts';
-import { localChannel as channel, PgliteBroker, PgliteClient } from './pglite-shared.ts';
+import { PgliteBroker } from './pglite-shared.ts';
+import { localChannel as channel, PgliteClient } from './pglite-client.ts';
 
 describe('the embedded database shared by workers', () => {
   const open: (() => Promise<unknown>)[] = [];
