@@ -1,4 +1,4 @@
-import { constants, createPrivateKey, createPublicKey, generateKeyPairSync, publicEncrypt } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, dbOf, openTestKms } from '@polykms/core/testing';
