@@ -123,6 +123,9 @@ const ENCRYPT_OPS = new Set([
   'create-datakey-without-plaintext',
   'encrypt-datakey',
   'decrypt-datakey',
+  're-encrypt',
+  'create-rsa-datakey-pair',
+  'create-ec-datakey-pair',
 ]);
 
 /** The KMS code for a state refusal: which state the key is in, and what was asked. */
@@ -153,6 +156,12 @@ function usageCode(op: string, key: ErrorContext['key'], reason: string | undefi
     return '0332';
   }
   if (MAC_OPS.has(op)) return key.kind === 'oct' ? '0331' : '0325';
+  if (op === 'derive-shared-secret') {
+    if (key.kind === 'oct') return '0331';
+    if (key.kind === 'HMAC') return '0341';
+    // Only a KEY_AGREEMENT key derives: an EC signing key is "used to sign and verify".
+    return key.kind === 'EC' ? '0335' : '0325';
+  }
   if (ENCRYPT_OPS.has(op)) {
     if (key.kind === 'EC') return '1114';
     if (key.kind === 'HMAC') return '0341';

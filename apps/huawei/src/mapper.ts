@@ -44,6 +44,7 @@ export function keySpecOf(k: Pick<KeyRecord, 'kind' | 'size' | 'curve'>): string
 export function keyUsageOf(k: Pick<KeyRecord, 'kind' | 'ops'>): string {
   if (k.kind === 'HMAC') return 'GENERATE_VERIFY_MAC';
   if (k.kind === 'oct') return 'ENCRYPT_DECRYPT';
+  if (k.ops.includes('deriveBits')) return 'KEY_AGREEMENT';
   return k.ops.includes('sign') ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT';
 }
 
@@ -54,11 +55,13 @@ export function opsFor(spec: KeySpec, usage: string | undefined): string[] {
       if (usage && usage !== 'ENCRYPT_DECRYPT') throw new HuaweiError('0331', `an AES key is ENCRYPT_DECRYPT; got ${usage}.`);
       return ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'];
     case 'RSA':
-      if (usage === 'GENERATE_VERIFY_MAC') throw new HuaweiError('0325', 'an RSA key is SIGN_VERIFY or ENCRYPT_DECRYPT.');
+      if (usage === 'GENERATE_VERIFY_MAC' || usage === 'KEY_AGREEMENT')
+        throw new HuaweiError('0325', 'an RSA key is SIGN_VERIFY or ENCRYPT_DECRYPT.');
       return usage === 'ENCRYPT_DECRYPT' ? ['encrypt', 'decrypt'] : ['sign', 'verify'];
     case 'EC':
       if (usage === 'ENCRYPT_DECRYPT') throw new HuaweiError('1114');
-      if (usage && usage !== 'SIGN_VERIFY') throw new HuaweiError('0325', 'an EC key is SIGN_VERIFY.');
+      if (usage === 'KEY_AGREEMENT') return ['deriveBits'];
+      if (usage && usage !== 'SIGN_VERIFY') throw new HuaweiError('0325', 'an EC key is SIGN_VERIFY or KEY_AGREEMENT.');
       return ['sign', 'verify'];
     case 'HMAC':
       if (usage && usage !== 'GENERATE_VERIFY_MAC') throw new HuaweiError('0341', 'an HMAC key is GENERATE_VERIFY_MAC.');

@@ -41,7 +41,7 @@ export const KEY_SPECS = [
   'HMAC_512',
   'HMAC_SM3',
 ] as const;
-export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC'] as const;
+export const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] as const;
 export const SIGNING_ALGORITHMS = [
   'RSASSA_PSS_SHA_256',
   'RSASSA_PSS_SHA_384',
@@ -138,6 +138,32 @@ export const DecryptDatakey = z.object({
   sequence,
 });
 export const GenRandom = z.object({ random_data_length: numStr, sequence });
+export const ReEncrypt = z.object({
+  cipher_text: z.string().min(1).max(8192),
+  destination_key_id: keyRef,
+  source_key_id: keyRef.optional(),
+  source_encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
+  destination_encryption_algorithm: z.enum(ENCRYPTION_ALGORITHMS).optional(),
+  source_additional_authenticated_data: aad,
+  destination_additional_authenticated_data: aad,
+  datakey_cipher_length: numStr.optional(),
+  sequence,
+});
+
+/** A boolean the models type as boolean; "true"/"false" accepted too, as for numbers (§1). */
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+export const RSA_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
+export const EC_PAIR_SPECS = ['ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2'] as const;
+const pair = { key_id: keyRef, with_plain_text: bool.optional(), additional_authenticated_data: aad, sequence };
+export const CreateRsaDatakeyPair = z.object({ ...pair, key_spec: z.enum(RSA_PAIR_SPECS) });
+export const CreateEcDatakeyPair = z.object({ ...pair, key_spec: z.enum(EC_PAIR_SPECS) });
+export const DeriveSharedSecret = z.object({
+  key_id: keyRef,
+  key_agreement_algorithm: z.enum(['ECDH']),
+  public_key: z.string().min(1).max(1024),
+  recipient: z.object({ attestation_document: z.string().optional(), key_encryption_algorithm: z.string().optional() }).optional(),
+  sequence,
+});
 
 export const Sign = z.object({
   key_id: keyRef,
@@ -230,6 +256,9 @@ const FIELD_CODES: Record<string, KmsCode> = {
   alias: '1101',
   aliases: '1101',
   target_key_id: '0205',
+  destination_key_id: '0205',
+  source_key_id: '0205',
+  datakey_cipher_length: '2204',
 };
 
 /** The first problem of a body, as Huawei's code and a message naming the field. */

@@ -10,6 +10,7 @@ import { authRoutes } from './routes/auth.ts';
 import { cryptoRoutes } from './routes/crypto.ts';
 import { grantRoutes } from './routes/grants.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { pairRoutes } from './routes/pairs.ts';
 import { rotationRoutes } from './routes/rotation.ts';
 import { tagRoutes } from './routes/tags.ts';
 import { LoginGuard } from './throttle.ts';
@@ -53,6 +54,7 @@ export function createHuaweiApp(
         keyRoutes(kms, route);
         cryptoRoutes(kms, route);
         asymmetricRoutes(kms, route);
+        pairRoutes(kms, route);
         rotationRoutes(kms, route);
         tagRoutes(kms, route);
         grantRoutes(kms, route);

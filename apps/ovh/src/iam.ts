@@ -37,6 +37,8 @@ export const OVH_ACTIONS: Record<Action, string> = {
   'key.list_grants': 'okms:apikms:serviceKey/get',
   'key.revoke_grant': 'okms:apikms:serviceKey/update',
   'key.retire_grant': 'okms:apikms:serviceKey/update',
+  // OVH has no key agreement; no OVH route asks for it.
+  'key.derive_shared_secret': 'okms:apikms:serviceKey/deriveKey',
   random: 'okms:apikms:random/get',
 };
 

@@ -4,7 +4,8 @@ export const KEY_KINDS = ['oct', 'RSA', 'EC', 'HMAC'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 export const CURVES = ['P-256', 'P-384', 'P-521'] as const;
 export type Curve = (typeof CURVES)[number];
-export const KEY_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey'] as const;
+/** `deriveBits`: key agreement (ECDH) with a peer's public key, WebCrypto's and JWK's name for it. */
+export const KEY_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'deriveBits'] as const;
 export type KeyOp = (typeof KEY_OPS)[number];
 
 /** What a key is; `size` is in bits (AES key, RSA modulus, HMAC key = hash output). */
@@ -23,9 +24,12 @@ export const SIZES: Record<'oct' | 'RSA' | 'HMAC', readonly number[]> = {
 const ALLOWED_OPS: Record<KeyKind, readonly KeyOp[]> = {
   oct: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
   RSA: ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
-  EC: ['sign', 'verify'],
+  EC: ['sign', 'verify', 'deriveBits'],
   HMAC: ['sign', 'verify'],
 };
+
+/** An EC key signs unless made for key agreement: one key, one purpose, as the vendors have it. */
+const DEFAULT_OPS: Record<KeyKind, readonly KeyOp[]> = { ...ALLOWED_OPS, EC: ['sign', 'verify'] };
 
 export const allowedOps = (kind: KeyKind) => ALLOWED_OPS[kind];
 
@@ -51,7 +55,7 @@ export function normalizeSpec(spec: KeySpec): KeySpec {
 /** Operations default to everything the kind allows; asking for one the kind cannot do is an error. */
 export function normalizeOps(kind: KeyKind, ops: readonly string[] | undefined): KeyOp[] {
   const allowed = ALLOWED_OPS[kind];
-  if (ops === undefined) return [...allowed];
+  if (ops === undefined) return [...DEFAULT_OPS[kind]];
   if (ops.length === 0) throw invalid('a key needs at least one operation', 'key_ops');
   const out: KeyOp[] = [];
   for (const op of ops) {

@@ -17,7 +17,9 @@ import { KeyLoader } from './runtime/loader.ts';
 import type { ImportInput } from './material.ts';
 import { KEY_CHANNEL } from './operations/change.ts';
 import { createKey, importKey, ownKey } from './operations/create.ts';
+import { deriveSharedSecret } from './operations/agree.ts';
 import { generateDataKey } from './operations/datakey.ts';
+import { generateDataKeyPair } from './operations/datakeypair.ts';
 import { exportWrapped, type ExportInput } from './operations/export.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
@@ -26,6 +28,7 @@ import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant 
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
 import { countKeys, listKeys } from './operations/list.ts';
 import { random } from './operations/random.ts';
+import { reEncrypt, type ReEncryptSource, type ReEncryptTarget } from './operations/reencrypt.ts';
 import { rotate } from './operations/rotate.ts';
 import { sign, verify } from './operations/sign.ts';
 import { updateKey } from './operations/update.ts';
@@ -33,11 +36,13 @@ import { loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } f
 import { registerRootKeys } from './rootkeys-store.ts';
 import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
+import type { KeySpec } from './keyspec.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
 import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
+export type { ReEncryptSource, ReEncryptTarget } from './operations/reencrypt.ts';
 export {
   WRAPPED_FORMATS,
   WRAPPING_ALGORITHMS,
@@ -240,12 +245,21 @@ export class Kms {
   destroy = (c: Caller, keyId: string) => destroy(this.core, c, keyId);
   destroyDueKeys = () => destroyDueKeys(this.core);
   rotate = (c: Caller, keyId: string, material?: ImportInput) => rotate(this.core, c, keyId, material);
-  encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: { activeOnly?: boolean }) =>
+  encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof encrypt>[5]) =>
     encrypt(this.core, c, keyId, plaintext, context, opts);
   decrypt = (c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof decrypt>[4]) =>
     decrypt(this.core, c, ciphertext, context, opts);
   generateDataKey = (c: Caller, keyId: string, bytes: number, opts?: Parameters<typeof generateDataKey>[4]) =>
     generateDataKey(this.core, c, keyId, bytes, opts);
+  /** A fresh RSA or EC pair: public key in clear, private key sealed under the AES key (and in clear if asked). */
+  generateDataKeyPair = (c: Caller, keyId: string, spec: KeySpec, opts?: Parameters<typeof generateDataKeyPair>[4]) =>
+    generateDataKeyPair(this.core, c, keyId, spec, opts);
+  /** Decrypt under one key, encrypt under another; the plaintext stays in core. */
+  reEncrypt = (c: Caller, from: ReEncryptSource, to: ReEncryptTarget, opts?: { activeOnly?: boolean }) =>
+    reEncrypt(this.core, c, from, to, opts);
+  /** ECDH with a key made for key agreement and a peer's SPKI DER public key. */
+  deriveSharedSecret = (c: Caller, keyId: string, peerSpki: Uint8Array, opts?: { activeOnly?: boolean }) =>
+    deriveSharedSecret(this.core, c, keyId, peerSpki, opts);
   sign = (
     c: Caller,
     keyId: string,

@@ -70,6 +70,7 @@ export const OP_USE: Record<KeyOp, UseKind> = {
   decrypt: 'process',
   verify: 'process',
   unwrapKey: 'process',
+  deriveBits: 'protect',
 };
 
 export function assertUsable(state: KeyState, use: UseKind, activeOnly = false) {

@@ -56,6 +56,8 @@ export type Action =
   | 'key.list_grants'
   | 'key.revoke_grant'
   | 'key.retire_grant'
+  /** ECDH with the key's private half and a peer's public key. */
+  | 'key.derive_shared_secret'
   | 'random';
 
 export interface KeyRecord {

@@ -1,10 +1,10 @@
 /**
  * Huawei KMS data encryption and data keys (huawei-kms.md §2.2, §4;
  * https://support.huaweicloud.com/api-dew/EncryptData.html): EncryptData, DecryptData, CreateDatakey,
- * CreateDatakeyWithoutPlaintext, EncryptDatakey, DecryptDatakey, CreateRandom (gen-random).
+ * CreateDatakeyWithoutPlaintext, EncryptDatakey, DecryptDatakey, CreateRandom (gen-random), ReEncrypt.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import { MAX_DATA_KEY_BYTES, type Kms } from '@polykms/core';
+import { CIPHERTEXT_OVERHEAD, MAX_DATA_KEY_BYTES, type Kms, type ReEncryptSource, type ReEncryptTarget } from '@polykms/core';
 import { body, caller, keyIdOf, type HuaweiContext, type Route } from '../app.ts';
 import { unwrapCiphertext, wrapCiphertext } from '../envelope.ts';
 import { HuaweiError } from '../errors.ts';
@@ -49,6 +49,8 @@ const DATAKEY_SPEC_BYTES: Record<string, number> = {
   HMAC_512: 64,
 };
 const sha256 = (b: Uint8Array) => hash('sha256', b, 'buffer');
+const oaepOf = (alg: string) => ({ hash: alg === 'RSAES_OAEP_SHA_1' ? ('SHA-1' as const) : ('SHA-256' as const) });
+const aad = (additional_authenticated_data: string | undefined, domain?: string) => aadOf({ additional_authenticated_data }, domain);
 
 export function cryptoRoutes(kms: Kms, route: Route) {
   route('post', '/encrypt-data', async (c) => {
@@ -178,6 +180,61 @@ export function cryptoRoutes(kms: Kms, route: Route) {
       data_key: S.hexUpper(r.plaintext),
       datakey_length: String(len),
       datakey_dgst: S.hexUpper(sha256(r.plaintext)),
+    });
+  });
+
+  /**
+   * ReEncrypt: encrypt-data ciphertext (base64), or data-key ciphertext (hex, with datakey_cipher_length),
+   * or RSA-OAEP ciphertext under source_key_id, moved under destination_key_id by core's re-encrypt;
+   * the plaintext never leaves core. A data key stays a data key (decrypt-datakey opens the result).
+   */
+  route('post', '/re-encrypt', async (c) => {
+    const req = body(c, S.ReEncrypt);
+    const destId = await keyIdOf(kms, c, req.destination_key_id);
+    const srcRef = req.source_key_id === undefined ? undefined : await keyIdOf(kms, c, req.source_key_id);
+    const srcAlg = req.source_encryption_algorithm ?? 'SYMMETRIC_DEFAULT';
+    const dstAlg = req.destination_encryption_algorithm ?? 'SYMMETRIC_DEFAULT';
+    if (srcAlg === 'SM2_ENCRYPT' || dstAlg === 'SM2_ENCRYPT') throw new HuaweiError('2106', 'SM2 keys are not supported here.');
+    let dkLen: number | undefined;
+    if (req.datakey_cipher_length !== undefined && req.datakey_cipher_length !== '') {
+      dkLen = S.intOf(req.datakey_cipher_length, '2204', 'datakey_cipher_length');
+      if (dkLen < 1 || dkLen > 1024) throw new HuaweiError('2204', 'datakey_cipher_length is 1 to 1024 bytes.');
+      if (srcAlg !== 'SYMMETRIC_DEFAULT' || dstAlg !== 'SYMMETRIC_DEFAULT')
+        throw new HuaweiError('0308', 'A data-key ciphertext (datakey_cipher_length) is re-encrypted between symmetric keys only.');
+    }
+    const blob = dkLen ? S.fromHex(req.cipher_text, '2201', 'cipher_text') : S.fromBase64(req.cipher_text, '2201', 'cipher_text');
+    let from: ReEncryptSource;
+    let domain: string | undefined;
+    if (srcAlg !== 'SYMMETRIC_DEFAULT') {
+      // Asymmetric ciphertext carries no metadata: the key id is required (ReEncryptRequestBody).
+      if (!srcRef) throw new HuaweiError('0204', 'source_key_id is required to re-encrypt asymmetric ciphertext.');
+      from = { ciphertext: blob, keyId: srcRef, oaep: oaepOf(srcAlg) };
+    } else {
+      const { coreBlob } = unwrapCiphertext(blob);
+      // Core's format byte says who made a data key: core's generator, or this dialect's sealing (DEK_DOMAIN).
+      const generated = dkLen !== undefined && coreBlob[0] === 0x02;
+      domain = dkLen !== undefined && !generated ? DEK_DOMAIN : undefined;
+      if (dkLen !== undefined && coreBlob.length - CIPHERTEXT_OVERHEAD !== dkLen)
+        throw new HuaweiError('2204', `The data key is ${coreBlob.length - CIPHERTEXT_OVERHEAD} bytes.`);
+      from = {
+        ciphertext: coreBlob,
+        context: aad(req.source_additional_authenticated_data, domain),
+        dataKey: generated,
+        expectKeyId: srcRef,
+      };
+    }
+    const to: ReEncryptTarget =
+      dstAlg !== 'SYMMETRIC_DEFAULT'
+        ? { keyId: destId, oaep: oaepOf(dstAlg) }
+        : { keyId: destId, context: aad(req.destination_additional_authenticated_data, domain) };
+    const r = await kms.reEncrypt(caller(c), from, to);
+    const out = dstAlg !== 'SYMMETRIC_DEFAULT' ? r.ciphertext : wrapCiphertext(r.ciphertext, r.keyId);
+    return c.json({
+      key_id: r.keyId,
+      source_key_id: r.sourceKeyId,
+      source_encryption_algorithm: srcAlg,
+      destination_encryption_algorithm: dstAlg,
+      cipher_text: dkLen ? S.hexUpper(out) : out.toString('base64'),
     });
   });
 

@@ -7,21 +7,25 @@ import { MAX_PLAINTEXT, type Action, type Caller } from '../types.ts';
 import { allowed, run } from './pipeline.ts';
 import { useKey } from './usekey.ts';
 
-/** AES-GCM under the key's current version; `context` is bound as AAD and needed again to decrypt. */
+/**
+ * AES-GCM under the key's current version; `context` is bound as AAD and needed again to decrypt.
+ * `dataKey` seals the plaintext as a data key (it then opens only as one), for re-encrypting data keys.
+ */
 export async function encrypt(
   core: Core,
   c: Caller,
   keyId: string,
   plaintext: Uint8Array,
   context?: Uint8Array,
-  opts: { activeOnly?: boolean } = {},
+  opts: { activeOnly?: boolean; dataKey?: boolean } = {},
 ) {
   return run(core, c, 'key.encrypt', keyId, async () => {
     if (plaintext.length > MAX_PLAINTEXT) throw invalid(`plaintext is at most ${MAX_PLAINTEXT} bytes`, 'plaintext_size');
-    const { key, version, loaded } = await useKey(core, c, 'key.encrypt', keyId, 'encrypt', undefined, opts.activeOnly);
+    const ops: KeyOp[] = opts.dataKey ? ['encrypt', 'wrapKey'] : ['encrypt'];
+    const { key, version, loaded } = await useKey(core, c, 'key.encrypt', keyId, ops, undefined, opts.activeOnly);
     if (key.kind !== 'oct')
       throw new KmsError('unsupported', `symmetric encryption needs an AES key; this key is ${key.kind} (use RSA-OAEP)`, 'key_usage');
-    const header = encodeHeader(key.id, version);
+    const header = encodeHeader(key.id, version, opts.dataKey ? 'dataKey' : 'data');
     const ciphertext = encodeCiphertext(header, gcmEncrypt(loaded, plaintext, ciphertextAad(header, context)));
     await allowed(core, c, 'key.encrypt', keyId, { version });
     return { keyId: key.id, version, keySize: key.size, ciphertext };
