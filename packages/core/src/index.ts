@@ -10,19 +10,18 @@ export * from './audit.ts';
 export * from './auditchain.ts';
 export * from './authfail.ts';
 export * from './cache.ts';
+export { Kms } from './kms.ts';
+export { encodeCursor } from './operations/list.ts';
+export type { ReEncryptSource, ReEncryptTarget } from './operations/reencrypt.ts';
 export {
-  Kms,
-  encodeCursor,
-  BINDINGS_TOPIC,
   WRAPPED_FORMATS,
   WRAPPING_ALGORITHMS,
   type WrappedFormat,
   type WrappingAlgorithm,
   type ExportInput,
   type WrappedExport,
-  type ReEncryptSource,
-  type ReEncryptTarget,
-} from './kms.ts';
+} from './operations/export.ts';
+export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';
 export type { SealedSecrets } from './secrets.ts';

@@ -41,17 +41,6 @@ import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
 import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
-export { encodeCursor } from './operations/list.ts';
-export type { ReEncryptSource, ReEncryptTarget } from './operations/reencrypt.ts';
-export {
-  WRAPPED_FORMATS,
-  WRAPPING_ALGORITHMS,
-  type WrappedFormat,
-  type WrappingAlgorithm,
-  type ExportInput,
-  type WrappedExport,
-} from './operations/export.ts';
-export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
 type OpenOptions = StoreOptions & {
