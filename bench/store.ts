@@ -25,10 +25,10 @@ export async function openBenchKms(suite: string) {
     /** What the gateway gives each dialect's listener. */
     obs: { log, metrics },
     async close() {
-      const a = kms.audit;
-      console.error(
-        `${suite}: audit ${a.written} events in ${a.batches} batches (${(a.written / Math.max(1, a.batches)).toFixed(1)} a batch)`,
-      );
+      // (An earlier build measured with --before may not count its batches.)
+      const { written, batches } = kms.audit as { written?: number; batches?: number };
+      if (written !== undefined && batches)
+        console.error(`${suite}: audit ${written} events in ${batches} batches (${(written / batches).toFixed(1)} a batch)`);
       await kms.close();
       await db.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });
