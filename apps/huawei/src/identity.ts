@@ -9,6 +9,7 @@ import {
   canonicalUris,
   parseAuthorization,
   parseSdkDate,
+  scopedSigningKey,
   payloadHash,
   signString,
   signatureMatches,
@@ -144,13 +145,18 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
   }
   if (authorization !== undefined) {
     const auth = parseAuthorization(authorization);
-    if (!auth) throw unauth('unsupported authorization scheme (expected SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...)');
+    if (!auth)
+      throw unauth(
+        'unsupported authorization scheme (expected SDK-HMAC-SHA256 Access=... or Credential=<AK>/<yyyymmdd>/<region>/<service>/sdk_request, SignedHeaders=..., Signature=...)',
+      );
     const sdkDate = requestHeader(c, 'x-sdk-date');
     const date = sdkDate ? parseSdkDate(sdkDate) : undefined;
     if (!sdkDate || !date) throw unauth('x-sdk-date not found or not in the form YYYYMMDDTHHMMSSZ');
     if (!auth.signedHeaders.includes('x-sdk-date')) throw unauth('x-sdk-date must be a signed header');
     if (Math.abs(now.getTime() - date.getTime()) > MAX_SKEW_MS)
       throw unauth(`x-sdk-date ${sdkDate} is more than 15 minutes away from the server time`);
+    if (auth.scope && auth.scope.date !== sdkDate.slice(0, 8))
+      throw unauth(`the credential scope's date ${auth.scope.date} is not the day of x-sdk-date ${sdkDate}`);
     // An unknown AK is checked against a stand-in secret and refused in the words of a bad signature,
     // so neither the answer nor its timing tells which AKs exist.
     const found = await deps.cache.accessKey(auth.access);
@@ -171,12 +177,15 @@ export async function authenticate(deps: AuthDeps, c: Context, pathProject: stri
         canonicalUri: uri,
         canonicalQuery: query,
         signedHeaders: auth.signedHeaders,
-        header: (n) => requestHeader(c, n),
+        // gophertelekomcloud collapses each run of whitespace in a header value before signing it.
+        header: auth.scope ? (n) => requestHeader(c, n)?.replace(/\s+/g, ' ') : (n) => requestHeader(c, n),
         payloadHash: hash,
       });
       first ||= cr;
       // Every candidate is computed and compared, so timing does not tell which form was tried.
-      ok = signatureMatches(signString(found?.secret ?? UNKNOWN_AK_SECRET, stringToSign(sdkDate, cr)), auth.signature) || ok;
+      const secret = found?.secret ?? UNKNOWN_AK_SECRET;
+      const key = auth.scope ? scopedSigningKey(secret, auth.scope) : secret;
+      ok = signatureMatches(signString(key, stringToSign(sdkDate, cr, auth.scope?.text)), auth.signature) || ok;
     }
     if (!ok || !found) throw unauth(`verify aksk signature fail, canonicalRequest:${first.replace(/\n/g, '|')}`);
     const user = found.user;

@@ -74,22 +74,46 @@ export function canonicalRequest(i: SigningInput): string {
   return [i.method.toUpperCase(), i.canonicalUri, i.canonicalQuery, headers, names.join(';'), i.payloadHash].join('\n');
 }
 
-export function stringToSign(sdkDate: string, canonical: string): string {
-  return [ALGORITHM, sdkDate, hash('sha256', canonical, 'hex')].join('\n');
+/** With `scope` (the `Credential=` form), the scope is a line of its own, as in AWS SigV4. */
+export function stringToSign(sdkDate: string, canonical: string, scope?: string): string {
+  return [ALGORITHM, sdkDate, ...(scope === undefined ? [] : [scope]), hash('sha256', canonical, 'hex')].join('\n');
 }
 
 export const signString = (sk: string | Uint8Array, s: string) => createHmac('sha256', sk).update(s).digest('hex');
 
+const hmac = (key: string | Uint8Array, data: string) => createHmac('sha256', key).update(data).digest();
+
+/**
+ * The `Credential=` form's signing key (gophertelekomcloud's signer, used by the Open Telekom Cloud
+ * Terraform provider): "SDK" + SK, then HMACed with each part of the scope in turn.
+ */
+export const scopedSigningKey = (sk: string | Uint8Array, scope: CredentialScope) =>
+  hmac(hmac(hmac(hmac(Buffer.concat([Buffer.from('SDK'), Buffer.from(sk)]), scope.date), scope.region), scope.service), 'sdk_request');
+
 export const payloadHash = (body: Uint8Array | undefined, contentSha256?: string) =>
   contentSha256 === 'UNSIGNED-PAYLOAD' ? contentSha256 : body && body.length ? hash('sha256', body, 'hex') : EMPTY_SHA256;
+
+export interface CredentialScope {
+  /** yyyymmdd, the day of X-Sdk-Date. */
+  date: string;
+  region: string;
+  service: string;
+  /** As written in the header: date/region/service/sdk_request. */
+  text: string;
+}
 
 export interface ParsedAuthorization {
   access: string;
   signedHeaders: string[];
   signature: string;
+  /** The `Credential=<AK>/<yyyymmdd>/<region>/<service>/sdk_request` form only. */
+  scope?: CredentialScope;
 }
 
-/** `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`; undefined when it is not this scheme. */
+/**
+ * `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`, or the older
+ * `Credential=AK/yyyymmdd/region/service/sdk_request` form; undefined when it is neither.
+ */
 export function parseAuthorization(h: string): ParsedAuthorization | undefined {
   const m = /^SDK-HMAC-SHA256\s+(.*)$/s.exec(h.trim());
   if (!m) return undefined;
@@ -98,11 +122,15 @@ export function parseAuthorization(h: string): ParsedAuthorization | undefined {
     const i = p.indexOf('=');
     if (i > 0) parts.set(p.slice(0, i).trim(), p.slice(i + 1).trim());
   }
-  const access = parts.get('Access');
+  const credential = parts.get('Credential');
+  const m2 = credential === undefined ? undefined : /^([^/]+)\/(\d{8})\/([^/]*)\/([^/]*)\/sdk_request$/.exec(credential);
+  if (credential !== undefined && !m2) return undefined;
+  const access = m2 ? m2[1] : parts.get('Access');
   const signed = parts.get('SignedHeaders');
   const signature = parts.get('Signature');
   if (!access || !signed || !signature) return undefined;
   return {
+    ...(m2 ? { scope: { date: m2[2]!, region: m2[3]!, service: m2[4]!, text: credential!.slice(access.length + 1) } } : {}),
     access,
     signedHeaders: signed
       .split(';')
