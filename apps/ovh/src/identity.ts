@@ -26,7 +26,7 @@ export class Unauthenticated extends KmsError {
     readonly principal?: string | undefined,
     readonly tenantId?: string | undefined,
   ) {
-    super('unauthenticated', message, 'certificate');
+    super('unauthenticated', message, 'credential');
   }
 }
 
