@@ -33,9 +33,10 @@ export class Unauthenticated extends KmsError {
 const TTL_MS = 30_000;
 
 /**
- * Identities by certificate fingerprint or token digest, so a warm request costs no lookup. Revocations and policy
- * changes publish ACCESS_TOPIC (this process at once, others through NOTIFY), which empties the cache;
- * the TTL bounds staleness should a notification be lost with a dropped connection.
+ * Identities by certificate fingerprint or token digest, so a warm request costs no lookup.
+ * Revocations and policy changes publish ACCESS_TOPIC (this process at once, others through NOTIFY),
+ * which empties the cache; the TTL bounds staleness should a notification be lost with a dropped
+ * connection.
  */
 export class IdentityCache {
   private readonly map = new Map<string, { id: OvhIdentity; until: number }>();
