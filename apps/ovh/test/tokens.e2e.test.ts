@@ -64,7 +64,7 @@ describe('OVH bearer tokens', () => {
     await server?.close();
     await kms?.close();
     await drop?.();
-  });
+  }, 180_000);
 
   it('issues a token shown once: list and get never show it, and the store keeps only its SHA-256', async () => {
     const before = Date.now();
@@ -95,7 +95,7 @@ describe('OVH bearer tokens', () => {
     expect(JSON.stringify(events)).not.toContain(digest);
     // A token of another domain is not found under this one.
     expect((await ctl('GET', `/admin/ovh/domains/${other}/tokens/${t.id}`)).status).toBe(404);
-  });
+  }, 180_000);
 
   it('refuses bad issue requests with a 400 that names the field, and unknown domains or tokens with 404', async () => {
     const bad: [unknown, RegExp][] = [
@@ -126,7 +126,7 @@ describe('OVH bearer tokens', () => {
     // An hour is a valid lifetime.
     const short = await issue(okmsId, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     expect(short.status).toBe('ACTIVE');
-  });
+  }, 180_000);
 
   it('a token and a certificate with the same identity URNs get exactly the same answers under the same policy', async () => {
     const domain = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-sbg' })).json.id;
@@ -194,7 +194,7 @@ describe('OVH bearer tokens', () => {
       .where('key_id', '=', key)
       .execute();
     expect(events.map((e) => e.principal)).toEqual(expect.arrayContaining([expect.stringMatching(/^token:[0-9a-f-]{36}$/)]));
-  });
+  }, 180_000);
 
   it("a token of another domain is refused on this domain's URL as another domain's certificate is (404)", async () => {
     const theirs = bearer((await issue(other, { identityURNs: ['urn:v1:eu:identity:account:yy2222-ovh'] })).token);
@@ -210,7 +210,7 @@ describe('OVH bearer tokens', () => {
     }
     // On their own domain the token works.
     expect((await as(theirs, 'GET', `/api/${other}/v1/servicekey`)).status).toBe(200);
-  });
+  }, 180_000);
 
   it('revoked and expired tokens are 401 at once, with OVH body, valid for the document', async () => {
     const t = await issue(okmsId, { identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] });
@@ -250,7 +250,7 @@ describe('OVH bearer tokens', () => {
     const principals = r.each.map((x) => x.principal);
     expect(principals).toContain(`token:${t.id}`);
     expect(principals).toContain(`token:${e.id}`);
-  });
+  }, 180_000);
 
   it('malformed, unknown, absent or doubled credentials are 401 in OVH body, and counted', async () => {
     const good = (await issue(okmsId, { identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'] })).token;
@@ -287,5 +287,5 @@ describe('OVH bearer tokens', () => {
       401,
     );
     expect((kms.authFailures.counts.ovh ?? 0) - counted).toBe(cases.length + 2);
-  });
+  }, 180_000);
 });
