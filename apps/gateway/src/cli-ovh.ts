@@ -226,6 +226,36 @@ export async function ovhCommand(
       out(`credential ${v.id} revoked`, { id: v.id, revoked: true });
       return 0;
     }
+    case 'ovh token create': {
+      const domain = need('domain');
+      const identities = (v.identity as string[] | undefined) ?? [];
+      if (!identities.length) throw new UsageError('ovh token create needs at least one --identity URN');
+      const validity = v.validity === undefined ? undefined : Number(v.validity);
+      const t = await api('POST', `/admin/ovh/domains/${domain}/tokens`, {
+        name: (v.name as string) ?? 'cli',
+        identityURNs: identities,
+        ...(validity !== undefined ? { validity } : {}),
+      });
+      // The secret alone on stdout, so that it can be captured; it is never shown again.
+      out(t.token, t);
+      if (!v.json) process.stderr.write(`token ${t.id} for domain ${domain}, expires ${t.expiresAt}: shown once, keep it now\n`);
+      return 0;
+    }
+    case 'ovh token list': {
+      const ts = await api('GET', `/admin/ovh/domains/${need('domain')}/tokens`);
+      out(
+        ts
+          .map((t: { id: string; status: string; name: string; expiresAt: string }) => `${t.id}  ${t.status}  ${t.expiresAt}  ${t.name}`)
+          .join('\n') || '(no tokens)',
+        ts,
+      );
+      return 0;
+    }
+    case 'ovh token revoke': {
+      await api('DELETE', `/admin/ovh/domains/${need('domain')}/tokens/${need('id')}`);
+      out(`token ${v.id} revoked`, { id: v.id, revoked: true });
+      return 0;
+    }
     case 'ovh policy set': {
       let doc: unknown;
       try {

@@ -35,6 +35,10 @@ commands:
   ovh credential list   --domain ID
   ovh credential revoke --domain ID --id CREDENTIAL_ID
   ovh credential p12    --cert FILE --key FILE --password PW --out FILE   (PKCS#12 for a browser)
+  ovh token create      --domain ID --identity URN [--identity URN ...] [--name N] [--validity DAYS (default 30, at most 365)]
+                        prints a bearer token for the OVH API (Authorization: Bearer); it is shown only once
+  ovh token list        --domain ID
+  ovh token revoke      --domain ID --id TOKEN_ID
   ovh policy set        --domain ID --name NAME --file POLICY.json        (OVH IAM policy)
   ovh policy list       --domain ID
 ${HUAWEI_HELP}

@@ -328,6 +328,28 @@ describe('polykms CLI', () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   }, 120_000);
+  it('issues an OVH bearer token printed once (stdout alone), lists it without the secret, revokes it', () => {
+    const d = JSON.parse(run2('ovh', 'domain', 'create', '--json').stdout);
+    const made = run2('ovh', 'token', 'create', '--domain', d.id, '--identity', 'urn:v1:eu:identity:user:xx1111-ovh/ci', '--validity', '7');
+    expect(made.status, made.stderr).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^polykms_ovh_[A-Za-z0-9_-]{43}$/);
+    expect(made.stderr).toMatch(/shown once/);
+    const list = run2('ovh', 'token', 'list', '--domain', d.id, '--json');
+    expect(list.stdout).not.toContain(token.slice(12));
+    const [t] = JSON.parse(list.stdout);
+    expect(t).toMatchObject({ status: 'ACTIVE', identityURNs: ['urn:v1:eu:identity:user:xx1111-ovh/ci'], name: 'cli' });
+    expect(Date.parse(t.expiresAt) - Date.parse(t.createdAt)).toBe(7 * 86_400_000);
+    expect(run2('ovh', 'token', 'revoke', '--domain', d.id, '--id', t.id).status).toBe(0);
+    expect(run2('ovh', 'token', 'list', '--domain', d.id).stdout).toContain(`${t.id}  REVOKED`);
+    // Refusals are usage errors that say what is wrong.
+    const noUrn = run2('ovh', 'token', 'create', '--domain', d.id);
+    expect(noUrn.status).toBe(2);
+    expect(noUrn.stderr).toContain('ovh token create needs at least one --identity URN');
+    const tooLong = run2('ovh', 'token', 'create', '--domain', d.id, '--identity', 'urn:v1:eu:identity:user:x/y', '--validity', '400');
+    expect(tooLong.status).toBe(2);
+    expect(tooLong.stderr).toMatch(/validity/);
+  }, 120_000);
   // `cse demo` writes into the data directory and needs no store; tokens come only after the demo.
   it('cse demo: marked for testing, tokens only once it exists, bad values are usage errors', () => {
     const env3 = { ...env, POLYKMS_DATA_DIR: join(dir, 'data3'), POLYKMS_CSE_PORT: '9445' };

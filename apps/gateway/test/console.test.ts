@@ -1,8 +1,8 @@
 /**
  * The operator console in a real headless Chromium (Debian `chromium`, driven by playwright-core):
  * sign in with the admin token, pick an OVH domain's tenant, create an AES key with the form, see it
- * listed, deactivate it, delete it behind the confirm dialog, revoke the domain's credential, read the
- * audit trail; and, between the steps, the same key's state as an OVH client sees it over mTLS.
+ * listed, deactivate it, delete it behind the confirm dialog, revoke the domain's credential, issue
+ * and revoke a bearer token, read the audit trail; and, between the steps, the same key's state as an OVH client sees it over mTLS.
  *
  * Then the operator's views at 1400x900 and 800x900: the dashboard, key search with filters and
  * pages, the audit filters, a tenant linked to all three dialects with its credentials; at each size
@@ -224,6 +224,33 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
     expect(dialogs[2]!.message()).toMatch(/refused at once/);
     expect((await ovh('GET', `/v1/servicekey/${keyId}`)).status).toBe(401);
 
+    // A bearer token issued in the console: shown once, used on the OVH listener without a
+    // certificate, listed without its secret, revoked behind a confirm.
+    await page.locator('#credentials details.issue summary').first().click();
+    const issueForm = page.locator('#credentials form.issue-token').first();
+    await issueForm.locator('input[name=name]').fill('ci-job');
+    await issueForm.locator('input[name=identityURNs]').fill('urn:v1:eu:identity:account:xx1111-ovh');
+    await issueForm.locator('button[type=submit]').click();
+    const shown = page.locator('#credentials .issued-token input');
+    await shown.waitFor();
+    const bearer = await shown.inputValue();
+    expect(bearer).toMatch(/^polykms_ovh_[A-Za-z0-9_-]{43}$/);
+    const tokenRow = page.locator('#credentials table.tokens tbody tr', { hasText: 'ci-job' });
+    await tokenRow.waitFor();
+    expect(await tokenRow.locator('.token-status').textContent()).toBe('ACTIVE');
+    expect(await page.locator('#credentials table.tokens').textContent()).not.toContain(bearer.slice(12));
+    const byToken = () =>
+      call(h.ovh.url, { ca: h.caPem }, 'GET', `/api/${okmsId}/v1/servicekey`, undefined, { authorization: `Bearer ${bearer}` });
+    expect((await byToken()).status).toBe(200);
+    page.once('dialog', (d) => {
+      dialogs.push(d);
+      void d.accept();
+    });
+    await tokenRow.locator('button', { hasText: 'Revoke' }).click();
+    await poll(() => tokenRow.locator('.token-status').textContent()).toBe('REVOKED');
+    expect(dialogs[3]!.message()).toMatch(/refused at once/);
+    expect((await byToken()).status).toBe(401);
+
     // The audit trail shows what the console did, as the admin console.
     await page.locator('a', { hasText: 'Audit events of this tenant' }).click();
     const audit = page.locator('#audit table.audit tbody');
@@ -233,6 +260,7 @@ describe.skipIf(!haveChromium)('operator console in headless Chromium', () => {
       expect(await row.textContent(), action).toContain('admin-console');
     }
     expect(await audit.locator('tr[data-action="credential.revoke"]').count()).toBe(1);
+    expect(await audit.locator('tr[data-action="token.revoke"]').count()).toBe(1);
 
     // Signing out forgets the token.
     await page.locator('#signout').click();

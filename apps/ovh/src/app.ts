@@ -8,7 +8,7 @@ import { KmsError, invalid, isUuid, type Action, type Caller, type Kms } from '@
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
 import { OVH_ACTIONS, allowed, domainUrn, keyUrn } from './iam.ts';
-import { IdentityCache, identify, type OvhIdentity } from './identity.ts';
+import { IdentityCache, Unauthenticated, identify, type OvhIdentity } from './identity.ts';
 import { swaggerApp } from './swagger.ts';
 
 export type OvhEnv = { Bindings: HttpBindings; Variables: { requestId: string; identity: OvhIdentity } };
@@ -22,7 +22,7 @@ export function caller(c: OvhContext, override?: Partial<Record<Action, string>>
   return {
     tenantId: id.tenantId,
     dialect: 'ovh',
-    principal: `credential:${id.credentialId}`,
+    principal: id.principal,
     requestId: c.get('requestId'),
     details,
     // A method, not an arrow: the TypeScript loader names every arrow assigned to a property at run time.
@@ -82,15 +82,16 @@ export function ovhApp(
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
     try {
-      c.set('identity', await identify(kms, socket, identities));
+      c.set('identity', await identify(kms, socket, c.req.header('authorization'), identities));
     } catch (e) {
+      // Refused certificates and tokens are counted, logged and audited alike.
       if (e instanceof KmsError && e.kind === 'unauthenticated') {
-        const fp = socket?.getPeerCertificate?.()?.fingerprint256;
         kms.authFailures.refused({
           dialect: 'ovh',
           source: clientAddress(c),
           reason: e.message,
-          principal: fp ? `certificate:${fp.replace(/:/g, '').toLowerCase()}` : undefined,
+          principal: e instanceof Unauthenticated ? e.principal : undefined,
+          tenantId: e instanceof Unauthenticated ? e.tenantId : undefined,
           requestId: c.get('requestId'),
         });
       }

@@ -2,7 +2,8 @@
  * OVH API v2 control plane, served on the gateway's admin port behind the admin token:
  * POST/GET /v2/okms/resource[/{okmsId}] (a domain: polykms's stand-in for ordering one) and
  * POST/GET/DELETE /v2/okms/resource/{okmsId}/credential[/{credentialId}] (access certificates,
- * docs/vendors/reference/ovh-okms.md §7).
+ * docs/vendors/reference/ovh-okms.md §7); and polykms's own /admin/ovh/domains/{okmsId}/policies and
+ * /tokens (IAM policies; bearer tokens, which OVH issues elsewhere, in its IAM).
  */
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
@@ -13,23 +14,35 @@ import { describeIssues, handleErrors, STATUS_OF_KIND } from '@polykms/http';
 import { renderError } from './errors.ts';
 
 import { parsePolicy, type IamPolicy } from './iam.ts';
-import { ACCESS_TOPIC } from './identity.ts';
-import { ovhDb } from './store.ts';
+import { ACCESS_TOPIC, ovhDb } from './store.ts';
+import { MAX_VALIDITY_DAYS, getToken, issueToken, listTokens, revokeToken } from './tokens.ts';
 
 const CreateResource = z.strictObject({
   region: z.string().regex(/^[a-z]+(-[a-z]+)+$/, { message: "must look like 'eu-west-rbx'" }),
 });
+const IdentityURNs = z
+  .array(z.string().regex(/^urn:v1:[a-z]+:identity:/, { message: 'must be an identity URN (urn:v1:<region>:identity:...)' }))
+  .min(1)
+  .max(25);
 const CreateCredential = z.strictObject({
   name: z.string().min(1).max(50),
-  identityURNs: z
-    .array(z.string().regex(/^urn:v1:[a-z]+:identity:/, { message: 'must be an identity URN (urn:v1:<region>:identity:...)' }))
-    .min(1)
-    .max(25),
+  identityURNs: IdentityURNs,
   description: z.string().max(200).optional(),
   validity: z.number().int().min(1).max(365).optional(),
   csr: z.string().min(1).optional(),
   certificateType: z.enum(['ECDSA', 'RSA']).optional(),
 });
+
+/** A token binds what a credential binds; it lives `validity` days (default 30) or until `expiresAt`, a year at most. */
+const IssueTokenBody = z
+  .strictObject({
+    name: z.string().min(1).max(50),
+    identityURNs: IdentityURNs,
+    description: z.string().max(200).optional(),
+    validity: z.number().int().min(1).max(MAX_VALIDITY_DAYS).optional(),
+    expiresAt: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' }).optional(),
+  })
+  .refine((b) => b.validity === undefined || b.expiresAt === undefined, { message: 'give validity or expiresAt, not both' });
 
 export interface ControlOptions {
   /** Where the data plane answers, for `restEndpoint`. */
@@ -267,6 +280,37 @@ export function ovhControlApp(kms: Kms, ca: () => Promise<Ca>, opts: ControlOpti
       .orderBy('name')
       .execute();
     return c.json(rows.map((r) => ({ name: r.name, policy: r.document })));
+  });
+  // Bearer tokens for the data plane, bound to a domain and identity URNs as a credential is.
+  app.post('/admin/ovh/domains/:okmsId/tokens', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const req = await json(c.req.raw, IssueTokenBody);
+    const now = new Date();
+    let expiresAt: Date | undefined;
+    if (req.expiresAt !== undefined) {
+      expiresAt = new Date(req.expiresAt);
+      if (expiresAt.getTime() <= now.getTime()) throw invalid('expiresAt: must be in the future');
+      if (expiresAt.getTime() > now.getTime() + MAX_VALIDITY_DAYS * 86_400_000)
+        throw invalid(`expiresAt: must be within ${MAX_VALIDITY_DAYS} days`);
+    }
+    return c.json(await issueToken(kms, b, { ...req, expiresAt }, now), 201);
+  });
+  app.get('/admin/ovh/domains/:okmsId/tokens', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    return c.json(await listTokens(kms, b.external_id));
+  });
+  app.get('/admin/ovh/domains/:okmsId/tokens/:id', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const id = c.req.param('id');
+    const t = isUuid(id) ? await getToken(kms, b.external_id, id) : undefined;
+    if (!t) throw notFound('token');
+    return c.json(t);
+  });
+  app.delete('/admin/ovh/domains/:okmsId/tokens/:id', async (c) => {
+    const b = await domain(c.req.param('okmsId'));
+    const id = c.req.param('id');
+    if (!(isUuid(id) && (await revokeToken(kms, b, id)))) throw notFound('token');
+    return c.body(null, 204);
   });
   app.get('/admin/ca', async (c) => c.json({ certificatePEM: (await ca()).certPem }));
   return app;

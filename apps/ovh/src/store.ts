@@ -30,12 +30,30 @@ export interface PoliciesTable {
   updated_at: Timestamp;
 }
 
+/** Bearer tokens: only the SHA-256 of the secret is kept; the secret is shown once, at issue. */
+export interface TokensTable {
+  id: string;
+  tenant_id: string;
+  okms_id: string;
+  name: string;
+  description: string;
+  identities: string[];
+  token_sha256: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
 export interface OvhDatabase {
   credentials: CredentialsTable;
   policies: PoliciesTable;
+  tokens: TokensTable;
 }
 
-/** The OVH dialect's tables: access certificates and IAM policies (created by core's 0002 before they moved here). */
+/**
+ * The OVH dialect's tables: access certificates and IAM policies (created by core's 0002 before they
+ * moved here), and bearer tokens, which bind identities to one domain as a certificate does.
+ */
 export const OVH_STORAGE: DialectStorage = {
   dialect: 'ovh',
   migrations: {
@@ -82,8 +100,29 @@ export const OVH_STORAGE: DialectStorage = {
           .execute();
       },
     },
+    '0002_tokens': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('tokens')
+          .addColumn('id', 'uuid', (c) => c.primaryKey())
+          .addColumn('tenant_id', 'uuid', (c) => c.notNull().references('tenants.id'))
+          .addColumn('okms_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('identities', sql`text[]`, (c) => c.notNull())
+          .addColumn('token_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+          .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+          .addColumn('revoked_at', 'timestamptz')
+          .execute();
+        await db.schema.createIndex('tokens_domain').on('tokens').columns(['okms_id', 'created_at']).execute();
+      },
+    },
   },
 };
+
+/** Published when a credential, token or policy changes: every process empties its identity cache. */
+export const ACCESS_TOPIC = 'ovh.access';
 
 export const ovhDb = (kms: Kms): Promise<Kysely<OvhDatabase>> => kms.storage<OvhDatabase>(OVH_STORAGE);
 

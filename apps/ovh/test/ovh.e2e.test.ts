@@ -447,7 +447,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     ).json;
     const none = await api({ ca: caPem }, 'GET', '/v1/servicekey');
     expect(none.status).toBe(401);
-    expect(none.json.errors[0]).toMatch(/client certificate is required/);
+    expect(none.json.errors[0]).toBe('a client certificate (mTLS) or an Authorization: Bearer token is required');
 
     const otherCa = await loadCa(await createCa({ commonName: 'polykms gateway CA', validityDays: 30 }));
     const forged = await issueClientCertificate(otherCa, {

@@ -5,6 +5,7 @@
  * bodiless calls. Each answer is checked against the 2.16.2 document.
  */
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import { connect } from 'node:tls';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
@@ -34,10 +35,15 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   let ctl: (method: string, path: string, body?: unknown) => Promise<any>;
   let caPem: string;
 
-  /** `body` is the exact JSON text the SDK writes (or undefined: no body, no Content-Type). */
-  const sdk = async (method: string, path: string, body?: string): Promise<Reply> => {
+  /**
+   * `body` is the exact JSON text the SDK writes (or undefined: no body, no Content-Type); `token`
+   * replays token mode: no client certificate, `Authorization: Bearer` on every request.
+   */
+  const sdk = async (method: string, path: string, body?: string, token?: string): Promise<Reply> => {
     const full = `/api/${okmsId}${path}`;
-    const r = await call(server.url, root, method, full, body, GO);
+    const r = token
+      ? await call(server.url, { ca: caPem }, method, full, body, { ...GO, authorization: `Bearer ${token}` })
+      : await call(server.url, root, method, full, body, GO);
     const v = validateResponse(method, full.split('?')[0]!, r.status, r.text === '' ? undefined : r.json);
     expect(v.errors, `${method} ${path} -> ${r.status} ${r.text}`).toEqual([]);
     return r;
@@ -408,5 +414,66 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
       permissions: { allow: [{ action: 'okms:apikms:serviceKey/get' }, { action: 'okms:apikms:serviceKey/wrapKey' }] },
     });
     expect((await as(q(k.id))).status).toBe(200);
+  });
+
+  it('token mode (--auth-method token --okmsId): Bearer on every request, no client certificate, same answers', async () => {
+    const issued = await ctl('POST', `/admin/ovh/domains/${okmsId}/tokens`, {
+      name: 'okms-cli',
+      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
+    });
+    const token = issued.token as string;
+    // The first request as Go's net/http writes it, byte for byte, on a TLS connection without a
+    // certificate: Host, User-Agent, Content-Length, the headers set (sorted), then Accept-Encoding.
+    const body = '{"context":"tok","extractable":false,"name":"tok","operations":[],"size":256,"type":"oct"}';
+    const host = new URL(server.url).host;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: server.port, ca: caPem, servername: 'localhost' }, () =>
+        s.write(
+          `POST /api/${okmsId}/v1/servicekey HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: Go-http-client/1.1\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
+            `Accept-Encoding: gzip\r\n\r\n${body}`,
+        ),
+      );
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('utf8');
+        const end = got.indexOf('\r\n\r\n');
+        const length = /\r\ncontent-length: (\d+)/i.exec(got)?.[1];
+        if (end >= 0 && length && Buffer.byteLength(got.slice(end + 4)) >= Number(length)) {
+          s.end();
+          resolve(got);
+        }
+      });
+      s.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 201 /);
+    const k = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    expect(validateResponse('POST', `/api/${okmsId}/v1/servicekey`, 201, k).errors).toEqual([]);
+    expect(k).toMatchObject({ name: 'tok', type: 'oct', class: 'SECRET_KEY' });
+    // The rest of the CLI's calls, in token mode.
+    expect((await sdk('GET', `/v1/servicekey/${k.id}`, undefined, token)).json.id).toBe(k.id);
+    expect((await sdk('GET', '/v1/servicekey?state=active&max=100', undefined, token)).status).toBe(200);
+    const pt = Buffer.from('token mode').toString('base64');
+    const enc = await sdk('POST', `/v1/servicekey/${k.id}/encrypt`, `{"context":"C","plaintext":"${pt}"}`, token);
+    // What the token encrypted, the certificate decrypts: one key, one domain, two ways in.
+    expect(
+      (await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${enc.json.ciphertext}","context":"C"}`)).json.plaintext,
+    ).toBe(pt);
+    expect(
+      (await sdk('POST', `/v1/servicekey/${k.id}/decrypt`, `{"ciphertext":"${enc.json.ciphertext}","context":"C"}`, token)).json.plaintext,
+    ).toBe(pt);
+    const dk = await sdk('POST', `/v1/servicekey/${k.id}/datakey`, '{"name":"ephemeral.v2","size":256}', token);
+    expect(dk.status).toBe(201);
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/datakey/decrypt`, `{"key":"${dk.json.key}"}`, token)).json.plaintext).toBe(
+      dk.json.plaintext,
+    );
+    expect((await sdk('PATCH', `/v1/servicekey/${k.id}`, '{"name":"tok-2"}', token)).json.name).toBe('tok-2');
+    expect((await sdk('POST', `/v1/servicekey/${k.id}/deactivate`, '{"reason":"unspecified"}', token)).status).toBe(204);
+    expect((await sdk('DELETE', `/v1/servicekey/${k.id}`, undefined, token)).status).toBe(204);
+    // Once revoked, the CLI gets OVH's 401 body, which it parses as an error.
+    await ctl('DELETE', `/admin/ovh/domains/${okmsId}/tokens/${issued.id}`);
+    const refused = await sdk('GET', `/v1/servicekey/${k.id}`, undefined, token);
+    expect(refused.status).toBe(401);
+    expect(Object.keys(refused.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
   });
 });

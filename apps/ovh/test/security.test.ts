@@ -10,8 +10,8 @@ import { ovhDb } from '../src/store.ts';
 
 /**
  * The common security cases, run against every route of the data plane at both path forms: no
- * certificate, a foreign CA, a revoked or expired credential -> 401; a credential of another domain ->
- * 404; an identity no policy allows -> 403. Every answer is OVH's error body, valid for the document.
+ * certificate, a foreign CA, a revoked or expired credential or token, an unknown token -> 401; a
+ * credential or token of another domain -> 404; an identity no policy allows -> 403. Every answer is OVH's error body, valid for the document.
  */
 describe('every OVH route refuses who it should', () => {
   let kms: Kms;
@@ -22,7 +22,7 @@ describe('every OVH route refuses who it should', () => {
   let keyId: string;
   let ciphertext: string;
   let dataKey: string;
-  const who: Record<string, Creds & { id?: string }> = {};
+  const who: Record<string, Creds & { id?: string; headers?: Record<string, string> }> = {};
   const started = Date.now();
 
   beforeAll(async () => {
@@ -85,6 +85,28 @@ describe('every OVH route refuses who it should', () => {
     });
     who.foreign = { cert: f.certPem, key: f.privateKeyPem!, ca: caPem };
     who.none = { ca: caPem };
+    // Bearer tokens, refused or limited exactly where certificates are.
+    const token = async (domain: string, urn: string) => {
+      const r = await control.request(`/admin/ovh/domains/${domain}/tokens`, {
+        method: 'POST',
+        body: JSON.stringify({ name: 't', identityURNs: [urn] }),
+      });
+      const t = (await r.json()) as { id: string; token: string };
+      return { id: t.id, ca: caPem, headers: { authorization: `Bearer ${t.token}` } };
+    };
+    who.nobodyToken = await token(okmsId, 'urn:v1:eu:identity:user:xx1111-ovh/nobody');
+    who.strangerToken = await token(other, 'urn:v1:eu:identity:account:yy2222-ovh');
+    const revokedToken = await token(okmsId, 'urn:v1:eu:identity:account:xx1111-ovh');
+    await ctl('DELETE', `/admin/ovh/domains/${okmsId}/tokens/${revokedToken.id}`);
+    who.revokedToken = revokedToken;
+    const expiredToken = await token(okmsId, 'urn:v1:eu:identity:account:xx1111-ovh');
+    await (await ovhDb(kms))
+      .updateTable('tokens')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', expiredToken.id)
+      .execute();
+    who.expiredToken = expiredToken;
+    who.forgedToken = { ca: caPem, headers: { authorization: `Bearer polykms_ovh_${'A'.repeat(43)}` } };
     const k = await call(server.url, who.root!, 'POST', '/v1/servicekey', {
       name: 'target',
       type: 'oct',
@@ -126,13 +148,17 @@ describe('every OVH route refuses who it should', () => {
     ['expired', 401],
     ['tlsExpired', 401],
     ['nobody', 403],
+    ['revokedToken', 401],
+    ['expiredToken', 401],
+    ['forgedToken', 401],
+    ['nobodyToken', 403],
   ];
 
   it.each(cases)('%s -> %i on every route, both path forms', async (name, status) => {
     let n = 0;
     for (const [method, path, body] of routes()) {
       for (const p of [path, `/api/${okmsId}${path}`]) {
-        const r = await call(server.url, who[name]!, method, p, body);
+        const r = await call(server.url, who[name]!, method, p, body, who[name]!.headers);
         expect(r.status, `${name} ${method} ${p}: ${r.text}`).toBe(status);
         expect(Object.keys(r.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
         if (name === 'tlsExpired') expect(r.json.errors[0]).toBe('the client certificate has expired');
@@ -145,11 +171,12 @@ describe('every OVH route refuses who it should', () => {
     expect(n).toBe(28);
   });
 
-  it("another domain's credential finds nothing here", async () => {
-    for (const [method, path, body] of routes().filter(([, p]) => p.includes(keyId))) {
-      expect((await call(server.url, who.stranger!, method, path, body)).status, `${method} ${path}`).toBe(404);
-      expect((await call(server.url, who.stranger!, method, `/api/${okmsId}${path}`, body)).status, `${method} /api/...${path}`).toBe(404);
-    }
+  it("another domain's credential or token finds nothing here", async () => {
+    for (const [method, path, body] of routes().filter(([, p]) => p.includes(keyId)))
+      for (const s of [who.stranger!, who.strangerToken!]) {
+        expect((await call(server.url, s, method, path, body, s.headers)).status, `${method} ${path}`).toBe(404);
+        expect((await call(server.url, s, method, `/api/${okmsId}${path}`, body, s.headers)).status, `${method} /api/...${path}`).toBe(404);
+      }
     // And the key is untouched.
     expect((await call(server.url, who.root!, 'GET', `/v1/servicekey/${keyId}`)).json.name).toBe('target');
   });
@@ -243,7 +270,7 @@ describe('every OVH route refuses who it should', () => {
 
   it('counts every authentication refusal, and audits them within a per-source bound: one event each up to it, one summary of the rest', async () => {
     const r = await refusalsAudited(kms, 'ovh');
-    expect(r.counted).toBeGreaterThanOrEqual(140);
+    expect(r.counted).toBeGreaterThanOrEqual(224);
     expect(r.each.length + r.summarized).toBe(r.counted);
     expect(r.summarized).toBeGreaterThan(0);
     // A burst of 20 a source, then 10 a minute.

@@ -380,6 +380,17 @@ describe.each(backends())('admin keys API on %s', (backend) => {
     expect(list.text).not.toMatch(/BEGIN/);
     expect((await call('DELETE', `/v2/okms/resource/${domain.id}/credential/${cred.json.id}`)).status).toBe(204);
     expect((await call('GET', `/admin/tenants/${tenant.id}/credentials`)).json.credentials[0].status).toBe('revoked');
+    // OVH bearer tokens are listed too, by domain, never with the secret.
+    const token = await call('POST', `/admin/ovh/domains/${domain.id}/tokens`, {
+      name: 'ci',
+      identityURNs: ['urn:v1:eu:identity:user:xx1111-ovh/ci'],
+    });
+    expect(token.status).toBe(201);
+    const withToken = await call('GET', `/admin/tenants/${tenant.id}/credentials`);
+    expect(withToken.json.credentials[1]).toEqual(
+      expect.objectContaining({ id: token.json.id, kind: 'token', dialect: 'ovh', name: 'ci', status: 'active', okmsId: domain.id }),
+    );
+    expect(withToken.text).not.toContain(token.json.token.slice(12));
   });
 
   it("searches and filters a tenant's keys by text, type and state, with paging, and refuses bad queries", async () => {

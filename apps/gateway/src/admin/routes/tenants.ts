@@ -6,11 +6,11 @@
  *   GET    /admin/tenants/{tenant}                 one tenant with its bindings
  *   GET    /admin/tenants/{tenant}/bindings        OVH domain / Huawei project / CSE instance
  *   POST   /admin/tenants/{tenant}/links           {dialect, id}: one tenant, several vendors' namespaces
- *   GET    /admin/tenants/{tenant}/credentials     every dialect's credentials (no secrets)
+ *   GET    /admin/tenants/{tenant}/credentials     every dialect's credentials and tokens (no secrets)
  */
 import type { Hono } from 'hono';
 import type { Kms } from '@polykms/core';
-import { listCredentials } from '@polykms/ovh';
+import { listCredentials, tenantTokens } from '@polykms/ovh';
 import { CreateTenant, Link } from '../schemas.ts';
 import { body, findTenant, iso, type AdminEnv } from '../request.ts';
 
@@ -69,21 +69,40 @@ export function tenantRoutes(app: Hono<AdminEnv>, kms: Kms) {
   );
 
   app.get('/admin/tenants/:tenant/credentials', async (c) => {
-    const rows = await listCredentials(kms, c.get('tenant').id);
+    const [certs, tokens] = await Promise.all([listCredentials(kms, c.get('tenant').id), tenantTokens(kms, c.get('tenant').id)]);
     const now = Date.now();
+    const status = (r: { expires_at: Date; revoked_at: Date | null }) =>
+      r.revoked_at ? 'revoked' : r.expires_at.getTime() < now ? 'expired' : 'active';
     return c.json({
-      credentials: rows.map((r) => ({
-        id: r.id,
-        dialect: r.dialect,
-        name: r.name,
-        description: r.description,
-        identities: r.identities,
-        status: r.revoked_at ? 'revoked' : r.expires_at.getTime() < now ? 'expired' : 'active',
-        fingerprint: r.fingerprint,
-        createdAt: iso(r.created_at),
-        expiresAt: iso(r.expires_at),
-        revokedAt: iso(r.revoked_at),
-      })),
+      credentials: [
+        ...certs.map((r) => ({
+          id: r.id,
+          kind: 'certificate',
+          dialect: r.dialect,
+          name: r.name,
+          description: r.description,
+          identities: r.identities,
+          status: status(r),
+          fingerprint: r.fingerprint,
+          createdAt: iso(r.created_at),
+          expiresAt: iso(r.expires_at),
+          revokedAt: iso(r.revoked_at),
+        })),
+        // An OVH bearer token: its domain instead of a fingerprint; the secret is not kept.
+        ...tokens.map((r) => ({
+          id: r.id,
+          kind: 'token',
+          dialect: 'ovh',
+          name: r.name,
+          description: r.description,
+          identities: r.identities,
+          status: status(r),
+          okmsId: r.okms_id,
+          createdAt: iso(r.created_at),
+          expiresAt: iso(r.expires_at),
+          revokedAt: iso(r.revoked_at),
+        })),
+      ],
     });
   });
 

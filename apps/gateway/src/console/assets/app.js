@@ -741,6 +741,7 @@
       rows.length
         ? table({ class: 'credentials stack', dataset: { okmsId: b.externalId } }, columns, rows)
         : h('p', { class: 'muted' }, 'No access certificates.'),
+      ...(await ovhTokens(b)),
       h(
         'p',
         { class: 'muted small' },
@@ -749,6 +750,82 @@
           : 'No IAM policies: every identity of a valid certificate may use every key.',
       ),
     ];
+  }
+
+  /**
+   * A domain's bearer tokens: the list with revocation, and the form that issues one. The new token
+   * is shown once, beside the form, and the list refreshes in place so that it stays on screen.
+   */
+  async function ovhTokens(b) {
+    const base = `/admin/ovh/domains/${enc(b.externalId)}/tokens`;
+    const columns = ['Name', 'Status', 'Identities', 'Expires', 'Id', ''];
+    const list = h('div', { class: 'token-list' });
+    const refresh = async () => {
+      const tokens = await api('GET', base);
+      list.replaceChildren(
+        tokens.length
+          ? table(
+              { class: 'credentials tokens stack', dataset: { okmsId: b.externalId } },
+              columns,
+              tokens.map((t) => {
+                const revoke = h('button', { type: 'button', class: 'danger', disabled: t.status !== 'ACTIVE' }, 'Revoke');
+                revoke.addEventListener('click', () =>
+                  act(revoke, async () => {
+                    if (!confirm(`Revoke the bearer token "${t.name}" (${t.id})?\n\nClients using it are refused at once.`)) return;
+                    await api('DELETE', `${base}/${enc(t.id)}`);
+                    flash(`Token ${t.name} revoked.`);
+                    await refresh();
+                  }),
+                );
+                return {
+                  attrs: { dataset: { tokenId: t.id } },
+                  cells: [
+                    t.name,
+                    td({ class: 'token-status' }, t.status),
+                    t.identityURNs.map((u) => h('div', { class: 'wrap' }, u)),
+                    when(t.expiresAt),
+                    shortId(t.id),
+                    revoke,
+                  ],
+                };
+              }),
+            )
+          : h('p', { class: 'muted' }, 'No bearer tokens.'),
+      );
+    };
+    const name = h('input', { name: 'name', required: true, maxlength: '50' });
+    const urns = h('input', { name: 'identityURNs', required: true, size: '48', placeholder: 'urn:v1:eu:identity:user:…' });
+    const validity = h('input', { name: 'validity', type: 'number', min: '1', max: '365', value: '30', required: true });
+    const issued = h('div', { class: 'issued-token' });
+    const form = h(
+      'form',
+      {
+        class: 'issue-token',
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          act(ev.submitter, async () => {
+            const identityURNs = urns.value.split(/[\s,]+/).filter(Boolean);
+            const t = await api('POST', base, { name: name.value, identityURNs, validity: Number(validity.value) });
+            issued.replaceChildren(
+              h('p', {}, `Token ${t.name} issued. Copy it now: it is not shown again.`),
+              h('input', { class: 'mono', readonly: true, size: '64', value: t.token, 'aria-label': 'The new bearer token' }),
+            );
+            name.value = '';
+            await refresh();
+          });
+        },
+      },
+      h(
+        'div',
+        { class: 'actions' },
+        h('label', {}, 'Name', name),
+        h('label', {}, 'Identity URNs (space-separated)', urns),
+        h('label', {}, 'Valid for (days)', validity),
+        h('button', { type: 'submit' }, 'Issue token'),
+      ),
+    );
+    await refresh();
+    return [h('h4', {}, 'Bearer tokens'), list, h('details', { class: 'issue' }, h('summary', {}, 'Issue a bearer token'), form, issued)];
   }
 
   async function huaweiCredentials(projects) {
@@ -1161,6 +1238,8 @@
     'credential.revoke',
     'policy.set',
     'token.issue',
+    'token.create',
+    'token.revoke',
   ];
   /** `datetime-local` shows local time; the API takes ISO 8601. */
   const toLocalInput = (iso) => {
