@@ -23,6 +23,10 @@ export class ForwardingAuditTrail extends AuditTrail {
     private readonly peer: Peer,
   ) {
     super(db, log);
+    peer.on('disconnect', () => {
+      for (const w of this.waiting.values()) w.reject(new KmsError('unavailable', 'the audit trail is gone (the gateway primary stopped)'));
+      this.waiting.clear();
+    });
     peer.on('message', (m) => {
       const r = m?.[TAG] as { id: number; error?: { kind: ErrorKind; message: string } } | undefined;
       const w = r && this.waiting.get(r.id);

@@ -20,13 +20,23 @@ export class PgliteClient {
   private readonly subs = new Map<number, { channel: string; onPayload: (payload: string) => void }>();
 
   constructor(private readonly peer: Peer) {
+    peer.on('disconnect', () => {
+      const gone = Object.assign(new Error('the gateway primary, which holds the embedded database, is gone'), { code: 'ECONNREFUSED' });
+      for (const c of this.calls.values()) c.reject(gone);
+      this.calls.clear();
+    });
     peer.on('message', (m) => {
       const msg = m?.[TAG] as ToWorker | undefined;
       if (!msg) return;
       if ('notify' in msg) return void this.subs.get(msg.notify)?.onPayload(msg.payload);
       if ('fence' in msg) {
         for (const s of this.subs.values()) if (s.channel === msg.channel) s.onPayload(msg.payload);
-        return void this.peer.send({ [TAG]: { kind: 'fenced', fence: msg.fence } satisfies ToPrimary });
+        try {
+          this.peer.send({ [TAG]: { kind: 'fenced', fence: msg.fence } satisfies ToPrimary });
+        } catch {
+          // The primary is gone.
+        }
+        return;
       }
       const c = this.calls.get(msg.id);
       if (!c) return;
@@ -38,8 +48,14 @@ export class PgliteClient {
 
   private call<T>(m: ToPrimary): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.calls.set((m as { id: number }).id, { resolve, reject });
-      this.peer.send({ [TAG]: m });
+      const id = (m as { id: number }).id;
+      this.calls.set(id, { resolve, reject });
+      try {
+        this.peer.send({ [TAG]: m });
+      } catch (e) {
+        this.calls.delete(id);
+        reject(Object.assign(e as Error, { code: 'ECONNREFUSED' }));
+      }
     });
   }
 
@@ -63,7 +79,11 @@ export class PgliteClient {
   }
 
   release(session: number) {
-    this.peer.send({ [TAG]: { kind: 'release', session } satisfies ToPrimary });
+    try {
+      this.peer.send({ [TAG]: { kind: 'release', session } satisfies ToPrimary });
+    } catch {
+      // The primary is gone, and the session with it.
+    }
   }
 
   async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
@@ -142,7 +162,8 @@ export function localChannel(): [Peer, Peer] {
   const b = new EventEmitter();
   const end = (self: EventEmitter, other: EventEmitter): Peer => ({
     send: (m) => setImmediate(() => other.emit('message', structuredClone(m))),
-    on: (e, f) => self.on(e, f),
+    // biome-ignore lint/suspicious/noExplicitAny: one listener type per event name
+    on: (e: string, f: any) => self.on(e, f),
   });
   return [end(a, b), end(b, a)];
 }

@@ -12,6 +12,8 @@ import type { PgliteThread } from './pglite-thread.ts';
 export interface Peer {
   send(message: unknown): unknown;
   on(event: 'message', listener: (message: any) => void): unknown;
+  /** The channel closed (the primary died): nothing sent will be answered. */
+  on(event: 'disconnect', listener: () => void): unknown;
 }
 
 export type ToPrimary =
