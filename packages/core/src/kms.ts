@@ -24,7 +24,8 @@ import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant 
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
 import { countKeys, listKeys } from './operations/list.ts';
 import { random } from './operations/random.ts';
-import { rotate } from './operations/rotate.ts';
+import { RotationScheduler } from './operations/autorotate.ts';
+import { rotate, setRotation } from './operations/rotate.ts';
 import { sign, verify } from './operations/sign.ts';
 import { updateKey } from './operations/update.ts';
 import { loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
@@ -33,7 +34,17 @@ import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
 import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
-import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
+import type {
+  AliasRecord,
+  Caller,
+  CreateGrantInput,
+  CreateKeyInput,
+  GrantRecord,
+  ImportKeyInput,
+  KeyRecord,
+  ListInput,
+  RotationInput,
+} from './types.ts';
 
 export { encodeCursor } from './operations/list.ts';
 export {
@@ -70,6 +81,8 @@ export class Kms {
   readonly cache: KeyCache<LoadedKey>;
   readonly tenants: Tenants;
   readonly secrets: SealedSecrets;
+  /** Scheduled key rotation: `start()` where the gateway serves, `sweep()` in tests; stopped by `close()`. */
+  readonly rotations: RotationScheduler;
   private readonly core: Core;
   private readonly events: EventBus;
   private unlisten: (() => Promise<void>) | undefined;
@@ -97,6 +110,7 @@ export class Kms {
     this.events = new EventBus(store);
     this.tenants = new Tenants(db, (topic, payload) => this.publish(topic, payload));
     this.secrets = new SealedSecrets(db, () => this.core.keyring);
+    this.rotations = new RotationScheduler(this.core);
   }
 
   /** Opens the store (PGlite or Postgres), migrates, loads the keyring and checks it against the store. */
@@ -152,6 +166,7 @@ export class Kms {
 
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
+    await this.rotations.stop();
     this.authFailures.sweep();
     this.authFailures.close();
     // New events are refused from here (their operations fail); those already recorded are written.
@@ -227,6 +242,8 @@ export class Kms {
   destroy = (c: Caller, keyId: string) => destroy(this.core, c, keyId);
   destroyDueKeys = () => destroyDueKeys(this.core);
   rotate = (c: Caller, keyId: string, material?: ImportInput) => rotate(this.core, c, keyId, material);
+  /** Scheduled rotation on or off, or its period (`KeyRecord.rotation`); the sweep makes the versions. */
+  setRotation = (c: Caller, keyId: string, input: RotationInput) => setRotation(this.core, c, keyId, input);
   encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: { activeOnly?: boolean }) =>
     encrypt(this.core, c, keyId, plaintext, context, opts);
   decrypt = (c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof decrypt>[4]) =>

@@ -89,6 +89,14 @@ export interface KeyRecord {
   neverExtractable: boolean;
   /** An imported public key: no private half. */
   publicOnly: boolean;
+  /** Scheduled rotation: the period in seconds (kept while off), the next due date (null: off), the last rotation. */
+  rotation: { periodSeconds: number | null; nextAt: Date | null; lastAt: Date | null };
+}
+
+/** A change of a key's scheduled rotation; what is not given stays. */
+export interface RotationInput {
+  enabled?: boolean | undefined;
+  periodSeconds?: number | undefined;
 }
 
 export interface CreateKeyInput {

@@ -41,6 +41,7 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   extractable: r.extractable,
   neverExtractable: r.never_extractable,
   publicOnly: r.public_only,
+  rotation: { periodSeconds: r.rotation_period_seconds, nextAt: r.next_rotation_at, lastAt: r.rotated_at },
 });
 
 /**
