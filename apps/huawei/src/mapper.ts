@@ -72,7 +72,6 @@ const str = (v: unknown, dflt = '') => (typeof v === 'string' ? v : dflt);
 /** KeyDetails (PY-SDK key_details.py): every field a string, dates in milliseconds. */
 export function keyDetails(k: KeyRecord) {
   const a = k.attributes;
-  const rotation = (a.rotation ?? {}) as { enabled?: boolean };
   return {
     key_id: k.id,
     domain_id: str(a.domain_id),
@@ -88,7 +87,7 @@ export function keyDetails(k: KeyRecord) {
     key_type: k.kind === 'oct' ? '1' : '2',
     expiration_time: '',
     origin: 'kms',
-    key_rotation_enabled: rotation.enabled ? 'true' : 'false',
+    key_rotation_enabled: k.rotation.nextAt ? 'true' : 'false',
     sys_enterprise_project_id: str(a.enterprise_project_id, '0'),
     keystore_id: '0',
   };
