@@ -133,6 +133,8 @@ describe.each(backends())('Huawei key rotation on %s', (backend) => {
       ['RSA_2048', 'KMS.0324'],
       ['EC_P256', 'KMS.0325'],
       ['HMAC_256', 'KMS.0341'],
+      ['ED25519', 'KMS.0325'],
+      ['SECP256K1', 'KMS.0325'],
     ] as const) {
       const id = await create(`rot-${spec}`, spec);
       for (const verb of ['enable-key-rotation', 'disable-key-rotation', 'rotate-on-demand'])

@@ -1,4 +1,4 @@
-import type { Curve, KeyKind, KeyOp, KeySpec } from './keyspec.ts';
+import type { Curve, KeyKind, KeyOp, KeySpec, OkpCurve } from './keyspec.ts';
 import type { ImportInput } from './material.ts';
 import type { DeactivationReason, KeyState } from './states.ts';
 
@@ -66,7 +66,7 @@ export interface KeyRecord {
   alias: string | null;
   kind: KeyKind;
   size: number | null;
-  curve: Curve | null;
+  curve: Curve | OkpCurve | null;
   ops: KeyOp[];
   origin: 'generated' | 'imported';
   state: KeyState;

@@ -19,7 +19,7 @@ async function rotatable(kms: Kms, c: HuaweiContext, keyId: string): Promise<Key
   const k = await kms.getKey(caller(c), keyId);
   if (k.state === 'destroyed') throw new HuaweiError('0207');
   if (k.kind === 'RSA') throw new HuaweiError('0324');
-  if (k.kind === 'EC') throw new HuaweiError('0325');
+  if (k.kind === 'EC' || k.kind === 'OKP') throw new HuaweiError('0325');
   if (k.kind === 'HMAC') throw new HuaweiError('0341');
   if (k.origin === 'imported') throw new HuaweiError('0312');
   if (k.state === 'pending_deletion') throw new HuaweiError('0210');
