@@ -34,6 +34,8 @@ export interface GatewayConfig {
   logLevel: string;
   /** How often keys whose deletion date passed are destroyed. */
   deletionSweepMs: number;
+  /** How often keys whose scheduled rotation is due get their new version. */
+  rotationSweepMs: number;
   /** Lifetime of Huawei IAM tokens issued by /v3/auth/tokens. */
   huaweiTokenTtlSeconds: number;
   /** The CSE (KACLS) configuration file; without it CSE answers /status and refuses every token. */
@@ -64,6 +66,7 @@ const FileSchema = z.strictObject({
   hostnames: z.array(z.string().min(1)).min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   deletionSweepSeconds: z.number().int().min(1).optional(),
+  rotationSweepSeconds: z.number().int().min(1).optional(),
   huawei: z
     .strictObject({
       tokenTtlSeconds: z
@@ -164,6 +167,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConf
       .filter(Boolean),
     logLevel: env.POLYKMS_LOG_LEVEL ?? f.logLevel ?? 'info',
     deletionSweepMs: (f.deletionSweepSeconds ?? 60) * 1000,
+    rotationSweepMs: (f.rotationSweepSeconds ?? 60) * 1000,
     huaweiTokenTtlSeconds: ttl,
     cseConfigFile: cseFile,
     workers: workerCount(env, f.workers ?? availableParallelism()),

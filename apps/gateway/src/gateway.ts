@@ -139,6 +139,8 @@ export async function startGateway(
     cfg.deletionSweepMs,
   );
   sweep.unref();
+  // Every process sweeps; the database makes sure each due key rotates once (kms.close() stops it).
+  kms.rotations.start(cfg.rotationSweepMs);
   const urls: Gateway['urls'] = { admin: admin.url };
   for (const [d, s] of Object.entries(servers)) urls[d as Dialect] = s.url;
   return {

@@ -19,6 +19,7 @@ export const KMS = {
   '0210': [400, 'The key is in Scheduled deletion state and cannot be used.'],
   '0306': [403, 'No access permissions.'],
   '0308': [400, 'Invalid parameter.'],
+  '0312': [400, 'External keys cannot be rotated.'],
   '0321': [403, 'URIs in URL and X-Auth-Token do not match.'],
   '0324': [400, 'RSA keys cannot be rotated.'],
   '0325': [400, 'The asymmetric key is not support this operation.'],
@@ -163,7 +164,7 @@ function usageCode(op: string, key: ErrorContext['key'], reason: string | undefi
     return key.kind === 'EC' ? '0335' : '0325';
   }
   if (ENCRYPT_OPS.has(op)) {
-    if (key.kind === 'EC') return '1114';
+    if (key.kind === 'EC' || key.kind === 'OKP') return '1114';
     if (key.kind === 'HMAC') return '0341';
     if (key.kind === 'RSA') return key.ops.includes('encrypt') ? '2106' : '0335';
     return '2105';

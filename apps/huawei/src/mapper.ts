@@ -15,7 +15,10 @@ export function huaweiState(s: KeyState): string {
   }
 }
 
-/** key_spec -> core spec; the specs core has no algorithm for (SM4, SM2, SECP256K1, ED25519, HMAC_SM3) are refused. */
+/**
+ * key_spec -> core spec. The Chinese national algorithms (SM4, SM2, HMAC_SM3) are refused: OpenSSL here has
+ * SM4 only without an authenticated mode and SM3, and Node cannot make SM2 signatures (no SM2 user id).
+ */
 const SPECS: Record<string, KeySpec> = {
   AES_256: { kind: 'oct', size: 256 },
   RSA_2048: { kind: 'RSA', size: 2048 },
@@ -23,6 +26,8 @@ const SPECS: Record<string, KeySpec> = {
   RSA_4096: { kind: 'RSA', size: 4096 },
   EC_P256: { kind: 'EC', curve: 'P-256' },
   EC_P384: { kind: 'EC', curve: 'P-384' },
+  SECP256K1: { kind: 'EC', curve: 'secp256k1' },
+  ED25519: { kind: 'OKP', curve: 'Ed25519' },
   HMAC_256: { kind: 'HMAC', size: 256 },
   HMAC_384: { kind: 'HMAC', size: 384 },
   HMAC_512: { kind: 'HMAC', size: 512 },
@@ -38,6 +43,8 @@ export function keySpecOf(k: Pick<KeyRecord, 'kind' | 'size' | 'curve'>): string
   if (k.kind === 'oct') return `AES_${k.size}`;
   if (k.kind === 'RSA') return `RSA_${k.size}`;
   if (k.kind === 'HMAC') return `HMAC_${k.size}`;
+  if (k.kind === 'OKP') return 'ED25519';
+  if (k.curve === 'secp256k1') return 'SECP256K1';
   return k.curve === 'P-384' ? 'EC_P384' : k.curve === 'P-521' ? 'EC_P521' : 'EC_P256';
 }
 
@@ -59,6 +66,7 @@ export function opsFor(spec: KeySpec, usage: string | undefined): string[] {
         throw new HuaweiError('0325', 'an RSA key is SIGN_VERIFY or ENCRYPT_DECRYPT.');
       return usage === 'ENCRYPT_DECRYPT' ? ['encrypt', 'decrypt'] : ['sign', 'verify'];
     case 'EC':
+    case 'OKP':
       if (usage === 'ENCRYPT_DECRYPT') throw new HuaweiError('1114');
       if (usage === 'KEY_AGREEMENT') return ['deriveBits'];
       if (usage && usage !== 'SIGN_VERIFY') throw new HuaweiError('0325', 'an EC key is SIGN_VERIFY or KEY_AGREEMENT.');
@@ -75,7 +83,6 @@ const str = (v: unknown, dflt = '') => (typeof v === 'string' ? v : dflt);
 /** KeyDetails (PY-SDK key_details.py): every field a string, dates in milliseconds. */
 export function keyDetails(k: KeyRecord) {
   const a = k.attributes;
-  const rotation = (a.rotation ?? {}) as { enabled?: boolean };
   return {
     key_id: k.id,
     domain_id: str(a.domain_id),
@@ -91,7 +98,7 @@ export function keyDetails(k: KeyRecord) {
     key_type: k.kind === 'oct' ? '1' : '2',
     expiration_time: '',
     origin: 'kms',
-    key_rotation_enabled: rotation.enabled ? 'true' : 'false',
+    key_rotation_enabled: k.rotation.nextAt ? 'true' : 'false',
     sys_enterprise_project_id: str(a.enterprise_project_id, '0'),
     keystore_id: '0',
   };

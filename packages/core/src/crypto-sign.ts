@@ -7,7 +7,8 @@ import { emsaPssEncode, emsaPssVerify, DIGEST_INFO } from './crypto-rsa.ts';
 
 // ---- Signatures ------------------------------------------------------------------------------
 
-export type SignScheme = 'RSASSA-PKCS1-v1_5' | 'RSA-PSS' | 'ECDSA' | 'HMAC';
+/** `EdDSA` is pure Ed25519 (RFC 8032): it hashes the message itself, so there is no pre-hashed form. */
+export type SignScheme = 'RSASSA-PKCS1-v1_5' | 'RSA-PSS' | 'ECDSA' | 'HMAC' | 'EdDSA';
 
 export interface SignParams {
   scheme: SignScheme;
@@ -50,10 +51,12 @@ function checkScheme(k: LoadedKey, p: SignParams) {
   const ok =
     (p.scheme === 'ECDSA' && kind === 'EC') ||
     (p.scheme === 'HMAC' && kind === 'HMAC') ||
+    (p.scheme === 'EdDSA' && kind === 'OKP') ||
     ((p.scheme === 'RSASSA-PKCS1-v1_5' || p.scheme === 'RSA-PSS') && kind === 'RSA');
   if (!ok) throw new KmsError('unsupported', `${p.scheme} cannot be used with a ${kind} key`, 'algorithm');
   if (!(p.hash in HASH_BYTES)) throw invalid(`unknown hash '${p.hash}'`, 'algorithm');
   if (p.scheme === 'HMAC' && p.prehashed) throw invalid('an HMAC is computed over the message, not a digest', 'algorithm');
+  if (p.scheme === 'EdDSA' && p.prehashed) throw new KmsError('unsupported', 'Ed25519 signs the message itself, not a digest', 'algorithm');
   if (p.scheme === 'HMAC' && p.hash !== hmacHash(k.spec.size!))
     throw new KmsError('unsupported', `this HMAC key is for ${hmacHash(k.spec.size!)}`, 'algorithm');
 }
@@ -83,6 +86,8 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
   switch (p.scheme) {
     case 'HMAC':
       return createHmac(h, k.key).update(input).digest();
+    case 'EdDSA':
+      return nodeSignAsync(null, input, k.key);
     case 'RSASSA-PKCS1-v1_5':
       if (p.prehashed)
         return offload<Buffer>({
@@ -108,7 +113,7 @@ export async function signWith(k: LoadedKey, p: SignParams, input: Uint8Array): 
       if (p.prehashed) {
         return offload<Buffer>({
           op: 'ecdsaSign',
-          curve: k.spec.curve!,
+          curve: k.spec.curve as Curve,
           key: k.key,
           digest: input,
           format: format === 'der' ? 'der' : 'compact',
@@ -135,6 +140,8 @@ export async function verifyWith(k: LoadedKey, p: SignParams, input: Uint8Array,
         const mac = createHmac(h, k.key).update(input).digest();
         return mac.length === signature.length && timingSafeEqual(mac, signature);
       }
+      case 'EdDSA':
+        return await nodeVerifyAsync(null, input, k.publicKey!, signature);
       case 'RSASSA-PKCS1-v1_5': {
         if (!p.prehashed) return await nodeVerifyAsync(h, input, { key: k.publicKey!, padding: constants.RSA_PKCS1_PADDING }, signature);
         if (signature.length !== k.spec.size! / 8) return false;
@@ -160,7 +167,7 @@ export async function verifyWith(k: LoadedKey, p: SignParams, input: Uint8Array,
         if (p.prehashed)
           return await offload<boolean>({
             op: 'ecdsaVerify',
-            curve: k.spec.curve!,
+            curve: k.spec.curve as Curve,
             point: k.ec!.point,
             digest: input,
             signature,

@@ -4,7 +4,7 @@ import type { KeySpec } from './keyspec.ts';
 /** A key version ready for use: parsed once, cached by the key store. */
 export interface LoadedKey {
   spec: KeySpec;
-  /** Secret key (oct, HMAC) or private key (RSA, EC). */
+  /** Secret key (oct, HMAC) or private key (RSA, EC, OKP). */
   key: KeyObject;
   publicKey?: KeyObject | undefined;
   /** EC only: the public point, for verifying over a pre-hashed digest (Node cannot). */

@@ -1,9 +1,12 @@
 import { invalid, KmsError } from './errors.ts';
 
-export const KEY_KINDS = ['oct', 'RSA', 'EC', 'HMAC'] as const;
+/** `OKP`: an Edwards-curve signing key (RFC 8037's name), Ed25519 only. */
+export const KEY_KINDS = ['oct', 'RSA', 'EC', 'HMAC', 'OKP'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
-export const CURVES = ['P-256', 'P-384', 'P-521'] as const;
+export const CURVES = ['P-256', 'P-384', 'P-521', 'secp256k1'] as const;
 export type Curve = (typeof CURVES)[number];
+export const OKP_CURVES = ['Ed25519'] as const;
+export type OkpCurve = (typeof OKP_CURVES)[number];
 /** `deriveBits`: key agreement (ECDH) with a peer's public key, WebCrypto's and JWK's name for it. */
 export const KEY_OPS = ['encrypt', 'decrypt', 'sign', 'verify', 'wrapKey', 'unwrapKey', 'deriveBits'] as const;
 export type KeyOp = (typeof KEY_OPS)[number];
@@ -12,7 +15,7 @@ export type KeyOp = (typeof KEY_OPS)[number];
 export interface KeySpec {
   kind: KeyKind;
   size?: number | undefined;
-  curve?: Curve | undefined;
+  curve?: Curve | OkpCurve | undefined;
 }
 
 export const SIZES: Record<'oct' | 'RSA' | 'HMAC', readonly number[]> = {
@@ -26,6 +29,7 @@ const ALLOWED_OPS: Record<KeyKind, readonly KeyOp[]> = {
   RSA: ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
   EC: ['sign', 'verify', 'deriveBits'],
   HMAC: ['sign', 'verify'],
+  OKP: ['sign', 'verify'],
 };
 
 /** An EC key signs unless made for key agreement: one key, one purpose, as the vendors have it. */
@@ -33,16 +37,22 @@ const DEFAULT_OPS: Record<KeyKind, readonly KeyOp[]> = { ...ALLOWED_OPS, EC: ['s
 
 export const allowedOps = (kind: KeyKind) => ALLOWED_OPS[kind];
 
-export const CURVE_BYTES: Record<Curve, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66 };
-export const NODE_CURVE: Record<Curve, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
+export const CURVE_BYTES: Record<Curve, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66, secp256k1: 32 };
+export const NODE_CURVE: Record<Curve, string> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+  secp256k1: 'secp256k1',
+};
 
 export function normalizeSpec(spec: KeySpec): KeySpec {
   if (!KEY_KINDS.includes(spec.kind))
     throw invalid(`unknown key type '${String(spec.kind)}'; expected one of ${KEY_KINDS.join(', ')}`, 'key_spec');
-  if (spec.kind === 'EC') {
-    if (!spec.curve || !CURVES.includes(spec.curve)) throw invalid(`an EC key needs a curve: ${CURVES.join(', ')}`, 'key_spec');
-    if (spec.size !== undefined) throw invalid('an EC key takes a curve, not a size', 'key_spec');
-    return { kind: 'EC', curve: spec.curve };
+  if (spec.kind === 'EC' || spec.kind === 'OKP') {
+    const curves: readonly string[] = spec.kind === 'EC' ? CURVES : OKP_CURVES;
+    if (!spec.curve || !curves.includes(spec.curve)) throw invalid(`an ${spec.kind} key needs a curve: ${curves.join(', ')}`, 'key_spec');
+    if (spec.size !== undefined) throw invalid(`an ${spec.kind} key takes a curve, not a size`, 'key_spec');
+    return { kind: spec.kind, curve: spec.curve };
   }
   if (spec.curve !== undefined) throw invalid(`a ${spec.kind} key takes a size, not a curve`, 'key_spec');
   const sizes = SIZES[spec.kind];

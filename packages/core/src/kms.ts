@@ -7,39 +7,20 @@ import type { Peer } from './db/pglite-shared.ts';
 import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
 import { KeyCache } from './cache.ts';
-import type { Core } from './context.ts';
-import type { LoadedKey, OaepParams, SignParams } from './crypto.ts';
+import { KeyOperations } from './operations/facade.ts';
+import type { LoadedKey } from './crypto.ts';
 import { openStore, type Store, type StoreOptions } from './db/connect.ts';
 import { migrationsApplied } from './db/migrations.ts';
 import { migrateDialect, type DialectStorage } from './db/dialect.ts';
 import { EventBus } from './events.ts';
 import { KeyLoader } from './runtime/loader.ts';
-import type { ImportInput } from './material.ts';
 import { KEY_CHANNEL } from './operations/change.ts';
-import { createKey, importKey, ownKey } from './operations/create.ts';
-import { deriveSharedSecret } from './operations/agree.ts';
-import { generateDataKey } from './operations/datakey.ts';
-import { generateDataKeyPair } from './operations/datakeypair.ts';
-import { exportWrapped, type ExportInput } from './operations/export.ts';
-import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
-import { getKey, getPublicKey } from './operations/get.ts';
-import { associateAlias, createAlias, deleteAliases, listAliases, resolveAlias } from './operations/aliases.ts';
-import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './operations/grants.ts';
-import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './operations/lifecycle.ts';
-import { countKeys, listKeys } from './operations/list.ts';
-import { random } from './operations/random.ts';
-import { reEncrypt, type ReEncryptSource, type ReEncryptTarget } from './operations/reencrypt.ts';
-import { rotate } from './operations/rotate.ts';
-import { sign, verify } from './operations/sign.ts';
-import { updateKey } from './operations/update.ts';
+import { RotationScheduler } from './operations/autorotate.ts';
 import { loadKeyring, rootKeyConfigFromEnv, type Keyring, type RootKeyConfig } from './rootkey.ts';
 import { registerRootKeys } from './rootkeys-store.ts';
 import { favourEventLoop } from './runtime/threads.mjs';
 import { SealedSecrets } from './secrets.ts';
-import type { KeySpec } from './keyspec.ts';
-import type { DeactivationReason } from './states.ts';
 import { Tenants } from './tenants.ts';
-import type { AliasRecord, Caller, CreateGrantInput, CreateKeyInput, GrantRecord, ImportKeyInput, KeyRecord, ListInput } from './types.ts';
 
 export * from './types.ts';
 
@@ -60,7 +41,7 @@ type OpenOptions = StoreOptions & {
  * authorizes, checks state and usage, does the work, and leaves one audit event, whether it succeeded
  * or not.
  */
-export class Kms {
+export class Kms extends KeyOperations {
   readonly log: Logger;
   readonly audit: AuditTrail;
   /** Authentication refusals of every dialect: counted, logged and audited within a rate bound. */
@@ -68,7 +49,8 @@ export class Kms {
   readonly cache: KeyCache<LoadedKey>;
   readonly tenants: Tenants;
   readonly secrets: SealedSecrets;
-  private readonly core: Core;
+  /** Scheduled key rotation: `start()` where the gateway serves, `sweep()` in tests; stopped by `close()`. */
+  readonly rotations: RotationScheduler;
   private readonly events: EventBus;
   private unlisten: (() => Promise<void>) | undefined;
   private maintenance: NodeJS.Timeout | undefined;
@@ -76,31 +58,30 @@ export class Kms {
   constructor(
     private readonly store: Store,
     keyring: Keyring,
-    opts: {
-      logger?: Logger | undefined;
-      cacheSize?: number | undefined;
-      now?: (() => Date) | undefined;
-      auditTo?: Peer | undefined;
-    } = {},
+    opts: Pick<OpenOptions, 'logger' | 'cacheSize' | 'now' | 'auditTo'> = {},
   ) {
     const db = store.db;
-    this.log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
-    this.audit = opts.auditTo ? new ForwardingAuditTrail(db, this.log, opts.auditTo) : new AuditTrail(db, this.log);
-    this.authFailures = new AuthFailures(this.audit, this.log);
-    this.cache = new KeyCache(opts.cacheSize ?? 10_000);
-    this.core = {
+    const log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
+    const audit = opts.auditTo ? new ForwardingAuditTrail(db, log, opts.auditTo) : new AuditTrail(db, log);
+    const cache = new KeyCache<LoadedKey>(opts.cacheSize ?? 10_000);
+    super({
       db,
-      log: this.log,
-      audit: this.audit,
-      cache: this.cache,
+      log,
+      audit,
+      cache,
       loader: new KeyLoader(db, { cacheRows: store.cachesRows }),
       now: opts.now ?? (() => new Date()),
       keyring,
       fence: (scoped) => store.fence?.(KEY_CHANNEL, scoped) ?? Promise.resolve(),
-    };
+    });
+    this.log = log;
+    this.audit = audit;
+    this.cache = cache;
+    this.authFailures = new AuthFailures(audit, log);
     this.events = new EventBus(store);
     this.tenants = new Tenants(db, (topic, payload) => this.publish(topic, payload));
     this.secrets = new SealedSecrets(db, () => this.core.keyring);
+    this.rotations = new RotationScheduler(this.core);
   }
 
   /** Opens the store (PGlite or Postgres), migrates, loads the keyring and checks it against the store. */
@@ -159,6 +140,7 @@ export class Kms {
 
   async close() {
     if (this.maintenance) clearInterval(this.maintenance);
+    await this.rotations.stop();
     this.authFailures.sweep();
     this.authFailures.close();
     // New events are refused from here (their operations fail); those already recorded are written.
@@ -216,79 +198,6 @@ export class Kms {
   subscribe(topic: string, cb: (payload: string) => void): () => void {
     return this.events.subscribe(topic, cb);
   }
-
-  // ---- Keys: one module per operation in operations/ ----------------------------------------
-
-  createKey = (c: Caller, input: CreateKeyInput): Promise<KeyRecord> => createKey(this.core, c, input);
-  importKey = (c: Caller, input: ImportKeyInput): Promise<KeyRecord> => importKey(this.core, c, input);
-  ownKey = (c: Caller, input: Omit<CreateKeyInput, 'id' | 'alias'>): Promise<KeyRecord> => ownKey(this.core, c, input);
-  getKey = (c: Caller, keyId: string): Promise<KeyRecord> => getKey(this.core, c, keyId);
-  listKeys = (c: Caller, input: ListInput = {}) => listKeys(this.core, c, input);
-  countKeys = () => countKeys(this.core);
-  updateKey = (c: Caller, keyId: string, input: Parameters<typeof updateKey>[3]) => updateKey(this.core, c, keyId, input);
-  activate = (c: Caller, keyId: string) => activate(this.core, c, keyId);
-  deactivate = (c: Caller, keyId: string, reason?: DeactivationReason) => deactivate(this.core, c, keyId, reason);
-  scheduleDeletion = (c: Caller, keyId: string, pendingDays: number, opts?: { deactivate?: boolean }) =>
-    scheduleDeletion(this.core, c, keyId, pendingDays, opts);
-  cancelDeletion = (c: Caller, keyId: string) => cancelDeletion(this.core, c, keyId);
-  destroy = (c: Caller, keyId: string) => destroy(this.core, c, keyId);
-  destroyDueKeys = () => destroyDueKeys(this.core);
-  rotate = (c: Caller, keyId: string, material?: ImportInput) => rotate(this.core, c, keyId, material);
-  encrypt = (c: Caller, keyId: string, plaintext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof encrypt>[5]) =>
-    encrypt(this.core, c, keyId, plaintext, context, opts);
-  decrypt = (c: Caller, ciphertext: Uint8Array, context?: Uint8Array, opts?: Parameters<typeof decrypt>[4]) =>
-    decrypt(this.core, c, ciphertext, context, opts);
-  generateDataKey = (c: Caller, keyId: string, bytes: number, opts?: Parameters<typeof generateDataKey>[4]) =>
-    generateDataKey(this.core, c, keyId, bytes, opts);
-  /** A fresh RSA or EC pair: public key in clear, private key sealed under the AES key (and in clear if asked). */
-  generateDataKeyPair = (c: Caller, keyId: string, spec: KeySpec, opts?: Parameters<typeof generateDataKeyPair>[4]) =>
-    generateDataKeyPair(this.core, c, keyId, spec, opts);
-  /** Decrypt under one key, encrypt under another; the plaintext stays in core. */
-  reEncrypt = (c: Caller, from: ReEncryptSource, to: ReEncryptTarget, opts?: { activeOnly?: boolean }) =>
-    reEncrypt(this.core, c, from, to, opts);
-  /** ECDH with a key made for key agreement and a peer's SPKI DER public key. */
-  deriveSharedSecret = (c: Caller, keyId: string, peerSpki: Uint8Array, opts?: { activeOnly?: boolean }) =>
-    deriveSharedSecret(this.core, c, keyId, peerSpki, opts);
-  sign = (
-    c: Caller,
-    keyId: string,
-    params: SignParams | ((k: KeyRecord) => SignParams),
-    input: Uint8Array,
-    opts?: { activeOnly?: boolean },
-  ) => sign(this.core, c, keyId, params, input, opts);
-  verify = (
-    c: Caller,
-    keyId: string,
-    params: SignParams | ((k: KeyRecord) => SignParams),
-    input: Uint8Array,
-    signature: Uint8Array,
-    opts?: Parameters<typeof verify>[6],
-  ) => verify(this.core, c, keyId, params, input, signature, opts);
-  rsaEncrypt = (c: Caller, keyId: string, plaintext: Uint8Array, params: OaepParams, opts?: { activeOnly?: boolean }) =>
-    rsaEncrypt(this.core, c, keyId, plaintext, params, opts);
-  rsaDecrypt = (c: Caller, keyId: string, ciphertext: Uint8Array, params: OaepParams, opts?: Parameters<typeof rsaDecrypt>[5]) =>
-    rsaDecrypt(this.core, c, keyId, ciphertext, params, opts);
-  getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);
-  /** The key's material wrapped (JWE) under an RSA transport key; only for an extractable key. */
-  exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
-  random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
-
-  // ---- Grants (operations/grants.ts) ------------------------------------------------------------
-
-  createGrant = (c: Caller, keyId: string, input: CreateGrantInput): Promise<GrantRecord> => createGrant(this.core, c, keyId, input);
-  listGrants = (c: Caller, keyId: string, page: { limit: number; offset: number }) => listGrants(this.core, c, keyId, page);
-  listRetirableGrants = (c: Caller, page: { limit: number; offset: number }) => listRetirableGrants(this.core, c, page);
-  revokeGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => revokeGrant(this.core, c, keyId, grantId);
-  retireGrant = (c: Caller, keyId: string, grantId: string): Promise<GrantRecord> => retireGrant(this.core, c, keyId, grantId);
-
-  // ---- Aliases (operations/aliases.ts) ----------------------------------------------------------
-
-  createAlias = (c: Caller, keyId: string, name: string): Promise<AliasRecord> => createAlias(this.core, c, keyId, name);
-  associateAlias = (c: Caller, name: string, targetKeyId: string): Promise<AliasRecord> => associateAlias(this.core, c, name, targetKeyId);
-  deleteAliases = (c: Caller, keyId: string, names: readonly string[]): Promise<AliasRecord[]> => deleteAliases(this.core, c, keyId, names);
-  listAliases = (c: Caller, input: Parameters<typeof listAliases>[2]) => listAliases(this.core, c, input);
-  /** The key id an alias (or a key's own alias) stands for; not_found otherwise. */
-  resolveAlias = (c: Caller, name: string): Promise<string> => resolveAlias(this.core, c, name);
 }
 
 /** The store behind a facade: for core's own maintenance (root-key rotation) and for tests, never for apps. */

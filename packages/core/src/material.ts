@@ -10,9 +10,13 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { invalid, KmsError } from './errors.ts';
-import { CURVES, CURVE_BYTES, NODE_CURVE, SIZES, type Curve, type KeySpec } from './keyspec.ts';
+import { CURVE_BYTES, NODE_CURVE, SIZES, type Curve, type KeySpec } from './keyspec.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
+
+// Imports stay on the NIST curves every dialect renders; secp256k1 and Ed25519 keys are made here only.
+const IMPORTABLE_CURVES: readonly Curve[] = ['P-256', 'P-384', 'P-521'];
+const importableCurve = (nodeName: string | undefined) => IMPORTABLE_CURVES.find((c) => NODE_CURVE[c] === nodeName);
 
 /**
  * Key material as stored (before the root-key envelope): raw bytes for oct and HMAC keys, PKCS#8 DER
@@ -39,9 +43,9 @@ function fromPublicKeyObject(pub: KeyObject): Material {
       throw invalid(`the RSA public exponent must be 65537 or more; this one is ${d.publicExponent}`, 'import_key');
     return { spec: { kind: 'RSA', size: bits }, secret: Buffer.alloc(0), spki, publicOnly: true };
   }
-  const curve = Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0] as Curve | undefined;
+  const curve = importableCurve(d.namedCurve);
   if (pub.asymmetricKeyType !== 'ec' || !curve)
-    throw invalid(`unsupported public key type; expected RSA or EC on ${CURVES.join(', ')}`, 'import_key');
+    throw invalid(`unsupported public key type; expected RSA or EC on ${IMPORTABLE_CURVES.join(', ')}`, 'import_key');
   return { spec: { kind: 'EC', curve }, secret: Buffer.alloc(0), spki, publicOnly: true };
 }
 
@@ -58,7 +62,11 @@ export async function generateMaterial(spec: KeySpec): Promise<Material> {
       return asymmetric(spec, privateKey, publicKey);
     }
     case 'EC': {
-      const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: NODE_CURVE[spec.curve!] });
+      const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: NODE_CURVE[spec.curve as Curve] });
+      return asymmetric(spec, privateKey, publicKey);
+    }
+    case 'OKP': {
+      const { privateKey, publicKey } = await generateKeyPairAsync('ed25519');
       return asymmetric(spec, privateKey, publicKey);
     }
   }
@@ -177,8 +185,8 @@ function fromPrivateKeyObject(priv: KeyObject): Material {
     return asymmetric({ kind: 'RSA', size: bits }, priv, pub);
   }
   if (priv.asymmetricKeyType === 'ec') {
-    const curve = Object.entries(NODE_CURVE).find(([, n]) => n === d.namedCurve)?.[0] as Curve | undefined;
-    if (!curve) throw invalid(`unsupported EC curve '${d.namedCurve}'; expected ${CURVES.join(', ')}`, 'import_key');
+    const curve = importableCurve(d.namedCurve);
+    if (!curve) throw invalid(`unsupported EC curve '${d.namedCurve}'; expected ${IMPORTABLE_CURVES.join(', ')}`, 'import_key');
     return asymmetric({ kind: 'EC', curve }, priv, pub);
   }
   throw invalid(`unsupported key type '${priv.asymmetricKeyType}'; expected RSA or EC`, 'import_key');
@@ -233,8 +241,8 @@ function importJwk(jwk: Record<string, unknown>, hmac: boolean): Material {
   }
   if (kty === 'EC') {
     const crv = jwk.crv;
-    if (typeof crv !== 'string' || !CURVES.includes(crv as Curve))
-      throw invalid(`JWK 'crv' must be one of ${CURVES.join(', ')}`, 'import_jwk');
+    if (typeof crv !== 'string' || !IMPORTABLE_CURVES.includes(crv as Curve))
+      throw invalid(`JWK 'crv' must be one of ${IMPORTABLE_CURVES.join(', ')}`, 'import_jwk');
     const size = CURVE_BYTES[crv as Curve];
     for (const mname of ['x', 'y', 'd']) {
       if (mname === 'd' && jwk.d === undefined) continue;

@@ -1,4 +1,4 @@
-import type { Curve, KeyKind, KeyOp, KeySpec } from './keyspec.ts';
+import type { Curve, KeyKind, KeyOp, KeySpec, OkpCurve } from './keyspec.ts';
 import type { ImportInput } from './material.ts';
 import type { DeactivationReason, KeyState } from './states.ts';
 
@@ -68,7 +68,7 @@ export interface KeyRecord {
   alias: string | null;
   kind: KeyKind;
   size: number | null;
-  curve: Curve | null;
+  curve: Curve | OkpCurve | null;
   ops: KeyOp[];
   origin: 'generated' | 'imported';
   state: KeyState;
@@ -91,6 +91,14 @@ export interface KeyRecord {
   neverExtractable: boolean;
   /** An imported public key: no private half. */
   publicOnly: boolean;
+  /** Scheduled rotation: the period in seconds (kept while off), the next due date (null: off), the last rotation. */
+  rotation: { periodSeconds: number | null; nextAt: Date | null; lastAt: Date | null };
+}
+
+/** A change of a key's scheduled rotation; what is not given stays. */
+export interface RotationInput {
+  enabled?: boolean | undefined;
+  periodSeconds?: number | undefined;
 }
 
 export interface CreateKeyInput {

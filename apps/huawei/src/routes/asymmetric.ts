@@ -10,36 +10,48 @@ import * as S from '../schemas.ts';
 
 type Alg = (typeof S.SIGNING_ALGORITHMS)[number];
 
-const ALGS: Partial<Record<Alg, { scheme: SignParams['scheme']; hash: HashName; curve?: string }>> = {
+const ALGS: Partial<Record<Alg, { scheme: SignParams['scheme']; hash: HashName; curves?: readonly string[] }>> = {
   RSASSA_PSS_SHA_256: { scheme: 'RSA-PSS', hash: 'SHA-256' },
   RSASSA_PSS_SHA_384: { scheme: 'RSA-PSS', hash: 'SHA-384' },
   RSASSA_PSS_SHA_512: { scheme: 'RSA-PSS', hash: 'SHA-512' },
   RSASSA_PKCS1_V1_5_SHA_256: { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
   RSASSA_PKCS1_V1_5_SHA_384: { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
   RSASSA_PKCS1_V1_5_SHA_512: { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
-  ECDSA_SHA_256: { scheme: 'ECDSA', hash: 'SHA-256', curve: 'P-256' },
-  ECDSA_SHA_384: { scheme: 'ECDSA', hash: 'SHA-384', curve: 'P-384' },
-  ECDSA_SHA_512: { scheme: 'ECDSA', hash: 'SHA-512', curve: 'P-521' },
+  ECDSA_SHA_256: { scheme: 'ECDSA', hash: 'SHA-256', curves: ['P-256', 'secp256k1'] },
+  ECDSA_SHA_384: { scheme: 'ECDSA', hash: 'SHA-384', curves: ['P-384'] },
+  ECDSA_SHA_512: { scheme: 'ECDSA', hash: 'SHA-512', curves: ['P-521'] },
+  // Pure Ed25519 (RFC 8032), which hashes with SHA-512 itself; Ed25519ph (ED25519_PH_SHA_512) is not offered.
+  ED25519_SHA_512: { scheme: 'EdDSA', hash: 'SHA-512' },
+};
+
+const KIND_OF_SCHEME: Record<SignParams['scheme'], KeyRecord['kind']> = {
+  'RSA-PSS': 'RSA',
+  'RSASSA-PKCS1-v1_5': 'RSA',
+  ECDSA: 'EC',
+  EdDSA: 'OKP',
+  HMAC: 'HMAC',
 };
 
 /**
  * Core's parameters for a Huawei algorithm on this key. ECDSA signatures are DER (X9.62), the AWS
  * convention Huawei's KMS follows; RSA-PSS uses a salt as long as the hash. An ECDSA hash must match
- * the curve (ECDSA_SHA_256 on P-256 ...), as KMS.0332 says.
+ * the curve (ECDSA_SHA_256 on P-256 or SECP256K1 ...), as KMS.0332 says. Ed25519 signs the message as
+ * given, whatever `message_type` says: it has no form over a digest.
  */
 export function signParams(alg: Alg, messageType: 'DIGEST' | 'RAW' | undefined, message: Uint8Array) {
   const a = ALGS[alg];
   if (!a) throw new HuaweiError('0332', `${alg} is not supported here.`);
   // DIGEST is the default; a message that cannot be a digest for this hash, sent without an explicit
   // message_type, is signed as a message (Huawei's own example signs a 31-byte "digest" this way).
-  const prehashed = messageType === 'DIGEST' || (messageType === undefined && message.length === HASH_BYTES[a.hash]);
+  const prehashed =
+    a.scheme !== 'EdDSA' && (messageType === 'DIGEST' || (messageType === undefined && message.length === HASH_BYTES[a.hash]));
   return (k: KeyRecord): SignParams => {
     if (k.kind === 'HMAC') throw new KmsError('unsupported', 'an HMAC key makes MACs (generate-mac), not signatures', 'key_usage');
-    const kindOk = a.scheme === 'ECDSA' ? k.kind === 'EC' : k.kind === 'RSA';
-    if (kindOk && a.curve && k.curve !== a.curve)
-      throw new KmsError('unsupported', `${alg} needs a ${a.curve} key; this key is ${k.curve}`, 'algorithm');
-    if (!kindOk && (k.kind === 'EC' || k.kind === 'RSA'))
-      throw new KmsError('unsupported', `${alg} cannot be used with an ${k.kind} key`, 'algorithm');
+    const kindOk = k.kind === KIND_OF_SCHEME[a.scheme];
+    if (kindOk && a.curves && !a.curves.includes(k.curve ?? ''))
+      throw new KmsError('unsupported', `${alg} needs a ${a.curves.join(' or ')} key; this key is ${k.curve}`, 'algorithm');
+    // A symmetric key is left to core, which refuses it for its usage (KMS.1115), not the algorithm.
+    if (!kindOk && k.kind !== 'oct') throw new KmsError('unsupported', `${alg} cannot be used with an ${k.kind} key`, 'algorithm');
     return {
       scheme: a.scheme,
       hash: a.hash,

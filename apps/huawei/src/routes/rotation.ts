@@ -1,50 +1,48 @@
 /**
- * Huawei KMS key rotation switches (huawei-kms.md §2.5): EnableKeyRotation, DisableKeyRotation,
+ * Huawei KMS key rotation (huawei-kms.md §2.5): EnableKeyRotation, DisableKeyRotation,
  * ShowKeyRotationStatus (get-key-rotation-status), UpdateKeyRotationInterval, RotateOnDemand.
- * The switch and interval are key attributes; a rotation makes a new core key version, so older
- * ciphertexts keep decrypting. Periodic rotation by the interval is not scheduled by polykms
- * (rotate-on-demand rotates now).
+ * The switch and interval are core's scheduled rotation (`kms.setRotation`): every gateway process
+ * sweeps for due keys and the database lets exactly one of them make each period's new version.
+ * A rotation makes a new core key version, so older ciphertexts keep decrypting.
  */
 import type { KeyRecord, Kms } from '@polykms/core';
 import { body, caller, requireAction, type HuaweiContext, type Route } from '../app.ts';
 import { HuaweiError } from '../errors.ts';
 import * as S from '../schemas.ts';
 
-interface Rotation {
-  enabled?: boolean;
-  interval?: number;
-  last?: number;
-}
-
-const rotationOf = (k: KeyRecord): Rotation => (k.attributes.rotation ?? {}) as Rotation;
+const DAY = 86_400;
+/** The interval a key rotates at until update-key-rotation-interval says otherwise. */
+const DEFAULT_INTERVAL_DAYS = 365;
 
 /** Only AES keys made by KMS rotate (KMS.0324 for RSA, KMS.0325 for the other asymmetric keys). */
 async function rotatable(kms: Kms, c: HuaweiContext, keyId: string): Promise<KeyRecord> {
   const k = await kms.getKey(caller(c), keyId);
   if (k.state === 'destroyed') throw new HuaweiError('0207');
   if (k.kind === 'RSA') throw new HuaweiError('0324');
-  if (k.kind === 'EC') throw new HuaweiError('0325');
+  if (k.kind === 'EC' || k.kind === 'OKP') throw new HuaweiError('0325');
   if (k.kind === 'HMAC') throw new HuaweiError('0341');
+  if (k.origin === 'imported') throw new HuaweiError('0312');
   if (k.state === 'pending_deletion') throw new HuaweiError('0210');
   return k;
 }
 
-export function rotationRoutes(kms: Kms, route: Route) {
-  const set = async (c: HuaweiContext, keyId: string, patch: Rotation) => {
-    requireAction(c, 'key.update');
-    const k = await rotatable(kms, c, keyId);
-    await kms.updateKey(caller(c), keyId, { attributes: { rotation: { ...rotationOf(k), ...patch } } });
-  };
+const intervalDays = (k: KeyRecord) =>
+  k.rotation.periodSeconds === null ? DEFAULT_INTERVAL_DAYS : Math.round(k.rotation.periodSeconds / DAY);
 
+export function rotationRoutes(kms: Kms, route: Route) {
   route('post', '/enable-key-rotation', async (c) => {
     const req = body(c, S.KeyOnly);
-    await set(c, req.key_id, { enabled: true });
+    requireAction(c, 'key.update');
+    const k = await rotatable(kms, c, req.key_id);
+    await kms.setRotation(caller(c), k.id, { enabled: true, periodSeconds: intervalDays(k) * DAY });
     return c.json({});
   });
 
   route('post', '/disable-key-rotation', async (c) => {
     const req = body(c, S.KeyOnly);
-    await set(c, req.key_id, { enabled: false });
+    requireAction(c, 'key.update');
+    const k = await rotatable(kms, c, req.key_id);
+    await kms.setRotation(caller(c), k.id, { enabled: false });
     return c.json({});
   });
 
@@ -52,7 +50,9 @@ export function rotationRoutes(kms: Kms, route: Route) {
     const req = body(c, S.RotationInterval);
     const days = S.intOf(req.rotation_interval, '3001', 'rotation_interval');
     if (days < 30 || days > 365) throw new HuaweiError('3001', 'rotation_interval is 30 to 365 days.');
-    await set(c, req.key_id, { interval: days });
+    requireAction(c, 'key.update');
+    const k = await rotatable(kms, c, req.key_id);
+    await kms.setRotation(caller(c), k.id, { periodSeconds: days * DAY });
     return c.json({});
   });
 
@@ -60,11 +60,10 @@ export function rotationRoutes(kms: Kms, route: Route) {
     const req = body(c, S.KeyOnly);
     const k = await kms.getKey(caller(c), req.key_id);
     if (k.state === 'destroyed') throw new HuaweiError('0207');
-    const r = rotationOf(k);
     return c.json({
-      key_rotation_enabled: !!r.enabled,
-      rotation_interval: r.interval ?? 365,
-      last_rotation_time: r.last ? String(r.last) : '',
+      key_rotation_enabled: k.rotation.nextAt !== null,
+      rotation_interval: intervalDays(k),
+      last_rotation_time: k.rotation.lastAt ? String(k.rotation.lastAt.getTime()) : '',
       number_of_rotations: k.currentVersion - 1,
     });
   });
@@ -73,8 +72,7 @@ export function rotationRoutes(kms: Kms, route: Route) {
     const req = body(c, S.KeyOnly);
     requireAction(c, 'key.rotate');
     const k = await rotatable(kms, c, req.key_id);
-    await kms.rotate(caller(c), req.key_id);
-    await kms.updateKey(caller(c), req.key_id, { attributes: { rotation: { ...rotationOf(k), last: Date.now() } } });
+    await kms.rotate(caller(c), k.id);
     return c.json({ key_id: k.id });
   });
 }

@@ -141,3 +141,48 @@ describe.each(backends())('0006 (extractable) over existing data on %s', (backen
     }
   });
 });
+
+describe.each(backends())('0010 (scheduled rotation) over existing data on %s', (backend) => {
+  it('turns rotation switches kept as attributes into the columns, and drops the attribute', async () => {
+    const db = await createTestDatabase(backend);
+    const store = await openStore({ databaseUrl: db.url, inMemory: backend === 'pglite', migrate: false });
+    try {
+      await migrateTo(store.db, '0009_key_aliases');
+      const tenant = randomUUID();
+      await sql`insert into tenants (id, name) values (${tenant}, 't')`.execute(store.db);
+      const at = new Date('2026-01-01T00:00:00Z');
+      const ids = { on: randomUUID(), onDefault: randomUUID(), off: randomUUID(), none: randomUUID(), gone: randomUUID() };
+      const attrs = {
+        on: { rotation: { enabled: true, interval: 30, last: at.getTime() }, tags: { a: 'b' } },
+        onDefault: { rotation: { enabled: true } },
+        off: { rotation: { enabled: false, interval: 90 } },
+        none: {},
+        gone: { rotation: { enabled: true, interval: 30 } },
+      };
+      for (const [name, id] of Object.entries(ids))
+        await sql`insert into keys (id, tenant_id, name, kind, size, ops, origin, state, current_version, created_at, updated_at, attributes)
+                  values (${id}, ${tenant}, ${name}, 'oct', 256, ${sql`array['encrypt']`}, 'generated', ${name === 'gone' ? 'destroyed' : 'active'}, 1,
+                          ${at}, ${at}, ${JSON.stringify(attrs[name as keyof typeof attrs])}::jsonb)`.execute(store.db);
+      await migrateTo(store.db, '0010_rotation');
+      const rows = await store.db
+        .selectFrom('keys')
+        .select(['name', 'rotation_period_seconds', 'next_rotation_at', 'rotated_at', 'attributes'])
+        .execute();
+      const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+      expect(by.on).toMatchObject({
+        rotation_period_seconds: 30 * 86_400,
+        rotated_at: at,
+        next_rotation_at: new Date(at.getTime() + 30 * 86_400_000),
+        attributes: { tags: { a: 'b' } },
+      });
+      expect(by.onDefault).toMatchObject({ rotation_period_seconds: 365 * 86_400, rotated_at: null, attributes: {} });
+      expect(by.onDefault!.next_rotation_at!.getTime()).toBeGreaterThan(Date.now() + 364 * 86_400_000);
+      expect(by.off).toMatchObject({ rotation_period_seconds: 90 * 86_400, next_rotation_at: null, attributes: {} });
+      expect(by.none).toMatchObject({ rotation_period_seconds: null, next_rotation_at: null, rotated_at: null });
+      expect(by.gone).toMatchObject({ next_rotation_at: null, attributes: {} });
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  }, 120_000);
+});

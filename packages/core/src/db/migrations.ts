@@ -216,6 +216,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('key_aliases_key').on('key_aliases').columns(['tenant_id', 'key_id', 'name']).execute();
     },
   },
+  '0010_rotation': {
+    async up(db: Kysely<any>) {
+      // Scheduled rotation: the period (kept while rotation is off), when the next rotation is due
+      // (null: off), and when the key last rotated. Processes claim a due key by moving
+      // next_rotation_at under its row lock, so each period makes one version whoever sweeps.
+      await sql`alter table keys add column rotation_period_seconds integer`.execute(db);
+      await sql`alter table keys add column next_rotation_at timestamptz`.execute(db);
+      await sql`alter table keys add column rotated_at timestamptz`.execute(db);
+      await sql`create index keys_rotation_due on keys (next_rotation_at) where next_rotation_at is not null`.execute(db);
+      // Rotation switches a dialect kept as attributes ({enabled, interval in days, last in ms}) before
+      // core scheduled rotation become the columns; an enabled switch without an interval took 365 days.
+      await sql`update keys set
+          rotation_period_seconds = case when attributes->'rotation'->>'interval' ~ '^[0-9]{1,5}$'
+            then (attributes->'rotation'->>'interval')::int * 86400
+            when attributes->'rotation'->>'enabled' = 'true' then 365 * 86400 end,
+          rotated_at = case when attributes->'rotation'->>'last' ~ '^[0-9]{1,15}$'
+            then to_timestamp((attributes->'rotation'->>'last')::bigint / 1000.0) end
+        where attributes ? 'rotation'`.execute(db);
+      await sql`update keys set next_rotation_at = coalesce(rotated_at, now()) + make_interval(secs => rotation_period_seconds)
+        where attributes->'rotation'->>'enabled' = 'true' and state <> 'destroyed' and rotation_period_seconds is not null`.execute(db);
+      await sql`update keys set attributes = attributes - 'rotation' where attributes ? 'rotation'`.execute(db);
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -57,6 +57,12 @@ export interface KeysTable {
   never_extractable: ColumnType<boolean, boolean | undefined, boolean>;
   /** An imported public key without its private half. */
   public_only: ColumnType<boolean, boolean | undefined, never>;
+  /** Scheduled rotation's period, kept while rotation is off. */
+  rotation_period_seconds: ColumnType<number | null, number | null | undefined, number | null>;
+  /** When the next scheduled rotation is due; null: rotation is off. */
+  next_rotation_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** When a new version last became current (scheduled or asked for). */
+  rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface KeyVersionsTable {

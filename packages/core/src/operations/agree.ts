@@ -1,7 +1,7 @@
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import type { Core } from '../context.ts';
 import { invalid, KmsError } from '../errors.ts';
-import { NODE_CURVE } from '../keyspec.ts';
+import { NODE_CURVE, type Curve } from '../keyspec.ts';
 import type { Caller } from '../types.ts';
 import { allowed, run } from './pipeline.ts';
 import { useKey } from './usekey.ts';
@@ -22,7 +22,7 @@ export async function deriveSharedSecret(core: Core, c: Caller, keyId: string, p
     const { key, version, loaded } = await useKey(core, c, 'key.derive_shared_secret', keyId, 'deriveBits', undefined, opts.activeOnly);
     if (key.kind !== 'EC' || !key.curve)
       throw new KmsError('unsupported', `key agreement needs an EC key; this key is ${key.kind}`, 'key_usage');
-    if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== NODE_CURVE[key.curve])
+    if (peer.asymmetricKeyType !== 'ec' || peer.asymmetricKeyDetails?.namedCurve !== NODE_CURVE[key.curve as Curve])
       throw invalid(`the peer public key must be an EC key on ${key.curve}, the curve of this key`, 'public_key');
     let secret: Buffer;
     try {

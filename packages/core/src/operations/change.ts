@@ -10,7 +10,7 @@ import { keyRow, mapWriteError, scopedKey, toRecord, type KeyPatch, type KeyRow 
 /** Every process evicts a changed key from its caches on this channel. */
 export const KEY_CHANNEL = 'polykms_keys';
 
-const notify = (trx: Transaction<Database>, tenantId: string, keyId: string) =>
+export const notify = (trx: Transaction<Database>, tenantId: string, keyId: string) =>
   sql`select pg_notify(${KEY_CHANNEL}, ${scopedKey(tenantId, keyId)})`.execute(trx);
 
 export const transition = (row: KeyRow, t: Transition): KeyState => nextState(row.state as KeyState, t);

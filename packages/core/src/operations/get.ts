@@ -19,7 +19,8 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     const row = await keyRow(core, c, keyId);
     const key = toRecord(row);
     await authorize(c, 'key.get_public_key', key, core.db);
-    if (key.kind !== 'RSA' && key.kind !== 'EC') throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
+    if (key.kind !== 'RSA' && key.kind !== 'EC' && key.kind !== 'OKP')
+      throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
     const version = opts.version ?? key.currentVersion;
     const v = await core.db
       .selectFrom('key_versions')

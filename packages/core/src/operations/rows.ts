@@ -4,7 +4,7 @@ import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
 import type { Database, KeysTable } from '../db/schema.ts';
 import { invalid, KmsError, notFound } from '../errors.ts';
-import { normalizeOps, type Curve, type KeyKind, type KeyOp, type KeySpec } from '../keyspec.ts';
+import { normalizeOps, type Curve, type KeyKind, type KeyOp, type KeySpec, type OkpCurve } from '../keyspec.ts';
 import { PUBLIC_OPS, type Material } from '../material.ts';
 import { materialAad, sealMaterial } from '../rootkey.ts';
 import type { DeactivationReason, KeyState } from '../states.ts';
@@ -22,7 +22,7 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   alias: r.alias,
   kind: r.kind as KeyKind,
   size: r.size,
-  curve: r.curve as Curve | null,
+  curve: r.curve as Curve | OkpCurve | null,
   ops: r.ops as KeyOp[],
   origin: r.origin as 'generated' | 'imported',
   state: r.state as KeyState,
@@ -41,6 +41,7 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   extractable: r.extractable,
   neverExtractable: r.never_extractable,
   publicOnly: r.public_only,
+  rotation: { periodSeconds: r.rotation_period_seconds, nextAt: r.next_rotation_at, lastAt: r.rotated_at },
 });
 
 /**
@@ -64,8 +65,8 @@ export function publicOps(kind: KeyKind, ops: readonly string[] | undefined): Ke
   return wanted;
 }
 
-export const specOf = (k: { kind: KeyKind; size: number | null; curve: Curve | null }): KeySpec =>
-  k.kind === 'EC' ? { kind: 'EC', curve: k.curve! } : { kind: k.kind, size: k.size! };
+export const specOf = (k: { kind: KeyKind; size: number | null; curve: Curve | OkpCurve | null }): KeySpec =>
+  k.kind === 'EC' || k.kind === 'OKP' ? { kind: k.kind, curve: k.curve! } : { kind: k.kind, size: k.size! };
 
 /** PostgreSQL stores no NUL and no unpaired surrogate: such a name is the caller's mistake, not a 500. */
 export function refuseUnstorable(label: string, value: string, field?: string) {

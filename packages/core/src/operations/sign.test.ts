@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, openTestKms } from '../testing.ts';
@@ -56,5 +57,61 @@ describe.each(backends())('sign on %s', (backend) => {
     expect(tag.signature.length).toBe(48);
     expect((await kms.verify(alice, mac.id, { scheme: 'HMAC', hash: 'SHA-384' }, msg, tag.signature)).valid).toBe(true);
     await expectKind(kms.getPublicKey(bob, rsa.id), 'not_found');
+  });
+
+  it('signs with Ed25519 and secp256k1 keys; OpenSSL verifies, a changed message does not verify', async () => {
+    const msg = Buffer.from('signed on other curves');
+    const ed = await kms.createKey(alice, { name: 'ed', spec: { kind: 'OKP', curve: 'Ed25519' } });
+    expect([ed.kind, ed.curve, ed.ops]).toEqual(['OKP', 'Ed25519', ['sign', 'verify']]);
+    const edSig = await kms.sign(alice, ed.id, { scheme: 'EdDSA', hash: 'SHA-512' }, msg);
+    expect(edSig.signature).toHaveLength(64);
+    const edPub = await kms.getPublicKey(alice, ed.id);
+    expect(edPub.jwk).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
+    const edCheck = (m: Buffer) =>
+      openssl({ 'p.pem': edPub.pem, 'm.bin': m, 's.bin': edSig.signature }, () => [
+        'pkeyutl',
+        '-verify',
+        '-pubin',
+        '-inkey',
+        'p.pem',
+        '-rawin',
+        '-in',
+        'm.bin',
+        '-sigfile',
+        's.bin',
+      ]).ok;
+    expect(edCheck(msg)).toBe(true);
+    expect(edCheck(Buffer.from('changed'))).toBe(false);
+    expect((await kms.verify(alice, ed.id, { scheme: 'EdDSA', hash: 'SHA-512' }, msg, edSig.signature)).valid).toBe(true);
+    expect((await kms.verify(alice, ed.id, { scheme: 'EdDSA', hash: 'SHA-512' }, Buffer.from('x'), edSig.signature)).valid).toBe(false);
+    await expectKind(kms.sign(alice, ed.id, { scheme: 'EdDSA', hash: 'SHA-512', prehashed: true }, msg), 'unsupported', /digest/);
+    await expectKind(kms.sign(alice, ed.id, { scheme: 'ECDSA', hash: 'SHA-256' }, msg), 'unsupported');
+    await expectKind(kms.createKey(alice, { name: 'bad', spec: { kind: 'OKP', curve: 'P-256' } }), 'invalid_argument', /Ed25519/);
+    await expectKind(kms.createKey(alice, { name: 'bad', spec: { kind: 'OKP', curve: 'Ed25519' }, ops: ['encrypt'] }), 'invalid_argument');
+
+    const k1 = await kms.createKey(alice, { name: 'k1', spec: { kind: 'EC', curve: 'secp256k1' } });
+    const k1Pub = await kms.getPublicKey(alice, k1.id);
+    expect(k1Pub.jwk).toMatchObject({ kty: 'EC', crv: 'secp256k1' });
+    const digest = createHash('sha256').update(msg).digest();
+    for (const [input, prehashed] of [
+      [msg, false],
+      [digest, true],
+    ] as const) {
+      const sig = await kms.sign(alice, k1.id, { scheme: 'ECDSA', hash: 'SHA-256', prehashed, ecdsaFormat: 'der' }, input);
+      const check = (m: Buffer) =>
+        openssl({ 'p.pem': k1Pub.pem, 'm.bin': m, 's.bin': sig.signature }, () => [
+          'dgst',
+          '-sha256',
+          '-verify',
+          'p.pem',
+          '-signature',
+          's.bin',
+          'm.bin',
+        ]).ok;
+      expect(check(msg)).toBe(true);
+      expect(check(Buffer.from('changed'))).toBe(false);
+      const params = { scheme: 'ECDSA', hash: 'SHA-256', prehashed, ecdsaFormat: 'der' } as const;
+      expect((await kms.verify(alice, k1.id, params, input, sig.signature)).valid).toBe(true);
+    }
   });
 });

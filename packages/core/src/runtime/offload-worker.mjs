@@ -6,12 +6,13 @@
 import { parentPort } from 'node:worker_threads';
 import { privateDecrypt, privateEncrypt, sign } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { lowerThisThread } from './threads.mjs';
 import { sealBatch } from '../auditseal.mjs';
 
 lowerThisThread();
 
-const CURVES = { 'P-256': p256, 'P-384': p384, 'P-521': p521 };
+const CURVES = { 'P-256': p256, 'P-384': p384, 'P-521': p521, secp256k1 };
 
 /**
  * ECDSA over a given digest (Node's `sign` always hashes its input): @noble/curves, audited, with
