@@ -20,6 +20,8 @@ export {
   type WrappingAlgorithm,
   type ExportInput,
   type WrappedExport,
+  UNWRAP_FAILED,
+  type WrappedImportInput,
 } from './kms.ts';
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';

@@ -17,6 +17,7 @@ import { KEY_CHANNEL } from './operations/change.ts';
 import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
 import { exportWrapped, type ExportInput } from './operations/export.ts';
+import { importWrapped, type WrappedImportInput } from './operations/import-wrapped.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
 import { associateAlias, createAlias, deleteAliases, listAliases, resolveAlias } from './operations/aliases.ts';
@@ -44,6 +45,7 @@ export {
   type ExportInput,
   type WrappedExport,
 } from './operations/export.ts';
+export { UNWRAP_FAILED, type WrappedImportInput } from './operations/import-wrapped.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
@@ -255,6 +257,8 @@ export class Kms {
   getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);
   /** The key's material wrapped (JWE) under an RSA transport key; only for an extractable key. */
   exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
+  /** A new key from material the customer wrapped (JWE) under a transport key held here. */
+  importWrapped = (c: Caller, input: WrappedImportInput): Promise<KeyRecord> => importWrapped(this.core, c, input);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
 
   // ---- Grants (operations/grants.ts) ------------------------------------------------------------

@@ -52,6 +52,8 @@ export type Action =
   | 'key.export'
   /** A transport key wraps another key's material for export (checked on the transport key). */
   | 'key.wrap'
+  /** A transport key unwraps material the customer wrapped for import (checked on the transport key). */
+  | 'key.unwrap'
   | 'key.create_grant'
   | 'key.list_grants'
   | 'key.revoke_grant'

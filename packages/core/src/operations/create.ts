@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
 import { invalid, KmsError } from '../errors.ts';
-import { normalizeOps, normalizeSpec } from '../keyspec.ts';
+import { normalizeOps, normalizeSpec, type KeySpec } from '../keyspec.ts';
 import { generateMaterial, importMaterial, type Material } from '../material.ts';
 import { materialAad, openMaterial } from '../rootkey.ts';
 import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord } from '../types.ts';
@@ -193,11 +193,22 @@ export async function importKey(core: Core, c: Caller, input: ImportKeyInput): P
     checkTenant(c);
     validateNames(input);
     await authorize(c, 'key.import');
-    const m = importMaterial(input.material);
-    const e = input.expect;
-    if (e?.kind && e.kind !== m.spec.kind) throw invalid(`the material is a ${m.spec.kind} key, not ${e.kind}`, 'import_key');
-    if (e?.size && e.size !== m.spec.size) throw invalid(`the material is a ${m.spec.size}-bit key, not ${e.size}`, 'import_length');
-    if (e?.curve && e.curve !== m.spec.curve) throw invalid(`the material is on ${m.spec.curve}, not ${e.curve}`, 'import_key');
-    return insertKey(core, c, 'key.import', input, m, 'imported');
+    return storeImported(core, c, input, importMaterial(input.material));
   });
+}
+
+/** Imported material agrees with what the caller said it is (kind, size, curve), or is refused. */
+export function checkExpected(m: Material, e: Partial<KeySpec> | undefined) {
+  if (e?.kind && e.kind !== m.spec.kind) throw invalid(`the material is a ${m.spec.kind} key, not ${e.kind}`, 'import_key');
+  if (e?.size && e.size !== m.spec.size) throw invalid(`the material is a ${m.spec.size}-bit key, not ${e.size}`, 'import_length');
+  if (e?.curve && e.curve !== m.spec.curve) throw invalid(`the material is on ${m.spec.curve}, not ${e.curve}`, 'import_key');
+}
+
+/**
+ * A new key from parsed material, whether it came in clear or wrapped: checked against what the caller
+ * declared, then stored and audited as an import. Callers have authorized `key.import` already.
+ */
+export function storeImported(core: Core, c: Caller, input: Omit<ImportKeyInput, 'material'>, m: Material): Promise<KeyRecord> {
+  checkExpected(m, input.expect);
+  return insertKey(core, c, 'key.import', input, m, 'imported');
 }
