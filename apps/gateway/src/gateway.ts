@@ -129,7 +129,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger = pino({ leve
     throw e;
   }
   const sweep = setInterval(
-    () => void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed')),
+    () => {
+      void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed'));
+      // Imported material past its expiration time is deleted the same way: the key is pending import again.
+      void kms.expireImportedMaterial().catch((e) => log.error({ err: e }, 'material expiry sweep failed'));
+    },
     cfg.deletionSweepMs,
   );
   sweep.unref();

@@ -22,6 +22,10 @@ export {
   type WrappedExport,
   UNWRAP_FAILED,
   type WrappedImportInput,
+  IMPORT_WRAP_HASHES,
+  type ImportWrapHash,
+  type ImportParameters,
+  type MaterialImport,
 } from './kms.ts';
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';

@@ -18,6 +18,7 @@ import { createKey, importKey, ownKey } from './operations/create.ts';
 import { generateDataKey } from './operations/datakey.ts';
 import { exportWrapped, type ExportInput } from './operations/export.ts';
 import { importWrapped, type WrappedImportInput } from './operations/import-wrapped.ts';
+import * as byok from './operations/import-material.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './operations/encrypt.ts';
 import { getKey, getPublicKey } from './operations/get.ts';
 import { associateAlias, createAlias, deleteAliases, listAliases, resolveAlias } from './operations/aliases.ts';
@@ -46,6 +47,7 @@ export {
   type WrappedExport,
 } from './operations/export.ts';
 export { UNWRAP_FAILED, type WrappedImportInput } from './operations/import-wrapped.ts';
+export { IMPORT_WRAP_HASHES, type ImportWrapHash, type ImportParameters, type MaterialImport } from './operations/import-material.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
 export * from './types.ts';
 
@@ -259,6 +261,11 @@ export class Kms {
   exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
   /** A new key from material the customer wrapped (JWE) under a transport key held here. */
   importWrapped = (c: Caller, input: WrappedImportInput): Promise<KeyRecord> => importWrapped(this.core, c, input);
+  /** Material for a key pending import (operations/import-material.ts): a wrapping key and token, the import, its deletion. */
+  importParameters = (c: Caller, keyId: string, hash: byok.ImportWrapHash) => byok.importParameters(this.core, c, keyId, hash);
+  importKeyMaterial = (c: Caller, keyId: string, input: byok.MaterialImport) => byok.importKeyMaterial(this.core, c, keyId, input);
+  deleteImportedMaterial = (c: Caller, keyId: string) => byok.deleteImportedMaterial(this.core, c, keyId);
+  expireImportedMaterial = () => byok.expireImportedMaterial(this.core);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
 
   // ---- Grants (operations/grants.ts) ------------------------------------------------------------

@@ -21,8 +21,9 @@ async function insertKey(
 ): Promise<KeyRecord> {
   const ops = m.publicOnly ? publicOps(m.spec.kind, input.ops) : normalizeOps(m.spec.kind, input.ops);
   const now = core.now();
-  const state = input.initialState ?? 'active';
-  if (state !== 'active' && state !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
+  const initial = input.initialState ?? 'active';
+  if (initial !== 'active' && initial !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
+  const state = input.pendingImport ? 'pending_import' : initial;
   if (input.id !== undefined && !isUuid(input.id)) throw invalid('a key id is a UUID', 'key_id');
   const id = input.id?.toLowerCase() ?? randomUUID();
   const extractable = input.extractable ?? !!m.publicOnly;
@@ -55,7 +56,7 @@ async function insertKey(
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await insertVersion(core, trx, c.tenantId, id, 1, m);
+      if (!input.pendingImport) await insertVersion(core, trx, c.tenantId, id, 1, m);
       await core.audit.inTransaction(
         trx,
         event(core, c, action, id, 'allowed', undefined, {
@@ -63,6 +64,7 @@ async function insertKey(
           size: m.spec.size,
           curve: m.spec.curve,
           extractable,
+          ...(input.pendingImport ? { pendingImport: true } : {}),
         }),
       );
       return toRecord(row);
@@ -157,6 +159,8 @@ async function generateKey(core: Core, c: Caller, input: CreateKeyInput, owner: 
     const spec = normalizeSpec(input.spec);
     normalizeOps(spec.kind, input.ops);
     await authorize(c, 'key.create');
+    // A key for material the customer brings later has none yet; it counts as imported from the start.
+    if (input.pendingImport) return insertKey(core, c, 'key.create', input, { spec, secret: Buffer.alloc(0) }, 'imported', owner);
     return insertKey(core, c, 'key.create', input, await generateMaterial(spec), 'generated', owner);
   });
 }

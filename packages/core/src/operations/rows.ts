@@ -41,6 +41,7 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   extractable: r.extractable,
   neverExtractable: r.never_extractable,
   publicOnly: r.public_only,
+  materialExpiresAt: r.material_expires_at ?? null,
 });
 
 /**
