@@ -35,6 +35,7 @@ const ALL: Action[] = [
   'key.list_grants',
   'key.revoke_grant',
   'key.retire_grant',
+  'key.delete_material',
   'random',
 ];
 export const ROLES: Record<string, readonly Action[]> = {

@@ -40,7 +40,7 @@ export async function useKey(
       );
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly || !!c.policy?.activeOnly);
     if (key.materialExpiresAt && key.materialExpiresAt <= core.now())
-      throw new KmsError('failed_precondition', 'the imported key material has expired: the key is pending import', 'key_state');
+      throw new KmsError('failed_precondition', 'the imported key material has expired: the key is pending import', 'material_expired');
   } catch (e) {
     (e as KmsError).key = { kind: key.kind, ops: key.ops, state: key.state };
     throw e;
