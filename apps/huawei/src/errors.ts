@@ -148,7 +148,8 @@ function stateCode(op: string, state: KeyState | undefined): KmsCode {
     case 'delete-imported-key-material':
       return '2701';
   }
-  if (state === 'pending_import') return '0310';
+  // Huawei documents no code for using a key that waits for its material; KMS.0310 says the opposite.
+  if (state === 'pending_import') return '0308';
   if (state === 'pending_deletion') return '0210';
   if (state === 'pre_active') return '1301';
   return '0209';
@@ -197,7 +198,7 @@ const INVALID_BY_REASON: Record<string, KmsCode> = {
 /** Refusals about imported material, whatever the key's state. */
 const FAILED_BY_REASON: Record<string, KmsCode> = {
   not_pending_import: '0310',
-  material_expired: '0310',
+  material_expired: '0308',
   not_external: '0309',
   asymmetric_material: '2702',
 };
