@@ -134,10 +134,11 @@ export async function startGateway(
     await kms.close();
     throw e;
   }
-  const sweep = setInterval(
-    () => void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed')),
-    cfg.deletionSweepMs,
-  );
+  const sweep = setInterval(() => {
+    void kms.destroyDueKeys().catch((e) => log.error({ err: e }, 'deletion sweep failed'));
+    // Imported material past its expiration time is deleted the same way: the key is pending import again.
+    void kms.expireImportedMaterial().catch((e) => log.error({ err: e }, 'material expiry sweep failed'));
+  }, cfg.deletionSweepMs);
   sweep.unref();
   // Every process sweeps; the database makes sure each due key rotates once (kms.close() stops it).
   kms.rotations.start(cfg.rotationSweepMs);

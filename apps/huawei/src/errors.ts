@@ -20,6 +20,8 @@ export const KMS = {
   '0306': [403, 'No access permissions.'],
   '0308': [400, 'Invalid parameter.'],
   '0312': [400, 'External keys cannot be rotated.'],
+  '0309': [400, 'External keys required.'],
+  '0310': [400, 'The key is not in Pending import state.'],
   '0321': [403, 'URIs in URL and X-Auth-Token do not match.'],
   '0324': [400, 'RSA keys cannot be rotated.'],
   '0325': [400, 'The asymmetric key is not support this operation.'],
@@ -67,6 +69,13 @@ export const KMS = {
   '2404': [400, 'Too many CMK grants.'],
   '2501': [400, 'Invalid grant ID.'],
   '2502': [400, 'grant_id and key_id do not match.'],
+  '2601': [400, 'Token expired.'],
+  '2602': [400, 'Key expiration time must be later than the current time.'],
+  '2603': [400, 'Key IDs in the imported key and token do not match.'],
+  '2604': [400, 'The external key plaintext length must be 32 bits.'],
+  '2605': [400, 'Token verification failed.'],
+  '2701': [400, 'Key material is not in Enabled or Disabled state and cannot be deleted.'],
+  '2702': [400, 'The imported private key material can not be deleted.'],
   '3001': [400, 'Invalid rotation_interval.'],
 } as const satisfies Record<string, readonly [number, string]>;
 export type KmsCode = keyof typeof KMS;
@@ -140,7 +149,11 @@ function stateCode(op: string, state: KeyState | undefined): KmsCode {
       return '1402';
     case 'cancel-key-deletion':
       return '1501';
+    case 'delete-imported-key-material':
+      return '2701';
   }
+  // Huawei documents no code for using a key that waits for its material; KMS.0310 says the opposite.
+  if (state === 'pending_import') return '0308';
   if (state === 'pending_deletion') return '0210';
   if (state === 'pre_active') return '1301';
   return '0209';
@@ -185,6 +198,19 @@ const INVALID_BY_REASON: Record<string, KmsCode> = {
   salt_length: '0332',
   data_key_size: '1901',
   length: '1801',
+  import_token: '2605',
+  import_token_key: '2603',
+  import_token_expired: '2601',
+  import_expiry: '2602',
+  import_length: '2604',
+};
+
+/** Refusals about imported material, whatever the key's state. */
+const FAILED_BY_REASON: Record<string, KmsCode> = {
+  not_pending_import: '0310',
+  material_expired: '0308',
+  not_external: '0309',
+  asymmetric_material: '2702',
 };
 
 export interface Rendered {
@@ -210,6 +236,7 @@ export function renderError(e: unknown, requestId: string, ctx?: ErrorContext): 
       return nested(INVALID_BY_REASON[err.reason ?? ''] ?? '0308', err.message);
     case 'failed_precondition':
       if (ctx?.key?.state === 'destroyed') return nested('0207');
+      if (FAILED_BY_REASON[err.reason ?? '']) return nested(FAILED_BY_REASON[err.reason!]!, err.message);
       return nested(stateCode(op, ctx?.key?.state), err.message);
     case 'unsupported':
       return nested(usageCode(op, ctx?.key, err.reason), err.message);

@@ -36,6 +36,7 @@ const ALL: Action[] = [
   'key.revoke_grant',
   'key.retire_grant',
   'key.derive_shared_secret',
+  'key.delete_material',
   'random',
 ];
 export const ROLES: Record<string, readonly Action[]> = {

@@ -1,7 +1,7 @@
 import type { KeyRecord, KeySpec, KeyState } from '@polykms/core';
 import { HuaweiError } from './errors.ts';
 
-/** Core states in Huawei's words: "1" pending activation, "2" enabled, "3" disabled, "4" pending deletion. */
+/** Core states in Huawei's words: "1" pending activation, "2" enabled, "3" disabled, "4" pending deletion, "5" pending import. */
 export function huaweiState(s: KeyState): string {
   switch (s) {
     case 'pre_active':
@@ -10,6 +10,8 @@ export function huaweiState(s: KeyState): string {
       return '2';
     case 'pending_deletion':
       return '4';
+    case 'pending_import':
+      return '5';
     default:
       return '3';
   }
@@ -96,8 +98,8 @@ export function keyDetails(k: KeyRecord) {
     key_state: huaweiState(k.state),
     default_key_flag: '0',
     key_type: k.kind === 'oct' ? '1' : '2',
-    expiration_time: '',
-    origin: 'kms',
+    expiration_time: ms(k.materialExpiresAt),
+    origin: k.origin === 'imported' ? 'external' : 'kms',
     key_rotation_enabled: k.rotation.nextAt ? 'true' : 'false',
     sys_enterprise_project_id: str(a.enterprise_project_id, '0'),
     keystore_id: '0',

@@ -82,6 +82,16 @@ export const ListKeys = z.object({
 });
 
 export const KeyOnly = z.object({ key_id: keyId, sequence });
+export const WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1', 'RSAES_PKCS1_V1_5', 'SM2_ENCRYPT'] as const;
+export const GetParametersForImport = z.object({ key_id: keyId, wrapping_algorithm: z.enum(WRAPPING_ALGORITHMS), sequence });
+export const ImportKeyMaterial = z.object({
+  key_id: keyId,
+  import_token: z.string().min(1).max(6144),
+  encrypted_key_material: z.string().min(1).max(6144),
+  encrypted_privatekey: z.string().max(6144).optional(),
+  expiration_time: numStr.optional(),
+  sequence,
+});
 export const KeyRefOnly = z.object({ key_id: keyRef, sequence });
 export const ScheduleKeyDeletion = z.object({ key_id: keyId, pending_days: numStr, sequence });
 export const UpdateKeyAlias = z.object({

@@ -5,6 +5,7 @@ import type { Ca } from '@polykms/pki';
 import { huaweiApp } from './app.ts';
 import { IamCache } from './identity.ts';
 import { aliasRoutes } from './routes/aliases.ts';
+import { importRoutes } from './routes/import.ts';
 import { asymmetricRoutes } from './routes/asymmetric.ts';
 import { authRoutes } from './routes/auth.ts';
 import { cryptoRoutes } from './routes/crypto.ts';
@@ -59,6 +60,7 @@ export function createHuaweiApp(
         tagRoutes(kms, route);
         grantRoutes(kms, route);
         aliasRoutes(kms, route);
+        importRoutes(kms, route);
       },
     },
     opts,

@@ -32,6 +32,8 @@ export const OVH_ACTIONS: Record<Action, string> = {
   'key.get_public_key': 'okms:apikms:serviceKey/get',
   'key.export': 'okms:apikms:serviceKey/get',
   'key.wrap': 'okms:apikms:serviceKey/wrapKey',
+  'key.unwrap': 'okms:apikms:serviceKey/unwrapKey',
+  'key.delete_material': 'okms:apikms:serviceKey/delete',
   // OVH has no grants; managing them is changing the key.
   'key.create_grant': 'okms:apikms:serviceKey/update',
   'key.list_grants': 'okms:apikms:serviceKey/get',

@@ -7,6 +7,9 @@ export function ovhState(k: Pick<KeyRecord, 'state' | 'compromisedAt'>): string 
       return k.compromisedAt ? 'compromised' : 'deactivated';
     case 'destroyed':
       return k.compromisedAt ? 'destroyed_compromised' : 'destroyed';
+    // OVH has no such state (keys here only wait for material when a Huawei client made them so): unusable.
+    case 'pending_import':
+      return 'deactivated';
     default:
       return k.state;
   }

@@ -4,7 +4,7 @@
  * (fields in struct order, []byte as padded standard base64), Go's default headers, no Content-Type on
  * bodiless calls. Each answer is checked against the 2.16.2 document.
  */
-import { createCipheriv, createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import { createCipheriv, createHash, createPublicKey, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { connect } from 'node:tls';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import type { Kms } from '@polykms/core';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { openLocally } from './local.ts';
+import { openssl } from '../../../packages/core/src/test-openssl.ts';
 import { validateResponse } from './openapi.ts';
 
 /** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
@@ -475,5 +476,144 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     const refused = await sdk('GET', `/v1/servicekey/${k.id}`, undefined, token);
     expect(refused.status).toBe(401);
     expect(Object.keys(refused.json).sort()).toEqual(['error_code', 'error_id', 'errors', 'request_id']);
+  });
+
+  it('keys import --wrapping-key-id (wrapped import): the customer material, wrapped with jose, is the key in use', async () => {
+    // The transport key is made here; its public half leaves as a JWK (keys get --format jwk).
+    const t = (
+      await sdk(
+        'POST',
+        '/v1/servicekey',
+        '{"context":"t","extractable":false,"name":"t","operations":["unwrapKey"],"size":3072,"type":"RSA"}',
+      )
+    ).json;
+    const pub = createPublicKey({ key: (await sdk('GET', `/v1/servicekey/${t.id}?format=jwk`)).json.keys[0], format: 'jwk' });
+    const wrap = (plain: Uint8Array, alg = 'RSA-OAEP-256') =>
+      new jose.CompactEncrypt(plain).setProtectedHeader({ alg, enc: 'A256GCM' }).encrypt(pub);
+    const body = (ciphertext: string, fmt: string, extra = '', wrappingKeyId = t.id) =>
+      `{"context":"w","extractable":false,"name":"w","operations":[],${extra}"wrappedKeys":[{"ciphertext":"${ciphertext}","keyFormatType":"${fmt}","wrappingKeyId":"${wrappingKeyId}"}]}`;
+
+    // AES, RAW under RSA-OAEP-256 and JWK under RSA-OAEP: the gateway's ciphertext opens with the original bytes
+    for (const [fmt, alg] of [
+      ['RAW', 'RSA-OAEP-256'],
+      ['JWK', 'RSA-OAEP'],
+    ]) {
+      const aes = randomBytes(32);
+      const plain = fmt === 'RAW' ? aes : Buffer.from(JSON.stringify({ kty: 'oct', k: aes.toString('base64url') }));
+      const r = await sdk('POST', '/v1/servicekey', body(await wrap(plain, alg!), fmt!));
+      expect(r.status, r.text).toBe(201);
+      expect(r.json).toMatchObject({
+        type: 'oct',
+        size: 256,
+        class: 'SECRET_KEY',
+        operations: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+      });
+      const enc = await sdk(
+        'POST',
+        `/v1/servicekey/${r.json.id}/encrypt`,
+        `{"context":"C","plaintext":"${Buffer.from('in use').toString('base64')}"}`,
+      );
+      expect((await openLocally(enc.json.ciphertext, aes, 'C')).toString()).toBe('in use');
+    }
+
+    // RSA (PKCS1) and EC (PKCS8) pairs sign; OpenSSL verifies with the customer's own public key
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const msg = Buffer.from('signed by a key brought here');
+    for (const [pair, fmt, alg, der] of [
+      [rsa, 'PKCS1', 'RS256', rsa.privateKey.export({ format: 'der', type: 'pkcs1' })],
+      [ec, 'PKCS8', 'ES256', ec.privateKey.export({ format: 'der', type: 'pkcs8' })],
+    ] as const) {
+      const r = await sdk(
+        'POST',
+        '/v1/servicekey?format=jwk',
+        body(await wrap(der), fmt, fmt === 'PKCS8' ? '"curve":"P-256","type":"EC",' : ''),
+      );
+      expect(r.status, r.text).toBe(201);
+      expect(r.json).toMatchObject(pair === rsa ? { type: 'RSA', size: 2048 } : { type: 'EC', curve: 'P-256' });
+      expect(r.json.keys[0].n ?? r.json.keys[0].x).toBe(
+        (pair.publicKey.export({ format: 'jwk' }) as Record<string, string>)[pair === rsa ? 'n' : 'x'],
+      );
+      const sig = await sdk('POST', `/v1/servicekey/${r.json.id}/sign`, `{"alg":"${alg}","message":"${msg.toString('base64')}"}`);
+      const raw = Buffer.from(sig.json.signature, 'base64');
+      if (pair === ec) {
+        // WebCrypto reads JOSE's r || s as it is
+        const wk = await webcrypto.subtle.importKey(
+          'spki',
+          ec.publicKey.export({ format: 'der', type: 'spki' }),
+          { name: 'ECDSA', namedCurve: 'P-256' },
+          false,
+          ['verify'],
+        );
+        expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, raw, msg)).toBe(true);
+        continue;
+      }
+      const v = openssl({ 'pub.pem': pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 'm.bin': msg, 's.bin': raw }, () => [
+        'dgst',
+        '-sha256',
+        '-verify',
+        'pub.pem',
+        '-signature',
+        's.bin',
+        'm.bin',
+      ]);
+      expect(v.ok, v.out).toBe(true);
+    }
+
+    // refusals, each a 400/403/404 in OVH's body
+    const aes = randomBytes(32);
+    const good = await wrap(aes);
+    const rsa15 = `${Buffer.from('{"alg":"RSA1_5","enc":"A256GCM"}').toString('base64url')}${good.slice(good.indexOf('.'))}`;
+    const refused = async (b: string, status: number, msg?: RegExp) => {
+      const r = await sdk('POST', '/v1/servicekey', b);
+      expect(r.status, r.text).toBe(status);
+      if (msg) expect(r.json.errors[0]).toMatch(msg);
+      return r.json.errors[0] as string;
+    };
+    await refused(body(rsa15, 'RAW'), 400, /RSA1_5.*not offered/);
+    const parts = good.split('.');
+    const tampered = [1, 3, 4].map((i) =>
+      parts.map((p, j) => (j === i ? `${p.slice(0, 10)}${p[10] === 'A' ? 'B' : 'A'}${p.slice(11)}` : p)).join('.'),
+    );
+    const answers = new Set<string>();
+    for (const bad of tampered) answers.add(await refused(body(bad, 'RAW'), 400));
+    const other = (await sdk('POST', '/v1/servicekey', '{"name":"t2","operations":["unwrapKey"],"size":2048,"type":"RSA"}')).json;
+    answers.add(await refused(body(good, 'RAW', '', other.id), 400));
+    expect([...answers]).toEqual([expect.stringMatching(/could not be unwrapped/)]);
+    const signer = (await sdk('POST', '/v1/servicekey', '{"name":"s","operations":["sign","verify"],"size":2048,"type":"RSA"}')).json;
+    await refused(body(good, 'RAW', '', signer.id), 400, /not allowed to unwrapKey/);
+    const oct = (await sdk('POST', '/v1/servicekey', '{"name":"o","operations":["unwrapKey"],"size":256,"type":"oct"}')).json;
+    await refused(body(good, 'RAW', '', oct.id), 400, /must be an RSA key/);
+    await refused(body(good, 'RAW', '', '2f0b8a4e-1f6c-4d7e-9b1a-3c5d7e9f1a2b'), 404);
+    await refused(body(good, 'RAW', '"size":2048,"type":"RSA",'), 400, /oct key, not RSA/);
+    await refused(body(good, 'PKCS8'), 400, /PKCS#8/);
+
+    // IAM: import alone is not enough; unwrapKey on the transport key is needed too
+    const urn = 'urn:v1:eu:identity:user:xx1111-ovh/importer';
+    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'imp', identityURNs: [urn] });
+    const user: Creds = {
+      cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM,
+      key: cred.privateKeyPEM,
+      ca: caPem,
+    };
+    const as = async (b: string) => {
+      const r = await call(server.url, user, 'POST', `/api/${okmsId}/v1/servicekey`, b, GO);
+      expect(validateResponse('POST', `/api/${okmsId}/v1/servicekey`, r.status, r.json).errors).toEqual([]);
+      return r;
+    };
+    const domain = `urn:v1:eu:resource:okms:${okmsId}`;
+    const policy = (resources: string[], actions: string[]) =>
+      ctl('PUT', `/admin/ovh/domains/${okmsId}/policies/importer`, {
+        identities: [urn],
+        resources: resources.map((u) => ({ urn: u })),
+        permissions: { allow: actions.map((action) => ({ action })) },
+      });
+    await policy([domain], ['okms:apikms:serviceKey/import']);
+    expect((await as(body(good, 'RAW'))).status).toBe(403);
+    await policy([domain], ['okms:apikms:serviceKey/unwrapKey']);
+    expect((await as(body(good, 'RAW'))).status).toBe(403);
+    await policy([domain], ['okms:apikms:serviceKey/import', 'okms:apikms:serviceKey/unwrapKey']);
+    const ok = await as(body(good, 'RAW'));
+    expect(ok.status, ok.text).toBe(201);
   });
 });

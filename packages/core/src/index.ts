@@ -22,6 +22,8 @@ export {
   type WrappedExport,
 } from './operations/export.ts';
 export { BINDINGS_TOPIC } from './tenants.ts';
+export { UNWRAP_FAILED, type WrappedImportInput } from './operations/import-wrapped.ts';
+export { IMPORT_WRAP_HASHES, type ImportWrapHash, type ImportParameters, type MaterialImport } from './operations/import-material.ts';
 export * from './types.ts';
 export type { Tenants } from './tenants.ts';
 export type { SealedSecrets } from './secrets.ts';

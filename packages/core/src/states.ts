@@ -1,7 +1,16 @@
 import { KmsError } from './errors.ts';
 import type { KeyOp } from './keyspec.ts';
 
-export const KEY_STATES = ['pre_active', 'active', 'deactivated', 'compromised', 'pending_deletion', 'destroyed'] as const;
+/** `pending_import`: a key created for material the customer brings, until it is imported (or after it expired). */
+export const KEY_STATES = [
+  'pre_active',
+  'active',
+  'deactivated',
+  'compromised',
+  'pending_deletion',
+  'destroyed',
+  'pending_import',
+] as const;
 export type KeyState = (typeof KEY_STATES)[number];
 
 export const DEACTIVATION_REASONS = [
@@ -35,10 +44,10 @@ const TRANSITIONS: Record<Transition, Partial<Record<KeyState, KeyState>>> = {
     deactivated: 'compromised',
     compromised: 'compromised',
   },
-  schedule_deletion: { deactivated: 'pending_deletion', compromised: 'pending_deletion' },
+  schedule_deletion: { deactivated: 'pending_deletion', compromised: 'pending_deletion', pending_import: 'pending_deletion' },
   // Back to deactivated (or compromised, restored from compromised_at by the caller).
   cancel_deletion: { pending_deletion: 'deactivated' },
-  destroy: { deactivated: 'destroyed', compromised: 'destroyed', pending_deletion: 'destroyed' },
+  destroy: { deactivated: 'destroyed', compromised: 'destroyed', pending_deletion: 'destroyed', pending_import: 'destroyed' },
 };
 
 const WHY: Record<Transition, string> = {

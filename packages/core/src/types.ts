@@ -52,6 +52,10 @@ export type Action =
   | 'key.export'
   /** A transport key wraps another key's material for export (checked on the transport key). */
   | 'key.wrap'
+  /** A transport key unwraps material the customer wrapped for import (checked on the transport key). */
+  | 'key.unwrap'
+  /** Imported material is deleted (by the caller, or by its expiry): the key is pending import again. */
+  | 'key.delete_material'
   | 'key.create_grant'
   | 'key.list_grants'
   | 'key.revoke_grant'
@@ -91,6 +95,8 @@ export interface KeyRecord {
   neverExtractable: boolean;
   /** An imported public key: no private half. */
   publicOnly: boolean;
+  /** When the imported material expires (the key is then pending import again); null: never. */
+  materialExpiresAt: Date | null;
   /** Scheduled rotation: the period in seconds (kept while off), the next due date (null: off), the last rotation. */
   rotation: { periodSeconds: number | null; nextAt: Date | null; lastAt: Date | null };
 }
@@ -114,6 +120,8 @@ export interface CreateKeyInput {
   attributes?: Record<string, unknown> | undefined;
   /** May the material be exported (wrapped)? Default: no, except for a public key alone. */
   extractable?: boolean | undefined;
+  /** No material yet: the key waits, pending import, for the material the customer brings (importKeyMaterial). */
+  pendingImport?: boolean | undefined;
 }
 
 export interface ImportKeyInput extends Omit<CreateKeyInput, 'spec'> {

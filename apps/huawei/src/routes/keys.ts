@@ -18,7 +18,7 @@ const STATE_FILTER: Record<string, KeyState[]> = {
   '2': ['active'],
   '3': ['deactivated', 'compromised'],
   '4': ['pending_deletion'],
-  '5': [],
+  '5': ['pending_import'],
 };
 
 /** Every key of the project that Huawei would show (destroyed keys are gone), in creation order. */
@@ -29,7 +29,7 @@ async function allKeys(kms: Kms, c: HuaweiContext): Promise<KeyRecord[]> {
     const page = await kms.listKeys(caller(c), {
       limit: 1000,
       cursor,
-      states: ['pre_active', 'active', 'deactivated', 'compromised', 'pending_deletion'],
+      states: ['pre_active', 'active', 'deactivated', 'compromised', 'pending_deletion', 'pending_import'],
     });
     out.push(...page.keys);
     cursor = page.nextCursor ?? undefined;
@@ -49,18 +49,21 @@ const flat = (k: KeyRecord) => ({ key_id: k.id, key_state: huaweiState(k.state) 
 export function keyRoutes(kms: Kms, route: Route) {
   route('post', '/create-key', async (c) => {
     const req = body(c, S.CreateKey);
-    if (req.origin === 'external')
-      throw new HuaweiError('0308', 'origin external (importing key material) is not supported here; use origin kms.');
     if (req.key_alias.endsWith('/default'))
       throw new HuaweiError('1101', 'An alias ending with /default is reserved for default master keys.');
     const spec = coreSpec(req.key_spec ?? 'AES_256');
     const ops = opsFor(spec, req.key_usage);
+    // origin external: the key waits, pending import ("5"), for the material the customer brings (routes/import.ts).
+    const external = req.origin === 'external';
+    if (external && spec.kind !== 'oct' && spec.kind !== 'HMAC')
+      throw new HuaweiError('0308', 'origin external is available here for AES_256 and HMAC keys; asymmetric material cannot be imported.');
     const k = await kms.createKey(caller(c), {
       name: req.key_alias,
       alias: req.key_alias,
       description: req.key_description ?? '',
       spec,
       ops,
+      pendingImport: external,
       attributes: {
         domain_id: c.get('identity').user.domainId,
         ...(req.realm !== undefined ? { realm: req.realm } : {}),

@@ -76,7 +76,18 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
         material: { format: 'jwk', jwk: material },
       });
     } else if (req.wrappedKeys?.length) {
-      throw invalid('wrappedKeys: wrapped import is not available yet');
+      // Wrapped import (bring your own key): core unwraps the JWE with the transport key and reads
+      // type, size and curve from the material; those sent here must agree with it.
+      if (req.wrappedKeys.length > 1) throw invalid('wrappedKeys: import one key per request');
+      const w = req.wrappedKeys[0]!;
+      k = await kms.importWrapped(caller(c), {
+        ...common,
+        ops: usages(req.operations),
+        wrappingKeyId: w.wrappingKeyId,
+        format: w.keyFormatType,
+        jwe: w.ciphertext,
+        expect: { kind: req.type, size: req.size, curve: req.curve },
+      });
     } else {
       if (!req.type) throw invalid('type is required to create a key (oct, RSA or EC), or keys to import one');
       if (req.type === 'EC' && req.size !== undefined) throw invalid('an EC key takes a curve, not a size');

@@ -239,6 +239,27 @@ const migrations: Record<string, Migration> = {
       await sql`update keys set attributes = attributes - 'rotation' where attributes ? 'rotation'`.execute(db);
     },
   },
+  '0011_byok': {
+    async up(db: Kysely<any>) {
+      // Imported material may carry an expiry (Huawei's expiration_time); past it, the key is pending import again.
+      await db.schema.alterTable('keys').addColumn('material_expires_at', 'timestamptz').execute();
+      // One row per import token: the RSA wrapping key's private half, sealed like key material, for one
+      // key, until it expires or is used. The token itself is a bearer secret: only its SHA-256 is kept.
+      await db.schema
+        .createTable('import_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'uuid', (c) => c.notNull())
+        .addColumn('key_id', 'uuid', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('root_key_id', 'text', (c) => c.notNull())
+        .addColumn('material', 'bytea', (c) => c.notNull())
+        .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addForeignKeyConstraint('import_tokens_key_fk', ['tenant_id', 'key_id'], 'keys', ['tenant_id', 'id'])
+        .execute();
+      await db.schema.createIndex('import_tokens_key').on('import_tokens').columns(['tenant_id', 'key_id']).execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

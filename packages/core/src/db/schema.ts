@@ -63,6 +63,8 @@ export interface KeysTable {
   next_rotation_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** When a new version last became current (scheduled or asked for). */
   rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** When imported material stops being usable (the key is then pending import again); null: never. */
+  material_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface KeyVersionsTable {
@@ -145,4 +147,20 @@ export interface Database {
   sealed_secrets: SealedSecretsTable;
   key_grants: KeyGrantsTable;
   key_aliases: KeyAliasesTable;
+  import_tokens: ImportTokensTable;
+}
+
+/** A wrapping key handed out for one import into one key (get-parameters-for-import). */
+export interface ImportTokensTable {
+  /** SHA-256 (hex) of the token the caller holds. */
+  id: string;
+  tenant_id: string;
+  key_id: string;
+  /** The RSA-OAEP hash the material must be wrapped with: SHA-1 or SHA-256. */
+  hash: string;
+  root_key_id: string;
+  /** The wrapping key's PKCS#8, sealed under the root key. */
+  material: Uint8Array;
+  expires_at: Timestamp;
+  created_at: Timestamp;
 }

@@ -77,6 +77,7 @@ async function rotateIfDue(core: Core, c: Caller, keyId: string): Promise<boolea
     if (done) {
       core.loader.invalidate(c.tenantId, keyId);
       core.cache.evictKey(scopedKey(c.tenantId, keyId));
+      await core.fence(scopedKey(c.tenantId, keyId));
     }
     return done;
   });

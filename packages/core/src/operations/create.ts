@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
 import { invalid, KmsError } from '../errors.ts';
-import { normalizeOps, normalizeSpec } from '../keyspec.ts';
+import { normalizeOps, normalizeSpec, type KeySpec } from '../keyspec.ts';
 import { generateMaterial, importMaterial, type Material } from '../material.ts';
 import { materialAad, openMaterial } from '../rootkey.ts';
 import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord } from '../types.ts';
@@ -21,8 +21,9 @@ async function insertKey(
 ): Promise<KeyRecord> {
   const ops = m.publicOnly ? publicOps(m.spec.kind, input.ops) : normalizeOps(m.spec.kind, input.ops);
   const now = core.now();
-  const state = input.initialState ?? 'active';
-  if (state !== 'active' && state !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
+  const initial = input.initialState ?? 'active';
+  if (initial !== 'active' && initial !== 'pre_active') throw invalid('a new key is active or pre-active', 'state');
+  const state = input.pendingImport ? 'pending_import' : initial;
   if (input.id !== undefined && !isUuid(input.id)) throw invalid('a key id is a UUID', 'key_id');
   const id = input.id?.toLowerCase() ?? randomUUID();
   const extractable = input.extractable ?? !!m.publicOnly;
@@ -55,7 +56,7 @@ async function insertKey(
         })
         .returningAll()
         .executeTakeFirstOrThrow();
-      await insertVersion(core, trx, c.tenantId, id, 1, m);
+      if (!input.pendingImport) await insertVersion(core, trx, c.tenantId, id, 1, m);
       await core.audit.inTransaction(
         trx,
         event(core, c, action, id, 'allowed', undefined, {
@@ -63,6 +64,7 @@ async function insertKey(
           size: m.spec.size,
           curve: m.spec.curve,
           extractable,
+          ...(input.pendingImport ? { pendingImport: true } : {}),
         }),
       );
       return toRecord(row);
@@ -157,6 +159,8 @@ async function generateKey(core: Core, c: Caller, input: CreateKeyInput, owner: 
     const spec = normalizeSpec(input.spec);
     normalizeOps(spec.kind, input.ops);
     await authorize(c, 'key.create');
+    // A key for material the customer brings later has none yet; it counts as imported from the start.
+    if (input.pendingImport) return insertKey(core, c, 'key.create', input, { spec, secret: Buffer.alloc(0) }, 'imported', owner);
     return insertKey(core, c, 'key.create', input, await generateMaterial(spec), 'generated', owner);
   });
 }
@@ -193,11 +197,22 @@ export async function importKey(core: Core, c: Caller, input: ImportKeyInput): P
     checkTenant(c);
     validateNames(input);
     await authorize(c, 'key.import');
-    const m = importMaterial(input.material);
-    const e = input.expect;
-    if (e?.kind && e.kind !== m.spec.kind) throw invalid(`the material is a ${m.spec.kind} key, not ${e.kind}`, 'import_key');
-    if (e?.size && e.size !== m.spec.size) throw invalid(`the material is a ${m.spec.size}-bit key, not ${e.size}`, 'import_length');
-    if (e?.curve && e.curve !== m.spec.curve) throw invalid(`the material is on ${m.spec.curve}, not ${e.curve}`, 'import_key');
-    return insertKey(core, c, 'key.import', input, m, 'imported');
+    return storeImported(core, c, input, importMaterial(input.material));
   });
+}
+
+/** Imported material agrees with what the caller said it is (kind, size, curve), or is refused. */
+export function checkExpected(m: Material, e: Partial<KeySpec> | undefined) {
+  if (e?.kind && e.kind !== m.spec.kind) throw invalid(`the material is a ${m.spec.kind} key, not ${e.kind}`, 'import_key');
+  if (e?.size && e.size !== m.spec.size) throw invalid(`the material is a ${m.spec.size}-bit key, not ${e.size}`, 'import_length');
+  if (e?.curve && e.curve !== m.spec.curve) throw invalid(`the material is on ${m.spec.curve}, not ${e.curve}`, 'import_key');
+}
+
+/**
+ * A new key from parsed material, whether it came in clear or wrapped: checked against what the caller
+ * declared, then stored and audited as an import. Callers have authorized `key.import` already.
+ */
+export function storeImported(core: Core, c: Caller, input: Omit<ImportKeyInput, 'material'>, m: Material): Promise<KeyRecord> {
+  checkExpected(m, input.expect);
+  return insertKey(core, c, 'key.import', input, m, 'imported');
 }

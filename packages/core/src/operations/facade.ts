@@ -22,6 +22,8 @@ import { generateDataKeyPair } from './datakeypair.ts';
 import { decrypt, encrypt, rsaDecrypt, rsaEncrypt } from './encrypt.ts';
 import { exportWrapped, type ExportInput } from './export.ts';
 import { getKey, getPublicKey } from './get.ts';
+import { importWrapped, type WrappedImportInput } from './import-wrapped.ts';
+import * as byok from './import-material.ts';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grants.ts';
 import { activate, cancelDeletion, deactivate, destroy, destroyDueKeys, scheduleDeletion } from './lifecycle.ts';
 import { countKeys, listKeys } from './list.ts';
@@ -89,6 +91,13 @@ export class KeyOperations {
   getPublicKey = (c: Caller, keyId: string, opts?: { version?: number }) => getPublicKey(this.core, c, keyId, opts);
   /** The key's material wrapped (JWE) under an RSA transport key; only for an extractable key. */
   exportWrapped = (c: Caller, keyId: string, input: ExportInput) => exportWrapped(this.core, c, keyId, input);
+  /** A new key from material the customer wrapped (JWE) under a transport key held here. */
+  importWrapped = (c: Caller, input: WrappedImportInput): Promise<KeyRecord> => importWrapped(this.core, c, input);
+  /** Material for a key pending import (import-material.ts): a wrapping key and token, the import, its deletion. */
+  importParameters = (c: Caller, keyId: string, hash: byok.ImportWrapHash) => byok.importParameters(this.core, c, keyId, hash);
+  importKeyMaterial = (c: Caller, keyId: string, input: byok.MaterialImport) => byok.importKeyMaterial(this.core, c, keyId, input);
+  deleteImportedMaterial = (c: Caller, keyId: string) => byok.deleteImportedMaterial(this.core, c, keyId);
+  expireImportedMaterial = () => byok.expireImportedMaterial(this.core);
   random = (c: Caller, bytes: number): Promise<Buffer> => random(this.core, c, bytes);
 
   // ---- Grants (operations/grants.ts) ------------------------------------------------------------

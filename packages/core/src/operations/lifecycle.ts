@@ -85,8 +85,16 @@ export async function scheduleDeletion(core: Core, c: Caller, keyId: string, pen
 }
 
 export async function cancelDeletion(core: Core, c: Caller, keyId: string) {
-  return change(core, c, 'key.cancel_deletion', keyId, async (row) => {
+  return change(core, c, 'key.cancel_deletion', keyId, async (row, trx) => {
     transition(row, 'cancel_deletion');
+    // A key scheduled for deletion while it waited for its material goes back to waiting.
+    const material = await trx
+      .selectFrom('key_versions')
+      .select('version')
+      .where('tenant_id', '=', row.tenant_id)
+      .where('key_id', '=', keyId)
+      .executeTakeFirst();
+    if (!material) return { state: 'pending_import', deletion_due_at: null };
     return { state: row.compromised_at ? 'compromised' : 'deactivated', deletion_due_at: null };
   });
 }

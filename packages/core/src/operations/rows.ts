@@ -42,6 +42,7 @@ export const toRecord = (r: KeyRow): KeyRecord => ({
   neverExtractable: r.never_extractable,
   publicOnly: r.public_only,
   rotation: { periodSeconds: r.rotation_period_seconds, nextAt: r.next_rotation_at, lastAt: r.rotated_at },
+  materialExpiresAt: r.material_expires_at ?? null,
 });
 
 /**

@@ -30,8 +30,6 @@ export async function useKey(
   if (!row || !canSee(c, row)) throw notFound();
   const key = toRecord(row);
   await authorize(c, action, key, core.db);
-  // The key exists but not this version: the ciphertext is not ours, not a missing key.
-  if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
   const ops = Array.isArray(op) ? op : [op];
   try {
     if (!ops.some((o) => key.ops.includes(o)))
@@ -41,10 +39,14 @@ export async function useKey(
         'key_usage',
       );
     assertUsable(key.state, OP_USE[ops[0]!], activeOnly || !!c.policy?.activeOnly);
+    if (key.materialExpiresAt && key.materialExpiresAt <= core.now())
+      throw new KmsError('failed_precondition', 'the imported key material has expired: the key is pending import', 'material_expired');
   } catch (e) {
     (e as KmsError).key = { kind: key.kind, ops: key.ops, state: key.state };
     throw e;
   }
+  // The key exists but not this version: the ciphertext is not ours, not a missing key.
+  if (row.v_version === null) throw invalid('the ciphertext names a key version that does not exist', 'ciphertext');
   const v = row.v_version;
   const cacheId = scopedKey(key.tenantId, key.id);
   let loaded = core.cache.get(cacheId, v);

@@ -1,0 +1,190 @@
+import { constants, createHash, createPrivateKey, generateKeyPair, privateDecrypt, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Core } from '../context.ts';
+import { invalid, KmsError } from '../errors.ts';
+import { importMaterial, type Material } from '../material.ts';
+import { openMaterial, sealMaterial } from '../rootkey.ts';
+import type { Caller, KeyRecord } from '../types.ts';
+import { change } from './change.ts';
+import { checkExpected } from './create.ts';
+import { UNWRAP_FAILED } from './import-wrapped.ts';
+import { allowed, authorize, run } from './pipeline.ts';
+import { insertVersion, keyRow, specOf, toRecord } from './rows.ts';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** How long a wrapping key and its import token are good for (Huawei: 24 hours). */
+export const IMPORT_TOKEN_TTL_MS = 24 * 3_600_000;
+export const IMPORT_WRAP_HASHES = ['SHA-1', 'SHA-256'] as const;
+export type ImportWrapHash = (typeof IMPORT_WRAP_HASHES)[number];
+
+export interface ImportParameters {
+  keyId: string;
+  /** Base64: the bearer secret that names the wrapping key at import time. */
+  token: string;
+  /** The wrapping key's public half (SubjectPublicKeyInfo DER): RSA-2048, for RSA-OAEP with `hash`. */
+  publicKey: Buffer;
+  hash: ImportWrapHash;
+  expiresAt: Date;
+}
+
+const tokenId = (token: Buffer) => createHash('sha256').update(token).digest('hex');
+const tokenAad = (tenantId: string, keyId: string, id: string) =>
+  Buffer.from(`polykms/import-token/v1\0${tenantId}\0${keyId}\0${id}`, 'utf8');
+
+const notPending = (k: { state: string }) =>
+  new KmsError('failed_precondition', `the key is ${k.state.replace('_', ' ')}, not pending import`, 'not_pending_import');
+
+/**
+ * A fresh RSA wrapping key for one import into one key pending import: the caller wraps its material
+ * under the public half with RSA-OAEP (`hash`) and brings it back with the token.
+ */
+export async function importParameters(core: Core, c: Caller, keyId: string, hash: ImportWrapHash): Promise<ImportParameters> {
+  return run(core, c, 'key.import', keyId, async () => {
+    const key = toRecord(await keyRow(core, c, keyId));
+    await authorize(c, 'key.import', key, core.db);
+    if (!(IMPORT_WRAP_HASHES as readonly string[]).includes(hash))
+      throw invalid(`the wrapping hash is SHA-1 or SHA-256; got '${hash}'`, 'wrapping_algorithm');
+    if (key.state !== 'pending_import') throw notPending(key);
+    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+    const token = randomBytes(150);
+    const id = tokenId(token);
+    const expiresAt = new Date(core.now().getTime() + IMPORT_TOKEN_TTL_MS);
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const root = core.keyring.current;
+    await core.db
+      .insertInto('import_tokens')
+      .values({
+        id,
+        tenant_id: key.tenantId,
+        key_id: key.id,
+        hash,
+        root_key_id: root.id,
+        material: sealMaterial(root, pkcs8, tokenAad(key.tenantId, key.id, id)),
+        expires_at: expiresAt,
+        created_at: core.now(),
+      })
+      .execute();
+    pkcs8.fill(0);
+    await allowed(core, c, 'key.import', key.id, { importParameters: true, hash, expiresAt: expiresAt.toISOString() });
+    return {
+      keyId: key.id,
+      token: token.toString('base64'),
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+      hash,
+      expiresAt,
+    };
+  });
+}
+
+export interface MaterialImport {
+  token: string;
+  /** The material under the token's wrapping key, RSA-OAEP with the token's hash. */
+  wrapped: Uint8Array;
+  /** After this, the material is deleted and the key is pending import again; none: never. */
+  expiresAt?: Date | undefined;
+}
+
+/** The key's material, brought by the customer; the key becomes active. The token is spent. */
+export async function importKeyMaterial(core: Core, c: Caller, keyId: string, input: MaterialImport): Promise<KeyRecord> {
+  return change(
+    core,
+    c,
+    'key.import',
+    keyId,
+    async (row, trx) => {
+      if (row.state !== 'pending_import') throw notPending(row);
+      const now = core.now();
+      if (input.expiresAt && !(input.expiresAt.getTime() > now.getTime()))
+        throw invalid('the material expiration time must be later than now', 'import_expiry');
+      const raw = Buffer.from(input.token, 'base64');
+      const t = raw.length
+        ? await trx
+            .selectFrom('import_tokens')
+            .selectAll()
+            .where('id', '=', tokenId(raw))
+            .where('tenant_id', '=', row.tenant_id)
+            .executeTakeFirst()
+        : undefined;
+      if (!t) throw invalid('the import token is not valid: get new import parameters', 'import_token');
+      if (t.key_id !== row.id) throw invalid('the import token was issued for another key', 'import_token_key');
+      if (new Date(t.expires_at) <= now) throw invalid('the import token has expired: get new import parameters', 'import_token_expired');
+      const m = unwrapMaterial(core, t, input.wrapped, row);
+      checkExpected(m, specOf(toRecord(row)));
+      await trx.deleteFrom('import_tokens').where('id', '=', t.id).execute();
+      await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
+      await insertVersion(core, trx, row.tenant_id, row.id, row.current_version, m);
+      m.secret.fill(0);
+      return { state: 'active', activated_at: now, material_expires_at: input.expiresAt ?? null };
+    },
+    { expiresAt: input.expiresAt?.toISOString() ?? null },
+  );
+}
+
+function unwrapMaterial(
+  core: Core,
+  t: { id: string; tenant_id: string; key_id: string; hash: string; root_key_id: string; material: Uint8Array },
+  wrapped: Uint8Array,
+  row: { kind: string; size: number | null },
+): Material {
+  const pkcs8 = openMaterial(core.keyring, t.root_key_id, t.material, tokenAad(t.tenant_id, t.key_id, t.id));
+  let secret: Buffer;
+  try {
+    // The same answer for every failure: no oracle on the padding.
+    secret = privateDecrypt(
+      {
+        key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: t.hash === 'SHA-1' ? 'sha1' : 'sha256',
+      },
+      wrapped,
+    );
+  } catch {
+    throw invalid(UNWRAP_FAILED, 'unwrap');
+  } finally {
+    pkcs8.fill(0);
+  }
+  if (row.kind !== 'oct' && row.kind !== 'HMAC')
+    throw new KmsError('unsupported', 'importing asymmetric key material this way is not supported: import AES or HMAC keys', 'import_key');
+  try {
+    return importMaterial({ format: 'raw', bytes: secret, kind: row.kind });
+  } finally {
+    secret.fill(0);
+  }
+}
+
+/**
+ * Deletes a key's imported material (the caller's wish, or its expiry): the key is pending import
+ * again. Only secret material, and only from a key that can be used or is disabled.
+ */
+export async function deleteImportedMaterial(core: Core, c: Caller, keyId: string): Promise<KeyRecord> {
+  return change(core, c, 'key.delete_material', keyId, async (row, trx) => {
+    if (row.origin !== 'imported') throw new KmsError('failed_precondition', 'the key material was not imported', 'not_external');
+    if (row.kind === 'RSA' || row.kind === 'EC')
+      throw new KmsError('failed_precondition', 'imported private key material cannot be deleted', 'asymmetric_material');
+    if (!['active', 'deactivated', 'pre_active'].includes(row.state))
+      throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: its material cannot be deleted`, 'key_state');
+    await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
+    return { state: 'pending_import', activated_at: null, material_expires_at: null };
+  });
+}
+
+/** Deletes imported material whose expiry has passed (run periodically by the gateway, with deletions). */
+export async function expireImportedMaterial(core: Core): Promise<number> {
+  const due = await core.db
+    .selectFrom('keys')
+    .select(['id', 'tenant_id', 'owner'])
+    .where('material_expires_at', '<=', core.now())
+    .where('state', 'in', ['active', 'deactivated', 'pre_active'])
+    .limit(1000)
+    .execute();
+  let n = 0;
+  for (const k of due) {
+    const system = { tenantId: k.tenant_id, dialect: k.owner ?? 'core', principal: 'system:material-expiry' };
+    await deleteImportedMaterial(core, system, k.id).then(
+      () => n++,
+      () => undefined,
+    );
+  }
+  return n;
+}
