@@ -263,39 +263,22 @@ const migrations: Record<string, Migration> = {
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
+const migrator = (db: Kysely<any>) =>
+  new Migrator({ db, provider, migrationTableName: 'polykms_migrations', migrationLockTableName: 'polykms_migrations_lock' });
 
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: 'polykms_migrations',
-    migrationLockTableName: 'polykms_migrations_lock',
-  });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await migrator(db).migrateToLatest();
   if (error) throw new KmsError('internal', `database migration failed: ${(error as Error).message ?? String(error)}`);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** Migrates up to (and including) `name`: tests of a migration over data written before it. */
 export async function migrateTo(db: Kysely<any>, name: string): Promise<void> {
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: 'polykms_migrations',
-    migrationLockTableName: 'polykms_migrations_lock',
-  });
-  const { error } = await migrator.migrateTo(name);
+  const { error } = await migrator(db).migrateTo(name);
   if (error) throw error;
 }
 
 /** True when every migration this code knows is applied (readiness). */
 export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
-  const migrator = new Migrator({
-    db,
-    provider,
-    migrationTableName: 'polykms_migrations',
-    migrationLockTableName: 'polykms_migrations_lock',
-  });
-  const list = await migrator.getMigrations();
-  return list.every((m) => m.executedAt !== undefined);
+  return (await migrator(db).getMigrations()).every((m) => m.executedAt !== undefined);
 }
