@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { loadAdminToken } from './admintoken.ts';
 import type { GatewayConfig } from './config.ts';
 import { watchLauncher } from './launcher.ts';
+import { announce, type Ready } from './announce.ts';
 
 /**
  * `serve --workers N`: one Node process is one event loop, so N worker processes serve the same
@@ -36,6 +37,8 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
   // Bytes (bytea columns, parameters) cross the IPC channel as they are.
   cluster.setupPrimary({ serialization: 'advanced' });
   let stopping = false;
+  let started = 0;
+  let announced = false;
   const workers = new Set<Worker>();
   const fork = () => {
     const w = cluster.fork();
@@ -44,7 +47,13 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
     if (kms) serveForwardedAudit(w, kms.audit);
     let ready = false;
     w.on('message', (m) => {
-      if (m?.polykmsReady) ready = true;
+      if (!m?.polykmsReady) return;
+      ready = true;
+      // Once every first worker listens: the line supervisors and tests wait for, with this pid.
+      if (!announced && ++started === cfg.workers) {
+        announced = true;
+        announce(cfg, log, m.polykmsReady as Ready);
+      }
     });
     w.on('exit', (code, signal) => {
       workers.delete(w);
@@ -85,5 +94,5 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
     stop('launcher exited');
   });
   for (let i = 0; i < cfg.workers; i++) fork();
-  log.info({ workers: cfg.workers, storage: cfg.databaseUrl ? 'postgres' : 'pglite' }, `polykms: ${cfg.workers} worker processes`);
+  log.info({ workers: cfg.workers, storage: cfg.databaseUrl ? 'postgres' : 'pglite' }, `polykms: starting ${cfg.workers} worker processes`);
 }

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { watchLauncher } from './launcher.ts';
+import { announce } from './announce.ts';
 
 const cfg = configFromEnv();
 // Written synchronously: an audit line is logged before its operation is answered, and pino's default
@@ -18,31 +19,12 @@ async function serveHere() {
   try {
     // A worker reaches the embedded database through the primary, which owns it.
     const gw = await startGateway(cfg, log, worker && !cfg.databaseUrl ? { storePeer: process as never } : {});
-    process.send?.({ polykmsReady: true });
-    const where = Object.entries(gw.urls)
-      .map(([d, u]) => `${d} ${u}`)
-      .join(', ');
-    log.info({ urls: gw.urls, storage: gw.kms.driver, dataDir: cfg.databaseUrl ? undefined : cfg.dataDir }, `polykms listening: ${where}`);
-    // Once, not once per worker.
-    if (gw.adminToken.file && (worker?.id ?? 1) === 1)
-      log.info(
-        { adminTokenFile: gw.adminToken.file },
-        `admin API and console: ${gw.urls.admin}/console/ with the token in ${gw.adminToken.file}`,
-      );
-    if (gw.urls.ovh && (worker?.id ?? 1) === 1)
-      log.info(
-        'first OVH credential: pnpm polykms ovh domain create --region eu-west-rbx, then pnpm polykms ovh credential create --domain <id> --identity urn:v1:eu:identity:account:<nic> --out data/client (writes data/client.cert, data/client.key, data/client.ca.pem)',
-      );
-    if (gw.urls.huawei && (worker?.id ?? 1) === 1)
-      log.info(
-        `first Huawei user: pnpm polykms huawei user create --domain <account> --name <user> --password <pw> --project <32-hex project id>:"KMS Administrator", then POST ${gw.urls.huawei}/v3/auth/tokens (IAM endpoint = KMS endpoint) or pnpm polykms huawei access-key create --user <id>`,
-      );
-    if (gw.urls.cse && (worker?.id ?? 1) === 1)
-      log.info(
-        cfg.cseConfigFile
-          ? `Google CSE KACLS at ${gw.urls.cse}/v1 with ${cfg.cseConfigFile}; put a publicly trusted TLS front in front of it for Workspace`
-          : `Google CSE KACLS at ${gw.urls.cse}/v1 answers /status only: create a configuration with pnpm polykms cse config init --config cse.json --kacls-url https://<public name>/v1 (then add-idp, add-issuer) and start with POLYKMS_CSE_CONFIG=cse.json`,
-      );
+    const ready = { urls: gw.urls, storage: gw.kms.driver, adminTokenFile: gw.adminToken.file };
+    // A worker tells the primary, which says it once for all; a lone process says it itself.
+    if (worker) {
+      log.info({ urls: gw.urls }, 'worker listening');
+      process.send?.({ polykmsReady: ready });
+    } else announce(cfg, log, ready);
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
