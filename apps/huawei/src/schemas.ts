@@ -202,6 +202,22 @@ export const TagsAction = z.object({
   sequence,
 });
 
+/** ListKmsByTags: `tags` AND-ed across keys, a key's `values` OR-ed (none: any value); `matches` on the key's alias. */
+export const ResourceInstances = z.object({
+  action: z.enum(['filter', 'count']),
+  limit: numStr.optional(),
+  offset: numStr.optional(),
+  tags: z
+    .array(z.object({ key: tagKey, values: z.array(tagValue).max(10) }))
+    .max(10)
+    .optional(),
+  matches: z
+    .array(z.object({ key: z.literal('resource_name'), value: z.string().max(255) }))
+    .max(1)
+    .optional(),
+  sequence,
+});
+
 export const GRANT_OPERATIONS = [
   'create-datakey',
   'create-datakey-without-plaintext',

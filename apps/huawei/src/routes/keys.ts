@@ -22,7 +22,7 @@ const STATE_FILTER: Record<string, KeyState[]> = {
 };
 
 /** Every key of the project that Huawei would show (destroyed keys are gone), in creation order. */
-async function allKeys(kms: Kms, c: HuaweiContext): Promise<KeyRecord[]> {
+export async function allKeys(kms: Kms, c: HuaweiContext): Promise<KeyRecord[]> {
   const out: KeyRecord[] = [];
   let cursor: string | undefined;
   do {

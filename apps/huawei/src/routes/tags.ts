@@ -1,11 +1,14 @@
 /**
  * Huawei KMS tags (huawei-kms.md §2.8): CreateKmsTag, BatchCreateKmsTags (tags/action), DeleteTag,
- * ShowKmsTags, ListKmsTags. Tags are a key attribute; writes answer 204.
+ * ShowKmsTags, ListKmsTags, ListKmsByTags (resource_instances/action). Tags are a key attribute; writes
+ * answer 204.
  */
 import type { KeyRecord, Kms } from '@polykms/core';
 import { body, caller, requireAction, type HuaweiContext, type Route } from '../app.ts';
 import { HuaweiError } from '../errors.ts';
 import * as S from '../schemas.ts';
+import { keyDetails } from '../mapper.ts';
+import { allKeys } from './keys.ts';
 
 export const MAX_TAGS = 10;
 // No ASCII control characters, nor * < > \ = (CreateKmsTag).
@@ -88,5 +91,30 @@ export function tagRoutes(kms: Kms, route: Route) {
     delete tags[tagKey];
     await save(c, id, tags);
     return c.body(null, 204);
+  });
+
+  route('post', '/resource_instances/action', async (c) => {
+    const req = body(c, S.ResourceInstances);
+    const limit = req.limit === undefined ? 10 : S.intOf(req.limit, '1601', 'limit');
+    if (limit < 1 || limit > 1000) throw new HuaweiError('1601', 'limit is 1 to 1000.');
+    const offset = req.offset === undefined || req.offset === '' ? 0 : S.intOf(req.offset, '1602', 'offset');
+    if (offset < 0) throw new HuaweiError('1602', 'offset must be greater than or equal to 0.');
+    for (const t of req.tags ?? []) for (const v of ['', ...t.values]) checkTag(t.key, v);
+    const name = req.matches?.[0]?.value;
+    const matching = (await allKeys(kms, c)).filter((k) => {
+      const tags = tagsOf(k);
+      const tagged = (req.tags ?? []).every((t) => t.key in tags && (!t.values.length || t.values.includes(tags[t.key]!)));
+      return tagged && (name === undefined || (k.alias ?? k.name).includes(name));
+    });
+    if (req.action === 'count') return c.json({ total_count: matching.length });
+    return c.json({
+      resources: matching.slice(offset, offset + limit).map((k) => ({
+        resource_id: k.id,
+        resource_detail: keyDetails(k),
+        resource_name: k.alias ?? k.name,
+        tags: Object.entries(tagsOf(k)).map(([key, value]) => ({ key, value })),
+      })),
+      total_count: matching.length,
+    });
   });
 }
