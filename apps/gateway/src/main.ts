@@ -22,7 +22,7 @@ async function serveHere() {
     const ready = { urls: gw.urls, storage: gw.kms.driver, adminTokenFile: gw.adminToken.file };
     // A worker tells the primary, which says it once for all; a lone process says it itself.
     if (worker) {
-      log.info({ urls: gw.urls }, 'worker listening');
+      log.info('worker listening');
       process.send?.({ polykmsReady: ready });
     } else announce(cfg, log, ready);
     let stopping = false;
