@@ -14,9 +14,9 @@ import { CURVE_BYTES, NODE_CURVE, SIZES, type Curve, type KeySpec } from './keys
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-// Imports stay on the NIST curves every dialect renders; secp256k1 and Ed25519 keys are made here only.
+// Imports stay on the NIST curves every dialect renders, unless the key they go into names its curve.
 const IMPORTABLE_CURVES: readonly Curve[] = ['P-256', 'P-384', 'P-521'];
-const importableCurve = (nodeName: string | undefined) => IMPORTABLE_CURVES.find((c) => NODE_CURVE[c] === nodeName);
+const importableCurve = (nodeName: string | undefined, curves = IMPORTABLE_CURVES) => curves.find((c) => NODE_CURVE[c] === nodeName);
 
 /**
  * Key material as stored (before the root-key envelope): raw bytes for oct and HMAC keys, PKCS#8 DER
@@ -82,7 +82,7 @@ export type ImportInput =
   | { format: 'jwk'; jwk: Record<string, unknown>; hmac?: boolean }
   /** Raw symmetric bytes; `kind: 'HMAC'` wants the key as long as the hash output. */
   | { format: 'raw'; bytes: Uint8Array; kind?: 'oct' | 'HMAC' }
-  | { format: 'pkcs8'; data: Uint8Array | string };
+  | { format: 'pkcs8'; data: Uint8Array | string; curves?: readonly Curve[] | undefined };
 
 /** Parses and checks key material the way a careful KMS does, saying exactly what is wrong. */
 export function importMaterial(input: ImportInput): Material {
@@ -90,7 +90,7 @@ export function importMaterial(input: ImportInput): Material {
     case 'raw':
       return importRaw(Buffer.from(input.bytes), input.kind ?? 'oct');
     case 'pkcs8':
-      return importPkcs8(input.data);
+      return importPkcs8(input.data, input.curves);
     case 'jwk':
       return importJwk(input.jwk, input.hmac ?? false);
     default:
@@ -130,7 +130,7 @@ function importRaw(bytes: Buffer, kind: 'oct' | 'HMAC'): Material {
 
 const PEM_RE = /^-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)\r?\n?-----END \1-----\s*$/;
 
-function importPkcs8(data: Uint8Array | string): Material {
+function importPkcs8(data: Uint8Array | string, curves?: readonly Curve[]): Material {
   let der: Buffer;
   const asText = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
   if (asText.trimStart().startsWith('-----BEGIN')) {
@@ -170,10 +170,10 @@ function importPkcs8(data: Uint8Array | string): Material {
     }
     throw invalid('the key is not a valid PKCS#8 DER private key', 'import_format');
   }
-  return fromPrivateKeyObject(priv);
+  return fromPrivateKeyObject(priv, curves);
 }
 
-function fromPrivateKeyObject(priv: KeyObject): Material {
+function fromPrivateKeyObject(priv: KeyObject, curves = IMPORTABLE_CURVES): Material {
   const pub = createPublicKey(priv);
   const d = priv.asymmetricKeyDetails ?? {};
   if (priv.asymmetricKeyType === 'rsa') {
@@ -185,8 +185,8 @@ function fromPrivateKeyObject(priv: KeyObject): Material {
     return asymmetric({ kind: 'RSA', size: bits }, priv, pub);
   }
   if (priv.asymmetricKeyType === 'ec') {
-    const curve = importableCurve(d.namedCurve);
-    if (!curve) throw invalid(`unsupported EC curve '${d.namedCurve}'; expected ${IMPORTABLE_CURVES.join(', ')}`, 'import_key');
+    const curve = importableCurve(d.namedCurve, curves);
+    if (!curve) throw invalid(`unsupported EC curve '${d.namedCurve}'; expected ${curves.join(', ')}`, 'import_key');
     return asymmetric({ kind: 'EC', curve }, priv, pub);
   }
   throw invalid(`unsupported key type '${priv.asymmetricKeyType}'; expected RSA or EC`, 'import_key');

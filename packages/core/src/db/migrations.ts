@@ -260,6 +260,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('import_tokens_key').on('import_tokens').columns(['tenant_id', 'key_id']).execute();
     },
   },
+  '0012_material_fingerprint': {
+    async up(db: Kysely<any>) {
+      // Deleted imported material may come back only as itself: its keyed fingerprint outlives it.
+      await db.schema.alterTable('keys').addColumn('material_fingerprint', 'bytea').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

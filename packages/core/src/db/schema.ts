@@ -65,6 +65,8 @@ export interface KeysTable {
   rotated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** When imported material stops being usable (the key is then pending import again); null: never. */
   material_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** HMAC of imported material (import-fingerprint.ts): material brought back after a deletion must match it. */
+  material_fingerprint: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
 }
 
 export interface KeyVersionsTable {

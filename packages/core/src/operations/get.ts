@@ -21,6 +21,8 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     await authorize(c, 'key.get_public_key', key, core.db);
     if (key.kind !== 'RSA' && key.kind !== 'EC' && key.kind !== 'OKP')
       throw new KmsError('unsupported', `a ${key.kind} key has no public key`, 'key_usage');
+    if (key.state === 'pending_import')
+      throw new KmsError('failed_precondition', 'the key is pending import: it has no public key yet', 'key_state');
     const version = opts.version ?? key.currentVersion;
     const v = await core.db
       .selectFrom('key_versions')

@@ -1,15 +1,14 @@
-import { constants, createHash, createPrivateKey, generateKeyPair, privateDecrypt, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Core } from '../context.ts';
 import { invalid, KmsError } from '../errors.ts';
-import { importMaterial, type Material } from '../material.ts';
-import { openMaterial, sealMaterial } from '../rootkey.ts';
+import { sealMaterial } from '../rootkey.ts';
 import type { Caller, KeyRecord } from '../types.ts';
 import { change } from './change.ts';
-import { checkExpected } from './create.ts';
-import { UNWRAP_FAILED } from './import-wrapped.ts';
+import { checkSameMaterial, fingerprint, fingerprintBeforeDeletion, fingerprintKey } from './import-fingerprint.ts';
+import { tokenAad, unwrapImport, type WrappedMaterial } from './import-unwrap.ts';
 import { allowed, authorize, run } from './pipeline.ts';
-import { insertVersion, keyRow, specOf, toRecord } from './rows.ts';
+import { insertVersion, keyRow, toRecord } from './rows.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -29,8 +28,6 @@ export interface ImportParameters {
 }
 
 const tokenId = (token: Buffer) => createHash('sha256').update(token).digest('hex');
-const tokenAad = (tenantId: string, keyId: string, id: string) =>
-  Buffer.from(`polykms/import-token/v1\0${tenantId}\0${keyId}\0${id}`, 'utf8');
 
 const notPending = (k: { state: string }) =>
   new KmsError('failed_precondition', `the key is ${k.state.replace('_', ' ')}, not pending import`, 'not_pending_import');
@@ -77,16 +74,18 @@ export async function importParameters(core: Core, c: Caller, keyId: string, has
   });
 }
 
-export interface MaterialImport {
+export interface MaterialImport extends WrappedMaterial {
   token: string;
-  /** The material under the token's wrapping key, RSA-OAEP with the token's hash. */
-  wrapped: Uint8Array;
   /** After this, the material is deleted and the key is pending import again; none: never. */
   expiresAt?: Date | undefined;
 }
 
-/** The key's material, brought by the customer; the key becomes active. The token is spent. */
+/**
+ * The key's material, brought by the customer; the key becomes active. The token is spent. Material
+ * brought again after a deletion must be the material deleted (its fingerprint, never the material, is kept).
+ */
 export async function importKeyMaterial(core: Core, c: Caller, keyId: string, input: MaterialImport): Promise<KeyRecord> {
+  const macKey = await fingerprintKey(core);
   return change(
     core,
     c,
@@ -109,67 +108,50 @@ export async function importKeyMaterial(core: Core, c: Caller, keyId: string, in
       if (!t) throw invalid('the import token is not valid: get new import parameters', 'import_token');
       if (t.key_id !== row.id) throw invalid('the import token was issued for another key', 'import_token_key');
       if (new Date(t.expires_at) <= now) throw invalid('the import token has expired: get new import parameters', 'import_token_expired');
-      const m = unwrapMaterial(core, t, input.wrapped, row);
-      checkExpected(m, specOf(toRecord(row)));
-      await trx.deleteFrom('import_tokens').where('id', '=', t.id).execute();
-      await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
-      await insertVersion(core, trx, row.tenant_id, row.id, row.current_version, m);
-      m.secret.fill(0);
-      return { state: 'active', activated_at: now, material_expires_at: input.expiresAt ?? null };
+      const m = unwrapImport(core, t, input, row);
+      try {
+        const fp = fingerprint(macKey, row.tenant_id, row.id, m);
+        checkSameMaterial(row.material_fingerprint, fp);
+        await trx.deleteFrom('import_tokens').where('id', '=', t.id).execute();
+        await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
+        await insertVersion(core, trx, row.tenant_id, row.id, row.current_version, m);
+        return { state: 'active', activated_at: now, material_expires_at: input.expiresAt ?? null, material_fingerprint: fp };
+      } finally {
+        m.secret.fill(0);
+      }
     },
     { expiresAt: input.expiresAt?.toISOString() ?? null },
   );
 }
 
-function unwrapMaterial(
-  core: Core,
-  t: { id: string; tenant_id: string; key_id: string; hash: string; root_key_id: string; material: Uint8Array },
-  wrapped: Uint8Array,
-  row: { kind: string; size: number | null },
-): Material {
-  const pkcs8 = openMaterial(core.keyring, t.root_key_id, t.material, tokenAad(t.tenant_id, t.key_id, t.id));
-  let secret: Buffer;
-  try {
-    // The same answer for every failure: no oracle on the padding.
-    secret = privateDecrypt(
-      {
-        key: createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }),
-        padding: constants.RSA_PKCS1_OAEP_PADDING,
-        oaepHash: t.hash === 'SHA-1' ? 'sha1' : 'sha256',
-      },
-      wrapped,
-    );
-  } catch {
-    throw invalid(UNWRAP_FAILED, 'unwrap');
-  } finally {
-    pkcs8.fill(0);
-  }
-  if (row.kind !== 'oct' && row.kind !== 'HMAC')
-    throw new KmsError('unsupported', 'importing asymmetric key material this way is not supported: import AES or HMAC keys', 'import_key');
-  try {
-    return importMaterial({ format: 'raw', bytes: secret, kind: row.kind });
-  } finally {
-    secret.fill(0);
-  }
-}
-
 /**
- * Deletes a key's imported material (the caller's wish, or its expiry): the key is pending import
- * again. Only secret material, and only from a key that can be used or is disabled.
+ * Deletes a key's imported material at the caller's wish: the key is pending import again. Only secret
+ * material (a private key cannot be deleted, only expire), and only from a key that can be used or is disabled.
  */
-export async function deleteImportedMaterial(core: Core, c: Caller, keyId: string): Promise<KeyRecord> {
-  return change(core, c, 'key.delete_material', keyId, async (row, trx) => {
-    if (row.origin !== 'imported') throw new KmsError('failed_precondition', 'the key material was not imported', 'not_external');
-    if (row.kind === 'RSA' || row.kind === 'EC')
-      throw new KmsError('failed_precondition', 'imported private key material cannot be deleted', 'asymmetric_material');
-    if (!['active', 'deactivated', 'pre_active'].includes(row.state))
-      throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: its material cannot be deleted`, 'key_state');
-    await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
-    return { state: 'pending_import', activated_at: null, material_expires_at: null };
-  });
+export const deleteImportedMaterial = (core: Core, c: Caller, keyId: string): Promise<KeyRecord> => removeMaterial(core, c, keyId, false);
+
+async function removeMaterial(core: Core, c: Caller, keyId: string, expired: boolean): Promise<KeyRecord> {
+  const macKey = await fingerprintKey(core);
+  return change(
+    core,
+    c,
+    'key.delete_material',
+    keyId,
+    async (row, trx) => {
+      if (row.origin !== 'imported') throw new KmsError('failed_precondition', 'the key material was not imported', 'not_external');
+      if (!expired && (row.kind === 'RSA' || row.kind === 'EC'))
+        throw new KmsError('failed_precondition', 'imported private key material cannot be deleted', 'asymmetric_material');
+      if (!['active', 'deactivated', 'pre_active'].includes(row.state))
+        throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: its material cannot be deleted`, 'key_state');
+      const fp = await fingerprintBeforeDeletion(core, trx, row, macKey);
+      await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
+      return { state: 'pending_import', activated_at: null, material_expires_at: null, material_fingerprint: fp };
+    },
+    expired ? { expired: true } : undefined,
+  );
 }
 
-/** Deletes imported material whose expiry has passed (run periodically by the gateway, with deletions). */
+/** Deletes imported material whose expiry has passed, private keys included (run periodically by the gateway, with deletions). */
 export async function expireImportedMaterial(core: Core): Promise<number> {
   const due = await core.db
     .selectFrom('keys')
@@ -181,7 +163,7 @@ export async function expireImportedMaterial(core: Core): Promise<number> {
   let n = 0;
   for (const k of due) {
     const system = { tenantId: k.tenant_id, dialect: k.owner ?? 'core', principal: 'system:material-expiry' };
-    await deleteImportedMaterial(core, system, k.id).then(
+    await removeMaterial(core, system, k.id, true).then(
       () => n++,
       () => undefined,
     );
