@@ -74,6 +74,10 @@ export const KMS = {
   '2603': [400, 'Key IDs in the imported key and token do not match.'],
   '2604': [400, 'The external key plaintext length must be 32 bits.'],
   '2605': [400, 'Token verification failed.'],
+  '2606': [400, 'You are importing a deleted key again. The imported plaintext must be the same as the deleted key plaintext.'],
+  '2608': [400, 'The imported asymmetric private key can not be null.'],
+  '2609': [400, 'The imported asymmetric private is invalid.'],
+  '2610': [400, 'The temporary key length must be 16 or 32.'],
   '2701': [400, 'Key material is not in Enabled or Disabled state and cannot be deleted.'],
   '2702': [400, 'The imported private key material can not be deleted.'],
   '3001': [400, 'Invalid rotation_interval.'],
@@ -203,6 +207,10 @@ const INVALID_BY_REASON: Record<string, KmsCode> = {
   import_token_expired: '2601',
   import_expiry: '2602',
   import_length: '2604',
+  import_material_differs: '2606',
+  import_private_key_missing: '2608',
+  import_private_key: '2609',
+  import_temporary_key: '2610',
 };
 
 /** Refusals about imported material, whatever the key's state. */

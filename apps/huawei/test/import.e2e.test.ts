@@ -164,7 +164,7 @@ describe.each(backends())('Huawei key material import on %s', (backend) => {
       'KMS.0207',
     );
     expectKmsError(
-      await w.kms(t.admin!, 'create-key', { key_alias: 'byok-rsa', key_spec: 'RSA_2048', origin: 'external' }),
+      await w.kms(t.admin!, 'create-key', { key_alias: 'byok-ed', key_spec: 'ED25519', key_usage: 'SIGN_VERIFY', origin: 'external' }),
       400,
       'KMS.0308',
     );

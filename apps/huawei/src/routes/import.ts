@@ -2,7 +2,8 @@
  * Huawei KMS key material import, bring your own key (huawei-kms.md §2.6): CreateParametersForImport
  * (get-parameters-for-import), ImportKeyMaterial, DeleteImportedKeyMaterial. A key created with
  * `origin: external` is pending import ("5"); core holds the wrapping key, unwraps, checks the material
- * against the key and activates it (operations/import-material.ts).
+ * against the key and activates it (operations/import-material.ts). A key pair comes as a temporary AES
+ * key (`encrypted_key_material`) and its private key under it (`encrypted_privatekey`, RFC 5649 key wrap).
  */
 import type { ImportWrapHash, Kms } from '@polykms/core';
 import { body, caller, type Route } from '../app.ts';
@@ -35,12 +36,15 @@ export function importRoutes(kms: Kms, route: Route) {
 
   route('post', '/import-key-material', async (c) => {
     const req = body(c, S.ImportKeyMaterial);
-    if (req.encrypted_privatekey !== undefined)
-      throw new HuaweiError('0308', 'encrypted_privatekey: asymmetric key material cannot be imported here; import AES or HMAC keys.');
     const wrapped = S.fromBase64(req.encrypted_key_material, '0308', 'encrypted_key_material');
+    // A key pair: encrypted_key_material is the temporary AES key, this the private key under it (core checks both).
+    const privateKey =
+      req.encrypted_privatekey === undefined || req.encrypted_privatekey === ''
+        ? undefined
+        : S.fromBase64(req.encrypted_privatekey, '0308', 'encrypted_privatekey');
     const expiresAt =
       req.expiration_time === undefined ? undefined : new Date(S.intOf(req.expiration_time, '2602', 'expiration_time') * 1000);
-    await kms.importKeyMaterial(caller(c), req.key_id, { token: req.import_token, wrapped, expiresAt });
+    await kms.importKeyMaterial(caller(c), req.key_id, { token: req.import_token, wrapped, privateKey, expiresAt });
     return c.json({});
   });
 

@@ -55,8 +55,11 @@ export function keyRoutes(kms: Kms, route: Route) {
     const ops = opsFor(spec, req.key_usage);
     // origin external: the key waits, pending import ("5"), for the material the customer brings (routes/import.ts).
     const external = req.origin === 'external';
-    if (external && spec.kind !== 'oct' && spec.kind !== 'HMAC')
-      throw new HuaweiError('0308', 'origin external is available here for AES_256 and HMAC keys; asymmetric material cannot be imported.');
+    if (external && spec.kind === 'OKP')
+      throw new HuaweiError(
+        '0308',
+        'origin external is available here for AES, HMAC, RSA and EC keys; ED25519 material cannot be imported.',
+      );
     const k = await kms.createKey(caller(c), {
       name: req.key_alias,
       alias: req.key_alias,
