@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from './kms.ts';
-import { backends, dbOf, openTestKms } from './testing.ts';
+import { auditedTrail, backends, dbOf } from './testing.ts';
 
 /**
  * Each tampering is done on the stored trail, must be reported by the verifier, and is then undone, after
@@ -9,26 +9,14 @@ import { backends, dbOf, openTestKms } from './testing.ts';
  */
 describe.each(backends())('tamper-evident audit trail, tampered with, on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let c: Caller;
   let keyId: string;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t = await kms.tenants.create('audited');
-    c = { tenantId: t.id, dialect: 'test', principal: 'alice', requestId: 'r1' };
-    const k = await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } });
-    const live = await kms.createKey(c, { name: 'live', spec: { kind: 'oct', size: 256 } });
-    keyId = live.id;
-    for (let i = 0; i < 20; i++) await kms.encrypt(c, k.id, Buffer.from(`m${i}`));
-    await kms.deactivate(c, k.id);
-    await kms.encrypt(c, k.id, Buffer.from('refused')).catch(() => undefined);
-    await kms.getKey({ ...c, authorize: () => false }, k.id).catch(() => undefined);
+    ({ kms, caller: c, liveKeyId: keyId, close } = await auditedTrail(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const reinsert = async (db: ReturnType<typeof dbOf>, saved: Record<string, unknown>[]) => {
     for (const r of saved) {

@@ -5,21 +5,19 @@ import { parseCiphertext } from '../ciphertext.ts';
 import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { fromHexdump, openssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 
 describe.each(backends())('wrapped export on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let alice: Caller;
   let bob: Caller;
+  let close: () => Promise<void>;
   // The customer's transport key pair: the private half never reaches the gateway.
   const transport = generateKeyPairSync('rsa', { modulusLength: 2048 });
   let wrapId: string;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
     wrapId = (
       await kms.importKey(alice, {
         name: 'transport',
@@ -28,10 +26,7 @@ describe.each(backends())('wrapped export on %s', (backend) => {
       })
     ).id;
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const unwrapLocally = async (jwe: string) => Buffer.from((await compactDecrypt(jwe, transport.privateKey)).plaintext);
 

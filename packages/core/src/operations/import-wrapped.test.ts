@@ -6,30 +6,25 @@ import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
 import { openssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
 describe.each(backends())('wrapped import (bring your own key) on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let alice: Caller;
   let bob: Caller;
+  let close: () => Promise<void>;
   let transportId: string;
   /** The transport key's public half, as the customer gets it from the gateway. */
   let transportPub: KeyObject;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
     const t = await kms.createKey(alice, { name: 'transport', spec: { kind: 'RSA', size: 3072 }, ops: ['unwrapKey'] });
     transportId = t.id;
     transportPub = createPublicKey({ key: (await kms.getPublicKey(alice, t.id)).jwk as never, format: 'jwk' });
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const wrap = (material: Uint8Array, alg = 'RSA-OAEP-256', pub = transportPub, enc = 'A256GCM') =>
     new CompactEncrypt(material).setProtectedHeader({ alg, enc }).encrypt(pub);
