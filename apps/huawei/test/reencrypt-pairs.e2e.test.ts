@@ -1,10 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
-import { backends, dbOf, openTestKms } from '@polykms/core/testing';
+import { backends, dbOf } from '@polykms/core/testing';
 import { fromHexdump, openssl } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
 const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
   String(
@@ -19,33 +19,23 @@ const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
  */
 describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let sdk: ReturnType<typeof sdkKmsClient>;
   const t: Record<string, string> = {};
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    w = await world(kms);
-    const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json.id as string;
-    };
-    const adminId = await mk('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
-    await mk('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
-    await mk('stranger', [{ id: P2, roles: ['KMS Administrator'] }]);
+    ({ kms, w, close } = await openWorld(backend));
+    const admin = await w.user('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
+    await w.user('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
+    await w.user('stranger', [{ id: P2, roles: ['KMS Administrator'] }]);
     t.admin = await w.token('admin', 'admin-password', P1);
     t.reader = await w.token('reader', 'reader-password', P1);
     t.stranger = await w.token('stranger', 'stranger-password', P2);
-    const ak = (await w.admin('POST', `/admin/huawei/users/${adminId}/access-keys`, {})).json;
+    const ak = await w.accessKey(admin.id);
     sdk = sdkKmsClient(`https://localhost:${w.server.port}`, w.ca, { ak: ak.access, sk: ak.secret, projectId: P1 });
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (verb: string, body: unknown) => {
     const r = await w.kms(t.admin!, verb, body);
