@@ -5,11 +5,7 @@ import { backends, twoTenants, dbOf } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('create on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });
@@ -124,11 +120,7 @@ describe.each(backends())('create on %s', (backend) => {
 });
 
 describe.each(backends())('extractability and retried creates on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });

@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KmsError } from '../errors.ts';
+import type { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, twoTenants, dbOf } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('encrypt on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });

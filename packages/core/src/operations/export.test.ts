@@ -8,10 +8,7 @@ import { fromHexdump, openssl } from '../test-openssl.ts';
 import { backends, dbOf, twoTenants } from '../testing.ts';
 
 describe.each(backends())('wrapped export on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   // The customer's transport key pair: the private half never reaches the gateway.
   const transport = generateKeyPairSync('rsa', { modulusLength: 2048 });
   let wrapId: string;

@@ -10,10 +10,7 @@ import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
 describe.each(backends())('wrapped import (bring your own key) on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let transportId: string;
   /** The transport key's public half, as the customer gets it from the gateway. */
   let transportPub: KeyObject;

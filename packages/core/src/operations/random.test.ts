@@ -4,10 +4,7 @@ import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('random on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, close } = await twoTenants(backend));
   });

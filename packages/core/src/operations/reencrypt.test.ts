@@ -5,11 +5,7 @@ import { backends, dbOf, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('reEncrypt on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });

@@ -6,11 +6,7 @@ import { expectKind } from '../test-expect.ts';
 import { openssl } from '../test-openssl.ts';
 
 describe.each(backends())('sign on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });

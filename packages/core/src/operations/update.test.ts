@@ -4,11 +4,7 @@ import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('update on %s', (backend) => {
-  let kms: Kms;
-  let alice: Caller;
-  let bob: Caller;
-  let close: () => Promise<void>;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
     ({ kms, alice, bob, close } = await twoTenants(backend));
   });
