@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@polykms/core/testing';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, expectKmsError, openWorld, type World } from './setup.ts';
 
@@ -328,16 +328,7 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
         });
         expect(s.key_id).toBe(keys[k]);
         const sig = Buffer.from(s.signature, 'base64');
-        const v = openssl({ 'pub.pem': pem[k]!, 'msg.bin': msg, 'sig.bin': sig }, () => [
-          'dgst',
-          `-${hash}`,
-          '-verify',
-          'pub.pem',
-          ...opts,
-          '-signature',
-          'sig.bin',
-          'msg.bin',
-        ]);
+        const v = opensslVerify(pem[k]!, msg, sig, hash, opts);
         expect(v.ok, `${alg} ${type}: ${v.out}`).toBe(true);
         const ver = await ok('verify', {
           key_id: keys[k],
@@ -367,17 +358,7 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
       signing_algorithm: 'ECDSA_SHA_256',
       message: sha('sha256', msg).toString('base64'),
     });
-    expect(
-      openssl({ 'pub.pem': pem.P256!, 'msg.bin': msg, 'sig.bin': Buffer.from(dflt.signature, 'base64') }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'pub.pem',
-        '-signature',
-        'sig.bin',
-        'msg.bin',
-      ]).ok,
-    ).toBe(true);
+    expect(opensslVerify(pem.P256!, msg, Buffer.from(dflt.signature, 'base64'), 'sha256').ok).toBe(true);
     expectKmsError(
       await w.kms(token, 'sign', {
         key_id: keys.RSA,

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, dbOf } from '@polykms/core/testing';
-import { fromHexdump, openssl } from '../../../packages/core/src/test-openssl.ts';
+import { fromHexdump, openssl, opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
@@ -210,15 +210,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
       const s = openssl({ 'k.pem': privPem, 'm.txt': 'signed outside' }, () => ['dgst', '-sha256', '-sign', 'k.pem', '-hex', 'm.txt']);
       expect(s.ok, s.out).toBe(true);
       const sig = Buffer.from(s.out.trim().split('= ').pop()!, 'hex');
-      const v = openssl({ 'p.pem': pubPem, 'm.txt': 'signed outside', 's.bin': sig }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'p.pem',
-        '-signature',
-        's.bin',
-        'm.txt',
-      ]);
+      const v = opensslVerify(pubPem, 'signed outside', sig, 'sha256');
       expect(v.out).toMatch(/Verified OK/);
     };
     signVerify(priv, pub);

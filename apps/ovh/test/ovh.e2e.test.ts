@@ -5,7 +5,7 @@ import * as jose from 'jose';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
 import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import type { Kms } from '@polykms/core';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { validateResponse } from './openapi.ts';
@@ -132,17 +132,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
         format: 'pem',
         type: 'spki',
       }) as string;
-      expect(
-        openssl({ 'pub.pem': pubPem, 'm.bin': message, 's.bin': Buffer.from(sig.json.signature, 'base64') }, () => [
-          'dgst',
-          '-sha256',
-          '-verify',
-          'pub.pem',
-          '-signature',
-          's.bin',
-          'm.bin',
-        ]).ok,
-      ).toBe(true);
+      expect(opensslVerify(pubPem, message, Buffer.from(sig.json.signature, 'base64'), 'sha256').ok).toBe(true);
       const ok = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, {
         alg: 'RS256',
         message: message.toString('base64'),

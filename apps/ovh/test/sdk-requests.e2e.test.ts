@@ -14,7 +14,7 @@ import type { Kms } from '@polykms/core';
 import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { openLocally } from './local.ts';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { validateResponse } from './openapi.ts';
 
 /** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
@@ -548,15 +548,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
         expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, raw, msg)).toBe(true);
         continue;
       }
-      const v = openssl({ 'pub.pem': pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 'm.bin': msg, 's.bin': raw }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'pub.pem',
-        '-signature',
-        's.bin',
-        'm.bin',
-      ]);
+      const v = opensslVerify(pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, msg, raw, 'sha256');
       expect(v.ok, v.out).toBe(true);
     }
 

@@ -34,3 +34,20 @@ export const fromHexdump = (text: string) =>
       .join(''),
     'hex',
   );
+
+/**
+ * OpenSSL verifies `signature` over `message` with the public key `pubPem`: `dgst -<digest>` with
+ * `sigopts` (RSA-PSS padding and salt length), or, without a digest (Ed25519), `pkeyutl -rawin`.
+ */
+export function opensslVerify(
+  pubPem: string,
+  message: Uint8Array | string,
+  signature: Uint8Array,
+  digest?: string,
+  sigopts: string[] = [],
+): { ok: boolean; out: string } {
+  const files = { 'pub.pem': pubPem, 'msg.bin': message, 'sig.bin': signature };
+  if (!digest)
+    return openssl(files, () => ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-rawin', '-in', 'msg.bin', '-sigfile', 'sig.bin']);
+  return openssl(files, () => ['dgst', `-${digest}`, '-verify', 'pub.pem', ...sigopts, '-signature', 'sig.bin', 'msg.bin']);
+}

@@ -5,7 +5,7 @@ import { ciphertextAad, encodeCiphertext, encodeHeader, parseCiphertext } from '
 import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
-import { openssl } from '../test-openssl.ts';
+import { opensslVerify } from '../test-openssl.ts';
 import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
@@ -86,18 +86,12 @@ describe.each(backends())('wrapped import (bring your own key) on %s', (backend)
         expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, wk, sig, msg)).toBe(true);
         continue;
       }
-      const v = openssl(
-        { 'pub.pem': pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 'msg.bin': msg, 'sig.bin': sig },
-        () => [
-          'dgst',
-          '-sha256',
-          ...(alg === 'PS256' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
-          '-verify',
-          'pub.pem',
-          '-signature',
-          'sig.bin',
-          'msg.bin',
-        ],
+      const v = opensslVerify(
+        pair.publicKey.export({ format: 'pem', type: 'spki' }) as string,
+        msg,
+        sig,
+        'sha256',
+        alg === 'PS256' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : [],
       );
       expect(v.ok, v.out).toBe(true);
     }

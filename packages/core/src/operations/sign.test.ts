@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
-import { openssl } from '../test-openssl.ts';
+import { opensslVerify } from '../test-openssl.ts';
 
 describe.each(backends())('sign on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
@@ -20,19 +20,7 @@ describe.each(backends())('sign on %s', (backend) => {
     expect(pub.pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(pub.jwk.kty).toBe('RSA');
     expect(
-      openssl({ 'p.pem': pub.pem, 'm.bin': msg, 's.bin': sig.signature }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'p.pem',
-        '-sigopt',
-        'rsa_padding_mode:pss',
-        '-sigopt',
-        'rsa_pss_saltlen:32',
-        '-signature',
-        's.bin',
-        'm.bin',
-      ]).ok,
+      opensslVerify(pub.pem, msg, sig.signature, 'sha256', ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32']).ok,
     ).toBe(true);
     expect((await kms.verify(alice, rsa.id, { scheme: 'RSA-PSS', hash: 'SHA-256' }, msg, sig.signature)).valid).toBe(true);
     expect((await kms.verify(alice, rsa.id, { scheme: 'RSA-PSS', hash: 'SHA-256' }, Buffer.from('other'), sig.signature)).valid).toBe(
@@ -56,19 +44,7 @@ describe.each(backends())('sign on %s', (backend) => {
     expect(edSig.signature).toHaveLength(64);
     const edPub = await kms.getPublicKey(alice, ed.id);
     expect(edPub.jwk).toMatchObject({ kty: 'OKP', crv: 'Ed25519' });
-    const edCheck = (m: Buffer) =>
-      openssl({ 'p.pem': edPub.pem, 'm.bin': m, 's.bin': edSig.signature }, () => [
-        'pkeyutl',
-        '-verify',
-        '-pubin',
-        '-inkey',
-        'p.pem',
-        '-rawin',
-        '-in',
-        'm.bin',
-        '-sigfile',
-        's.bin',
-      ]).ok;
+    const edCheck = (m: Buffer) => opensslVerify(edPub.pem, m, edSig.signature).ok;
     expect(edCheck(msg)).toBe(true);
     expect(edCheck(Buffer.from('changed'))).toBe(false);
     expect((await kms.verify(alice, ed.id, { scheme: 'EdDSA', hash: 'SHA-512' }, msg, edSig.signature)).valid).toBe(true);
@@ -87,16 +63,7 @@ describe.each(backends())('sign on %s', (backend) => {
       [digest, true],
     ] as const) {
       const sig = await kms.sign(alice, k1.id, { scheme: 'ECDSA', hash: 'SHA-256', prehashed, ecdsaFormat: 'der' }, input);
-      const check = (m: Buffer) =>
-        openssl({ 'p.pem': k1Pub.pem, 'm.bin': m, 's.bin': sig.signature }, () => [
-          'dgst',
-          '-sha256',
-          '-verify',
-          'p.pem',
-          '-signature',
-          's.bin',
-          'm.bin',
-        ]).ok;
+      const check = (m: Buffer) => opensslVerify(k1Pub.pem, m, sig.signature, 'sha256').ok;
       expect(check(msg)).toBe(true);
       expect(check(Buffer.from('changed'))).toBe(false);
       const params = { scheme: 'ECDSA', hash: 'SHA-256', prehashed, ecdsaFormat: 'der' } as const;
