@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, dbOf } from '@polykms/core/testing';
-import { fromHexdump, openssl, opensslVerify } from '../../../packages/core/src/test-openssl.ts';
+import { openssl, opensslVerify, opensslOaep, opensslDerive } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
@@ -106,25 +106,10 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     // RSA-OAEP made outside with the key's public key (OpenSSL's view of it), re-encrypted under AES.
     const rsa = await key('re-rsa', 'RSA_2048', 'ENCRYPT_DECRYPT');
     const pub = (await ok('get-publickey', { key_id: rsa })).public_key as string;
-    const o = openssl({ 'pub.pem': pub, 'm.txt': 'from outside' }, () => [
-      'pkeyutl',
-      '-encrypt',
-      '-pubin',
-      '-inkey',
-      'pub.pem',
-      '-pkeyopt',
-      'rsa_padding_mode:oaep',
-      '-pkeyopt',
-      'rsa_oaep_md:sha256',
-      '-pkeyopt',
-      'rsa_mgf1_md:sha256',
-      '-in',
-      'm.txt',
-      '-hexdump',
-    ]);
+    const o = opensslOaep('encrypt', pub, 'from outside', 'sha256');
     expect(o.ok, o.out).toBe(true);
     const fromRsa = await sdk.post('re-encrypt', {
-      cipher_text: fromHexdump(o.out).toString('base64'),
+      cipher_text: o.bytes.toString('base64'),
       source_key_id: rsa,
       source_encryption_algorithm: 'RSAES_OAEP_SHA_256',
       destination_key_id: a,
@@ -279,17 +264,9 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     expect(Object.keys(wire)).toEqual(['key_id', 'key_agreement_algorithm', 'shared_secret']);
     expect(wire).toMatchObject({ key_id: k, key_agreement_algorithm: 'ECDH' });
     const kmsPub = (await ok('get-publickey', { key_id: k })).public_key as string;
-    const z = openssl({ 'peer.pem': peer.privateKey.export({ format: 'pem', type: 'pkcs8' }), 'kms.pem': kmsPub }, () => [
-      'pkeyutl',
-      '-derive',
-      '-inkey',
-      'peer.pem',
-      '-peerkey',
-      'kms.pem',
-      '-hexdump',
-    ]);
+    const z = opensslDerive(peer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kmsPub);
     expect(z.ok, z.out).toBe(true);
-    expect(Buffer.from(r.shared_secret, 'base64').toString('hex')).toBe(fromHexdump(z.out).toString('hex'));
+    expect(Buffer.from(r.shared_secret, 'base64').toString('hex')).toBe(z.secret.toString('hex'));
     // The key agreement key does not sign.
     expectKmsError(
       await w.kms(t.admin!, 'sign', { key_id: k, message: Buffer.alloc(32).toString('base64'), signing_algorithm: 'ECDSA_SHA_256' }),

@@ -51,3 +51,42 @@ export function opensslVerify(
     return openssl(files, () => ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-rawin', '-in', 'msg.bin', '-sigfile', 'sig.bin']);
   return openssl(files, () => ['dgst', `-${digest}`, '-verify', 'pub.pem', ...sigopts, '-signature', 'sig.bin', 'msg.bin']);
 }
+
+/**
+ * RSA-OAEP through `openssl pkeyutl`, MGF1 with the same digest as the label's: `encrypt` takes the
+ * public key, `decrypt` the private one. `bytes` is the result read back from the hexdump.
+ */
+export function opensslOaep(mode: 'encrypt' | 'decrypt', keyPem: string, input: Uint8Array | string, digest: string, label?: Uint8Array) {
+  const r = openssl({ 'key.pem': keyPem, 'in.bin': input }, () => [
+    'pkeyutl',
+    `-${mode}`,
+    ...(mode === 'encrypt' ? ['-pubin'] : []),
+    '-inkey',
+    'key.pem',
+    '-in',
+    'in.bin',
+    '-pkeyopt',
+    'rsa_padding_mode:oaep',
+    '-pkeyopt',
+    `rsa_oaep_md:${digest}`,
+    '-pkeyopt',
+    `rsa_mgf1_md:${digest}`,
+    ...(label ? ['-pkeyopt', `rsa_oaep_label:${Buffer.from(label).toString('hex')}`] : []),
+    '-hexdump',
+  ]);
+  return { ...r, bytes: fromHexdump(r.out) };
+}
+
+/** The ECDH secret OpenSSL derives from a private key and the peer's public key, both PEM. */
+export function opensslDerive(privatePem: string, peerPublicPem: string) {
+  const r = openssl({ 'priv.pem': privatePem, 'peer.pem': peerPublicPem }, () => [
+    'pkeyutl',
+    '-derive',
+    '-inkey',
+    'priv.pem',
+    '-peerkey',
+    'peer.pem',
+    '-hexdump',
+  ]);
+  return { ...r, secret: fromHexdump(r.out) };
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
+import { opensslDerive } from '../test-openssl.ts';
 
 describe.each(backends())('ECDH on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
@@ -19,18 +19,9 @@ describe.each(backends())('ECDH on %s', (backend) => {
     const r = await kms.deriveSharedSecret(alice, k.id, peer.publicKey.export({ format: 'der', type: 'spki' }));
     expect(r.secret.length).toBe(32);
     const pub = await kms.getPublicKey(alice, k.id);
-    const peerPem = peer.privateKey.export({ format: 'pem', type: 'pkcs8' });
-    const z = openssl({ 'peer.pem': peerPem, 'kms.pem': pub.pem }, () => [
-      'pkeyutl',
-      '-derive',
-      '-inkey',
-      'peer.pem',
-      '-peerkey',
-      'kms.pem',
-      '-hexdump',
-    ]);
+    const z = opensslDerive(peer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, pub.pem);
     expect(z.ok, z.out).toBe(true);
-    expect(fromHexdump(z.out).toString('hex')).toBe(r.secret.toString('hex'));
+    expect(z.secret.toString('hex')).toBe(r.secret.toString('hex'));
   });
 
   it('refuses signing keys, other curves, bad public keys and other tenants', async () => {

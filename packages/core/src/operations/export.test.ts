@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCiphertext } from '../ciphertext.ts';
 import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
+import { opensslOaep } from '../test-openssl.ts';
 import { backends, dbOf, twoTenants } from '../testing.ts';
 
 describe.each(backends())('wrapped export on %s', (backend) => {
@@ -52,31 +52,16 @@ describe.each(backends())('wrapped export on %s', (backend) => {
     expect(jwk.kty).toBe('oct');
     // OpenSSL unwraps the RSA-OAEP-256 key encryption too (independent of jose)
     const jwe = (await kms.exportWrapped(alice, k.id, { wrappingKeyId: wrapId, format: 'RAW', algorithm: 'RSA-OAEP-256' })).jwe;
-    const cek = openssl(
-      {
-        'priv.pem': transport.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-        'ek.bin': Buffer.from(jwe.split('.')[1]!, 'base64url'),
-      },
-      () => [
-        'pkeyutl',
-        '-decrypt',
-        '-inkey',
-        'priv.pem',
-        '-in',
-        'ek.bin',
-        '-pkeyopt',
-        'rsa_padding_mode:oaep',
-        '-pkeyopt',
-        'rsa_oaep_md:sha256',
-        '-pkeyopt',
-        'rsa_mgf1_md:sha256',
-        '-hexdump',
-      ],
+    const cek = opensslOaep(
+      'decrypt',
+      transport.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      Buffer.from(jwe.split('.')[1]!, 'base64url'),
+      'sha256',
     );
     expect(cek.ok, cek.out).toBe(true);
     // the content key opens the JWE's AES-256-GCM part: the key is the one jose found
     const [h, , iv, body, tag] = jwe.split('.') as [string, string, string, string, string];
-    const gcm = await webcrypto.subtle.importKey('raw', fromHexdump(cek.out), 'AES-GCM', false, ['decrypt']);
+    const gcm = await webcrypto.subtle.importKey('raw', cek.bytes, 'AES-GCM', false, ['decrypt']);
     const opened = await webcrypto.subtle.decrypt(
       { name: 'AES-GCM', iv: Buffer.from(iv, 'base64url'), additionalData: Buffer.from(h) },
       gcm,
