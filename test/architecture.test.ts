@@ -35,7 +35,7 @@ describe('architecture', () => {
         for (const m of text.matchAll(/from '@polykms\/core\/([^']+)'/g))
           if (!publicEntries.has(m[1]!)) offenders.push(`${rel(p)}: imports a core internal (${m[1]})`);
         if (/packages\/core\/src/.test(text)) offenders.push(`${rel(p)}: imports a core internal by path`);
-        if (/from '@polykms\/core\/testing'/.test(text)) offenders.push(`${rel(p)}: imports core's test helpers`);
+        if (/from '@polykms\/(core|http)\/testing'/.test(text)) offenders.push(`${rel(p)}: imports a package's test helpers`);
         if (/\b(storeOf|dbOf)\(/.test(text)) offenders.push(`${rel(p)}: reaches the key store directly`);
       }
     }

@@ -4,7 +4,7 @@ import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { parseCseConfig, resourceKeyHash, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers } from './helpers.ts';
 
@@ -417,32 +417,16 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
         });
         expect(r.status, r.text).toBe(200);
         expect(Object.keys(r.json)).toEqual(['signature']);
-        const v = openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => [
-          'dgst',
-          `-${hash}`,
-          ...opts,
-          '-verify',
-          'pub.pem',
-          '-signature',
-          'sig.bin',
-          'attrs.der',
-        ]);
+        const v = opensslVerify(pubPem, attrs, Buffer.from(r.json.signature, 'base64'), hash, opts);
         expect(v.ok, `${algorithm}: ${v.out}`).toBe(true);
         // The wrong salt length does not verify: the field is honoured.
         if (salt !== undefined)
           expect(
-            openssl({ 'pub.pem': pubPem, 'attrs.der': attrs, 'sig.bin': Buffer.from(r.json.signature, 'base64') }, () => [
-              'dgst',
-              `-${hash}`,
+            opensslVerify(pubPem, attrs, Buffer.from(r.json.signature, 'base64'), hash, [
               '-sigopt',
               'rsa_padding_mode:pss',
               '-sigopt',
               'rsa_pss_saltlen:32',
-              '-verify',
-              'pub.pem',
-              '-signature',
-              'sig.bin',
-              'attrs.der',
             ]).ok,
           ).toBe(false);
       }

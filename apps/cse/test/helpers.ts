@@ -1,58 +1,15 @@
-import { request } from 'node:https';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpsCall } from '@polykms/http/testing';
 import { TestIssuer } from '../src/testing.ts';
 
 export { TestIssuer };
-
-export interface Reply {
-  status: number;
-  text: string;
-  json: any;
-  headers: Record<string, string | string[] | undefined>;
-}
+export type { Reply } from '@polykms/http/testing';
 
 /** An HTTPS call as Workspace's clients make it: JSON body, the gateway CA trusted. */
-export function call(
-  base: string,
-  ca: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  const url = new URL(path, base);
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca,
-        agent: false,
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, json, headers: res.headers });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
-}
+export const call = (base: string, ca: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  httpsCall(base, { ca }, method, path, body, headers);
 
 export const tempDir = () => mkdtempSync(join(tmpdir(), 'polykms-cse-'));
 export const write = (dir: string, name: string, data: string | Uint8Array) => {

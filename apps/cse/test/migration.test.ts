@@ -50,34 +50,29 @@ describe('rewrap between two KACLS', () => {
     await drop?.();
   });
 
+  /** An authorization for alice@example.com from Drive's or the migration issuer, with these claims. */
+  const alice = (issuer: 'drive' | 'migration', claims: Record<string, unknown>) =>
+    is[issuer].mint({ email: 'alice@example.com', ...claims }, { aud: 'cse-authorization' });
+
   it('moves a DEK from A to B; both agree on the resource key hash; each KACLS is its own tenant', async () => {
     const rn = '//googleapis.com/drive/files/migrating';
     const dek = randomBytes(32);
     const authn = await is.idp.mint({ email: 'alice@example.com' }, { aud: 'client-web' });
     const w = await call(urlA, ca, 'POST', '/v1/wrap', {
       authentication: authn,
-      authorization: await is.drive.mint(
-        { email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA },
-        { aud: 'cse-authorization' },
-      ),
+      authorization: await alice('drive', { role: 'writer', resource_name: rn, kacls_url: urlA }),
       key: dek.toString('base64'),
     });
     expect(w.status, w.text).toBe(200);
     // B cannot open A's blob itself: different tenant, different KEK.
     const direct = await call(urlB, ca, 'POST', '/v1/unwrap', {
       authentication: authn,
-      authorization: await is.drive.mint(
-        { email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB },
-        { aud: 'cse-authorization' },
-      ),
+      authorization: await alice('drive', { role: 'reader', resource_name: rn, kacls_url: urlB }),
       wrapped_key: w.json.wrapped_key,
     });
     expect(direct.status).toBe(400);
 
-    const migrator = await is.migration.mint(
-      { email: 'alice@example.com', role: 'migrator', resource_name: rn, kacls_url: urlB, perimeter_id: '' },
-      { aud: 'cse-authorization' },
-    );
+    const migrator = await alice('migration', { role: 'migrator', resource_name: rn, kacls_url: urlB, perimeter_id: '' });
     const r = await call(urlB, ca, 'POST', '/v1/rewrap', {
       authorization: migrator,
       original_kacls_url: `${urlA}/`,
@@ -86,10 +81,7 @@ describe('rewrap between two KACLS', () => {
     });
     expect(r.status, r.text).toBe(200);
     expect(Object.keys(r.json).sort()).toEqual(['resource_key_hash', 'wrapped_key']);
-    const verifierA = await is.migration.mint(
-      { email: 'alice@example.com', role: 'verifier', resource_name: rn, kacls_url: urlA },
-      { aud: 'cse-authorization' },
-    );
+    const verifierA = await alice('migration', { role: 'verifier', resource_name: rn, kacls_url: urlA });
     const dA = await call(urlA, ca, 'POST', '/v1/digest', {
       authorization: verifierA,
       wrapped_key: w.json.wrapped_key,
@@ -97,19 +89,13 @@ describe('rewrap between two KACLS', () => {
     expect(dA.json.resource_key_hash).toBe(r.json.resource_key_hash);
     const u = await call(urlB, ca, 'POST', '/v1/unwrap', {
       authentication: authn,
-      authorization: await is.drive.mint(
-        { email: 'alice@example.com', role: 'reader', resource_name: rn, kacls_url: urlB },
-        { aud: 'cse-authorization' },
-      ),
+      authorization: await alice('drive', { role: 'reader', resource_name: rn, kacls_url: urlB }),
       wrapped_key: r.json.wrapped_key,
     });
     expect(u.json).toEqual({ key: dek.toString('base64') });
 
     // A migrator token for another resource: A refuses to unwrap it (the blob is bound to rn).
-    const other = await is.migration.mint(
-      { email: 'alice@example.com', role: 'migrator', resource_name: `${rn}-x`, kacls_url: urlB },
-      { aud: 'cse-authorization' },
-    );
+    const other = await alice('migration', { role: 'migrator', resource_name: `${rn}-x`, kacls_url: urlB });
     const bad = await call(urlB, ca, 'POST', '/v1/rewrap', {
       authorization: other,
       original_kacls_url: urlA,
@@ -125,10 +111,7 @@ describe('rewrap between two KACLS', () => {
     const authn = await is.idp.mint({ email: 'alice@example.com' }, { aud: 'client-web' });
     const w = await call(urlA, ca, 'POST', '/v1/wrap', {
       authentication: authn,
-      authorization: await is.drive.mint(
-        { email: 'alice@example.com', role: 'writer', resource_name: rn, kacls_url: urlA },
-        { aud: 'cse-authorization' },
-      ),
+      authorization: await alice('drive', { role: 'writer', resource_name: rn, kacls_url: urlA }),
       key: randomBytes(16).toString('base64'),
     });
     // Forged: claims to be B, signed by someone else.

@@ -1,48 +1,31 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
-import { backends, openTestKms } from '@polykms/core/testing';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { backends } from '@polykms/core/testing';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { call } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
 /** Aliases (huawei-kms.md §2.9): `alias/...` names, unique per project, usable as `key_id`. */
 describe.each(backends())('Huawei aliases on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   const t: Record<string, string> = {};
   let domainId: string;
   let bobId: string;
   let ak: { access: string; secret: string };
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    w = await world(kms);
-    const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', {
-        domain: 'acme',
-        name,
-        password: `${name}-password`,
-        projects,
-      });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json;
-    };
-    const admin = await mk('admin', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
+    ({ w, close } = await openWorld(backend));
+    const admin = await w.user('admin', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
     domainId = admin.domain.id;
-    bobId = (await mk('bob', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }])).id;
-    await mk('other', [{ id: P2, roles: ['KMS Administrator'] }]);
+    bobId = (await w.user('bob', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }])).id;
+    await w.user('other', [{ id: P2, roles: ['KMS Administrator'] }]);
     t.admin = await w.token('admin', 'admin-password', P1);
     t.bob = await w.token('bob', 'bob-password', P1);
     t.other = await w.token('other', 'other-password', P2);
-    ak = (await w.admin('POST', `/admin/huawei/users/${admin.id}/access-keys`, {})).json;
+    ak = await w.accessKey(admin.id);
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (who: string, verb: string, body: unknown, project = P1) => {
     const r = await w.kms(t[who]!, verb, body, project);
@@ -102,17 +85,7 @@ describe.each(backends())('Huawei aliases on %s', (backend) => {
       message: digest.toString('base64'),
     });
     expect(s.key_id).toBe(own);
-    expect(
-      openssl({ 'pub.pem': pem, 'msg.bin': Buffer.from('signed by alias'), 'sig.bin': Buffer.from(s.signature, 'base64') }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'pub.pem',
-        '-signature',
-        'sig.bin',
-        'msg.bin',
-      ]).ok,
-    ).toBe(true);
+    expect(opensslVerify(pem, Buffer.from('signed by alias'), Buffer.from(s.signature, 'base64'), 'sha256').ok).toBe(true);
     // Unknown alias: the key does not exist; junk is still a bad key id.
     expectKmsError(await w.kms(t.admin!, 'encrypt-data', { key_id: 'alias/none', plain_text: 'x' }), 404, 'KMS.0207');
     expectKmsError(await w.kms(t.admin!, 'describe-key', { key_id: 'not-a-key' }), 400, 'KMS.0205');

@@ -46,6 +46,15 @@ const admin = (kms: Kms) => {
   };
 };
 
+/** An administrator of project P1 in domain acme, with the password `<name>-password`; its body. */
+const addAdministrator = (adm: ReturnType<typeof admin>, name: string) =>
+  adm('POST', '/admin/huawei/users', {
+    domain: 'acme',
+    name,
+    password: `${name}-password`,
+    projects: [{ id: P1, roles: ['KMS Administrator'] }],
+  });
+
 /** A refused token on a KMS route: the API gateway's 401 with its request id, nothing else. */
 async function expectRefused(r: Response, why: RegExp = /the token has been revoked/) {
   expect(r.status).toBe(401);
@@ -72,20 +81,8 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     ({ kms, drop } = await openTestKms(backend));
     app = createHuaweiApp(kms);
     adm = admin(kms);
-    alice = (
-      await adm('POST', '/admin/huawei/users', {
-        domain: 'acme',
-        name: 'alice',
-        password: 'alice-password',
-        projects: [{ id: P1, roles: ['KMS Administrator'] }],
-      })
-    ).id;
-    await adm('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'bob',
-      password: 'bob-password',
-      projects: [{ id: P1, roles: ['KMS Administrator'] }],
-    });
+    alice = (await addAdministrator(adm, 'alice')).id;
+    await addAdministrator(adm, 'bob');
   });
   afterAll(async () => {
     await kms?.close();
@@ -190,12 +187,7 @@ describe.each(backends())('Huawei tokens end with their credentials, and can be 
     if (!db) dir = mkdtempSync(join(tmpdir(), 'polykms-huawei-revoke-'));
     const a = await open();
     try {
-      await admin(a)('POST', '/admin/huawei/users', {
-        domain: 'acme',
-        name: 'carol',
-        password: 'carol-password',
-        projects: [{ id: P1, roles: ['KMS Administrator'] }],
-      });
+      await addAdministrator(admin(a), 'carol');
       const appA = createHuaweiApp(a);
       const keep = await tokenOf(appA, 'carol', 'carol-password');
       const gone = await tokenOf(appA, 'carol', 'carol-password');
@@ -259,18 +251,8 @@ describe('password logins are throttled per user and per source, and hashing is 
   beforeAll(async () => {
     ({ kms, drop } = await openTestKms('pglite'));
     const adm = admin(kms);
-    await adm('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'alice',
-      password: 'alice-password',
-      projects: [{ id: P1, roles: ['KMS Administrator'] }],
-    });
-    await adm('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'bob',
-      password: 'bob-password',
-      projects: [{ id: P1, roles: ['KMS Administrator'] }],
-    });
+    await addAdministrator(adm, 'alice');
+    await addAdministrator(adm, 'bob');
   });
   afterAll(async () => {
     await kms?.close();

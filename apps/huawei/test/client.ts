@@ -1,53 +1,12 @@
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
+import { httpsCall } from '@polykms/http/testing';
 
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
+export type { Reply } from '@polykms/http/testing';
 
 /** One HTTPS call as a raw-HTTP Huawei client makes it (Terraform, curl): JSON body, the gateway CA trusted. */
-export function call(
-  base: string,
-  ca: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Reply> {
-  const url = new URL(path, base);
-  const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca,
-        agent: false,
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json;charset=UTF-8' } : {}), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
-}
+export const call = (base: string, ca: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  httpsCall(base, { ca }, method, path, body, headers, 'application/json;charset=UTF-8');
 
 /**
  * The official Node SDK core (@huaweicloud/huaweicloud-sdk-core 3.1.211) doing the whole request:

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
-import { backends, dbOf, openTestKms } from '@polykms/core/testing';
+import { backends, dbOf } from '@polykms/core/testing';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
 /**
  * Grants (huawei-kms.md §2.7): a user whose role only reads (KMS CMKReadOnlyAccess) uses a key exactly
@@ -11,8 +11,8 @@ import { P1, P2, expectKmsError, world, type World } from './setup.ts';
  */
 describe.each(backends())('Huawei grants on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   const t: Record<string, string> = {};
   const id: Record<string, string> = {};
   let domainId: string;
@@ -20,13 +20,11 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
   let bobAk: { access: string; secret: string };
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    w = await world(kms);
+    ({ kms, w, close } = await openWorld(backend));
     const mk = async (name: string, domain: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain, name, password: `${name}-password`, projects });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      id[name] = r.json.id;
-      return r.json;
+      const u = await w.user(name, projects, domain);
+      id[name] = u.id;
+      return u;
     };
     domainId = (await mk('admin', 'acme', [{ id: P1, roles: ['KMS CMKFullAccess'] }])).domain.id;
     for (const n of ['bob', 'carol', 'dave']) await mk(n, 'acme', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
@@ -35,14 +33,10 @@ describe.each(backends())('Huawei grants on %s', (backend) => {
     for (const n of ['admin', 'bob', 'carol', 'dave']) t[n] = await w.token(n, `${n}-password`, P1);
     t.erin = await w.token('erin', 'erin-password', P1, 'other');
     t.stranger = await w.token('stranger', 'stranger-password', P2);
-    adminAk = (await w.admin('POST', `/admin/huawei/users/${id.admin}/access-keys`, {})).json;
-    bobAk = (await w.admin('POST', `/admin/huawei/users/${id.bob}/access-keys`, {})).json;
+    adminAk = await w.accessKey(id.admin!);
+    bobAk = await w.accessKey(id.bob!);
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (who: string, verb: string, body: unknown) => {
     const r = await w.kms(t[who]!, verb, body);

@@ -1,42 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
-import { backends, openTestKms } from '@polykms/core/testing';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { backends } from '@polykms/core/testing';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, expectKmsError, world, type World } from './setup.ts';
+import { P1, expectKmsError, openWorld, type World } from './setup.ts';
 
 const sha = (alg: string, b: Buffer) => createHash(alg).update(b).digest();
 
 describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let token: string;
   let ak: { access: string; secret: string };
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    w = await world(kms);
-    const u = await w.admin('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'alice',
-      password: 'alice-password',
-      projects: [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }],
-    });
-    expect(u.status, JSON.stringify(u.json)).toBe(201);
-    expect(u.json.id).toMatch(/^[0-9a-f]{32}$/);
+    ({ w, close } = await openWorld(backend));
+    const u = await w.user('alice', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
+    expect(u.id).toMatch(/^[0-9a-f]{32}$/);
     token = await w.token('alice', 'alice-password', P1);
-    const k = await w.admin('POST', `/admin/huawei/users/${u.json.id}/access-keys`, {});
-    expect(k.status).toBe(201);
-    ak = k.json;
+    ak = await w.accessKey(u.id);
     expect(ak.access).toMatch(/^[A-Z0-9]{20}$/);
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (verb: string, body: unknown) => {
     const r = await w.kms(token, verb, body);
@@ -343,16 +328,7 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
         });
         expect(s.key_id).toBe(keys[k]);
         const sig = Buffer.from(s.signature, 'base64');
-        const v = openssl({ 'pub.pem': pem[k]!, 'msg.bin': msg, 'sig.bin': sig }, () => [
-          'dgst',
-          `-${hash}`,
-          '-verify',
-          'pub.pem',
-          ...opts,
-          '-signature',
-          'sig.bin',
-          'msg.bin',
-        ]);
+        const v = opensslVerify(pem[k]!, msg, sig, hash, opts);
         expect(v.ok, `${alg} ${type}: ${v.out}`).toBe(true);
         const ver = await ok('verify', {
           key_id: keys[k],
@@ -382,17 +358,7 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
       signing_algorithm: 'ECDSA_SHA_256',
       message: sha('sha256', msg).toString('base64'),
     });
-    expect(
-      openssl({ 'pub.pem': pem.P256!, 'msg.bin': msg, 'sig.bin': Buffer.from(dflt.signature, 'base64') }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'pub.pem',
-        '-signature',
-        'sig.bin',
-        'msg.bin',
-      ]).ok,
-    ).toBe(true);
+    expect(opensslVerify(pem.P256!, msg, Buffer.from(dflt.signature, 'base64'), 'sha256').ok).toBe(true);
     expectKmsError(
       await w.kms(token, 'sign', {
         key_id: keys.RSA,

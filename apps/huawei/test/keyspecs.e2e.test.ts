@@ -1,36 +1,22 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
-import { openTestKms } from '@polykms/core/testing';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
-import { P1, expectKmsError, world, type World } from './setup.ts';
+import { openssl, opensslVerify } from '../../../packages/core/src/test-openssl.ts';
+import { P1, expectKmsError, openWorld, type World } from './setup.ts';
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64');
 
 // Signatures and MACs do not depend on the store: PGlite alone.
 describe('Huawei key specs ED25519, SECP256K1 and HMAC', () => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let token: string;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms('pglite'));
-    w = await world(kms);
-    const u = await w.admin('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'alice',
-      password: 'alice-password',
-      projects: [{ id: P1, roles: ['KMS Administrator'] }],
-    });
-    expect(u.status).toBe(201);
+    ({ w, close } = await openWorld('pglite'));
+    await w.user('alice', [{ id: P1, roles: ['KMS Administrator'] }]);
     token = await w.token('alice', 'alice-password', P1);
   }, 120_000);
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (verb: string, body: unknown) => {
     const r = await w.kms(token, verb, body);
@@ -55,19 +41,7 @@ describe('Huawei key specs ED25519, SECP256K1 and HMAC', () => {
       const body = { key_id: id, message: b64(msg), signing_algorithm: 'ED25519_SHA_512', ...(message_type ? { message_type } : {}) };
       const sig = Buffer.from((await ok('sign', body)).signature, 'base64');
       expect(sig).toHaveLength(64);
-      const check = (m: Buffer) =>
-        openssl({ 'p.pem': pem, 'm.bin': m, 's.bin': sig }, () => [
-          'pkeyutl',
-          '-verify',
-          '-pubin',
-          '-inkey',
-          'p.pem',
-          '-rawin',
-          '-in',
-          'm.bin',
-          '-sigfile',
-          's.bin',
-        ]).ok;
+      const check = (m: Buffer) => opensslVerify(pem, m, sig).ok;
       expect(check(msg)).toBe(true);
       expect(check(Buffer.from('release 2.1'))).toBe(false);
       expect((await ok('verify', { ...body, signature: b64(sig) })).signature_valid).toBe('true');
@@ -103,9 +77,7 @@ describe('Huawei key specs ED25519, SECP256K1 and HMAC', () => {
     ] as const) {
       const body = { key_id: id, message: b64(message), signing_algorithm: 'ECDSA_SHA_256', message_type };
       const sig = Buffer.from((await ok('sign', body)).signature, 'base64');
-      const check = (m: Buffer) =>
-        openssl({ 'p.pem': pem, 'm.bin': m, 's.bin': sig }, () => ['dgst', '-sha256', '-verify', 'p.pem', '-signature', 's.bin', 'm.bin'])
-          .ok;
+      const check = (m: Buffer) => opensslVerify(pem, m, sig, 'sha256').ok;
       expect(check(msg)).toBe(true);
       expect(check(Buffer.from('transfer 99 coins'))).toBe(false);
       expect((await ok('verify', { ...body, signature: b64(sig) })).signature_valid).toBe('true');

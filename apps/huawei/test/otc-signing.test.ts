@@ -5,40 +5,27 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
-import { openTestKms } from '@polykms/core/testing';
 import { formatSdkDate } from '../src/signer.ts';
 import { call } from './client.ts';
-import { P1, expectApigwError, world, type World } from './setup.ts';
+import { P1, expectApigwError, openWorld, type World } from './setup.ts';
 
 const signer = new URL('./fixtures/otc_sign.py', import.meta.url).pathname;
 
 describe('the Open Telekom Cloud signing form', () => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let creds: { ak: string; sk: string };
   let keyId: string;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms('pglite'));
-    w = await world(kms);
-    const u = await w.admin('POST', '/admin/huawei/users', {
-      domain: 'acme',
-      name: 'terraform',
-      password: 'terraform-password',
-      projects: [{ id: P1, roles: ['KMS Administrator'] }],
-    });
-    const k = (await w.admin('POST', `/admin/huawei/users/${u.json.id}/access-keys`)).json;
+    ({ w, close } = await openWorld('pglite'));
+    const u = await w.user('terraform', [{ id: P1, roles: ['KMS Administrator'] }]);
+    const k = await w.accessKey(u.id);
     creds = { ak: k.access, sk: k.secret };
     const t = await w.token('terraform', 'terraform-password', P1);
     keyId = (await w.kms(t, 'create-key', { key_alias: 'otc' })).json.key_info.key_id;
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   /** Signs as signer_helper.go (every header it sends, Host and X-Sdk-Date added), then sends exactly that. */
   function otc(

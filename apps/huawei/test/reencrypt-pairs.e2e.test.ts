@@ -1,10 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
-import { backends, dbOf, openTestKms } from '@polykms/core/testing';
-import { fromHexdump, openssl } from '../../../packages/core/src/test-openssl.ts';
+import { backends, dbOf } from '@polykms/core/testing';
+import { openssl, opensslVerify, opensslOaep, opensslDerive } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
 const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
   String(
@@ -19,33 +19,23 @@ const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
  */
 describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let sdk: ReturnType<typeof sdkKmsClient>;
   const t: Record<string, string> = {};
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    w = await world(kms);
-    const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json.id as string;
-    };
-    const adminId = await mk('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
-    await mk('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
-    await mk('stranger', [{ id: P2, roles: ['KMS Administrator'] }]);
+    ({ kms, w, close } = await openWorld(backend));
+    const admin = await w.user('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
+    await w.user('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
+    await w.user('stranger', [{ id: P2, roles: ['KMS Administrator'] }]);
     t.admin = await w.token('admin', 'admin-password', P1);
     t.reader = await w.token('reader', 'reader-password', P1);
     t.stranger = await w.token('stranger', 'stranger-password', P2);
-    const ak = (await w.admin('POST', `/admin/huawei/users/${adminId}/access-keys`, {})).json;
+    const ak = await w.accessKey(admin.id);
     sdk = sdkKmsClient(`https://localhost:${w.server.port}`, w.ca, { ak: ak.access, sk: ak.secret, projectId: P1 });
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (verb: string, body: unknown) => {
     const r = await w.kms(t.admin!, verb, body);
@@ -116,25 +106,10 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     // RSA-OAEP made outside with the key's public key (OpenSSL's view of it), re-encrypted under AES.
     const rsa = await key('re-rsa', 'RSA_2048', 'ENCRYPT_DECRYPT');
     const pub = (await ok('get-publickey', { key_id: rsa })).public_key as string;
-    const o = openssl({ 'pub.pem': pub, 'm.txt': 'from outside' }, () => [
-      'pkeyutl',
-      '-encrypt',
-      '-pubin',
-      '-inkey',
-      'pub.pem',
-      '-pkeyopt',
-      'rsa_padding_mode:oaep',
-      '-pkeyopt',
-      'rsa_oaep_md:sha256',
-      '-pkeyopt',
-      'rsa_mgf1_md:sha256',
-      '-in',
-      'm.txt',
-      '-hexdump',
-    ]);
+    const o = opensslOaep('encrypt', pub, 'from outside', 'sha256');
     expect(o.ok, o.out).toBe(true);
     const fromRsa = await sdk.post('re-encrypt', {
-      cipher_text: fromHexdump(o.out).toString('base64'),
+      cipher_text: o.bytes.toString('base64'),
       source_key_id: rsa,
       source_encryption_algorithm: 'RSAES_OAEP_SHA_256',
       destination_key_id: a,
@@ -220,15 +195,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
       const s = openssl({ 'k.pem': privPem, 'm.txt': 'signed outside' }, () => ['dgst', '-sha256', '-sign', 'k.pem', '-hex', 'm.txt']);
       expect(s.ok, s.out).toBe(true);
       const sig = Buffer.from(s.out.trim().split('= ').pop()!, 'hex');
-      const v = openssl({ 'p.pem': pubPem, 'm.txt': 'signed outside', 's.bin': sig }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'p.pem',
-        '-signature',
-        's.bin',
-        'm.txt',
-      ]);
+      const v = opensslVerify(pubPem, 'signed outside', sig, 'sha256');
       expect(v.out).toMatch(/Verified OK/);
     };
     signVerify(priv, pub);
@@ -297,17 +264,9 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     expect(Object.keys(wire)).toEqual(['key_id', 'key_agreement_algorithm', 'shared_secret']);
     expect(wire).toMatchObject({ key_id: k, key_agreement_algorithm: 'ECDH' });
     const kmsPub = (await ok('get-publickey', { key_id: k })).public_key as string;
-    const z = openssl({ 'peer.pem': peer.privateKey.export({ format: 'pem', type: 'pkcs8' }), 'kms.pem': kmsPub }, () => [
-      'pkeyutl',
-      '-derive',
-      '-inkey',
-      'peer.pem',
-      '-peerkey',
-      'kms.pem',
-      '-hexdump',
-    ]);
+    const z = opensslDerive(peer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kmsPub);
     expect(z.ok, z.out).toBe(true);
-    expect(Buffer.from(r.shared_secret, 'base64').toString('hex')).toBe(fromHexdump(z.out).toString('hex'));
+    expect(Buffer.from(r.shared_secret, 'base64').toString('hex')).toBe(z.secret.toString('hex'));
     // The key agreement key does not sign.
     expectKmsError(
       await w.kms(t.admin!, 'sign', { key_id: k, message: Buffer.alloc(32).toString('base64'), signing_algorithm: 'ECDSA_SHA_256' }),

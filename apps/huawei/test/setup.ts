@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { Kms } from '@polykms/core';
+import { openTestKms, type Backend } from '@polykms/core/testing';
 import { gatewayCa } from '@polykms/pki';
 import { createHuaweiApp, huaweiAdminApp, startHuaweiServer, type HuaweiServer } from '../src/index.ts';
 import { call, type Reply } from './client.ts';
@@ -17,6 +18,10 @@ export interface World {
   kms: (token: string, verb: string, body?: unknown, project?: string, method?: string) => Promise<Reply>;
   /** A token that expires one second after it is issued (another replica with a short TTL, same store). */
   shortToken: (name: string, password: string, project: string) => Promise<string>;
+  /** Creates user `name`, password `<name>-password`, in `domain` (acme) through the admin API; its body. */
+  user: (name: string, projects: unknown, domain?: string) => Promise<any>;
+  /** A new access key of the user, through the admin API. */
+  accessKey: (userId: string) => Promise<{ access: string; secret: string }>;
 }
 
 export async function world(kms: Kms): Promise<World> {
@@ -51,7 +56,38 @@ export async function world(kms: Kms): Promise<World> {
     call(server.url, ca.certPem, method, `/v1.0/${project}/kms/${verb}`, method === 'GET' || method === 'DELETE' ? undefined : body, {
       'X-Auth-Token': t,
     });
-  return { server, ca: ca.certPem, admin, token, kms: kmsCall, shortToken };
+  const user = async (name: string, projects: unknown, domain = 'acme') => {
+    const r = await admin('POST', '/admin/huawei/users', { domain, name, password: `${name}-password`, projects });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    return r.json;
+  };
+  const accessKey = async (userId: string) => {
+    const r = await admin('POST', `/admin/huawei/users/${userId}/access-keys`, {});
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    return r.json as { access: string; secret: string };
+  };
+  return { server, ca: ca.certPem, admin, token, kms: kmsCall, shortToken, user, accessKey };
+}
+
+/**
+ * A store for one test file with the Huawei listener on it, from `beforeAll`; `close`, from
+ * `afterAll`, stops the listener, closes the store and drops its database.
+ */
+export async function openWorld(backend: Backend, opts?: Parameters<typeof openTestKms>[1]) {
+  const { kms, drop } = await openTestKms(backend, opts);
+  let w: World | undefined;
+  const close = async () => {
+    await w?.server.close();
+    await kms.close();
+    await drop();
+  };
+  try {
+    w = await world(kms);
+    return { kms, w, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
 
 /** Huawei's nested KMS error body, exactly. */

@@ -3,31 +3,19 @@
  * as Huawei's Terraform data sources and console query them, paged, or their count.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
-import { openTestKms } from '@polykms/core/testing';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
 
 describe('list-kms-by-tags', () => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
+  let close: () => Promise<void>;
   let admin: string;
   let other: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms('pglite'));
-    w = await world(kms);
-    for (const [name, project] of [
-      ['admin', P1],
-      ['other', P2],
-    ] as const)
-      await w.admin('POST', '/admin/huawei/users', {
-        domain: 'acme',
-        name,
-        password: `${name}-password`,
-        projects: [{ id: project, roles: ['KMS Administrator'] }],
-      });
+    ({ w, close } = await openWorld('pglite'));
+    await w.user('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
+    await w.user('other', [{ id: P2, roles: ['KMS Administrator'] }]);
     admin = await w.token('admin', 'admin-password', P1);
     other = await w.token('other', 'other-password', P2);
     const tagged: [string, Record<string, string>][] = [
@@ -45,11 +33,7 @@ describe('list-kms-by-tags', () => {
     const foreign = (await w.kms(other, 'create-key', { key_alias: 'web-prod' }, P2)).json.key_info.key_id;
     await w.kms(other, `${foreign}/tags`, { tag: { key: 'env', value: 'prod' } }, P2);
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const query = (body: unknown, token = admin, project = P1) => w.kms(token, 'resource_instances/action', body, project);
   const names = (r: { json: any }) => (r.json.resources as { resource_name: string }[]).map((x) => x.resource_name).sort();

@@ -2,19 +2,21 @@ import { createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { get as httpsGet } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { backends, openTestKms, dbOf } from '@polykms/core/testing';
-import { createCa, gatewayCa, issueClientCertificate, loadCa } from '@polykms/pki';
+import { backends, dbOf } from '@polykms/core/testing';
+import { createCa, issueClientCertificate, loadCa } from '@polykms/pki';
 import type { Kms } from '@polykms/core';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
-import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
+import type { OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { validateResponse } from './openapi.ts';
+import { openOvh, type OvhWorld } from './setup.ts';
 
 describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let server: OvhServer;
-  let control: ReturnType<typeof ovhControlApp>;
+  let ctl: OvhWorld['ctl'];
+  let credential: OvhWorld['credential'];
+  let close: () => Promise<void>;
   let okmsId: string;
   let root: Creds;
   let caPem: string;
@@ -28,39 +30,19 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     checked.push(`${v.operationId}:${r.status}`);
     return r;
   };
-  const ctl = async (method: string, path: string, body?: unknown) => {
-    const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: r.status, json: (r.status === 204 ? undefined : await r.json()) as any };
-  };
-  const newCredential = async (identityURNs: string[], extra: Record<string, unknown> = {}): Promise<Creds & { id: string }> => {
-    const created = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, {
-      name: 'test',
-      identityURNs,
-      ...extra,
-    });
-    expect(created.status, JSON.stringify(created.json)).toBe(201);
-    const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${created.json.id}`);
-    expect(got.json.status).toBe('READY');
-    return { id: created.json.id, cert: got.json.certificatePEM, key: created.json.privateKeyPEM, ca: caPem };
-  };
+  const newCredential = (identityURNs: string[], extra: Record<string, unknown> = {}) => credential(okmsId, identityURNs, extra);
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const ca = await gatewayCa(kms);
+    let ca: OvhWorld['ca'];
+    ({ kms, server, ca, ctl, credential, close } = await openOvh(backend));
     caPem = ca.certPem;
-    server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
-    control = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: server.url, swaggerEndpoint: server.url });
     const d = await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' });
     expect(d.status).toBe(201);
     okmsId = d.json.id;
     root = await newCredential(['urn:v1:eu:identity:account:xx1111-ovh']);
     expect(root.key).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
   });
-  afterAll(async () => {
-    await server?.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('runs the guide: create AES/RSA/EC, get, list, rename, encrypt with context, datakey, sign and verify', async () => {
     for (const prefix of ['', `/api/${okmsId}`]) {
@@ -132,17 +114,7 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
         format: 'pem',
         type: 'spki',
       }) as string;
-      expect(
-        openssl({ 'pub.pem': pubPem, 'm.bin': message, 's.bin': Buffer.from(sig.json.signature, 'base64') }, () => [
-          'dgst',
-          '-sha256',
-          '-verify',
-          'pub.pem',
-          '-signature',
-          's.bin',
-          'm.bin',
-        ]).ok,
-      ).toBe(true);
+      expect(opensslVerify(pubPem, message, Buffer.from(sig.json.signature, 'base64'), 'sha256').ok).toBe(true);
       const ok = await api(root, 'POST', `${prefix}/v1/servicekey/${rsa.json.id}/verify`, {
         alg: 'RS256',
         message: message.toString('base64'),

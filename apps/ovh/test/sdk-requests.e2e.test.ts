@@ -8,14 +8,14 @@ import { createCipheriv, createHash, createPublicKey, generateKeyPairSync, rando
 import { connect } from 'node:tls';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, openTestKms, dbOf } from '@polykms/core/testing';
-import { gatewayCa } from '@polykms/pki';
+import { backends, dbOf } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
-import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
+import type { OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { openLocally } from './local.ts';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { validateResponse } from './openapi.ts';
+import { openOvh, type OvhWorld } from './setup.ts';
 
 /** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
 const GO = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip' };
@@ -29,11 +29,11 @@ const bigint64 = (b: Buffer) => {
 
 describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let server: OvhServer;
+  let ovh: OvhWorld;
   let okmsId: string;
   let root: Creds;
-  let ctl: (method: string, path: string, body?: unknown) => Promise<any>;
+  const ctl = async (method: string, path: string, body?: unknown) => (await ovh.ctl(method, path, body)).json;
   let caPem: string;
 
   /**
@@ -51,28 +51,13 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   };
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const ca = await gatewayCa(kms);
-    server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
-    const control = ovhControlApp(kms, () => gatewayCa(kms), { restEndpoint: server.url, swaggerEndpoint: server.url });
-    caPem = ca.certPem;
-    ctl = async (method: string, path: string, body?: unknown) => {
-      const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-      return r.status === 204 ? undefined : r.json();
-    };
+    ovh = await openOvh(backend);
+    ({ kms, server } = ovh);
+    caPem = ovh.ca.certPem;
     okmsId = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).id;
-    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, {
-      name: 'cli',
-      identityURNs: ['urn:v1:eu:identity:account:xx1111-ovh'],
-    });
-    const got = await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`);
-    root = { cert: got.certificatePEM, key: cred.privateKeyPEM, ca: ca.certPem };
+    root = await ovh.credential(okmsId, ['urn:v1:eu:identity:account:xx1111-ovh'], { name: 'cli' });
   });
-  afterAll(async () => {
-    await server?.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => ovh?.close());
 
   it('keys generate: oct with operations [] and extractable false, RSA, EC; curve "" is no curve', async () => {
     const oct = await sdk(
@@ -384,12 +369,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
 
     // IAM: get on the key is not enough; wrapKey on the transport key is needed too (and alone is not enough)
     const urn = 'urn:v1:eu:identity:user:xx1111-ovh/exporter';
-    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'exp', identityURNs: [urn] });
-    const user: Creds = {
-      cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM,
-      key: cred.privateKeyPEM,
-      ca: caPem,
-    };
+    const user: Creds = await ovh.credential(okmsId, [urn], { name: 'exp' });
     const as = async (path: string) => {
       const r = await call(server.url, user, 'GET', `/api/${okmsId}${path}`, undefined, GO);
       expect(validateResponse('GET', `/api/${okmsId}${path.split('?')[0]}`, r.status, r.json).errors).toEqual([]);
@@ -548,15 +528,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
         expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, raw, msg)).toBe(true);
         continue;
       }
-      const v = openssl({ 'pub.pem': pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 'm.bin': msg, 's.bin': raw }, () => [
-        'dgst',
-        '-sha256',
-        '-verify',
-        'pub.pem',
-        '-signature',
-        's.bin',
-        'm.bin',
-      ]);
+      const v = opensslVerify(pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, msg, raw, 'sha256');
       expect(v.ok, v.out).toBe(true);
     }
 
@@ -590,12 +562,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
 
     // IAM: import alone is not enough; unwrapKey on the transport key is needed too
     const urn = 'urn:v1:eu:identity:user:xx1111-ovh/importer';
-    const cred = await ctl('POST', `/v2/okms/resource/${okmsId}/credential`, { name: 'imp', identityURNs: [urn] });
-    const user: Creds = {
-      cert: (await ctl('GET', `/v2/okms/resource/${okmsId}/credential/${cred.id}`)).certificatePEM,
-      key: cred.privateKeyPEM,
-      ca: caPem,
-    };
+    const user: Creds = await ovh.credential(okmsId, [urn], { name: 'imp' });
     const as = async (b: string) => {
       const r = await call(server.url, user, 'POST', `/api/${okmsId}/v1/servicekey`, b, GO);
       expect(validateResponse('POST', `/api/${okmsId}/v1/servicekey`, r.status, r.json).errors).toEqual([]);

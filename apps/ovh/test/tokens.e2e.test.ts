@@ -5,13 +5,13 @@
  */
 import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dbOf, openTestKms, refusalsAudited } from '@polykms/core/testing';
+import { dbOf, refusalsAudited } from '@polykms/core/testing';
 import type { Kms } from '@polykms/core';
-import { gatewayCa } from '@polykms/pki';
-import { ovhControlApp, startOvhServer, type OvhServer } from '../src/index.ts';
+import type { OvhServer } from '../src/index.ts';
 import { ACCESS_TOPIC, ovhDb } from '../src/store.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { validateResponse } from './openapi.ts';
+import { openOvh, type OvhWorld } from './setup.ts';
 
 const USER = 'urn:v1:eu:identity:user:xx1111-ovh/app';
 /** OVH's packed code for an authentication refusal (REST/AuthProvider/Authentication/3). */
@@ -22,14 +22,15 @@ const ovhBody = (r: Reply) => expect(Object.keys(r.json ?? {}).sort(), r.text).t
 
 describe('OVH bearer tokens', () => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let server: OvhServer;
+  let close: () => Promise<void>;
   let caPem: string;
   let okmsId: string;
   let other: string;
   let root: Creds;
-  let ctl: (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any; text: string }>;
-  let cred: (domain: string, urn: string) => Promise<Creds>;
+  let ctl: OvhWorld['ctl'];
+  let credential: OvhWorld['credential'];
+  const cred = (domain: string, urn: string) => credential(domain, [urn], { name: 'n' });
   /** A token's credentials: the CA only (no certificate) and its Authorization header. */
   const bearer = (token: string) => ({ ca: caPem, headers: { authorization: `Bearer ${token}` } });
   const as = (who: Creds & { headers?: Record<string, string> }, method: string, path: string, body?: unknown) =>
@@ -41,30 +42,14 @@ describe('OVH bearer tokens', () => {
   };
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms('pglite'));
-    const ca = await gatewayCa(kms);
+    let ca: OvhWorld['ca'];
+    ({ kms, server, ca, ctl, credential, close } = await openOvh('pglite'));
     caPem = ca.certPem;
-    server = await startOvhServer(kms, ca, { host: '127.0.0.1', port: 0 });
-    const control = ovhControlApp(kms, async () => ca, { restEndpoint: server.url, swaggerEndpoint: server.url });
-    ctl = async (method, path, body) => {
-      const r = await control.request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await r.text();
-      return { status: r.status, text, json: text ? JSON.parse(text) : undefined };
-    };
-    cred = async (domain, urn) => {
-      const c = (await ctl('POST', `/v2/okms/resource/${domain}/credential`, { name: 'n', identityURNs: [urn] })).json;
-      const g = (await ctl('GET', `/v2/okms/resource/${domain}/credential/${c.id}`)).json;
-      return { cert: g.certificatePEM, key: c.privateKeyPEM, ca: caPem };
-    };
     okmsId = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-rbx' })).json.id;
     other = (await ctl('POST', '/v2/okms/resource', { region: 'eu-west-gra' })).json.id;
     root = await cred(okmsId, 'urn:v1:eu:identity:account:xx1111-ovh');
   });
-  afterAll(async () => {
-    await server?.close();
-    await kms?.close();
-    await drop?.();
-  }, 180_000);
+  afterAll(() => close?.(), 180_000);
 
   it('issues a token shown once: list and get never show it, and the store keeps only its SHA-256', async () => {
     const before = Date.now();

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller, Kms } from './kms.ts';
-import { backends, dbOf, openTestKms } from './testing.ts';
+import type { Kms } from './kms.ts';
+import { auditedTrail, backends, dbOf } from './testing.ts';
 
 /**
  * Each tampering is done on the stored trail, must be reported by the verifier, and is then undone, after
@@ -9,36 +9,12 @@ import { backends, dbOf, openTestKms } from './testing.ts';
  */
 describe.each(backends())('tamper-evident audit trail on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
-  let c: Caller;
-  let _keyId: string;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t = await kms.tenants.create('audited');
-    c = { tenantId: t.id, dialect: 'test', principal: 'alice', requestId: 'r1' };
-    const k = await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } });
-    const live = await kms.createKey(c, { name: 'live', spec: { kind: 'oct', size: 256 } });
-    _keyId = live.id;
-    for (let i = 0; i < 20; i++) await kms.encrypt(c, k.id, Buffer.from(`m${i}`));
-    await kms.deactivate(c, k.id);
-    await kms.encrypt(c, k.id, Buffer.from('refused')).catch(() => undefined);
-    await kms.getKey({ ...c, authorize: () => false }, k.id).catch(() => undefined);
+    ({ kms, close } = await auditedTrail(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
-
-  const _reinsert = async (db: ReturnType<typeof dbOf>, saved: Record<string, unknown>[]) => {
-    for (const r of saved) {
-      const cols = Object.keys(r);
-      await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && r[k] !== null ? JSON.stringify(r[k]) : r[k])))})`.execute(
-        db,
-      );
-    }
-  };
-  const _rows = async () => (await sql<{ id: string; seq: string }>`select id, seq from audit_events order by seq`.execute(dbOf(kms))).rows;
+  afterAll(() => close?.());
 
   it('verifies an untouched trail, every event sealed in order', async () => {
     const v = await kms.verifyAudit();

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from './kms.ts';
-import { backends, dbOf, openTestKms } from './testing.ts';
+import { auditedTrail, backends, dbOf } from './testing.ts';
 
 /**
  * Each tampering is done on the stored trail, must be reported by the verifier, and is then undone, after
@@ -9,26 +9,14 @@ import { backends, dbOf, openTestKms } from './testing.ts';
  */
 describe.each(backends())('tamper-evident audit trail, tampered with, on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let c: Caller;
   let keyId: string;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t = await kms.tenants.create('audited');
-    c = { tenantId: t.id, dialect: 'test', principal: 'alice', requestId: 'r1' };
-    const k = await kms.createKey(c, { name: 'k', spec: { kind: 'oct', size: 256 } });
-    const live = await kms.createKey(c, { name: 'live', spec: { kind: 'oct', size: 256 } });
-    keyId = live.id;
-    for (let i = 0; i < 20; i++) await kms.encrypt(c, k.id, Buffer.from(`m${i}`));
-    await kms.deactivate(c, k.id);
-    await kms.encrypt(c, k.id, Buffer.from('refused')).catch(() => undefined);
-    await kms.getKey({ ...c, authorize: () => false }, k.id).catch(() => undefined);
+    ({ kms, caller: c, liveKeyId: keyId, close } = await auditedTrail(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const reinsert = async (db: ReturnType<typeof dbOf>, saved: Record<string, unknown>[]) => {
     for (const r of saved) {
@@ -39,6 +27,12 @@ describe.each(backends())('tamper-evident audit trail, tampered with, on %s', (b
     }
   };
   const rows = async () => (await sql<{ id: string; seq: string }>`select id, seq from audit_events order by seq`.execute(dbOf(kms))).rows;
+
+  /** Runs an insert returning the new event's id; the undo deletes that event. */
+  const inserted = async (db: ReturnType<typeof dbOf>, insert: RawBuilder<unknown>) => {
+    const r = (await insert.execute(db)).rows[0] as { id: string };
+    return async () => void (await sql`delete from audit_events where id = ${r.id}`.execute(db));
+  };
 
   const tamperings: [string, (db: ReturnType<typeof dbOf>) => Promise<() => Promise<void>>, RegExp][] = [
     [
@@ -98,29 +92,17 @@ describe.each(backends())('tamper-evident audit trail, tampered with, on %s', (b
           await sql<Record<string, unknown>>`select * from audit_events where id in (${sql.join(last.map((r) => r.id))})`.execute(db)
         ).rows;
         await sql`delete from audit_events where id in (${sql.join(last.map((r) => r.id))})`.execute(db);
-        return async () => {
-          for (const s of saved) {
-            const cols = Object.keys(s);
-            await sql`insert into audit_events (${sql.join(cols.map((k) => sql.ref(k)))}) values (${sql.join(cols.map((k) => (k === 'details' && s[k] !== null ? JSON.stringify(s[k]) : s[k])))})`.execute(
-              db,
-            );
-          }
-        };
+        return () => reinsert(db, saved);
       },
       /events at the end were deleted/,
     ],
     [
       'a forged event inserted without a MAC',
-      async (db) => {
-        const r = (
-          await sql<{
-            id: string;
-          }>`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`.execute(
-            db,
-          )
-        ).rows[0]!;
-        return async () => void (await sql`delete from audit_events where id = ${r.id}`.execute(db));
-      },
+      (db) =>
+        inserted(
+          db,
+          sql`insert into audit_events (at, dialect, principal, action, outcome) values (now(), 'ovh', 'mallory', 'key.destroy', 'allowed') returning id`,
+        ),
       /not written by polykms/,
     ],
     [
@@ -128,14 +110,10 @@ describe.each(backends())('tamper-evident audit trail, tampered with, on %s', (b
       async (db) => {
         const src = (await sql<Record<string, unknown>>`select * from audit_events where seq is not null order by seq limit 1`.execute(db))
           .rows[0]!;
-        const r = (
-          await sql<{
-            id: string;
-          }>`insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac) select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac from audit_events where id = ${src.id} returning id`.execute(
-            db,
-          )
-        ).rows[0]!;
-        return async () => void (await sql`delete from audit_events where id = ${r.id}`.execute(db));
+        return inserted(
+          db,
+          sql`insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac) select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac from audit_events where id = ${src.id} returning id`,
+        );
       },
       /not in the chain/,
     ],

@@ -4,14 +4,9 @@ import { loadKey, signWith, verifyWith, joseSignParams, type LoadedKey, type Sig
 import { KmsError } from './errors.ts';
 import { HASH_BYTES, NODE_HASH, type HashName } from './keyspec.ts';
 import { generateMaterial, materialKeyObject } from './material.ts';
+import { loadedKey, pubPem } from './test-crypto.ts';
 import { fromHexdump, openssl } from './test-openssl.ts';
 
-async function key(spec: Parameters<typeof generateMaterial>[0]): Promise<LoadedKey> {
-  const m = await generateMaterial(spec);
-  return loadKey(m.spec, materialKeyObject(m.spec, m.secret));
-}
-
-const pubPem = (k: LoadedKey) => k.publicKey!.export({ format: 'pem', type: 'spki' }) as string;
 const digestOf = (hash: HashName, msg: Uint8Array) => createHash(NODE_HASH[hash]).update(msg).digest();
 
 /** OpenSSL verifies a message signature (dgst) or a digest signature (pkeyutl), with the padding asked. */
@@ -60,7 +55,7 @@ describe('signatures, checked by OpenSSL', () => {
   ];
 
   it.each(rsaCases)('RSA-2048 %s %s on a message and on a digest', async (scheme, hash) => {
-    const k = await key({ kind: 'RSA', size: 2048 });
+    const k = await loadedKey({ kind: 'RSA', size: 2048 });
     for (const prehashed of [false, true]) {
       const p: SignParams = { scheme, hash, prehashed };
       const input = prehashed ? digestOf(hash, msg) : msg;
@@ -76,7 +71,7 @@ describe('signatures, checked by OpenSSL', () => {
   });
 
   it('RSA-PSS honours an explicit salt length, and verify needs the same one', async () => {
-    const k = await key({ kind: 'RSA', size: 3072 });
+    const k = await loadedKey({ kind: 'RSA', size: 3072 });
     for (const saltLength of [0, 20, 64]) {
       const p: SignParams = { scheme: 'RSA-PSS', hash: 'SHA-256', saltLength, prehashed: true };
       const d = digestOf('SHA-256', msg);
@@ -91,7 +86,7 @@ describe('signatures, checked by OpenSSL', () => {
   });
 
   it('core verifies digest signatures that OpenSSL made (PKCS#1 v1.5 and PSS)', async () => {
-    const k = await key({ kind: 'RSA', size: 2048 });
+    const k = await loadedKey({ kind: 'RSA', size: 2048 });
     for (const scheme of ['RSASSA-PKCS1-v1_5', 'RSA-PSS'] as const) {
       const p: SignParams = { scheme, hash: 'SHA-256', prehashed: true };
       const d = digestOf('SHA-256', msg);
@@ -106,7 +101,7 @@ describe('signatures, checked by OpenSSL', () => {
     ['P-384', 'SHA-384'],
     ['P-521', 'SHA-512'],
   ] as const)('ECDSA %s %s: DER checked by OpenSSL, raw r||s checked by WebCrypto, on message and digest', async (curve, hash) => {
-    const k = await key({ kind: 'EC', curve });
+    const k = await loadedKey({ kind: 'EC', curve });
     const bytes = { 'P-256': 32, 'P-384': 48, 'P-521': 66 }[curve];
     const spki = k.publicKey!.export({ format: 'der', type: 'spki' });
     const wc = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve }, false, ['verify']);
@@ -132,7 +127,7 @@ describe('signatures, checked by OpenSSL', () => {
   it('ECDSA over a digest: any curve with any hash, awkward digests, a fresh nonce each time; OpenSSL and WebCrypto agree', async () => {
     const n256 = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
     for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
-      const k = await key({ kind: 'EC', curve });
+      const k = await loadedKey({ kind: 'EC', curve });
       const spki = k.publicKey!.export({ format: 'der', type: 'spki' });
       for (const hash of ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'] as const) {
         const wc = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve }, false, ['verify']);
@@ -169,7 +164,7 @@ describe('signatures, checked by OpenSSL', () => {
 
   it('ECDSA over a digest keeps no raw private scalar beside the KeyObject, and refuses a digest of the wrong length', async () => {
     for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
-      const k = await key({ kind: 'EC', curve });
+      const k = await loadedKey({ kind: 'EC', curve });
       // The only secret a loaded key holds is OpenSSL's KeyObject: the public point is all that is copied out.
       expect(Object.keys(k.ec!)).toEqual(['point']);
       const d = Buffer.from(k.key.export({ format: 'jwk' }).d!, 'base64url');
@@ -198,14 +193,14 @@ describe('signatures, checked by OpenSSL', () => {
   });
 
   it('JOSE algorithm names bind the curve and give raw r||s', async () => {
-    const p256k = await key({ kind: 'EC', curve: 'P-256' });
+    const p256k = await loadedKey({ kind: 'EC', curve: 'P-256' });
     expect(joseSignParams('ES256', p256k.spec)).toEqual({ scheme: 'ECDSA', hash: 'SHA-256', ecdsaFormat: 'p1363' });
     expect(() => joseSignParams('ES384', p256k.spec)).toThrow(/P-384/);
     expect(() => joseSignParams('XX999', p256k.spec)).toThrow(KmsError);
   });
 
   it('refuses a digest of the wrong length and a scheme that does not fit the key', async () => {
-    const rsa = await key({ kind: 'RSA', size: 2048 });
+    const rsa = await loadedKey({ kind: 'RSA', size: 2048 });
     await expect(signWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', prehashed: true }, randomBytes(20))).rejects.toThrow(
       /32 bytes/,
     );

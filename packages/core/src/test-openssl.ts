@@ -37,6 +37,62 @@ export const fromHexdump = (text: string) =>
   );
 
 /**
+ * OpenSSL verifies `signature` over `message` with the public key `pubPem`: `dgst -<digest>` with
+ * `sigopts` (RSA-PSS padding and salt length), or, without a digest (Ed25519), `pkeyutl -rawin`.
+ */
+export function opensslVerify(
+  pubPem: string,
+  message: Uint8Array | string,
+  signature: Uint8Array,
+  digest?: string,
+  sigopts: string[] = [],
+): { ok: boolean; out: string } {
+  const files = { 'pub.pem': pubPem, 'msg.bin': message, 'sig.bin': signature };
+  if (!digest)
+    return openssl(files, () => ['pkeyutl', '-verify', '-pubin', '-inkey', 'pub.pem', '-rawin', '-in', 'msg.bin', '-sigfile', 'sig.bin']);
+  return openssl(files, () => ['dgst', `-${digest}`, '-verify', 'pub.pem', ...sigopts, '-signature', 'sig.bin', 'msg.bin']);
+}
+
+/**
+ * RSA-OAEP through `openssl pkeyutl`, MGF1 with the same digest as the label's: `encrypt` takes the
+ * public key, `decrypt` the private one. `bytes` is the result read back from the hexdump.
+ */
+export function opensslOaep(mode: 'encrypt' | 'decrypt', keyPem: string, input: Uint8Array | string, digest: string, label?: Uint8Array) {
+  const r = openssl({ 'key.pem': keyPem, 'in.bin': input }, () => [
+    'pkeyutl',
+    `-${mode}`,
+    ...(mode === 'encrypt' ? ['-pubin'] : []),
+    '-inkey',
+    'key.pem',
+    '-in',
+    'in.bin',
+    '-pkeyopt',
+    'rsa_padding_mode:oaep',
+    '-pkeyopt',
+    `rsa_oaep_md:${digest}`,
+    '-pkeyopt',
+    `rsa_mgf1_md:${digest}`,
+    ...(label ? ['-pkeyopt', `rsa_oaep_label:${Buffer.from(label).toString('hex')}`] : []),
+    '-hexdump',
+  ]);
+  return { ...r, bytes: fromHexdump(r.out) };
+}
+
+/** The ECDH secret OpenSSL derives from a private key and the peer's public key, both PEM. */
+export function opensslDerive(privatePem: string, peerPublicPem: string) {
+  const r = openssl({ 'priv.pem': privatePem, 'peer.pem': peerPublicPem }, () => [
+    'pkeyutl',
+    '-derive',
+    '-inkey',
+    'priv.pem',
+    '-peerkey',
+    'peer.pem',
+    '-hexdump',
+  ]);
+  return { ...r, secret: fromHexdump(r.out) };
+}
+
+/**
  * The customer's side of a key pair import, all with the OpenSSL CLI: a temporary AES key under the RSA
  * wrapping key (RSA-OAEP), and the PKCS#8 DER private key under the temporary key (AES key wrap with
  * padding, RFC 5649: `enc -id-aes256-wrap-pad` with its initial value A65959A6).
@@ -49,15 +105,11 @@ export function wrapKeyPairWithOpenssl(
   const temporary = opts.temporary ?? randomBytes(32);
   const hash = opts.hash ?? 'sha256';
   const pem = `-----BEGIN PUBLIC KEY-----\n${Buffer.from(wrappingSpki).toString('base64')}\n-----END PUBLIC KEY-----\n`;
-  const rsa = openssl({ 'wrap.pem': pem, 'tmp.bin': temporary }, () =>
-    `pkeyutl -encrypt -pubin -inkey wrap.pem -in tmp.bin -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:${hash} -pkeyopt rsa_mgf1_md:${hash} -hexdump`.split(
-      ' ',
-    ),
-  );
+  const rsa = opensslOaep('encrypt', pem, temporary, hash);
   if (!rsa.ok) throw new Error(`openssl pkeyutl: ${rsa.out}`);
   const kwp = openssl({ 'key.der': pkcs8 }, () =>
     `enc -id-aes${temporary.length * 8}-wrap-pad -K ${temporary.toString('hex')} -iv A65959A6 -in key.der -a -A`.split(' '),
   );
   if (!kwp.ok) throw new Error(`openssl enc: ${kwp.out}`);
-  return { wrappedKey: fromHexdump(rsa.out), wrappedPrivateKey: Buffer.from(kwp.out.trim(), 'base64') };
+  return { wrappedKey: rsa.bytes, wrappedPrivateKey: Buffer.from(kwp.out.trim(), 'base64') };
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
-import { Kms, storeOf } from './kms.ts';
+import { Kms, storeOf, type Caller } from './kms.ts';
 import { makeKeyring, rootKeyFromBytes, type Keyring } from './rootkey.ts';
 
 /**
@@ -61,6 +61,57 @@ export async function openTestKms(backend: Backend, opts: { keyring?: Keyring; u
   });
   return { kms, keyring, url: db.url, drop: db.drop };
 }
+
+/**
+ * A store for one test file with what `setup` puts in it, from `beforeAll`; `close`, from `afterAll`,
+ * closes the store and drops its database, and runs at once when `setup` fails.
+ */
+async function preparedKms<T extends object>(backend: Backend, setup: (kms: Kms) => Promise<T>) {
+  const { kms, drop } = await openTestKms(backend);
+  const close = async () => {
+    await kms.close();
+    await drop();
+  };
+  try {
+    return { kms, close, ...(await setup(kms)) };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * What most operation tests start from: two tenants, alice's and bob's, each used by an administrator
+ * no policy restricts, so a test shows a key at work for one and hidden from the other.
+ */
+export const twoTenants = (backend: Backend) =>
+  preparedKms(backend, async (kms) => {
+    const alice: Caller = {
+      tenantId: (await kms.tenants.create('alice')).id,
+      dialect: 'test',
+      principal: 'alice-admin',
+      requestId: 'req-1',
+    };
+    const bob: Caller = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob-admin' };
+    return { alice, bob };
+  });
+
+/**
+ * An audit trail holding each kind of event, allowed, failed and denied, for the tests that verify the
+ * trail and tamper with it: `caller` is alice in tenant "audited", `liveKeyId` her key still active
+ * (the other was deactivated).
+ */
+export const auditedTrail = (backend: Backend) =>
+  preparedKms(backend, async (kms) => {
+    const caller: Caller = { tenantId: (await kms.tenants.create('audited')).id, dialect: 'test', principal: 'alice', requestId: 'r1' };
+    const k = await kms.createKey(caller, { name: 'k', spec: { kind: 'oct', size: 256 } });
+    const live = await kms.createKey(caller, { name: 'live', spec: { kind: 'oct', size: 256 } });
+    for (let i = 0; i < 20; i++) await kms.encrypt(caller, k.id, Buffer.from(`m${i}`));
+    await kms.deactivate(caller, k.id);
+    await kms.encrypt(caller, k.id, Buffer.from('refused')).catch(() => undefined);
+    await kms.getKey({ ...caller, authorize: () => false }, k.id).catch(() => undefined);
+    return { caller, liveKeyId: live.id };
+  });
 
 /** Ports `freePort` has given in this process: never the same one twice. */
 const given = new Set<number>();

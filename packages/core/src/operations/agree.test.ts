@@ -1,27 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms } from '../testing.ts';
+import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
+import { opensslDerive } from '../test-openssl.ts';
 
 describe.each(backends())('ECDH on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t1 = await kms.tenants.create('alice');
-    const t2 = await kms.tenants.create('bob');
-    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin' };
-    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('derives the secret OpenSSL derives from the peer private key and the key public key', async () => {
     const k = await kms.createKey(alice, { name: 'agree', spec: { kind: 'EC', curve: 'P-256' }, ops: ['deriveBits'] });
@@ -30,18 +19,9 @@ describe.each(backends())('ECDH on %s', (backend) => {
     const r = await kms.deriveSharedSecret(alice, k.id, peer.publicKey.export({ format: 'der', type: 'spki' }));
     expect(r.secret.length).toBe(32);
     const pub = await kms.getPublicKey(alice, k.id);
-    const peerPem = peer.privateKey.export({ format: 'pem', type: 'pkcs8' });
-    const z = openssl({ 'peer.pem': peerPem, 'kms.pem': pub.pem }, () => [
-      'pkeyutl',
-      '-derive',
-      '-inkey',
-      'peer.pem',
-      '-peerkey',
-      'kms.pem',
-      '-hexdump',
-    ]);
+    const z = opensslDerive(peer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, pub.pem);
     expect(z.ok, z.out).toBe(true);
-    expect(fromHexdump(z.out).toString('hex')).toBe(r.secret.toString('hex'));
+    expect(z.secret.toString('hex')).toBe(r.secret.toString('hex'));
   });
 
   it('refuses signing keys, other curves, bad public keys and other tenants', async () => {

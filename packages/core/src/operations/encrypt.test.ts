@@ -1,27 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KmsError } from '../errors.ts';
+import type { KmsError } from '../errors.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms, dbOf } from '../testing.ts';
+import { backends, twoTenants, dbOf } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('encrypt on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t1 = await kms.tenants.create('alice');
-    const t2 = await kms.tenants.create('bob');
-    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
-    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('encrypts and decrypts with the context bound, finding the key from the ciphertext', async () => {
     const k = await kms.createKey(alice, { name: 'aes', spec: { kind: 'oct', size: 256 } });

@@ -4,22 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCiphertext } from '../ciphertext.ts';
 import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { opensslOaep } from '../test-openssl.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 
 describe.each(backends())('wrapped export on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   // The customer's transport key pair: the private half never reaches the gateway.
   const transport = generateKeyPairSync('rsa', { modulusLength: 2048 });
   let wrapId: string;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
     wrapId = (
       await kms.importKey(alice, {
         name: 'transport',
@@ -28,10 +23,7 @@ describe.each(backends())('wrapped export on %s', (backend) => {
       })
     ).id;
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const unwrapLocally = async (jwe: string) => Buffer.from((await compactDecrypt(jwe, transport.privateKey)).plaintext);
 
@@ -60,31 +52,16 @@ describe.each(backends())('wrapped export on %s', (backend) => {
     expect(jwk.kty).toBe('oct');
     // OpenSSL unwraps the RSA-OAEP-256 key encryption too (independent of jose)
     const jwe = (await kms.exportWrapped(alice, k.id, { wrappingKeyId: wrapId, format: 'RAW', algorithm: 'RSA-OAEP-256' })).jwe;
-    const cek = openssl(
-      {
-        'priv.pem': transport.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
-        'ek.bin': Buffer.from(jwe.split('.')[1]!, 'base64url'),
-      },
-      () => [
-        'pkeyutl',
-        '-decrypt',
-        '-inkey',
-        'priv.pem',
-        '-in',
-        'ek.bin',
-        '-pkeyopt',
-        'rsa_padding_mode:oaep',
-        '-pkeyopt',
-        'rsa_oaep_md:sha256',
-        '-pkeyopt',
-        'rsa_mgf1_md:sha256',
-        '-hexdump',
-      ],
+    const cek = opensslOaep(
+      'decrypt',
+      transport.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      Buffer.from(jwe.split('.')[1]!, 'base64url'),
+      'sha256',
     );
     expect(cek.ok, cek.out).toBe(true);
     // the content key opens the JWE's AES-256-GCM part: the key is the one jose found
     const [h, , iv, body, tag] = jwe.split('.') as [string, string, string, string, string];
-    const gcm = await webcrypto.subtle.importKey('raw', fromHexdump(cek.out), 'AES-GCM', false, ['decrypt']);
+    const gcm = await webcrypto.subtle.importKey('raw', cek.bytes, 'AES-GCM', false, ['decrypt']);
     const opened = await webcrypto.subtle.decrypt(
       { name: 'AES-GCM', iv: Buffer.from(iv, 'base64url'), additionalData: Buffer.from(h) },
       gcm,

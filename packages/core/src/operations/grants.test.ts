@@ -1,18 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KmsError } from '../errors.ts';
 import { storeOf, type Caller, type Kms } from '../kms.ts';
+import { expectKind } from '../test-expect.ts';
 import { backends, openTestKms } from '../testing.ts';
 import { MAX_GRANTS_PER_KEY, type Action } from '../types.ts';
-
-const expectKind = async (p: Promise<unknown>, kind: KmsError['kind'], reason?: string) => {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a KmsError').toBeInstanceOf(KmsError);
-  expect((e as KmsError).kind, (e as KmsError).message).toBe(kind);
-  if (reason) expect((e as KmsError).reason).toBe(reason);
-};
 
 describe.each(backends())('grants on %s', (backend) => {
   let kms: Kms;

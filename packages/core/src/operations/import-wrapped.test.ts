@@ -5,31 +5,23 @@ import { ciphertextAad, encodeCiphertext, encodeHeader, parseCiphertext } from '
 import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
-import { openssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { opensslVerify } from '../test-openssl.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
 describe.each(backends())('wrapped import (bring your own key) on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let transportId: string;
   /** The transport key's public half, as the customer gets it from the gateway. */
   let transportPub: KeyObject;
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
     const t = await kms.createKey(alice, { name: 'transport', spec: { kind: 'RSA', size: 3072 }, ops: ['unwrapKey'] });
     transportId = t.id;
     transportPub = createPublicKey({ key: (await kms.getPublicKey(alice, t.id)).jwk as never, format: 'jwk' });
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const wrap = (material: Uint8Array, alg = 'RSA-OAEP-256', pub = transportPub, enc = 'A256GCM') =>
     new CompactEncrypt(material).setProtectedHeader({ alg, enc }).encrypt(pub);
@@ -94,18 +86,12 @@ describe.each(backends())('wrapped import (bring your own key) on %s', (backend)
         expect(await webcrypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, wk, sig, msg)).toBe(true);
         continue;
       }
-      const v = openssl(
-        { 'pub.pem': pair.publicKey.export({ format: 'pem', type: 'spki' }) as string, 'msg.bin': msg, 'sig.bin': sig },
-        () => [
-          'dgst',
-          '-sha256',
-          ...(alg === 'PS256' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
-          '-verify',
-          'pub.pem',
-          '-signature',
-          'sig.bin',
-          'msg.bin',
-        ],
+      const v = opensslVerify(
+        pair.publicKey.export({ format: 'pem', type: 'spki' }) as string,
+        msg,
+        sig,
+        'sha256',
+        alg === 'PS256' ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : [],
       );
       expect(v.ok, v.out).toBe(true);
     }

@@ -1,25 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, openTestKms, dbOf } from '../testing.ts';
+import { backends, twoTenants, dbOf } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('lifecycle on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let _bob: Caller;
-
+  let kms: Kms, alice: Caller, close: () => Promise<void>;
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t1 = await kms.tenants.create('alice');
-    const t2 = await kms.tenants.create('bob');
-    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-1' };
-    _bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+    ({ kms, alice, close } = await twoTenants(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   it('walks the state machine: deactivate, compromise, reactivate, schedule/cancel deletion, destroy', async () => {
     const k = await kms.createKey(alice, { name: 'life', spec: { kind: 'oct', size: 256 } });

@@ -1,26 +1,15 @@
 import { createDecipheriv } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 
 describe.each(backends())('reEncrypt on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
-
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend));
-    const t1 = await kms.tenants.create('alice');
-    const t2 = await kms.tenants.create('bob');
-    alice = { tenantId: t1.id, dialect: 'test', principal: 'alice-admin', requestId: 'req-re' };
-    bob = { tenantId: t2.id, dialect: 'test', principal: 'bob-admin' };
+    ({ kms, alice, bob, close } = await twoTenants(backend));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const events = async (requestId: string) => {
     await kms.sealAudit();
