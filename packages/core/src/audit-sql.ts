@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { headMac } from './auditseal.mjs';
+import { headMac } from './auditseal.ts';
 import type { Database } from './db/schema.ts';
 
 /** The chain head as this process last wrote or verified it. */
@@ -27,17 +27,14 @@ export function insertEvents(db: Kysely<Database> | Transaction<Database>, rows:
 
 /**
  * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
- * head is still at `from` (another writer may have moved it: then nothing is inserted).
+ * head is still at `from` (another writer may have moved it: then nothing is inserted and it returns 0).
+ * The statement is `polykms_audit_append` (migration 0013), so its plan is made once per connection.
  */
-export function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
-  return sql`with moved as (
-      update audit_chain_head set seq = ${to.seq}, chain = ${to.chain}, mac = ${to.mac}
-      where id = 1 and seq = ${from.seq} and chain = ${from.chain} returning 1)
-    insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
-    select at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, decode(mac, 'hex'), seq, decode(chain, 'hex')
-    from jsonb_to_recordset(${rows}::jsonb) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text, key_id uuid,
-      outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text)
-    where exists (select 1 from moved)`.execute(db);
+export async function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
+  const r = await sql<{
+    inserted: string;
+  }>`select polykms_audit_append(${from.seq}, ${from.chain}, ${to.seq}, ${to.chain}, ${to.mac}, ${rows}::jsonb) as inserted`.execute(db);
+  return Number(r.rows[0]?.inserted ?? 0);
 }
 
 export async function readHead(db: Kysely<Database> | Transaction<Database>) {

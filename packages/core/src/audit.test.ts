@@ -61,6 +61,8 @@ function fakeDb(failures: number, refuse?: (rows: { action: string }[]) => boole
 }
 
 const opts = { maxBatch: 500, maxQueued: 1000 };
+/** The end of this event-loop turn, when the trail starts its write. */
+const turn = () => new Promise((r) => setImmediate(r));
 const settle = (p: Promise<void>) =>
   p.then(
     () => 'stored',
@@ -68,28 +70,30 @@ const settle = (p: Promise<void>) =>
   );
 
 describe('audit trail (group commit)', () => {
-  it('writes at once when idle, gathers what is recorded during a write into one statement, and resolves each event only once its batch is stored', async () => {
+  it('writes at the end of the turn, gathers what is recorded during a write into the next statement, and resolves each event only once its batch is stored', async () => {
     let open!: () => void;
     let held = new Promise<void>((r) => (open = r));
     const f = fakeDb(0, undefined, () => held);
     const trail = new AuditTrail(f.db, silentLogger(), opts);
-    const first = trail.record(event(0));
-    const rest = Array.from({ length: 10 }, (_, i) => trail.record(event(i + 1)));
+    // Recorded in one turn: one statement.
+    const first = [0, 1, 2].map((i) => trail.record(event(i)));
+    await turn();
+    const rest = Array.from({ length: 10 }, (_, i) => trail.record(event(i + 3)));
     let done = 0;
-    for (const p of [first, ...rest]) void p.then(() => done++);
+    for (const p of [...first, ...rest]) void p.then(() => done++);
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toBe(0); // nothing is answered while its write is in flight
-    expect(trail.pending).toBe(11);
+    expect(trail.pending).toBe(13);
     const release = open;
     held = new Promise<void>((r) => (open = r));
     release();
-    await first;
-    expect(f.batches).toEqual([1]);
-    expect(done).toBe(1);
+    await Promise.all(first);
+    expect(f.batches).toEqual([3]);
+    expect(done).toBe(3);
     open();
     held = Promise.resolve();
     await Promise.all(rest);
-    expect(f.batches).toEqual([1, 10]);
+    expect(f.batches).toEqual([3, 10]);
     expect(trail.pending).toBe(0);
     trail.close();
   });
@@ -97,7 +101,9 @@ describe('audit trail (group commit)', () => {
   it('fails each event of a batch the store does not take with unavailable (counted and logged), and writes the next batch once the store is back', async () => {
     const f = fakeDb(1);
     const trail = new AuditTrail(f.db, silentLogger(), opts);
-    const lost = await Promise.all([0, 1, 2].map((i) => settle(trail.record(event(i)))));
+    const alone = settle(trail.record(event(0)));
+    await turn();
+    const lost = await Promise.all([alone, ...[1, 2].map((i) => settle(trail.record(event(i))))]);
     // The first statement failed: the first event (written alone) is refused; the two gathered meanwhile are stored.
     expect(lost).toEqual(['unavailable', 'stored', 'stored']);
     expect(trail.dropped).toBe(1);
@@ -131,7 +137,9 @@ describe('audit trail (group commit)', () => {
   it('refuses new events past its bound while the store is stuck, instead of dropping them, and every event after close()', async () => {
     const f = fakeDb(0, undefined, () => new Promise(() => {}));
     const trail = new AuditTrail(f.db, silentLogger(), { maxBatch: 2, maxQueued: 3 });
-    const waiting = Array.from({ length: 5 }, (_, i) => settle(trail.record(event(i))));
+    const inFlight = settle(trail.record(event(0)));
+    await turn();
+    const waiting = [inFlight, ...Array.from({ length: 4 }, (_, i) => settle(trail.record(event(i + 1))))];
     // One is being written, three wait: the fifth is refused at once.
     expect(await waiting[4]).toBe('unavailable');
     expect(trail.dropped).toBe(1);

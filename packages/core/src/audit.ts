@@ -10,8 +10,7 @@ import type { AuditEvent } from './audit-text.ts';
 
 export { likeContains, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
 export { unstorableText, type AuditEvent } from './audit-text.ts';
-import { headMac, sealBatch, unsealedRows } from './auditseal.mjs';
-import { offloadAudit } from './runtime/offload.ts';
+import { headMac, sealBatch, unsealedRows } from './auditseal.ts';
 
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -27,16 +26,14 @@ export interface AuditTrailOptions {
   maxBatch: number;
   /** Events waiting for the store (each an operation not answered yet); past it new ones are refused, never dropped. */
   maxQueued: number;
-  /** Batches of at least this many events are sealed on the audit worker thread. */
-  offThreadFrom?: number;
 }
 
 /**
  * No operation is answered before its audit event is durable. Changes write their event in their own
  * transaction (`inTransaction`). Reads, crypto operations and refusals `record()` theirs and wait for
  * it: group commit, so a busy gateway still pays one statement for many requests. A write starts at
- * once when none is in flight; while one is, the events of every request finishing meanwhile gather
- * into the next one (no timer). If the store cannot take a batch, each of its operations fails with
+ * the end of the event-loop turn when none is in flight; while one is, the events of every request
+ * finishing meanwhile gather into the next one (no timer). If the store cannot take a batch, each of its operations fails with
  * `unavailable` (fail closed); nothing is dropped without its operation failing and an error line.
  */
 export class AuditTrail {
@@ -64,7 +61,7 @@ export class AuditTrail {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
-    private readonly opts: AuditTrailOptions = { maxBatch: 500, maxQueued: 20_000, offThreadFrom: 8 },
+    private readonly opts: AuditTrailOptions = { maxBatch: 500, maxQueued: 20_000 },
   ) {}
 
   /**
@@ -115,7 +112,7 @@ export class AuditTrail {
    * extended all the same (refusing would let any database writer stop the service), but only after an
    * `audit.head_rejected` event that the verifier reports for ever: the tampering cannot be laundered.
    */
-  private async append(db: Kysely<Database> | Transaction<Database>, from: Head, events: AuditEvent[], offThread = false, checked = false) {
+  private async append(db: Kysely<Database> | Transaction<Database>, from: Head, events: AuditEvent[], checked = false) {
     const key = this.macKey!;
     const problem = checked ? undefined : headProblem(this.macKey!, this.highestSeen, from);
     if (problem) {
@@ -127,13 +124,11 @@ export class AuditTrail {
     }
     const columns = events.map(eventColumns);
     const head = { seq: from.seq, chain: from.chain };
-    const sealed = offThread
-      ? await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events: columns })
-      : sealBatch(key, head, columns);
+    const sealed = sealBatch(key, head, columns);
     const chain = Buffer.from(sealed.chain);
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
-    const r = await moveHeadAndInsert(db, from, to, sealed.rows);
-    return { to, stored: Number(r.numAffectedRows ?? 0) === columns.length, marked: !!problem };
+    const inserted = await moveHeadAndInsert(db, from, to, sealed.rows);
+    return { to, stored: inserted === columns.length, marked: !!problem };
   }
 
   /** A change's event, in the change's own transaction (the chain head locked after the key row: no lock cycle). */
@@ -159,7 +154,9 @@ export class AuditTrail {
       p = Promise.reject(this.refuse([e], `${this.queue.length} audit events are already waiting for the store`));
     else {
       p = new Promise<void>((resolve, reject) => this.queue.push({ e, resolve, reject }));
-      this.writing ??= this.drain();
+      // The write starts at the end of this event-loop turn, so every request finishing in the turn
+      // shares its statement (the first one alone would otherwise pay a whole batch).
+      this.writing ??= new Promise<void>((next) => setImmediate(next)).then(() => this.drain());
     }
     p.catch(() => undefined);
     return p;
@@ -207,13 +204,12 @@ export class AuditTrail {
    */
   private async write(events: AuditEvent[]): Promise<Head | undefined> {
     if (!this.macKey) return void (await insertEvents(this.db, unsealedRows(events.map(eventColumns))));
-    const offThread = events.length >= (this.opts.offThreadFrom ?? Infinity);
     if (this.head) {
-      const r = await this.append(this.db, this.head, events, offThread, true);
+      const r = await this.append(this.db, this.head, events, true);
       if (r.stored) return (this.head = r.to);
       this.head = undefined;
     }
-    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events, offThread));
+    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events));
     if (!r.stored) throw new KmsError('internal', 'the audit chain head moved while it was locked');
     return (this.head = r.to);
   }

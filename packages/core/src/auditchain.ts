@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from './audit.ts';
 import type { Database } from './db/schema.ts';
-import { eventMac, headMac, link, type SealInput } from './auditseal.mjs';
+import { eventMac, headMac, link, type SealInput } from './auditseal.ts';
 
 /**
  * Tamper evidence for the audit trail:

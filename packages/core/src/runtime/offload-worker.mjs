@@ -1,14 +1,13 @@
 // @ts-check
 // The private-key operations Node offers only synchronously (raw RSA for pre-hashed signatures and
 // OAEP decryption, ECDSA over a given digest) and short signatures (P-256), run off the event loop on
-// a small pool; and the audit writer's sealing of a batch (auditseal.mjs), on a worker of its own.
+// a small pool.
 // Plain JavaScript on purpose: a worker must start without the TypeScript loader.
 import { parentPort } from 'node:worker_threads';
 import { privateDecrypt, privateEncrypt, sign } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { lowerThisThread } from './threads.mjs';
-import { sealBatch } from '../auditseal.mjs';
 
 lowerThisThread();
 
@@ -38,8 +37,6 @@ function run(m) {
       return CURVES[m.curve].verify(m.signature, m.digest, m.point, { prehash: false, lowS: false, format: m.format });
     case 'sign':
       return sign(m.alg, m.data, m.dsaEncoding ? { key: m.key, dsaEncoding: m.dsaEncoding } : m.key);
-    case 'auditSeal':
-      return sealBatch(m.key, m.head, m.events);
     default:
       throw new Error(`unknown operation ${m.op}`);
   }

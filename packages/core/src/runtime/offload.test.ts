@@ -1,8 +1,7 @@
 import { constants, createHash, generateKeyPairSync, publicDecrypt, randomBytes, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { offload, offloadAudit, OffloadError } from './offload.ts';
-import { eventMac, link, sealBatch } from '../auditseal.mjs';
+import { offload, OffloadError } from './offload.ts';
 
 describe('crypto worker pool', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
@@ -139,43 +138,5 @@ describe('P-256 signatures on the crypto workers', () => {
       dsaEncoding: 'ieee-p1363',
     });
     expect(again.equals(raw)).toBe(false);
-  });
-});
-
-describe('audit seal on the audit worker', () => {
-  it('seals a batch exactly as the event loop would: same MACs, links, JSON and head', async () => {
-    const key = randomBytes(32);
-    const head = { seq: '41', chain: randomBytes(32) };
-    const events = Array.from({ length: 30 }, (_, i) => ({
-      at: new Date(Date.UTC(2026, 10, 29, 3, 0, i, i)),
-      tenant_id: i % 4 ? '6f1f5f0e-8a4b-4c1e-9d3a-2b7c0e5f1a90' : null,
-      dialect: 'test',
-      principal: `p${i} "quoted" é🔑`,
-      action: 'key.encrypt',
-      key_id: null,
-      outcome: 'allowed',
-      error_kind: i % 5 ? null : 'invalid_argument',
-      request_id: `r${i}`,
-      details: i % 3 ? { z: i, a: [1, { y: 'x', b: null }] } : null,
-    }));
-    const here = sealBatch(key, head, events);
-    const there = await offloadAudit<ReturnType<typeof sealBatch>>({ op: 'auditSeal', key, head, events });
-    expect(there.rows).toBe(here.rows);
-    expect(there.seq).toBe('71');
-    expect(Buffer.from(there.chain).equals(Buffer.from(here.chain))).toBe(true);
-    // And the chain is the documented one: each link over the previous link, the number and the MAC.
-    let chain: Buffer = head.chain;
-    const expected = events.map((e, i) => {
-      const mac = eventMac(key, e);
-      chain = link(key, chain, 42n + BigInt(i), mac);
-      return { ...e, mac: mac.toString('hex'), seq: String(42 + i), chain: chain.toString('hex') };
-    });
-    expect(Buffer.from(there.chain).equals(chain)).toBe(true);
-    // The JSON text is each event's columns and its three seal columns, as JSON.stringify writes them.
-    expect(there.rows).toBe(JSON.stringify(expected));
-    const rows = JSON.parse(there.rows) as { mac: string; seq: string; details: unknown }[];
-    expect(rows.map((r) => r.seq)).toEqual(events.map((_, i) => String(42 + i)));
-    expect(rows[1]!.mac).toBe(eventMac(key, events[1]!).toString('hex'));
-    expect(rows[1]!.details).toEqual({ z: 1, a: [1, { y: 'x', b: null }] });
   });
 });

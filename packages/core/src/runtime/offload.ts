@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { SealInput } from '../auditseal.mjs';
 
 /**
  * A small pool of worker threads for the private-key operations Node has no asynchronous form of
@@ -30,8 +29,7 @@ type Request =
       signature: Uint8Array;
       format: 'der' | 'compact';
     }
-  | { op: 'sign'; alg: string; key: unknown; data: Uint8Array; dsaEncoding?: 'der' | 'ieee-p1363' | undefined }
-  | { op: 'auditSeal'; key: Uint8Array; head: { seq: string; chain: Uint8Array }; events: SealInput[] };
+  | { op: 'sign'; alg: string; key: unknown; data: Uint8Array; dsaEncoding?: 'der' | 'ieee-p1363' | undefined };
 
 interface Slot {
   worker: Worker;
@@ -143,10 +141,3 @@ let rsaPool: Pool | undefined;
 const RSA_OPS = new Set(['privateEncrypt', 'privateDecrypt']);
 
 export const offload = <T>(req: Request): Promise<T> => (RSA_OPS.has(req.op) ? (rsaPool ??= new Pool(4)) : shared()).run<T>(req);
-
-/**
- * The audit writer's own worker (the same script), so that sealing a batch of a few hundred events
- * (milliseconds) never holds up a signature waiting in the crypto pool.
- */
-let auditPool: Pool | undefined;
-export const offloadAudit = <T>(req: Request): Promise<T> => (auditPool ??= new Pool(1)).run<T>(req);
