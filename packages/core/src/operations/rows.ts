@@ -2,7 +2,7 @@ import type { ExpressionBuilder, Selectable, Transaction, Updateable } from 'kys
 import { unstorableText } from '../audit.ts';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
-import type { Database, KeysTable } from '../db/schema.ts';
+import type { Database, ImportTokensTable, KeysTable } from '../db/schema.ts';
 import { invalid, KmsError, notFound } from '../errors.ts';
 import { normalizeOps, type Curve, type KeyKind, type KeyOp, type KeySpec, type OkpCurve } from '../keyspec.ts';
 import { PUBLIC_OPS, type Material } from '../material.ts';
@@ -13,6 +13,8 @@ import { checkTenant } from './pipeline.ts';
 
 export type KeyRow = Selectable<KeysTable>;
 export type KeyPatch = Updateable<KeysTable>;
+/** An import token's row: the sealed RSA wrapping key and what it was issued for. */
+export type TokenRow = Selectable<ImportTokensTable>;
 
 export const toRecord = (r: KeyRow): KeyRecord => ({
   id: r.id,
