@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Selectable, Transaction, Updateable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { unstorableText } from '../audit.ts';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
@@ -124,6 +124,16 @@ export function validateNames(input: {
   }
   refuseUnstorableIn("a key's attributes", input.attributes);
 }
+
+/** A stored version of a key: its sealed material and root key, and its public key (all an imported public key has). */
+export const storedVersion = (db: Kysely<Database>, tenantId: string, keyId: string, version: number) =>
+  db
+    .selectFrom('key_versions')
+    .select(['material', 'root_key_id', 'public_spki'])
+    .where('tenant_id', '=', tenantId)
+    .where('key_id', '=', keyId)
+    .where('version', '=', version)
+    .executeTakeFirst();
 
 /** A version's material sealed under the current root key (a public key alone is kept in clear). */
 export async function insertVersion(core: Core, trx: Transaction<Database>, tenantId: string, keyId: string, version: number, m: Material) {
