@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ciphertextAad, parseCiphertext } from '../ciphertext.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
+import { wrapKeyWithOpenssl } from '../test-openssl.ts';
 import { backends, openTestKms } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
@@ -67,9 +67,7 @@ describe.each(backends())('material brought to a key pending import, on %s', (ba
     const k = await pending('sha1');
     const p = await kms.importParameters(alice, k.id, 'SHA-1');
     const aes = randomBytes(32);
-    const pem = `-----BEGIN PUBLIC KEY-----\n${p.publicKey.toString('base64')}\n-----END PUBLIC KEY-----\n`;
-    const wrapped = wrapWithOpenssl(pem, aes);
-    await kms.importKeyMaterial(alice, k.id, { token: p.token, wrapped });
+    await kms.importKeyMaterial(alice, k.id, { token: p.token, wrapped: wrapKeyWithOpenssl(p.publicKey, aes, 'sha1') });
     const ct = await kms.encrypt(alice, k.id, Buffer.from('via openssl'), Buffer.from('c'));
     expect(await openLocally(aes, ct.ciphertext, 'c')).toBe('via openssl');
 
@@ -143,23 +141,3 @@ describe.each(backends())('material brought to a key pending import, on %s', (ba
     await expectKind(kms.activate(alice, k.id), 'failed_precondition');
   });
 });
-
-/** RSA-OAEP (SHA-1) with the OpenSSL CLI, as a customer's script would wrap. */
-function wrapWithOpenssl(pem: string, material: Buffer): Buffer {
-  const r = openssl({ 'pub.pem': pem, 'k.bin': material }, () => [
-    'pkeyutl',
-    '-encrypt',
-    '-pubin',
-    '-inkey',
-    'pub.pem',
-    '-in',
-    'k.bin',
-    '-pkeyopt',
-    'rsa_padding_mode:oaep',
-    '-pkeyopt',
-    'rsa_oaep_md:sha1',
-    '-hexdump',
-  ]);
-  expect(r.ok, r.out).toBe(true);
-  return fromHexdump(r.out);
-}
