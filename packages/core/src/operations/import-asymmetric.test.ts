@@ -4,7 +4,7 @@ import { NODE_CURVE, type Curve, type KeySpec } from '../keyspec.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
 import { opensslVerify, wrapKeyPairWithOpenssl, wrapKeyWithOpenssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 import { NOT_A_PRIVATE_KEY } from './import-unwrap.ts';
 
@@ -24,21 +24,12 @@ const opensslVerifies = (pub: KeyObject, msg: Buffer, sig: Uint8Array, pss: bool
   opensslVerify(pemOf(pub), msg, sig, 'sha256', pss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []);
 
 describe.each(backends())('key pairs and re-imports brought to keys pending import, on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let clock = new Date('2026-03-01T00:00:00Z');
-
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const pending = (name: string, spec: KeySpec) =>
     kms.createKey(alice, { name, spec, ops: spec.kind === 'oct' ? undefined : ['sign', 'verify'], pendingImport: true });

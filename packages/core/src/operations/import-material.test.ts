@@ -4,25 +4,16 @@ import { ciphertextAad, parseCiphertext } from '../ciphertext.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
 import { wrapKeyWithOpenssl } from '../test-openssl.ts';
-import { backends, openTestKms } from '../testing.ts';
+import { backends, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
 describe.each(backends())('material brought to a key pending import, on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let clock = new Date('2026-01-01T00:00:00Z');
-
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const pending = (name = 'byok') => kms.createKey(alice, { name, spec: { kind: 'oct', size: 256 }, pendingImport: true });
   /** The customer's side: RSA-OAEP with WebCrypto under the public key the gateway handed out. */
