@@ -1,10 +1,10 @@
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
-import { backends, openTestKms } from '@polykms/core/testing';
+import { backends } from '@polykms/core/testing';
 import { fromHexdump, openssl, wrapKeyPairWithOpenssl } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
 
 /** A customer's key pair for a Huawei key_spec, made outside the gateway. */
 const customerPair = (keySpec: string) => {
@@ -36,30 +36,16 @@ function opensslVerify(pub: KeyObject, msg: Buffer, signatureB64: string, pss: b
  */
 describe.each(backends())('Huawei key pair import on %s', (backend) => {
   let kms: Kms;
-  let drop: () => Promise<void>;
   let w: World;
-  const t: Record<string, string> = {};
+  let close: () => Promise<void>;
+  let t: Record<string, string>;
   let ak: { access: string; secret: string };
   let clock = new Date();
 
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    w = await world(kms);
-    const mk = async (name: string, projects: unknown) =>
-      (await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects })).json;
-    const admin = await mk('admin', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
-    await mk('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
-    await mk('other', [{ id: P2, roles: ['KMS Administrator'] }]);
-    t.admin = await w.token('admin', 'admin-password', P1);
-    t.reader = await w.token('reader', 'reader-password', P1);
-    t.other = await w.token('other', 'other-password', P2);
-    ak = (await w.admin('POST', `/admin/huawei/users/${admin.id}/access-keys`, {})).json;
+    ({ kms, w, t, ak, close } = await openWorldWithUsers(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (verb: string, body: unknown) => {
     const r = await w.kms(t.admin!, verb, body);
