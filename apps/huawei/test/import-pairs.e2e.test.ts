@@ -30,13 +30,8 @@ const verifiedByOpenssl = (pub: KeyObject, msg: Buffer, signatureB64: string, ha
  * key under the wrapping key, `encrypted_privatekey` the PKCS#8 private key under the temporary key.
  */
 describe.each(backends())('Huawei key pair import on %s', (backend) => {
-  let kms: Kms;
-  let w: World;
-  let close: () => Promise<void>;
-  let t: Record<string, string>;
-  let ak: { access: string; secret: string };
+  let kms: Kms, w: World, t: Record<string, string>, ak: { access: string; secret: string }, close: () => Promise<void>;
   let clock = new Date();
-
   beforeAll(async () => {
     ({ kms, w, t, ak, close } = await openWorldWithUsers(backend, { now: () => clock }));
   });

@@ -12,13 +12,8 @@ import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.
  * waits in state "5" for the material the customer wraps under the gateway's RSA wrapping key.
  */
 describe.each(backends())('Huawei key material import on %s', (backend) => {
-  let kms: Kms;
-  let w: World;
-  let close: () => Promise<void>;
-  let t: Record<string, string>;
-  let ak: { access: string; secret: string };
+  let kms: Kms, w: World, t: Record<string, string>, ak: { access: string; secret: string }, close: () => Promise<void>;
   let clock = new Date();
-
   beforeAll(async () => {
     ({ kms, w, t, ak, close } = await openWorldWithUsers(backend, { now: () => clock }));
   });
