@@ -4,92 +4,47 @@
  * see the same due keys at nearly the same time, so without the claim under the row lock
  * (operations/autorotate.ts) keys would get two versions per period, or fail on the version's key.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { makeKeyring, rootKeyFromBytes, type Kms } from '@polykms/core';
-import { createTestDatabase, dbOf, freePort, openTestKms } from '@polykms/core/testing';
-import { adminFetch as sharedAdminFetch, poster, PROJECT } from './consistency.ts';
+import { dbOf, openTestKms } from '@polykms/core/testing';
+import { poster, PROJECT } from './consistency.ts';
+import { twoGateways, type Gateway } from './two-gateways.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 if (!process.env.DATABASE_URL)
   console.warn('SKIPPED: scheduled rotation with two gateway processes needs PostgreSQL; set DATABASE_URL to run it.');
 
 describe.skipIf(!process.env.DATABASE_URL)('scheduled rotation with two gateway processes on one PostgreSQL', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'polykms-rot2-'));
   const rootKey = Buffer.alloc(32, 11);
-  const token = 'rotation-two-process-admin-token-0123';
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const gw = twoGateways({
+    dialects: ['huawei'],
+    rootKey,
+    token: 'rotation-two-process-admin-token-0123',
+    config: { rotationSweepSeconds: 1 },
+  });
   let store: Kms;
-  const procs: { child: ReturnType<typeof spawn>; ports: Record<string, number>; logs: string }[] = [];
-  const adminFetch = (port: number, method: string, path: string, body?: unknown) =>
-    sharedAdminFetch(readFileSync(join(dir, 'ca.pem')), port, token, method, path, body);
 
   beforeAll(async () => {
-    db = await createTestDatabase('postgres');
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ rotationSweepSeconds: 1 }));
-    for (let i = 0; i < 2; i++) {
-      const ports = { admin: await freePort(), huawei: await freePort() };
-      const child = spawn(process.execPath, ['apps/gateway/bin/polykms.mjs', 'serve'], {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? dir,
-          DATABASE_URL: db.url!,
-          POLYKMS_CONFIG: join(dir, 'config.json'),
-          POLYKMS_DATA_DIR: dir,
-          POLYKMS_ROOT_KEY: rootKey.toString('base64'),
-          POLYKMS_ADMIN_TOKEN: token,
-          POLYKMS_DIALECTS: 'huawei',
-          POLYKMS_ADMIN_PORT: String(ports.admin),
-          POLYKMS_HUAWEI_PORT: String(ports.huawei),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const p = { child, ports, logs: '' };
-      child.stdout!.on('data', (d) => (p.logs += d));
-      child.stderr!.on('data', (d) => (p.logs += d));
-      procs.push(p);
-      let ready = false;
-      for (let t = 0; t < 240 && !ready && child.exitCode === null; t++) {
-        ready =
-          existsSync(join(dir, 'ca.pem')) &&
-          (await adminFetch(ports.admin, 'GET', '/readyz').then(
-            (r) => r.ok,
-            () => false,
-          ));
-        if (!ready) await new Promise((r) => setTimeout(r, 250));
-      }
-      if (!ready) throw new Error(`gateway ${i} did not start:\n${p.logs}`);
-    }
+    await gw.start();
     // The test's own view of the store, to move due dates and count versions (same root key).
-    ({ kms: store } = await openTestKms('postgres', { url: db.url!, keyring: makeKeyring(rootKeyFromBytes(rootKey)) }));
+    ({ kms: store } = await openTestKms('postgres', { url: gw.url(), keyring: makeKeyring(rootKeyFromBytes(rootKey)) }));
   }, 180_000);
   afterAll(async () => {
     await store?.close();
-    await Promise.all(
-      procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : (p.child.once('exit', r), p.child.kill('SIGTERM'))))),
-    );
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    await gw.stop();
   });
 
   it('each due key gets exactly one new version per period, whichever process sweeps', async () => {
-    const [a, b] = procs as [(typeof procs)[0], (typeof procs)[0]];
-    const r = await adminFetch(a.ports.admin!, 'POST', '/admin/huawei/users', {
+    const [a, b] = gw.procs as [Gateway, Gateway];
+    const r = await gw.adminFetch(a.ports.admin!, 'POST', '/admin/huawei/users', {
       domain: 'acme',
       name: 'rot',
       password: 'rotation-password',
       projects: [{ id: PROJECT, roles: ['KMS Administrator'] }],
     });
     expect(r.status, await r.clone().text()).toBe(201);
-    const ca = readFileSync(join(dir, 'ca.pem'));
-    const post = poster(new Agent({ connect: { ca, servername: 'localhost' } }));
-    const hw = (p: typeof a, verb: string) => `https://localhost:${p.ports.huawei}/v1.0/${PROJECT}/kms/${verb}`;
+    const post = poster(new Agent({ connect: { ca: gw.ca(), servername: 'localhost' } }));
+    const hw = (p: Gateway, verb: string) => `https://localhost:${p.ports.huawei}/v1.0/${PROJECT}/kms/${verb}`;
     const tok = await post(`https://localhost:${a.ports.huawei}/v3/auth/tokens`, {
       auth: {
         identity: { methods: ['password'], password: { user: { name: 'rot', password: 'rotation-password', domain: { name: 'acme' } } } },
@@ -141,7 +96,7 @@ describe.skipIf(!process.env.DATABASE_URL)('scheduled rotation with two gateway 
 
     // Which process made which version is in each one's audit log lines; shown, not asserted: a fast
     // machine may let one process's sweep finish before the other's starts.
-    const rotatedBy = (p: typeof a) => p.logs.split('\n').filter((l) => l.includes('"action":"key.rotate"')).length;
+    const rotatedBy = (p: Gateway) => p.logs.split('\n').filter((l) => l.includes('"action":"key.rotate"')).length;
     console.info(`scheduled rotations logged: process A ${rotatedBy(a)}, process B ${rotatedBy(b)}`);
     const events = await sdb
       .selectFrom('audit_events')

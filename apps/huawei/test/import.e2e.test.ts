@@ -1,45 +1,23 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCiphertext, type Kms } from '@polykms/core';
-import { backends, openTestKms } from '@polykms/core/testing';
-import { fromHexdump, openssl } from '../../../packages/core/src/test-openssl.ts';
+import { backends } from '@polykms/core/testing';
+import { wrapKeyWithOpenssl } from '../../../packages/core/src/test-openssl.ts';
 import { unwrapCiphertext } from '../src/envelope.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, world, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
 
 /**
  * Key material import, bring your own key (huawei-kms.md §2.6): a key created with `origin: external`
  * waits in state "5" for the material the customer wraps under the gateway's RSA wrapping key.
  */
 describe.each(backends())('Huawei key material import on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let w: World;
-  const t: Record<string, string> = {};
-  let ak: { access: string; secret: string };
+  let kms: Kms, w: World, t: Record<string, string>, ak: { access: string; secret: string }, close: () => Promise<void>;
   let clock = new Date();
-
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    w = await world(kms);
-    const mk = async (name: string, projects: unknown) => {
-      const r = await w.admin('POST', '/admin/huawei/users', { domain: 'acme', name, password: `${name}-password`, projects });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json;
-    };
-    const admin = await mk('admin', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
-    await mk('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
-    await mk('other', [{ id: P2, roles: ['KMS Administrator'] }]);
-    t.admin = await w.token('admin', 'admin-password', P1);
-    t.reader = await w.token('reader', 'reader-password', P1);
-    t.other = await w.token('other', 'other-password', P2);
-    ak = (await w.admin('POST', `/admin/huawei/users/${admin.id}/access-keys`, {})).json;
+    ({ kms, w, t, ak, close } = await openWorldWithUsers(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await w?.server.close();
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const ok = async (who: string, verb: string, body: unknown) => {
     const r = await w.kms(t[who]!, verb, body);
@@ -108,15 +86,10 @@ describe.each(backends())('Huawei key material import on %s', (backend) => {
     expect((await sdk.post('describe-key', { key_id: id })).key_info.key_state).toBe('5');
     // again, RSA-OAEP SHA-1 wrapped by the OpenSSL CLI: the same material opens what the first import encrypted
     const q = await sdk.post('get-parameters-for-import', { key_id: id, wrapping_algorithm: 'RSAES_OAEP_SHA_1' });
-    const pem = `-----BEGIN PUBLIC KEY-----\n${q.public_key}\n-----END PUBLIC KEY-----\n`;
-    const r = openssl({ 'pub.pem': pem, 'k.bin': aes }, () =>
-      'pkeyutl -encrypt -pubin -inkey pub.pem -in k.bin -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -hexdump'.split(' '),
-    );
-    expect(r.ok, r.out).toBe(true);
     await sdk.post('import-key-material', {
       key_id: id,
       import_token: q.import_token,
-      encrypted_key_material: fromHexdump(r.out).toString('base64'),
+      encrypted_key_material: wrapKeyWithOpenssl(Buffer.from(q.public_key, 'base64'), aes, 'sha1').toString('base64'),
     });
     expect((await sdk.post('decrypt-data', { cipher_text: enc.cipher_text })).plain_text).toBe('brought here');
     expect((await sdk.post('list-keys', { key_state: '2', key_spec: 'ALL' })).keys).toContain(id);

@@ -4,7 +4,7 @@ import type { Kms } from '@polykms/core';
 import { backends, dbOf } from '@polykms/core/testing';
 import { openssl, opensslVerify, opensslOaep, opensslDerive } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
-import { P1, P2, expectKmsError, openWorld, type World } from './setup.ts';
+import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
 
 const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
   String(
@@ -22,17 +22,11 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
   let w: World;
   let close: () => Promise<void>;
   let sdk: ReturnType<typeof sdkKmsClient>;
-  const t: Record<string, string> = {};
+  let t: Record<string, string>;
 
   beforeAll(async () => {
-    ({ kms, w, close } = await openWorld(backend));
-    const admin = await w.user('admin', [{ id: P1, roles: ['KMS Administrator'] }]);
-    await w.user('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
-    await w.user('stranger', [{ id: P2, roles: ['KMS Administrator'] }]);
-    t.admin = await w.token('admin', 'admin-password', P1);
-    t.reader = await w.token('reader', 'reader-password', P1);
-    t.stranger = await w.token('stranger', 'stranger-password', P2);
-    const ak = await w.accessKey(admin.id);
+    let ak: { access: string; secret: string };
+    ({ kms, w, t, ak, close } = await openWorldWithUsers(backend));
     sdk = sdkKmsClient(`https://localhost:${w.server.port}`, w.ca, { ak: ak.access, sk: ak.secret, projectId: P1 });
   });
   afterAll(() => close?.());
@@ -132,7 +126,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     const ct = (await ok('encrypt-data', { key_id: a, plain_text: 'x' })).cipher_text as string;
     const re = (body: Record<string, unknown>, who = 'admin', project = P1) => w.kms(t[who]!, 're-encrypt', body, project);
     expectKmsError(await re({ cipher_text: ct, destination_key_id: b }, 'reader'), 403, 'KMS.0306');
-    expectKmsError(await re({ cipher_text: ct, destination_key_id: b }, 'stranger', P2), 404, 'KMS.0207');
+    expectKmsError(await re({ cipher_text: ct, destination_key_id: b }, 'other', P2), 404, 'KMS.0207');
     expectKmsError(await re({ cipher_text: ct, destination_key_id: b }, 'admin', P2), 403, 'KMS.0321');
     const signer = await key('rf-sign', 'RSA_2048', 'SIGN_VERIFY');
     const ec = await key('rf-ec', 'EC_P256');
@@ -226,7 +220,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     const k = await key('pair-refusals');
     const pair = (verb: string, body: Record<string, unknown>, who = 'admin', project = P1) => w.kms(t[who]!, verb, body, project);
     expectKmsError(await pair('create-rsa-datakey-pair', { key_id: k, key_spec: 'RSA_2048' }, 'reader'), 403, 'KMS.0306');
-    expectKmsError(await pair('create-ec-datakey-pair', { key_id: k, key_spec: 'ECC_NIST_P256' }, 'stranger', P2), 404, 'KMS.0207');
+    expectKmsError(await pair('create-ec-datakey-pair', { key_id: k, key_spec: 'ECC_NIST_P256' }, 'other', P2), 404, 'KMS.0207');
     expectKmsError(await pair('create-rsa-datakey-pair', { key_id: k, key_spec: 'RSA_1024' }), 400, 'KMS.0308');
     expectKmsError(await pair('create-rsa-datakey-pair', { key_id: k, key_spec: 'ECC_NIST_P256' }), 400, 'KMS.0308');
     expectKmsError(await pair('create-ec-datakey-pair', { key_id: k, key_spec: 'ECC_SECG_P256K1' }), 400, 'KMS.0308');
@@ -283,7 +277,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
     const d = (body: Record<string, unknown>, who = 'admin', project = P1) => w.kms(t[who]!, 'derive-shared-secret', body, project);
     const good = { key_id: k, key_agreement_algorithm: 'ECDH', public_key: p384 };
     expectKmsError(await d(good, 'reader'), 403, 'KMS.0306');
-    expectKmsError(await d(good, 'stranger', P2), 404, 'KMS.0207');
+    expectKmsError(await d(good, 'other', P2), 404, 'KMS.0207');
     expectKmsError(await d({ ...good, key_agreement_algorithm: 'DH' }), 400, 'KMS.0308');
     expectKmsError(await d({ ...good, public_key: p256 }), 400, 'KMS.0308');
     expectKmsError(await d({ ...good, public_key: rsaPub }), 400, 'KMS.0308');

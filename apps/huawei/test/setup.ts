@@ -90,6 +90,30 @@ export async function openWorld(backend: Backend, opts?: Parameters<typeof openT
   }
 }
 
+/**
+ * openWorld with the users most KMS tests act as, and a token of each: `admin`, KMS Administrator of
+ * P1 (eu-de); `reader`, read-only on P1; `other`, KMS Administrator of another project, P2. `ak` is an
+ * access key of the admin's, for the SDK's AK/SK signing.
+ */
+export async function openWorldWithUsers(backend: Backend, opts?: Parameters<typeof openTestKms>[1]) {
+  const opened = await openWorld(backend, opts);
+  const { w } = opened;
+  try {
+    const admin = await w.user('admin', [{ id: P1, name: 'eu-de', roles: ['KMS Administrator'] }]);
+    await w.user('reader', [{ id: P1, roles: ['KMS CMKReadOnlyAccess'] }]);
+    await w.user('other', [{ id: P2, roles: ['KMS Administrator'] }]);
+    const t = {
+      admin: await w.token('admin', 'admin-password', P1),
+      reader: await w.token('reader', 'reader-password', P1),
+      other: await w.token('other', 'other-password', P2),
+    };
+    return { ...opened, t, ak: await w.accessKey(admin.id) };
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
+}
+
 /** Huawei's nested KMS error body, exactly. */
 export function expectKmsError(r: Reply, status: number, code: string) {
   expect(r.status, r.text).toBe(status);

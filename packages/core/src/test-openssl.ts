@@ -92,10 +92,24 @@ export function opensslDerive(privatePem: string, peerPublicPem: string) {
   return { ...r, secret: fromHexdump(r.out) };
 }
 
+/** A SubjectPublicKeyInfo (DER) as PEM, the form the OpenSSL CLI reads. */
+export const spkiPem = (spki: Uint8Array) =>
+  `-----BEGIN PUBLIC KEY-----\n${Buffer.from(spki).toString('base64')}\n-----END PUBLIC KEY-----\n`;
+
+/**
+ * The customer's side of a key import with the OpenSSL CLI: `key` under the RSA wrapping key (its
+ * SubjectPublicKeyInfo DER, as import parameters give it), RSA-OAEP with `hash` for OAEP and MGF1.
+ */
+export function wrapKeyWithOpenssl(wrappingSpki: Uint8Array, key: Uint8Array, hash: 'sha1' | 'sha256' = 'sha256'): Buffer {
+  const rsa = opensslOaep('encrypt', spkiPem(wrappingSpki), key, hash);
+  if (!rsa.ok) throw new Error(`openssl pkeyutl: ${rsa.out}`);
+  return rsa.bytes;
+}
+
 /**
  * The customer's side of a key pair import, all with the OpenSSL CLI: a temporary AES key under the RSA
- * wrapping key (RSA-OAEP), and the PKCS#8 DER private key under the temporary key (AES key wrap with
- * padding, RFC 5649: `enc -id-aes256-wrap-pad` with its initial value A65959A6).
+ * wrapping key (wrapKeyWithOpenssl), and the PKCS#8 DER private key under the temporary key (AES key wrap
+ * with padding, RFC 5649: `enc -id-aes256-wrap-pad` with its initial value A65959A6).
  */
 export function wrapKeyPairWithOpenssl(
   wrappingSpki: Uint8Array,
@@ -103,13 +117,10 @@ export function wrapKeyPairWithOpenssl(
   opts: { hash?: 'sha1' | 'sha256'; temporary?: Buffer } = {},
 ): { wrappedKey: Buffer; wrappedPrivateKey: Buffer } {
   const temporary = opts.temporary ?? randomBytes(32);
-  const hash = opts.hash ?? 'sha256';
-  const pem = `-----BEGIN PUBLIC KEY-----\n${Buffer.from(wrappingSpki).toString('base64')}\n-----END PUBLIC KEY-----\n`;
-  const rsa = opensslOaep('encrypt', pem, temporary, hash);
-  if (!rsa.ok) throw new Error(`openssl pkeyutl: ${rsa.out}`);
+  const wrappedKey = wrapKeyWithOpenssl(wrappingSpki, temporary, opts.hash);
   const kwp = openssl({ 'key.der': pkcs8 }, () =>
     `enc -id-aes${temporary.length * 8}-wrap-pad -K ${temporary.toString('hex')} -iv A65959A6 -in key.der -a -A`.split(' '),
   );
   if (!kwp.ok) throw new Error(`openssl enc: ${kwp.out}`);
-  return { wrappedKey: rsa.bytes, wrappedPrivateKey: Buffer.from(kwp.out.trim(), 'base64') };
+  return { wrappedKey, wrappedPrivateKey: Buffer.from(kwp.out.trim(), 'base64') };
 }

@@ -63,11 +63,11 @@ export async function openTestKms(backend: Backend, opts: { keyring?: Keyring; u
 }
 
 /**
- * A store for one test file with what `setup` puts in it, from `beforeAll`; `close`, from `afterAll`,
- * closes the store and drops its database, and runs at once when `setup` fails.
+ * A store for one test file (`now`: its clock) with what `setup` puts in it, from `beforeAll`; `close`,
+ * from `afterAll`, closes the store and drops its database, and runs at once when `setup` fails.
  */
-async function preparedKms<T extends object>(backend: Backend, setup: (kms: Kms) => Promise<T>) {
-  const { kms, drop } = await openTestKms(backend);
+async function preparedKms<T extends object>(backend: Backend, opts: { now?: () => Date }, setup: (kms: Kms) => Promise<T>) {
+  const { kms, drop } = await openTestKms(backend, opts);
   const close = async () => {
     await kms.close();
     await drop();
@@ -82,10 +82,11 @@ async function preparedKms<T extends object>(backend: Backend, setup: (kms: Kms)
 
 /**
  * What most operation tests start from: two tenants, alice's and bob's, each used by an administrator
- * no policy restricts, so a test shows a key at work for one and hidden from the other.
+ * no policy restricts, so a test shows a key at work for one and hidden from the other. `now`: the
+ * store's clock, for tests that move time.
  */
-export const twoTenants = (backend: Backend) =>
-  preparedKms(backend, async (kms) => {
+export const twoTenants = (backend: Backend, opts: { now?: () => Date } = {}) =>
+  preparedKms(backend, opts, async (kms) => {
     const alice: Caller = {
       tenantId: (await kms.tenants.create('alice')).id,
       dialect: 'test',
@@ -102,7 +103,7 @@ export const twoTenants = (backend: Backend) =>
  * (the other was deactivated).
  */
 export const auditedTrail = (backend: Backend) =>
-  preparedKms(backend, async (kms) => {
+  preparedKms(backend, {}, async (kms) => {
     const caller: Caller = { tenantId: (await kms.tenants.create('audited')).id, dialect: 'test', principal: 'alice', requestId: 'r1' };
     const k = await kms.createKey(caller, { name: 'k', spec: { kind: 'oct', size: 256 } });
     const live = await kms.createKey(caller, { name: 'live', spec: { kind: 'oct', size: 256 } });

@@ -7,7 +7,7 @@ import { generateMaterial, importMaterial, type Material } from '../material.ts'
 import { materialAad, openMaterial } from '../rootkey.ts';
 import type { Caller, CreateKeyInput, ImportKeyInput, KeyRecord } from '../types.ts';
 import { authorize, checkTenant, event, run } from './pipeline.ts';
-import { insertVersion, mapWriteError, publicOps, toRecord, validateNames } from './rows.ts';
+import { insertVersion, mapWriteError, publicOps, storedVersion, toRecord, validateNames } from './rows.ts';
 
 /** A new key and its first version, audited in the same transaction. */
 async function insertKey(
@@ -119,13 +119,7 @@ async function replayOf(
     canonicalJson(row.attributes ?? {}) === canonicalJson(input.attributes);
   if (!same) return undefined;
   if (origin === 'imported') {
-    const v = await core.db
-      .selectFrom('key_versions')
-      .select(['material', 'root_key_id', 'public_spki'])
-      .where('tenant_id', '=', c.tenantId)
-      .where('key_id', '=', id)
-      .where('version', '=', 1)
-      .executeTakeFirst();
+    const v = await storedVersion(core.db, c.tenantId, id, 1);
     if (!v) return undefined;
     if (m.publicOnly) {
       if (!v.public_spki || !m.spki || !Buffer.from(v.public_spki).equals(m.spki)) return undefined;

@@ -6,7 +6,7 @@ import { materialAad, openMaterial } from '../rootkey.ts';
 import { assertUsable } from '../states.ts';
 import type { Caller, KeyRecord } from '../types.ts';
 import { allowed, authorize, run } from './pipeline.ts';
-import { keyRow, toRecord } from './rows.ts';
+import { keyRow, storedVersion, toRecord } from './rows.ts';
 
 export const WRAPPED_FORMATS = ['RAW', 'JWK', 'PKCS1', 'PKCS8'] as const;
 export type WrappedFormat = (typeof WRAPPED_FORMATS)[number];
@@ -81,13 +81,7 @@ export async function exportWrapped(core: Core, c: Caller, keyId: string, input:
     if (!wrapping.ops.includes('wrapKey'))
       throw invalid(`the wrapping key does not have the wrapKey operation; its operations are ${wrapping.ops.join(', ')}`, 'wrapping_key');
     if (wrapping.state !== 'active') throw invalid(`the wrapping key is ${wrapping.state.replace('_', ' ')}, not active`, 'wrapping_key');
-    const pub = await core.db
-      .selectFrom('key_versions')
-      .select('public_spki')
-      .where('tenant_id', '=', wrapping.tenantId)
-      .where('key_id', '=', wrapping.id)
-      .where('version', '=', wrapping.currentVersion)
-      .executeTakeFirst();
+    const pub = await storedVersion(core.db, wrapping.tenantId, wrapping.id, wrapping.currentVersion);
     if (!pub?.public_spki) throw new KmsError('failed_precondition', 'the wrapping key has no public key', 'wrapping_key');
     const wrappingKey = createPublicKey({ key: Buffer.from(pub.public_spki), format: 'der', type: 'spki' });
 
@@ -116,13 +110,7 @@ export async function exportWrapped(core: Core, c: Caller, keyId: string, input:
 
 /** The current version's material in the asked format: RAW for AES keys, PKCS1 for RSA, PKCS8 for RSA and EC, JWK for all. */
 async function encodeMaterial(core: Core, key: KeyRecord, format: WrappedFormat): Promise<Buffer> {
-  const v = await core.db
-    .selectFrom('key_versions')
-    .select(['material', 'root_key_id', 'public_spki'])
-    .where('tenant_id', '=', key.tenantId)
-    .where('key_id', '=', key.id)
-    .where('version', '=', key.currentVersion)
-    .executeTakeFirst();
+  const v = await storedVersion(core.db, key.tenantId, key.id, key.currentVersion);
   const refuse = (what: string) =>
     invalid(
       `a ${what} is not exported as ${format}; ${key.kind === 'oct' ? 'use RAW or JWK' : key.publicOnly ? 'use JWK' : `use JWK, PKCS8${key.kind === 'RSA' ? ' or PKCS1' : ''}`}`,

@@ -3,7 +3,7 @@ import type { Core } from '../context.ts';
 import { KmsError, notFound } from '../errors.ts';
 import type { Caller, KeyRecord } from '../types.ts';
 import { allowed, authorize, event, run } from './pipeline.ts';
-import { keyRow, toRecord } from './rows.ts';
+import { keyRow, storedVersion, toRecord } from './rows.ts';
 
 export async function getKey(core: Core, c: Caller, keyId: string): Promise<KeyRecord> {
   return run(core, c, 'key.get', keyId, async () => {
@@ -24,13 +24,7 @@ export async function getPublicKey(core: Core, c: Caller, keyId: string, opts: {
     if (key.state === 'pending_import')
       throw new KmsError('failed_precondition', 'the key is pending import: it has no public key yet', 'key_state');
     const version = opts.version ?? key.currentVersion;
-    const v = await core.db
-      .selectFrom('key_versions')
-      .select('public_spki')
-      .where('tenant_id', '=', key.tenantId)
-      .where('key_id', '=', key.id)
-      .where('version', '=', version)
-      .executeTakeFirst();
+    const v = await storedVersion(core.db, key.tenantId, key.id, version);
     if (!v?.public_spki) throw notFound('key version');
     const spki = Buffer.from(v.public_spki);
     const pub = createPublicKey({ key: spki, format: 'der', type: 'spki' });

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_CURVE, type Curve, type KeySpec } from '../keyspec.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
-import { fromHexdump, openssl, wrapKeyPairWithOpenssl } from '../test-openssl.ts';
-import { backends, dbOf, openTestKms } from '../testing.ts';
+import { opensslVerify, wrapKeyPairWithOpenssl, wrapKeyWithOpenssl } from '../test-openssl.ts';
+import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 import { NOT_A_PRIVATE_KEY } from './import-unwrap.ts';
 
@@ -19,35 +19,17 @@ const pairOf = (spec: KeySpec) => {
 const pemOf = (k: KeyObject) => k.export({ format: 'pem', type: 'spki' }) as string;
 const spkiOf = (k: KeyObject) => k.export({ format: 'der', type: 'spki' });
 
-/** The customer checks a signature with their own public key and the OpenSSL CLI. */
+/** The customer checks a signature with their own public key and the OpenSSL CLI: RSA-PSS or ECDSA, SHA-256. */
 const opensslVerifies = (pub: KeyObject, msg: Buffer, sig: Uint8Array, pss: boolean) =>
-  openssl({ 'pub.pem': pemOf(pub), 'm.bin': msg, 's.bin': sig }, () => [
-    'dgst',
-    '-sha256',
-    ...(pss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
-    '-verify',
-    'pub.pem',
-    '-signature',
-    's.bin',
-    'm.bin',
-  ]);
+  opensslVerify(pemOf(pub), msg, sig, 'sha256', pss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []);
 
 describe.each(backends())('key pairs and re-imports brought to keys pending import, on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let clock = new Date('2026-03-01T00:00:00Z');
-
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const pending = (name: string, spec: KeySpec) =>
     kms.createKey(alice, { name, spec, ops: spec.kind === 'oct' ? undefined : ['sign', 'verify'], pendingImport: true });
@@ -185,13 +167,7 @@ describe.each(backends())('key pairs and re-imports brought to keys pending impo
   it('deleted symmetric material comes back only as itself; the fingerprint is keyed and bound to the key', async () => {
     const wrap = async (keyId: string, bytes: Buffer) => {
       const p = await kms.importParameters(alice, keyId, 'SHA-256');
-      const r = openssl({ 'w.der': p.publicKey, 'k.bin': bytes }, () =>
-        'pkeyutl -encrypt -pubin -keyform DER -inkey w.der -in k.bin -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -hexdump'.split(
-          ' ',
-        ),
-      );
-      expect(r.ok, r.out).toBe(true);
-      return kms.importKeyMaterial(alice, keyId, { token: p.token, wrapped: fromHexdump(r.out) });
+      return kms.importKeyMaterial(alice, keyId, { token: p.token, wrapped: wrapKeyWithOpenssl(p.publicKey, bytes) });
     };
     const aes = randomBytes(32);
     const a = await pending('again-a', { kind: 'oct', size: 256 });

@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.ts';
 import { invalid } from '../errors.ts';
 import { materialAad, openMaterial } from '../rootkey.ts';
 import { SealedSecrets } from '../secrets.ts';
-import type { KeyRow } from './rows.ts';
+import { storedVersion, type KeyRow } from './rows.ts';
 
 /** The MAC key of every material fingerprint: random, made once per store, sealed under the root key. */
 export const FINGERPRINT_KEY_SECRET = 'material/fingerprint-key';
@@ -37,13 +37,7 @@ export function checkSameMaterial(stored: Uint8Array | null, fp: Buffer) {
  */
 export async function fingerprintBeforeDeletion(core: Core, trx: Transaction<Database>, row: KeyRow, macKey: Buffer) {
   if (row.material_fingerprint) return Buffer.from(row.material_fingerprint);
-  const v = await trx
-    .selectFrom('key_versions')
-    .select(['root_key_id', 'material', 'public_spki'])
-    .where('tenant_id', '=', row.tenant_id)
-    .where('key_id', '=', row.id)
-    .where('version', '=', row.current_version)
-    .executeTakeFirst();
+  const v = await storedVersion(trx, row.tenant_id, row.id, row.current_version);
   if (v?.public_spki) return fingerprint(macKey, row.tenant_id, row.id, { secret: Buffer.alloc(0), spki: Buffer.from(v.public_spki) });
   if (!v?.material || !v.root_key_id) return null;
   const secret = openMaterial(core.keyring, v.root_key_id, v.material, materialAad(row.tenant_id, row.id, row.current_version));

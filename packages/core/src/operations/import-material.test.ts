@@ -3,26 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ciphertextAad, parseCiphertext } from '../ciphertext.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { expectKind } from '../test-expect.ts';
-import { fromHexdump, openssl } from '../test-openssl.ts';
-import { backends, openTestKms } from '../testing.ts';
+import { wrapKeyWithOpenssl } from '../test-openssl.ts';
+import { backends, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 
 describe.each(backends())('material brought to a key pending import, on %s', (backend) => {
-  let kms: Kms;
-  let drop: () => Promise<void>;
-  let alice: Caller;
-  let bob: Caller;
+  let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   let clock = new Date('2026-01-01T00:00:00Z');
-
   beforeAll(async () => {
-    ({ kms, drop } = await openTestKms(backend, { now: () => clock }));
-    alice = { tenantId: (await kms.tenants.create('alice')).id, dialect: 'test', principal: 'alice' };
-    bob = { tenantId: (await kms.tenants.create('bob')).id, dialect: 'test', principal: 'bob' };
+    ({ kms, alice, bob, close } = await twoTenants(backend, { now: () => clock }));
   });
-  afterAll(async () => {
-    await kms?.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const pending = (name = 'byok') => kms.createKey(alice, { name, spec: { kind: 'oct', size: 256 }, pendingImport: true });
   /** The customer's side: RSA-OAEP with WebCrypto under the public key the gateway handed out. */
@@ -67,9 +58,7 @@ describe.each(backends())('material brought to a key pending import, on %s', (ba
     const k = await pending('sha1');
     const p = await kms.importParameters(alice, k.id, 'SHA-1');
     const aes = randomBytes(32);
-    const pem = `-----BEGIN PUBLIC KEY-----\n${p.publicKey.toString('base64')}\n-----END PUBLIC KEY-----\n`;
-    const wrapped = wrapWithOpenssl(pem, aes);
-    await kms.importKeyMaterial(alice, k.id, { token: p.token, wrapped });
+    await kms.importKeyMaterial(alice, k.id, { token: p.token, wrapped: wrapKeyWithOpenssl(p.publicKey, aes, 'sha1') });
     const ct = await kms.encrypt(alice, k.id, Buffer.from('via openssl'), Buffer.from('c'));
     expect(await openLocally(aes, ct.ciphertext, 'c')).toBe('via openssl');
 
@@ -143,23 +132,3 @@ describe.each(backends())('material brought to a key pending import, on %s', (ba
     await expectKind(kms.activate(alice, k.id), 'failed_precondition');
   });
 });
-
-/** RSA-OAEP (SHA-1) with the OpenSSL CLI, as a customer's script would wrap. */
-function wrapWithOpenssl(pem: string, material: Buffer): Buffer {
-  const r = openssl({ 'pub.pem': pem, 'k.bin': material }, () => [
-    'pkeyutl',
-    '-encrypt',
-    '-pubin',
-    '-inkey',
-    'pub.pem',
-    '-in',
-    'k.bin',
-    '-pkeyopt',
-    'rsa_padding_mode:oaep',
-    '-pkeyopt',
-    'rsa_oaep_md:sha1',
-    '-hexdump',
-  ]);
-  expect(r.ok, r.out).toBe(true);
-  return fromHexdump(r.out);
-}

@@ -1,14 +1,16 @@
 import { createHash, generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { Transaction } from 'kysely';
 import type { Core } from '../context.ts';
+import type { Database } from '../db/schema.ts';
 import { invalid, KmsError } from '../errors.ts';
 import { sealMaterial } from '../rootkey.ts';
-import type { Caller, KeyRecord } from '../types.ts';
+import type { Action, Caller, KeyRecord } from '../types.ts';
 import { change } from './change.ts';
 import { checkSameMaterial, fingerprint, fingerprintBeforeDeletion, fingerprintKey } from './import-fingerprint.ts';
 import { tokenAad, unwrapImport, type WrappedMaterial } from './import-unwrap.ts';
 import { allowed, authorize, run } from './pipeline.ts';
-import { insertVersion, keyRow, toRecord } from './rows.ts';
+import { insertVersion, keyRow, toRecord, type KeyPatch, type KeyRow } from './rows.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -31,6 +33,26 @@ const tokenId = (token: Buffer) => createHash('sha256').update(token).digest('he
 
 const notPending = (k: { state: string }) =>
   new KmsError('failed_precondition', `the key is ${k.state.replace('_', ' ')}, not pending import`, 'not_pending_import');
+
+/**
+ * A change of a key's material under its row lock, audited with `details`: `mutate` gets the store's
+ * fingerprint key (read before the transaction), as material brought or deleted is fingerprinted.
+ */
+async function materialChange(
+  core: Core,
+  c: Caller,
+  action: Action,
+  keyId: string,
+  details: Record<string, unknown> | undefined,
+  mutate: (row: KeyRow, trx: Transaction<Database>, macKey: Buffer) => Promise<KeyPatch>,
+): Promise<KeyRecord> {
+  const macKey = await fingerprintKey(core);
+  return change(core, c, action, keyId, (row, trx) => mutate(row, trx, macKey), details);
+}
+
+/** Every version of the key: its material goes, the key row stays. */
+const deleteVersions = (trx: Transaction<Database>, row: KeyRow) =>
+  trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
 
 /**
  * A fresh RSA wrapping key for one import into one key pending import: the caller wraps its material
@@ -85,43 +107,36 @@ export interface MaterialImport extends WrappedMaterial {
  * brought again after a deletion must be the material deleted (its fingerprint, never the material, is kept).
  */
 export async function importKeyMaterial(core: Core, c: Caller, keyId: string, input: MaterialImport): Promise<KeyRecord> {
-  const macKey = await fingerprintKey(core);
-  return change(
-    core,
-    c,
-    'key.import',
-    keyId,
-    async (row, trx) => {
-      if (row.state !== 'pending_import') throw notPending(row);
-      const now = core.now();
-      if (input.expiresAt && !(input.expiresAt.getTime() > now.getTime()))
-        throw invalid('the material expiration time must be later than now', 'import_expiry');
-      const raw = Buffer.from(input.token, 'base64');
-      const t = raw.length
-        ? await trx
-            .selectFrom('import_tokens')
-            .selectAll()
-            .where('id', '=', tokenId(raw))
-            .where('tenant_id', '=', row.tenant_id)
-            .executeTakeFirst()
-        : undefined;
-      if (!t) throw invalid('the import token is not valid: get new import parameters', 'import_token');
-      if (t.key_id !== row.id) throw invalid('the import token was issued for another key', 'import_token_key');
-      if (new Date(t.expires_at) <= now) throw invalid('the import token has expired: get new import parameters', 'import_token_expired');
-      const m = unwrapImport(core, t, input, row);
-      try {
-        const fp = fingerprint(macKey, row.tenant_id, row.id, m);
-        checkSameMaterial(row.material_fingerprint, fp);
-        await trx.deleteFrom('import_tokens').where('id', '=', t.id).execute();
-        await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
-        await insertVersion(core, trx, row.tenant_id, row.id, row.current_version, m);
-        return { state: 'active', activated_at: now, material_expires_at: input.expiresAt ?? null, material_fingerprint: fp };
-      } finally {
-        m.secret.fill(0);
-      }
-    },
-    { expiresAt: input.expiresAt?.toISOString() ?? null },
-  );
+  const details = { expiresAt: input.expiresAt?.toISOString() ?? null };
+  return materialChange(core, c, 'key.import', keyId, details, async (row, trx, macKey) => {
+    if (row.state !== 'pending_import') throw notPending(row);
+    const now = core.now();
+    if (input.expiresAt && !(input.expiresAt.getTime() > now.getTime()))
+      throw invalid('the material expiration time must be later than now', 'import_expiry');
+    const raw = Buffer.from(input.token, 'base64');
+    const t = raw.length
+      ? await trx
+          .selectFrom('import_tokens')
+          .selectAll()
+          .where('id', '=', tokenId(raw))
+          .where('tenant_id', '=', row.tenant_id)
+          .executeTakeFirst()
+      : undefined;
+    if (!t) throw invalid('the import token is not valid: get new import parameters', 'import_token');
+    if (t.key_id !== row.id) throw invalid('the import token was issued for another key', 'import_token_key');
+    if (new Date(t.expires_at) <= now) throw invalid('the import token has expired: get new import parameters', 'import_token_expired');
+    const m = unwrapImport(core, t, input, row);
+    try {
+      const fp = fingerprint(macKey, row.tenant_id, row.id, m);
+      checkSameMaterial(row.material_fingerprint, fp);
+      await trx.deleteFrom('import_tokens').where('id', '=', t.id).execute();
+      await deleteVersions(trx, row);
+      await insertVersion(core, trx, row.tenant_id, row.id, row.current_version, m);
+      return { state: 'active', activated_at: now, material_expires_at: input.expiresAt ?? null, material_fingerprint: fp };
+    } finally {
+      m.secret.fill(0);
+    }
+  });
 }
 
 /**
@@ -130,25 +145,17 @@ export async function importKeyMaterial(core: Core, c: Caller, keyId: string, in
  */
 export const deleteImportedMaterial = (core: Core, c: Caller, keyId: string): Promise<KeyRecord> => removeMaterial(core, c, keyId, false);
 
-async function removeMaterial(core: Core, c: Caller, keyId: string, expired: boolean): Promise<KeyRecord> {
-  const macKey = await fingerprintKey(core);
-  return change(
-    core,
-    c,
-    'key.delete_material',
-    keyId,
-    async (row, trx) => {
-      if (row.origin !== 'imported') throw new KmsError('failed_precondition', 'the key material was not imported', 'not_external');
-      if (!expired && (row.kind === 'RSA' || row.kind === 'EC'))
-        throw new KmsError('failed_precondition', 'imported private key material cannot be deleted', 'asymmetric_material');
-      if (!['active', 'deactivated', 'pre_active'].includes(row.state))
-        throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: its material cannot be deleted`, 'key_state');
-      const fp = await fingerprintBeforeDeletion(core, trx, row, macKey);
-      await trx.deleteFrom('key_versions').where('tenant_id', '=', row.tenant_id).where('key_id', '=', row.id).execute();
-      return { state: 'pending_import', activated_at: null, material_expires_at: null, material_fingerprint: fp };
-    },
-    expired ? { expired: true } : undefined,
-  );
+function removeMaterial(core: Core, c: Caller, keyId: string, expired: boolean): Promise<KeyRecord> {
+  return materialChange(core, c, 'key.delete_material', keyId, expired ? { expired: true } : undefined, async (row, trx, macKey) => {
+    if (row.origin !== 'imported') throw new KmsError('failed_precondition', 'the key material was not imported', 'not_external');
+    if (!expired && (row.kind === 'RSA' || row.kind === 'EC'))
+      throw new KmsError('failed_precondition', 'imported private key material cannot be deleted', 'asymmetric_material');
+    if (!['active', 'deactivated', 'pre_active'].includes(row.state))
+      throw new KmsError('failed_precondition', `the key is ${row.state.replace('_', ' ')}: its material cannot be deleted`, 'key_state');
+    const fp = await fingerprintBeforeDeletion(core, trx, row, macKey);
+    await deleteVersions(trx, row);
+    return { state: 'pending_import', activated_at: null, material_expires_at: null, material_fingerprint: fp };
+  });
 }
 
 /** Deletes imported material whose expiry has passed, private keys included (run periodically by the gateway, with deletions). */

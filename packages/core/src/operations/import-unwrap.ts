@@ -6,23 +6,13 @@ import { importMaterial, type Material } from '../material.ts';
 import { openMaterial } from '../rootkey.ts';
 import { checkExpected } from './create.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
-import { specOf, toRecord, type KeyRow } from './rows.ts';
+import { specOf, toRecord, type KeyRow, type TokenRow } from './rows.ts';
 
 /** RFC 5649's alternative initial value: OpenSSL's wrap-pad ciphers take it as their 4-byte IV. */
 const KWP_AIV = Buffer.from('a65959a6', 'hex');
 
 /** The one answer for unwrapped bytes that are not a private key: garbage, a public key, another encoding. */
 export const NOT_A_PRIVATE_KEY = 'the unwrapped private key is not a PKCS#8 DER private key';
-
-/** An import token's row: the sealed RSA wrapping key and what it was issued for. */
-export interface TokenRow {
-  id: string;
-  tenant_id: string;
-  key_id: string;
-  hash: string;
-  root_key_id: string;
-  material: Uint8Array;
-}
 
 export interface WrappedMaterial {
   /** RSA-OAEP under the token's wrapping key: the key's bytes, or for a key pair the temporary AES key. */

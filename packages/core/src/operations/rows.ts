@@ -1,8 +1,8 @@
-import type { ExpressionBuilder, Selectable, Transaction, Updateable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { unstorableText } from '../audit.ts';
 import { isUuid } from '../ciphertext.ts';
 import type { Core } from '../context.ts';
-import type { Database, KeysTable } from '../db/schema.ts';
+import type { Database, ImportTokensTable, KeysTable } from '../db/schema.ts';
 import { invalid, KmsError, notFound } from '../errors.ts';
 import { normalizeOps, type Curve, type KeyKind, type KeyOp, type KeySpec, type OkpCurve } from '../keyspec.ts';
 import { PUBLIC_OPS, type Material } from '../material.ts';
@@ -13,6 +13,8 @@ import { checkTenant } from './pipeline.ts';
 
 export type KeyRow = Selectable<KeysTable>;
 export type KeyPatch = Updateable<KeysTable>;
+/** An import token's row: the sealed RSA wrapping key and what it was issued for. */
+export type TokenRow = Selectable<ImportTokensTable>;
 
 export const toRecord = (r: KeyRow): KeyRecord => ({
   id: r.id,
@@ -122,6 +124,16 @@ export function validateNames(input: {
   }
   refuseUnstorableIn("a key's attributes", input.attributes);
 }
+
+/** A stored version of a key: its sealed material and root key, and its public key (all an imported public key has). */
+export const storedVersion = (db: Kysely<Database>, tenantId: string, keyId: string, version: number) =>
+  db
+    .selectFrom('key_versions')
+    .select(['material', 'root_key_id', 'public_spki'])
+    .where('tenant_id', '=', tenantId)
+    .where('key_id', '=', keyId)
+    .where('version', '=', version)
+    .executeTakeFirst();
 
 /** A version's material sealed under the current root key (a public key alone is kept in clear). */
 export async function insertVersion(core: Core, trx: Transaction<Database>, tenantId: string, keyId: string, version: number, m: Material) {

@@ -9,7 +9,7 @@ import { materialAad, openMaterial } from '../rootkey.ts';
 import { assertUsable, OP_USE } from '../states.ts';
 import type { Action, Caller, KeyRecord } from '../types.ts';
 import { authorize, checkTenant } from './pipeline.ts';
-import { canSee, scopedKey, specOf, toRecord } from './rows.ts';
+import { canSee, scopedKey, specOf, storedVersion, toRecord } from './rows.ts';
 
 /**
  * The warm path is one batched round trip (the key row and its version, no material); a cache miss
@@ -51,13 +51,7 @@ export async function useKey(
   const cacheId = scopedKey(key.tenantId, key.id);
   let loaded = core.cache.get(cacheId, v);
   if (!loaded) {
-    const m = await core.db
-      .selectFrom('key_versions')
-      .select(['material', 'root_key_id', 'public_spki'])
-      .where('tenant_id', '=', key.tenantId)
-      .where('key_id', '=', key.id)
-      .where('version', '=', v)
-      .executeTakeFirst();
+    const m = await storedVersion(core.db, key.tenantId, key.id, v);
     if (m?.material && m.root_key_id) {
       const secret = openMaterial(core.keyring, m.root_key_id, m.material, materialAad(key.tenantId, key.id, v));
       loaded = loadKey(specOf(key), materialKeyObject(specOf(key), secret));
