@@ -180,6 +180,9 @@ function summary(s: Slice[], cores: number | undefined) {
   };
 }
 
+/** Server processes that have had their first warm-up. */
+const warmed = new Set<number>();
+
 /**
  * The subject and every reference alternate in `rounds` slices; the first reference is the row's
  * baseline (its ratio is the one the targets speak of), the others are reported beside it. With
@@ -206,10 +209,14 @@ export async function compareMany(
     await opts.settle?.();
     globalThis.gc?.();
   };
-  // Warm-up, untimed: connections, JIT, caches.
+  // Warm-up, untimed: connections, JIT, caches; longer for a server's first row, which otherwise
+  // carried its start-up (a suite's first row measured far below the rest, whichever server it was).
   const warm = Math.min(1000, sliceMs / 2);
-  for (const r of references) await measure(r.run, opts.concurrency, warm);
-  await measure(subj.run, opts.concurrency, warm);
+  for (const e of [...references, subj]) {
+    const fresh = e.pid !== undefined && !warmed.has(e.pid);
+    if (e.pid !== undefined) warmed.add(e.pid);
+    await measure(e.run, opts.concurrency, fresh ? Math.max(warm, 3000) : warm);
+  }
   for (const e of [...references, subj]) await (e.settle ?? settle)();
   const refs: Slice[][] = references.map(() => []);
   const s: Slice[] = [];
