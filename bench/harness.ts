@@ -87,12 +87,22 @@ export async function compare(
   await closedLoop(subject, opts.concurrency, Math.min(300, slice / 2));
   const b: Measure[] = [];
   const s: Measure[] = [];
+  // This process's CPU (every thread: the store's included) over each side's slices.
+  const cpu = { b: 0, s: 0 };
+  const timed = async (side: 'b' | 's', op: () => Promise<unknown>) => {
+    const c0 = process.cpuUsage();
+    const m = await closedLoop(op, opts.concurrency, slice);
+    const c = process.cpuUsage(c0);
+    cpu[side] += c.user + c.system;
+    return m;
+  };
   for (let i = 0; i < rounds; i++) {
-    b.push(await closedLoop(baseline, opts.concurrency, slice));
-    s.push(await closedLoop(subject, opts.concurrency, slice));
+    b.push(await timed('b', baseline));
+    s.push(await timed('s', subject));
   }
   const rate = (m: Measure[]) => m.reduce((a, x) => a + x.opsPerSec, 0) / m.length;
   const worst = (m: Measure[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
+  const ops = (m: Measure[]) => m.reduce((a, x) => a + x.ops, 0);
   const reqPerSec = rate(s);
   const baselineReqPerSec = rate(b);
   return {
@@ -100,8 +110,10 @@ export async function compare(
     reqPerSec,
     p50Ms: worst(s, 'p50Ms'),
     p99Ms: worst(s, 'p99Ms'),
+    cpuUsPerReq: Math.round(cpu.s / ops(s)),
     baseline: baselineName,
     baselineReqPerSec,
+    baselineCpuUsPerReq: Math.round(cpu.b / ops(b)),
     ratio: reqPerSec / baselineReqPerSec,
   };
 }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Kms, storeOf, type Caller } from './kms.ts';
 import { makeKeyring, rootKeyFromBytes, type Keyring } from './rootkey.ts';
+import { scopedKey } from './operations/rows.ts';
 
 /**
  * Test support shared by every package: each storage test runs against embedded PGlite always, and
@@ -172,6 +173,9 @@ export async function freePort(): Promise<number> {
 /** Raw access to a test store (tampering, inspecting rows); apps never get it. */
 export { storeOf };
 export const dbOf = (kms: Kms) => storeOf(kms).db;
+
+/** The parsed key a crypto operation left in the cache (the bench compares core with the same KeyObject). */
+export const cachedKey = (kms: Kms, tenantId: string, keyId: string, version = 1) => kms.cache.get(scopedKey(tenantId, keyId), version);
 
 /**
  * The authentication refusals of `dialect` as the trail holds them, once those over the rate bound are
