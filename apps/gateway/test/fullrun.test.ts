@@ -98,7 +98,9 @@ describe('fresh start with the README command, then one call per dialect', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints where it listens and how to get started', () => {
+  it('prints where it listens and how to get started', async () => {
+    // The primary prints these once every worker has said it listens, which can be just after /readyz answers.
+    for (let i = 0; i < 200 && !logs.includes('first Huawei user'); i++) await new Promise((r) => setTimeout(r, 250));
     expect(logs).toContain(
       `polykms listening: admin https://localhost:${ports.admin}, ovh https://localhost:${ports.ovh}, huawei https://localhost:${ports.huawei}, cse https://localhost:${ports.cse}`,
     );
