@@ -9,7 +9,7 @@ const signAsync = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'iee
 
 /** Core operations in-process next to raw node:crypto on the very same key, in one run. */
 export async function benchCore(opts: { ms: number; concurrency: number }): Promise<Row[]> {
-  // A throwaway database on DATABASE_URL's server when set, in-memory PGlite otherwise.
+  // A throwaway database on DATABASE_URL's server when set, PGlite in a fresh data directory otherwise.
   const { kms, close } = await openBenchKms('core');
   const t = await kms.tenants.create('bench');
   const c: Caller = { tenantId: t.id, dialect: 'bench', principal: 'bench' };
@@ -77,7 +77,7 @@ export async function benchCore(opts: { ms: number; concurrency: number }): Prom
   );
 
   // The audit trail's group commit alone: events recorded by 1, 8 and 32 concurrent callers, each
-  // waiting until its event is durable, next to one store statement each (the floor of any write).
+  // waiting until its event is durable, next to one store statement each (the floor of any statement, a write's commit aside).
   const event = () => ({
     at: new Date(),
     tenantId: t.id,

@@ -87,7 +87,7 @@ export async function compare(
   await closedLoop(subject, opts.concurrency, Math.min(300, slice / 2));
   const b: Measure[] = [];
   const s: Measure[] = [];
-  // This process's CPU (every thread: the store's included) over each side's slices.
+  // This process's CPU over each side's slices: every thread, PGlite's included (a Postgres server's is not).
   const cpu = { b: 0, s: 0 };
   const timed = async (side: 'b' | 's', op: () => Promise<unknown>) => {
     const c0 = process.cpuUsage();
@@ -299,7 +299,7 @@ export function printTable(rows: Row[]) {
       )
       .join('; '),
   ]);
-  // Without CPU figures (in one process), no CPU columns.
+  // Without CPU figures, no CPU columns.
   const keep = head.map((_, i) => !(i === 4 || i === 7) || body.some((b) => b[i]));
   const pick = <T>(a: T[]) => a.filter((_, i) => keep[i]);
   const left = new Set(pick(head.map((_, i) => i)).flatMap((orig, i) => ([0, 5, 9].includes(orig) ? [i] : [])));
@@ -314,7 +314,7 @@ export function printTable(rows: Row[]) {
   console.log(line(head));
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const b of body) console.log(line(b));
-  const detail = rows.filter((r) => r.cpuUsPerReq !== undefined);
+  const detail = rows.filter((r) => r.mainThreadUsPerReq !== undefined);
   if (detail.length) {
     console.log(
       '\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice:',

@@ -89,7 +89,8 @@ export class AuditTrail {
         { auditHead: { seq: h.seq, chain: h.chain.toString('hex'), legacyMaxId: h.legacy } },
         'audit chain head authenticated as found (first open after the upgrade); this happens once: another such line means the head was reset in the database',
       );
-      await this.append(trx, adopted, [this.systemEvent('audit.head_adopted', 'allowed', { seq: h.seq, legacyMaxId: h.legacy })]);
+      const r = await this.append(trx, adopted, [this.systemEvent('audit.head_adopted', 'allowed', { seq: h.seq, legacyMaxId: h.legacy })]);
+      if (!r.stored) throw new KmsError('internal', 'the audit event was not stored');
     });
   }
 
@@ -125,7 +126,7 @@ export class AuditTrail {
     const columns = events.map(eventColumns);
     const head = { seq: from.seq, chain: from.chain };
     const sealed = sealBatch(key, head, columns);
-    const chain = Buffer.from(sealed.chain);
+    const chain = sealed.chain;
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
     const inserted = await moveHeadAndInsert(db, from, to, sealed.rows);
     return { to, stored: inserted === columns.length, marked: !!problem };
@@ -138,7 +139,8 @@ export class AuditTrail {
     this.logEvent(e);
     if (!this.macKey) return void (await insertEvents(trx, unsealedRows([eventColumns(e)])));
     const { head } = await readHead(trx);
-    await this.append(trx, head, [e]);
+    // The head is locked: not stored means the store did not take the row, and the change must not commit.
+    if (!(await this.append(trx, head, [e])).stored) throw new KmsError('internal', 'the audit event was not stored');
   }
 
   /**

@@ -269,7 +269,8 @@ export const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       // The group commit's one statement as a function: PL/pgSQL keeps its plans, so a batch no longer
       // pays for parsing and planning the head move and the insert (bench/RESULTS.md has the figures).
-      // It moves the head only if it is still at `from` and returns the rows inserted (0: it had moved).
+      // It moves the head only if it is still at `from` and returns the rows inserted (0: it had moved);
+      // anything but every row inserted is an error, so the head never moves without its rows.
       await sql`create function polykms_audit_append(from_seq bigint, from_chain bytea, to_seq bigint, to_chain bytea,
           to_mac bytea, sealed jsonb) returns bigint language plpgsql as $$
         declare inserted bigint;
@@ -283,6 +284,10 @@ export const migrations: Record<string, Migration> = {
             from jsonb_to_recordset(sealed) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text,
               key_id uuid, outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text);
           get diagnostics inserted = row_count;
+          -- Fewer rows than sealed (a trigger or rule on the table) must not leave the head moved.
+          if inserted <> jsonb_array_length(sealed) then
+            raise exception 'audit append inserted % of % rows', inserted, jsonb_array_length(sealed);
+          end if;
           return inserted;
         end $$`.execute(db);
     },
