@@ -113,7 +113,7 @@ describe.each(backends())('root key rotation on %s', (backend) => {
     expect((await rotateRootKey(kms)).done).toBe(0);
     await kms.close();
     await db.drop();
-  });
+  }, 240_000); // a store opened six times: minutes on a loaded machine
 
   it('refuses a root key whose id is recorded with another check value', async () => {
     const { kms, drop } = await openTestKms(backend);
