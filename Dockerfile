@@ -4,6 +4,7 @@ ENV NODE_ENV=production PNPM_HOME=/pnpm POLYKMS_HOST=0.0.0.0 POLYKMS_DATA_DIR=/v
 RUN corepack enable && corepack prepare pnpm@10.34.9 --activate
 WORKDIR /app
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
+COPY patches ./patches
 COPY packages ./packages
 COPY apps ./apps
 RUN pnpm install --frozen-lockfile \
