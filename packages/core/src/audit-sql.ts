@@ -28,19 +28,25 @@ export function insertEvents(db: Kysely<Database> | Transaction<Database>, rows:
 /**
  * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
  * head is still at `from` (another writer may have moved it: then nothing is inserted and it returns 0).
- * The statement is `polykms_audit_append` (migration 0013), so its plan is made once per connection.
+ * The statement is `polykms_audit_append` (migrations 0013, 0014), so its plan is made once per
+ * connection; `mark` is the last audit-journal event among the rows (audit-journal.ts), if any.
  */
-export async function moveHeadAndInsert(db: Kysely<Database> | Transaction<Database>, from: Head, to: Head, rows: string) {
-  const r = await sql<{
-    inserted: string;
-  }>`select polykms_audit_append(${from.seq}, ${from.chain}, ${to.seq}, ${to.chain}, ${to.mac}, ${rows}::jsonb) as inserted`.execute(db);
+export async function moveHeadAndInsert(
+  db: Kysely<Database> | Transaction<Database>,
+  from: Head,
+  to: Head,
+  rows: string,
+  mark: bigint | null = null,
+) {
+  const r = await sql<{ inserted: string }>`select polykms_audit_append(${from.seq}, ${from.chain}, ${to.seq}, ${to.chain}, ${to.mac},
+    ${rows}::jsonb, ${mark === null ? null : String(mark)}::bigint) as inserted`.execute(db);
   return Number(r.rows[0]?.inserted ?? 0);
 }
 
 export async function readHead(db: Kysely<Database> | Transaction<Database>) {
   const h = await db
     .selectFrom('audit_chain_head')
-    .select(['seq', 'chain', 'legacy_max_id', 'mac', 'adopt_pending'])
+    .select(['seq', 'chain', 'legacy_max_id', 'mac', 'adopt_pending', 'journal_mark'])
     .where('id', '=', 1)
     .forUpdate()
     .executeTakeFirstOrThrow();
@@ -52,6 +58,7 @@ export async function readHead(db: Kysely<Database> | Transaction<Database>) {
       mac: h.mac ? Buffer.from(h.mac) : null,
     } as Head,
     adoptPending: h.adopt_pending,
+    journalMark: BigInt(h.journal_mark),
   };
 }
 

@@ -11,6 +11,21 @@ export interface AuditEvent {
   details?: Record<string, unknown> | null | undefined;
 }
 
+/** An event of the gateway itself about its audit trail; `failed` ones the verifier reports as tampering. */
+export function systemEvent(action: string, outcome: AuditEvent['outcome'], details: Record<string, unknown>): AuditEvent {
+  return {
+    at: new Date(),
+    tenantId: null,
+    dialect: 'core',
+    principal: 'polykms',
+    action,
+    keyId: null,
+    outcome,
+    errorKind: outcome === 'failed' ? 'tampered' : null,
+    details,
+  };
+}
+
 /** NUL, and UTF-16 halves without their pair (which no UTF-8 text can hold). */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const UNSTORABLE_ONE = new RegExp(UNSTORABLE.source);

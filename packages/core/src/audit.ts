@@ -4,7 +4,7 @@ import type { Database } from './db/schema.ts';
 import { KmsError } from './errors.ts';
 import { eventColumns } from './auditchain.ts';
 import { listAuditEvents, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
-import { storable } from './audit-text.ts';
+import { storable, systemEvent } from './audit-text.ts';
 import { headProblem, insertEvents, moveHeadAndInsert, readHead, type Head } from './audit-sql.ts';
 import type { AuditEvent } from './audit-text.ts';
 
@@ -13,7 +13,7 @@ export { unstorableText, type AuditEvent } from './audit-text.ts';
 import { headMac, sealBatch, unsealedRows } from './auditseal.ts';
 
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
-const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+export const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
 interface Waiter {
   e: AuditEvent;
@@ -40,7 +40,7 @@ export class AuditTrail {
   private queue: Waiter[] = [];
   private inFlight = 0;
   private writing: Promise<void> | undefined;
-  private closed = false;
+  protected closed = false;
   /** Events not recorded (store refusing, queue full, trail closed): each one's operation failed, and it was logged at error level. */
   dropped = 0;
   /** Batches and events written so far: their ratio is how much the group commit gathered. */
@@ -59,9 +59,9 @@ export class AuditTrail {
   highestSeen = 0n;
 
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly log: Logger,
-    private readonly opts: AuditTrailOptions = { maxBatch: 500, maxQueued: 20_000 },
+    protected readonly db: Kysely<Database>,
+    protected readonly log: Logger,
+    protected readonly opts: AuditTrailOptions = { maxBatch: 500, maxQueued: 20_000 },
   ) {}
 
   /**
@@ -89,23 +89,9 @@ export class AuditTrail {
         { auditHead: { seq: h.seq, chain: h.chain.toString('hex'), legacyMaxId: h.legacy } },
         'audit chain head authenticated as found (first open after the upgrade); this happens once: another such line means the head was reset in the database',
       );
-      const r = await this.append(trx, adopted, [this.systemEvent('audit.head_adopted', 'allowed', { seq: h.seq, legacyMaxId: h.legacy })]);
+      const r = await this.append(trx, adopted, [systemEvent('audit.head_adopted', 'allowed', { seq: h.seq, legacyMaxId: h.legacy })]);
       if (!r.stored) throw new KmsError('internal', 'the audit event was not stored');
     });
-  }
-
-  private systemEvent(action: string, outcome: AuditEvent['outcome'], details: Record<string, unknown>): AuditEvent {
-    return {
-      at: new Date(),
-      tenantId: null,
-      dialect: 'core',
-      principal: 'polykms',
-      action,
-      keyId: null,
-      outcome,
-      errorKind: outcome === 'failed' ? 'tampered' : null,
-      details,
-    };
   }
 
   /**
@@ -113,7 +99,13 @@ export class AuditTrail {
    * extended all the same (refusing would let any database writer stop the service), but only after an
    * `audit.head_rejected` event that the verifier reports for ever: the tampering cannot be laundered.
    */
-  private async append(db: Kysely<Database> | Transaction<Database>, from: Head, events: AuditEvent[], checked = false) {
+  private async append(
+    db: Kysely<Database> | Transaction<Database>,
+    from: Head,
+    events: AuditEvent[],
+    checked = false,
+    mark: bigint | null = null,
+  ) {
     const key = this.macKey!;
     const problem = checked ? undefined : headProblem(this.macKey!, this.highestSeen, from);
     if (problem) {
@@ -121,14 +113,14 @@ export class AuditTrail {
         { seq: from.seq, legacyMaxId: from.legacy, problem },
         'audit chain head does not verify: the trail was tampered with; marked in the trail',
       );
-      events = [this.systemEvent('audit.head_rejected', 'failed', { problem, seq: from.seq, legacyMaxId: from.legacy }), ...events];
+      events = [systemEvent('audit.head_rejected', 'failed', { problem, seq: from.seq, legacyMaxId: from.legacy }), ...events];
     }
     const columns = events.map(eventColumns);
     const head = { seq: from.seq, chain: from.chain };
     const sealed = sealBatch(key, head, columns);
     const chain = sealed.chain;
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
-    const inserted = await moveHeadAndInsert(db, from, to, sealed.rows);
+    const inserted = await moveHeadAndInsert(db, from, to, sealed.rows, mark);
     return { to, stored: inserted === columns.length, marked: !!problem };
   }
 
@@ -202,22 +194,23 @@ export class AuditTrail {
 
   /**
    * One batch: a single statement that moves the head only if it is still where this process left it;
-   * when a change or another process moved it meanwhile, the head is locked and read again.
+   * when a change or another process moved it meanwhile, the head is locked and read again. `mark`: the
+   * last audit-journal event among `events` (audit-journaled.ts), recorded with them.
    */
-  private async write(events: AuditEvent[]): Promise<Head | undefined> {
+  protected async write(events: AuditEvent[], mark: bigint | null = null): Promise<Head | undefined> {
     if (!this.macKey) return void (await insertEvents(this.db, unsealedRows(events.map(eventColumns))));
     if (this.head) {
-      const r = await this.append(this.db, this.head, events, true);
+      const r = await this.append(this.db, this.head, events, true, mark);
       if (r.stored) return (this.head = r.to);
       this.head = undefined;
     }
-    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events));
+    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events, false, mark));
     if (!r.stored) throw new KmsError('internal', 'the audit chain head moved while it was locked');
     return (this.head = r.to);
   }
 
   /** After a commit: the log lines, the last one with the head (seq, chain) so it can be anchored outside the database. */
-  private committed(events: AuditEvent[], head: Head | undefined) {
+  protected committed(events: AuditEvent[], head: Head | undefined) {
     if (head && BigInt(head.seq) > this.highestSeen) this.highestSeen = BigInt(head.seq);
     const last = head ? BigInt(head.seq) : 0n;
     events.forEach((e, i) => {
@@ -234,7 +227,7 @@ export class AuditTrail {
     });
   }
 
-  private refuse(events: AuditEvent[], why: string, err?: unknown): KmsError {
+  protected refuse(events: AuditEvent[], why: string, err?: unknown): KmsError {
     this.dropped += events.length;
     for (const e of events)
       this.log.error(
@@ -286,8 +279,9 @@ export class AuditTrail {
     );
   }
 
-  /** Refuses new events; those already queued are still written (`flush`). */
-  close() {
+  /** Refuses new events, and resolves once those already recorded are written (or refused). */
+  async close(): Promise<void> {
     this.closed = true;
+    await this.flush();
   }
 }

@@ -14,7 +14,8 @@ import { eventMac, headMac, link, type SealInput } from './auditseal.ts';
  * 3. the head (n, chain_n, legacy bound) carries its own MAC, so cutting the tail and moving the head
  *    back to the last surviving event, or raising the legacy bound to pass forged unsealed rows as
  *    "legacy", shows. A writer that finds a head that does not verify marks it in the chain
- *    (`audit.head_rejected`, reported for ever) rather than extend it silently.
+ *    (`audit.head_rejected`, reported for ever) rather than extend it silently; a line of the embedded
+ *    store's audit journal that does not verify is marked the same way (`audit.journal_rejected`).
  * What it cannot show from the database alone: the database (or the head row with the events after it)
  * put back to an older copy of itself, whose head verified then. The running gateway notices a head
  * older than one it wrote; otherwise compare with an anchor kept outside (every committed batch logs
@@ -113,6 +114,12 @@ export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: 
         String(r.id),
         r.seq,
         `the gateway found the chain head rewritten before this event (${String((r.details as { problem?: unknown } | null)?.problem ?? '')}): events before it may have been cut or forged`,
+      );
+    else if (r.dialect === 'core' && r.action === 'audit.journal_rejected')
+      problem(
+        String(r.id),
+        r.seq,
+        `a line of the audit journal (${String((r.details as { file?: unknown } | null)?.file ?? '')}) was not taken back: ${String((r.details as { problem?: unknown } | null)?.problem ?? '')}`,
       );
     // The head is adopted once, at the upgrade; again means its MAC and the migration's flag were reset.
     else if (r.dialect === 'core' && r.action === 'audit.head_adopted' && ++adoptions > 1)

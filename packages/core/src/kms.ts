@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail } from './audit.ts';
 import { ForwardingAuditTrail } from './audit-forward.ts';
+import { JournaledAuditTrail } from './audit-journaled.ts';
 import type { Peer } from './db/pglite-shared.ts';
 import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
@@ -58,11 +60,15 @@ export class Kms extends KeyOperations {
   constructor(
     private readonly store: Store,
     keyring: Keyring,
-    opts: Pick<OpenOptions, 'logger' | 'cacheSize' | 'now' | 'auditTo'> = {},
+    opts: Pick<OpenOptions, 'logger' | 'cacheSize' | 'now' | 'auditTo'> & { auditJournal?: string | undefined } = {},
   ) {
     const db = store.db;
     const log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
-    const audit = opts.auditTo ? new ForwardingAuditTrail(db, log, opts.auditTo) : new AuditTrail(db, log);
+    const audit = opts.auditTo
+      ? new ForwardingAuditTrail(db, log, opts.auditTo)
+      : opts.auditJournal
+        ? new JournaledAuditTrail(db, log, opts.auditJournal)
+        : new AuditTrail(db, log);
     const cache = new KeyCache<LoadedKey>(opts.cacheSize ?? 10_000);
     super({
       db,
@@ -97,7 +103,10 @@ export class Kms extends KeyOperations {
       });
     if (opts.serving) logger.debug({ threads: await favourEventLoop() }, 'background threads below the event loop');
     const store = await openStore(opts);
-    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now, auditTo: opts.auditTo });
+    // The embedded store's owner journals its audit events (audit-journaled.ts); a worker forwards them to it.
+    const auditJournal =
+      store.driver === 'pglite' && !opts.inMemory && !opts.auditTo ? resolve(opts.dataDir ?? './data', 'audit-journal') : undefined;
+    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now, auditTo: opts.auditTo, auditJournal });
     try {
       await registerRootKeys(store.db, keyring);
       await kms.audit.useKey(await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));
@@ -144,8 +153,7 @@ export class Kms extends KeyOperations {
     this.authFailures.sweep();
     this.authFailures.close();
     // New events are refused from here (their operations fail); those already recorded are written.
-    this.audit.close();
-    await this.audit.flush();
+    await this.audit.close();
     await this.unlisten?.().catch(() => {});
     await this.events.stop();
     await this.store.close();

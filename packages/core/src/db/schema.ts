@@ -113,6 +113,8 @@ export interface AuditChainHeadTable {
   mac: Buffer | null;
   /** Set by the migration that added `mac`: the one time the head may be MACed as found (see AuditTrail.useKey). */
   adopt_pending: boolean;
+  /** The last audit-journal event stored (see audit-journal.ts); 0 when none ever was. */
+  journal_mark: ColumnType<string, never, string>;
 }
 
 export interface KeyGrantsTable {

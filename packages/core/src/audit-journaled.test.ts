@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuditJournal } from './audit-journal.ts';
+import { JournaledAuditTrail } from './audit-journaled.ts';
+import type { AuditEvent } from './audit-text.ts';
+import { verifyAuditChain } from './auditchain.ts';
+import { openStore } from './db/connect.ts';
+import type { KmsError } from './errors.ts';
+import { silentLogger } from './testing.ts';
+
+const event = (i: number): AuditEvent => ({
+  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+  tenantId: null,
+  dialect: 't',
+  principal: 'p',
+  action: `a${i}`,
+  keyId: null,
+  outcome: 'allowed',
+  details: { i },
+});
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'polykms-journal-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const segments = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.ndjson'));
+const settle = (p: Promise<void>) =>
+  p.then(
+    () => 'stored',
+    (e: KmsError) => e.kind,
+  );
+
+describe('audit journal (files)', () => {
+  const key = randomBytes(32);
+
+  it('gives back, in order, the events after the mark; a torn last line is skipped, an altered line reported', () => {
+    const dir = tempDir();
+    const { journal } = AuditJournal.open(dir, key, 0n);
+    expect(journal.append([event(1), event(2)])).toBe(1n);
+    expect(journal.append([event(3)])).toBe(3n);
+    journal.close();
+    const again = AuditJournal.open(dir, key, 1n);
+    expect(again.problems).toEqual([]);
+    expect(again.unstored.map((j) => [j.ordinal, j.event])).toEqual([
+      [2n, event(2)],
+      [3n, event(3)],
+    ]);
+    // Ordinals go on after what the journal holds, in a new segment.
+    expect(again.journal.append([event(4)])).toBe(4n);
+    again.journal.close();
+    const [file] = segments(dir).sort();
+    const path = join(dir, file!);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"action":"a3"', '"action":"a9"'));
+    appendFileSync(path, '{"o":"5","m":"');
+    const read = AuditJournal.open(dir, key, 0n);
+    expect(read.unstored.map((j) => j.event.action)).toEqual(['a1', 'a2', 'a4']);
+    expect(read.problems).toEqual([
+      { file, line: 2, problem: expect.stringMatching(/MAC does not match/), torn: false },
+      { file, line: 3, problem: expect.stringMatching(/cut short/), torn: true },
+    ]);
+    // Another audit key (another gateway's journal) verifies nothing.
+    expect(AuditJournal.open(dir, randomBytes(32), 0n).unstored).toEqual([]);
+  });
+
+  it('leaves nothing of a line it could not write whole, and deletes a segment once all its events are stored', () => {
+    const dir = tempDir();
+    let fail = false;
+    const write = ((fd: number, b: Buffer, off: number, len: number, pos: number) => {
+      if (!fail) return writeSync(fd, b, off, len, pos);
+      writeSync(fd, b, off, len >> 1, pos);
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    }) as typeof writeSync;
+    const { journal } = AuditJournal.open(dir, key, 0n, write);
+    journal.append([event(1)]);
+    fail = true;
+    expect(() => journal.append([event(2)])).toThrow(/no space/);
+    fail = false;
+    expect(journal.append([event(3)])).toBe(2n);
+    journal.close();
+    const read = AuditJournal.open(dir, key, 0n);
+    expect(read.problems).toEqual([]);
+    expect(read.unstored.map((j) => [j.ordinal, j.event.action])).toEqual([
+      [1n, 'a1'],
+      [2n, 'a3'],
+    ]);
+    read.journal.release(1n);
+    expect(segments(dir)).toHaveLength(1);
+    read.journal.release(2n);
+    expect(segments(dir)).toEqual([]);
+  });
+});
+
+describe('journaled audit trail (embedded store in a data directory)', () => {
+  const key = randomBytes(32);
+  const quiet = { maxBatch: 500, maxQueued: 1000, drainMs: 3_600_000, retryMs: 3_600_000 };
+  async function open(dir: string, opts: Partial<typeof quiet & { write: typeof writeSync }> = {}) {
+    const store = await openStore({ dataDir: dir });
+    const trail = new JournaledAuditTrail(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, ...opts });
+    await trail.useKey(key);
+    const rows = async () =>
+      (await store.db.selectFrom('audit_events').select(['action', 'outcome']).orderBy('seq').execute()).map((r) =>
+        r.outcome === 'allowed' ? r.action : `${r.action}:${r.outcome}`,
+      );
+    return { store, trail, rows, verify: () => verifyAuditChain(store.db, key, { atLeast: trail.highestSeen }) };
+  }
+
+  it('answers once an event is journaled; what the store had not taken when the process stopped is stored at the next open, once', async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    await Promise.all([1, 2, 3].map((i) => a.trail.record(event(i))));
+    await a.trail.record(event(4));
+    expect(await a.rows()).toEqual([]); // answered, not yet in the store
+    expect(a.trail.pending).toBe(4);
+    // The process dies: the store goes without the trail writing anything more.
+    await a.store.close();
+
+    const b = await open(dir);
+    expect(await b.rows()).toEqual(['a1', 'a2', 'a3', 'a4']);
+    await b.trail.record(event(5));
+    await b.trail.flush();
+    expect(await b.rows()).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    // Stored and then stopped before the journal was cleaned up: the mark keeps it from being stored twice.
+    await b.store.close();
+    expect(segments(join(dir, 'audit-journal')).length).toBeGreaterThan(0);
+
+    const c = await open(dir);
+    expect(await c.rows()).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(segments(join(dir, 'audit-journal'))).toEqual([]);
+    expect((await c.verify()).problems).toEqual([]);
+    await c.trail.close();
+    await c.store.close();
+  });
+
+  it('marks a journal line that does not verify in the trail (the verifier reports it), and skips a torn one', async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    await a.trail.record(event(1));
+    await a.trail.record(event(2));
+    await a.store.close();
+    const jdir = join(dir, 'audit-journal');
+    const [file] = segments(jdir);
+    const path = join(jdir, file!);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"action":"a2"', '"action":"a0"'));
+    appendFileSync(path, '{"o":"3","m":"00');
+
+    const b = await open(dir);
+    expect(await b.rows()).toEqual(['a1', 'audit.journal_rejected:failed']);
+    const problems = (await b.verify()).problems.map((p) => p.problem);
+    expect(problems).toEqual([expect.stringMatching(/audit journal .* MAC does not match/)]);
+    await b.trail.close();
+    await b.store.close();
+  });
+
+  it('fails closed: once the store refuses a batch, new operations are refused; the journaled events are stored when it is back', async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    await sql`alter table audit_events add constraint refuse_audit check (false) not valid`.execute(a.store.db);
+    // Answered: they are in the journal.
+    expect(await Promise.all([1, 2].map((i) => settle(a.trail.record(event(i)))))).toEqual(['stored', 'stored']);
+    await a.trail.flush();
+    expect(await settle(a.trail.record(event(3)))).toBe('unavailable');
+    expect(a.trail.dropped).toBe(1);
+    await sql`alter table audit_events drop constraint refuse_audit`.execute(a.store.db);
+    await a.trail.flush();
+    expect(await settle(a.trail.record(event(4)))).toBe('stored');
+    await a.trail.flush();
+    expect(await a.rows()).toEqual(['a1', 'a2', 'a4']);
+    expect((await a.verify()).problems).toEqual([]);
+    await a.trail.close();
+    await a.store.close();
+  });
+
+  it('holds new events back while the store is a batch behind, and answers them once it has caught up', async () => {
+    const dir = tempDir();
+    const a = await open(dir, { maxBatch: 2 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // A transaction holds the embedded store's one connection: the drain waits behind it.
+    const busy = a.store.db.transaction().execute(() => gate);
+    await Promise.all([1, 2].map((i) => a.trail.record(event(i))));
+    let third = 'waiting';
+    const p = a.trail.record(event(3)).then(() => (third = 'stored'));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(third).toBe('waiting');
+    expect(a.trail.pending).toBe(3);
+    release();
+    await busy;
+    await p;
+    await a.trail.flush();
+    expect(await a.rows()).toEqual(['a1', 'a2', 'a3']);
+    await a.trail.close();
+    await a.store.close();
+  });
+
+  it('refuses the operations of a turn whose journal line could not be written', async () => {
+    const dir = tempDir();
+    let fail = false;
+    const write = ((...args: Parameters<typeof writeSync>) => {
+      if (fail) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      return (writeSync as (...a: unknown[]) => number)(...args);
+    }) as typeof writeSync;
+    const a = await open(dir, { write });
+    await a.trail.record(event(1));
+    fail = true;
+    expect(await Promise.all([2, 3].map((i) => settle(a.trail.record(event(i)))))).toEqual(['unavailable', 'unavailable']);
+    fail = false;
+    await a.trail.record(event(4));
+    await a.trail.flush();
+    expect(await a.rows()).toEqual(['a1', 'a4']);
+    await a.trail.close();
+    await a.store.close();
+  });
+});

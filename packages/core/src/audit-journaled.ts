@@ -1,0 +1,224 @@
+import type { writeSync } from 'node:fs';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { AuditTrail, isDataError, type AuditEvent, type AuditTrailOptions } from './audit.ts';
+import { AuditJournal, type JournaledEvent } from './audit-journal.ts';
+import { readHead } from './audit-sql.ts';
+import { storable, systemEvent } from './audit-text.ts';
+import type { Database } from './db/schema.ts';
+import { KmsError } from './errors.ts';
+
+export interface JournaledOptions extends AuditTrailOptions {
+  /** How long answered events wait in the journal for more to share their statement. */
+  drainMs: number;
+  /** After the store refused a batch: when to try again (new operations are refused meanwhile). */
+  retryMs: number;
+  /** The journal's file write (tests make it fail). */
+  write?: typeof writeSync;
+}
+
+interface Waiter {
+  e: AuditEvent;
+  resolve: () => void;
+  reject: (err: KmsError) => void;
+}
+
+/**
+ * The audit trail of the embedded store. An operation is answered once its event is in the journal
+ * (audit-journal.ts: as durable as a PGlite commit), one write for every event of an event-loop turn;
+ * the store takes the journal's events every `drainMs` in one statement, which is what a PGlite
+ * statement's fixed cost needs. An event that reached the journal is stored before the gateway next
+ * serves, even after a crash. While the store refuses the events, they stay in the journal and new
+ * operations fail with `unavailable` (fail closed); so does everything past `maxQueued` unstored events.
+ */
+export class JournaledAuditTrail extends AuditTrail {
+  private journal: AuditJournal | undefined;
+  private turn: Waiter[] = [];
+  /** Recorded while the store is `maxBatch` events behind: journaled (and answered) once it catches up. */
+  private held: Waiter[] = [];
+  private unstored: JournaledEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> | undefined;
+  /** Why the store refused the last batch; cleared once it takes one. */
+  private failing: string | undefined;
+
+  constructor(
+    db: Kysely<Database>,
+    log: Logger,
+    private readonly dir: string,
+    private readonly jopts: JournaledOptions = { maxBatch: 2000, maxQueued: 20_000, drainMs: 50, retryMs: 1000 },
+  ) {
+    super(db, log, jopts);
+  }
+
+  override get pending() {
+    return this.turn.length + this.held.length + this.unstored.length + super.pending;
+  }
+
+  /** After the key: reads the journal back and stores what the last process answered but did not store. */
+  override async useKey(key: Buffer) {
+    await super.useKey(key);
+    this.journal?.close();
+    const { journalMark } = await readHead(this.db);
+    const { journal, unstored, problems } = AuditJournal.open(this.dir, key, journalMark, this.jopts.write);
+    this.journal = journal;
+    this.unstored = unstored;
+    for (const p of problems) {
+      if (p.torn)
+        this.log.warn(
+          { file: p.file, line: p.line },
+          'audit journal: a line cut short by a crash, skipped (its operations were not answered)',
+        );
+      else {
+        this.log.error({ file: p.file, line: p.line, problem: p.problem }, 'audit journal: a line not taken back; marked in the trail');
+        this.unstored.push({
+          ordinal: unstored.at(-1)?.ordinal ?? journalMark,
+          event: systemEvent('audit.journal_rejected', 'failed', { ...p }),
+        });
+      }
+    }
+    if (!this.unstored.length) return journal.release(journalMark);
+    this.log.warn({ events: this.unstored.length }, 'audit journal: storing the events of answered operations the last run did not store');
+    await this.drainJournal();
+    if (this.failing)
+      throw new KmsError('unavailable', `the audit journal could not be stored (${this.failing}); it is kept for the next start`);
+  }
+
+  override record(event: AuditEvent): Promise<void> {
+    if (!this.journal) return super.record(event);
+    const e = storable(event);
+    const refused = this.closed
+      ? 'the audit trail is closed'
+      : this.failing
+        ? `the audit store refused the last batch: ${this.failing}`
+        : this.pending >= this.jopts.maxQueued
+          ? `${this.pending} audit events are already waiting for the store`
+          : undefined;
+    if (refused) return Promise.reject(this.refuse([e], refused));
+    const p = new Promise<void>((resolve, reject) => {
+      // Back-pressure: the journal grows no faster than the store takes it, so load slows down
+      // instead of meeting `maxQueued` refusals.
+      if (this.unstored.length >= this.jopts.maxBatch) this.held.push({ e, resolve, reject });
+      else this.admit([{ e, resolve, reject }]);
+    });
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /** One journal line for every event recorded in this turn. */
+  private admit(waiters: Waiter[]) {
+    if (!waiters.length) return;
+    if (!this.turn.length) setImmediate(() => this.appendTurn());
+    this.turn.push(...waiters);
+  }
+
+  private appendTurn() {
+    const batch = this.turn;
+    this.turn = [];
+    if (!batch.length) return;
+    const events = batch.map((w) => w.e);
+    let first: bigint;
+    try {
+      first = this.journal!.append(events);
+    } catch (err) {
+      const refusal = this.refuse(events, 'the audit journal could not be written', err);
+      for (const w of batch) w.reject(refusal);
+      return;
+    }
+    for (const [i, e] of events.entries()) this.unstored.push({ ordinal: first + BigInt(i), event: e });
+    for (const w of batch) w.resolve();
+    if (this.unstored.length >= this.jopts.maxBatch) void this.drainJournal();
+    else if (!this.timer && !this.draining && !this.failing) this.schedule(this.jopts.drainMs);
+  }
+
+  private schedule(ms: number) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.drainJournal(), ms);
+    this.timer.unref();
+  }
+
+  /** Stores what the journal holds, a statement per `maxBatch` events; one store at a time. */
+  private drainJournal(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.draining ??= this.storeAll().finally(() => {
+      this.draining = undefined;
+      if (this.closed) return;
+      if (this.failing) this.schedule(this.jopts.retryMs);
+      else if (this.unstored.length) this.schedule(this.jopts.drainMs);
+    });
+    return this.draining;
+  }
+
+  private async storeAll() {
+    while (this.unstored.length) {
+      const batch = this.unstored.slice(0, this.jopts.maxBatch);
+      try {
+        await this.storeBatch(batch);
+      } catch (err) {
+        const why = (err as Error).message;
+        if (this.failing !== why)
+          this.log.error(
+            { err: why, waiting: this.unstored.length },
+            'the audit store refused a batch; kept in the journal, new operations refused',
+          );
+        this.failing = why;
+        const held = this.held.splice(0);
+        const refusal = held.length
+          ? this.refuse(
+              held.map((w) => w.e),
+              `the audit store refused the last batch: ${why}`,
+            )
+          : undefined;
+        for (const w of held) w.reject(refusal!);
+        return;
+      }
+      this.failing = undefined;
+      this.unstored.splice(0, batch.length);
+      this.journal!.release(batch.at(-1)!.ordinal);
+      if (this.unstored.length < this.jopts.maxBatch) this.admit(this.held.splice(0));
+    }
+    this.admit(this.held.splice(0));
+  }
+
+  /** One statement; a batch the store refuses for its content is stored an event at a time (all are answered already). */
+  private async storeBatch(batch: JournaledEvent[], substitute = false): Promise<void> {
+    const events = batch.map((j) => j.event);
+    try {
+      const head = await this.write(events, batch.at(-1)!.ordinal);
+      this.batches++;
+      this.written += events.length;
+      this.committed(events, head);
+    } catch (err) {
+      if (!isDataError(err) || substitute) throw err;
+      if (batch.length > 1) {
+        for (const j of batch) await this.storeBatch([j]);
+        return;
+      }
+      // Its operation was answered: keep what can be said about it, and say why the rest is missing.
+      const { ordinal, event: e } = batch[0]!;
+      this.log.error(
+        { action: e.action, reqId: e.requestId, err: (err as Error).message },
+        'audit event refused by the store for its content; stored without its details',
+      );
+      await this.storeBatch([{ ordinal, event: { ...e, details: { unstorable: (err as Error).message.slice(0, 200) } } }], true);
+    }
+  }
+
+  /** Writes every answered event to the store; while the store refuses them they stay in the journal. */
+  override async flush(): Promise<void> {
+    await super.flush();
+    for (;;) {
+      while (this.turn.length) await new Promise((r) => setImmediate(r));
+      if (!this.unstored.length && !this.held.length && !this.draining) return;
+      await this.drainJournal();
+      if (this.failing) return;
+    }
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    clearTimeout(this.timer);
+    this.journal?.close();
+  }
+}
