@@ -70,7 +70,8 @@ describe('two workers of one gateway on embedded PGlite', () => {
   /** A client whose one connection is served by `worker`: new connections until one is. */
   async function pinnedTo(worker: number, connect: object, probe: (post: Post) => ReturnType<Post>) {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const agent = new Agent({ connect, connections: 1 });
+      // Kept open however slow the steps between its requests on a busy machine: a new connection may reach the other worker.
+      const agent = new Agent({ connect, connections: 1, keepAliveTimeout: 600_000, keepAliveMaxTimeout: 600_000 });
       const post = poster(agent);
       const r = await probe(post);
       if ((await workerOf(String(r.headers['x-request-id']))) === worker) {

@@ -112,6 +112,9 @@ export async function serveHttps(
       },
     );
     server.once('error', reject);
+    // Longer than the 60 s idle timeout of common load balancers and clients' pools (Node's 5 s is not),
+    // so none sends a request on a connection the gateway is closing.
+    (server as Server).keepAliveTimeout = 65_000;
     server.on('checkContinue', continueOnRead(server as Server));
     // A connection's peer certificate is fixed at the handshake (dialects read it once per connection);
     // TLS 1.2 renegotiation, which could present another one, is refused.
