@@ -81,6 +81,19 @@ export class AuditJournal {
     const journal = new AuditJournal(dir, key, next, write);
     journal.closed = closed;
     const unstored: JournaledEvent[] = [...found].sort(([a], [b]) => (a < b ? -1 : 1)).map(([ordinal, event]) => ({ ordinal, event }));
+    // Ordinals run without a gap (a line that failed or was torn leaves its ordinals to the next one):
+    // a gap is lines or segments deleted. A journal cut after its last line cannot be told from here.
+    let expected = mark + 1n;
+    for (const { ordinal } of unstored) {
+      if (ordinal > expected)
+        problems.push({
+          file: '',
+          line: 0,
+          problem: `events ${expected} to ${ordinal - 1n} are missing (lines or segments deleted)`,
+          torn: false,
+        });
+      expected = ordinal + 1n;
+    }
     return { journal, unstored, problems };
   }
 
@@ -112,8 +125,13 @@ export class AuditJournal {
   release(mark: bigint) {
     this.closed = this.closed.filter(({ file, last }) => {
       if (last > mark) return true;
-      unlinkSync(join(this.dir, file));
-      return false;
+      try {
+        unlinkSync(join(this.dir, file));
+        return false;
+      } catch (e) {
+        // Tried again at the next release; gone already is as good as deleted.
+        return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+      }
     });
   }
 

@@ -65,6 +65,7 @@ describe('audit journal (files)', () => {
     expect(read.problems).toEqual([
       { file, line: 2, problem: expect.stringMatching(/MAC does not match/), torn: false },
       { file, line: 3, problem: expect.stringMatching(/cut short/), torn: true },
+      { file: '', line: 0, problem: 'events 3 to 3 are missing (lines or segments deleted)', torn: false },
     ]);
     // Another audit key (another gateway's journal) verifies nothing.
     expect(AuditJournal.open(dir, randomBytes(32), 0n).unstored).toEqual([]);
@@ -152,9 +153,9 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
     appendFileSync(path, '{"o":"3","m":"00');
 
     const b = await open(dir);
-    expect(await b.rows()).toEqual(['a1', 'audit.journal_rejected:failed']);
+    expect(await b.rows()).toEqual(['audit.journal_rejected:failed', 'a1']);
     const problems = (await b.verify()).problems.map((p) => p.problem);
-    expect(problems).toEqual([expect.stringMatching(/audit journal .* MAC does not match/)]);
+    expect(problems).toEqual([expect.stringMatching(/^audit journal: its MAC does not match .*line 2\)$/)]);
     await b.trail.close();
     await b.store.close();
   });
@@ -196,6 +197,45 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
     await p;
     await a.trail.flush();
     expect(await a.rows()).toEqual(['a1', 'a2', 'a3']);
+    await a.trail.close();
+    await a.store.close();
+  });
+
+  it('drains on its own timer, and reports journal lines deleted between crashes', async () => {
+    const dir = tempDir();
+    const a = await open(dir, { drainMs: 10 });
+    await a.trail.record(event(1));
+    for (let t = 0; t < 600 && (await a.rows()).length === 0; t++) await new Promise((r) => setTimeout(r, 50));
+    expect(await a.rows()).toEqual(['a1']);
+    expect(a.trail.pending).toBe(0);
+    await a.trail.close();
+    await a.store.close();
+
+    const b = await open(dir);
+    for (const i of [2, 3, 4]) await b.trail.record(event(i));
+    await b.store.close();
+    const jdir = join(dir, 'audit-journal');
+    const [file] = segments(jdir).sort().slice(-1);
+    const path = join(jdir, file!);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    writeFileSync(path, [lines[0], lines[2], ''].join('\n'));
+    const c = await open(dir);
+    expect(await c.rows()).toEqual(['a1', 'audit.journal_rejected:failed', 'a2', 'a4']);
+    expect((await c.verify()).problems.map((p) => p.problem)).toEqual([
+      'audit journal: events 3 to 3 are missing (lines or segments deleted)',
+    ]);
+    await c.trail.close();
+    await c.store.close();
+  });
+
+  it('stores an event the database refuses for its content as audit.event_unstorable, and each of the others once', async () => {
+    const dir = tempDir();
+    const a = await open(dir);
+    const bad = { ...event(2), keyId: 'not-a-uuid' };
+    expect(await Promise.all([event(1), bad, event(3)].map((e) => settle(a.trail.record(e))))).toEqual(['stored', 'stored', 'stored']);
+    await a.trail.flush();
+    expect(await a.rows()).toEqual(['a1', 'audit.event_unstorable:failed', 'a3']);
+    expect((await a.verify()).problems).toEqual([]);
     await a.trail.close();
     await a.store.close();
   });

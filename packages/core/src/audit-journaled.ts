@@ -71,17 +71,17 @@ export class JournaledAuditTrail extends AuditTrail {
         );
       else {
         this.log.error({ file: p.file, line: p.line, problem: p.problem }, 'audit journal: a line not taken back; marked in the trail');
-        this.unstored.push({
-          ordinal: unstored.at(-1)?.ordinal ?? journalMark,
-          event: systemEvent('audit.journal_rejected', 'failed', { ...p }),
-        });
+        // First, so the report is stored before any segment holding the line is deleted.
+        this.unstored.unshift({ ordinal: journalMark, event: systemEvent('audit.journal_rejected', 'failed', { ...p }) });
       }
     }
     if (!this.unstored.length) return journal.release(journalMark);
     this.log.warn({ events: this.unstored.length }, 'audit journal: storing the events of answered operations the last run did not store');
     await this.drainJournal();
-    if (this.failing)
-      throw new KmsError('unavailable', `the audit journal could not be stored (${this.failing}); it is kept for the next start`);
+    if (!this.failing) return;
+    const why = this.failing;
+    await this.close();
+    throw new KmsError('unavailable', `the audit journal could not be stored (${why}); it is kept for the next start`);
   }
 
   override record(event: AuditEvent): Promise<void> {
@@ -119,7 +119,8 @@ export class JournaledAuditTrail extends AuditTrail {
     const events = batch.map((w) => w.e);
     let first: bigint;
     try {
-      first = this.journal!.append(events);
+      if (!this.journal) throw new Error('the audit trail is closed');
+      first = this.journal.append(events);
     } catch (err) {
       const refusal = this.refuse(events, 'the audit journal could not be written', err);
       for (const w of batch) w.reject(refusal);
@@ -151,58 +152,63 @@ export class JournaledAuditTrail extends AuditTrail {
   }
 
   private async storeAll() {
-    while (this.unstored.length) {
-      const batch = this.unstored.slice(0, this.jopts.maxBatch);
-      try {
-        await this.storeBatch(batch);
-      } catch (err) {
-        const why = (err as Error).message;
-        if (this.failing !== why)
-          this.log.error(
-            { err: why, waiting: this.unstored.length },
-            'the audit store refused a batch; kept in the journal, new operations refused',
-          );
-        this.failing = why;
-        const held = this.held.splice(0);
-        const refusal = held.length
-          ? this.refuse(
-              held.map((w) => w.e),
-              `the audit store refused the last batch: ${why}`,
-            )
-          : undefined;
-        for (const w of held) w.reject(refusal!);
-        return;
+    try {
+      while (this.unstored.length) {
+        await this.storeBatch(this.unstored.slice(0, this.jopts.maxBatch));
+        this.failing = undefined;
+        if (this.unstored.length < this.jopts.maxBatch) this.admit(this.held.splice(0));
       }
-      this.failing = undefined;
-      this.unstored.splice(0, batch.length);
-      this.journal!.release(batch.at(-1)!.ordinal);
-      if (this.unstored.length < this.jopts.maxBatch) this.admit(this.held.splice(0));
+      this.admit(this.held.splice(0));
+    } catch (err) {
+      const why = (err as Error).message;
+      if (this.failing !== why)
+        this.log.error(
+          { err: why, waiting: this.unstored.length },
+          'the audit store refused a batch; kept in the journal, new operations refused',
+        );
+      this.failing = why;
+      const held = this.held.splice(0);
+      const refusal = held.length
+        ? this.refuse(
+            held.map((w) => w.e),
+            `the audit store refused the last batch: ${why}`,
+          )
+        : undefined;
+      for (const w of held) w.reject(refusal!);
     }
-    this.admit(this.held.splice(0));
   }
 
-  /** One statement; a batch the store refuses for its content is stored an event at a time (all are answered already). */
-  private async storeBatch(batch: JournaledEvent[], substitute = false): Promise<void> {
-    const events = batch.map((j) => j.event);
+  /**
+   * Stores `batch`, the head of `unstored`, and takes it off. A batch the store refuses for its content
+   * goes an event at a time, each taken off as it commits; one event refused alone was answered all the
+   * same, so an `audit.event_unstorable` event takes its place (the event itself is on the error line).
+   */
+  private async storeBatch(batch: JournaledEvent[]): Promise<void> {
     try {
-      const head = await this.write(events, batch.at(-1)!.ordinal);
-      this.batches++;
-      this.written += events.length;
-      this.committed(events, head);
+      await this.commit(batch);
     } catch (err) {
-      if (!isDataError(err) || substitute) throw err;
+      if (!isDataError(err)) throw err;
       if (batch.length > 1) {
         for (const j of batch) await this.storeBatch([j]);
         return;
       }
-      // Its operation was answered: keep what can be said about it, and say why the rest is missing.
       const { ordinal, event: e } = batch[0]!;
-      this.log.error(
-        { action: e.action, reqId: e.requestId, err: (err as Error).message },
-        'audit event refused by the store for its content; stored without its details',
-      );
-      await this.storeBatch([{ ordinal, event: { ...e, details: { unstorable: (err as Error).message.slice(0, 200) } } }], true);
+      const why = (err as Error).message.slice(0, 200);
+      this.log.error({ audit: true, recorded: false, event: e, err: why }, 'audit event refused by the store for its content; replaced');
+      const stand = { ...systemEvent('audit.event_unstorable', 'failed', { ordinal: String(ordinal), err: why }), errorKind: 'unstorable' };
+      await this.commit([{ ordinal, event: stand }]);
     }
+  }
+
+  private async commit(batch: JournaledEvent[]) {
+    const events = batch.map((j) => j.event);
+    const mark = batch.at(-1)!.ordinal;
+    const head = await this.write(events, mark);
+    this.batches++;
+    this.written += events.length;
+    this.unstored.splice(0, batch.length);
+    this.committed(events, head);
+    this.journal?.release(mark);
   }
 
   /** Writes every answered event to the store; while the store refuses them they stay in the journal. */
@@ -220,5 +226,6 @@ export class JournaledAuditTrail extends AuditTrail {
     await super.close();
     clearTimeout(this.timer);
     this.journal?.close();
+    this.journal = undefined;
   }
 }

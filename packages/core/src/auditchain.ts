@@ -115,12 +115,14 @@ export async function verifyAuditChain(db: Kysely<Database>, key: Buffer, opts: 
         r.seq,
         `the gateway found the chain head rewritten before this event (${String((r.details as { problem?: unknown } | null)?.problem ?? '')}): events before it may have been cut or forged`,
       );
-    else if (r.dialect === 'core' && r.action === 'audit.journal_rejected')
+    else if (r.dialect === 'core' && r.action === 'audit.journal_rejected') {
+      const d = (r.details ?? {}) as { file?: unknown; line?: unknown; problem?: unknown };
       problem(
         String(r.id),
         r.seq,
-        `a line of the audit journal (${String((r.details as { file?: unknown } | null)?.file ?? '')}) was not taken back: ${String((r.details as { problem?: unknown } | null)?.problem ?? '')}`,
+        `audit journal: ${String(d.problem ?? '')}${d.file ? ` (${String(d.file)}, line ${String(d.line)})` : ''}`,
       );
+    }
     // The head is adopted once, at the upgrade; again means its MAC and the migration's flag were reset.
     else if (r.dialect === 'core' && r.action === 'audit.head_adopted' && ++adoptions > 1)
       problem(
