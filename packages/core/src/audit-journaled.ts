@@ -5,6 +5,7 @@ import { AuditTrail, isDataError, type AuditEvent, type AuditTrailOptions } from
 import { AuditJournal, type JournaledEvent } from './audit-journal.ts';
 import { readHead } from './audit-sql.ts';
 import { storable, systemEvent } from './audit-text.ts';
+import { perTurn } from './runtime/per-turn.ts';
 import type { Database } from './db/schema.ts';
 import { KmsError } from './errors.ts';
 
@@ -33,7 +34,9 @@ interface Waiter {
  */
 export class JournaledAuditTrail extends AuditTrail {
   private journal: AuditJournal | undefined;
-  private turn: Waiter[] = [];
+  /** Events admitted in this turn, not yet in the journal. */
+  private inTurn = 0;
+  private readonly toJournal = perTurn<Waiter>((batch) => this.appendTurn(batch));
   /** Recorded while the store is `maxBatch` events behind: journaled (and answered) once it catches up. */
   private held: Waiter[] = [];
   private unstored: JournaledEvent[] = [];
@@ -52,7 +55,7 @@ export class JournaledAuditTrail extends AuditTrail {
   }
 
   override get pending() {
-    return this.turn.length + this.held.length + this.unstored.length + super.pending;
+    return this.inTurn + this.held.length + this.unstored.length + super.pending;
   }
 
   /** After the key: reads the journal back and stores what the last process answered but did not store. */
@@ -107,15 +110,12 @@ export class JournaledAuditTrail extends AuditTrail {
 
   /** One journal line for every event recorded in this turn. */
   private admit(waiters: Waiter[]) {
-    if (!waiters.length) return;
-    if (!this.turn.length) setImmediate(() => this.appendTurn());
-    this.turn.push(...waiters);
+    this.inTurn += waiters.length;
+    for (const w of waiters) this.toJournal(w);
   }
 
-  private appendTurn() {
-    const batch = this.turn;
-    this.turn = [];
-    if (!batch.length) return;
+  private appendTurn(batch: Waiter[]) {
+    this.inTurn -= batch.length;
     const events = batch.map((w) => w.e);
     let first: bigint;
     try {
@@ -215,7 +215,7 @@ export class JournaledAuditTrail extends AuditTrail {
   override async flush(): Promise<void> {
     await super.flush();
     for (;;) {
-      while (this.turn.length) await new Promise((r) => setImmediate(r));
+      while (this.inTurn) await new Promise((r) => setImmediate(r));
       if (!this.unstored.length && !this.held.length && !this.draining) return;
       await this.drainJournal();
       if (this.failing) return;
