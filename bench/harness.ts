@@ -36,7 +36,7 @@ export interface Row {
     ratio: number;
   }[];
   /** The subject's slices, for the p99 of each round. */
-  slices?: { reqPerSec: number; p50Ms: number; p99Ms: number }[];
+  slices?: { reqPerSec: number; p50Ms: number; p99Ms: number; server?: ServerSeen | undefined }[];
 }
 
 export interface Measure {
@@ -132,14 +132,22 @@ export interface Entry {
   settle?: (() => Promise<unknown>) | undefined;
 }
 
+/** What a server process saw of a slice (bench/serve.ts): its longest event-loop stall and GC pause. */
+export interface ServerSeen {
+  loopMaxMs: number;
+  gcMaxMs: number;
+}
+const isSeen = (v: unknown): v is ServerSeen => typeof (v as ServerSeen | undefined)?.loopMaxMs === 'number';
+
 interface Slice extends Measure {
   wallMs: number;
+  server?: ServerSeen | undefined;
   cpu?: ReturnType<typeof cpuBetween>;
   loadUs?: number;
 }
 
 /** One slice: the load for `ms`, then the server's settling; the server's CPU over both (the work the slice caused). */
-async function slice(e: Entry, concurrency: number, ms: number, settle: () => Promise<void>): Promise<Slice> {
+async function slice(e: Entry, concurrency: number, ms: number, settle: () => Promise<unknown>): Promise<Slice> {
   const sample = () => (e.cpu ? e.cpu() : cpuSample(e.pid!));
   const c0 = e.pid ? sample() : undefined;
   const l0 = e.loadPid ? cpuSample(e.loadPid).processUs : undefined;
@@ -147,10 +155,11 @@ async function slice(e: Entry, concurrency: number, ms: number, settle: () => Pr
   const m = await measure(e.run, concurrency, ms);
   const wallMs = performance.now() - t0;
   const loadUs = e.loadPid && l0 !== undefined ? cpuSample(e.loadPid).processUs - l0 : undefined;
-  await (e.settle ?? settle)();
+  const seen = await (e.settle ?? settle)();
   return {
     ...m,
     wallMs,
+    ...(isSeen(seen) ? { server: seen } : {}),
     ...(c0 ? { cpu: cpuBetween(c0, sample()) } : {}),
     ...(loadUs !== undefined ? { loadUs } : {}),
   };
@@ -262,9 +271,17 @@ export async function compareMany(
     ...(base!.loadBusy !== undefined ? { baselineLoadBusy: base!.loadBusy } : {}),
     ratio: base!.ratio,
     ...(others.length ? { also: others } : {}),
-    slices: s.map((x) => ({ reqPerSec: x.opsPerSec, p50Ms: x.p50Ms, p99Ms: x.p99Ms })),
+    slices: s.map((x) => ({ reqPerSec: x.opsPerSec, p50Ms: x.p50Ms, p99Ms: x.p99Ms, server: x.server })),
   };
 }
+
+/** The server's longest event-loop stall and GC pause in each slice, where it reported them. */
+const stallsOf = (r: Row) => {
+  const seen = (r.slices ?? []).map((x) => x.server);
+  if (!seen.every((x) => x)) return '';
+  const ms = (k: keyof ServerSeen) => seen.map((x) => x![k].toFixed(0)).join(' / ');
+  return `; longest stall ${ms('loopMaxMs')} ms, GC pause ${ms('gcMaxMs')} ms`;
+};
 
 const us = (n: number | undefined) => (n === undefined ? '' : n.toFixed(0));
 
@@ -317,12 +334,12 @@ export function printTable(rows: Row[]) {
   const detail = rows.filter((r) => r.mainThreadUsPerReq !== undefined);
   if (detail.length) {
     console.log(
-      '\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice:',
+      '\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice (and what the server saw):',
     );
     for (const r of detail) {
       const pct = (x: number | undefined) => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
       console.log(
-        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms`,
+        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms${stallsOf(r)}`,
       );
     }
   }

@@ -5,6 +5,7 @@ import { referenceServer, type RefMaterial } from './baselines.ts';
 import type { DialectBench, Plan } from './dialect.ts';
 import { DIALECTS, IN_PROCESS } from './suites.ts';
 import { serveRpc } from './rpc.ts';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 /**
  * A bench server process, started pinned by `bench/procs.ts`: a dialect's gateway listener on the
@@ -23,6 +24,18 @@ type Call =
 
 // As the gateway's main does: the event loop first, the other threads below it.
 await favourEventLoop();
+// What this process saw of each slice, answered with the `settle` that ends it: its longest event-loop
+// stall and longest GC pause, so a slice's p99 can be told apart from a stall in the server.
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
+let gcMaxMs = 0;
+new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
+}).observe({ entryTypes: ['gc'] });
+const restart = () => {
+  loop.reset();
+  gcMaxMs = 0;
+};
 process.on('disconnect', () => process.exit(0));
 serveRpc(
   process,
@@ -37,11 +50,14 @@ serveRpc(
         reference = await referenceServer(ca, m.mtls, DIALECTS[m.suite]!.referenceOps(m.material));
         return { port: reference.port };
       }
-      case 'settle':
+      case 'settle': {
         // The audit buffer a slice leaves is written within the slice's CPU window. No forced GC: each
         // process serves only its own slices, so its garbage is collected, and billed, in its own time.
+        const seen = { loopMaxMs: loop.max / 1e6, gcMaxMs };
         await bench?.settle();
-        return;
+        restart();
+        return seen;
+      }
       case 'run':
         return { rows: await IN_PROCESS[m.suite]!({ ms: m.ms, concurrency: m.concurrency }) };
       case 'close':

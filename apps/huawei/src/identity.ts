@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
-import { KmsError, type Kms } from '@polykms/core';
+import { KmsError, LoadingCache, type Kms } from '@polykms/core';
 import { HuaweiError } from './errors.ts';
 import { IAM_TOPIC, REVOKED_TOPIC, findAccessKey, findUserById, type HuaweiUser } from './iam.ts';
 import {
@@ -35,70 +35,44 @@ const TTL_MS = 10_000;
 const unauth = (why: string) => new KmsError('unauthenticated', why, 'iam');
 
 /**
- * Users and access keys by id, for a few seconds: every admin change publishes IAM_TOPIC (here at
- * once, elsewhere through NOTIFY), which empties the cache; the TTL bounds a lost notification.
- * A read that was under way when a change came in is not cached (`generation`), so it cannot put the
- * old row back for a whole TTL.
+ * Users and access keys by id, for a few seconds, each loaded once however many requests miss it
+ * together: every admin change publishes IAM_TOPIC (here at once, elsewhere through NOTIFY), which
+ * empties the cache; the TTL bounds a lost notification. A read that was under way when a change came
+ * in is not cached, so it cannot put the old row back for a whole TTL.
  */
 export class IamCache {
-  private readonly users = new Map<string, { v: HuaweiUser | undefined; until: number }>();
-  private readonly keys = new Map<string, { v: Awaited<ReturnType<typeof findAccessKey>>; until: number }>();
-  private readonly tenants = new Map<string, { v: string; until: number }>();
-  private readonly revocations = new Map<string, { v: boolean; until: number }>();
-  private generation = 0;
+  private readonly users = new LoadingCache<HuaweiUser | undefined>(TTL_MS);
+  private readonly keys = new LoadingCache<Awaited<ReturnType<typeof findAccessKey>>>(TTL_MS);
+  private readonly tenants = new LoadingCache<string>(TTL_MS);
+  private readonly revocations = new LoadingCache<boolean>(TTL_MS);
   constructor(private readonly kms: Kms) {
     kms.subscribe(IAM_TOPIC, () => this.clear());
-    kms.subscribe(REVOKED_TOPIC, (id) => {
-      this.generation++;
-      this.revocations.set(id, { v: true, until: Date.now() + TTL_MS });
-    });
+    kms.subscribe(REVOKED_TOPIC, (id) => this.revocations.put(id, true));
   }
   clear() {
-    this.generation++;
     this.users.clear();
     this.keys.clear();
   }
-  async user(id: string) {
-    const hit = this.users.get(id);
-    if (hit && hit.until > Date.now()) return hit.v;
-    const gen = this.generation;
-    const v = await findUserById(this.kms, id);
-    if (gen !== this.generation) return v;
-    if (this.users.size > 10_000) this.users.clear();
-    this.users.set(id, { v, until: Date.now() + TTL_MS });
-    return v;
+  user(id: string) {
+    return this.users.get(id, () => findUserById(this.kms, id));
   }
   /** Whether a token id was revoked (DELETE /v3/auth/tokens), on this process or another. */
-  async revoked(tokenId: string) {
-    const hit = this.revocations.get(tokenId);
-    if (hit && hit.until > Date.now()) return hit.v;
-    const gen = this.generation;
-    const v =
-      (await (await huaweiDb(this.kms)).selectFrom('huawei_revoked_tokens').select('id').where('id', '=', tokenId).executeTakeFirst()) !==
-      undefined;
-    if (gen !== this.generation) return v;
-    if (this.revocations.size > 10_000) this.revocations.clear();
-    this.revocations.set(tokenId, { v, until: Date.now() + TTL_MS });
-    return v;
+  revoked(tokenId: string) {
+    return this.revocations.get(tokenId, async () => {
+      const row = await (await huaweiDb(this.kms))
+        .selectFrom('huawei_revoked_tokens')
+        .select('id')
+        .where('id', '=', tokenId)
+        .executeTakeFirst();
+      return row !== undefined;
+    });
   }
   /** The tenant of a project; a project seen for the first time becomes a tenant. */
-  async tenant(projectId: string) {
-    const hit = this.tenants.get(projectId);
-    if (hit && hit.until > Date.now()) return hit.v;
-    const v = (await this.kms.tenants.resolve('huawei', projectId, { create: true }))!;
-    if (this.tenants.size > 10_000) this.tenants.clear();
-    this.tenants.set(projectId, { v, until: Date.now() + TTL_MS });
-    return v;
+  tenant(projectId: string) {
+    return this.tenants.get(projectId, async () => (await this.kms.tenants.resolve('huawei', projectId, { create: true }))!);
   }
-  async accessKey(access: string) {
-    const hit = this.keys.get(access);
-    if (hit && hit.until > Date.now()) return hit.v;
-    const gen = this.generation;
-    const v = await findAccessKey(this.kms, access);
-    if (gen !== this.generation) return v;
-    if (this.keys.size > 10_000) this.keys.clear();
-    this.keys.set(access, { v, until: Date.now() + TTL_MS });
-    return v;
+  accessKey(access: string) {
+    return this.keys.get(access, () => findAccessKey(this.kms, access));
   }
 }
 

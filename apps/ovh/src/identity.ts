@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { BINDINGS_TOPIC, KmsError, type Kms } from '@polykms/core';
+import { BINDINGS_TOPIC, KmsError, LoadingCache, type Kms } from '@polykms/core';
 import { parseClientCertificate } from '@polykms/pki';
 import { parsePolicy, type IamPolicy } from './iam.ts';
 import { ACCESS_TOPIC, ovhDb } from './store.ts';
@@ -33,29 +33,20 @@ export class Unauthenticated extends KmsError {
 const TTL_MS = 30_000;
 
 /**
- * Identities by certificate fingerprint or token digest, so a warm request costs no lookup.
- * Revocations and policy changes publish ACCESS_TOPIC (this process at once, others through NOTIFY),
- * which empties the cache; the TTL bounds staleness should a notification be lost with a dropped
- * connection.
+ * Identities by certificate fingerprint or token digest, so a warm request costs no lookup, and the
+ * requests that miss one together share one lookup. Revocations and policy changes publish
+ * ACCESS_TOPIC (this process at once, others through NOTIFY), which empties the cache; the TTL bounds
+ * staleness should a notification be lost with a dropped connection.
  */
 export class IdentityCache {
-  private readonly map = new Map<string, { id: OvhIdentity; until: number }>();
+  private readonly ids = new LoadingCache<OvhIdentity>(TTL_MS);
   constructor(kms: Kms) {
-    kms.subscribe(ACCESS_TOPIC, () => this.map.clear());
-    kms.subscribe(BINDINGS_TOPIC, () => this.map.clear());
+    kms.subscribe(ACCESS_TOPIC, () => this.ids.clear());
+    kms.subscribe(BINDINGS_TOPIC, () => this.ids.clear());
   }
-  get(fp: string) {
-    const e = this.map.get(fp);
-    if (!e) return undefined;
-    if (e.until < Date.now() || e.id.expiresAt < Date.now()) {
-      this.map.delete(fp);
-      return undefined;
-    }
-    return e.id;
-  }
-  set(fp: string, id: OvhIdentity) {
-    if (this.map.size > 10_000) this.map.clear();
-    this.map.set(fp, { id, until: Date.now() + TTL_MS });
+  /** Never past the credential's own expiry. */
+  get(key: string, load: () => Promise<OvhIdentity>): Promise<OvhIdentity> {
+    return this.ids.get(key, load, (id) => id.expiresAt);
   }
 }
 
@@ -104,10 +95,13 @@ export async function identify(
     const why = String(socket.authorizationError ?? 'not trusted');
     throw unauth(why === 'CERT_HAS_EXPIRED' ? 'the client certificate has expired' : `the client certificate is not trusted (${why})`);
   }
-  const fp = peer.fp;
-  const hit = cache?.get(fp);
-  if (hit) return hit;
-  const cert = parseClientCertificate(peer.raw);
+  const lookup = () => byCertificate(kms, peer.raw, unauth);
+  return cache ? cache.get(peer.fp, lookup) : lookup();
+}
+
+/** The access credential a trusted certificate is, with its domain's policies. */
+async function byCertificate(kms: Kms, raw: Buffer, unauth: (msg: string) => Unauthenticated): Promise<OvhIdentity> {
+  const cert = parseClientCertificate(raw);
   const upn = cert.upns.find((u) => u.startsWith('okms.domain:'));
   if (!upn) throw unauth('the client certificate names no OKMS domain (SAN UPN okms.domain:<id>)');
   const okmsId = upn.slice('okms.domain:'.length);
@@ -126,7 +120,7 @@ export async function identify(
   if (!cred) throw unauth('the client certificate is not an access credential of this domain');
   if (cred.revoked_at) throw unauth('the client certificate has been revoked');
   if (cred.expires_at.getTime() < Date.now()) throw unauth('the client certificate has expired');
-  return withPolicies(kms, fp, cache, {
+  return withPolicies(kms, {
     okmsId,
     tenantId: cred.tenant_id,
     credentialId: cred.id,
@@ -147,9 +141,11 @@ async function byToken(kms: Kms, authorization: string, cache?: IdentityCache): 
   const token = m[1]!;
   if (!token.startsWith(TOKEN_PREFIX)) throw new Unauthenticated('the bearer token is not valid');
   const digest = tokenDigest(token);
-  const key = `token:${digest}`;
-  const hit = cache?.get(key);
-  if (hit) return hit;
+  const lookup = () => tokenIdentity(kms, digest);
+  return cache ? cache.get(`token:${digest}`, lookup) : lookup();
+}
+
+async function tokenIdentity(kms: Kms, digest: string): Promise<OvhIdentity> {
   const row = await (await ovhDb(kms))
     .selectFrom('tokens')
     .select(['id', 'tenant_id', 'okms_id', 'identities', 'revoked_at', 'expires_at'])
@@ -161,7 +157,7 @@ async function byToken(kms: Kms, authorization: string, cache?: IdentityCache): 
   if (row.expires_at.getTime() < Date.now()) throw refuse('the bearer token has expired');
   const domain = await kms.tenants.binding('ovh', row.okms_id);
   if (domain?.tenant_id !== row.tenant_id) throw refuse('the bearer token is not valid for its domain any more');
-  return withPolicies(kms, key, cache, {
+  return withPolicies(kms, {
     okmsId: row.okms_id,
     tenantId: row.tenant_id,
     credentialId: row.id,
@@ -172,19 +168,12 @@ async function byToken(kms: Kms, authorization: string, cache?: IdentityCache): 
 }
 
 /** The tenant's IAM policies, the same for a certificate and a token. */
-async function withPolicies(
-  kms: Kms,
-  cacheKey: string,
-  cache: IdentityCache | undefined,
-  who: Omit<OvhIdentity, 'policies'>,
-): Promise<OvhIdentity> {
+async function withPolicies(kms: Kms, who: Omit<OvhIdentity, 'policies'>): Promise<OvhIdentity> {
   const rows = await (await ovhDb(kms))
     .selectFrom('policies')
     .select('document')
     .where('tenant_id', '=', who.tenantId)
     .where('dialect', '=', 'ovh')
     .execute();
-  const id = { ...who, policies: rows.map((r) => parsePolicy(r.document)) };
-  cache?.set(cacheKey, id);
-  return id;
+  return { ...who, policies: rows.map((r) => parsePolicy(r.document)) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExpiringCache, KeyCache } from './cache.ts';
+import { ExpiringCache, KeyCache, LoadingCache } from './cache.ts';
 import type { Caller } from './kms.ts';
 import { createTestDatabase, openTestKms, testKeyring } from './testing.ts';
 
@@ -78,5 +78,87 @@ describe.runIf(!!process.env.DATABASE_URL)('two processes on one Postgres', () =
       await b.kms.close();
       await db.drop();
     }
+  });
+});
+
+describe('LoadingCache', () => {
+  const deferred = <T>() => {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const p = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+    return { p, resolve, reject };
+  };
+
+  it('shares one load among the requests that miss together, then answers from memory until the TTL', async () => {
+    let now = 1000;
+    const c = new LoadingCache<string>(100, 10, () => now);
+    const d = deferred<string>();
+    let loads = 0;
+    const load = () => (loads++, d.p);
+    const waiting = Array.from({ length: 32 }, () => c.get('k', load));
+    expect(loads).toBe(1);
+    d.resolve('v1');
+    expect(await Promise.all(waiting)).toEqual(Array(32).fill('v1'));
+    expect(await c.get('k', async () => 'other')).toBe('v1');
+    now = 1100;
+    expect(await c.get('k', async () => 'v2')).toBe('v2');
+    expect(loads).toBe(1);
+  });
+
+  it('keeps a value no longer than its own expiry, and remembers that nothing was found', async () => {
+    let now = 1000;
+    const c = new LoadingCache<{ exp: number } | undefined>(100, 10, () => now);
+    await c.get(
+      'short',
+      async () => ({ exp: 1010 }),
+      (v) => v!.exp,
+    );
+    now = 1010;
+    expect(
+      await c.get(
+        'short',
+        async () => ({ exp: 5000 }),
+        (v) => v!.exp,
+      ),
+    ).toEqual({ exp: 5000 });
+    let loads = 0;
+    await c.get('none', async () => (loads++, undefined));
+    expect(await c.get('none', async () => (loads++, { exp: 1 }))).toBeUndefined();
+    expect(loads).toBe(1);
+  });
+
+  it('after clear(), a load already under way is neither cached nor shared with later requests', async () => {
+    const c = new LoadingCache<string>(60_000);
+    const old = deferred<string>();
+    const before = c.get('k', () => old.p);
+    c.clear(); // e.g. the credential was revoked while its row was being read
+    const fresh = deferred<string>();
+    const after = c.get('k', () => fresh.p);
+    old.resolve('before the change');
+    fresh.resolve('after the change');
+    expect(await before).toBe('before the change');
+    expect(await after).toBe('after the change');
+    expect(await c.get('k', async () => 'reloaded')).toBe('after the change');
+  });
+
+  it('does not cache a failed load: every waiter gets the error, the next request loads again', async () => {
+    const c = new LoadingCache<string>(60_000);
+    const d = deferred<string>();
+    const a = c.get('k', () => d.p);
+    const b = c.get('k', async () => 'not called');
+    d.reject(new Error('store unavailable'));
+    await expect(a).rejects.toThrow('store unavailable');
+    await expect(b).rejects.toThrow('store unavailable');
+    expect(await c.get('k', async () => 'recovered')).toBe('recovered');
+  });
+
+  it('put() answers at once, and a load under way when it came is not cached', async () => {
+    const c = new LoadingCache<boolean>(60_000);
+    const d = deferred<boolean>();
+    const reading = c.get('token-1', () => d.p);
+    c.put('token-1', true); // revoked here while its row was being read
+    d.resolve(false);
+    expect(await reading).toBe(false);
+    expect(await c.get('token-1', async () => false)).toBe(true);
   });
 });

@@ -96,3 +96,56 @@ export class ExpiringCache<V> {
     return this.map.size;
   }
 }
+
+/**
+ * An `ExpiringCache` that loads what it misses, once: the requests that miss a key together share one
+ * load. Without that, an entry expiring under load sent every request in flight to the store at once
+ * (32 identity lookups, each parsing its certificate, stalled the event loop ~120 ms). `clear()` is for
+ * a change: a load already under way then answers only the requests that were waiting for it, and is
+ * neither cached nor shared with later ones, which load the new state. A failed load is not cached.
+ */
+export class LoadingCache<V> {
+  // Boxed, so that a load's `undefined` (nothing found) is remembered too.
+  private readonly entries: ExpiringCache<{ v: V }>;
+  private readonly loading = new Map<string, { generation: number; p: Promise<V> }>();
+  private generation = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    capacity = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.entries = new ExpiringCache<{ v: V }>(capacity, now);
+  }
+
+  /** The value of `k`, from `load` on a miss; kept `ttlMs`, or until `expires(v)` when that is sooner. */
+  get(k: string, load: () => Promise<V>, expires?: (v: V) => number): Promise<V> {
+    const hit = this.entries.get(k);
+    if (hit) return Promise.resolve(hit.v);
+    const under = this.loading.get(k);
+    if (under && under.generation === this.generation) return under.p;
+    const generation = this.generation;
+    const p = load().then((v) => {
+      if (generation === this.generation) this.entries.set(k, { v }, Math.min(this.now() + this.ttlMs, expires?.(v) ?? Infinity));
+      return v;
+    });
+    const mine = { generation, p };
+    this.loading.set(k, mine);
+    const done = () => {
+      if (this.loading.get(k) === mine) this.loading.delete(k);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /** What a change made `k`, known without a load (one under way is not cached). */
+  put(k: string, v: V) {
+    this.generation++;
+    this.entries.set(k, { v }, this.now() + this.ttlMs);
+  }
+
+  clear() {
+    this.generation++;
+    this.entries.clear();
+  }
+}
