@@ -3,7 +3,17 @@ import type { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
-import { clientAddress, handleErrors, limitBody, type Metrics, observe, readJson, refuseCrossSite, responseHeader } from '@polykms/http';
+import {
+  clientAddress,
+  handleErrors,
+  limitBody,
+  type Metrics,
+  observe,
+  readJson,
+  refuseCrossSite,
+  requestHeader,
+  responseHeader,
+} from '@polykms/http';
 import { KmsError, invalid, isUuid, type Action, type Caller, type Kms } from '@polykms/core';
 import type { z } from 'zod';
 import { DOMAIN_NOT_FOUND, OvhError, errorBody, renderError } from './errors.ts';
@@ -82,7 +92,7 @@ export function ovhApp(
     responseHeader(c, 'X-Request-Id', c.get('requestId'));
     const socket = c.env?.incoming?.socket as TLSSocket | undefined;
     try {
-      c.set('identity', await identify(kms, socket, c.req.header('authorization'), identities));
+      c.set('identity', await identify(kms, socket, requestHeader(c, 'authorization'), identities));
     } catch (e) {
       // Refused certificates and tokens are counted, logged and audited alike.
       if (e instanceof KmsError && e.kind === 'unauthenticated') {
