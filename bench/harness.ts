@@ -278,7 +278,7 @@ export async function compareMany(
 /** The server's longest event-loop stall and GC pause in each slice, where it reported them. */
 const stallsOf = (r: Row) => {
   const seen = (r.slices ?? []).map((x) => x.server);
-  if (!seen.every((x) => x)) return '';
+  if (!seen.length || !seen.every((x) => x)) return '';
   const ms = (k: keyof ServerSeen) => seen.map((x) => x![k].toFixed(0)).join(' / ');
   return `; longest stall ${ms('loopMaxMs')} ms, GC pause ${ms('gcMaxMs')} ms`;
 };

@@ -25,16 +25,19 @@ describe('OVH identity cache', () => {
 
   it('answers 16 requests that miss it together with one lookup, and looks again after a change', async () => {
     const lookups = vi.spyOn(w.kms.tenants, 'binding');
-    const replies = await Promise.all(Array.from({ length: 16 }, list));
-    for (const r of replies) expect(r.status, r.text).toBe(200);
-    expect(lookups).toHaveBeenCalledTimes(1);
-    expect((await list()).status).toBe(200);
-    expect(lookups).toHaveBeenCalledTimes(1);
+    try {
+      const replies = await Promise.all(Array.from({ length: 16 }, list));
+      for (const r of replies) expect(r.status, r.text).toBe(200);
+      expect(lookups).toHaveBeenCalledTimes(1);
+      expect((await list()).status).toBe(200);
+      expect(lookups).toHaveBeenCalledTimes(1);
 
-    await w.kms.publish(ACCESS_TOPIC, creds.id);
-    expect((await list()).status).toBe(200);
-    expect(lookups).toHaveBeenCalledTimes(2);
-    lookups.mockRestore();
+      await w.kms.publish(ACCESS_TOPIC, creds.id);
+      expect((await list()).status).toBe(200);
+      expect(lookups).toHaveBeenCalledTimes(2);
+    } finally {
+      lookups.mockRestore();
+    }
   });
 
   it('refuses a revoked credential at the next request, all of a burst alike', async () => {

@@ -101,8 +101,8 @@ describe('LoadingCache', () => {
     expect(await Promise.all(waiting)).toEqual(Array(32).fill('v1'));
     expect(await c.get('k', async () => 'other')).toBe('v1');
     now = 1100;
-    expect(await c.get('k', async () => 'v2')).toBe('v2');
-    expect(loads).toBe(1);
+    expect(await c.get('k', async () => (loads++, 'v2'))).toBe('v2');
+    expect(loads).toBe(2);
   });
 
   it('keeps a value no longer than its own expiry, and remembers that nothing was found', async () => {
@@ -134,10 +134,10 @@ describe('LoadingCache', () => {
     c.clear(); // e.g. the credential was revoked while its row was being read
     const fresh = deferred<string>();
     const after = c.get('k', () => fresh.p);
-    old.resolve('before the change');
     fresh.resolve('after the change');
-    expect(await before).toBe('before the change');
     expect(await after).toBe('after the change');
+    old.resolve('before the change'); // settles last: it must not overwrite the new state
+    expect(await before).toBe('before the change');
     expect(await c.get('k', async () => 'reloaded')).toBe('after the change');
   });
 
@@ -160,5 +160,29 @@ describe('LoadingCache', () => {
     d.resolve(false);
     expect(await reading).toBe(false);
     expect(await c.get('token-1', async () => false)).toBe(true);
+  });
+
+  it('shares a load for a bounded time, so one that hangs holds up only the requests that joined it', async () => {
+    let now = 0;
+    const c = new LoadingCache<string>(60_000, 10, () => now, 5_000);
+    const hung = deferred<string>();
+    const stuck = c.get('k', () => hung.p);
+    now = 4_999;
+    const joined = c.get('k', async () => 'not called');
+    now = 5_000;
+    expect(await c.get('k', async () => 'fresh')).toBe('fresh');
+    hung.resolve('late');
+    expect(await stuck).toBe('late');
+    expect(await joined).toBe('late');
+  });
+
+  it('turns a load that throws at once into a rejection, like any failed load', async () => {
+    const c = new LoadingCache<string>(60_000);
+    await expect(
+      c.get('k', () => {
+        throw new Error('bad key');
+      }),
+    ).rejects.toThrow('bad key');
+    expect(await c.get('k', async () => 'ok')).toBe('ok');
   });
 });

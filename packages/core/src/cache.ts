@@ -102,18 +102,21 @@ export class ExpiringCache<V> {
  * load. Without that, an entry expiring under load sent every request in flight to the store at once
  * (32 identity lookups, each parsing its certificate, stalled the event loop ~120 ms). `clear()` is for
  * a change: a load already under way then answers only the requests that were waiting for it, and is
- * neither cached nor shared with later ones, which load the new state. A failed load is not cached.
+ * neither cached nor shared with later ones, which load the new state. A failed load is not cached,
+ * and a load is shared for `shareMs` at most: one that hangs (a dead connection) holds up the requests
+ * that joined it, not every later one.
  */
 export class LoadingCache<V> {
   // Boxed, so that a load's `undefined` (nothing found) is remembered too.
   private readonly entries: ExpiringCache<{ v: V }>;
-  private readonly loading = new Map<string, { generation: number; p: Promise<V> }>();
+  private readonly loading = new Map<string, { generation: number; since: number; p: Promise<V> }>();
   private generation = 0;
 
   constructor(
     private readonly ttlMs: number,
     capacity = 10_000,
     private readonly now: () => number = Date.now,
+    private readonly shareMs = 5_000,
   ) {
     this.entries = new ExpiringCache<{ v: V }>(capacity, now);
   }
@@ -123,13 +126,19 @@ export class LoadingCache<V> {
     const hit = this.entries.get(k);
     if (hit) return Promise.resolve(hit.v);
     const under = this.loading.get(k);
-    if (under && under.generation === this.generation) return under.p;
+    if (under && under.generation === this.generation && this.now() - under.since < this.shareMs) return under.p;
     const generation = this.generation;
-    const p = load().then((v) => {
+    let loaded: Promise<V>;
+    try {
+      loaded = load();
+    } catch (e) {
+      loaded = Promise.reject(e);
+    }
+    const p = loaded.then((v) => {
       if (generation === this.generation) this.entries.set(k, { v }, Math.min(this.now() + this.ttlMs, expires?.(v) ?? Infinity));
       return v;
     });
-    const mine = { generation, p };
+    const mine = { generation, since: this.now(), p };
     this.loading.set(k, mine);
     const done = () => {
       if (this.loading.get(k) === mine) this.loading.delete(k);
