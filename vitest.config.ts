@@ -9,6 +9,7 @@ export default defineConfig({
       'bench/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    setupFiles: ['test/watchdog.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

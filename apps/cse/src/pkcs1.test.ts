@@ -1,7 +1,7 @@
 import { constants, createPrivateKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadKey, rsaPkcs1v15Decrypt } from '@polykms/core';
-import { openssl } from '../../../packages/core/src/test-openssl.ts';
+import { OPENSSL_TIMEOUT_MS, openssl } from '../../../packages/core/src/test-openssl.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ describe('rsaPkcs1v15Decrypt', () => {
       execFileSync(
         'openssl',
         ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'm.bin', '-out', 'c.bin'],
-        { cwd: dir },
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: OPENSSL_TIMEOUT_MS },
       );
       expect(rsaPkcs1v15Decrypt(k, readFileSync(join(dir, 'c.bin')))).toEqual(msg);
     }

@@ -4,13 +4,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Long enough for a busy machine; short enough that an openssl that hangs fails its test instead of the run. */
+export const OPENSSL_TIMEOUT_MS = 60_000;
+
 /** Runs the OpenSSL CLI on files in a scratch directory: the independent implementation tests check against. */
 export function openssl(files: Record<string, Uint8Array | string>, args: (dir: string) => string[]): { ok: boolean; out: string } {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-ossl-'));
   try {
     for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
     try {
-      const out = execFileSync('openssl', args(dir), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      const out = execFileSync('openssl', args(dir), {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: OPENSSL_TIMEOUT_MS,
+      }).toString();
       return { ok: true, out };
     } catch (e) {
       const err = e as { stdout?: Buffer; stderr?: Buffer };

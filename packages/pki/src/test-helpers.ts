@@ -29,12 +29,12 @@ export function workdir(): Workdir {
 
 /** Runs openssl; a non-zero exit throws with its stderr, which the assertion then shows. */
 export function openssl(args: string[], input?: string | Uint8Array): string {
-  return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 60_000 });
 }
 
 /** openssl's exit status with stdout and stderr together: for the cases that must fail, and for `-info`, which writes to stderr. */
 export function opensslStatus(args: string[]): { ok: boolean; output: string } {
-  const run = spawnSync('openssl', args, { encoding: 'utf8' });
+  const run = spawnSync('openssl', args, { encoding: 'utf8', timeout: 60_000 });
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 
