@@ -1,9 +1,10 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { Hono } from 'hono';
 import type { ConnectionOptions } from 'node:tls';
 import { readText, serveHttps, type HttpsServer } from '@polykms/http';
 import type { Ca } from '@polykms/pki';
 import { RemoteClient, type LoadRequest } from './load.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /** Raw node:crypto, asynchronous form (the thread pool, both cores), on an already parsed KeyObject. */
 export const rawSign = (alg: string, data: Buffer, key: KeyObject, dsaEncoding?: 'ieee-p1363') =>
@@ -72,8 +73,8 @@ export function referenceMaterial(): RefMaterial {
   const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }) as string;
   return {
     aes: randomBytes(32).toString('hex'),
-    rsa: pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
-    ec: pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+    rsa: pem(generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey),
+    ec: pem(generateKeyPairDetached('ec', { namedCurve: 'P-256' }).privateKey),
   };
 }
 

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { openBenchKms } from './store.ts';
 import { gcmOpen, gcmSeal, rawSign, referenceKeys, referenceMaterial, referenceRequest, type Operation } from './baselines.ts';
 import { LoadClient } from './client.ts';
 import { caMaterial, postRequest, type DialectSuite, type PlannedRow } from './dialect.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /**
  * Google CSE KACLS methods over real HTTPS with keep-alive, every request verifying both RS256 tokens
@@ -83,7 +84,7 @@ export const cseSuite: DialectSuite = {
       references: [{ name: 'AES-GCM alone over TLS', request: referenceRequest('unwrap', aloneUnwrapBody) }, echo(unwrapBody)],
     });
 
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     const pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
     const admin = await idp.mint({ email: 'admin@bench.test' }, 'bench');
     const { wrapped_private_key } = await post('wrapprivatekey', { authentication: admin, private_key: pem });

@@ -55,4 +55,16 @@ describe('architecture', () => {
       );
     expect(offenders).toEqual([]);
   });
+
+  it('generates key pairs only through generateKeyPairDetached', () => {
+    // Node 20's own generateKeyPairSync can deadlock a later JWK export of its keys (core's keypair.ts).
+    const allowed = new Set(['packages/core/src/keypair.ts', 'packages/core/src/keypair.test.ts']);
+    const offenders = ['packages', 'apps', 'bench', 'reliability', 'test']
+      .flatMap(sources)
+      .filter(
+        (p) => !allowed.has(rel(p)) && !rel(p).startsWith('test/architecture') && /\bgenerateKeyPairSync\b/.test(readFileSync(p, 'utf8')),
+      )
+      .map(rel);
+    expect(offenders).toEqual([]);
+  });
 });

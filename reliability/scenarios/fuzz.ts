@@ -6,13 +6,14 @@
  * chunked framing). The property: every answer comes within 10 s, is never a 5xx, and every 4xx is
  * the dialect's own error body; the process stays up and keeps serving.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Client, NoAnswer, rawTls, type Reply, type Send, type TlsCreds } from '../lib/http.ts';
 import { isOvhError } from '../lib/ovh.ts';
 import { P1, openWorld, type World } from '../lib/world.ts';
 import { countAnswer, fail } from '../lib/tally.ts';
 import { pool, preview, rng, type Ctx, type Scenario } from '../lib/scenario.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /** Any string as a path segment; encodeURIComponent throws on a lone surrogate, so then every UTF-8 byte is escaped. */
 function pathSegment(v: string): string {
@@ -783,7 +784,7 @@ async function cseTargets(w: World): Promise<{ targets: Target[]; client: Client
   };
   const key = randomBytes(32).toString('base64');
   const wrapped = (await ok('/v1/wrap', { authentication: authn, authorization: writer, key, reason: 'fuzz' })).wrapped_key as string;
-  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+  const pem = generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey.export({
     format: 'pem',
     type: 'pkcs8',
   }) as string;

@@ -1,9 +1,10 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SignJWT } from 'jose';
 import { CseConfigSchema, GOOGLE_AUTHORIZATION_AUDIENCE, type CseConfigFile } from './config.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /**
  * `polykms cse demo`: a KACLS configuration that trusts a local identity provider and a local
@@ -37,7 +38,7 @@ function writePrivate(file: string, text: string) {
 
 function issuerKeys(dir: string, who: 'idp' | 'authorization', force: boolean): boolean {
   if (!force && existsSync(keyFile(dir, who)) && existsSync(jwksFile(dir, who))) return false;
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
   writePrivate(keyFile(dir, who), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: `${who}-demo-1`, alg: 'RS256', use: 'sig' };
   writeFileSync(jwksFile(dir, who), `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`);

@@ -1,6 +1,6 @@
-import { constants, createPrivateKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPrivateKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadKey, rsaPkcs1v15Decrypt } from '@polykms/core';
+import { loadKey, rsaPkcs1v15Decrypt, generateKeyPairDetached } from '@polykms/core';
 import { OPENSSL_TIMEOUT_MS, openssl } from '../../../packages/core/src/test-openssl.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { tempDir, write } from '../test/helpers.ts';
  * implicit rejection), checked against OpenSSL's own PKCS#1 v1.5 encryption and decryption.
  */
 describe('rsaPkcs1v15Decrypt', () => {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
   const k = loadKey({ kind: 'RSA', size: 2048 }, privateKey);
   const pubPem = publicKey.export({ format: 'pem', type: 'spki' }) as string;
   const privPem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
@@ -70,7 +70,7 @@ describe('rsaPkcs1v15Decrypt', () => {
       if (a.length > 0) expect(a.equals(em.subarray(em.length - a.length))).toBe(false);
     }
     // Another key gives another synthetic answer: it depends on the private key.
-    const other = loadKey({ kind: 'RSA', size: 2048 }, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    const other = loadKey({ kind: 'RSA', size: 2048 }, generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey);
     const ct = randomBytes(256);
     ct[0] = 0;
     expect(rsaPkcs1v15Decrypt(k, ct)).not.toEqual(rsaPkcs1v15Decrypt(other, ct));

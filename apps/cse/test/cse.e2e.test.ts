@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
@@ -7,6 +7,7 @@ import { gatewayCa } from '@polykms/pki';
 import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { parseCseConfig, resourceKeyHash, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers } from './helpers.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 const KACLS = 'https://kacls.example.test/v1';
 
@@ -332,7 +333,7 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
   });
 
   describe('Gmail S/MIME', () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     const pubPem = publicKey.export({ format: 'pem', type: 'spki' }) as string;
     const spki = createHash('sha256')
       .update(publicKey.export({ format: 'der', type: 'spki' }))
@@ -372,7 +373,7 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
         private_key: privateKey.export({ format: 'pem', type: 'pkcs8' }),
       });
       expect(p8.status, p8.text).toBe(200);
-      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
+      const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
       const bad = await api('/v1/wrapprivatekey', { authentication: await authn(admin), private_key: ec });
       expect(bad.status).toBe(400);
       expect(bad.json.message).toMatch(/RSA/);

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from 'jose';
 import { dbOf, openTestKms } from '@polykms/core/testing';
@@ -7,6 +7,7 @@ import type { Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers, type Reply } from './helpers.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 const KACLS = 'https://kacls.example.test/v1';
 const RN = '//googleapis.com/drive/files/secret';
@@ -179,7 +180,7 @@ describe('every CSE method refuses who it should', () => {
   /** A random RSA-2048 ciphertext that is below any 2048-bit modulus (first byte 0). */
   const belowModulus = () => Buffer.concat([Buffer.from([0]), randomBytes(255)]).toString('base64');
   const tok = (t: Tokens) => ({ authentication: t.authn, authorization: t.authz });
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
   const pkcs1Pem = privateKey.export({ format: 'pem', type: 'pkcs1' }) as string;
   const validTokens = async (r: Route): Promise<Tokens> => ({
     authn: r.authn ? await authn(r.privileged ? ADMIN : USER) : undefined,

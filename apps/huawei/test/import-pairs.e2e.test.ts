@@ -1,16 +1,17 @@
-import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends } from '@polykms/core/testing';
 import { opensslVerify, wrapKeyPairWithOpenssl, wrapKeyWithOpenssl } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /** A customer's key pair for a Huawei key_spec, made outside the gateway. */
 const customerPair = (keySpec: string) => {
   const { privateKey, publicKey } = keySpec.startsWith('RSA_')
-    ? generateKeyPairSync('rsa', { modulusLength: Number(keySpec.slice(4)) })
-    : generateKeyPairSync('ec', { namedCurve: { EC_P256: 'prime256v1', EC_P384: 'secp384r1', SECP256K1: 'secp256k1' }[keySpec]! });
+    ? generateKeyPairDetached('rsa', { modulusLength: Number(keySpec.slice(4)) })
+    : generateKeyPairDetached('ec', { namedCurve: { EC_P256: 'prime256v1', EC_P384: 'secp384r1', SECP256K1: 'secp256k1' }[keySpec]! });
   return { pkcs8: privateKey.export({ format: 'der', type: 'pkcs8' }), publicKey };
 };
 const pemOf = (k: KeyObject) => k.export({ format: 'pem', type: 'spki' }) as string;

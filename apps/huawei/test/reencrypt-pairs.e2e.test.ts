@@ -1,10 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kms } from '@polykms/core';
 import { backends, dbOf } from '@polykms/core/testing';
 import { openssl, opensslVerify, opensslOaep, opensslDerive } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
   String(
@@ -247,7 +248,7 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
   it('derive-shared-secret: the secret OpenSSL derives from the peer private key and get-publickey', async () => {
     const k = await key('agree', 'EC_P256', 'KEY_AGREEMENT');
     expect((await ok('describe-key', { key_id: k })).key_info).toMatchObject({ key_spec: 'EC_P256', key_usage: 'KEY_AGREEMENT' });
-    const peer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const peer = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
     const r = await sdk.post('derive-shared-secret', {
       key_id: k,
       key_agreement_algorithm: 'ECDH',
@@ -271,9 +272,15 @@ describe.each(backends())('Huawei re-encrypt, data key pairs and ECDH on %s', (b
 
   it('derive-shared-secret refusals', async () => {
     const k = await key('agree-refusals', 'EC_P384', 'KEY_AGREEMENT');
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
-    const rsaPub = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+    const p384 = generateKeyPairDetached('ec', { namedCurve: 'P-384' })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+    const p256 = generateKeyPairDetached('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+    const rsaPub = generateKeyPairDetached('rsa', { modulusLength: 2048 })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
     const d = (body: Record<string, unknown>, who = 'admin', project = P1) => w.kms(t[who]!, 'derive-shared-secret', body, project);
     const good = { key_id: k, key_agreement_algorithm: 'ECDH', public_key: p384 };
     expectKmsError(await d(good, 'reader'), 403, 'KMS.0306');

@@ -1,6 +1,7 @@
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { restoreLeadingZeros } from './jwk.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /** What okms-sdk-go sends: the member as a big integer, leading zero bytes gone. */
 const stripped = (b: Buffer) => {
@@ -39,7 +40,7 @@ describe('restoreLeadingZeros', () => {
       ['P-256', 'prime256v1'],
       ['P-521', 'secp521r1'],
     ] as const) {
-      const full = generateKeyPairSync('ec', { namedCurve: node }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+      const full = generateKeyPairDetached('ec', { namedCurve: node }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
       const short = {
         ...full,
         x: stripped(Buffer.concat([Buffer.alloc(1), Buffer.from(full.x!, 'base64url').subarray(1)])),

@@ -4,7 +4,7 @@
  * (fields in struct order, []byte as padded standard base64), Go's default headers, no Content-Type on
  * bodiless calls. Each answer is checked against the 2.16.2 document.
  */
-import { createCipheriv, createHash, createPublicKey, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
+import { createCipheriv, createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { connect } from 'node:tls';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { openLocally } from './local.ts';
 import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { validateResponse } from './openapi.ts';
 import { openOvh, type OvhWorld } from './setup.ts';
+import { generateKeyPairDetached } from '@polykms/core';
 
 /** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
 const GO = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip' };
@@ -146,7 +147,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   it('keys import (PEM private key, EC): members zero-stripped, kid = name, key_ops [], no type; the key is the one sent', async () => {
     // Find a P-256 key whose x or d starts with a zero byte, as 1 in 128 do.
     let jwk: Record<string, string>;
-    do jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    do jwk = generateKeyPairDetached('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     while (Buffer.from(jwk.x!, 'base64url')[0] !== 0 && Buffer.from(jwk.d!, 'base64url')[0] !== 0);
     const m = (k: string) => bigint64(Buffer.from(jwk[k]!, 'base64url'));
     const body = `{"context":"ecimp","extractable":false,"keys":[{"crv":"P-256","d":"${m('d')}","key_ops":[],"kid":"ecimp","kty":"EC","x":"${m('x')}","y":"${m('y')}"}],"name":"ecimp"}`;
@@ -200,7 +201,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   });
 
   it('keys import of a public key (--usage wrapKey): class PUBLIC_KEY, extractable as sent', async () => {
-    const pub = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
+    const pub = generateKeyPairDetached('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Record<string, string>;
     const r = await sdk(
       'POST',
       '/v1/servicekey?format=jwk',
@@ -296,7 +297,7 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
   });
 
   it('keys get --wrapping-key-id (wrapped export): the key in use, under the customer RSA key, opened with jose', async () => {
-    const customer = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const customer = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     const pub = customer.publicKey.export({ format: 'jwk' }) as Record<string, string>;
     const transport = (
       await sdk(
@@ -497,8 +498,8 @@ describe.each(backends())('what okms-cli / okms-sdk-go v0.5.4 send, on %s', (bac
     }
 
     // RSA (PKCS1) and EC (PKCS8) pairs sign; OpenSSL verifies with the customer's own public key
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
     const msg = Buffer.from('signed by a key brought here');
     for (const [pair, fmt, alg, der] of [
       [rsa, 'PKCS1', 'RS256', rsa.privateKey.export({ format: 'der', type: 'pkcs1' })],

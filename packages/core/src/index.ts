@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './keyspec.ts';
 export * from './states.ts';
 export * from './crypto.ts';
+export { generateKeyPairDetached } from './keypair.ts';
 export * from './ciphertext.ts';
 export * from './material.ts';
 export * from './rootkey.ts';

@@ -1,8 +1,9 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { KmsError } from './errors.ts';
 import { importMaterial, type ImportInput } from './material.ts';
 import { openssl } from './test-openssl.ts';
+import { generateKeyPairDetached } from './keypair.ts';
 
 const refuse = (input: ImportInput, msg: RegExp) => {
   let err: unknown;
@@ -50,8 +51,8 @@ describe('importing raw symmetric keys (checks of the Cloud KMS import guide)', 
 });
 
 describe('importing PKCS#8', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 });
+  const ec = generateKeyPairDetached('ec', { namedCurve: 'P-384' });
 
   it('accepts DER and PEM, RSA and EC, and keeps the public key', () => {
     const der = rsa.privateKey.export({ format: 'der', type: 'pkcs8' });
@@ -105,16 +106,16 @@ describe('importing PKCS#8', () => {
     refuse({ format: 'pkcs8', data: randomBytes(100) }, /not a valid PKCS#8/);
   });
   it('refuses weak or unsupported keys', () => {
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const small = generateKeyPairDetached('rsa', { modulusLength: 1024 });
     refuse({ format: 'pkcs8', data: small.privateKey.export({ format: 'der', type: 'pkcs8' }) }, /2048, 3072, 4096 bits; this one is 1024/);
-    const e3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+    const e3 = generateKeyPairDetached('rsa', { modulusLength: 2048, publicExponent: 3 });
     refuse(
       { format: 'pkcs8', data: e3.privateKey.export({ format: 'der', type: 'pkcs8' }) },
       /exponent must be 65537 or more; this one is 3/,
     );
-    const ed = generateKeyPairSync('ed25519');
+    const ed = generateKeyPairDetached('ed25519');
     refuse({ format: 'pkcs8', data: ed.privateKey.export({ format: 'der', type: 'pkcs8' }) }, /unsupported key type 'ed25519'/);
-    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    const k1 = generateKeyPairDetached('ec', { namedCurve: 'secp256k1' });
     refuse({ format: 'pkcs8', data: k1.privateKey.export({ format: 'der', type: 'pkcs8' }) }, /unsupported EC curve/);
   });
 });
@@ -129,25 +130,25 @@ describe('importing JWK (RFC 7518)', () => {
       kind: 'HMAC',
       size: 512,
     });
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({ format: 'jwk' });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 3072 }).privateKey.export({ format: 'jwk' });
     expect(importMaterial({ format: 'jwk', jwk: rsa as Record<string, unknown> }).spec).toEqual({
       kind: 'RSA',
       size: 3072,
     });
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey.export({ format: 'jwk' });
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-521' }).privateKey.export({ format: 'jwk' });
     expect(importMaterial({ format: 'jwk', jwk: ec as Record<string, unknown> }).spec).toEqual({
       kind: 'EC',
       curve: 'P-521',
     });
   });
   it('imports public-only RSA and EC JWKs as public keys (no secret, SPKI kept)', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     const pub = rsa.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
     const m = importMaterial({ format: 'jwk', jwk: pub });
     expect(m).toMatchObject({ spec: { kind: 'RSA', size: 2048 }, publicOnly: true });
     expect(m.secret.length).toBe(0);
     expect(m.spki!.equals(rsa.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
     expect(importMaterial({ format: 'jwk', jwk: ec })).toMatchObject({
       spec: { kind: 'EC', curve: 'P-384' },
       publicOnly: true,
@@ -162,17 +163,17 @@ describe('importing JWK (RFC 7518)', () => {
       /does not match a 128-bit AES key/,
     );
     refuse({ format: 'jwk', jwk: { kty: 'OKP', crv: 'Ed25519' } }, /unsupported JWK kty 'OKP'/);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse({ format: 'jwk', jwk: { ...ec, d: undefined, x: ec.y } }, /public members do not describe a valid public key/);
     refuse({ format: 'jwk', jwk: { ...ec, crv: 'P-192' } }, /'crv' must be one of/);
     refuse({ format: 'jwk', jwk: { ...ec, x: ec.x!.slice(4) } }, /'x' must be 32 bytes for P-256; got 29/);
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    const other = generateKeyPairDetached('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse({ format: 'jwk', jwk: { ...ec, d: other.d } }, /EC private and public members do not form one key/);
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse({ format: 'jwk', jwk: { ...rsa, d: undefined } }, /has 'p' but no private exponent 'd'/);
     refuse({ format: 'jwk', jwk: { kty: 'RSA', n: rsa.n, e: 'Aw' } }, /public exponent must be 65537 or more/);
     refuse({ format: 'jwk', jwk: { ...rsa, qi: undefined } }, /missing 'qi'/);
-    const rsa2 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+    const rsa2 = generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
     refuse(
       { format: 'jwk', jwk: { ...rsa, d: rsa2.d, p: rsa2.p, q: rsa2.q, dp: rsa2.dp, dq: rsa2.dq, qi: rsa2.qi } },
       /do not form one key|not describe a valid/,

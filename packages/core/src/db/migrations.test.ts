@@ -9,6 +9,7 @@ import { materialAad, sealMaterial } from '../rootkey.ts';
 import { backends, createTestDatabase, silentLogger, testKeyring, dbOf } from '../testing.ts';
 import { openStore } from './connect.ts';
 import { migrateTo } from './migrations.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe.each(backends())('0005 (tenant-scoped key ids, key owners) over existing data on %s', (backend) => {
   const dir = mkdtempSync(join(tmpdir(), 'polykms-mig-'));
@@ -106,8 +107,7 @@ describe.each(backends())('0006 (extractable) over existing data on %s', (backen
     const [secretId, pubId] = [randomUUID(), randomUUID()];
     const now = new Date();
     await sql`insert into tenants (id, name) values (${tenant}, 't')`.execute(store.db);
-    const { generateKeyPairSync } = await import('node:crypto');
-    const spki = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+    const spki = generateKeyPairDetached('ec', { namedCurve: 'prime256v1' }).publicKey.export({
       format: 'der',
       type: 'spki',
     });

@@ -1,9 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, twoTenants } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
 import { opensslDerive } from '../test-openssl.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe.each(backends())('ECDH on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
@@ -15,7 +15,7 @@ describe.each(backends())('ECDH on %s', (backend) => {
   it('derives the secret OpenSSL derives from the peer private key and the key public key', async () => {
     const k = await kms.createKey(alice, { name: 'agree', spec: { kind: 'EC', curve: 'P-256' }, ops: ['deriveBits'] });
     expect(k.ops).toEqual(['deriveBits']);
-    const peer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const peer = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
     const r = await kms.deriveSharedSecret(alice, k.id, peer.publicKey.export({ format: 'der', type: 'spki' }));
     expect(r.secret.length).toBe(32);
     const pub = await kms.getPublicKey(alice, k.id);
@@ -28,9 +28,9 @@ describe.each(backends())('ECDH on %s', (backend) => {
     const k = await kms.createKey(alice, { name: 'agree2', spec: { kind: 'EC', curve: 'P-384' }, ops: ['deriveBits'] });
     const signer = await kms.createKey(alice, { name: 'signer', spec: { kind: 'EC', curve: 'P-384' } });
     expect(signer.ops).toEqual(['sign', 'verify']);
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' });
-    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' });
+    const p384 = generateKeyPairDetached('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' });
+    const p256 = generateKeyPairDetached('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' });
     await expectKind(kms.deriveSharedSecret(alice, signer.id, p384), 'unsupported');
     await expectKind(kms.deriveSharedSecret(alice, k.id, p256), 'invalid_argument', /P-384/);
     await expectKind(kms.deriveSharedSecret(alice, k.id, rsa), 'invalid_argument');

@@ -1,8 +1,9 @@
-import { createCipheriv, createHash, generateKeyPairSync, privateDecrypt, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createCipheriv, createHash, privateDecrypt, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller, Kms } from '../kms.ts';
 import { backends, twoTenants, dbOf } from '../testing.ts';
 import { expectKind } from '../test-expect.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe.each(backends())('create on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
@@ -54,7 +55,7 @@ describe.each(backends())('create on %s', (backend) => {
   });
 
   it('imports a public key: verifies and encrypts (checked with the private half outside), never signs or decrypts', async () => {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pair = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     await expectKind(
       kms.importKey(alice, {
         name: 'pub-sign',
@@ -139,7 +140,7 @@ describe.each(backends())('extractability and retried creates on %s', (backend) 
     expect([plain.extractable, plain.neverExtractable, plain.publicOnly]).toEqual([false, true, false]);
     const ext = await kms.createKey(alice, { name: 'ext', spec: { kind: 'oct', size: 256 }, extractable: true });
     expect([ext.extractable, ext.neverExtractable]).toEqual([true, false]);
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { publicKey } = generateKeyPairDetached('rsa', { modulusLength: 2048 });
     const pub = await kms.importKey(alice, {
       name: 'pub',
       material: { format: 'jwk', jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown> },

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, verify, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, verify, webcrypto } from 'node:crypto';
 import { compactDecrypt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCiphertext } from '../ciphertext.ts';
@@ -6,11 +6,12 @@ import { joseSignParams } from '../crypto.ts';
 import type { Caller, Kms } from '../kms.ts';
 import { opensslOaep } from '../test-openssl.ts';
 import { backends, dbOf, twoTenants } from '../testing.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe.each(backends())('wrapped export on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
   // The customer's transport key pair: the private half never reaches the gateway.
-  const transport = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const transport = generateKeyPairDetached('rsa', { modulusLength: 2048 });
   let wrapId: string;
 
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_CURVE, type Curve, type KeySpec } from '../keyspec.ts';
 import type { Caller, Kms } from '../kms.ts';
@@ -7,13 +7,14 @@ import { opensslVerify, wrapKeyPairWithOpenssl, wrapKeyWithOpenssl } from '../te
 import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
 import { NOT_A_PRIVATE_KEY } from './import-unwrap.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 /** A customer's key pair, made outside the gateway. */
 const pairOf = (spec: KeySpec) => {
   const { privateKey, publicKey } =
     spec.kind === 'RSA'
-      ? generateKeyPairSync('rsa', { modulusLength: spec.size!, publicExponent: 65537 })
-      : generateKeyPairSync('ec', { namedCurve: NODE_CURVE[spec.curve as Curve] });
+      ? generateKeyPairDetached('rsa', { modulusLength: spec.size!, publicExponent: 65537 })
+      : generateKeyPairDetached('ec', { namedCurve: NODE_CURVE[spec.curve as Curve] });
   return { pkcs8: privateKey.export({ format: 'der', type: 'pkcs8' }), publicKey };
 };
 const pemOf = (k: KeyObject) => k.export({ format: 'pem', type: 'spki' }) as string;
@@ -77,11 +78,11 @@ describe.each(backends())('key pairs and re-imports brought to keys pending impo
     expect(await answer(k.id, pairOf({ kind: 'EC', curve: 'P-256' }).pkcs8)).toMatch(/is an EC key on P-256; this key is an RSA 2048/);
     expect(await answer(ec.id, pairOf({ kind: 'EC', curve: 'P-384' }).pkcs8)).toMatch(/on P-384; this key is an EC key on P-256/);
     expect(await answer(ec.id, pairOf({ kind: 'EC', curve: 'secp256k1' }).pkcs8)).toMatch(/on secp256k1; this key is an EC key on P-256/);
-    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'der', type: 'pkcs8' });
+    const small = generateKeyPairDetached('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'der', type: 'pkcs8' });
     expect(await answer(k.id, small)).toMatch(/import_private_key\|RSA keys must be 2048, 3072, 4096 bits; this one is 1024/);
     const uniform = new Set<string>();
     const pub = pairOf({ kind: 'RSA', size: 2048 }).publicKey;
-    const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs1' });
+    const pkcs1 = generateKeyPairDetached('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs1' });
     for (const bad of [spkiOf(pub), randomBytes(1200), pkcs1, Buffer.from('-----BEGIN PUBLIC KEY-----\n'), Buffer.alloc(1)])
       uniform.add(await answer(k.id, bad));
     expect([...uniform]).toEqual([`invalid_argument|import_private_key|${NOT_A_PRIVATE_KEY}`]);

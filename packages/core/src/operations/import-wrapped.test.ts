@@ -1,4 +1,4 @@
-import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, publicEncrypt, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { CompactEncrypt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ciphertextAad, encodeCiphertext, encodeHeader, parseCiphertext } from '../ciphertext.ts';
@@ -8,6 +8,7 @@ import { expectKind } from '../test-expect.ts';
 import { opensslVerify } from '../test-openssl.ts';
 import { backends, dbOf, twoTenants } from '../testing.ts';
 import { UNWRAP_FAILED } from './import-wrapped.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe.each(backends())('wrapped import (bring your own key) on %s', (backend) => {
   let kms: Kms, alice: Caller, bob: Caller, close: () => Promise<void>;
@@ -63,8 +64,8 @@ describe.each(backends())('wrapped import (bring your own key) on %s', (backend)
   });
 
   it('imports RSA (PKCS1, PKCS8, JWK) and EC (PKCS8, JWK) pairs: OpenSSL verifies their signatures with the original public key', async () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-384' });
     const msg = Buffer.from('signed by an imported key');
     for (const [pair, format, alg, plain] of [
       [rsa, 'PKCS1', 'RS256', der(rsa.privateKey, 'pkcs1')],
@@ -207,8 +208,8 @@ describe.each(backends())('wrapped import (bring your own key) on %s', (backend)
   });
 
   it('refuses material that is not what the request declares (type, size, curve, format)', async () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const rsa = generateKeyPairDetached('rsa', { modulusLength: 2048 });
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
     const imp = async (format: 'RAW' | 'JWK' | 'PKCS1' | 'PKCS8', plain: Buffer, expect?: object) =>
       kms.importWrapped(alice, { name: 'x', wrappingKeyId: transportId, format, jwe: await wrap(plain), expect });
     await expectKind(imp('RAW', randomBytes(32), { kind: 'RSA' }), 'invalid_argument', /oct key, not RSA/);

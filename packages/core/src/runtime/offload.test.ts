@@ -1,11 +1,12 @@
-import { constants, createHash, generateKeyPairSync, publicDecrypt, randomBytes, verify } from 'node:crypto';
+import { constants, createHash, publicDecrypt, randomBytes, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { offload, OffloadError } from './offload.ts';
+import { generateKeyPairDetached } from '../keypair.ts';
 
 describe('crypto worker pool', () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rsa = generateKeyPairDetached('rsa', { modulusLength: 1024 });
+  const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
 
   it('answers each request of a batch with its own result, in any mix, failures included', async () => {
     // Asked in one turn, so they travel together: each answer must reach its own caller.
@@ -90,7 +91,7 @@ describe('ECDSA over a digest on the crypto workers', () => {
     const src = readFileSync(new URL('./offload-worker.mjs', import.meta.url), 'utf8').replace(/\/\/.*|\/\*[\s\S]*?\*\//g, '');
     expect(src).not.toMatch(/BigInt|\b\d+n\b|\bFn\b|\.inv\(|\.mul\(|createECDH/);
     for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
-      const k = generateKeyPairSync('ec', { namedCurve: curve });
+      const k = generateKeyPairDetached('ec', { namedCurve: curve });
       const hash = { 'P-256': 'sha256', 'P-384': 'sha384', 'P-521': 'sha512' }[curve];
       const msg = Buffer.from(`a message for ${curve}`);
       const der = await offload<Buffer>({
@@ -115,7 +116,7 @@ describe('ECDSA over a digest on the crypto workers', () => {
 
 describe('P-256 signatures on the crypto workers', () => {
   it('signs a message in DER and in IEEE P1363 form, each verifying with node:crypto, fresh each time', async () => {
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ec = generateKeyPairDetached('ec', { namedCurve: 'P-256' });
     const msg = Buffer.from('a message, hashed by OpenSSL in the worker');
     const der = await offload<Buffer>({ op: 'sign', alg: 'sha256', key: ec.privateKey, data: msg, dsaEncoding: 'der' });
     const raw = await offload<Buffer>({

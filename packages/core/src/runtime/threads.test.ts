@@ -12,14 +12,14 @@ import { readlink } from 'node:fs/promises';
 import { getPriority } from 'node:os';
 import { favourEventLoop, backgroundNice } from ${JSON.stringify(new URL('./threads.mjs', import.meta.url).href)};
 import { offload } from ${JSON.stringify(new URL('./offload.ts', import.meta.url).href)};
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairDetached } from ${JSON.stringify(new URL('../keypair.ts', import.meta.url).href)};
 const nices = () => Object.fromEntries(readdirSync('/proc/self/task').map((t) => [t, getPriority(Number(t))]));
 const before = nices();
 const lowered = await favourEventLoop();
 // The threads that run pool work from now on, and a crypto worker started afterwards.
 const pool = new Set();
 for (let i = 0; i < 50; i++) for (const l of await Promise.all(Array.from({ length: 12 }, () => readlink('/proc/thread-self')))) pool.add(l.split('/').pop());
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+const { privateKey } = generateKeyPairDetached('rsa', { modulusLength: 1024 });
 await offload({ op: 'privateEncrypt', key: privateKey, padding: 1, data: Buffer.alloc(10) });
 console.log(JSON.stringify({ before, after: nices(), pool: [...pool], lowered, pid: process.pid, nice: backgroundNice() }));
 process.exit(0);
