@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CseError } from './errors.ts';
 import { httpsCall } from './net.ts';
+import { OPENSSL_TIMEOUT_MS } from '../../../packages/core/src/test-openssl.ts';
 
 // A peer's certificate from the OpenSSL CLI (self-signed, for localhost): the peer's CA is itself.
 let tls: { key: string; cert: string };
@@ -34,7 +35,7 @@ beforeAll(() => {
         '-addext',
         'subjectAltName=DNS:localhost',
       ],
-      { cwd: dir, stdio: 'ignore' },
+      { cwd: dir, stdio: 'ignore', timeout: OPENSSL_TIMEOUT_MS },
     );
     tls = { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert: readFileSync(join(dir, 'c.pem'), 'utf8') };
   } finally {

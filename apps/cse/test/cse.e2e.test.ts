@@ -2,12 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { backends, openTestKms, dbOf } from '@polykms/core/testing';
-import type { Kms } from '@polykms/core';
+import { generateKeyPairDetached, type Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
-import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
+import { OPENSSL_TIMEOUT_MS, opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { parseCseConfig, resourceKeyHash, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers } from './helpers.ts';
-import { generateKeyPairDetached } from '@polykms/core';
 
 const KACLS = 'https://kacls.example.test/v1';
 
@@ -482,6 +481,7 @@ describe.each(backends())('CSE KACLS over HTTPS on %s', (backend) => {
       for (const [algorithm, opts, label] of modes) {
         execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', 'pub.pem', ...opts, '-in', 'dek.bin', '-out', 'ct.bin'], {
           cwd: dir,
+          timeout: OPENSSL_TIMEOUT_MS,
         });
         const ct = readFileSync(join(dir, 'ct.bin'));
         const r = await api('/v1/privatekeydecrypt', {

@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from 'jose';
 import { dbOf, openTestKms } from '@polykms/core/testing';
 import { expectRefusalsBounded } from '../../../packages/core/src/test-expect.ts';
-import type { Kms } from '@polykms/core';
+import { generateKeyPairDetached, type Kms } from '@polykms/core';
 import { gatewayCa } from '@polykms/pki';
 import { parseCseConfig, startCseServer, type CseServer } from '../src/index.ts';
 import { baseConfig, call, tempDir, testIssuers, type Issuers, type Reply } from './helpers.ts';
-import { generateKeyPairDetached } from '@polykms/core';
 
 const KACLS = 'https://kacls.example.test/v1';
 const RN = '//googleapis.com/drive/files/secret';

@@ -1,11 +1,10 @@
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
+import { generateKeyPairDetached, type Kms } from '@polykms/core';
 import { backends } from '@polykms/core/testing';
 import { opensslVerify, wrapKeyPairWithOpenssl, wrapKeyWithOpenssl } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
-import { generateKeyPairDetached } from '@polykms/core';
 
 /** A customer's key pair for a Huawei key_spec, made outside the gateway. */
 const customerPair = (keySpec: string) => {

@@ -1,11 +1,10 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Kms } from '@polykms/core';
+import { generateKeyPairDetached, type Kms } from '@polykms/core';
 import { backends, dbOf } from '@polykms/core/testing';
 import { openssl, opensslVerify, opensslOaep, opensslDerive } from '../../../packages/core/src/test-openssl.ts';
 import { sdkKmsClient } from './client.ts';
 import { P1, P2, expectKmsError, openWorldWithUsers, type World } from './setup.ts';
-import { generateKeyPairDetached } from '@polykms/core';
 
 const pem = (der: Buffer, type: 'spki' | 'pkcs8') =>
   String(

@@ -9,14 +9,13 @@ import { connect } from 'node:tls';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, dbOf } from '@polykms/core/testing';
-import type { Kms } from '@polykms/core';
+import { generateKeyPairDetached, type Kms } from '@polykms/core';
 import type { OvhServer } from '../src/index.ts';
 import { call, type Creds, type Reply } from './client.ts';
 import { openLocally } from './local.ts';
 import { opensslVerify } from '../../../packages/core/src/test-openssl.ts';
 import { validateResponse } from './openapi.ts';
 import { openOvh, type OvhWorld } from './setup.ts';
-import { generateKeyPairDetached } from '@polykms/core';
 
 /** What Go's net/http adds; the SDK sets no User-Agent and no Accept. */
 const GO = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip' };

@@ -20,7 +20,9 @@ export function openssl(files: Record<string, Uint8Array | string>, args: (dir: 
       }).toString();
       return { ok: true, out };
     } catch (e) {
-      const err = e as { stdout?: Buffer; stderr?: Buffer };
+      const err = e as { stdout?: Buffer; stderr?: Buffer; code?: string; signal?: string | null };
+      // A hung or killed openssl refused nothing: a test expecting a refusal must not pass on it.
+      if (err.code === 'ETIMEDOUT' || err.signal) throw e;
       return { ok: false, out: `${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}` };
     }
   } finally {
