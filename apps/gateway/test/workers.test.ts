@@ -1,8 +1,9 @@
 /**
  * `polykms serve --workers 2` on the embedded database: both workers serve the same keys through the
  * primary's PGlite, and a change acknowledged by one worker is enforced by the other on its very next
- * request. Which worker served a request is read from its log line (by X-Request-Id), so the test
- * proves it talked to both.
+ * request; a worker killed right after answering leaves every answered operation in the audit trail.
+ * Which worker served a request is read from its log line (by X-Request-Id), so the test proves it
+ * talked to both.
  */
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
@@ -105,6 +106,35 @@ describe('two workers of one gateway on embedded PGlite', () => {
     }
     await changesEnforcedAcross(sides[0]!, sides[1]!, okmsId);
     await Promise.all(agents.map((a) => a.close()));
+  }, 180_000);
+
+  it('a worker killed right after answering: every operation it answered is in the audit trail', async () => {
+    const { okmsId, ovhTls } = await provision(admin);
+    const ovh = `https://localhost:${ports.ovh}/api/${okmsId}/v1/servicekey`;
+    const pinned = await pinnedTo(1, ovhTls, (post) => post(ovh, { name: 'killed', type: 'oct', size: 256, operations: ['encrypt'] }));
+    const key = (await pinned.post(ovh, { name: 'audited', type: 'oct', size: 256, operations: ['encrypt'] })).json.id as string;
+    const answered = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const r = await pinned.post(`${ovh}/${key}/encrypt`, { plaintext: 'AAAA' });
+        expect(r.status).toBe(200);
+        return String(r.headers['x-request-id']);
+      }),
+    );
+    const line = logs.split('\n').find((l) => l.includes(`"reqId":"${answered[0]}"`) && l.includes('"worker":1'));
+    const restarts = logs.split('starting another').length;
+    // SIGKILL: nothing of the worker runs after this, so what it had not stored yet is only in its journal.
+    process.kill(JSON.parse(line!).pid as number, 'SIGKILL');
+    await pinned.agent.close().catch(() => undefined);
+    for (let t = 0; t < 480 && logs.split('starting another').length === restarts; t++) await new Promise((r) => setTimeout(r, 250));
+    expect(logs.split('starting another').length, logs).toBe(restarts + 1);
+    // Stored by the primary in its next batch: waited for, however busy the machine, but never lost.
+    let ids: string[] = [];
+    for (let t = 0; t < 240 && ids.length < answered.length; t++) {
+      if (t) await new Promise((r) => setTimeout(r, 250));
+      const { events } = await admin('GET', `/admin/audit?key=${key}&limit=100`);
+      ids = events.filter((e: any) => e.action === 'key.encrypt').map((e: any) => e.requestId);
+    }
+    expect(ids.sort()).toEqual([...answered].sort());
   }, 180_000);
 
   it('SIGTERM stops every worker and the primary', async () => {
