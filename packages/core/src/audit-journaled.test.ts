@@ -201,6 +201,52 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
     await a.store.close();
   });
 
+  it('leaves the events that came during a statement for the next drain, unless a full batch waits', async () => {
+    const dir = tempDir();
+    const store = await openStore({ dataDir: dir });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const statements: number[] = [];
+    let done = 0;
+    // Each statement waits for the gate: what arrives meanwhile is what a busy store sees.
+    class Gated extends JournaledAuditTrail {
+      protected override async write(events: AuditEvent[], mark: bigint | null = null) {
+        statements.push(events.length);
+        await gate;
+        const head = await super.write(events, mark);
+        done++;
+        return head;
+      }
+    }
+    const trail = new Gated(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, maxBatch: 2 });
+    await trail.useKey(key);
+    // Three in one turn: a full batch starts a drain at once, and one event is left for later.
+    await Promise.all([1, 2, 3].map((i) => trail.record(event(i))));
+    expect(statements).toEqual([2]);
+    open();
+    while (done < 1) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(statements).toEqual([2]);
+    expect(trail.pending).toBe(1);
+    // Two more make a full batch waiting: the drain they start stores one batch, the rest waits again.
+    await Promise.all([4, 5].map((i) => trail.record(event(i))));
+    while (done < 2) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(statements).toEqual([2, 2]);
+    // A flush (and a close) stores everything.
+    await trail.flush();
+    expect(statements).toEqual([2, 2, 1]);
+    expect((await store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((r) => r.action)).toEqual([
+      'a1',
+      'a2',
+      'a3',
+      'a4',
+      'a5',
+    ]);
+    await trail.close();
+    await store.close();
+  });
+
   it('drains on its own timer, and reports journal lines deleted between crashes', async () => {
     const dir = tempDir();
     const a = await open(dir, { drainMs: 10 });

@@ -80,7 +80,7 @@ export class JournaledAuditTrail extends AuditTrail {
     }
     if (!this.unstored.length) return journal.release(journalMark);
     this.log.warn({ events: this.unstored.length }, 'audit journal: storing the events of answered operations the last run did not store');
-    await this.drainJournal();
+    await this.drainJournal(true);
     if (!this.failing) return;
     const why = this.failing;
     await this.close();
@@ -138,11 +138,16 @@ export class JournaledAuditTrail extends AuditTrail {
     this.timer.unref();
   }
 
-  /** Stores what the journal holds, a statement per `maxBatch` events; one store at a time. */
-  private drainJournal(): Promise<void> {
+  /**
+   * Stores what the journal holds, a statement per `maxBatch` events; one store at a time. Under load,
+   * events keep coming while a statement runs: a timed drain stops once less than a full batch is left,
+   * so the next statement waits `drainMs` for more rather than taking the few that gathered meanwhile
+   * (a statement's fixed cost is what its events share). `all` (flush, start) stores everything.
+   */
+  private drainJournal(all = false): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.draining ??= this.storeAll().finally(() => {
+    this.draining ??= this.storeAll(all).finally(() => {
       this.draining = undefined;
       if (this.closed) return;
       if (this.failing) this.schedule(this.jopts.retryMs);
@@ -151,9 +156,9 @@ export class JournaledAuditTrail extends AuditTrail {
     return this.draining;
   }
 
-  private async storeAll() {
+  private async storeAll(all: boolean) {
     try {
-      while (this.unstored.length) {
+      for (let first = true; this.unstored.length && (first || all || this.unstored.length >= this.jopts.maxBatch); first = false) {
         await this.storeBatch(this.unstored.slice(0, this.jopts.maxBatch));
         this.failing = undefined;
         if (this.unstored.length < this.jopts.maxBatch) this.admit(this.held.splice(0));
@@ -217,7 +222,7 @@ export class JournaledAuditTrail extends AuditTrail {
     for (;;) {
       while (this.inTurn) await new Promise((r) => setImmediate(r));
       if (!this.unstored.length && !this.held.length && !this.draining) return;
-      await this.drainJournal();
+      await this.drainJournal(true);
       if (this.failing) return;
     }
   }
