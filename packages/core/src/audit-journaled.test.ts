@@ -101,7 +101,7 @@ describe('audit journal (files)', () => {
 
 describe('journaled audit trail (embedded store in a data directory)', () => {
   const key = randomBytes(32);
-  const quiet = { maxBatch: 500, maxQueued: 1000, drainMs: 3_600_000, retryMs: 3_600_000 };
+  const quiet = { maxBatch: 500, maxBehind: 500, maxQueued: 1000, drainMs: 3_600_000, retryMs: 3_600_000 };
   async function open(dir: string, opts: Partial<typeof quiet & { write: typeof writeSync }> = {}) {
     const store = await openStore({ dataDir: dir });
     const trail = new JournaledAuditTrail(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, ...opts });
@@ -181,7 +181,7 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
 
   it('holds new events back while the store is a batch behind, and answers them once it has caught up', async () => {
     const dir = tempDir();
-    const a = await open(dir, { maxBatch: 2 });
+    const a = await open(dir, { maxBatch: 2, maxBehind: 2 });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     // A transaction holds the embedded store's one connection: the drain waits behind it.

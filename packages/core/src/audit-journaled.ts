@@ -9,7 +9,14 @@ import { perTurn } from './runtime/per-turn.ts';
 import type { Database } from './db/schema.ts';
 import { KmsError } from './errors.ts';
 
+/**
+ * `maxBatch` is the events of one statement: the event loop seals them in one go, so it also bounds
+ * that pause. A full statement's worth is stored at once, and a timed drain stores only full ones
+ * after its first.
+ */
 export interface JournaledOptions extends AuditTrailOptions {
+  /** Unstored events past which new ones wait to be journaled until the store catches up (back-pressure). */
+  maxBehind: number;
   /** How long answered events wait in the journal for more to share their statement. */
   drainMs: number;
   /** After the store refused a batch: when to try again (new operations are refused meanwhile). */
@@ -37,7 +44,7 @@ export class JournaledAuditTrail extends AuditTrail {
   /** Events admitted in this turn, not yet in the journal. */
   private inTurn = 0;
   private readonly toJournal = perTurn<Waiter>((batch) => this.appendTurn(batch));
-  /** Recorded while the store is `maxBatch` events behind: journaled (and answered) once it catches up. */
+  /** Recorded while the store is `maxBehind` events behind: journaled (and answered) once it catches up. */
   private held: Waiter[] = [];
   private unstored: JournaledEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -49,7 +56,7 @@ export class JournaledAuditTrail extends AuditTrail {
     db: Kysely<Database>,
     log: Logger,
     private readonly dir: string,
-    private readonly jopts: JournaledOptions = { maxBatch: 2000, maxQueued: 20_000, drainMs: 50, retryMs: 1000 },
+    private readonly jopts: JournaledOptions = { maxBatch: 256, maxBehind: 2000, maxQueued: 20_000, drainMs: 50, retryMs: 1000 },
   ) {
     super(db, log, jopts);
   }
@@ -101,7 +108,7 @@ export class JournaledAuditTrail extends AuditTrail {
     const p = new Promise<void>((resolve, reject) => {
       // Back-pressure: the journal grows no faster than the store takes it, so load slows down
       // instead of meeting `maxQueued` refusals.
-      if (this.unstored.length >= this.jopts.maxBatch) this.held.push({ e, resolve, reject });
+      if (this.unstored.length >= this.jopts.maxBehind) this.held.push({ e, resolve, reject });
       else this.admit([{ e, resolve, reject }]);
     });
     p.catch(() => undefined);
@@ -161,7 +168,7 @@ export class JournaledAuditTrail extends AuditTrail {
       for (let first = true; this.unstored.length && (first || all || this.unstored.length >= this.jopts.maxBatch); first = false) {
         await this.storeBatch(this.unstored.slice(0, this.jopts.maxBatch));
         this.failing = undefined;
-        if (this.unstored.length < this.jopts.maxBatch) this.admit(this.held.splice(0));
+        if (this.unstored.length < this.jopts.maxBehind) this.admit(this.held.splice(0));
       }
       this.admit(this.held.splice(0));
     } catch (err) {
