@@ -102,9 +102,9 @@ describe('audit journal (files)', () => {
 describe('journaled audit trail (embedded store in a data directory)', () => {
   const key = randomBytes(32);
   const quiet = { maxBatch: 500, maxBehind: 500, maxQueued: 1000, drainMs: 3_600_000, retryMs: 3_600_000 };
-  async function open(dir: string, opts: Partial<typeof quiet & { write: typeof writeSync }> = {}) {
+  async function open(dir: string, opts: Partial<typeof quiet & { write: typeof writeSync }> = {}, Trail = JournaledAuditTrail) {
     const store = await openStore({ dataDir: dir });
-    const trail = new JournaledAuditTrail(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, ...opts });
+    const trail = new Trail(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, ...opts });
     await trail.useKey(key);
     const rows = async () =>
       (await store.db.selectFrom('audit_events').select(['action', 'outcome']).orderBy('seq').execute()).map((r) =>
@@ -202,10 +202,8 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
   });
 
   it('leaves the events that came during a statement for the next drain, unless a full batch waits', async () => {
-    const dir = tempDir();
-    const store = await openStore({ dataDir: dir });
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
     const statements: number[] = [];
     let done = 0;
     // Each statement waits for the gate: what arrives meanwhile is what a busy store sees.
@@ -213,36 +211,28 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
       protected override async write(events: AuditEvent[], mark: bigint | null = null) {
         statements.push(events.length);
         await gate;
-        const head = await super.write(events, mark);
-        done++;
-        return head;
+        return super.write(events, mark).finally(() => done++);
       }
     }
-    const trail = new Gated(store.db, silentLogger(), join(dir, 'audit-journal'), { ...quiet, maxBatch: 2 });
-    await trail.useKey(key);
+    const { store, trail, rows } = await open(tempDir(), { maxBatch: 2 }, Gated);
     // Three in one turn: a full batch starts a drain at once, and one event is left for later.
     await Promise.all([1, 2, 3].map((i) => trail.record(event(i))));
     expect(statements).toEqual([2]);
-    open();
-    while (done < 1) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
-    expect(statements).toEqual([2]);
-    expect(trail.pending).toBe(1);
+    release();
+    // A statement's end, and one more turn: a drain that went on would have started its next one.
+    const settled = async (n: number) => {
+      while (done < n) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    };
+    await settled(1);
+    expect([statements, trail.pending]).toEqual([[2], 1]);
     // Two more make a full batch waiting: the drain they start stores one batch, the rest waits again.
     await Promise.all([4, 5].map((i) => trail.record(event(i))));
-    while (done < 2) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
+    await settled(2);
     expect(statements).toEqual([2, 2]);
-    // A flush (and a close) stores everything.
-    await trail.flush();
+    await trail.flush(); // stores everything, as a close does
     expect(statements).toEqual([2, 2, 1]);
-    expect((await store.db.selectFrom('audit_events').select('action').orderBy('seq').execute()).map((r) => r.action)).toEqual([
-      'a1',
-      'a2',
-      'a3',
-      'a4',
-      'a5',
-    ]);
+    expect(await rows()).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
     await trail.close();
     await store.close();
   });
