@@ -58,15 +58,16 @@ describe('two workers of one gateway on embedded PGlite', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The worker whose log line carries this request id. */
-  const workerOf = async (reqId: string): Promise<number> => {
+  /** The log line of the worker that served this request id (its `worker` and `pid`). */
+  const servedBy = async (reqId: string): Promise<{ worker: number; pid: number }> => {
     for (let t = 0; t < 40; t++) {
       const line = logs.split('\n').find((l) => l.includes(`"reqId":"${reqId}"`) && l.includes('"worker"'));
-      if (line) return JSON.parse(line).worker as number;
+      if (line) return JSON.parse(line);
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`no log line for request ${reqId}`);
   };
+  const workerOf = async (reqId: string) => (await servedBy(reqId)).worker;
 
   /** A client whose one connection is served by `worker`: new connections until one is. */
   async function pinnedTo(worker: number, connect: object, probe: (post: Post) => ReturnType<Post>) {
@@ -120,10 +121,9 @@ describe('two workers of one gateway on embedded PGlite', () => {
         return String(r.headers['x-request-id']);
       }),
     );
-    const line = logs.split('\n').find((l) => l.includes(`"reqId":"${answered[0]}"`) && l.includes('"worker":1'));
     const restarts = logs.split('starting another').length;
-    // SIGKILL: nothing of the worker runs after this, so what it had not stored yet is only in its journal.
-    process.kill(JSON.parse(line!).pid as number, 'SIGKILL');
+    // SIGKILL: nothing of the worker runs after this; its events must already be in the primary's keeping.
+    process.kill((await servedBy(answered[0]!)).pid, 'SIGKILL');
     await pinned.agent.close().catch(() => undefined);
     for (let t = 0; t < 480 && logs.split('starting another').length === restarts; t++) await new Promise((r) => setTimeout(r, 250));
     expect(logs.split('starting another').length, logs).toBe(restarts + 1);
