@@ -14,7 +14,7 @@ describe('restoreLeadingZeros', () => {
   it('puts back the zero an AES key lost (31 bytes -> the 32-byte key)', () => {
     const key = randomBytes(32);
     key[0] = 0;
-    key[1] |= 1; // exactly one leading zero (a random second byte is zero once in 256 runs)
+    key[1] = key[1]! | 1; // exactly one leading zero (a random second byte is zero once in 256 runs)
     const { jwk, restored } = restoreLeadingZeros({ kty: 'oct', k: stripped(key), kid: 'my-key', key_ops: [] });
     expect(Buffer.from(jwk.k as string, 'base64url')).toEqual(key);
     expect(restored).toBe(1);
