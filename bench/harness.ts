@@ -65,6 +65,59 @@ export async function closedLoop(op: () => Promise<unknown>, concurrency: number
   return { opsPerSec: (lat.length / elapsed) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops: lat.length };
 }
 
+/**
+ * Requests started at a fixed rate (`perSec`), at most `concurrency` in flight: what a server costs at a
+ * load it keeps up with, rather than at saturation, where each turn carries as many requests as are
+ * waiting. Latency counts from when a request was due, so a server that falls behind shows it (no
+ * coordinated omission); a request still waiting for a free connection at the end is not sent.
+ */
+export function openLoop(op: () => Promise<unknown>, perSec: number, concurrency: number, ms: number): Promise<Measure> {
+  return new Promise((resolve, reject) => {
+    const lat: number[] = [];
+    const start = performance.now();
+    const waiting: number[] = [];
+    let started = 0;
+    let inFlight = 0;
+    let stopped = false;
+    let failed = false;
+    const finish = () => {
+      const elapsed = performance.now() - start;
+      lat.sort((a, b) => a - b);
+      const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+      resolve({ opsPerSec: (lat.length / elapsed) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops: lat.length });
+    };
+    const send = (due: number) => {
+      inFlight++;
+      op().then(
+        () => {
+          lat.push(performance.now() - due);
+          inFlight--;
+          const next = stopped ? undefined : waiting.shift();
+          if (next !== undefined) send(next);
+          else if (stopped && !inFlight && !failed) finish();
+        },
+        (e) => {
+          failed = stopped = true;
+          clearInterval(timer);
+          reject(e);
+        },
+      );
+    };
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const due = Math.min(ms, now - start) * (perSec / 1000); started < due; started++) {
+        const at = start + (started * 1000) / perSec;
+        if (inFlight < concurrency) send(at);
+        else waiting.push(at);
+      }
+      if (now - start < ms) return;
+      stopped = true;
+      clearInterval(timer);
+      if (!inFlight) finish();
+    }, 1);
+  });
+}
+
 /** What a row measures: an operation run in this process, or a load from a generator on its own thread. */
 export type Subject = (() => Promise<unknown>) | Load;
 export const measure = (s: Subject, concurrency: number, ms: number) =>

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { canonicalRequest, formatSdkDate, signString, stringToSign } from '@polykms/huawei';
 import { LoadClient } from './client.ts';
-import { closedLoop } from './harness.ts';
+import { closedLoop, openLoop } from './harness.ts';
 import type { LoadRequest } from './load.ts';
 import { serveRpc } from './rpc.ts';
 
@@ -49,10 +49,11 @@ const operation = (r: LoadRequest) => async () => {
 if (!parentPort) process.on('disconnect', () => process.exit(0));
 const port_ = parentPort ?? process;
 const send = parentPort ? (m: object) => parentPort!.postMessage(m) : (m: object) => process.send!(m);
-serveRpc(port_, send, async (m: { request: LoadRequest; concurrency: number; ms: number } | { close: true }) => {
+serveRpc(port_, send, async (m: { request: LoadRequest; concurrency: number; ms: number; perSec?: number } | { close: true }) => {
   if ('close' in m) {
     await client.close();
     return;
   }
-  return { measure: await closedLoop(operation(m.request), m.concurrency, m.ms) };
+  const op = operation(m.request);
+  return { measure: await (m.perSec ? openLoop(op, m.perSec, m.concurrency, m.ms) : closedLoop(op, m.concurrency, m.ms)) };
 });

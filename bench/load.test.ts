@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { createCa, loadCa, type Ca } from '@polykms/pki';
 import { serveHttps, type HttpsServer } from '@polykms/http';
 import { echoBaseline } from './baselines.ts';
+import { openLoop } from './harness.ts';
 import { RemoteClient } from './load.ts';
 
 /** The bench's load generator on its own thread: it must measure, and a refused request must fail the run. */
@@ -36,6 +37,20 @@ describe('bench load generator (worker thread)', () => {
     }
   });
 
+  it('runs an open loop at a fixed rate from another thread', async () => {
+    const client = new RemoteClient(server.port, { ca: ca.certPem, servername: 'localhost' }, 4);
+    const before = seen;
+    try {
+      const m = await client.load({ method: 'POST', path: '/ok', body: '{"a":1}' }, 50).measure(4, 400);
+      expect(m.ops).toBeGreaterThan(0);
+      // Never more than were due: 50 a second over 400 ms.
+      expect(m.ops).toBeLessThanOrEqual(20);
+      expect(seen - before).toBe(m.ops);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('fails the measurement on a non-2xx reply, naming it', async () => {
     const client = new RemoteClient(server.port, { ca: ca.certPem, servername: 'localhost' }, 2);
     try {
@@ -56,5 +71,31 @@ describe('bench load generator (worker thread)', () => {
     } finally {
       await echo.close();
     }
+  });
+});
+
+describe('open loop', () => {
+  it('starts requests as they fall due, never more than `concurrency` at once, latency from when each was due', async () => {
+    let inFlight = 0;
+    let most = 0;
+    // 20 ms each, 400 due a second, 3 at once: at most 150 a second are served, the rest wait their turn.
+    const op = () =>
+      new Promise<void>((r) => {
+        most = Math.max(most, ++inFlight);
+        setTimeout(() => {
+          inFlight--;
+          r();
+        }, 20);
+      });
+    const m = await openLoop(op, 400, 3, 300);
+    expect(most).toBe(3);
+    expect(m.ops).toBeGreaterThan(0);
+    expect(m.ops).toBeLessThanOrEqual(120);
+    // Counted from when they were due, the ones that waited for a connection took far longer than 20 ms.
+    expect(m.p99Ms).toBeGreaterThan(60);
+  });
+
+  it('rejects with the first failure', async () => {
+    await expect(openLoop(() => Promise.reject(new Error('refused')), 100, 2, 200)).rejects.toThrow('refused');
   });
 });

@@ -50,9 +50,12 @@ export class RemoteClient {
     return 'pid' in this.peer ? this.peer.pid : undefined;
   }
 
-  /** A load sending `request`; a non-2xx reply fails the measurement. */
-  load(request: LoadRequest): Load {
-    return { measure: async (concurrency, ms) => (await this.rpc.call({ request, concurrency, ms })).measure };
+  /**
+   * A load sending `request`; a non-2xx reply fails the measurement. With `perSec`, requests start at
+   * that fixed rate (harness.ts `openLoop`), at most `concurrency` in flight; otherwise in closed loops.
+   */
+  load(request: LoadRequest, perSec?: number): Load {
+    return { measure: async (concurrency, ms) => (await this.rpc.call({ request, concurrency, ms, perSec })).measure };
   }
 
   /** A JSON POST of `body` (a string is sent as is). */

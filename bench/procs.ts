@@ -17,6 +17,10 @@ export interface Pinning {
 export interface RunOpts {
   ms: number;
   concurrency: number;
+  /** workers only: requests a second at a fixed rate, instead of closed loops. */
+  rate?: number | undefined;
+  /** Every CPU the bench may use (before it pins itself to the load CPUs): where `workers` runs. */
+  machine?: number[] | undefined;
   /** Absent: the old mode, everything in this process (the load generator on a worker thread). */
   pin?: Pinning | undefined;
   /**

@@ -8,7 +8,7 @@ import { runSuite, type Pinning } from './procs.ts';
 import { SUITE_NAMES } from './suites.ts';
 
 const USAGE = `usage: pnpm bench [core|ovh|huawei|cse|scale|workers ...] [--duration SECONDS] [--concurrency N] [--json FILE]
-                  [--server-cpus LIST] [--load-cpus LIST] [--shared] [--before DIR]
+                  [--server-cpus LIST] [--load-cpus LIST] [--shared] [--before DIR] [--rate N]
 
 Each dialect's gateway listener runs in its own process pinned to --server-cpus (default: the first CPU
 this process may use), with the store, logging, metrics and audit of \`pnpm start\`; its reference
@@ -17,7 +17,8 @@ same way, alternating with it in slices; the load generators run in processes pi
 (default: the other CPUs). Prints req/s per server core, p50/p99, the CPU time a request costs the
 gateway process (from /proc) and the ratios. core and scale run in a process pinned to --server-cpus;
 workers starts \`polykms serve --workers 1\` and \`--workers 2\` and loads them unpinned: req/s and the CPU a
-request costs all the gateway's processes.
+request costs all the gateway's processes; with --rate N, at N requests a second each (open loop, at most
+--concurrency in flight) instead of at saturation.
 --before DIR: also measure, in the same slices and pinned the same way, the gateway of the checkout DIR
 (an earlier commit with this bench/ in it); each row then reports its ratio to 'before'.
 --shared: the old mode, everything in this process (the load generator on a worker thread), unpinned.
@@ -33,6 +34,7 @@ const { values, positionals } = parseArgs({
     'load-cpus': { type: 'string' },
     shared: { type: 'boolean', default: false },
     before: { type: 'string' },
+    rate: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -49,12 +51,18 @@ for (const w of wanted) if (!SUITE_NAMES.includes(w)) fail(`unknown suite '${w}'
 const ms = Number(values.duration) * 1000;
 const concurrency = Number(values.concurrency);
 if (!(ms > 0) || !(concurrency > 0)) fail('--duration and --concurrency must be positive numbers');
+const rate = values.rate === undefined ? undefined : Number(values.rate);
+if (rate !== undefined) {
+  if (!(rate > 0)) fail('--rate must be a positive number of requests a second');
+  if (wanted.some((w) => w !== 'workers')) fail('--rate applies to the workers suite only');
+}
 
 if (values.before !== undefined) {
   if (values.shared) fail('--before needs the pinned mode (not --shared)');
   if (!existsSync(join(values.before, 'bench', 'serve.ts'))) fail(`--before: ${values.before} has no bench/serve.ts`);
 }
 let pin: Pinning | undefined;
+const machine = canPin() ? allowedCpus(process.pid) : undefined;
 if (!values.shared) {
   if (!canPin()) fail('pinning needs Linux with /proc and taskset (util-linux); --shared runs everything in one process, unpinned');
   const allowed = allowedCpus(process.pid);
@@ -88,6 +96,6 @@ if (!values.shared) {
   await favourEventLoop();
 }
 const rows: Row[] = [];
-for (const w of wanted) rows.push(...(await runSuite(w, { ms, concurrency, pin, before: values.before })));
+for (const w of wanted) rows.push(...(await runSuite(w, { ms, concurrency, rate, machine, pin, before: values.before })));
 printTable(rows);
 if (values.json) writeJson(values.json, rows);

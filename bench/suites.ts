@@ -17,6 +17,11 @@ export const IN_PROCESS: Record<string, (o: { ms: number; concurrency: number })
 };
 
 /** Suites that start the real gateway and measure it unpinned (`serve --workers`). */
-export const WHOLE: Record<string, (o: { ms: number; concurrency: number }) => Promise<Row[]>> = { workers: benchWorkers };
+export const WHOLE: Record<
+  string,
+  (o: { ms: number; concurrency: number; rate?: number | undefined; machine?: number[] | undefined }) => Promise<Row[]>
+> = {
+  workers: benchWorkers,
+};
 
 export const SUITE_NAMES = ['core', 'ovh', 'huawei', 'cse', 'scale', 'workers'];

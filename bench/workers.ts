@@ -7,7 +7,7 @@ import { createTestDatabase, freePort } from '@polykms/core/testing';
 import { LoadClient } from './client.ts';
 import { compareMany, type Entry, type Row } from './harness.ts';
 import { RemoteClient } from './load.ts';
-import { cpuSample, type CpuSample } from './pin.ts';
+import { cpuSample, formatCpuList, type CpuSample } from './pin.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -33,30 +33,29 @@ export function treeCpuSample(pid: number): CpuSample {
 }
 
 /** `polykms serve --workers n --dialect ovh` on a fresh data directory, with one OVH domain, credential and AES key. */
-async function gateway(n: number) {
+async function gateway(n: number, cpus: number[] | undefined) {
   const dir = mkdtempSync(join(tmpdir(), `polykms-bench-workers${n}-`));
   const token = randomBytes(24).toString('base64url');
   const ports = { admin: await freePort(), ovh: await freePort() };
   const { DATABASE_URL: _url, ...env } = process.env;
   // On PostgreSQL, a throwaway database (the keys of other runs are under other root keys).
   const db = process.env.DATABASE_URL ? await createTestDatabase('postgres') : undefined;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['apps/gateway/bin/polykms.mjs', 'serve', '--workers', String(n), '--dialect', 'ovh'],
-    {
-      cwd: root,
-      env: {
-        ...env,
-        ...(db ? { DATABASE_URL: db.url! } : {}),
-        POLYKMS_DATA_DIR: dir,
-        POLYKMS_ADMIN_TOKEN: token,
-        POLYKMS_ADMIN_PORT: String(ports.admin),
-        POLYKMS_OVH_PORT: String(ports.ovh),
-        POLYKMS_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+  const serve = [process.execPath, 'apps/gateway/bin/polykms.mjs', 'serve', '--workers', String(n), '--dialect', 'ovh'];
+  // taskset execs node, so the pid is the primary's; its workers inherit the CPU list.
+  const [cmd, ...args] = cpus ? ['taskset', '-c', formatCpuList(cpus), ...serve] : serve;
+  const child: ChildProcess = spawn(cmd!, args, {
+    cwd: root,
+    env: {
+      ...env,
+      ...(db ? { DATABASE_URL: db.url! } : {}),
+      POLYKMS_DATA_DIR: dir,
+      POLYKMS_ADMIN_TOKEN: token,
+      POLYKMS_ADMIN_PORT: String(ports.admin),
+      POLYKMS_OVH_PORT: String(ports.ovh),
+      POLYKMS_LOG_LEVEL: 'info',
     },
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let t = 0; !existsSync(join(dir, 'ca.pem')); t++) {
     if (t > 600 || child.exitCode !== null) throw new Error(`the gateway with ${n} workers did not start`);
     await new Promise((r) => setTimeout(r, 250));
@@ -119,19 +118,36 @@ async function gateway(n: number) {
 /**
  * The real `polykms serve` with one worker and with two, unpinned, on the same machine as the load
  * generator: req/s and the CPU a request costs all the gateway's processes (the primary included).
+ * With `rate`, both get the same requests a second (below what one worker serves): at saturation a
+ * turn carries as many requests as wait, so one busy worker shares a turn's costs more widely than two.
  */
-export async function benchWorkers(o: { ms: number; concurrency: number }): Promise<Row[]> {
-  const one = await gateway(1);
-  const two = await gateway(2);
-  const loads = [new RemoteClient(one.port, one.tls, o.concurrency), new RemoteClient(two.port, two.tls, o.concurrency)];
+export async function benchWorkers(o: {
+  ms: number;
+  concurrency: number;
+  rate?: number | undefined;
+  machine?: number[] | undefined;
+}): Promise<Row[]> {
+  // The bench pins itself to the load CPUs, and a child inherits that: gateways and load generators
+  // are given back every CPU the bench started with (`machine`), so two workers have two cores.
+  const one = await gateway(1, o.machine);
+  const two = await gateway(2, o.machine);
+  const loads = [one, two].map((g) => new RemoteClient(g.port, g.tls, o.concurrency, { cpus: o.machine }));
   try {
     const entry = (name: string, g: typeof one, l: RemoteClient): Entry => ({
       name,
-      run: l.load(g.encrypt),
+      run: l.load(g.encrypt, o.rate),
       pid: g.pid,
       cpu: () => treeCpuSample(g.pid),
+      loadPid: l.pid,
     });
-    return [await compareMany('workers.ovh.encrypt.1KiB x2', [entry('1 worker', one, loads[0]!)], entry('2 workers', two, loads[1]!), o)];
+    return [
+      await compareMany(
+        `workers.ovh.encrypt.1KiB x2${o.rate ? ` at ${o.rate}/s` : ''}`,
+        [entry('1 worker', one, loads[0]!)],
+        entry('2 workers', two, loads[1]!),
+        o,
+      ),
+    ];
   } finally {
     for (const l of loads) await l.close();
     await one.close();
