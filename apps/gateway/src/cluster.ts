@@ -1,5 +1,16 @@
 import cluster, { type Worker } from 'node:cluster';
-import { Kms, loadKeyring, localChannel, openStore, rootKeyConfigFromEnv, serveForwardedAudit, shareEmbeddedStore } from '@polykms/core';
+import {
+  Kms,
+  loadKeyring,
+  localChannel,
+  openStore,
+  replayWorkerJournal,
+  rootKeyConfigFromEnv,
+  serveWorkerJournal,
+  shareEmbeddedStore,
+  workerJournal,
+  workerJournals,
+} from '@polykms/core';
 import type { Logger } from 'pino';
 import { loadAdminToken } from './admintoken.ts';
 import type { GatewayConfig } from './config.ts';
@@ -10,9 +21,9 @@ import { announce, type Ready } from './announce.ts';
  * `serve --workers N`: one Node process is one event loop, so N worker processes serve the same
  * listeners (node:cluster hands each new connection to the next worker). The primary does what the
  * workers would race on (the development root key and admin token files, the schema), owns the
- * embedded database when there is no DATABASE_URL (the workers reach it through IPC, and it writes
- * their audit events), replaces a
- * worker that dies, and on SIGTERM or SIGINT lets every worker drain before it exits.
+ * embedded database when there is no DATABASE_URL (the workers reach it through IPC, and it stores
+ * their audit journals, that of a worker that died before another takes its slot), replaces a worker
+ * that dies, and on SIGTERM or SIGINT lets every worker drain before it exits.
  */
 export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void> {
   loadKeyring({ ...rootKeyConfigFromEnv(), dataDir: cfg.dataDir, warn: (m, x) => log.warn(x ?? {}, m) });
@@ -26,13 +37,23 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
         (w as Worker).process.kill('SIGKILL');
       });
   if (cfg.databaseUrl) await (await openStore({ databaseUrl: cfg.databaseUrl, poolSize: 1 })).close();
-  // On the embedded store the primary writes every worker's audit events: one group commit for all.
+  // On the embedded store the primary is the one writer of the audit chain: it stores every worker's journal.
   let kms: Kms | undefined;
   if (shared) {
     const [brokerEnd, ownEnd] = localChannel();
     shared.attach(brokerEnd);
     kms = await Kms.open({ sharedPglite: ownEnd, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
+    // What the workers of the last run answered and did not store, whatever their number was then.
+    for (const name of workerJournals(cfg.dataDir)) await replayWorkerJournal(kms.audit, cfg.dataDir, name);
   }
+  /** A slot's journal is stored before another worker takes the slot (it did not store it all if it died). */
+  const replay = async (slot: number) => {
+    if (!kms) return;
+    await replayWorkerJournal(kms.audit, cfg.dataDir, workerJournal(slot)).catch((e: Error) =>
+      // Kept: the next worker in the slot sends it again at its start, or the next start stores it.
+      log.error({ slot, err: e.message }, 'could not store the audit journal of a stopped worker yet'),
+    );
+  };
 
   // Bytes (bytea columns, parameters) cross the IPC channel as they are.
   cluster.setupPrimary({ serialization: 'advanced' });
@@ -40,11 +61,11 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
   let started = 0;
   let announced = false;
   const workers = new Set<Worker>();
-  const fork = () => {
-    const w = cluster.fork();
+  const fork = (slot: number) => {
+    const w = cluster.fork({ POLYKMS_WORKER_SLOT: String(slot) });
     workers.add(w);
     shared?.attach(w);
-    if (kms) serveForwardedAudit(w, kms.audit);
+    if (kms) serveWorkerJournal(w, workerJournal(slot), kms.audit);
     let ready = false;
     w.on('message', (m) => {
       if (!m?.polykmsReady) return;
@@ -55,9 +76,13 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
         announce(cfg, log, m.polykmsReady as Ready);
       }
     });
-    w.on('exit', (code, signal) => {
+    w.on('exit', async (code, signal) => {
+      // Every message it sent is in (its channel closed), so the replay comes after its last batch.
+      if (w.isConnected()) await new Promise((r) => w.once('disconnect', r));
       workers.delete(w);
-      void shared?.detach(w);
+      // First: a transaction it held is rolled back, so the store's turn is free for the replay.
+      await shared?.detach(w);
+      await replay(slot);
       if (stopping) {
         if (!workers.size) void finish(exitCode);
         return;
@@ -70,7 +95,7 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
         return;
       }
       log.error({ worker: w.id, code, signal }, 'a gateway worker stopped; starting another');
-      fork();
+      fork(slot);
     });
   };
   let exitCode = 0;
@@ -93,6 +118,6 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
     log.info({ pid }, 'the command that started the gateway exited');
     stop('launcher exited');
   });
-  for (let i = 0; i < cfg.workers; i++) fork();
+  for (let slot = 1; slot <= cfg.workers; slot++) fork(slot);
   log.info({ workers: cfg.workers, storage: cfg.databaseUrl ? 'postgres' : 'pglite' }, `polykms: starting ${cfg.workers} worker processes`);
 }

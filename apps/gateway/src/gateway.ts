@@ -87,14 +87,14 @@ const STARTERS: Record<Dialect, Starter | undefined> = {
 export async function startGateway(
   cfg: GatewayConfig,
   log: Logger = pino({ level: cfg.logLevel }),
-  opts: { storePeer?: StorePeer } = {},
+  opts: { storePeer?: StorePeer; auditJournal?: string } = {},
 ): Promise<Gateway> {
   checkAdminListener(cfg);
   const kms = await Kms.open({
     databaseUrl: cfg.databaseUrl,
     dataDir: cfg.dataDir,
     sharedPglite: opts.storePeer,
-    auditTo: opts.storePeer,
+    auditTo: opts.storePeer && opts.auditJournal ? { peer: opts.storePeer, journal: opts.auditJournal } : undefined,
     logger: log,
     rootKeys: { dataDir: cfg.dataDir },
     serving: true,

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { workerJournal } from '@polykms/core';
 import { pino } from 'pino';
 import { configFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
@@ -17,8 +18,12 @@ else await serveHere();
 /** This process serves the listeners: the only one, or a worker of `--workers`. */
 async function serveHere() {
   try {
-    // A worker reaches the embedded database through the primary, which owns it.
-    const gw = await startGateway(cfg, log, worker && !cfg.databaseUrl ? { storePeer: process as never } : {});
+    // A worker reaches the embedded database through the primary, which owns it and stores the worker's audit journal.
+    const shared =
+      worker && !cfg.databaseUrl
+        ? { storePeer: process as never, auditJournal: workerJournal(Number(process.env.POLYKMS_WORKER_SLOT)) }
+        : {};
+    const gw = await startGateway(cfg, log, shared);
     const ready = { urls: gw.urls, storage: gw.kms.driver, adminTokenFile: gw.adminToken.file };
     // A worker tells the primary, which says it once for all; a lone process says it itself.
     if (worker) {

@@ -122,12 +122,12 @@ describe('two workers of one gateway on embedded PGlite', () => {
       }),
     );
     const restarts = logs.split('starting another').length;
-    // SIGKILL: nothing of the worker runs after this; its events must already be in the primary's keeping.
+    // SIGKILL: nothing of the worker runs after this, so what it had not stored yet is only in its journal.
     process.kill((await servedBy(answered[0]!)).pid, 'SIGKILL');
     await pinned.agent.close().catch(() => undefined);
     for (let t = 0; t < 480 && logs.split('starting another').length === restarts; t++) await new Promise((r) => setTimeout(r, 250));
     expect(logs.split('starting another').length, logs).toBe(restarts + 1);
-    // Stored by the primary in its next batch: waited for, however busy the machine, but never lost.
+    // The primary stores that journal before the slot serves again: waited for, however busy the machine, but never lost.
     let ids: string[] = [];
     for (let t = 0; t < 240 && ids.length < answered.length; t++) {
       if (t) await new Promise((r) => setTimeout(r, 250));

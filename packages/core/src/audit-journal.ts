@@ -1,12 +1,17 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEvent } from './audit-text.ts';
+import type { Logger } from 'pino';
+import { systemEvent, type AuditEvent } from './audit-text.ts';
 
-/** An event as the journal holds it: `ordinal` counts the journal's events from 1, over its whole life. */
+/**
+ * An event as the journal holds it: `ordinal` counts the journal's events from 1, over its whole life.
+ * `report`: the trail's own record of a line not taken back, stored ahead of the rest under the mark.
+ */
 export interface JournaledEvent {
   ordinal: bigint;
   event: AuditEvent;
+  report?: boolean;
 }
 
 /** A line of the journal that was not taken back: `torn` when the process died while writing it. */
@@ -152,6 +157,21 @@ export class AuditJournal {
     if (this.size === 0) unlinkSync(join(this.dir, this.file));
     else this.closed.push({ file: this.file, last: this.next - 1n });
   }
+}
+
+/** Opens a journal and reads it back past `mark`; each line not taken back is logged, and reported in the trail ahead of the rest. */
+export function openJournal(dir: string, auditKey: Buffer, mark: bigint, log: Logger, write?: typeof writeSync) {
+  const { journal, unstored, problems } = AuditJournal.open(dir, auditKey, mark, write);
+  for (const p of problems) {
+    if (p.torn)
+      log.warn({ file: p.file, line: p.line }, 'audit journal: a line cut short by a crash, skipped (its operations were not answered)');
+    else {
+      log.error({ file: p.file, line: p.line, problem: p.problem }, 'audit journal: a line not taken back; marked in the trail');
+      // First, so the report is stored before any segment holding the line is deleted.
+      unstored.unshift({ ordinal: mark, event: systemEvent('audit.journal_rejected', 'failed', { ...p }), report: true });
+    }
+  }
+  return { journal, unstored };
 }
 
 const mac = (key: Buffer, first: bigint, body: string) => createHmac('sha256', key).update(`${first}\n`).update(body).digest('hex');

@@ -208,15 +208,16 @@ describe('journaled audit trail (embedded store in a data directory)', () => {
     let done = 0;
     // Each statement waits for the gate: what arrives meanwhile is what a busy store sees.
     class Gated extends JournaledAuditTrail {
-      protected override async write(events: AuditEvent[], mark: bigint | null = null) {
+      protected override async write(events: AuditEvent[], mark: bigint | null = null, journal: string | null = null) {
         statements.push(events.length);
         await gate;
-        return super.write(events, mark).finally(() => done++);
+        return super.write(events, mark, journal).finally(() => done++);
       }
     }
     const { store, trail, rows } = await open(tempDir(), { maxBatch: 2 }, Gated);
     // Three in one turn: a full batch starts a drain at once, and one event is left for later.
     await Promise.all([1, 2, 3].map((i) => trail.record(event(i))));
+    while (!statements.length) await new Promise((r) => setImmediate(r));
     expect(statements).toEqual([2]);
     release();
     // A statement's end, and one more turn: a drain that went on would have started its next one.

@@ -2,8 +2,8 @@ import type { writeSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { AuditTrail, isDataError, type AuditEvent, type AuditTrailOptions } from './audit.ts';
-import { AuditJournal, type JournaledEvent } from './audit-journal.ts';
-import { readHead } from './audit-sql.ts';
+import { openJournal, type AuditJournal, type JournaledEvent } from './audit-journal.ts';
+import { readJournalMark } from './audit-sql.ts';
 import { storable, systemEvent } from './audit-text.ts';
 import { perTurn } from './runtime/per-turn.ts';
 import type { Database } from './db/schema.ts';
@@ -23,7 +23,15 @@ export interface JournaledOptions extends AuditTrailOptions {
   retryMs: number;
   /** The journal's file write (tests make it fail). */
   write?: typeof writeSync;
+  /**
+   * A worker of `serve --workers` on the embedded store: its journal's name, and where its batches go
+   * (the primary, which stores them with `storeJournaled`; audit-worker.ts). Without it, this process
+   * stores its journal itself.
+   */
+  worker?: { name: string; store: (batch: JournaledEvent[]) => Promise<void> };
 }
+
+export const JOURNAL_DEFAULTS: JournaledOptions = { maxBatch: 256, maxBehind: 2000, maxQueued: 20_000, drainMs: 50, retryMs: 1000 };
 
 interface Waiter {
   e: AuditEvent;
@@ -38,6 +46,8 @@ interface Waiter {
  * statement's fixed cost needs. An event that reached the journal is stored before the gateway next
  * serves, even after a crash. While the store refuses the events, they stay in the journal and new
  * operations fail with `unavailable` (fail closed); so does everything past `maxQueued` unstored events.
+ * A worker of `serve --workers` keeps a journal of its own the same way, and the primary stores it: an
+ * operation waits for no other process.
  */
 export class JournaledAuditTrail extends AuditTrail {
   private journal: AuditJournal | undefined;
@@ -51,12 +61,16 @@ export class JournaledAuditTrail extends AuditTrail {
   private draining: Promise<void> | undefined;
   /** Why the store refused the last batch; cleared once it takes one. */
   private failing: string | undefined;
+  /** The last event of each journal this process stored ('' its own): a batch sent again is stored once. */
+  private readonly marks = new Map<string, bigint>();
+  /** Stores of journals run one at a time, so each sees the marks of those before it. */
+  private storing: Promise<unknown> = Promise.resolve();
 
   constructor(
     db: Kysely<Database>,
     log: Logger,
     private readonly dir: string,
-    private readonly jopts: JournaledOptions = { maxBatch: 256, maxBehind: 2000, maxQueued: 20_000, drainMs: 50, retryMs: 1000 },
+    private readonly jopts: JournaledOptions = JOURNAL_DEFAULTS,
   ) {
     super(db, log, jopts);
   }
@@ -69,29 +83,63 @@ export class JournaledAuditTrail extends AuditTrail {
   override async useKey(key: Buffer) {
     await super.useKey(key);
     this.journal?.close();
-    const { journalMark } = await readHead(this.db);
-    const { journal, unstored, problems } = AuditJournal.open(this.dir, key, journalMark, this.jopts.write);
+    const mark = await readJournalMark(this.db, this.jopts.worker?.name ?? null);
+    const { journal, unstored } = openJournal(this.dir, key, mark, this.log, this.jopts.write);
     this.journal = journal;
     this.unstored = unstored;
-    for (const p of problems) {
-      if (p.torn)
-        this.log.warn(
-          { file: p.file, line: p.line },
-          'audit journal: a line cut short by a crash, skipped (its operations were not answered)',
-        );
-      else {
-        this.log.error({ file: p.file, line: p.line, problem: p.problem }, 'audit journal: a line not taken back; marked in the trail');
-        // First, so the report is stored before any segment holding the line is deleted.
-        this.unstored.unshift({ ordinal: journalMark, event: systemEvent('audit.journal_rejected', 'failed', { ...p }) });
-      }
-    }
-    if (!this.unstored.length) return journal.release(journalMark);
+    if (!this.unstored.length) return journal.release(mark);
     this.log.warn({ events: this.unstored.length }, 'audit journal: storing the events of answered operations the last run did not store');
     await this.drainJournal(true);
     if (!this.failing) return;
     const why = this.failing;
     await this.close();
     throw new KmsError('unavailable', `the audit journal could not be stored (${why}); it is kept for the next start`);
+  }
+
+  /**
+   * The primary of `serve --workers`: stores what worker journal `name` holds in `dir` past the store's
+   * mark (its worker stopped or died) and deletes the stored segments, before another worker takes the
+   * name. Returns how many events it stored.
+   */
+  replay(name: string, dir: string): Promise<number> {
+    return this.serially(async () => {
+      const { journal, unstored } = openJournal(dir, this.macKey!, await this.markOf(name), this.log, this.jopts.write);
+      try {
+        for (let i = 0; i < unstored.length; i += this.jopts.maxBatch)
+          await this.storeSplit(name, unstored.slice(i, i + this.jopts.maxBatch));
+        journal.release(await this.markOf(name));
+      } finally {
+        journal.close();
+      }
+      if (unstored.length) this.log.warn({ journal: name, events: unstored.length }, 'audit journal: stored what a stopped worker had not');
+      return unstored.length;
+    });
+  }
+
+  /**
+   * Stores events of journal `name` ('' this process's own; on the primary, a worker's) that the store
+   * does not hold yet: a batch sent again after a failure is stored once.
+   */
+  storeJournaled(name: string, batch: JournaledEvent[]): Promise<void> {
+    return this.serially(async () => {
+      const mark = await this.markOf(name);
+      const fresh = batch.filter((j) => j.ordinal > mark || j.report);
+      if (fresh.length) await this.storeSplit(name, fresh);
+    });
+  }
+
+  private serially<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.storing.then(f);
+    this.storing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async markOf(name: string) {
+    const known = this.marks.get(name);
+    if (known !== undefined) return known;
+    const mark = await readJournalMark(this.db, name || null);
+    this.marks.set(name, mark);
+    return mark;
   }
 
   override record(event: AuditEvent): Promise<void> {
@@ -166,7 +214,7 @@ export class JournaledAuditTrail extends AuditTrail {
   private async storeAll(all: boolean) {
     try {
       for (let first = true; this.unstored.length && (first || all || this.unstored.length >= this.jopts.maxBatch); first = false) {
-        await this.storeBatch(this.unstored.slice(0, this.jopts.maxBatch));
+        await this.commit(this.unstored.slice(0, this.jopts.maxBatch));
         this.failing = undefined;
         if (this.unstored.length < this.jopts.maxBehind) this.admit(this.held.splice(0));
       }
@@ -190,37 +238,45 @@ export class JournaledAuditTrail extends AuditTrail {
     }
   }
 
+  /** Stores `batch`, the head of `unstored` (through the primary, for a worker), and takes it off. */
+  private async commit(batch: JournaledEvent[]) {
+    await (this.jopts.worker ? this.jopts.worker.store(batch) : this.storeJournaled('', batch));
+    this.unstored.splice(0, batch.length);
+    this.journal?.release(batch.at(-1)!.ordinal);
+  }
+
   /**
-   * Stores `batch`, the head of `unstored`, and takes it off. A batch the store refuses for its content
-   * goes an event at a time, each taken off as it commits; one event refused alone was answered all the
-   * same, so an `audit.event_unstorable` event takes its place (the event itself is on the error line).
+   * A batch the store refuses for its content goes an event at a time; one event refused alone was
+   * answered all the same, so an `audit.event_unstorable` event takes its place (the event itself is on
+   * the error line).
    */
-  private async storeBatch(batch: JournaledEvent[]): Promise<void> {
+  private async storeSplit(name: string, batch: JournaledEvent[]): Promise<void> {
     try {
-      await this.commit(batch);
+      await this.storeNow(name, batch);
     } catch (err) {
       if (!isDataError(err)) throw err;
       if (batch.length > 1) {
-        for (const j of batch) await this.storeBatch([j]);
+        for (const j of batch) await this.storeSplit(name, [j]);
         return;
       }
       const { ordinal, event: e } = batch[0]!;
       const why = (err as Error).message.slice(0, 200);
       this.log.error({ audit: true, recorded: false, event: e, err: why }, 'audit event refused by the store for its content; replaced');
       const stand = { ...systemEvent('audit.event_unstorable', 'failed', { ordinal: String(ordinal), err: why }), errorKind: 'unstorable' };
-      await this.commit([{ ordinal, event: stand }]);
+      await this.storeNow(name, [{ ordinal, event: stand }]);
     }
   }
 
-  private async commit(batch: JournaledEvent[]) {
+  private async storeNow(name: string, batch: JournaledEvent[]) {
     const events = batch.map((j) => j.event);
-    const mark = batch.at(-1)!.ordinal;
-    const head = await this.write(events, mark);
+    const last = batch.at(-1)!.ordinal;
+    const head = await this.write(events, last, name || null);
     this.batches++;
     this.written += events.length;
-    this.unstored.splice(0, batch.length);
     this.committed(events, head);
-    this.journal?.release(mark);
+    if (last > (this.marks.get(name) ?? 0n)) this.marks.set(name, last);
+    // Stored once: a report still in this process's `unstored` is not stored again if a later part of its batch fails.
+    for (const j of batch) j.report = false;
   }
 
   /** Writes every answered event to the store; while the store refuses them they stay in the journal. */

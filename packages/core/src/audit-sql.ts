@@ -28,8 +28,9 @@ export function insertEvents(db: Kysely<Database> | Transaction<Database>, rows:
 /**
  * Moves the chain head from `from` to `to` and inserts the sealed rows, in one statement and only if the
  * head is still at `from` (another writer may have moved it: then nothing is inserted and it returns 0).
- * The statement is `polykms_audit_append` (migrations 0013, 0014), so its plan is made once per
- * connection; `mark` is the last audit-journal event among the rows (audit-journal.ts), if any.
+ * The statement is `polykms_audit_append` (migrations 0013 to 0015), so its plan is made once per
+ * connection; `mark` is the last audit-journal event among the rows (audit-journal.ts), if any, and
+ * `journal` whose it is (null: the store owner's own).
  */
 export async function moveHeadAndInsert(
   db: Kysely<Database> | Transaction<Database>,
@@ -37,9 +38,10 @@ export async function moveHeadAndInsert(
   to: Head,
   rows: string,
   mark: bigint | null = null,
+  journal: string | null = null,
 ) {
   const r = await sql<{ inserted: string }>`select polykms_audit_append(${from.seq}, ${from.chain}, ${to.seq}, ${to.chain}, ${to.mac},
-    ${rows}::jsonb, ${mark === null ? null : String(mark)}::bigint) as inserted`.execute(db);
+    ${rows}::jsonb, ${mark === null ? null : String(mark)}::bigint, ${journal}::text) as inserted`.execute(db);
   return Number(r.rows[0]?.inserted ?? 0);
 }
 
@@ -60,6 +62,13 @@ export async function readHead(db: Kysely<Database> | Transaction<Database>) {
     adoptPending: h.adopt_pending,
     journalMark: BigInt(h.journal_mark),
   };
+}
+
+/** The last event of a worker's journal the store holds (0: none); null is the store owner's own journal. */
+export async function readJournalMark(db: Kysely<Database>, journal: string | null): Promise<bigint> {
+  if (journal === null) return (await readHead(db)).journalMark;
+  const r = await db.selectFrom('audit_journal_marks').select('mark').where('journal', '=', journal).executeTakeFirst();
+  return BigInt(r?.mark ?? 0);
 }
 
 /** Why the head as read cannot be extended as is (see verifyAuditChain), or undefined. */

@@ -105,6 +105,7 @@ export class AuditTrail {
     events: AuditEvent[],
     checked = false,
     mark: bigint | null = null,
+    journal: string | null = null,
   ) {
     const key = this.macKey!;
     const problem = checked ? undefined : headProblem(this.macKey!, this.highestSeen, from);
@@ -120,7 +121,7 @@ export class AuditTrail {
     const sealed = sealBatch(key, head, columns);
     const chain = sealed.chain;
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
-    const inserted = await moveHeadAndInsert(db, from, to, sealed.rows, mark);
+    const inserted = await moveHeadAndInsert(db, from, to, sealed.rows, mark, journal);
     return { to, stored: inserted === columns.length, marked: !!problem };
   }
 
@@ -195,16 +196,18 @@ export class AuditTrail {
   /**
    * One batch: a single statement that moves the head only if it is still where this process left it;
    * when a change or another process moved it meanwhile, the head is locked and read again. `mark`: the
-   * last audit-journal event among `events` (audit-journaled.ts), recorded with them.
+   * last audit-journal event among `events` (audit-journaled.ts), recorded with them as `journal`'s.
    */
-  protected async write(events: AuditEvent[], mark: bigint | null = null): Promise<Head | undefined> {
+  protected async write(events: AuditEvent[], mark: bigint | null = null, journal: string | null = null): Promise<Head | undefined> {
     if (!this.macKey) return void (await insertEvents(this.db, unsealedRows(events.map(eventColumns))));
     if (this.head) {
-      const r = await this.append(this.db, this.head, events, true, mark);
+      const r = await this.append(this.db, this.head, events, true, mark, journal);
       if (r.stored) return (this.head = r.to);
       this.head = undefined;
     }
-    const r = await this.db.transaction().execute(async (trx) => this.append(trx, (await readHead(trx)).head, events, false, mark));
+    const r = await this.db
+      .transaction()
+      .execute(async (trx) => this.append(trx, (await readHead(trx)).head, events, false, mark, journal));
     if (!r.stored) throw new KmsError('internal', 'the audit chain head moved while it was locked');
     return (this.head = r.to);
   }

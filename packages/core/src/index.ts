@@ -31,6 +31,6 @@ export type { SealedSecrets } from './secrets.ts';
 export { openStore, shareEmbeddedStore, type Store, type StoreOptions } from './db/connect.ts';
 export type { Peer as StorePeer } from './db/pglite-shared.ts';
 export { localChannel } from './db/pglite-client.ts';
-export { serveForwardedAudit } from './audit-forward.ts';
+export { replayWorkerJournal, serveWorkerJournal, workerJournal, workerJournals } from './audit-worker.ts';
 export { migrateToLatest, migrationsApplied } from './db/migrations.ts';
 export type { DialectStorage } from './db/dialect.ts';

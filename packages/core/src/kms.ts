@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail } from './audit.ts';
-import { ForwardingAuditTrail } from './audit-forward.ts';
-import { JournaledAuditTrail } from './audit-journaled.ts';
+import { JOURNAL_DEFAULTS, JournaledAuditTrail, type JournaledOptions } from './audit-journaled.ts';
+import { journalDir, journalToPrimary } from './audit-worker.ts';
 import type { Peer } from './db/pglite-shared.ts';
 import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
@@ -34,8 +33,8 @@ type OpenOptions = StoreOptions & {
   now?: () => Date;
   /** This process serves requests: its helper threads run below the event loop (runtime/threads.mjs). */
   serving?: boolean;
-  /** A worker of `serve --workers` on the shared embedded store: the primary writes its audit events. */
-  auditTo?: Peer | undefined;
+  /** A worker of `serve --workers` on the shared embedded store: its journal's name; the primary stores it. */
+  auditTo?: { peer: Peer; journal: string } | undefined;
 };
 
 /**
@@ -60,15 +59,16 @@ export class Kms extends KeyOperations {
   constructor(
     private readonly store: Store,
     keyring: Keyring,
-    opts: Pick<OpenOptions, 'logger' | 'cacheSize' | 'now' | 'auditTo'> & { auditJournal?: string | undefined } = {},
+    opts: Pick<OpenOptions, 'logger' | 'cacheSize' | 'now'> & {
+      auditJournal?: { dir: string; worker?: JournaledOptions['worker'] } | undefined;
+    } = {},
   ) {
     const db = store.db;
     const log = opts.logger ?? pino({ level: process.env.POLYKMS_LOG_LEVEL ?? 'info' });
-    const audit = opts.auditTo
-      ? new ForwardingAuditTrail(db, log, opts.auditTo)
-      : opts.auditJournal
-        ? new JournaledAuditTrail(db, log, opts.auditJournal)
-        : new AuditTrail(db, log);
+    const journal = opts.auditJournal;
+    const audit = journal
+      ? new JournaledAuditTrail(db, log, journal.dir, { ...JOURNAL_DEFAULTS, worker: journal.worker })
+      : new AuditTrail(db, log);
     const cache = new KeyCache<LoadedKey>(opts.cacheSize ?? 10_000);
     super({
       db,
@@ -103,10 +103,16 @@ export class Kms extends KeyOperations {
       });
     if (opts.serving) logger.debug({ threads: await favourEventLoop() }, 'background threads below the event loop');
     const store = await openStore(opts);
-    // The embedded store's owner journals its audit events (audit-journaled.ts); a worker forwards them to it.
+    // On the embedded store every process journals its audit events (audit-journaled.ts); the owner stores a worker's.
+    const to = opts.auditTo;
     const auditJournal =
-      store.driver === 'pglite' && !opts.inMemory && !opts.auditTo ? resolve(opts.dataDir ?? './data', 'audit-journal') : undefined;
-    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now, auditTo: opts.auditTo, auditJournal });
+      store.driver === 'pglite' && !opts.inMemory
+        ? {
+            dir: journalDir(opts.dataDir ?? './data', to?.journal),
+            worker: to && { name: to.journal, store: journalToPrimary(to.peer) },
+          }
+        : undefined;
+    const kms = new Kms(store, keyring, { logger, cacheSize: opts.cacheSize, now: opts.now, auditJournal });
     try {
       await registerRootKeys(store.db, keyring);
       await kms.audit.useKey(await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));

@@ -55,4 +55,35 @@ export const auditAppend: Record<string, Migration> = {
         end $$`.execute(db);
     },
   },
+  '0015_audit_worker_journals': {
+    async up(db: Kysely<any>) {
+      // Each worker of `serve --workers` journals its own events and the primary stores them
+      // (audit-journaled.ts): a mark per worker journal, moved in the statement that stores its events.
+      // `journal_name` null is the store owner's own journal, whose mark stays on the head.
+      await sql`create table audit_journal_marks (journal text primary key, mark bigint not null)`.execute(db);
+      await sql`create function polykms_audit_append(from_seq bigint, from_chain bytea, to_seq bigint, to_chain bytea,
+          to_mac bytea, sealed jsonb, mark bigint, journal_name text) returns bigint language plpgsql as $$
+        declare inserted bigint;
+        begin
+          update audit_chain_head set seq = to_seq, chain = to_chain, mac = to_mac,
+              journal_mark = case when journal_name is null then greatest(journal_mark, coalesce(mark, 0)) else journal_mark end
+            where id = 1 and seq = from_seq and chain = from_chain;
+          if not found then return 0; end if;
+          if journal_name is not null and mark is not null then
+            insert into audit_journal_marks as m values (journal_name, mark)
+              on conflict (journal) do update set mark = greatest(m.mark, excluded.mark);
+          end if;
+          insert into audit_events (at, tenant_id, dialect, principal, action, key_id, outcome, error_kind, request_id, details, mac, seq, chain)
+            select x.at, x.tenant_id, x.dialect, x.principal, x.action, x.key_id, x.outcome, x.error_kind, x.request_id, x.details,
+              decode(x.mac, 'hex'), x.seq, decode(x.chain, 'hex')
+            from jsonb_to_recordset(sealed) as x(at timestamptz, tenant_id uuid, dialect text, principal text, action text,
+              key_id uuid, outcome text, error_kind text, request_id text, details jsonb, mac text, seq bigint, chain text);
+          get diagnostics inserted = row_count;
+          if inserted <> jsonb_array_length(sealed) then
+            raise exception 'audit append inserted % of % rows', inserted, jsonb_array_length(sealed);
+          end if;
+          return inserted;
+        end $$`.execute(db);
+    },
+  },
 };

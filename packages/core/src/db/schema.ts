@@ -117,6 +117,12 @@ export interface AuditChainHeadTable {
   journal_mark: ColumnType<string, never, string>;
 }
 
+/** The last event of each worker's audit journal that the store holds (`serve --workers`, embedded store). */
+export interface AuditJournalMarksTable {
+  journal: string;
+  mark: ColumnType<string, string, string>;
+}
+
 export interface KeyGrantsTable {
   tenant_id: string;
   id: string;
@@ -148,6 +154,7 @@ export interface Database {
   root_keys: RootKeysTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  audit_journal_marks: AuditJournalMarksTable;
   sealed_secrets: SealedSecretsTable;
   key_grants: KeyGrantsTable;
   key_aliases: KeyAliasesTable;
