@@ -69,7 +69,8 @@ export async function closedLoop(op: () => Promise<unknown>, concurrency: number
  * Requests started at a fixed rate (`perSec`), at most `concurrency` in flight: what a server costs at a
  * load it keeps up with, rather than at saturation, where each turn carries as many requests as are
  * waiting. Latency counts from when a request was due, so a server that falls behind shows it (no
- * coordinated omission); a request still waiting for a free connection at the end is not sent.
+ * coordinated omission); a request still waiting for a free connection at the end is not sent, and
+ * counts in the percentiles with the wait it had so far.
  */
 export function openLoop(op: () => Promise<unknown>, perSec: number, concurrency: number, ms: number): Promise<Measure> {
   return new Promise((resolve, reject) => {
@@ -81,10 +82,12 @@ export function openLoop(op: () => Promise<unknown>, perSec: number, concurrency
     let stopped = false;
     let failed = false;
     const finish = () => {
-      const elapsed = performance.now() - start;
+      const now = performance.now();
+      const ops = lat.length;
+      for (const due of waiting) lat.push(now - due);
       lat.sort((a, b) => a - b);
       const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
-      resolve({ opsPerSec: (lat.length / elapsed) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops: lat.length });
+      resolve({ opsPerSec: (ops / (now - start)) * 1000, p50Ms: q(0.5), p99Ms: q(0.99), ops });
     };
     const send = (due: number) => {
       inFlight++;

@@ -9,7 +9,6 @@ import {
   serveWorkerJournal,
   shareEmbeddedStore,
   workerJournal,
-  workerJournals,
 } from '@polykms/core';
 import type { Logger } from 'pino';
 import { loadAdminToken } from './admintoken.ts';
@@ -37,14 +36,13 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
         (w as Worker).process.kill('SIGKILL');
       });
   if (cfg.databaseUrl) await (await openStore({ databaseUrl: cfg.databaseUrl, poolSize: 1 })).close();
-  // On the embedded store the primary is the one writer of the audit chain: it stores every worker's journal.
+  // On the embedded store the primary stores every worker's journal (a change's event goes in the change's transaction).
   let kms: Kms | undefined;
   if (shared) {
     const [brokerEnd, ownEnd] = localChannel();
     shared.attach(brokerEnd);
+    // Opening it stores what the workers of the last run answered and did not, whatever their number was then.
     kms = await Kms.open({ sharedPglite: ownEnd, dataDir: cfg.dataDir, logger: log, rootKeys: { dataDir: cfg.dataDir } });
-    // What the workers of the last run answered and did not store, whatever their number was then.
-    for (const name of workerJournals(cfg.dataDir)) await replayWorkerJournal(kms.audit, cfg.dataDir, name);
   }
   /** A slot's journal is stored before another worker takes the slot (it did not store it all if it died). */
   const replay = async (slot: number) => {
@@ -79,10 +77,11 @@ export async function runPrimary(cfg: GatewayConfig, log: Logger): Promise<void>
     w.on('exit', async (code, signal) => {
       // Every message it sent is in (its channel closed), so the replay comes after its last batch.
       if (w.isConnected()) await new Promise((r) => w.once('disconnect', r));
-      workers.delete(w);
       // First: a transaction it held is rolled back, so the store's turn is free for the replay.
       await shared?.detach(w);
       await replay(slot);
+      // Only now: the last worker to leave closes the store, after every replay.
+      workers.delete(w);
       if (stopping) {
         if (!workers.size) void finish(exitCode);
         return;

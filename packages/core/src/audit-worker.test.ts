@@ -3,16 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JournaledAuditTrail } from './audit-journaled.ts';
 import type { AuditEvent } from './audit-text.ts';
 import { journalDir, journalToPrimary, replayWorkerJournal, serveWorkerJournal, workerJournal, workerJournals } from './audit-worker.ts';
 import { verifyAuditChain } from './auditchain.ts';
 import { openStore } from './db/connect.ts';
+import type { Database } from './db/schema.ts';
 import type { Peer } from './db/pglite-shared.ts';
 import type { KmsError } from './errors.ts';
-import { silentLogger } from './testing.ts';
+import { silentLogger, testKeyring } from './testing.ts';
+import { Kms } from './kms.ts';
 
 const event = (i: number): AuditEvent => ({
   at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
@@ -58,7 +60,7 @@ describe('worker audit journals (serve --workers on the embedded store)', () => 
   // No timer drains in these tests: `flush` does, so each step is explicit.
   const quiet = { maxBatch: 500, maxBehind: 1000, maxQueued: 1000, drainMs: 3_600_000, retryMs: 3_600_000 };
 
-  /** The primary: the store and its own journaled trail, the one writer of the chain. */
+  /** The primary: the store and its own journaled trail, which stores the worker journals. */
   async function primary() {
     const dataDir = mkdtempSync(join(tmpdir(), 'polykms-workerjournal-'));
     dirs.push(dataDir);
@@ -165,6 +167,48 @@ describe('worker audit journals (serve --workers on the embedded store)', () => 
     expect(await p.rows()).toEqual(['a1']);
     await p.trail.close();
     await p.store.close();
+  });
+
+  it('sends an event IPC cannot clone as its journal line holds it, instead of failing the batch for ever', async () => {
+    const p = await primary();
+    const w = await worker(p, 1);
+    await w.trail.record({ ...event(1), details: { i: 1, f: () => 1 } });
+    await w.trail.flush();
+    expect(await settle(w.trail.record(event(2)))).toBe('stored');
+    await w.trail.flush();
+    const rows = await p.store.db.selectFrom('audit_events').select(['action', 'details']).orderBy('seq').execute();
+    expect(rows).toEqual([
+      { action: 'a1', details: { i: 1 } },
+      { action: 'a2', details: { i: 2 } },
+    ]);
+    expect(await p.verify()).toEqual([]);
+    await w.trail.close();
+    await p.trail.close();
+    await p.store.close();
+  });
+
+  it('a gateway started without workers stores what the workers of the last run left in their journals', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'polykms-workerjournal-'));
+    dirs.push(dataDir);
+    const keyring = testKeyring();
+    const first = await Kms.open({ dataDir, keyring, logger: silentLogger() });
+    // A worker of that run: its events journaled and answered, never stored (its primary was killed).
+    // The worker reached the store through its primary; here, through the first gateway's own connection.
+    const db = (first.audit as unknown as { db: Kysely<Database> }).db;
+    const trail = new JournaledAuditTrail(db, silentLogger(), journalDir(dataDir, 'worker-1'), {
+      ...quiet,
+      worker: { name: 'worker-1', store: () => Promise.reject(new Error('the primary is gone')) },
+    });
+    await trail.useKey(first.audit.macKey!);
+    await Promise.all([1, 2].map((i) => trail.record(event(i))));
+    await trail.close();
+    await first.close();
+
+    const next = await Kms.open({ dataDir, keyring, logger: silentLogger() });
+    const { events } = await next.audit.list({ limit: 10 });
+    expect(events.map((e) => e.action).sort()).toEqual(['a1', 'a2']);
+    expect((await next.verifyAudit()).problems).toEqual([]);
+    await next.close();
   });
 
   it('refuses a slot that is not a whole number from 1', () => {

@@ -7,10 +7,11 @@ import type { Peer } from './db/pglite-shared.ts';
 
 /**
  * `serve --workers` on the embedded store: each worker journals its own audit events and answers once
- * they are in its journal, as a lone gateway does; every `drainMs` it sends what its journal holds to
- * the primary, the one writer of the chain, which stores it with that journal's mark. No request waits
- * for another process. A worker that dies leaves its journal, which the primary stores before the
- * name serves again (`JournaledAuditTrail.replay`), and at its own start for every name it finds.
+ * they are in its journal, as a lone gateway does; its drain sends the journal's batches to the
+ * primary, which stores them with that journal's mark (a change's event still goes in the change's own
+ * transaction). No request waits for another process. A worker that dies leaves its journal, which the
+ * primary stores before the name serves again (`JournaledAuditTrail.replay`); whatever process opens
+ * the store next stores every worker journal it finds (`Kms.open`).
  */
 const BATCH = 'polykmsJournal';
 const STORED = 'polykmsJournalStored';
@@ -37,6 +38,9 @@ export function workerJournals(dataDir: string): string[] {
   }
 }
 
+const asJournaled = (j: JournaledEvent): JournaledEvent =>
+  j.event.details ? { ...j, event: { ...j.event, details: JSON.parse(JSON.stringify(j.event.details)) } } : j;
+
 /** A worker's side: a batch of its journal goes to the primary; resolves once it is stored there. */
 export function journalToPrimary(peer: Peer): (batch: JournaledEvent[]) => Promise<void> {
   let seq = 0;
@@ -62,7 +66,13 @@ export function journalToPrimary(peer: Peer): (batch: JournaledEvent[]) => Promi
       const id = ++seq;
       waiting.set(id, { resolve, reject });
       try {
-        peer.send({ [BATCH]: { id, batch } satisfies Batch });
+        try {
+          peer.send({ [BATCH]: { id, batch } satisfies Batch });
+        } catch {
+          // A value IPC cannot clone (a function in some event's details): the details as the journal
+          // line holds them, JSON, rather than a batch that fails for ever and blocks the worker.
+          peer.send({ [BATCH]: { id, batch: batch.map(asJournaled) } satisfies Batch });
+        }
       } catch (e) {
         waiting.delete(id);
         reject(e as Error);

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AuditTrail } from './audit.ts';
 import { JOURNAL_DEFAULTS, JournaledAuditTrail, type JournaledOptions } from './audit-journaled.ts';
-import { journalDir, journalToPrimary } from './audit-worker.ts';
+import { journalDir, journalToPrimary, replayWorkerJournal, workerJournals } from './audit-worker.ts';
 import type { Peer } from './db/pglite-shared.ts';
 import { AuthFailures } from './authfail.ts';
 import { AUDIT_KEY_SECRET, verifyAuditChain, type AuditVerification } from './auditchain.ts';
@@ -105,10 +105,11 @@ export class Kms extends KeyOperations {
     const store = await openStore(opts);
     // On the embedded store every process journals its audit events (audit-journaled.ts); the owner stores a worker's.
     const to = opts.auditTo;
+    const dataDir = opts.dataDir ?? './data';
     const auditJournal =
       store.driver === 'pglite' && !opts.inMemory
         ? {
-            dir: journalDir(opts.dataDir ?? './data', to?.journal),
+            dir: journalDir(dataDir, to?.journal),
             worker: to && { name: to.journal, store: journalToPrimary(to.peer) },
           }
         : undefined;
@@ -116,6 +117,8 @@ export class Kms extends KeyOperations {
     try {
       await registerRootKeys(store.db, keyring);
       await kms.audit.useKey(await kms.secrets.putIfAbsent(AUDIT_KEY_SECRET, randomBytes(32)));
+      // What workers of an earlier `serve --workers` answered and did not store, whatever opens the store next.
+      if (auditJournal && !to) for (const name of workerJournals(dataDir)) await replayWorkerJournal(kms.audit, dataDir, name);
       if (store.driver === 'pglite') {
         // Embedded Postgres has no autovacuum: without statistics the planner sorts a whole tenant for
         // a list page instead of walking its index. Refresh them at start and every ten minutes.

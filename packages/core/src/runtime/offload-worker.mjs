@@ -12,8 +12,8 @@ import { lowerThisThread } from './threads.mjs';
 lowerThisThread();
 
 const CURVES = { 'P-256': p256, 'P-384': p384, 'P-521': p521, secp256k1 };
-// A wider table for k*G, most of a signature's cost (noble's default is 6 bits): a quarter faster
-// for a few hundred KiB per curve, built on the curve's first use in this worker.
+// A wider table for k*G, most of a signature's cost (noble's default is 6 bits): faster signatures
+// for a table of a few MB per curve, built on the curve's first use in this worker.
 for (const curve of Object.values(CURVES)) curve.Point.BASE.precompute(8);
 
 /**
