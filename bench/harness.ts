@@ -15,6 +15,8 @@ export interface Row {
   cpuUsPerReq?: number;
   mainThreadUsPerReq?: number;
   otherThreadsUsPerReq?: number;
+  /** How long the event loop waited for a CPU while it had work, a request (schedstat; Linux). */
+  mainWaitUsPerReq?: number;
   /** By thread ('main' = the event loop; Node 20 names the others 'node', told apart by thread id). */
   threadsUsPerReq?: Record<string, number>;
   /** CPU the gateway used over wall time times its cores, and the load generator's over wall time (1 = one CPU). */
@@ -251,6 +253,7 @@ function summary(s: Slice[], cores: number | undefined) {
           // machine means something other than its CPU set the pace.
           serverBusy: sum('processUs') / (wallUs * (cores ?? 1)),
           threadsUsPerReq: perThread(cpu, ops),
+          ...(cpu.every((c) => c.mainWaitUs !== undefined) ? { mainWaitUsPerReq: cpu.reduce((a, c) => a + c.mainWaitUs!, 0) / ops } : {}),
         }
       : {}),
     ...(s.every((x) => x.loadUs !== undefined) ? { loadBusy: s.reduce((a, x) => a + x.loadUs!, 0) / wallUs } : {}),
@@ -390,12 +393,12 @@ export function printTable(rows: Row[]) {
   const detail = rows.filter((r) => r.mainThreadUsPerReq !== undefined);
   if (detail.length) {
     console.log(
-      '\nCPU a request costs the gateway process (us: event loop + other threads), how busy its CPUs and the load generator were, p99 by slice (and what the server saw):',
+      "\nCPU a request costs the gateway process (us: event loop + other threads; the event loop's wait for a CPU), how busy its CPUs and the load generator were, p99 by slice (and what the server saw):",
     );
     for (const r of detail) {
       const pct = (x: number | undefined) => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
       console.log(
-        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms${stallsOf(r)}`,
+        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}${r.mainWaitUsPerReq !== undefined ? `, waited ${us(r.mainWaitUsPerReq)}` : ''}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms${stallsOf(r)}`,
       );
     }
   }

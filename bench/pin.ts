@@ -108,6 +108,18 @@ export interface CpuSample {
   processUs: number;
   /** Each live thread: 'main' for the event loop's, else its name (comm) and id, as name#tid. */
   threads: Map<string, number>;
+  /** How long the event loop's thread has been runnable but waiting for a CPU (schedstat), if known. */
+  mainWaitUs?: number | undefined;
+}
+
+/** Run-queue wait in µs: the second field of /proc/<pid>/task/<tid>/schedstat (ns), if the kernel keeps it. */
+function waitUs(pid: number): number | undefined {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(ns) ? ns / 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The CPU time `pid` has used so far, in total and by thread. */
@@ -119,7 +131,7 @@ export function cpuSample(pid: number): CpuSample {
       threads.set(name, statCpuUs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
     } catch {} // the thread ended
   }
-  return { processUs: statCpuUs(readFileSync(`/proc/${pid}/stat`, 'utf8')), threads };
+  return { processUs: statCpuUs(readFileSync(`/proc/${pid}/stat`, 'utf8')), threads, mainWaitUs: waitUs(pid) };
 }
 
 /**
@@ -129,10 +141,11 @@ export function cpuSample(pid: number): CpuSample {
 export function cpuBetween(
   a: CpuSample,
   b: CpuSample,
-): { processUs: number; mainUs: number; otherThreadsUs: number; threads: Record<string, number> } {
+): { processUs: number; mainUs: number; otherThreadsUs: number; threads: Record<string, number>; mainWaitUs?: number } {
   const threads: Record<string, number> = {};
   for (const [k, v] of b.threads) threads[k] = v - (a.threads.get(k) ?? 0);
   const mainUs = threads.main ?? 0;
   const processUs = b.processUs - a.processUs;
-  return { processUs, mainUs, otherThreadsUs: processUs - mainUs, threads };
+  const wait = a.mainWaitUs !== undefined && b.mainWaitUs !== undefined ? { mainWaitUs: b.mainWaitUs - a.mainWaitUs } : {};
+  return { processUs, mainUs, otherThreadsUs: processUs - mainUs, threads, ...wait };
 }
