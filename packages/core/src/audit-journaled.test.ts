@@ -10,18 +10,9 @@ import type { AuditEvent } from './audit-text.ts';
 import { verifyAuditChain } from './auditchain.ts';
 import { openStore } from './db/connect.ts';
 import type { KmsError } from './errors.ts';
-import { silentLogger } from './testing.ts';
+import { silentLogger, testAuditEvent } from './testing.ts';
 
-const event = (i: number): AuditEvent => ({
-  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
-  tenantId: null,
-  dialect: 't',
-  principal: 'p',
-  action: `a${i}`,
-  keyId: null,
-  outcome: 'allowed',
-  details: { i },
-});
+const event = testAuditEvent;
 const dirs: string[] = [];
 const tempDir = () => {
   const d = mkdtempSync(join(tmpdir(), 'polykms-journal-'));

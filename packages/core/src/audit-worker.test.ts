@@ -6,26 +6,16 @@ import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JournaledAuditTrail } from './audit-journaled.ts';
-import type { AuditEvent } from './audit-text.ts';
 import { journalDir, journalToPrimary, replayWorkerJournal, serveWorkerJournal, workerJournal, workerJournals } from './audit-worker.ts';
 import { verifyAuditChain } from './auditchain.ts';
 import { openStore } from './db/connect.ts';
 import type { Database } from './db/schema.ts';
 import type { Peer } from './db/pglite-shared.ts';
 import type { KmsError } from './errors.ts';
-import { silentLogger, testKeyring } from './testing.ts';
+import { silentLogger, testKeyring, testAuditEvent } from './testing.ts';
 import { Kms } from './kms.ts';
 
-const event = (i: number): AuditEvent => ({
-  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
-  tenantId: null,
-  dialect: 't',
-  principal: 'p',
-  action: `a${i}`,
-  keyId: null,
-  outcome: 'allowed',
-  details: { i },
-});
+const event = testAuditEvent;
 const settle = (p: Promise<void>) =>
   p.then(
     () => 'stored',

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { Kms, storeOf, type Caller } from './kms.ts';
 import { makeKeyring, rootKeyFromBytes, type Keyring } from './rootkey.ts';
 import { scopedKey } from './operations/rows.ts';
+import type { AuditEvent } from './audit-text.ts';
 
 /**
  * Test support shared by every package: each storage test runs against embedded PGlite always, and
@@ -16,6 +17,18 @@ export type Backend = 'pglite' | 'postgres';
 export const backends = (): Backend[] => (process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite']);
 
 export const testKeyring = (): Keyring => makeKeyring(rootKeyFromBytes(randomBytes(32)));
+
+/** Audit event `i` of a test trail: action `a<i>`, at second `i` of 2026, `{ i }` as its details. */
+export const testAuditEvent = (i: number): AuditEvent => ({
+  at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+  tenantId: null,
+  dialect: 't',
+  principal: 'p',
+  action: `a${i}`,
+  keyId: null,
+  outcome: 'allowed',
+  details: { i },
+});
 
 export const silentLogger = () => pino({ level: process.env.POLYKMS_TEST_LOG ?? 'silent' });
 /** The gateway's default logging (`info`: a line per request and per audit event, written synchronously), into /dev/null. */
