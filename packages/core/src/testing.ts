@@ -31,8 +31,11 @@ export const testAuditEvent = (i: number): AuditEvent => ({
 });
 
 export const silentLogger = () => pino({ level: process.env.POLYKMS_TEST_LOG ?? 'silent' });
-/** The gateway's default logging (`info`: a line per request and per audit event, written synchronously), into /dev/null. */
-export const infoLoggerToNull = () => pino({ level: 'info' }, pino.destination('/dev/null'));
+/**
+ * The gateway's default logging (`info`: a line per request and per audit event, written synchronously
+ * as main.ts writes them), into /dev/null. `pino.destination(path)` alone would write asynchronously.
+ */
+export const infoLoggerToNull = () => pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: true }));
 
 export interface TestDb {
   url: string | undefined;
