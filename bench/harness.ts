@@ -27,6 +27,9 @@ export interface Row {
   baselineReqPerSecPerCore?: number;
   baselineCpuUsPerReq?: number;
   baselineLoadBusy?: number;
+  /** The baseline's p50 and p99 as the subject's are taken (the worst slice), for the tail it would have itself. */
+  baselineP50Ms?: number;
+  baselineP99Ms?: number;
   ratio: number;
   /** Other references measured in the same slices (core in-process ...), with the ratio to each. */
   also?: {
@@ -328,11 +331,17 @@ export async function compareMany(
     ...(base!.reqPerSecPerCore !== undefined ? { baselineReqPerSecPerCore: base!.reqPerSecPerCore } : {}),
     ...(base!.cpuUsPerReq !== undefined ? { baselineCpuUsPerReq: base!.cpuUsPerReq } : {}),
     ...(base!.loadBusy !== undefined ? { baselineLoadBusy: base!.loadBusy } : {}),
+    baselineP50Ms: worst(refs[0]!, 'p50Ms'),
+    baselineP99Ms: worst(refs[0]!, 'p99Ms'),
     ratio: base!.ratio,
     ...(others.length ? { also: others } : {}),
     slices: s.map((x) => ({ reqPerSec: x.opsPerSec, p50Ms: x.p50Ms, p99Ms: x.p99Ms, server: x.server })),
   };
 }
+
+/** p99 over p50 (the goal's measure of the tail), and the baseline's: the same transport's own tail. */
+const tail = (r: Row) =>
+  `, ${(r.p99Ms / r.p50Ms).toFixed(1)}x p50${r.baselineP50Ms ? ` (baseline ${(r.baselineP99Ms! / r.baselineP50Ms).toFixed(1)}x)` : ''}`;
 
 /** The server's longest event-loop stall and GC pause in each slice, where it reported them. */
 const stallsOf = (r: Row) => {
@@ -393,12 +402,12 @@ export function printTable(rows: Row[]) {
   const detail = rows.filter((r) => r.mainThreadUsPerReq !== undefined);
   if (detail.length) {
     console.log(
-      "\nCPU a request costs the gateway process (us: event loop + other threads; the event loop's wait for a CPU), how busy its CPUs and the load generator were, p99 by slice (and what the server saw):",
+      "\nCPU a request costs the gateway process (us: event loop + other threads; the event loop's wait for a CPU), how busy its CPUs and the load generator were, p99 by slice and p99 over p50 (the baseline's beside it), and what the server saw:",
     );
     for (const r of detail) {
       const pct = (x: number | undefined) => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
       console.log(
-        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}${r.mainWaitUsPerReq !== undefined ? `, waited ${us(r.mainWaitUsPerReq)}` : ''}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms${stallsOf(r)}`,
+        `  ${r.scenario}: ${us(r.mainThreadUsPerReq)} + ${us(r.otherThreadsUsPerReq)}${r.mainWaitUsPerReq !== undefined ? `, waited ${us(r.mainWaitUsPerReq)}` : ''}; server ${pct(r.serverBusy)}, load ${pct(r.loadBusy)}; p99 ${(r.slices ?? []).map((x) => x.p99Ms.toFixed(1)).join(' / ')} ms${tail(r)}${stallsOf(r)}`,
       );
     }
   }
