@@ -521,6 +521,8 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
     });
     expect((await w.kms(token, `${id}/tags/tier`, undefined, P1, 'DELETE')).status).toBe(204);
     expectKmsError(await w.kms(token, `${id}/tags/tier`, undefined, P1, 'DELETE'), 404, 'KMS.0416');
+    // A key has no tag named after a member of Object's prototype.
+    expectKmsError(await w.kms(token, `${id}/tags/constructor`, undefined, P1, 'DELETE'), 404, 'KMS.0416');
     expect((await tag({ action: 'delete', tags: [{ key: 'team', value: 'sec' }] }, `${id}/tags/action`)).status).toBe(204);
     expect((await w.kms(token, 'tags', undefined, P1, 'GET')).json.tags).toEqual([{ key: 'env', values: ['prod'] }]);
     expectKmsError(await tag({ tag: { key: 'bad=key', value: 'x' } }), 400, 'KMS.0406');

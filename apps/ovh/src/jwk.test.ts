@@ -27,6 +27,13 @@ describe('restoreLeadingZeros', () => {
     }
   });
 
+  it('leaves a curve it does not know, Object prototype names included, for core to refuse', () => {
+    for (const crv of ['constructor', '__proto__', 'P-999']) {
+      const jwk = { kty: 'EC', crv, x: 'AA', y: 'AA' };
+      expect(restoreLeadingZeros(jwk)).toEqual({ jwk, restored: 0 });
+    }
+  });
+
   it('leaves full-length keys alone and refuses a k too far from any AES size', () => {
     const k = randomBytes(32).toString('base64url');
     expect(restoreLeadingZeros({ kty: 'oct', k })).toEqual({ jwk: { kty: 'oct', k }, restored: 0 });

@@ -26,7 +26,7 @@ export function restoreLeadingZeros(jwk: Record<string, unknown>): { jwk: Record
     restored += to - b.length;
     out[name] = Buffer.concat([Buffer.alloc(to - b.length), b]).toString('base64url');
   };
-  if (jwk.kty === 'EC' && typeof jwk.crv === 'string' && EC_BYTES[jwk.crv]) {
+  if (jwk.kty === 'EC' && typeof jwk.crv === 'string' && Object.hasOwn(EC_BYTES, jwk.crv)) {
     for (const m of ['x', 'y', 'd']) pad(m, EC_BYTES[jwk.crv]!);
   } else if (jwk.kty === 'oct' && typeof jwk.k === 'string' && /^[A-Za-z0-9_-]+$/.test(jwk.k)) {
     const n = Buffer.from(jwk.k, 'base64url').length;

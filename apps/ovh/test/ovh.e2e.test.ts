@@ -266,6 +266,12 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
     expect((await api(root, 'DELETE', `/v1/servicekey/${k.id}`)).status).toBe(204);
     expect((await api(root, 'GET', `/v1/servicekey/${k.id}`)).json.attributes.state).toBe('destroyed');
     expect((await api(root, 'GET', '/v1/servicekey?state=destroyed')).json.objects_list.map((x: { id: string }) => x.id)).toContain(k.id);
+    // Names of Object's prototype are not states (one was a 500).
+    for (const state of ['constructor', '__proto__', 'toString']) {
+      const r = await api(root, 'GET', `/v1/servicekey?state=${state}`);
+      expect(r.status).toBe(400);
+      expect(r.json.errors[0]).toMatch(/^state must be one of all, pre_active, active, /);
+    }
   });
 
   it('imports a JWK as the SDK sends it', async () => {

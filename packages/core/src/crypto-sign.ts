@@ -54,7 +54,7 @@ function checkScheme(k: LoadedKey, p: SignParams) {
     (p.scheme === 'EdDSA' && kind === 'OKP') ||
     ((p.scheme === 'RSASSA-PKCS1-v1_5' || p.scheme === 'RSA-PSS') && kind === 'RSA');
   if (!ok) throw new KmsError('unsupported', `${p.scheme} cannot be used with a ${kind} key`, 'algorithm');
-  if (!(p.hash in HASH_BYTES)) throw invalid(`unknown hash '${p.hash}'`, 'algorithm');
+  if (!Object.hasOwn(HASH_BYTES, p.hash)) throw invalid(`unknown hash '${p.hash}'`, 'algorithm');
   if (p.scheme === 'HMAC' && p.prehashed) throw invalid('an HMAC is computed over the message, not a digest', 'algorithm');
   if (p.scheme === 'EdDSA' && p.prehashed) throw new KmsError('unsupported', 'Ed25519 signs the message itself, not a digest', 'algorithm');
   if (p.scheme === 'HMAC' && p.hash !== hmacHash(k.spec.size!))

@@ -208,6 +208,11 @@ describe('signatures, checked by OpenSSL', () => {
       kind: 'unsupported',
     });
     expect(await verifyWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, msg, Buffer.from('short'))).toBe(false);
+    for (const hash of ['SHA-3', 'constructor'])
+      await expect(signWith(rsa, { scheme: 'RSASSA-PKCS1-v1_5', hash: hash as never }, msg)).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        message: `unknown hash '${hash}'`,
+      });
   });
 
   it('HMAC-SHA-256/384/512 match OpenSSL and verify in constant time', async () => {

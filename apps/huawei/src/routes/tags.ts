@@ -87,7 +87,7 @@ export function tagRoutes(kms: Kms, route: Route) {
     const tagKey = c.req.param('tag_key' as never) as string;
     requireAction(c, 'key.update');
     const tags = { ...tagsOf(await live(c, id)) };
-    if (!(tagKey in tags)) throw new HuaweiError('0416', `The key has no tag ${tagKey}.`);
+    if (!Object.hasOwn(tags, tagKey)) throw new HuaweiError('0416', `The key has no tag ${tagKey}.`);
     delete tags[tagKey];
     await save(c, id, tags);
     return c.body(null, 204);

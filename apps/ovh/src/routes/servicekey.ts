@@ -107,7 +107,8 @@ export function serviceKeyRoutes(kms: Kms, route: Route) {
 
   route('get', '/v1/servicekey', async (c) => {
     const state = c.req.query('state') ?? 'all';
-    if (!(state in STATE_FILTER)) throw invalid(`state must be one of ${Object.keys(STATE_FILTER).join(', ')}`);
+    // An own member only: `in` would take `constructor` and the like from Object's prototype.
+    if (!Object.hasOwn(STATE_FILTER, state)) throw invalid(`state must be one of ${Object.keys(STATE_FILTER).join(', ')}`);
     const maxText = c.req.query('max');
     const max = maxText === undefined ? 100 : Number(maxText);
     if (!Number.isInteger(max) || max < 10 || max > 100) throw invalid('max must be an integer from 10 to 100');
