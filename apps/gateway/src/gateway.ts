@@ -83,18 +83,28 @@ const STARTERS: Record<Dialect, Starter | undefined> = {
     }),
 };
 
+/**
+ * A worker of `serve --workers` on the embedded store: the primary's end of the store, and the name of
+ * the worker's own audit journal. Both or neither: without its name a worker would journal into the
+ * primary's directory.
+ */
+export interface WorkerStore {
+  storePeer: StorePeer;
+  auditJournal: string;
+}
+
 /** Opens the key store and starts every listener; `close()` drains them (in-flight requests finish) and then the store. */
 export async function startGateway(
   cfg: GatewayConfig,
   log: Logger = pino({ level: cfg.logLevel }),
-  opts: { storePeer?: StorePeer; auditJournal?: string } = {},
+  opts: { storePeer?: undefined; auditJournal?: undefined } | WorkerStore = {},
 ): Promise<Gateway> {
   checkAdminListener(cfg);
   const kms = await Kms.open({
     databaseUrl: cfg.databaseUrl,
     dataDir: cfg.dataDir,
     sharedPglite: opts.storePeer,
-    auditTo: opts.storePeer && opts.auditJournal ? { peer: opts.storePeer, journal: opts.auditJournal } : undefined,
+    auditTo: opts.storePeer ? { peer: opts.storePeer, journal: opts.auditJournal } : undefined,
     logger: log,
     rootKeys: { dataDir: cfg.dataDir },
     serving: true,
