@@ -339,7 +339,10 @@ export async function compareMany(
   };
 }
 
-/** p99 over p50 (the goal's measure of the tail), and the baseline's: the same transport's own tail. */
+/**
+ * p99 over p50 (the goal's measure of the tail), each the worst slice's as the table gives them, and the
+ * baseline's taken the same way: the same transport's own tail.
+ */
 const tail = (r: Row) =>
   `, ${(r.p99Ms / r.p50Ms).toFixed(1)}x p50${r.baselineP50Ms ? ` (baseline ${(r.baselineP99Ms! / r.baselineP50Ms).toFixed(1)}x)` : ''}`;
 
