@@ -31,11 +31,11 @@ describe.each(backends())('audit append statement on %s', (backend) => {
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
   /** Events sealed after `from`, and the head they lead to. */
-  const sealed = (from: Head, n: number, tenantId: string | null = null) => {
+  const sealed = async (from: Head, n: number, tenantId: string | null = null) => {
     const events = Array.from({ length: n }, (_, i) =>
       eventColumns({ at: new Date(), tenantId, dialect: 'test', principal: 'p', action: `a${i}`, keyId: null, outcome: 'allowed' }),
     );
-    const s = sealBatch(key(), from, events);
+    const s = await sealBatch(key(), from, events);
     const to: Head = { seq: s.seq, chain: s.chain, legacy: from.legacy, mac: headMac(key(), s.seq, s.chain, from.legacy) };
     return { to, rows: s.rows };
   };
@@ -44,7 +44,7 @@ describe.each(backends())('audit append statement on %s', (backend) => {
     await kms.audit.flush();
     const from = await current();
     const before = Number((await rows()).n);
-    const { to, rows: json } = sealed(from, 3);
+    const { to, rows: json } = await sealed(from, 3);
     expect(await moveHeadAndInsert(db, from, to, json)).toBe(3);
     expect(Number((await rows()).n)).toBe(before + 3);
     const now = await current();
@@ -57,7 +57,7 @@ describe.each(backends())('audit append statement on %s', (backend) => {
     const from = await current();
     const stale: Head = { ...from, seq: String(BigInt(from.seq) - 1n) };
     const before = Number((await rows()).n);
-    const { to, rows: json } = sealed(stale, 2);
+    const { to, rows: json } = await sealed(stale, 2);
     expect(await moveHeadAndInsert(db, stale, to, json)).toBe(0);
     expect(Number((await rows()).n)).toBe(before);
     expect((await current()).seq).toBe(from.seq);
@@ -68,7 +68,7 @@ describe.each(backends())('audit append statement on %s', (backend) => {
     const before = Number((await rows()).n);
     await expect(
       db.transaction().execute(async (trx) => {
-        const { to, rows: json } = sealed(from, 2);
+        const { to, rows: json } = await sealed(from, 2);
         expect(await moveHeadAndInsert(trx, from, to, json)).toBe(2);
         throw new Error('roll back');
       }),
@@ -79,7 +79,7 @@ describe.each(backends())('audit append statement on %s', (backend) => {
 
   it('refuses a row the database cannot store with its SQLSTATE (class 22), the head unmoved', async () => {
     const from = await current();
-    const { to, rows: json } = sealed(from, 2, 'not-a-uuid');
+    const { to, rows: json } = await sealed(from, 2, 'not-a-uuid');
     await expect(moveHeadAndInsert(db, from, to, json)).rejects.toMatchObject({ code: expect.stringMatching(/^22/) });
     expect((await current()).seq).toBe(from.seq);
   });
@@ -89,7 +89,7 @@ describe.each(backends())('audit append statement on %s', (backend) => {
     await sql`create trigger swallow before insert on audit_events for each row execute function swallow_audit()`.execute(db);
     const from = await current();
     try {
-      const { to, rows: json } = sealed(from, 2);
+      const { to, rows: json } = await sealed(from, 2);
       await expect(moveHeadAndInsert(db, from, to, json)).rejects.toThrow(/inserted 0 of 2 rows/);
       expect((await current()).seq).toBe(from.seq);
     } finally {

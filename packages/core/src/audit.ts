@@ -118,7 +118,7 @@ export class AuditTrail {
     }
     const columns = events.map(eventColumns);
     const head = { seq: from.seq, chain: from.chain };
-    const sealed = sealBatch(key, head, columns);
+    const sealed = await sealBatch(key, head, columns);
     const chain = sealed.chain;
     const to: Head = { seq: sealed.seq, chain, legacy: from.legacy, mac: headMac(key, sealed.seq, chain, from.legacy) };
     const inserted = await moveHeadAndInsert(db, from, to, sealed.rows, mark, journal);

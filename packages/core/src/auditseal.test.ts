@@ -2,24 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { eventMac, link, sealBatch } from './auditseal.ts';
 
+const eventsOf = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    at: new Date(Date.UTC(2026, 10, 29, 3, 0, i, i)),
+    tenant_id: i % 4 ? '6f1f5f0e-8a4b-4c1e-9d3a-2b7c0e5f1a90' : null,
+    dialect: 'test',
+    principal: `p${i} "quoted" é🔑`,
+    action: 'key.encrypt',
+    key_id: null,
+    outcome: 'allowed',
+    error_kind: i % 5 ? null : 'invalid_argument',
+    request_id: `r${i}`,
+    details: i % 3 ? { z: i, a: [1, { y: 'x', b: null }] } : null,
+  }));
+
 describe('sealBatch', () => {
-  it('seals a batch as documented: MACs, links, JSON and head', () => {
+  it('seals a batch as documented: MACs, links, JSON and head', async () => {
     const key = randomBytes(32);
     const head = { seq: '41', chain: randomBytes(32) };
-    const events = Array.from({ length: 30 }, (_, i) => ({
-      at: new Date(Date.UTC(2026, 10, 29, 3, 0, i, i)),
-      tenant_id: i % 4 ? '6f1f5f0e-8a4b-4c1e-9d3a-2b7c0e5f1a90' : null,
-      dialect: 'test',
-      principal: `p${i} "quoted" é🔑`,
-      action: 'key.encrypt',
-      key_id: null,
-      outcome: 'allowed',
-      error_kind: i % 5 ? null : 'invalid_argument',
-      request_id: `r${i}`,
-      details: i % 3 ? { z: i, a: [1, { y: 'x', b: null }] } : null,
-    }));
-    const sealed = sealBatch(key, head, events);
-    expect(sealed.seq).toBe('71');
+    const events = eventsOf(600);
+    const sealed = await sealBatch(key, head, events);
+    expect(sealed.seq).toBe('641');
     // The chain is the documented one: each link over the previous link, the number and the MAC.
     let chain: Buffer = head.chain;
     const expected = events.map((e, i) => {
@@ -34,5 +37,20 @@ describe('sealBatch', () => {
     expect(rows.map((r) => r.seq)).toEqual(events.map((_, i) => String(42 + i)));
     expect(rows[1]!.mac).toBe(eventMac(key, events[1]!).toString('hex'));
     expect(rows[1]!.details).toEqual({ z: 1, a: [1, { y: 'x', b: null }] });
+  });
+
+  it('lets other work run while it seals a large batch, and not for a small one', async () => {
+    const key = randomBytes(32);
+    const head = { seq: '0', chain: randomBytes(32) };
+    const ranDuring = async (n: number) => {
+      let ran = false;
+      setImmediate(() => {
+        ran = true;
+      });
+      await sealBatch(key, head, eventsOf(n));
+      return ran;
+    };
+    expect(await ranDuring(600)).toBe(true);
+    expect(await ranDuring(30)).toBe(false);
   });
 });
