@@ -273,7 +273,7 @@ export class JournaledAuditTrail extends AuditTrail {
     const head = await this.write(events, last, name || null);
     this.batches++;
     this.written += events.length;
-    this.committed(events, head);
+    await this.committed(events, head);
     if (last > (this.marks.get(name) ?? 0n)) this.marks.set(name, last);
     // Stored once: a report still in this process's `unstored` is not stored again if a later part of its batch fails.
     for (const j of batch) j.report = false;

@@ -1,4 +1,5 @@
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Driver } from 'kysely';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AuditTrail, type AuditEvent } from './audit.ts';
 import { silentLogger } from './testing.ts';
@@ -147,5 +148,22 @@ describe('audit trail (group commit)', () => {
     trail.close();
     expect(await settle(trail.record(event(9)))).toBe('unavailable');
     expect(trail.dropped).toBe(2);
+  });
+
+  it("writes a large batch's log lines over several turns, so requests wait for a few hundred at most", async () => {
+    let lines = 0;
+    const log = pino({ level: 'info' }, { write: () => void lines++ });
+    const trail = new AuditTrail(fakeDb(0).db, log, { maxBatch: 600, maxQueued: 1000 });
+    let stored = false;
+    void Promise.all(Array.from({ length: 600 }, (_, i) => trail.record(event(i)))).then(() => (stored = true));
+    const seen = [0];
+    while (!stored) {
+      await turn();
+      seen.push(lines);
+    }
+    expect(lines).toBe(600);
+    const most = Math.max(...seen.slice(1).map((n, i) => n - seen[i]!));
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(256);
   });
 });

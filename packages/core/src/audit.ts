@@ -11,6 +11,7 @@ import type { AuditEvent } from './audit-text.ts';
 export { likeContains, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
 export { unstorableText, type AuditEvent } from './audit-text.ts';
 import { headMac, sealBatch, unsealedRows } from './auditseal.ts';
+import { ITEMS_A_TURN, nextTurn } from './runtime/per-turn.ts';
 
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 export const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -179,7 +180,7 @@ export class AuditTrail {
       const sealed = await this.write(events);
       this.batches++;
       this.written += events.length;
-      this.committed(events, sealed);
+      await this.committed(events, sealed);
       for (const w of batch) w.resolve();
     } catch (err) {
       // A batch the database refused for its content (a value `storable` did not foresee): each event
@@ -212,11 +213,15 @@ export class AuditTrail {
     return (this.head = r.to);
   }
 
-  /** After a commit: the log lines, the last one with the head (seq, chain) so it can be anchored outside the database. */
-  protected committed(events: AuditEvent[], head: Head | undefined) {
+  /**
+   * After a commit: the log lines, the last one with the head (seq, chain) so it can be anchored outside
+   * the database. Written synchronously, so a large batch's lines are spread over turns.
+   */
+  protected async committed(events: AuditEvent[], head: Head | undefined) {
     if (head && BigInt(head.seq) > this.highestSeen) this.highestSeen = BigInt(head.seq);
     const last = head ? BigInt(head.seq) : 0n;
-    events.forEach((e, i) => {
+    for (const [i, e] of events.entries()) {
+      if (i && i % ITEMS_A_TURN === 0) await nextTurn();
       const end = i === events.length - 1;
       this.logEvent(
         e,
@@ -227,7 +232,7 @@ export class AuditTrail {
             }
           : undefined,
       );
-    });
+    }
   }
 
   protected refuse(events: AuditEvent[], why: string, err?: unknown): KmsError {

@@ -3,6 +3,7 @@
 import { createHmac } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { AuditEventsTable } from './db/schema.ts';
+import { ITEMS_A_TURN, nextTurn } from './runtime/per-turn.ts';
 
 /** An audit event as its row's columns, before it is sealed. */
 export type SealInput = Omit<Selectable<AuditEventsTable>, 'id' | 'mac' | 'seq' | 'chain'>;
@@ -57,9 +58,6 @@ export function headMac(key: Uint8Array, seq: string | bigint, chain: Uint8Array
 export const unsealedRows = (events: SealInput[]): string =>
   JSON.stringify(events.map((e) => ({ ...e, mac: null, seq: null, chain: null })));
 
-/** Events sealed between two yields to the event loop: however large a statement, requests wait for at most this many seals. */
-const SEALS_A_TURN = 256;
-
 /**
  * Seals `events` (rows as the table names its columns) after the chain head `head`: the rows with
  * mac, seq and chain as one JSON text, and the new head.
@@ -70,7 +68,8 @@ export async function sealBatch(key: Uint8Array, head: { seq: string; chain: Uin
   // Each row's JSON with its three seal columns appended (`{...}` is never empty: an event has columns).
   const rows: string[] = [];
   for (const [i, e] of events.entries()) {
-    if (i && i % SEALS_A_TURN === 0) await new Promise((r) => setImmediate(r));
+    // However large the statement, requests wait for at most `ITEMS_A_TURN` seals.
+    if (i && i % ITEMS_A_TURN === 0) await nextTurn();
     const mac = eventMac(key, e);
     seq += 1n;
     chain = link(key, chain, seq, mac);

@@ -14,3 +14,9 @@ export function perTurn<T>(flush: (items: T[]) => void): (item: T) => void {
     });
   };
 }
+
+/** Items handled between two yields to the event loop by long loops that share its thread with requests. */
+export const ITEMS_A_TURN = 256;
+
+/** Resolves in the next turn of the event loop, after the I/O that waited meanwhile. */
+export const nextTurn = () => new Promise<void>((r) => setImmediate(r));
