@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpsCall } from '@polykms/http/testing';
+import { afterAll } from 'vitest';
 import { TestIssuer } from '../src/testing.ts';
 
 export { TestIssuer };
@@ -11,7 +12,16 @@ export type { Reply } from '@polykms/http/testing';
 export const call = (base: string, ca: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
   httpsCall(base, { ca }, method, path, body, headers);
 
-export const tempDir = () => mkdtempSync(join(tmpdir(), 'polykms-cse-'));
+/** A directory of the temp dir, removed once the test file is done (the hook is the importing file's). */
+const dirs: string[] = [];
+export const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'polykms-cse-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 export const write = (dir: string, name: string, data: string | Uint8Array) => {
   const f = join(dir, name);
   writeFileSync(f, data);

@@ -125,15 +125,17 @@ describe('docker-compose.yml, statically', () => {
 
 describe.skipIf(!process.env.DATABASE_URL)('docker-compose.yml, its commands run here against PostgreSQL', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const dir = mkdtempSync(join(tmpdir(), 'polykms-compose-'));
+  // Made in beforeAll: a skipped suite runs no hooks, so a directory made here would never be removed.
+  let dir = '';
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'polykms-compose-'));
     db = await createTestDatabase('postgres');
     writeFileSync(join(dir, 'root.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'admin.token'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   });
   afterAll(async () => {
     await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** The container's environment, with the compose network's names mapped to this machine. */
