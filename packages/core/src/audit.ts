@@ -11,7 +11,7 @@ import type { AuditEvent } from './audit-text.ts';
 export { likeContains, type AuditQuery, type StoredAuditEvent } from './audit-list.ts';
 export { unstorableText, type AuditEvent } from './audit-text.ts';
 import { headMac, sealBatch, unsealedRows } from './auditseal.ts';
-import { ITEMS_A_TURN, nextTurn } from './runtime/per-turn.ts';
+import { nextTurn, yieldsBefore } from './runtime/per-turn.ts';
 
 /** SQLSTATE class 22: the data itself was refused (bad encoding, bad value), not the database. */
 export const isDataError = (err: unknown) => /^22/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -221,7 +221,7 @@ export class AuditTrail {
     if (head && BigInt(head.seq) > this.highestSeen) this.highestSeen = BigInt(head.seq);
     const last = head ? BigInt(head.seq) : 0n;
     for (const [i, e] of events.entries()) {
-      if (i && i % ITEMS_A_TURN === 0) await nextTurn();
+      if (yieldsBefore(i)) await nextTurn();
       const end = i === events.length - 1;
       this.logEvent(
         e,

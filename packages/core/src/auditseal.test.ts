@@ -39,18 +39,26 @@ describe('sealBatch', () => {
     expect(rows[1]!.details).toEqual({ z: 1, a: [1, { y: 'x', b: null }] });
   });
 
-  it('lets other work run while it seals a large batch, and not for a small one', async () => {
+  it('hands the turn back every 256 seals, so a large batch lets other work run and a small one does not', async () => {
     const key = randomBytes(32);
     const head = { seq: '0', chain: randomBytes(32) };
-    const ranDuring = async (n: number) => {
-      let ran = false;
-      setImmediate(() => {
-        ran = true;
-      });
+    // How many turns of the event loop pass while `n` events are sealed.
+    const turnsDuring = async (n: number) => {
+      let turns = 0;
+      let sealing = true;
+      const tick = () => {
+        if (!sealing) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
       await sealBatch(key, head, eventsOf(n));
-      return ran;
+      sealing = false;
+      return turns;
     };
-    expect(await ranDuring(600)).toBe(true);
-    expect(await ranDuring(30)).toBe(false);
+    expect(await turnsDuring(600)).toBe(2); // yields before events 256 and 512
+    expect(await turnsDuring(513)).toBe(2);
+    expect(await turnsDuring(512)).toBe(1);
+    expect(await turnsDuring(30)).toBe(0);
   });
 });

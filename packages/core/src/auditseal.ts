@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { AuditEventsTable } from './db/schema.ts';
-import { ITEMS_A_TURN, nextTurn } from './runtime/per-turn.ts';
+import { nextTurn, yieldsBefore } from './runtime/per-turn.ts';
 
 /** An audit event as its row's columns, before it is sealed. */
 export type SealInput = Omit<Selectable<AuditEventsTable>, 'id' | 'mac' | 'seq' | 'chain'>;
@@ -68,8 +68,8 @@ export async function sealBatch(key: Uint8Array, head: { seq: string; chain: Uin
   // Each row's JSON with its three seal columns appended (`{...}` is never empty: an event has columns).
   const rows: string[] = [];
   for (const [i, e] of events.entries()) {
-    // However large the statement, requests wait for at most `ITEMS_A_TURN` seals.
-    if (i && i % ITEMS_A_TURN === 0) await nextTurn();
+    // However large the statement, requests wait for at most `ITEMS_A_TURN` seals (see `yieldsBefore`).
+    if (yieldsBefore(i)) await nextTurn();
     const mac = eventMac(key, e);
     seq += 1n;
     chain = link(key, chain, seq, mac);
