@@ -27,6 +27,7 @@ export interface Row {
   baselineReqPerSecPerCore?: number;
   baselineCpuUsPerReq?: number;
   baselineLoadBusy?: number;
+  baselineThreadsUsPerReq?: Record<string, number>;
   /** The baseline's p50 and p99 as the subject's are taken (the worst slice), for the tail it would have itself. */
   baselineP50Ms?: number;
   baselineP99Ms?: number;
@@ -310,7 +311,7 @@ export async function compareMany(
   const worst = (m: Slice[], k: 'p50Ms' | 'p99Ms') => Math.max(...m.map((x) => x[k]));
   const subjectSummary = summary(s, opts.cores);
   const [base, ...others] = references.map((r, j) => {
-    const { reqPerSec, reqPerSecPerCore, cpuUsPerReq, loadBusy } = summary(refs[j]!, opts.cores);
+    const { reqPerSec, reqPerSecPerCore, cpuUsPerReq, loadBusy, threadsUsPerReq } = summary(refs[j]!, opts.cores);
     return {
       name: r.name,
       reqPerSec,
@@ -318,6 +319,7 @@ export async function compareMany(
       ...(reqPerSecPerCore !== undefined ? { reqPerSecPerCore } : {}),
       ...(cpuUsPerReq !== undefined ? { cpuUsPerReq } : {}),
       ...(loadBusy !== undefined ? { loadBusy } : {}),
+      ...(threadsUsPerReq ? { threadsUsPerReq } : {}),
     };
   });
   return {
@@ -331,6 +333,7 @@ export async function compareMany(
     ...(base!.reqPerSecPerCore !== undefined ? { baselineReqPerSecPerCore: base!.reqPerSecPerCore } : {}),
     ...(base!.cpuUsPerReq !== undefined ? { baselineCpuUsPerReq: base!.cpuUsPerReq } : {}),
     ...(base!.loadBusy !== undefined ? { baselineLoadBusy: base!.loadBusy } : {}),
+    ...(base!.threadsUsPerReq ? { baselineThreadsUsPerReq: base!.threadsUsPerReq } : {}),
     baselineP50Ms: worst(refs[0]!, 'p50Ms'),
     baselineP99Ms: worst(refs[0]!, 'p99Ms'),
     ratio: base!.ratio,
