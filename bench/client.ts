@@ -135,11 +135,14 @@ export class LoadClient {
   private send(request: Buffer): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const w = { resolve, reject };
-      let c = this.idle.pop();
+      // The connection idle longest: below saturation (a fixed rate) every connection keeps serving. The
+      // most recent one left the others idle until a burst reached them, stale, and the burst's
+      // requests waited for new TLS handshakes: a tail of the client's, not the server's.
+      let c = this.idle.shift();
       // Leave alone a connection the server is about to close for idleness (its keepAliveTimeout is 5 s).
       while (c && performance.now() - c.idleSince > 4000) {
         c.socket.destroy();
-        c = this.idle.pop();
+        c = this.idle.shift();
       }
       if (c) return c.send(request, w);
       if (this.open < this.maxConnections) return void this.dial().then((conn) => conn.send(request, w), reject);

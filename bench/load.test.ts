@@ -4,6 +4,7 @@ import { createCa, loadCa, type Ca } from '@polykms/pki';
 import { serveHttps, type HttpsServer } from '@polykms/http';
 import { echoBaseline } from './baselines.ts';
 import { openLoop } from './harness.ts';
+import { LoadClient } from './client.ts';
 import { RemoteClient } from './load.ts';
 
 /** The bench's load generator on its own thread: it must measure, and a refused request must fail the run. */
@@ -19,6 +20,7 @@ describe('bench load generator (worker thread)', () => {
       return c.json({ got: c.req.header('x-auth-token') ?? null, body: await c.req.json() });
     });
     app.post('/refused', (c) => c.json({ error: 'no' }, 403));
+    app.get('/port', (c) => c.text(String((c.env as { incoming: { socket: { remotePort: number } } }).incoming.socket.remotePort)));
     server = await serveHttps(app.fetch, ca, { host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => server?.close());
@@ -55,6 +57,22 @@ describe('bench load generator (worker thread)', () => {
     const client = new RemoteClient(server.port, { ca: ca.certPem, servername: 'localhost' }, 2);
     try {
       await expect(client.post('/refused', {}).measure(2, 100)).rejects.toThrow(/\/refused: 403 \{"error":"no"\}/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('sends each request on the connection idle longest, so none goes stale below saturation', async () => {
+    const client = new LoadClient(server.port, { ca: ca.certPem, servername: 'localhost' }, 4);
+    try {
+      const port = async () => (await client.request('GET', '/port')).body;
+      // Four at once open four connections; one at a time, the next eight go round all four, twice.
+      const opened = new Set(await Promise.all([port(), port(), port(), port()]));
+      expect(opened.size).toBe(4);
+      const used: string[] = [];
+      for (let i = 0; i < 8; i++) used.push(await port());
+      expect(new Set(used)).toEqual(opened);
+      expect(used.slice(4)).toEqual(used.slice(0, 4));
     } finally {
       await client.close();
     }
