@@ -1,13 +1,14 @@
 // One row of a dialect suite, profiled: the gateway (or, with REFERENCE, one of the row's reference
 // servers) in this process, under load from 32 connections:
-//   [LOAD_CPUS=1 taskset -c 0] [PROFILE=out.cpuprofile] [ALLOC=1] [THREADS=1] [REFERENCE=name] \
+//   [LOAD_CPUS=1 taskset -c 0] [PROFILE=out.cpuprofile] [ALLOC=1] [THREADS=1] [REFERENCE=name] [RATE=n] \
 //     node --import tsx bench/profile.ts <suite> <row> [ms]
 // for example `huawei huawei.encrypt-data`. It prints req/s, p50/p99 and the CPU a request costs (the
 // event loop; the process; by thread with THREADS=1). PROFILE adds the event loop's self time a request
 // by function and what it ran during each long stall; ALLOC, the bytes allocated a request by function.
 // With LOAD_CPUS and taskset, as `pnpm bench` measures: this process on one CPU, the load generator in
 // a process of its own on the others (without, on a thread of this process). With REFERENCE the
-// gateway stays set up in this process, idle, so its timers are billed to the reference too.
+// gateway stays set up in this process, idle, so its timers are billed to the reference too. With RATE,
+// requests start at n a second (an open loop, latency from when each was due) instead of closed loops.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -65,7 +66,9 @@ async function profileRow() {
     request = ref.request;
   }
   const loadCpus = process.env.LOAD_CPUS?.split(',').map(Number);
-  const op = new RemoteClient(port, plan.tls, 32, { cpus: loadCpus }).load(request);
+  const rate = process.env.RATE ? Number(process.env.RATE) : undefined;
+  if (rate !== undefined && !(rate > 0)) return refuse(`RATE is requests a second, a positive number; got '${process.env.RATE}'`);
+  const op = new RemoteClient(port, plan.tls, 32, { cpus: loadCpus }).load(request, rate);
   await favourEventLoop(); // as the gateway does (POLYKMS_BACKGROUND_NICE=0 to compare without)
   await measure(op, 32, 500);
   await bench.settle();
