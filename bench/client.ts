@@ -139,7 +139,8 @@ export class LoadClient {
       // most recent one left the others idle until a burst reached them, stale, and the burst's
       // requests waited for new TLS handshakes: a tail of the client's, not the server's.
       let c = this.idle.shift();
-      // Leave alone a connection the server is about to close for idleness (its keepAliveTimeout is 5 s).
+      // Leave alone a connection the server may be closing for idleness (Node's default keep-alive timeout,
+      // which the reference servers keep, is 5 s).
       while (c && performance.now() - c.idleSince > 4000) {
         c.socket.destroy();
         c = this.idle.shift();

@@ -39,6 +39,7 @@ export interface Row {
     reqPerSecPerCore?: number;
     cpuUsPerReq?: number;
     loadBusy?: number;
+    threadsUsPerReq?: Record<string, number>;
     ratio: number;
   }[];
   /** The subject's slices, for the p99 of each round. */

@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'polykms-profile-test-'));
 const stores = mkdtempSync(join(dir, 'stores-'));
 // The run's own settings only; its store is PGlite, a directory that can be seen removed.
 const inherited = { ...process.env };
-for (const k of ['PROFILE', 'ALLOC', 'THREADS', 'REFERENCE', 'LOAD_CPUS', 'DATABASE_URL']) delete inherited[k];
+for (const k of ['PROFILE', 'ALLOC', 'THREADS', 'REFERENCE', 'RATE', 'LOAD_CPUS', 'DATABASE_URL']) delete inherited[k];
 const profile = (env: Record<string, string>, ...args: string[]) =>
   run(process.execPath, ['--import', 'tsx', script, ...args], {
     env: { ...inherited, TMPDIR: stores, POLYKMS_BACKGROUND_NICE: '0', ...env },
@@ -49,9 +49,13 @@ describe('bench/profile.ts', () => {
     expect(removedStore(stderr)).toBe(true);
   }, 180_000);
 
-  it("profiles a row's reference instead", async () => {
-    const { stdout, stderr } = await profile({ REFERENCE: 'AES-GCM alone over mTLS' }, 'ovh', 'ovh.encrypt.1KiB', '300');
-    expect(stdout).toMatch(/^AES-GCM alone over mTLS \d+ req\/s/m);
+  it("profiles a row's reference instead, at a fixed rate", async () => {
+    const { stdout, stderr } = await profile({ REFERENCE: 'AES-GCM alone over mTLS', RATE: '500' }, 'ovh', 'ovh.encrypt.1KiB', '300');
+    const rate = /^AES-GCM alone over mTLS (\d+) req\/s/m.exec(stdout);
+    expect(rate).not.toBeNull();
+    // An open loop starts no more than were due: 500 a second, one more at most in 300 ms.
+    expect(Number(rate![1])).toBeGreaterThan(0);
+    expect(Number(rate![1])).toBeLessThanOrEqual(504);
     expect(removedStore(stderr)).toBe(true);
   }, 180_000);
 
@@ -67,6 +71,10 @@ describe('bench/profile.ts', () => {
     expect(ref.code).toBe(2);
     expect(ref.stderr).toContain('the references of ovh.encrypt.1KiB: AES-GCM alone over mTLS, echo over mTLS');
     expect(removedStore(ref.stderr)).toBe(true);
+    const rate = await refusal({ RATE: 'Infinity' }, 'ovh', 'ovh.encrypt.1KiB');
+    expect(rate.code).toBe(2);
+    expect(rate.stderr).toContain("RATE is requests a second, a positive number; got 'Infinity'");
+    expect(removedStore(rate.stderr)).toBe(true);
     expect(leftBehind()).toEqual([]);
   }, 240_000);
 });

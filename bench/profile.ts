@@ -67,7 +67,8 @@ async function profileRow() {
   }
   const loadCpus = process.env.LOAD_CPUS?.split(',').map(Number);
   const rate = process.env.RATE ? Number(process.env.RATE) : undefined;
-  if (rate !== undefined && !(rate > 0)) return refuse(`RATE is requests a second, a positive number; got '${process.env.RATE}'`);
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
+    return refuse(`RATE is requests a second, a positive number; got '${process.env.RATE}'`);
   const op = new RemoteClient(port, plan.tls, 32, { cpus: loadCpus }).load(request, rate);
   await favourEventLoop(); // as the gateway does (POLYKMS_BACKGROUND_NICE=0 to compare without)
   await measure(op, 32, 500);

@@ -53,7 +53,7 @@ const concurrency = Number(values.concurrency);
 if (!(ms > 0) || !(concurrency > 0)) fail('--duration and --concurrency must be positive numbers');
 const rate = values.rate === undefined ? undefined : Number(values.rate);
 if (rate !== undefined) {
-  if (!(rate > 0)) fail('--rate must be a positive number of requests a second');
+  if (!(Number.isFinite(rate) && rate > 0)) fail('--rate must be a positive number of requests a second');
   if (wanted.some((w) => w !== 'workers')) fail('--rate applies to the workers suite only');
 }
 
