@@ -19,7 +19,7 @@ const lowered = await favourEventLoop();
 // The threads that run pool work from now on, and a crypto worker started afterwards. As favourEventLoop
 // does: on a busy machine the first thread awake can take a whole round, and a pause lets it sleep again.
 const pool = new Set();
-for (let i = 0; i < 500 && pool.size < 3; i++) {
+for (let i = 0; i < 500 && pool.size < Number(process.env.UV_THREADPOOL_SIZE); i++) {
   for (const l of await Promise.all(Array.from({ length: 12 }, () => readlink('/proc/thread-self')))) pool.add(l.split('/').pop());
   await new Promise((r) => setTimeout(r, 2));
 }
