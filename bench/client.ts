@@ -111,10 +111,12 @@ export class LoadClient {
   private readonly all = new Set<Connection>();
   private readonly hostHeader: string;
 
+  /** `staleMs`: a connection idle longer is closed rather than used (Node's default keep-alive timeout is 5 s). */
   constructor(
     private readonly port: number,
     private readonly tls: ConnectionOptions,
     private readonly maxConnections: number,
+    private readonly staleMs = 4000,
   ) {
     this.hostHeader = `${tls.servername ?? '127.0.0.1'}:${port}`;
   }
@@ -141,7 +143,7 @@ export class LoadClient {
       let c = this.idle.shift();
       // Leave alone a connection the server may be closing for idleness (Node's default keep-alive timeout,
       // which the reference servers keep, is 5 s).
-      while (c && performance.now() - c.idleSince > 4000) {
+      while (c && performance.now() - c.idleSince > this.staleMs) {
         c.socket.destroy();
         c = this.idle.shift();
       }

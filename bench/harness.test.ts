@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { compareMany, printTable, type Entry } from './harness.ts';
+import { closedLoop, compareMany, printTable, type Entry } from './harness.ts';
 import type { Load } from './load.ts';
 import type { Measure } from './harness.ts';
 
@@ -48,5 +48,22 @@ describe('compareMany', () => {
     }
     // The goal's measure of the tail, the subject's and its baseline's: 30 / 5 and 10 / 3.
     expect(out.join('\n')).toContain('p99 30.0 / 12.0 ms, 6.0x p50 (baseline 3.3x)');
+  });
+});
+
+describe('closedLoop', () => {
+  it('stops after the requests it was given, however long it may run', async () => {
+    let calls = 0;
+    const m = await closedLoop(
+      async () => {
+        calls++;
+        await new Promise((r) => setImmediate(r));
+      },
+      4,
+      86_400_000,
+      10,
+    );
+    expect(calls).toBe(10);
+    expect(m.ops).toBe(10);
   });
 });

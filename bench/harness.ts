@@ -53,13 +53,17 @@ export interface Measure {
   ops: number;
 }
 
-/** A closed loop: `concurrency` callers each run `op` back to back for `ms`. */
-export async function closedLoop(op: () => Promise<unknown>, concurrency: number, ms: number): Promise<Measure> {
+/**
+ * A closed loop: `concurrency` callers each run `op` back to back for `ms`, or until `requests` have
+ * started (bench/instructions.ts, where time means little).
+ */
+export async function closedLoop(op: () => Promise<unknown>, concurrency: number, ms: number, requests = Infinity): Promise<Measure> {
   const lat: number[] = [];
   const end = performance.now() + ms;
   const start = performance.now();
+  let started = 0;
   const worker = async () => {
-    while (performance.now() < end) {
+    while (performance.now() < end && started++ < requests) {
       const t = performance.now();
       await op();
       lat.push(performance.now() - t);

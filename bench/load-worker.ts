@@ -10,12 +10,13 @@ import { serveRpc } from './rpc.ts';
  * The load generator's thread, or process (its settings then in argv[2]): one keep-alive client for
  * one server, closed loops on request.
  */
-const { port, tls, connections } = (workerData ?? JSON.parse(process.argv[2]!)) as {
+const { port, tls, connections, staleMs } = (workerData ?? JSON.parse(process.argv[2]!)) as {
   port: number;
   tls: object;
   connections: number;
+  staleMs?: number;
 };
-const client = new LoadClient(port, tls, connections);
+const client = new LoadClient(port, tls, connections, staleMs);
 
 /** Huawei's SDK signing, done per request as the SDK does: content-type;host;x-project-id;x-sdk-date over the raw body. */
 function akskHeaders(r: LoadRequest, aksk: NonNullable<LoadRequest['aksk']>): Record<string, string> {
@@ -49,11 +50,14 @@ const operation = (r: LoadRequest) => async () => {
 if (!parentPort) process.on('disconnect', () => process.exit(0));
 const port_ = parentPort ?? process;
 const send = parentPort ? (m: object) => parentPort!.postMessage(m) : (m: object) => process.send!(m);
-serveRpc(port_, send, async (m: { request: LoadRequest; concurrency: number; ms: number; perSec?: number } | { close: true }) => {
+type Call = { request: LoadRequest; concurrency: number; ms: number; requests?: number; perSec?: number } | { close: true };
+serveRpc(port_, send, async (m: Call) => {
   if ('close' in m) {
     await client.close();
     return;
   }
   const op = operation(m.request);
-  return { measure: await (m.perSec ? openLoop(op, m.perSec, m.concurrency, m.ms) : closedLoop(op, m.concurrency, m.ms)) };
+  return {
+    measure: await (m.perSec ? openLoop(op, m.perSec, m.concurrency, m.ms) : closedLoop(op, m.concurrency, m.ms, m.requests)),
+  };
 });

@@ -22,9 +22,9 @@ export function exitOf(p: ChildProcess): Promise<void> {
   return gone;
 }
 
-/** Something the harness can measure for `ms` at `concurrency`. */
+/** Something the harness can measure for `ms` (or `requests`) at `concurrency`. */
 export interface Load {
-  measure(concurrency: number, ms: number): Promise<Measure>;
+  measure(concurrency: number, ms: number, requests?: number): Promise<Measure>;
 }
 
 /**
@@ -36,9 +36,15 @@ export class RemoteClient {
   private readonly peer: Worker | ChildProcess;
   private readonly rpc: Rpc;
 
-  constructor(port: number, tls: ConnectionOptions, connections: number, opts: { cpus?: number[] | undefined } = {}) {
+  /** `staleMs`: how long a connection may stay idle and still be used (client.ts). */
+  constructor(
+    port: number,
+    tls: ConnectionOptions,
+    connections: number,
+    opts: { cpus?: number[] | undefined; staleMs?: number | undefined } = {},
+  ) {
     const entry = new URL('./load-worker.ts', import.meta.url);
-    const data = { port, tls, connections };
+    const data = { port, tls, connections, staleMs: opts.staleMs };
     this.peer = opts.cpus
       ? spawnNode([entry.pathname, JSON.stringify(data)], opts.cpus)
       : new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { entry: entry.href, ...data } });
@@ -55,7 +61,9 @@ export class RemoteClient {
    * that fixed rate (harness.ts `openLoop`), at most `concurrency` in flight; otherwise in closed loops.
    */
   load(request: LoadRequest, perSec?: number): Load {
-    return { measure: async (concurrency, ms) => (await this.rpc.call({ request, concurrency, ms, perSec })).measure };
+    return {
+      measure: async (concurrency, ms, requests) => (await this.rpc.call({ request, concurrency, ms, requests, perSec })).measure,
+    };
   }
 
   /** A JSON POST of `body` (a string is sent as is). */

@@ -1,0 +1,42 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const script = new URL('./instructions.ts', import.meta.url).pathname;
+const haveValgrind = spawnSync('valgrind', ['--version']).status === 0;
+
+/** `bench/instructions.ts`, as the README gives it, on few requests. */
+describe.skipIf(!haveValgrind)('bench/instructions.ts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'polykms-instructions-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('counts a row: instructions a request by thread, compiled JavaScript named, nothing left behind', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir };
+    delete env.KEEP;
+    delete env.DATABASE_URL;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', script, 'ovh', 'ovh.encrypt.1KiB', '64'], {
+      env,
+      timeout: 900_000,
+    });
+    expect(stdout).toMatch(/^ovh\.encrypt\.1KiB: 64 requests; instructions a request by thread/m);
+    const loop = Number(/^ {2}event loop +([\d,]+)/m.exec(stdout)?.[1]?.replaceAll(',', ''));
+    const all = Number(/^ {2}process +([\d,]+)/m.exec(stdout)?.[1]?.replaceAll(',', ''));
+    expect(loop).toBeGreaterThan(10_000);
+    expect(all).toBeGreaterThanOrEqual(loop);
+    // V8's map named the compiled JavaScript (an address is all callgrind knows of it).
+    const kinds = /^the event loop: compiled JavaScript ([\d,]+), .* unnamed ([\d,]+)$/m.exec(stdout);
+    const [js, unnamed] = [kinds?.[1], kinds?.[2]].map((n) => Number(n?.replaceAll(',', '')));
+    expect(js).toBeGreaterThan(0);
+    expect(unnamed).toBeLessThan(loop / 20);
+    const top = stdout.slice(stdout.indexOf("the event loop's costliest functions"));
+    expect(top).toMatch(/^ +[\d,]+ {2}\S/m);
+    // The connections of the warm-up were kept: no TLS handshake (its bignum arithmetic) in the window.
+    expect(top).not.toMatch(/bn_mul|ecp_nistz256|BN_/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'polykms-instructions-'))).toBe(false);
+  }, 900_000);
+});

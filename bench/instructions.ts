@@ -1,0 +1,184 @@
+// One row of a dialect suite, counted in instructions instead of timed: the gateway in this process
+// under valgrind's callgrind, the load generator in a process of its own.
+//   [KEEP=1] node --import tsx bench/instructions.ts <suite> <row> [requests]
+// (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them.)
+// It prints the instructions a request costs on each of the gateway's threads. The same code gives the
+// same count whatever else the machine runs, so a change of a few percent can be told from noise; a
+// timed row moves by a fifth between runs here (bench/RESULTS.md). A count is not time: cache misses and
+// waits cost nothing here, and under valgrind the gateway runs about a hundred times slower, so what
+// time decides is set by count instead: the warm-up is four times `requests` requests, and the audit journal goes
+// into the store by full statements, settled inside the counted window.
+import { spawn, execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { JOURNAL_DEFAULTS } from '../packages/core/src/audit-journaled.ts';
+import { RemoteClient } from './load.ts';
+import { DIALECTS } from './suites.ts';
+
+const run = promisify(execFile);
+const [suite = '', scenario = '', nArg = '2048'] = process.argv.slice(2);
+const requests = Number(nArg);
+if (!Object.hasOwn(DIALECTS, suite) || !(Number.isInteger(requests) && requests > 0)) {
+  console.error(`usage: instructions.ts <${Object.keys(DIALECTS).join('|')}> <row> [requests]`);
+  process.exit(2);
+}
+
+if (process.env.POLYKMS_COUNTED) await counted();
+else process.exitCode = await count();
+
+/** Runs this script again under callgrind, then reads what each thread executed in the window. */
+async function count(): Promise<number> {
+  const out = mkdtempSync(join(tmpdir(), 'polykms-instructions-'));
+  let pid = 0;
+  try {
+    const cmd = [
+      'valgrind',
+      '-q',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${join(out, 'cg.%p')}`,
+      process.execPath,
+      // JavaScript's compiled code is named in a map V8 writes.
+      '--perf-basic-prof',
+      // Collection and compilation on the event loop, as its own allocation and calls schedule them:
+      // V8's helper threads would do a share of that work that depends on how the threads were scheduled.
+      '--single-threaded',
+      '--import',
+      'tsx',
+      new URL(import.meta.url).pathname,
+      suite,
+      scenario,
+      String(requests),
+    ];
+    const child = spawn(cmd[0]!, cmd.slice(1), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, POLYKMS_COUNTED: '1' },
+    });
+    let said = '';
+    child.stdout.on('data', (d: Buffer) => {
+      said += d;
+    });
+    const code = await new Promise<number>((r) => child.once('close', (c) => r(c ?? 1)));
+    if (code !== 0) return code;
+    const done = JSON.parse(said.trim().split('\n').at(-1)!) as { pid: number; ops: number };
+    pid = done.pid;
+    const { ops } = done;
+    // The dump made at the end of the window is part 1; a file per thread.
+    const files = readdirSync(out).filter((f) => f.startsWith(`cg.${pid}.1-`));
+    const names = jitNames(pid);
+    const threads = await Promise.all(
+      files.map(async (f) => ({ thread: Number(f.slice(f.lastIndexOf('-') + 1)), ...(await thread(join(out, f), names)) })),
+    );
+    const shown = threads.filter((t) => t.total / ops >= 1000).sort((a, b) => a.thread - b.thread);
+    const perReq = (n: number) => Math.round(n / ops).toLocaleString('en-US');
+    const all = threads.reduce((s, t) => s + t.total, 0);
+    console.log(`${scenario}: ${ops} requests; instructions a request by thread (and its costliest function):`);
+    for (const t of shown)
+      console.log(
+        `  ${(t.thread === 1 ? 'event loop' : `thread ${t.thread}`).padEnd(11)} ${perReq(t.total).padStart(11)}  (${t.top[0]?.fn ?? '-'})`,
+      );
+    console.log(`  ${'process'.padEnd(11)} ${perReq(all).padStart(11)}`);
+    const loop = threads.find((t) => t.thread === 1)!;
+    const k = loop.kinds;
+    console.log(
+      `the event loop: compiled JavaScript ${perReq(k.javascript)}, V8's builtins ${perReq(k.builtins)}, native code ${perReq(k.native)} (V8's runtime and collector, Node, OpenSSL), unnamed ${perReq(k.unnamed)}`,
+    );
+    console.log("the event loop's costliest functions, instructions a request (self; JavaScript by V8's name for it):");
+    for (const f of loop.top) console.log(`  ${perReq(f.ir).padStart(11)}  ${f.fn}`);
+    return 0;
+  } finally {
+    if (process.env.KEEP && pid) {
+      copyFileSync(`/tmp/perf-${pid}.map`, join(out, `perf-${pid}.map`));
+      console.log(`callgrind's files and V8's map of compiled code are in ${out}`);
+    } else rmSync(out, { recursive: true, force: true });
+    rmSync(`/tmp/perf-${pid}.map`, { force: true });
+  }
+}
+
+type Names = (address: bigint) => string | undefined;
+
+/** The names of V8's compiled code by address, from the map `--perf-basic-prof` wrote (/tmp/perf-PID.map). */
+function jitNames(pid: number): Names {
+  let text = '';
+  try {
+    text = readFileSync(`/tmp/perf-${pid}.map`, 'utf8');
+  } catch {}
+  const spans = text
+    .split('\n')
+    .map((l) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ start: BigInt(`0x${m[1]}`), size: BigInt(`0x${m[2]}`), name: m[3]! }))
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  return (address) => {
+    let lo = 0;
+    let hi = spans.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = spans[mid]!;
+      if (address < s.start) hi = mid - 1;
+      else if (address >= s.start + s.size) lo = mid + 1;
+      else return s.name;
+    }
+    return undefined;
+  };
+}
+
+/** A thread's instructions and, by callgrind_annotate, its costliest functions (compiled JavaScript named). */
+async function thread(file: string, names: Names) {
+  const total = Number(/^summary: (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+  const { stdout } = await run('callgrind_annotate', ['--threshold=100', file], { maxBuffer: 256 << 20 });
+  const self = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*([\d,]+) \([\s\d.]+%\)\s+(.+?)(?: \[[^\]]*\])?$/.exec(line);
+    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
+    // file:function, where an unknown function is its address (with 'N for a recursion depth).
+    const fn = m[2]!.replace(/^[^:]*:/, '').replace(/'\d+$/, '');
+    const name = /^0x[0-9a-f]+$/.test(fn) ? (names(BigInt(fn)) ?? fn) : fn;
+    self.set(name, (self.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
+  }
+  const top = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([fn, ir]) => ({ ir, fn: fn.slice(0, 110) }));
+  const kinds = { javascript: 0, builtins: 0, unnamed: 0, native: 0 };
+  for (const [fn, ir] of self)
+    kinds[/^(JS|RegExp):/.test(fn) ? 'javascript' : fn.startsWith('Builtins_') ? 'builtins' : /^0x/.test(fn) ? 'unnamed' : 'native'] += ir;
+  return { total, top, kinds };
+}
+
+/** Under callgrind: the row's load, warm-up, then instrumentation on for `requests` requests. */
+async function counted() {
+  // Time runs a hundred times slower here: the journal goes into the store by full statements (its
+  // `maxBatch`, as under load), not every `drainMs`, which here would mean statements of a few events.
+  JOURNAL_DEFAULTS.drainMs = 2 ** 31 - 1;
+  const bench = await DIALECTS[suite]!.setup(32);
+  try {
+    const row = bench.plan.rows.find((r) => r.scenario === scenario);
+    if (!row) throw new Error(`the rows of ${suite}: ${bench.plan.rows.map((r) => r.scenario).join(', ')}`);
+    // A process of its own (any CPU): valgrind runs one thread of a process at a time.
+    const cpus = Array.from({ length: availableParallelism() }, (_, i) => i);
+    // A request can wait seconds here: connections stay open however long they are idle (the gateway's
+    // keep-alive outlasts the run), so no handshake falls in the window.
+    const client = new RemoteClient(bench.plan.port, bench.plan.tls, 32, { cpus, staleMs: 86_400_000 });
+    try {
+      const load = client.load(row.subject);
+      const day = 86_400_000;
+      // JavaScript compiled and optimised before the window, as after the first seconds of a timed run.
+      await load.measure(32, day, 4 * requests);
+      await bench.settle();
+      await run('callgrind_control', ['--instr=on', String(process.pid)]);
+      const m = await load.measure(32, day, requests);
+      await bench.settle();
+      await run('callgrind_control', ['--dump', String(process.pid)]);
+      await run('callgrind_control', ['--instr=off', String(process.pid)]);
+      console.log(JSON.stringify({ pid: process.pid, ops: m.ops }));
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await bench.close();
+  }
+}
