@@ -1,3 +1,4 @@
+import { fromStdBase64 } from '@polykms/http';
 import { z } from 'zod';
 import { HuaweiError, type KmsCode } from './errors.ts';
 
@@ -312,14 +313,11 @@ export function intOf(v: string | number, code: KmsCode, field: string): number 
   return n;
 }
 
-const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
-/**
- * Standard base64 with padding. Trailing bits that are not zero are accepted ("…FYK=" in Huawei's
- * own sign example is not canonical), as Java and Go decoders do.
- */
+/** Standard base64 with padding; trailing bits that are not zero are accepted ("…FYK=" in Huawei's own sign example). */
 export function fromBase64(s: string, code: KmsCode, field: string): Buffer {
-  if (s.length % 4 !== 0 || !B64_RE.test(s)) throw new HuaweiError(code, `${field} must be standard base64 with padding.`);
-  return Buffer.from(s, 'base64');
+  const bytes = fromStdBase64(s);
+  if (!bytes) throw new HuaweiError(code, `${field} must be standard base64 with padding.`);
+  return bytes;
 }
 
 export function fromHex(s: string, code: KmsCode, field: string): Buffer {

@@ -1,13 +1,12 @@
+import { fromStdBase64 } from '@polykms/http';
 import { z } from 'zod';
 
 /**
  * Request bodies of the OVH OpenAPI document (2.16.2), strict like its `additionalProperties: false`.
  * `format: byte` is standard base64 with padding (RFC 4648 §4), as Go's encoding/json sends []byte.
  */
-const B64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
-/** Whole 4-character groups, the last one padded: as /^(?:[A-Za-z0-9+/]{4})*(?:..==|...=)?$/ says, in half its time. */
-const isStdBase64 = (s: string) => s.length % 4 === 0 && B64_CHARS.test(s);
+const isStdBase64 = (s: string) => fromStdBase64(s) !== undefined;
 export const base64 = (max: number) =>
   z.string().min(1).max(max).refine(isStdBase64, { message: 'must be standard base64 with padding (RFC 4648 §4)' });
 const b64url = z.string().regex(B64URL_RE, { message: 'must be base64url without padding' });
