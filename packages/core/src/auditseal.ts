@@ -20,10 +20,10 @@ const canonical = (v: unknown): unknown =>
       : v;
 
 /** HMAC-SHA256 over the event's columns in a fixed order, details with sorted keys. */
-export function eventMac(key: Uint8Array, e: SealInput): Buffer {
+export function eventMac(key: Uint8Array, e: Omit<SealInput, 'at'> & { at: Date | string }): Buffer {
   const content = JSON.stringify([
     'polykms-audit-v1',
-    e.at.toISOString(),
+    typeof e.at === 'string' ? e.at : e.at.toISOString(),
     e.tenant_id,
     e.dialect,
     e.principal,
@@ -70,10 +70,12 @@ export async function sealBatch(key: Uint8Array, head: { seq: string; chain: Uin
   for (const [i, e] of events.entries()) {
     // However large the statement, requests wait for at most `ITEMS_A_TURN` seals (see `yieldsBefore`).
     if (yieldsBefore(i)) await nextTurn();
-    const mac = eventMac(key, e);
+    // The time as text once, for the MAC and the row: JSON.stringify would call the Date's toJSON again.
+    const row = { ...e, at: e.at.toISOString() };
+    const mac = eventMac(key, row);
     seq += 1n;
     chain = link(key, chain, seq, mac);
-    rows.push(`${JSON.stringify(e).slice(0, -1)},"mac":"${mac.toString('hex')}","seq":"${seq}","chain":"${chain.toString('hex')}"}`);
+    rows.push(`${JSON.stringify(row).slice(0, -1)},"mac":"${mac.toString('hex')}","seq":"${seq}","chain":"${chain.toString('hex')}"}`);
   }
   return { rows: `[${rows.join(',')}]`, seq: String(seq), chain };
 }
