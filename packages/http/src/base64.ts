@@ -4,8 +4,8 @@
  * Returns the bytes, or undefined when `s` is not that. Trailing bits that are not zero are accepted,
  * as Java and Go decoders accept them. Node's decoder (native) does the work: it skips what is not
  * base64 and stops at padding, so any such character leaves fewer bytes than the length promises; it
- * also reads the URL-safe alphabet, which is refused first. A regular expression took several times as
- * long over a 1 KiB plaintext (bench/instructions.ts).
+ * also reads the URL-safe alphabet, which is refused first. (A regular expression costs more: see
+ * bench/RESULTS.md, "instructions a request".)
  */
 export function fromStdBase64(s: string): Buffer | undefined {
   if (s.length % 4 !== 0 || s.includes('-') || s.includes('_')) return undefined;
