@@ -2,14 +2,14 @@
 // under valgrind's callgrind, the load generator in a process of its own.
 //   [KEEP=1] node --import tsx bench/instructions.ts <suite> <row> [requests]
 // (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them.)
-// It prints the instructions a request costs on each of the gateway's threads. The same code gives the
-// same count whatever else the machine runs, so a change of a few percent can be told from noise; a
-// timed row moves by a fifth between runs here (bench/RESULTS.md). A count is not time: cache misses and
-// waits cost nothing here, and under valgrind the gateway runs about a hundred times slower, so what
-// time decides is set by count instead: the warm-up is four times `requests` requests, and the audit journal goes
-// into the store by full statements, settled inside the counted window.
+// It prints the instructions a request costs on each of the gateway's threads: the same code gives
+// nearly the same count however busy the machine, where a timed row moves more between runs than the
+// changes left to make (bench/RESULTS.md). A count is not time (cache misses and waits cost nothing),
+// and valgrind slows the gateway down so far that what time decides is set by count instead: the
+// warm-up is four times `requests` requests, and the audit journal goes into the store by full
+// statements, settled inside the counted window.
 import { spawn, execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,8 +43,8 @@ async function count(): Promise<number> {
       process.execPath,
       // JavaScript's compiled code is named in a map V8 writes.
       '--perf-basic-prof',
-      // Collection and compilation on the event loop, as its own allocation and calls schedule them:
-      // V8's helper threads would do a share of that work that depends on how the threads were scheduled.
+      // Collection on the event loop, as its own allocation schedules it: V8's helper threads would take
+      // a share of it that depends on how the threads were scheduled. (V8 still compiles on a thread.)
       '--single-threaded',
       '--import',
       'tsx',
@@ -57,17 +57,20 @@ async function count(): Promise<number> {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, POLYKMS_COUNTED: '1' },
     });
+    // valgrind runs node in its own process: V8's map is named by this pid, whatever becomes of the run.
+    pid = child.pid ?? 0;
     let said = '';
     child.stdout.on('data', (d: Buffer) => {
       said += d;
     });
     const code = await new Promise<number>((r) => child.once('close', (c) => r(c ?? 1)));
     if (code !== 0) return code;
-    const done = JSON.parse(said.trim().split('\n').at(-1)!) as { pid: number; ops: number };
-    pid = done.pid;
-    const { ops } = done;
+    const done = said.split('\n').find((l) => l.startsWith('{"ops":'));
+    if (!done) throw new Error(`the counted run did not say how many requests it made: ${said.slice(-500)}`);
+    const { ops } = JSON.parse(done) as { ops: number };
     // The dump made at the end of the window is part 1; a file per thread.
     const files = readdirSync(out).filter((f) => f.startsWith(`cg.${pid}.1-`));
+    if (!files.some((f) => f.endsWith('-01'))) throw new Error(`no dump of the event loop (cg.${pid}.1-01) in ${out}`);
     const names = jitNames(pid);
     const threads = await Promise.all(
       files.map(async (f) => ({ thread: Number(f.slice(f.lastIndexOf('-') + 1)), ...(await thread(join(out, f), names)) })),
@@ -81,7 +84,7 @@ async function count(): Promise<number> {
         `  ${(t.thread === 1 ? 'event loop' : `thread ${t.thread}`).padEnd(11)} ${perReq(t.total).padStart(11)}  (${t.top[0]?.fn ?? '-'})`,
       );
     console.log(`  ${'process'.padEnd(11)} ${perReq(all).padStart(11)}`);
-    const loop = threads.find((t) => t.thread === 1)!;
+    const loop = threads.find((t) => t.thread === 1)!; // checked above
     const k = loop.kinds;
     console.log(
       `the event loop: compiled JavaScript ${perReq(k.javascript)}, V8's builtins ${perReq(k.builtins)}, native code ${perReq(k.native)} (V8's runtime and collector, Node, OpenSSL), unnamed ${perReq(k.unnamed)}`,
@@ -90,11 +93,12 @@ async function count(): Promise<number> {
     for (const f of loop.top) console.log(`  ${perReq(f.ir).padStart(11)}  ${f.fn}`);
     return 0;
   } finally {
-    if (process.env.KEEP && pid) {
-      copyFileSync(`/tmp/perf-${pid}.map`, join(out, `perf-${pid}.map`));
+    const map = `/tmp/perf-${pid}.map`;
+    if (process.env.KEEP) {
+      if (existsSync(map)) copyFileSync(map, join(out, `perf-${pid}.map`));
       console.log(`callgrind's files and V8's map of compiled code are in ${out}`);
     } else rmSync(out, { recursive: true, force: true });
-    rmSync(`/tmp/perf-${pid}.map`, { force: true });
+    if (pid) rmSync(map, { force: true });
   }
 }
 
@@ -102,11 +106,7 @@ type Names = (address: bigint) => string | undefined;
 
 /** The names of V8's compiled code by address, from the map `--perf-basic-prof` wrote (/tmp/perf-PID.map). */
 function jitNames(pid: number): Names {
-  let text = '';
-  try {
-    text = readFileSync(`/tmp/perf-${pid}.map`, 'utf8');
-  } catch {}
-  const spans = text
+  const spans = readFileSync(`/tmp/perf-${pid}.map`, 'utf8')
     .split('\n')
     .map((l) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => !!m)
@@ -145,14 +145,22 @@ async function thread(file: string, names: Names) {
     .map(([fn, ir]) => ({ ir, fn: fn.slice(0, 110) }));
   const kinds = { javascript: 0, builtins: 0, unnamed: 0, native: 0 };
   for (const [fn, ir] of self)
-    kinds[/^(JS|RegExp):/.test(fn) ? 'javascript' : fn.startsWith('Builtins_') ? 'builtins' : /^0x/.test(fn) ? 'unnamed' : 'native'] += ir;
+    kinds[
+      /^(JS|RegExp|Eval|Script):/.test(fn)
+        ? 'javascript'
+        : /^(Builtins_|Builtin:|BytecodeHandler:|Stub:)/.test(fn)
+          ? 'builtins'
+          : /^0x/.test(fn)
+            ? 'unnamed'
+            : 'native'
+    ] += ir;
   return { total, top, kinds };
 }
 
 /** Under callgrind: the row's load, warm-up, then instrumentation on for `requests` requests. */
 async function counted() {
-  // Time runs a hundred times slower here: the journal goes into the store by full statements (its
-  // `maxBatch`, as under load), not every `drainMs`, which here would mean statements of a few events.
+  // Time crawls here: the journal goes into the store by full statements (its `maxBatch`, as under
+  // load), not every `drainMs`, which here would mean statements of a few events.
   JOURNAL_DEFAULTS.drainMs = 2 ** 31 - 1;
   const bench = await DIALECTS[suite]!.setup(32);
   try {
@@ -174,7 +182,7 @@ async function counted() {
       await bench.settle();
       await run('callgrind_control', ['--dump', String(process.pid)]);
       await run('callgrind_control', ['--instr=off', String(process.pid)]);
-      console.log(JSON.stringify({ pid: process.pid, ops: m.ops }));
+      console.log(JSON.stringify({ ops: m.ops }));
     } finally {
       await client.close();
     }
