@@ -396,6 +396,9 @@ describe.each(backends())('Huawei KMS dialect over HTTPS on %s', (backend) => {
       400,
       'KMS.0308',
     );
+    // Beyond ASCII: Node's decoder would read U+0141 as 'A' and U+012D as '-'.
+    for (const message of ['AAA\u0141', 'AAA\u012d'])
+      expectKmsError(await w.kms(token, 'sign', { key_id: keys.RSA, signing_algorithm: 'RSASSA_PSS_SHA_256', message }), 400, 'KMS.0308');
     const aes = await create('sig-aes');
     expectKmsError(
       await w.kms(token, 'sign', {

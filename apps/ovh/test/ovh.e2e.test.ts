@@ -351,7 +351,8 @@ describe.each(backends())('OVH dialect over mTLS on %s', (backend) => {
       /plaintext: must be standard base64/,
     );
     // Whole 4-character groups with at most two '=' at the end, as Go's StdEncoding writes []byte.
-    for (const bad of ['AAA', 'AAAAA', 'A===', '====', 'A=AA', 'AA=A', 'AAAA_-AA', 'AAAA\nAAA'])
+    // Beyond ASCII too: Node's decoder would read U+0141 as 'A' and U+012D as '-'.
+    for (const bad of ['AAA', 'AAAAA', 'A===', '====', 'A=AA', 'AA=A', 'AAAA_-AA', 'AAAA\nAAA', 'AAA\u0141', 'AAA\u012d'])
       expect((await api(root, 'POST', `/v1/servicekey/${k.id}/encrypt`, { plaintext: bad })).json.errors?.[0], bad).toMatch(
         /plaintext: must be standard base64/,
       );
