@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { JOURNAL_DEFAULTS } from '../packages/core/src/audit-journaled.ts';
 import { RemoteClient } from './load.ts';
 import { DIALECTS } from './suites.ts';
+import { jitNames, type Names } from './perfmap.ts';
 
 const run = promisify(execFile);
 const [suite = '', scenario = '', nArg = '2048'] = process.argv.slice(2);
@@ -71,7 +72,7 @@ async function count(): Promise<number> {
     // The dump made at the end of the window is part 1; a file per thread.
     const files = readdirSync(out).filter((f) => f.startsWith(`cg.${pid}.1-`));
     if (!files.some((f) => f.endsWith('-01'))) throw new Error(`no dump of the event loop (cg.${pid}.1-01) in ${out}`);
-    const names = jitNames(pid);
+    const names = jitNames(readFileSync(`/tmp/perf-${pid}.map`, 'utf8'));
     const threads = await Promise.all(
       files.map(async (f) => ({ thread: Number(f.slice(f.lastIndexOf('-') + 1)), ...(await thread(join(out, f), names)) })),
     );
@@ -102,30 +103,6 @@ async function count(): Promise<number> {
   }
 }
 
-type Names = (address: bigint) => string | undefined;
-
-/** The names of V8's compiled code by address, from the map `--perf-basic-prof` wrote (/tmp/perf-PID.map). */
-function jitNames(pid: number): Names {
-  const spans = readFileSync(`/tmp/perf-${pid}.map`, 'utf8')
-    .split('\n')
-    .map((l) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(l))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ start: BigInt(`0x${m[1]}`), size: BigInt(`0x${m[2]}`), name: m[3]! }))
-    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-  return (address) => {
-    let lo = 0;
-    let hi = spans.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = spans[mid]!;
-      if (address < s.start) hi = mid - 1;
-      else if (address >= s.start + s.size) lo = mid + 1;
-      else return s.name;
-    }
-    return undefined;
-  };
-}
-
 /** A thread's instructions and, by callgrind_annotate, its costliest functions (compiled JavaScript named). */
 async function thread(file: string, names: Names) {
   const total = Number(/^summary: (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
@@ -136,7 +113,7 @@ async function thread(file: string, names: Names) {
     if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
     // file:function, where an unknown function is its address (with 'N for a recursion depth).
     const fn = m[2]!.replace(/^[^:]*:/, '').replace(/'\d+$/, '');
-    const name = /^0x[0-9a-f]+$/.test(fn) ? (names(BigInt(fn)) ?? fn) : fn;
+    const name = /^0x[0-9a-f]+$/.test(fn) ? (names(Number(fn)) ?? fn) : fn;
     self.set(name, (self.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
   }
   const top = [...self]
