@@ -34,6 +34,12 @@ describe.skipIf(!haveValgrind)('bench/instructions.ts', () => {
     const [js, unnamed] = [kinds?.[1], kinds?.[2]].map((n) => Number(n?.replaceAll(',', '')));
     expect(js).toBeGreaterThan(0);
     expect(unnamed).toBeLessThan(loop / 20);
+    // What V8 compiled in the window, and how long the window took (what expires on a clock counts by it).
+    const compiling = Number(
+      /^of which V8 compiling on it ([\d,]+); the window took \d+ s \(\d+ requests a second\)/m.exec(stdout)?.[1]?.replaceAll(',', ''),
+    );
+    expect(compiling).toBeGreaterThanOrEqual(0);
+    expect(compiling).toBeLessThan(loop);
     const top = stdout.slice(stdout.indexOf("the event loop's costliest functions"));
     expect(top).toMatch(/^ +[\d,]+ {2}\S/m);
     // The connections of the warm-up were kept: no TLS handshake (its bignum arithmetic) in the window.

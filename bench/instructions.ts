@@ -1,13 +1,16 @@
 // One row of a dialect suite, counted in instructions instead of timed: the gateway in this process
 // under valgrind's callgrind, the load generator in a process of its own.
-//   [KEEP=1] node --import tsx bench/instructions.ts <suite> <row> [requests]
-// (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them.)
+//   [KEEP=1] [WARMUP=4] node --import tsx bench/instructions.ts <suite> <row> [requests]
+// (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them;
+// WARMUP is the warm-up in multiples of `requests`.)
 // It prints the instructions a request costs on each of the gateway's threads: the same code gives
 // nearly the same count however busy the machine, where a timed row moves more between runs than the
 // changes left to make (bench/RESULTS.md). A count is not time (cache misses and waits cost nothing),
 // and valgrind slows the gateway down so far that what time decides is set by count instead: the
 // warm-up is four times `requests` requests, and the audit journal goes into the store by full
-// statements, settled inside the counted window.
+// statements, settled inside the counted window. What still runs by the clock (a cache entry's expiry)
+// lands on far fewer requests than at full speed: the output says how long the window took. Counts
+// compare only at the same `requests` and warm-up: a short window holds a whole major collection.
 import { spawn, execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -68,7 +71,7 @@ async function count(): Promise<number> {
     if (code !== 0) return code;
     const done = said.split('\n').find((l) => l.startsWith('{"ops":'));
     if (!done) throw new Error(`the counted run did not say how many requests it made: ${said.slice(-500)}`);
-    const { ops } = JSON.parse(done) as { ops: number };
+    const { ops, ms } = JSON.parse(done) as { ops: number; ms: number };
     // The dump made at the end of the window is part 1; a file per thread.
     const files = readdirSync(out).filter((f) => f.startsWith(`cg.${pid}.1-`));
     if (!files.some((f) => f.endsWith('-01'))) throw new Error(`no dump of the event loop (cg.${pid}.1-01) in ${out}`);
@@ -89,6 +92,10 @@ async function count(): Promise<number> {
     const k = loop.kinds;
     console.log(
       `the event loop: compiled JavaScript ${perReq(k.javascript)}, V8's builtins ${perReq(k.builtins)}, native code ${perReq(k.native)} (V8's runtime and collector, Node, OpenSSL), unnamed ${perReq(k.unnamed)}`,
+    );
+    const compiling = await compiled(join(out, files.find((f) => f.endsWith('-01'))!));
+    console.log(
+      `of which V8 compiling on it ${perReq(compiling)}; the window took ${(ms / 1000).toFixed(0)} s (${((ops * 1000) / ms).toFixed(0)} requests a second): what runs on a timer or expires (the OVH identity cache's 30 s) counts once per that many requests, not per a full-speed second's`,
     );
     console.log("the event loop's costliest functions, instructions a request (self; JavaScript by V8's name for it):");
     for (const f of loop.top) console.log(`  ${perReq(f.ir).padStart(11)}  ${f.fn}`);
@@ -134,6 +141,20 @@ async function thread(file: string, names: Names) {
   return { total, top, kinds };
 }
 
+/**
+ * The instructions V8 spent compiling (bytecode, and optimised code: --single-threaded puts both on the
+ * event loop), counted from V8's runtime entries, whose inclusive cost is the compiler's alone.
+ */
+async function compiled(file: string) {
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { maxBuffer: 256 << 20 });
+  let n = 0;
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*([\d,]+) .*v8::internal::Runtime_Compile(?:Optimized|Lazy)\(/.exec(line);
+    if (m && !/Runtime_Compile\w+\([^)]*\)'\d/.test(line)) n += Number(m[1]!.replaceAll(',', ''));
+  }
+  return n;
+}
+
 /** Under callgrind: the row's load, warm-up, then instrumentation on for `requests` requests. */
 async function counted() {
   // Time crawls here: the journal goes into the store by full statements (its `maxBatch`, as under
@@ -152,14 +173,16 @@ async function counted() {
       const load = client.load(row.subject);
       const day = 86_400_000;
       // JavaScript compiled and optimised before the window, as after the first seconds of a timed run.
-      await load.measure(32, day, 4 * requests);
+      await load.measure(32, day, Number(process.env.WARMUP ?? 4) * requests);
       await bench.settle();
       await run('callgrind_control', ['--instr=on', String(process.pid)]);
+      const t0 = Date.now();
       const m = await load.measure(32, day, requests);
       await bench.settle();
+      const ms = Date.now() - t0;
       await run('callgrind_control', ['--dump', String(process.pid)]);
       await run('callgrind_control', ['--instr=off', String(process.pid)]);
-      console.log(JSON.stringify({ ops: m.ops }));
+      console.log(JSON.stringify({ ops: m.ops, ms }));
     } finally {
       await client.close();
     }
