@@ -50,4 +50,28 @@ describe.skipIf(!haveValgrind)('bench/instructions.ts', () => {
     const left = perfMaps().filter((f) => !mapsBefore.includes(f) && !existsSync(`/proc/${f.slice(5, -4)}`));
     expect(left).toEqual([]);
   }, 900_000);
+
+  it("counts a row's reference server instead with REFERENCE, and says so", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, REFERENCE: 'AES-GCM alone over mTLS' };
+    delete env.KEEP;
+    delete env.DATABASE_URL;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', script, 'ovh', 'ovh.encrypt.1KiB', '64'], {
+      env,
+      timeout: 900_000,
+    });
+    expect(stdout).toMatch(/^ovh\.encrypt\.1KiB \(reference: AES-GCM alone over mTLS\): 64 requests; instructions a request by thread/m);
+    expect(Number(/^ {2}event loop +([\d,]+)/m.exec(stdout)?.[1]?.replaceAll(',', ''))).toBeGreaterThan(10_000);
+    expect(readdirSync(dir).filter((f) => f.startsWith('polykms-'))).toEqual([]);
+  }, 900_000);
+
+  it('refuses a reference the row does not have, naming those it has', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, REFERENCE: 'no such reference' };
+    delete env.DATABASE_URL;
+    const r = await run(process.execPath, ['--import', 'tsx', script, 'ovh', 'ovh.encrypt.1KiB', '8'], { env, timeout: 900_000 }).then(
+      () => undefined,
+      (e: { code?: number; stderr?: string }) => e,
+    );
+    expect(r?.code).not.toBe(0);
+    expect(r?.stderr).toContain('the references of ovh.encrypt.1KiB: AES-GCM alone over mTLS');
+  }, 900_000);
 });

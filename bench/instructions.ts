@@ -1,8 +1,9 @@
 // One row of a dialect suite, counted in instructions instead of timed: the gateway in this process
 // under valgrind's callgrind, the load generator in a process of its own.
-//   [KEEP=1] [WARMUP=4] node --import tsx bench/instructions.ts <suite> <row> [requests]
+//   [KEEP=1] [WARMUP=4] [REFERENCE=name] node --import tsx bench/instructions.ts <suite> <row> [requests]
 // (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them;
-// WARMUP is the warm-up in multiples of `requests`.)
+// WARMUP is the warm-up in multiples of `requests`; REFERENCE counts one of the row's reference servers
+// instead, in this process beside the idle gateway, as `pnpm bench` times it.)
 // It prints the instructions a request costs on each of the gateway's threads: the same code gives
 // nearly the same count however busy the machine, where a timed row moves more between runs than the
 // changes left to make (bench/RESULTS.md). A count is not time (cache misses and waits cost nothing),
@@ -16,7 +17,9 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadCa } from '@polykms/pki';
 import { JOURNAL_DEFAULTS } from '../packages/core/src/audit-journaled.ts';
+import { referenceServer } from './baselines.ts';
 import { RemoteClient } from './load.ts';
 import { DIALECTS } from './suites.ts';
 import { jitNames, type Names } from './perfmap.ts';
@@ -82,7 +85,8 @@ async function count(): Promise<number> {
     const shown = threads.filter((t) => t.total / ops >= 1000).sort((a, b) => a.thread - b.thread);
     const perReq = (n: number) => Math.round(n / ops).toLocaleString('en-US');
     const all = threads.reduce((s, t) => s + t.total, 0);
-    console.log(`${scenario}: ${ops} requests; instructions a request by thread (and its costliest function):`);
+    const ref = process.env.REFERENCE ? ` (reference: ${process.env.REFERENCE})` : '';
+    console.log(`${scenario}${ref}: ${ops} requests; instructions a request by thread (and its costliest function):`);
     for (const t of shown)
       console.log(
         `  ${(t.thread === 1 ? 'event loop' : `thread ${t.thread}`).padEnd(11)} ${perReq(t.total).padStart(11)}  (${t.top[0]?.fn ?? '-'})`,
@@ -161,16 +165,29 @@ async function counted() {
   // load), not every `drainMs`, which here would mean statements of a few events.
   JOURNAL_DEFAULTS.drainMs = 2 ** 31 - 1;
   const bench = await DIALECTS[suite]!.setup(32);
+  let reference: Awaited<ReturnType<typeof referenceServer>> | undefined;
   try {
     const row = bench.plan.rows.find((r) => r.scenario === scenario);
     if (!row) throw new Error(`the rows of ${suite}: ${bench.plan.rows.map((r) => r.scenario).join(', ')}`);
+    let { port } = bench.plan;
+    let request = row.subject;
+    const refName = process.env.REFERENCE;
+    if (refName) {
+      const ref = row.references.find((r) => r.name === refName);
+      if (!ref) throw new Error(`the references of ${scenario}: ${row.references.map((r) => r.name).join(', ')}`);
+      const { plan } = bench;
+      const ca = await loadCa({ certPem: plan.ca.certPem, keyPkcs8Der: Buffer.from(plan.ca.key, 'base64') });
+      reference = await referenceServer(ca, plan.mtls, DIALECTS[suite]!.referenceOps(plan.material));
+      port = reference.port;
+      request = ref.request;
+    }
     // A process of its own (any CPU): valgrind runs one thread of a process at a time.
     const cpus = Array.from({ length: availableParallelism() }, (_, i) => i);
     // A request can wait seconds here: connections stay open however long they are idle (the gateway's
     // keep-alive outlasts the run), so no handshake falls in the window.
-    const client = new RemoteClient(bench.plan.port, bench.plan.tls, 32, { cpus, staleMs: 86_400_000 });
+    const client = new RemoteClient(port, bench.plan.tls, 32, { cpus, staleMs: 86_400_000 });
     try {
-      const load = client.load(row.subject);
+      const load = client.load(request);
       const day = 86_400_000;
       // JavaScript compiled and optimised before the window, as after the first seconds of a timed run.
       await load.measure(32, day, Number(process.env.WARMUP ?? 4) * requests);
@@ -187,6 +204,7 @@ async function counted() {
       await client.close();
     }
   } finally {
+    await reference?.close();
     await bench.close();
   }
 }
