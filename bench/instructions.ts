@@ -2,18 +2,18 @@
 // under valgrind's callgrind, the load generator in a process of its own.
 //   [KEEP=1] [WARMUP=4] [REFERENCE=name] node --import tsx bench/instructions.ts <suite> <row> [requests]
 // (KEEP=1 leaves callgrind's files, for callgrind_annotate, with V8's names for the addresses in them;
-// WARMUP is the warm-up in multiples of `requests`; REFERENCE counts one of the row's reference servers
-// instead, in this process beside the idle gateway, as `pnpm bench` times it.)
+// WARMUP is the warm-up in multiples of `requests`, 4 unless set; REFERENCE counts one of the row's
+// reference servers instead, in this process beside the idle gateway, whose timers are counted with it.)
 // It prints the instructions a request costs on each of the gateway's threads: the same code gives
 // nearly the same count however busy the machine, where a timed row moves more between runs than the
 // changes left to make (bench/RESULTS.md). A count is not time (cache misses and waits cost nothing),
 // and valgrind slows the gateway down so far that what time decides is set by count instead: the
-// warm-up is four times `requests` requests, and the audit journal goes into the store by full
-// statements, settled inside the counted window. What still runs by the clock (a cache entry's expiry)
+// warm-up is a number of requests, and the audit journal goes into the store by full statements,
+// settled inside the counted window. What still runs by the clock (a cache entry's expiry)
 // lands on far fewer requests than at full speed: the output says how long the window took. Counts
 // compare only at the same `requests` and warm-up: a short window holds a whole major collection.
 import { spawn, execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,13 +22,14 @@ import { JOURNAL_DEFAULTS } from '../packages/core/src/audit-journaled.ts';
 import { referenceServer } from './baselines.ts';
 import { RemoteClient } from './load.ts';
 import { DIALECTS } from './suites.ts';
-import { jitNames, type Names } from './perfmap.ts';
+import { compileShare, jitNames, type Names } from './callgrind.ts';
 
 const run = promisify(execFile);
 const [suite = '', scenario = '', nArg = '2048'] = process.argv.slice(2);
 const requests = Number(nArg);
-if (!Object.hasOwn(DIALECTS, suite) || !(Number.isInteger(requests) && requests > 0)) {
-  console.error(`usage: instructions.ts <${Object.keys(DIALECTS).join('|')}> <row> [requests]`);
+const warmup = Number(process.env.WARMUP ?? 4);
+if (!Object.hasOwn(DIALECTS, suite) || !(Number.isInteger(requests) && requests > 0) || !(Number.isInteger(warmup) && warmup >= 0)) {
+  console.error(`usage: [WARMUP=<whole number>] instructions.ts <${Object.keys(DIALECTS).join('|')}> <row> [requests]`);
   process.exit(2);
 }
 
@@ -74,19 +75,21 @@ async function count(): Promise<number> {
     if (code !== 0) return code;
     const done = said.split('\n').find((l) => l.startsWith('{"ops":'));
     if (!done) throw new Error(`the counted run did not say how many requests it made: ${said.slice(-500)}`);
-    const { ops, ms } = JSON.parse(done) as { ops: number; ms: number };
+    const { ops, ms, served, mapBytes } = JSON.parse(done) as { ops: number; ms: number; served: string; mapBytes: number };
     // The dump made at the end of the window is part 1; a file per thread.
     const files = readdirSync(out).filter((f) => f.startsWith(`cg.${pid}.1-`));
     if (!files.some((f) => f.endsWith('-01'))) throw new Error(`no dump of the event loop (cg.${pid}.1-01) in ${out}`);
-    const names = jitNames(readFileSync(`/tmp/perf-${pid}.map`, 'utf8'));
+    // The map as the window closed: code made while the run shut down may have reused an address since.
+    const names = jitNames(readFileSync(`/tmp/perf-${pid}.map`).subarray(0, mapBytes).toString('utf8'));
     const threads = await Promise.all(
       files.map(async (f) => ({ thread: Number(f.slice(f.lastIndexOf('-') + 1)), ...(await thread(join(out, f), names)) })),
     );
     const shown = threads.filter((t) => t.total / ops >= 1000).sort((a, b) => a.thread - b.thread);
     const perReq = (n: number) => Math.round(n / ops).toLocaleString('en-US');
     const all = threads.reduce((s, t) => s + t.total, 0);
-    const ref = process.env.REFERENCE ? ` (reference: ${process.env.REFERENCE})` : '';
-    console.log(`${scenario}${ref}: ${ops} requests; instructions a request by thread (and its costliest function):`);
+    console.log(
+      `${scenario}${served ? ` (reference: ${served})` : ''}: ${ops} requests; instructions a request by thread (and its costliest function):`,
+    );
     for (const t of shown)
       console.log(
         `  ${(t.thread === 1 ? 'event loop' : `thread ${t.thread}`).padEnd(11)} ${perReq(t.total).padStart(11)}  (${t.top[0]?.fn ?? '-'})`,
@@ -97,9 +100,13 @@ async function count(): Promise<number> {
     console.log(
       `the event loop: compiled JavaScript ${perReq(k.javascript)}, V8's builtins ${perReq(k.builtins)}, native code ${perReq(k.native)} (V8's runtime and collector, Node, OpenSSL), unnamed ${perReq(k.unnamed)}`,
     );
-    const compiling = await compiled(join(out, files.find((f) => f.endsWith('-01'))!));
+    const { stdout: annotated } = await run(
+      'callgrind_annotate',
+      ['--inclusive=yes', '--auto=no', '--threshold=100', join(out, files.find((f) => f.endsWith('-01'))!)],
+      { maxBuffer: 256 << 20 },
+    );
     console.log(
-      `of which V8 compiling on it ${perReq(compiling)}; the window took ${(ms / 1000).toFixed(0)} s (${((ops * 1000) / ms).toFixed(0)} requests a second): what runs on a timer or expires (the OVH identity cache's 30 s) counts once per that many requests, not per a full-speed second's`,
+      `of which V8 compiling on it ${perReq(compileShare(annotated))}; the window took ${(ms / 1000).toFixed(1)} s (${((ops * 1000) / Math.max(ms, 1)).toFixed(0)} requests a second): what runs on a timer or expires lands on that many requests, not on a full-speed second's`,
     );
     console.log("the event loop's costliest functions, instructions a request (self; JavaScript by V8's name for it):");
     for (const f of loop.top) console.log(`  ${perReq(f.ir).padStart(11)}  ${f.fn}`);
@@ -145,20 +152,6 @@ async function thread(file: string, names: Names) {
   return { total, top, kinds };
 }
 
-/**
- * The instructions V8 spent compiling (bytecode, and optimised code: --single-threaded puts both on the
- * event loop), counted from V8's runtime entries, whose inclusive cost is the compiler's alone.
- */
-async function compiled(file: string) {
-  const { stdout } = await run('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { maxBuffer: 256 << 20 });
-  let n = 0;
-  for (const line of stdout.split('\n')) {
-    const m = /^\s*([\d,]+) .*v8::internal::Runtime_Compile(?:Optimized|Lazy)\(/.exec(line);
-    if (m && !/Runtime_Compile\w+\([^)]*\)'\d/.test(line)) n += Number(m[1]!.replaceAll(',', ''));
-  }
-  return n;
-}
-
 /** Under callgrind: the row's load, warm-up, then instrumentation on for `requests` requests. */
 async function counted() {
   // Time crawls here: the journal goes into the store by full statements (its `maxBatch`, as under
@@ -166,6 +159,7 @@ async function counted() {
   JOURNAL_DEFAULTS.drainMs = 2 ** 31 - 1;
   const bench = await DIALECTS[suite]!.setup(32);
   let reference: Awaited<ReturnType<typeof referenceServer>> | undefined;
+  let served = '';
   try {
     const row = bench.plan.rows.find((r) => r.scenario === scenario);
     if (!row) throw new Error(`the rows of ${suite}: ${bench.plan.rows.map((r) => r.scenario).join(', ')}`);
@@ -180,6 +174,7 @@ async function counted() {
       reference = await referenceServer(ca, plan.mtls, DIALECTS[suite]!.referenceOps(plan.material));
       port = reference.port;
       request = ref.request;
+      served = ref.name;
     }
     // A process of its own (any CPU): valgrind runs one thread of a process at a time.
     const cpus = Array.from({ length: availableParallelism() }, (_, i) => i);
@@ -190,7 +185,7 @@ async function counted() {
       const load = client.load(request);
       const day = 86_400_000;
       // JavaScript compiled and optimised before the window, as after the first seconds of a timed run.
-      await load.measure(32, day, Number(process.env.WARMUP ?? 4) * requests);
+      if (warmup) await load.measure(32, day, warmup * requests);
       await bench.settle();
       await run('callgrind_control', ['--instr=on', String(process.pid)]);
       const t0 = Date.now();
@@ -199,12 +194,17 @@ async function counted() {
       const ms = Date.now() - t0;
       await run('callgrind_control', ['--dump', String(process.pid)]);
       await run('callgrind_control', ['--instr=off', String(process.pid)]);
-      console.log(JSON.stringify({ ops: m.ops, ms }));
+      // V8 writes its map a line at a time: its length now is the map as the window closed.
+      const mapBytes = statSync(`/tmp/perf-${process.pid}.map`, { throwIfNoEntry: false })?.size ?? 0;
+      console.log(JSON.stringify({ ops: m.ops, ms, served, mapBytes }));
     } finally {
       await client.close();
     }
   } finally {
-    await reference?.close();
-    await bench.close();
+    try {
+      await reference?.close();
+    } finally {
+      await bench.close();
+    }
   }
 }
