@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileShare, jitNames } from './callgrind.ts';
+import { annotatedCosts, compileShare, jitNames } from './callgrind.ts';
 
 describe('jitNames', () => {
   it('names an address by the last span that held it: V8 reuses collected code space', () => {
@@ -34,5 +34,25 @@ describe('compileShare', () => {
     ].join('\n');
     expect(compileShare(annotated)).toBe(116_811_968 + 2_983_304 + 120_000 + 30_000);
     expect(compileShare('')).toBe(0);
+  });
+});
+
+describe('annotatedCosts', () => {
+  it('reads function lines: cost, name without the file, recursion depth; skips the rest', () => {
+    const annotated = [
+      'Events shown:  Ir',
+      '--------------------------------------------------------------------------------',
+      '903,812,327 (100.0%)  PROGRAM TOTALS',
+      ' 54,406,668 ( 6.72%)  ???:v8::internal::JsonStringifier::SerializeString(v8::internal::Handle<v8::internal::String>) [/usr/bin/node]',
+      '  9,723,000 ( 1.07%)  ???:0x000000000d31bd00 [???]',
+      "  1,615,022 ( 0.20%)  ???:Builtins_CallFunction_ReceiverIsNotNullOrUndefined'2 [/usr/bin/node]",
+      '     41,543 ( 0.01%)  home/iojs/build/ws/out/../deps/uv/src/unix/core.c:uv_run [/usr/bin/node]',
+    ].join('\n');
+    expect(annotatedCosts(annotated)).toEqual([
+      { ir: 54_406_668, fn: 'v8::internal::JsonStringifier::SerializeString(v8::internal::Handle<v8::internal::String>)', depth: 1 },
+      { ir: 9_723_000, fn: '0x000000000d31bd00', depth: 1 },
+      { ir: 1_615_022, fn: 'Builtins_CallFunction_ReceiverIsNotNullOrUndefined', depth: 2 },
+      { ir: 41_543, fn: 'uv_run', depth: 1 },
+    ]);
   });
 });

@@ -24,17 +24,29 @@ export function jitNames(map: string): Names {
 }
 
 /**
+ * The function lines of `callgrind_annotate` output: instructions, and the function as `file:name`
+ * without the file, where an unknown function is its address. `depth` is a recursion's inner level
+ * (the `'2` callgrind appends), whose cost an inclusive listing already holds in the outer level.
+ */
+export function annotatedCosts(annotated: string): { ir: number; fn: string; depth: number }[] {
+  const out: { ir: number; fn: string; depth: number }[] = [];
+  for (const line of annotated.split('\n')) {
+    const m = /^\s*([\d,]+) \([\s\d.]+%\)\s+(.+?)(?: \[[^\]]*\])?$/.exec(line);
+    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
+    const named = m[2]!.replace(/^[^:]*:/, '');
+    const r = /'(\d+)$/.exec(named);
+    out.push({ ir: Number(m[1]!.replaceAll(',', '')), fn: r ? named.slice(0, r.index) : named, depth: r ? Number(r[1]) : 1 });
+  }
+  return out;
+}
+
+/**
  * The instructions V8 spent compiling, from `callgrind_annotate --inclusive=yes` of a thread: the
  * inclusive cost of V8's runtime entries into its compilers (bytecode, baseline, optimised, on-stack
- * replacement). A recursive entry's inner lines (`'2`) are inside the outer one's cost already.
+ * replacement), each once.
  */
 export function compileShare(annotated: string): number {
-  let n = 0;
-  for (const line of annotated.split('\n')) {
-    const m = /^\s*([\d,]+) \([\s\d.]+%\)\s+\S*?:v8::internal::Runtime_Compile(?:Lazy|Baseline|Optimized(?:OSR\w*)?)\(.*\)(?: \[|$)/.exec(
-      line,
-    );
-    if (m) n += Number(m[1]!.replaceAll(',', ''));
-  }
-  return n;
+  return annotatedCosts(annotated)
+    .filter((c) => c.depth === 1 && /^v8::internal::Runtime_Compile(?:Lazy|Baseline|Optimized(?:OSR\w*)?)\(/.test(c.fn))
+    .reduce((n, c) => n + c.ir, 0);
 }

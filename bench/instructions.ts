@@ -22,7 +22,7 @@ import { JOURNAL_DEFAULTS } from '../packages/core/src/audit-journaled.ts';
 import { referenceServer } from './baselines.ts';
 import { RemoteClient } from './load.ts';
 import { DIALECTS } from './suites.ts';
-import { compileShare, jitNames, type Names } from './callgrind.ts';
+import { annotatedCosts, compileShare, jitNames, type Names } from './callgrind.ts';
 
 const run = promisify(execFile);
 const [suite = '', scenario = '', nArg = '2048'] = process.argv.slice(2);
@@ -126,13 +126,10 @@ async function thread(file: string, names: Names) {
   const total = Number(/^summary: (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
   const { stdout } = await run('callgrind_annotate', ['--threshold=100', file], { maxBuffer: 256 << 20 });
   const self = new Map<string, number>();
-  for (const line of stdout.split('\n')) {
-    const m = /^\s*([\d,]+) \([\s\d.]+%\)\s+(.+?)(?: \[[^\]]*\])?$/.exec(line);
-    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
-    // file:function, where an unknown function is its address (with 'N for a recursion depth).
-    const fn = m[2]!.replace(/^[^:]*:/, '').replace(/'\d+$/, '');
+  // Self costs: a recursion's levels are each their own share, so all are added.
+  for (const { ir, fn } of annotatedCosts(stdout)) {
     const name = /^0x[0-9a-f]+$/.test(fn) ? (names(Number(fn)) ?? fn) : fn;
-    self.set(name, (self.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
+    self.set(name, (self.get(name) ?? 0) + ir);
   }
   const top = [...self]
     .sort((a, b) => b[1] - a[1])
